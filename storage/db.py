@@ -1,0 +1,106 @@
+"""Engine and sessions for SQLite (default) and PostgreSQL.
+
+On SQLite every connection runs in WAL mode with foreign keys on, and write sessions open
+with ``BEGIN IMMEDIATE`` so that two writers queue instead of failing halfway. On PostgreSQL
+the workflow locks the rows it changes (``SELECT ... FOR UPDATE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+DEFAULT_SQLITE_URL = "sqlite:///data/proposalbot.db"
+
+
+def normalise_url(url: str) -> str:
+    """Let people write ``postgresql://``; we talk to PostgreSQL through psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        _prepare_sqlite_file(url)
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):  # pragma: no cover - driver hook
+            # Let SQLAlchemy, not the driver, issue BEGIN.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # pragma: no cover - driver hook
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """The configured database: a write engine and, on SQLite, a reader that never blocks."""
+
+    def __init__(self, url: str = DEFAULT_SQLITE_URL, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, immediate=True, echo=echo)
+        self.read_engine = (
+            make_engine(self.url, immediate=False, echo=echo) if self.is_sqlite else self.engine
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith("postgresql")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException as exc:
+                # Some refusals must still keep what they recorded (a failed invite-code
+                # attempt counts towards the rate limit); they say so with this flag.
+                if getattr(exc, "commit_anyway", False):
+                    session.commit()
+                else:
+                    session.rollback()
+                raise
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for queries only; it never commits."""
+        with Session(self.read_engine, expire_on_commit=False) as session:
+            yield session  # closing releases the connection; loaded objects stay readable
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

@@ -1,0 +1,314 @@
+"""SQLModel tables: everything a proposal record holds, and the people around it.
+
+Conventions: datetimes are aware UTC (see ``storage.clock``); calendar dates (due dates,
+reply dates) are local dates of the committee's timezone. Statuses, roles and classes are
+short ASCII codes; their Chinese labels live in ``workflow.statuses``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.clock import utcnow
+
+
+class Unit(SQLModel, table=True):
+    """A handling unit (承办单位), supervising unit (督办单位) or the committee itself."""
+
+    __tablename__ = "unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    short_name: str | None = Field(default=None, max_length=50)
+    kind: str = Field(default="handling", max_length=20)  # handling | supervising | committee
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Person(SQLModel, table=True):
+    """Anyone who uses the bot: members, staff, handlers, supervisors and leaders."""
+
+    __tablename__ = "person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50, index=True)
+    phone: str = Field(max_length=20, unique=True)
+    # Comma-separated role codes, e.g. "member,staff"; see workflow.roles.Role.
+    roles: str = Field(default="member", max_length=100)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    sector: str | None = Field(default=None, max_length=50)  # 界别
+    title: str | None = Field(default=None, max_length=50)  # 职务, e.g. 副区长
+    locale: str = Field(default="zh", max_length=10)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
+
+
+class ChannelAccount(SQLModel, table=True):
+    """One chat account bound to a person; a person may bind Telegram and WeChat."""
+
+    __tablename__ = "channel_account"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=20)  # telegram | wechat | console
+    external_id: str = Field(max_length=100)
+    display_name: str | None = Field(default=None, max_length=100)
+    unreachable: bool = Field(default=False)
+    bound_at: datetime = Field(default_factory=utcnow)
+
+
+class InviteCode(SQLModel, table=True):
+    """A one-time binding code. Only its hash is stored."""
+
+    __tablename__ = "invite_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked: bool = Field(default=False)
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class BindAttempt(SQLModel, table=True):
+    """Every attempt to redeem an invite code, kept to rate-limit guessing."""
+
+    __tablename__ = "bind_attempt"
+    __table_args__ = (Index("ix_bind_attempt_account_at", "channel", "external_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_id: str = Field(max_length=100)
+    at: datetime = Field(default_factory=utcnow)
+    success: bool = Field(default=False)
+
+
+class YearCounter(SQLModel, table=True):
+    """The last proposal number given in a year; row-locked while a number is taken."""
+
+    __tablename__ = "year_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_number: int = Field(default=0)
+
+
+class Proposal(SQLModel, table=True):
+    """A proposal (提案) with every field of the printed record."""
+
+    __tablename__ = "proposal"
+    __table_args__ = (
+        UniqueConstraint("year", "number"),
+        Index("ix_proposal_status_year", "status", "year"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    number: int | None = None  # 编号, given at 立案
+    session_label: str = Field(max_length=50)  # 会次, e.g. 七届二次会议
+    category: str = Field(default="member", max_length=20)  # member | collective (所属类别)
+    collective_body: str | None = Field(default=None, max_length=100)  # for 集体提案
+    field: str | None = Field(default=None, max_length=50)  # 领域, e.g. 经济建设
+    title: str = Field(default="", max_length=200)  # 案由
+    analysis: str = Field(default="", sa_column=Column(Text, nullable=False))  # 存在问题
+    suggestions: str = Field(default="", sa_column=Column(Text, nullable=False))  # 建议
+    suggested_unit: str | None = Field(default=None, max_length=200)
+    disclose: bool = Field(default=True)  # 信息公开
+    status: str = Field(default="draft", max_length=20, index=True)
+    proposer_id: int = Field(foreign_key="person.id", index=True)
+
+    submitted_at: datetime | None = None
+    cosign_deadline: datetime | None = None
+    reviewed_at: datetime | None = None
+    reviewed_by: int | None = Field(default=None, foreign_key="person.id")
+    review_reason: str | None = Field(default=None, sa_column=Column(Text))
+    merged_into_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
+
+    assigned_at: datetime | None = None  # 交办时间
+    due_date: date | None = Field(default=None, index=True)
+    is_key: bool = Field(default=False)  # 是否重点
+    supervising_unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    lead_leader_id: int | None = Field(default=None, foreign_key="person.id")
+    rehandle_count: int = Field(default=0)
+    delivered_at: datetime | None = None
+    closed_at: datetime | None = None
+    published: bool = Field(default=False)
+
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def body(self) -> str:
+        return f"{self.analysis}\n{self.suggestions}".strip()
+
+
+class Signer(SQLModel, table=True):
+    """The lead signer (领衔) and co-signers (联名) of a proposal."""
+
+    __tablename__ = "signer"
+    __table_args__ = (UniqueConstraint("proposal_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(default="co", max_length=10)  # lead | co
+    position: int = Field(default=0)
+    state: str = Field(default="pending", max_length=20)  # pending|confirmed|declined|expired
+    invited_at: datetime = Field(default_factory=utcnow)
+    responded_at: datetime | None = None
+
+
+class Attachment(SQLModel, table=True):
+    """A file attached to a proposal or a reply; the bytes live in the attachment store."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
+    reply_id: int | None = Field(default=None, foreign_key="reply.id", index=True)
+    filename: str = Field(max_length=255)
+    mime_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    storage_path: str = Field(max_length=500)
+    uploaded_by: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assignment(SQLModel, table=True):
+    """A proposal assigned to one unit, as lead (主办) or co-handling (协办) unit."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        Index("ix_assignment_unit_status", "unit_id", "status"),
+        Index("ix_assignment_status_due", "status", "due_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    role: str = Field(default="lead", max_length=10)  # lead | co
+    status: str = Field(default="pending", max_length=30)
+    assigned_at: datetime = Field(default_factory=utcnow)
+    assigned_by: int | None = Field(default=None, foreign_key="person.id")
+    due_date: date  # reply due (lead) or opinion due (co)
+    adjust_deadline: date  # last working day to ask for adjustment
+    accepted_at: datetime | None = None
+    accepted_by: int | None = Field(default=None, foreign_key="person.id")
+    adjustment_reason: str | None = Field(default=None, sa_column=Column(Text))
+    adjustment_requested_at: datetime | None = None
+    adjustment_requested_by: int | None = Field(default=None, foreign_key="person.id")
+    adjustment_decision: str | None = Field(default=None, sa_column=Column(Text))
+    opinion: str | None = Field(default=None, sa_column=Column(Text))
+    opinion_at: datetime | None = None
+    opinion_by: int | None = Field(default=None, foreign_key="person.id")
+    ended_at: datetime | None = None
+
+
+class ContactRecord(SQLModel, table=True):
+    """A contact (沟通/面商) between a handling unit and the proposer."""
+
+    __tablename__ = "contact_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    method: str = Field(max_length=20)  # phone | visit | meeting | letter | online
+    contact_date: date
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_by: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Reply(SQLModel, table=True):
+    """One version of the lead unit's reply letter (答复函)."""
+
+    __tablename__ = "reply"
+    __table_args__ = (UniqueConstraint("proposal_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    assignment_id: int = Field(foreign_key="assignment.id")
+    version: int
+    round: int = Field(default=1)  # 1, or 2 after 重新办理
+    reply_class: str = Field(max_length=2)  # A | B | C
+    proposed_class: str = Field(max_length=2)  # as the unit submitted it
+    title: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    contact_person: str = Field(max_length=50)
+    contact_phone: str = Field(max_length=30)
+    signing_unit: str = Field(max_length=100)
+    reply_date: date
+    status: str = Field(default="submitted", max_length=20)  # submitted|returned|approved
+    submitted_by: int = Field(foreign_key="person.id")
+    submitted_at: datetime = Field(default_factory=utcnow)
+    reviewed_by: int | None = Field(default=None, foreign_key="person.id")
+    reviewed_at: datetime | None = None
+    review_comment: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Rating(SQLModel, table=True):
+    """A signer's rating of a delivered reply (满意度测评)."""
+
+    __tablename__ = "rating"
+    __table_args__ = (UniqueConstraint("reply_id", "proposal_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    reply_id: int = Field(foreign_key="reply.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    work_rating: str | None = Field(default=None, max_length=20)  # 办理工作
+    result_rating: str | None = Field(default=None, max_length=20)  # 办理结果
+    feedback: str | None = Field(default=None, sa_column=Column(Text))
+    not_given: bool = Field(default=False)  # the window ended without a rating
+    rated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only log of every change; database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=40)
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    from_status: str | None = Field(default=None, max_length=30)
+    to_status: str | None = Field(default=None, max_length=30)
+    detail: dict | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Notice(SQLModel, table=True):
+    """Outbox: a push to one person, written in the transaction that caused it."""
+
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_state_not_before", "state", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    kind: str = Field(max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # [{"label": "满意", "payload": "rate:12:satisfied"}, ...]
+    actions: list | None = Field(default=None, sa_column=Column(JSON))
+    idempotency_key: str = Field(max_length=200, unique=True)
+    not_before: datetime = Field(default_factory=utcnow)
+    urgent: bool = Field(default=False)
+    state: str = Field(default="pending", max_length=20)  # pending|sending|sent|failed|cancelled
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

@@ -1,0 +1,179 @@
+"""The whole life of a proposal through the workflow services, step by step."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from storage.models import Assignment, AuditEvent, Notice, Proposal, Rating, Reply, Signer
+from tests.factories import SAMPLE_REPLY, Story
+from workflow import assignments, proposals, replies
+from workflow.record import render_record
+
+
+def notices_for(db, person_id, kind=None):
+    with db.read_session() as s:
+        stmt = select(Notice).where(Notice.person_id == person_id)
+        if kind:
+            stmt = stmt.where(Notice.kind == kind)
+        return list(s.exec(stmt).all())
+
+
+def test_whole_life_from_draft_to_closed(db, wf, world, clock):
+    story = Story(db, wf, world)
+    w = world
+    pid = story.draft(cosigners=[w.cosigner])
+    story.run(w.member, proposals.submit, pid)
+    assert notices_for(db, w.member, "submitted_receipt")
+    assert len(notices_for(db, w.staff, "review_queue")) == 1
+    [ask] = notices_for(db, w.cosigner, "cosign_request")
+    assert [a["payload"] for a in ask.actions] == [f"cosign:{pid}:yes", f"cosign:{pid}:no"]
+    story.run(w.cosigner, proposals.confirm_cosign, pid)
+
+    clock.advance(days=1)
+    filed = story.run(w.staff, proposals.file_proposal, pid)
+    assert filed.number == 1
+    [told] = notices_for(db, w.cosigner, "filed")
+    assert "2026年度第1号" in told.text and "第〔1〕号" in told.text
+
+    made = story.run(
+        w.staff,
+        assignments.assign,
+        pid,
+        lead_unit_id=w.education,
+        co_unit_ids=[w.transport],
+        is_key=True,
+        supervising_unit_id=w.inspection,
+        lead_leader_id=w.leader,
+    )
+    lead, co = made[0].id, made[1].id
+    assert notices_for(db, w.handler_edu, "assigned") and notices_for(
+        db, w.handler_edu2, "assigned"
+    )
+    assert notices_for(db, w.handler_tr, "assigned")
+    assert notices_for(db, w.leader, "assigned_watch") and notices_for(
+        db, w.supervisor, "assigned_watch"
+    )
+
+    story.run(w.handler_edu, assignments.accept, lead)
+    story.run(w.handler_tr, assignments.accept, co)
+    clock.advance(days=2)
+    story.run(
+        w.handler_edu,
+        assignments.record_contact,
+        lead,
+        method="phone",
+        contact_date=clock.now.date(),
+        summary="电话沟通，委员同意先行试点。",
+    )
+    story.run(w.handler_tr, assignments.give_opinion, co, "建议同步优化周边信号灯配时。")
+    assert notices_for(db, w.handler_edu, "opinion_given")
+
+    first = story.run(w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    assert first.version == 1 and first.title == "关于七届二次会议第1号提案的答复"
+    assert notices_for(db, w.supervisor, "reply_submitted")
+    story.run(w.supervisor, replies.return_reply, first.id, "请补充具体实施时间。")
+    assert notices_for(db, w.handler_edu, "reply_returned")
+    second = story.run(w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    assert second.version == 2
+    story.run(w.staff, replies.approve_reply, second.id, "A")
+
+    [delivered] = notices_for(db, w.member, "reply_delivered")
+    assert [a["label"] for a in delivered.actions] == ["满意", "基本满意", "不满意"]
+    assert notices_for(db, w.cosigner, "reply_delivered")
+
+    story.run(w.cosigner, replies.rate, pid, work="satisfied")
+    story.run(w.member, replies.rate, pid, work="satisfied", result="basic", feedback="盼早落实")
+    with db.read_session() as s:
+        p = s.get(Proposal, pid)
+        assert p.status == "closed"
+        assert {a.status for a in s.exec(select(Assignment))} == {"done"}
+        reply = s.get(Reply, second.id)
+        assert (reply.proposed_class, reply.reply_class, reply.status) == ("B", "A", "approved")
+        assert len(s.exec(select(Rating)).all()) == 2
+        actions = [e.action for e in s.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions[:3] == ["create", "invite_cosigner", "submit"]
+    assert actions[-1] == "close"
+
+    with db.read_session() as s:
+        page = render_record(wf.ctx(s, w.member), s.get(Proposal, pid), timeline=True)
+    for expected in [
+        "编 号:第〔1〕号 所属类别:委员提案",
+        "提案人:林晓、何平",
+        "审查结果:已立案 信息公开:是",
+        "是否重点:是",
+        "督办单位:区政府督查室 牵头领导:邓启明",
+        "主办单位:区教育局",
+        "协办单位:区交通运输局",
+        "尊敬的林晓委员:",
+        "(联系人:高远 联系电话:0839-8620101)",
+        "落实情况:所提问题已经解决或基本解决(A)",
+        "督办审核:已通过",
+        "满意评价:办理工作满意，办理结果基本满意",
+        "反馈意见:盼早落实",
+        "提案编号:2026年度第1号",
+        "领衔委员:林晓",
+        "办理过程:",
+    ]:
+        assert expected in page, expected
+
+
+def test_unsatisfied_rating_leads_to_rehandling_once(db, wf, world, clock):
+    story = Story(db, wf, world)
+    w = world
+    pid, lead, _ = story.rated("unsatisfied")
+    assert notices_for(db, w.staff, "rated_unsatisfied")
+    assert notices_for(db, w.handler_edu, "rated_unsatisfied")
+    story.run(w.staff, replies.order_rehandle, pid, note="请与委员面商后重新答复")
+    with db.read_session() as s:
+        p = s.get(Proposal, pid)
+        assert (p.status, p.rehandle_count) == ("assigned", 1)
+        assert s.get(Assignment, lead).status == "accepted"
+    again = story.run(w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    assert again.round == 2
+    story.run(w.staff, replies.approve_reply, again.id)
+    story.run(w.member, replies.rate, pid, work="unsatisfied")
+    import pytest
+
+    from workflow.errors import InvalidTransition
+
+    with pytest.raises(InvalidTransition, match="重新办理过 1 次"):
+        story.run(w.staff, replies.order_rehandle, pid)
+
+
+def test_merged_proposal_proposer_gets_the_reply_and_rates_it(db, wf, world):
+    story = Story(db, wf, world)
+    w = world
+    main, lead, _ = story.accepted(co=False)
+    with db.session() as s:
+        ctx = wf.ctx(s, w.cosigner)
+        other = proposals.create_draft(
+            ctx,
+            title="关于缓解学校周边交通拥堵的建议",
+            analysis="拥堵严重。",
+            suggestions="增设车位。",
+        )
+        proposals.submit(ctx, other.id)
+    story.run(w.staff, proposals.merge, other.id, main)
+    assert notices_for(db, w.cosigner, "merged")
+    reply = story.run(w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(w.staff, replies.approve_reply, reply.id)
+    with db.read_session() as s:
+        assert s.get(Proposal, other.id).status == "delivered"
+    [told] = notices_for(db, w.cosigner, "reply_delivered")
+    assert "并案办理" in told.text
+    story.run(w.cosigner, replies.rate, other.id, work="basic")
+    with db.read_session() as s:
+        assert s.get(Proposal, other.id).status == "closed"
+        page = render_record(wf.ctx(s, w.cosigner), s.get(Proposal, other.id))
+    assert "并入第〔1〕号提案" in page and "满意评价:基本满意" in page
+
+
+def test_unconfirmed_cosigner_drops_off_at_review(db, wf, world):
+    story = Story(db, wf, world)
+    pid = story.submitted(cosigners=[world.cosigner, world.cosigner2], confirm=False)
+    story.run(world.cosigner, proposals.confirm_cosign, pid)
+    story.run(world.staff, proposals.file_proposal, pid)
+    with db.read_session() as s:
+        states = {x.person_id: x.state for x in s.exec(select(Signer))}
+    assert states[world.cosigner2] == "expired" and states[world.cosigner] == "confirmed"
+    assert notices_for(db, world.member, "cosign_expired")

@@ -1,0 +1,423 @@
+"""交办 and the units' side of handling: accept, ask for adjustment, contact the proposer,
+co-handlers' opinions; staff decide adjustment requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlmodel import col, select
+
+from storage.models import Assignment, ContactRecord, Person, Proposal, Unit
+from workflow.core import (
+    Ctx,
+    audit,
+    check_text,
+    fmt_date,
+    lock_assignment,
+    lock_proposal,
+    notify,
+    people_with_role,
+    person_name,
+    require_role,
+    require_status,
+)
+from workflow.errors import InvalidInput, InvalidTransition, NotFound
+from workflow.numbering import short_number
+from workflow.permissions import require_unit_handler
+from workflow.roles import Role
+from workflow.statuses import (
+    ASSIGNMENT_TRANSITIONS,
+    PROPOSAL_TRANSITIONS,
+    AssignmentStatus,
+    assignment_label,
+    proposal_label,
+)
+
+CONTACT_METHODS = {
+    "phone": "电话沟通",
+    "visit": "上门走访",
+    "meeting": "座谈面商",
+    "letter": "书面沟通",
+    "online": "网络沟通",
+}
+
+
+def unit_name(ctx: Ctx, unit_id: int | None) -> str:
+    unit = ctx.session.get(Unit, unit_id) if unit_id else None
+    return unit.name if unit else ""
+
+
+def _guard(ctx: Ctx, action: str, assignment: Assignment, proposal: Proposal) -> None:
+    require_status(
+        ctx,
+        ASSIGNMENT_TRANSITIONS[action],
+        assignment.status,
+        label=assignment_label,
+        subject=f"{unit_name(ctx, assignment.unit_id)}承办的{short_number(proposal.number)}提案",
+        proposal_id=proposal.id,
+        assignment_id=assignment.id,
+    )
+
+
+def move_assignment(ctx: Ctx, assignment: Assignment, action: str, **detail) -> None:
+    """Apply an assignment transition and write its audit event."""
+    transition = ASSIGNMENT_TRANSITIONS[action]
+    before = assignment.status
+    if transition.target is not None:
+        assignment.status = transition.target
+    ctx.session.add(assignment)
+    audit(
+        ctx,
+        f"assignment_{action}",
+        proposal_id=assignment.proposal_id,
+        assignment_id=assignment.id,
+        from_status=before if transition.target is not None else None,
+        to_status=transition.target,
+        **detail,
+    )
+
+
+def _begin(ctx: Ctx, action: str, assignment_id: int) -> tuple[Assignment, Proposal]:
+    require_role(ctx, ASSIGNMENT_TRANSITIONS[action])
+    return lock_assignment(ctx, assignment_id)
+
+
+def _handling_unit(ctx: Ctx, unit_id: int) -> Unit:
+    unit = ctx.session.get(Unit, unit_id)
+    if unit is None or not unit.active:
+        raise InvalidInput(f"找不到承办单位 {unit_id}，或该单位已停用。")
+    return unit
+
+
+def _due(ctx: Ctx, due_date: date | None, months: int, what: str) -> date:
+    if due_date is None:
+        return ctx.calendar.add_months(ctx.today, months)
+    if due_date <= ctx.today:
+        raise InvalidInput(f"{what}必须晚于今天（{fmt_date(ctx.today)}）。")
+    return due_date
+
+
+def _new_assignment(
+    ctx: Ctx, proposal: Proposal, unit_id: int, role: str, due_date: date
+) -> Assignment:
+    assignment = Assignment(
+        proposal_id=proposal.id,
+        unit_id=unit_id,
+        role=role,
+        status=AssignmentStatus.PENDING,
+        assigned_at=ctx.now,
+        assigned_by=ctx.actor_id,
+        due_date=due_date,
+        adjust_deadline=ctx.calendar.add_workdays(ctx.today, ctx.rules.adjustment_window_workdays),
+    )
+    ctx.session.add(assignment)
+    ctx.session.flush()
+    audit(
+        ctx,
+        "assignment_create",
+        proposal_id=proposal.id,
+        assignment_id=assignment.id,
+        to_status=AssignmentStatus.PENDING,
+        unit_id=unit_id,
+        role=role,
+        due_date=due_date,
+    )
+    return assignment
+
+
+def _tell_unit(ctx: Ctx, proposal: Proposal, assignment: Assignment) -> None:
+    role = "主办" if assignment.role == "lead" else "协办"
+    what = "答复" if assignment.role == "lead" else "协办意见"
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        "assigned",
+        f"{short_number(proposal.number)}提案《{proposal.title}》已交由贵单位{role}，"
+        f"{what}请于{fmt_date(assignment.due_date)}前完成；"
+        f"如认为不属于本单位职责，请于{fmt_date(assignment.adjust_deadline)}前申请调整。",
+        key=str(assignment.id),
+        proposal_id=proposal.id,
+        actions=[
+            {"label": "签收", "payload": f"asg:{assignment.id}:accept"},
+            {"label": "申请调整", "payload": f"asg:{assignment.id}:adjust"},
+        ],
+    )
+
+
+def assign(
+    ctx: Ctx,
+    proposal_id: int,
+    *,
+    lead_unit_id: int,
+    co_unit_ids: Sequence[int] = (),
+    due_date: date | None = None,
+    is_key: bool = False,
+    supervising_unit_id: int | None = None,
+    lead_leader_id: int | None = None,
+) -> list[Assignment]:
+    """交办 a filed proposal to one lead unit and any co-handling units."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["assign"])
+    proposal = lock_proposal(ctx, proposal_id)
+    require_status(
+        ctx,
+        PROPOSAL_TRANSITIONS["assign"],
+        proposal.status,
+        label=proposal_label,
+        subject=f"提案《{proposal.title}》",
+        proposal_id=proposal.id,
+    )
+    co_ids = list(dict.fromkeys(co_unit_ids))
+    if lead_unit_id in co_ids:
+        raise InvalidInput("主办单位不能同时是协办单位。")
+    _handling_unit(ctx, lead_unit_id)
+    for unit_id in co_ids:
+        _handling_unit(ctx, unit_id)
+    if supervising_unit_id is not None and ctx.session.get(Unit, supervising_unit_id) is None:
+        raise InvalidInput(f"找不到督办单位 {supervising_unit_id}。")
+    if lead_leader_id is not None:
+        leader = ctx.session.get(Person, lead_leader_id)
+        if leader is None or Role.LEADER.value not in leader.role_set:
+            raise InvalidInput("牵头领导必须是名册中具有领导身份的人员。")
+    if is_key and (supervising_unit_id is None or lead_leader_id is None):
+        raise InvalidInput("重点提案必须指定督办单位和牵头领导。")
+    lead_due = _due(ctx, due_date, ctx.rules.reply_due_months, "答复期限")
+    co_due = min(ctx.calendar.add_months(ctx.today, ctx.rules.cohandler_opinion_months), lead_due)
+
+    proposal.assigned_at = ctx.now
+    proposal.due_date = lead_due
+    proposal.is_key = is_key
+    proposal.supervising_unit_id = supervising_unit_id
+    proposal.lead_leader_id = lead_leader_id
+    before = proposal.status
+    proposal.status = PROPOSAL_TRANSITIONS["assign"].target
+    proposal.updated_at = ctx.now
+    ctx.session.add(proposal)
+    audit(
+        ctx,
+        "assign",
+        proposal_id=proposal.id,
+        from_status=before,
+        to_status=proposal.status,
+        lead_unit_id=lead_unit_id,
+        co_unit_ids=co_ids,
+        due_date=lead_due,
+        is_key=is_key,
+    )
+    assignments = [_new_assignment(ctx, proposal, lead_unit_id, "lead", lead_due)]
+    assignments += [_new_assignment(ctx, proposal, u, "co", co_due) for u in co_ids]
+    for assignment in assignments:
+        _tell_unit(ctx, proposal, assignment)
+
+    watchers = [lead_leader_id] if lead_leader_id else []
+    if supervising_unit_id is not None:
+        watchers += people_with_role(ctx.session, Role.SUPERVISOR, supervising_unit_id)
+    if watchers:
+        kind = "重点提案" if is_key else "提案"
+        notify(
+            ctx,
+            watchers,
+            "assigned_watch",
+            f"{kind}{short_number(proposal.number)}《{proposal.title}》已交办，主办单位："
+            f"{unit_name(ctx, lead_unit_id)}，答复期限{fmt_date(lead_due)}，请予督办。",
+            key=str(proposal.id),
+            proposal_id=proposal.id,
+        )
+    return assignments
+
+
+def accept(ctx: Ctx, assignment_id: int) -> Assignment:
+    """签收: the unit takes the assignment on."""
+    assignment, proposal = _begin(ctx, "accept", assignment_id)
+    require_unit_handler(ctx, assignment)
+    _guard(ctx, "accept", assignment, proposal)
+    assignment.accepted_at = ctx.now
+    assignment.accepted_by = ctx.actor_id
+    move_assignment(ctx, assignment, "accept")
+    return assignment
+
+
+def request_adjustment(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
+    """申请调整: "not our responsibility", inside the adjustment window."""
+    reason = check_text(reason, "申请调整的理由", max_chars=1000)
+    assignment, proposal = _begin(ctx, "request_adjustment", assignment_id)
+    require_unit_handler(ctx, assignment)
+    _guard(ctx, "request_adjustment", assignment, proposal)
+    if ctx.today > assignment.adjust_deadline:
+        raise InvalidTransition(
+            f"调整申请期已于{fmt_date(assignment.adjust_deadline)}结束，交办已确定，请按期办理。"
+        )
+    assignment.adjustment_reason = reason
+    assignment.adjustment_requested_at = ctx.now
+    assignment.adjustment_requested_by = ctx.actor_id
+    move_assignment(ctx, assignment, "request_adjustment", reason=reason)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.STAFF),
+        "adjustment_requested",
+        f"{unit_name(ctx, assignment.unit_id)}申请调整{short_number(proposal.number)}提案"
+        f"《{proposal.title}》的交办。理由：{reason}",
+        key=str(assignment.id),
+        proposal_id=proposal.id,
+    )
+    return assignment
+
+
+def reassign(
+    ctx: Ctx, assignment_id: int, new_unit_id: int, note: str | None = None
+) -> Assignment:
+    """Staff grant an adjustment: the assignment ends and another unit takes it."""
+    assignment, proposal = _begin(ctx, "reassign", assignment_id)
+    _guard(ctx, "reassign", assignment, proposal)
+    note = check_text(note, "说明", max_chars=1000, required=False) or None
+    _handling_unit(ctx, new_unit_id)
+    taken = ctx.session.exec(
+        select(Assignment.unit_id).where(
+            Assignment.proposal_id == proposal.id,
+            col(Assignment.status) != AssignmentStatus.REASSIGNED,
+            Assignment.id != assignment.id,
+        )
+    ).all()
+    if new_unit_id == assignment.unit_id or new_unit_id in taken:
+        raise InvalidInput(f"{unit_name(ctx, new_unit_id)}已在承办这件提案，请选择其他单位。")
+    assignment.adjustment_decision = note or "同意调整"
+    assignment.ended_at = ctx.now
+    move_assignment(ctx, assignment, "reassign", new_unit_id=new_unit_id, note=note)
+    if assignment.role == "lead":
+        due = ctx.calendar.add_months(ctx.today, ctx.rules.reply_due_months)
+        proposal.due_date = due
+        ctx.session.add(proposal)
+    else:
+        due = min(
+            ctx.calendar.add_months(ctx.today, ctx.rules.cohandler_opinion_months),
+            proposal.due_date or assignment.due_date,
+        )
+    new = _new_assignment(ctx, proposal, new_unit_id, assignment.role, due)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        "adjustment_granted",
+        f"贵单位关于{short_number(proposal.number)}提案的调整申请已同意，改由"
+        f"{unit_name(ctx, new_unit_id)}办理。",
+        key=str(assignment.id),
+        proposal_id=proposal.id,
+    )
+    _tell_unit(ctx, proposal, new)
+    return new
+
+
+def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
+    """Staff refuse an adjustment: the assignment stands."""
+    note = check_text(note, "不予调整的理由", max_chars=1000)
+    assignment, proposal = _begin(ctx, "refuse_adjustment", assignment_id)
+    _guard(ctx, "refuse_adjustment", assignment, proposal)
+    assignment.adjustment_decision = note
+    assignment.accepted_at = ctx.now
+    move_assignment(ctx, assignment, "refuse_adjustment", note=note)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        "adjustment_refused",
+        f"贵单位关于{short_number(proposal.number)}提案《{proposal.title}》的调整申请未获同意，"
+        f"请按期办理（{fmt_date(assignment.due_date)}前）。理由：{note}",
+        key=str(assignment.id),
+        proposal_id=proposal.id,
+    )
+    return assignment
+
+
+def close_adjustment_window(ctx: Ctx, assignment_id: int) -> Assignment:
+    """The window has passed without a request: the assignment stands (逾期不作调整)."""
+    assignment, proposal = _begin(ctx, "window_closed", assignment_id)
+    _guard(ctx, "window_closed", assignment, proposal)
+    if ctx.today <= assignment.adjust_deadline:
+        raise InvalidTransition(f"调整申请期到{fmt_date(assignment.adjust_deadline)}才结束。")
+    assignment.accepted_at = ctx.now
+    move_assignment(ctx, assignment, "window_closed")
+    notify(
+        ctx,
+        [
+            *people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+            *people_with_role(ctx.session, Role.STAFF),
+        ],
+        "adjustment_window_closed",
+        f"{unit_name(ctx, assignment.unit_id)}承办的{short_number(proposal.number)}提案"
+        f"《{proposal.title}》调整申请期已满，交办确定，请按期办理。",
+        key=str(assignment.id),
+        proposal_id=proposal.id,
+    )
+    return assignment
+
+
+def record_contact(
+    ctx: Ctx, assignment_id: int, *, method: str, contact_date: date, summary: str
+) -> ContactRecord:
+    """沟通/面商 with the proposer, recorded by the unit."""
+    if method not in CONTACT_METHODS:
+        raise InvalidInput(f"沟通方式只能是：{'、'.join(CONTACT_METHODS.values())}。")
+    summary = check_text(summary, "沟通情况", max_chars=2000)
+    assignment, proposal = _begin(ctx, "record_contact", assignment_id)
+    require_unit_handler(ctx, assignment)
+    _guard(ctx, "record_contact", assignment, proposal)
+    if contact_date > ctx.today:
+        raise InvalidInput("沟通日期不能晚于今天。")
+    if contact_date < ctx.local(assignment.assigned_at).date():
+        raise InvalidInput("沟通日期不能早于交办日期。")
+    record = ContactRecord(
+        assignment_id=assignment.id,
+        proposal_id=proposal.id,
+        method=method,
+        contact_date=contact_date,
+        summary=summary,
+        recorded_by=ctx.actor_id,
+        created_at=ctx.now,
+    )
+    ctx.session.add(record)
+    move_assignment(ctx, assignment, "record_contact", method=method, contact_date=contact_date)
+    return record
+
+
+def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
+    """A co-handling unit's opinion to the lead unit (may be revised until the reply)."""
+    opinion = check_text(opinion, "协办意见", max_chars=ctx.rules.body_max_chars)
+    assignment, proposal = _begin(ctx, "give_opinion", assignment_id)
+    require_unit_handler(ctx, assignment)
+    if assignment.role != "co":
+        raise InvalidInput("主办单位不需要提出协办意见，请直接撰写答复。")
+    _guard(ctx, "give_opinion", assignment, proposal)
+    assignment.opinion = opinion
+    assignment.opinion_at = ctx.now
+    assignment.opinion_by = ctx.actor_id
+    if assignment.accepted_at is None:
+        assignment.accepted_at = ctx.now
+    move_assignment(ctx, assignment, "give_opinion")
+    lead = lead_assignment(ctx, proposal.id)
+    if lead is not None:
+        notify(
+            ctx,
+            people_with_role(ctx.session, Role.HANDLER, lead.unit_id),
+            "opinion_given",
+            f"{unit_name(ctx, assignment.unit_id)}已就{short_number(proposal.number)}提案"
+            f"《{proposal.title}》提出协办意见（{person_name(ctx.session, ctx.actor_id)}）：\n"
+            f"{opinion}",
+            key=f"{assignment.id}:{ctx.now.timestamp()}",
+            proposal_id=proposal.id,
+        )
+    return assignment
+
+
+def lead_assignment(ctx: Ctx, proposal_id: int) -> Assignment | None:
+    return ctx.session.exec(
+        select(Assignment).where(
+            Assignment.proposal_id == proposal_id,
+            Assignment.role == "lead",
+            col(Assignment.status) != AssignmentStatus.REASSIGNED,
+        )
+    ).first()
+
+
+def get_assignment(ctx: Ctx, assignment_id: int) -> Assignment:
+    assignment = ctx.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"找不到交办记录 {assignment_id}。")
+    return assignment

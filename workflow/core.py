@@ -1,0 +1,275 @@
+"""What every service call shares: the context, row locks, the transition guard, the audit
+event and the notices written in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from storage.clock import as_utc, utcnow
+from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, Signer
+from workflow.calendar import WorkCalendar
+from workflow.errors import (
+    AlreadyHandled,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+from workflow.roles import ROLE_LABELS, Role
+from workflow.rules import Rules
+from workflow.statuses import Transition
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Workflow:
+    """The domain's configuration: rules, calendar and clock. Built once by the composition
+    root; ``ctx`` opens a call context for one actor inside one database session."""
+
+    rules: Rules = field(default_factory=Rules)
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    clock: Callable[[], datetime] = utcnow
+
+    def ctx(self, session: Session, actor: Person | int | None) -> Ctx:
+        if isinstance(actor, int):
+            person = session.get(Person, actor)
+            if person is None or not person.active:
+                raise PermissionDenied("您的账号不存在或已停用，请联系提案委。")
+            actor = person
+        return Ctx(session=session, actor=actor, wf=self, now=as_utc(self.clock()))
+
+
+@dataclass
+class Ctx:
+    session: Session
+    actor: Person | None  # None: the system itself (sweeps, cascades)
+    wf: Workflow
+    now: datetime
+
+    @property
+    def rules(self) -> Rules:
+        return self.wf.rules
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        return self.wf.calendar
+
+    @property
+    def actor_id(self) -> int | None:
+        return self.actor.id if self.actor else None
+
+    @property
+    def today(self) -> date:
+        return self.local(self.now).date()
+
+    def local(self, moment: datetime) -> datetime:
+        return as_utc(moment).astimezone(self.rules.tz)
+
+    def has_role(self, role: Role) -> bool:
+        return self.actor is not None and role.value in self.actor.role_set
+
+
+def fmt_time(ctx: Ctx, moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    local = ctx.local(moment)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def fmt_date(day: date | None) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if day else ""
+
+
+# ---------------------------------------------------------------- loading and locking
+
+
+def lock_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
+    """Load a proposal and lock its row until the transaction ends."""
+    stmt = (
+        select(Proposal)
+        .where(Proposal.id == proposal_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    proposal = ctx.session.exec(stmt).first()
+    if proposal is None:
+        raise NotFound(f"找不到编号为 {proposal_id} 的提案。")
+    return proposal
+
+
+def lock_assignment(ctx: Ctx, assignment_id: int) -> tuple[Assignment, Proposal]:
+    """Lock the proposal first, then the assignment: one lock order everywhere."""
+    assignment = ctx.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound(f"找不到交办记录 {assignment_id}。")
+    proposal = lock_proposal(ctx, assignment.proposal_id)
+    stmt = (
+        select(Assignment)
+        .where(Assignment.id == assignment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return ctx.session.exec(stmt).one(), proposal
+
+
+# ---------------------------------------------------------------- the guard
+
+
+def require_role(ctx: Ctx, transition: Transition) -> None:
+    """The actor must hold one of the roles the transition names (the system needs none)."""
+    if ctx.actor is None:
+        return
+    if not transition.roles:
+        raise PermissionDenied(f"「{transition.label}」由系统自动执行，不能手动操作。")
+    if not (ctx.actor.role_set & {r.value for r in transition.roles}):
+        needed = "或".join(ROLE_LABELS[r] for r in sorted(transition.roles))
+        raise PermissionDenied(f"您没有「{transition.label}」的权限，需要{needed}身份。")
+
+
+def require_status(
+    ctx: Ctx,
+    transition: Transition,
+    status: str,
+    *,
+    label: Callable[[str], str],
+    subject: str,
+    proposal_id: int,
+    assignment_id: int | None = None,
+) -> None:
+    """Refuse a move that the table does not allow from ``status``.
+
+    If someone else already took a move out of a status where this one was legal, the
+    refusal is ``AlreadyHandled`` and says who and when.
+    """
+    if status in transition.sources:
+        return
+    stmt = select(AuditEvent).where(col(AuditEvent.to_status).is_not(None))
+    if assignment_id is not None:
+        stmt = stmt.where(AuditEvent.assignment_id == assignment_id)
+    else:
+        stmt = stmt.where(
+            AuditEvent.proposal_id == proposal_id, col(AuditEvent.assignment_id).is_(None)
+        )
+    last = ctx.session.exec(stmt.order_by(col(AuditEvent.id).desc()).limit(1)).first()
+    if last is not None and last.from_status in transition.sources:
+        who = ctx.session.get(Person, last.actor_id) if last.actor_id else None
+        by = who.name if who else "系统"
+        raise AlreadyHandled(
+            f"{subject}已由{by}于{fmt_time(ctx, last.at)}处理，当前状态为「{label(status)}」，"
+            f"无法再{transition.label}。",
+            by=by,
+            at=last.at,
+            status=status,
+        )
+    raise InvalidTransition(f"{subject}当前状态为「{label(status)}」，不能{transition.label}。")
+
+
+# ---------------------------------------------------------------- audit and notices
+
+
+def audit(
+    ctx: Ctx,
+    action: str,
+    *,
+    proposal_id: int | None = None,
+    assignment_id: int | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    **detail,
+) -> AuditEvent:
+    event = AuditEvent(
+        at=ctx.now,
+        actor_id=ctx.actor_id,
+        action=action,
+        proposal_id=proposal_id,
+        assignment_id=assignment_id,
+        from_status=from_status,
+        to_status=to_status,
+        detail={k: _jsonable(v) for k, v in detail.items()} or None,
+    )
+    ctx.session.add(event)
+    ctx.session.flush()
+    return event
+
+
+def _jsonable(value):
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def notify(
+    ctx: Ctx,
+    recipients: Iterable[int | None],
+    kind: str,
+    text: str,
+    *,
+    key: str,
+    proposal_id: int | None = None,
+    actions: list[dict] | None = None,
+    urgent: bool = False,
+    not_before: datetime | None = None,
+    exclude: Iterable[int | None] = (),
+) -> list[Notice]:
+    """Write one notice per recipient into the outbox; the key makes each one unique."""
+    skip = {p for p in exclude if p is not None}
+    notices = []
+    seen: set[int] = set()
+    for person_id in recipients:
+        if person_id is None or person_id in seen or person_id in skip:
+            continue
+        seen.add(person_id)
+        notice = Notice(
+            person_id=person_id,
+            kind=kind,
+            text=text,
+            actions=actions,
+            idempotency_key=f"{kind}:{key}:{person_id}",
+            not_before=not_before or ctx.now,
+            urgent=urgent,
+            proposal_id=proposal_id,
+            created_at=ctx.now,
+        )
+        ctx.session.add(notice)
+        notices.append(notice)
+    return notices
+
+
+# ---------------------------------------------------------------- who is concerned
+
+
+def people_with_role(session: Session, role: Role, unit_id: int | None = None) -> list[int]:
+    stmt = select(Person.id).where(col(Person.roles).contains(role.value), Person.active)
+    if unit_id is not None:
+        stmt = stmt.where(Person.unit_id == unit_id)
+    return list(session.exec(stmt).all())
+
+
+def signer_ids(session: Session, proposal_id: int, *, confirmed_only: bool = True) -> list[int]:
+    stmt = select(Signer.person_id).where(Signer.proposal_id == proposal_id)
+    if confirmed_only:
+        stmt = stmt.where(Signer.state == "confirmed")
+    return list(session.exec(stmt.order_by(Signer.position)).all())
+
+
+def person_name(session: Session, person_id: int | None) -> str:
+    if person_id is None:
+        return "系统"
+    person = session.get(Person, person_id)
+    return person.name if person else "?"
+
+
+def check_text(value: str | None, what: str, *, max_chars: int, required: bool = True) -> str:
+    """Trim a text field; refuse it empty (when required) or over its limit."""
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(f"{what}不能为空。")
+    if len(text) > max_chars:
+        raise InvalidInput(f"{what}最多 {max_chars} 个字，现在有 {len(text)} 个字。")
+    return text

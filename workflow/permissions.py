@@ -1,0 +1,90 @@
+"""Relations between the actor and the record: checked by every service after the role."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from storage.models import Assignment, Person, Proposal, Signer
+from workflow.core import Ctx
+from workflow.errors import PermissionDenied
+from workflow.roles import Role
+from workflow.statuses import ACTIVE_ASSIGNMENT_STATUSES, ProposalStatus
+
+
+def require_proposer(ctx: Ctx, proposal: Proposal) -> None:
+    if ctx.actor is None:
+        return
+    if proposal.proposer_id != ctx.actor_id:
+        raise PermissionDenied("只有提案人本人可以进行此操作。")
+
+
+def require_unit_handler(ctx: Ctx, assignment: Assignment) -> None:
+    """The actor must be a handler of the assigned unit."""
+    if ctx.actor is None:
+        return
+    if not ctx.has_role(Role.HANDLER) or ctx.actor.unit_id != assignment.unit_id:
+        raise PermissionDenied("这项交办不属于您所在的单位。")
+
+
+def require_reply_reviewer(ctx: Ctx, proposal: Proposal) -> None:
+    """Staff review every reply; a supervising unit reviews the proposals it supervises."""
+    if ctx.actor is None or ctx.has_role(Role.STAFF):
+        return
+    if (
+        ctx.has_role(Role.SUPERVISOR)
+        and proposal.supervising_unit_id is not None
+        and ctx.actor.unit_id == proposal.supervising_unit_id
+    ):
+        return
+    raise PermissionDenied("只有提案委或本提案的督办单位可以审核答复。")
+
+
+def signer_of(ctx: Ctx, proposal_id: int, person_id: int | None) -> Signer | None:
+    if person_id is None:
+        return None
+    return ctx.session.exec(
+        select(Signer).where(Signer.proposal_id == proposal_id, Signer.person_id == person_id)
+    ).first()
+
+
+def can_view(ctx: Ctx, proposal: Proposal) -> bool:
+    """Who may read a record: staff; its signers; the units, supervisors and leader on it;
+    anyone bound once a disclosed proposal has been filed."""
+    actor: Person | None = ctx.actor
+    if actor is None or ctx.has_role(Role.STAFF):
+        return True
+    if proposal.proposer_id == actor.id:
+        return True
+    signer = signer_of(ctx, proposal.id, actor.id)
+    if signer is not None and signer.state in ("pending", "confirmed"):
+        return True
+    if proposal.status == ProposalStatus.DRAFT:
+        return False
+    if proposal.lead_leader_id == actor.id:
+        return True
+    if actor.unit_id is not None:
+        if proposal.supervising_unit_id == actor.unit_id and ctx.has_role(Role.SUPERVISOR):
+            return True
+        if ctx.has_role(Role.HANDLER):
+            unit_ids = ctx.session.exec(
+                select(Assignment.unit_id).where(
+                    Assignment.proposal_id == proposal.id,
+                    Assignment.status.in_(  # type: ignore[attr-defined]
+                        [*ACTIVE_ASSIGNMENT_STATUSES, "done"]
+                    ),
+                )
+            ).all()
+            if actor.unit_id in unit_ids:
+                return True
+    return proposal.disclose and proposal.status in (
+        ProposalStatus.FILED,
+        ProposalStatus.ASSIGNED,
+        ProposalStatus.REPLIED,
+        ProposalStatus.DELIVERED,
+        ProposalStatus.CLOSED,
+    )
+
+
+def require_view(ctx: Ctx, proposal: Proposal) -> None:
+    if not can_view(ctx, proposal):
+        raise PermissionDenied("您无权查看这件提案。")

@@ -1,0 +1,478 @@
+"""A proposal from draft to the review decision: drafting, co-signing, submission,
+withdrawal, and the four review outcomes (立案, 不予立案, 并案, 转为意见建议)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlmodel import select
+
+from storage.models import Person, Proposal, Signer
+from workflow.core import (
+    Ctx,
+    audit,
+    check_text,
+    fmt_time,
+    lock_proposal,
+    notify,
+    people_with_role,
+    person_name,
+    require_role,
+    require_status,
+    signer_ids,
+)
+from workflow.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from workflow.numbering import long_number, short_number, take_number
+from workflow.permissions import require_proposer, signer_of
+from workflow.roles import Role
+from workflow.statuses import PROPOSAL_TRANSITIONS, ProposalStatus, proposal_label
+
+CATEGORIES = {"member": "委员提案", "collective": "集体提案"}
+DRAFT_FIELDS = (
+    "title",
+    "category",
+    "collective_body",
+    "field",
+    "analysis",
+    "suggestions",
+    "suggested_unit",
+    "disclose",
+)
+
+
+def _guard(ctx: Ctx, action: str, proposal: Proposal):
+    transition = PROPOSAL_TRANSITIONS[action]
+    require_status(
+        ctx,
+        transition,
+        proposal.status,
+        label=proposal_label,
+        subject=f"提案《{proposal.title or '未命名'}》",
+        proposal_id=proposal.id,
+    )
+    return transition
+
+
+def _move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> None:
+    """Apply the transition's target status and write the audit event."""
+    transition = PROPOSAL_TRANSITIONS[action]
+    before = proposal.status
+    if transition.target is not None:
+        proposal.status = transition.target
+    proposal.updated_at = ctx.now
+    ctx.session.add(proposal)
+    audit(
+        ctx,
+        action,
+        proposal_id=proposal.id,
+        from_status=before if transition.target is not None else None,
+        to_status=transition.target,
+        **detail,
+    )
+
+
+def _begin(ctx: Ctx, action: str, proposal_id: int) -> Proposal:
+    require_role(ctx, PROPOSAL_TRANSITIONS[action])
+    return lock_proposal(ctx, proposal_id)
+
+
+def display_number(proposal: Proposal) -> str:
+    return short_number(proposal.number) if proposal.number else f"草稿{proposal.id}"
+
+
+# ---------------------------------------------------------------- drafting
+
+
+def _clean_fields(ctx: Ctx, fields: dict) -> dict:
+    unknown = set(fields) - set(DRAFT_FIELDS)
+    if unknown:
+        raise InvalidInput(f"不能修改这些内容：{', '.join(sorted(unknown))}。")
+    rules = ctx.rules
+    clean: dict = {}
+    for name, value in fields.items():
+        if name == "title":
+            clean[name] = check_text(
+                value, "标题", max_chars=rules.title_max_chars, required=False
+            )
+        elif name in ("analysis", "suggestions"):
+            what = "问题分析" if name == "analysis" else "具体建议"
+            clean[name] = check_text(value, what, max_chars=rules.body_max_chars, required=False)
+        elif name == "category":
+            if value not in CATEGORIES:
+                raise InvalidInput("提案类别只能是「委员提案」或「集体提案」。")
+            clean[name] = value
+        elif name == "disclose":
+            if not isinstance(value, bool):
+                raise InvalidInput("信息公开只能选择「是」或「否」。")
+            clean[name] = value
+        else:
+            what = {
+                "collective_body": "提案单位",
+                "field": "领域",
+                "suggested_unit": "建议承办单位",
+            }
+            limit = {"collective_body": 100, "field": 50, "suggested_unit": 200}[name]
+            clean[name] = check_text(value, what[name], max_chars=limit, required=False) or None
+    return clean
+
+
+def body_length(proposal: Proposal) -> int:
+    return len(proposal.analysis) + len(proposal.suggestions)
+
+
+def _check_body(ctx: Ctx, proposal: Proposal) -> None:
+    used = body_length(proposal)
+    if used > ctx.rules.body_max_chars:
+        raise InvalidInput(
+            f"正文（问题分析与建议合计）最多 {ctx.rules.body_max_chars} 个字，"
+            f"现在有 {used} 个字，请精简后再保存。"
+        )
+
+
+def create_draft(ctx: Ctx, **fields) -> Proposal:
+    """Start a draft owned by the actor, who becomes its lead signer."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["edit_draft"])
+    if ctx.actor is None:
+        raise PermissionDenied("草稿必须属于一位委员。")
+    clean = _clean_fields(ctx, fields)
+    proposal = Proposal(
+        year=ctx.today.year,
+        session_label=ctx.rules.session_label,
+        proposer_id=ctx.actor.id,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+        **clean,
+    )
+    _check_body(ctx, proposal)
+    ctx.session.add(proposal)
+    ctx.session.flush()
+    ctx.session.add(
+        Signer(
+            proposal_id=proposal.id,
+            person_id=ctx.actor.id,
+            role="lead",
+            position=0,
+            state="confirmed",
+            invited_at=ctx.now,
+            responded_at=ctx.now,
+        )
+    )
+    audit(ctx, "create", proposal_id=proposal.id, to_status=ProposalStatus.DRAFT)
+    return proposal
+
+
+def update_draft(ctx: Ctx, proposal_id: int, **fields) -> Proposal:
+    """Change fields of one's own draft; each text keeps within its limit."""
+    proposal = _begin(ctx, "edit_draft", proposal_id)
+    require_proposer(ctx, proposal)
+    _guard(ctx, "edit_draft", proposal)
+    clean = _clean_fields(ctx, fields)
+    for name, value in clean.items():
+        setattr(proposal, name, value)
+    _check_body(ctx, proposal)
+    _move(ctx, proposal, "edit_draft", fields=sorted(clean))
+    return proposal
+
+
+def discard_draft(ctx: Ctx, proposal_id: int) -> Proposal:
+    proposal = _begin(ctx, "discard_draft", proposal_id)
+    require_proposer(ctx, proposal)
+    _guard(ctx, "discard_draft", proposal)
+    _move(ctx, proposal, "discard_draft")
+    return proposal
+
+
+def invite_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> Signer:
+    """Add a member as co-signer of one's draft; they are asked to confirm on submission."""
+    proposal = _begin(ctx, "invite_cosigner", proposal_id)
+    require_proposer(ctx, proposal)
+    _guard(ctx, "invite_cosigner", proposal)
+    person = ctx.session.get(Person, person_id)
+    if person is None or not person.active or Role.MEMBER.value not in person.role_set:
+        raise InvalidInput("联名人必须是在册的委员。")
+    if person_id == proposal.proposer_id:
+        raise InvalidInput("您是领衔提案人，不需要再联名。")
+    existing = signer_of(ctx, proposal.id, person_id)
+    if existing is not None:
+        raise InvalidInput(f"{person.name}已经在联名名单中。")
+    position = len(signer_ids(ctx.session, proposal.id, confirmed_only=False))
+    signer = Signer(
+        proposal_id=proposal.id,
+        person_id=person_id,
+        role="co",
+        position=position,
+        state="pending",
+        invited_at=ctx.now,
+    )
+    ctx.session.add(signer)
+    _move(ctx, proposal, "invite_cosigner", person_id=person_id)
+    return signer
+
+
+def remove_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> None:
+    proposal = _begin(ctx, "invite_cosigner", proposal_id)
+    require_proposer(ctx, proposal)
+    _guard(ctx, "invite_cosigner", proposal)
+    signer = signer_of(ctx, proposal.id, person_id)
+    if signer is None or signer.role != "co":
+        raise InvalidInput("此人不在联名名单中。")
+    ctx.session.delete(signer)
+    _move(ctx, proposal, "invite_cosigner", removed_person_id=person_id)
+
+
+# ---------------------------------------------------------------- submission
+
+
+def cosign_deadline(ctx: Ctx) -> datetime:
+    """End of the working day ``cosign_window_workdays`` after today, local time."""
+    last_day = ctx.calendar.add_workdays(ctx.today, ctx.rules.cosign_window_workdays)
+    return datetime.combine(last_day, time(23, 59, 59), tzinfo=ctx.rules.tz)
+
+
+def submit(ctx: Ctx, proposal_id: int) -> Proposal:
+    """Submit one's draft: check it is complete, tell staff, ask co-signers to confirm."""
+    proposal = _begin(ctx, "submit", proposal_id)
+    require_proposer(ctx, proposal)
+    _guard(ctx, "submit", proposal)
+    missing = [
+        label
+        for label, value in (
+            ("标题", proposal.title),
+            ("问题分析", proposal.analysis),
+            ("具体建议", proposal.suggestions),
+        )
+        if not value.strip()
+    ]
+    if proposal.category == "collective" and not proposal.collective_body:
+        missing.append("提案单位")
+    if missing:
+        raise InvalidInput(f"还缺少：{'、'.join(missing)}，请补充后再提交。")
+    _check_body(ctx, proposal)
+    proposal.submitted_at = ctx.now
+    proposal.cosign_deadline = cosign_deadline(ctx)
+    _move(ctx, proposal, "submit")
+
+    title = proposal.title
+    notify(
+        ctx,
+        [proposal.proposer_id],
+        "submitted_receipt",
+        f"您的提案《{title}》已于{fmt_time(ctx, ctx.now)}提交，正在等待提案委审查。",
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.STAFF),
+        "review_queue",
+        f"新提案待审查：《{title}》（提案人：{person_name(ctx.session, proposal.proposer_id)}）。",
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
+    pending = ctx.session.exec(
+        select(Signer).where(Signer.proposal_id == proposal.id, Signer.state == "pending")
+    ).all()
+    deadline = fmt_time(ctx, proposal.cosign_deadline)
+    for signer in pending:
+        signer.invited_at = ctx.now
+        ctx.session.add(signer)
+        notify(
+            ctx,
+            [signer.person_id],
+            "cosign_request",
+            f"{person_name(ctx.session, proposal.proposer_id)}委员邀请您联名提案《{title}》，"
+            f"请在{deadline}前确认。",
+            key=str(proposal.id),
+            proposal_id=proposal.id,
+            actions=[
+                {"label": "确认联名", "payload": f"cosign:{proposal.id}:yes"},
+                {"label": "谢绝", "payload": f"cosign:{proposal.id}:no"},
+            ],
+        )
+    return proposal
+
+
+def _respond_cosign(ctx: Ctx, proposal_id: int, accept: bool) -> Signer:
+    action = "confirm_cosign" if accept else "decline_cosign"
+    proposal = _begin(ctx, action, proposal_id)
+    signer = signer_of(ctx, proposal.id, ctx.actor_id)
+    if ctx.actor is not None and (signer is None or signer.role != "co"):
+        raise PermissionDenied("您没有被邀请联名这件提案。")
+    _guard(ctx, action, proposal)
+    assert signer is not None
+    if signer.state != "pending":
+        done = {"confirmed": "已确认联名", "declined": "已谢绝联名", "expired": "联名已过期"}
+        raise InvalidTransition(
+            f"您{done.get(signer.state, signer.state)}（{fmt_time(ctx, signer.responded_at)}）。"
+        )
+    if proposal.cosign_deadline is not None and ctx.now > proposal.cosign_deadline:
+        raise InvalidTransition(
+            f"联名确认已于{fmt_time(ctx, proposal.cosign_deadline)}截止，不能再确认。"
+        )
+    signer.state = "confirmed" if accept else "declined"
+    signer.responded_at = ctx.now
+    ctx.session.add(signer)
+    _move(ctx, proposal, action, person_id=signer.person_id)
+    verb = "确认联名" if accept else "谢绝联名"
+    notify(
+        ctx,
+        [proposal.proposer_id],
+        "cosign_response",
+        f"{person_name(ctx.session, signer.person_id)}委员已{verb}您的提案《{proposal.title}》。",
+        key=f"{proposal.id}:{signer.person_id}",
+        proposal_id=proposal.id,
+    )
+    return signer
+
+
+def confirm_cosign(ctx: Ctx, proposal_id: int) -> Signer:
+    return _respond_cosign(ctx, proposal_id, True)
+
+
+def decline_cosign(ctx: Ctx, proposal_id: int) -> Signer:
+    return _respond_cosign(ctx, proposal_id, False)
+
+
+def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:
+    """Unconfirmed co-signers drop off (at the cut-off or when review begins)."""
+    dropped = []
+    for signer in ctx.session.exec(
+        select(Signer).where(Signer.proposal_id == proposal.id, Signer.state == "pending")
+    ).all():
+        signer.state = "expired"
+        signer.responded_at = ctx.now
+        ctx.session.add(signer)
+        dropped.append(signer.person_id)
+    if dropped:
+        names = "、".join(person_name(ctx.session, p) for p in dropped)
+        audit(ctx, "cosign_expired", proposal_id=proposal.id, person_ids=dropped)
+        notify(
+            ctx,
+            [proposal.proposer_id],
+            "cosign_expired",
+            f"提案《{proposal.title}》的联名确认已截止，{names}未确认，已不在联名名单中。",
+            key=str(proposal.id),
+            proposal_id=proposal.id,
+        )
+    return dropped
+
+
+def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
+    """The proposer takes back a submitted proposal before review."""
+    proposal = _begin(ctx, "withdraw", proposal_id)
+    require_proposer(ctx, proposal)
+    _guard(ctx, "withdraw", proposal)
+    reason = check_text(reason, "撤回理由", max_chars=500, required=False) or None
+    _move(ctx, proposal, "withdraw", reason=reason)
+    notify(
+        ctx,
+        [*people_with_role(ctx.session, Role.STAFF), *signer_ids(ctx.session, proposal.id)],
+        "withdrawn",
+        f"提案《{proposal.title}》已由提案人撤回。",
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+        exclude=[proposal.proposer_id],
+    )
+    return proposal
+
+
+# ---------------------------------------------------------------- review (审查)
+
+
+def _review(ctx: Ctx, proposal_id: int, action: str) -> Proposal:
+    proposal = _begin(ctx, action, proposal_id)
+    _guard(ctx, action, proposal)
+    expire_pending_cosigners(ctx, proposal)
+    proposal.reviewed_at = ctx.now
+    proposal.reviewed_by = ctx.actor_id
+    return proposal
+
+
+def _tell_signers(ctx: Ctx, proposal: Proposal, kind: str, text: str) -> None:
+    notify(
+        ctx,
+        signer_ids(ctx.session, proposal.id),
+        kind,
+        text,
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
+
+
+def file_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
+    """立案: the proposal takes its year's next number."""
+    proposal = _review(ctx, proposal_id, "file")
+    proposal.number = take_number(ctx.session, proposal.year)
+    _move(ctx, proposal, "file", number=proposal.number)
+    _tell_signers(
+        ctx,
+        proposal,
+        "filed",
+        f"您的提案《{proposal.title}》已立案，编号为{long_number(proposal.year, proposal.number)}"
+        f"（{short_number(proposal.number)}），将交有关单位办理。",
+    )
+    return proposal
+
+
+def reject(ctx: Ctx, proposal_id: int, reason: str) -> Proposal:
+    """不予立案, always with a reason."""
+    reason = check_text(reason, "不予立案的理由", max_chars=1000)
+    proposal = _review(ctx, proposal_id, "reject")
+    proposal.review_reason = reason
+    _move(ctx, proposal, "reject", reason=reason)
+    _tell_signers(
+        ctx,
+        proposal,
+        "not_filed",
+        f"您的提案《{proposal.title}》经审查不予立案。理由：{reason}",
+    )
+    return proposal
+
+
+def merge(ctx: Ctx, proposal_id: int, target_id: int, note: str | None = None) -> Proposal:
+    """并案 into a filed proposal of the same year; this proposer still gets the reply."""
+    if proposal_id == target_id:
+        raise InvalidInput("不能把提案并入它自己。")
+    require_role(ctx, PROPOSAL_TRANSITIONS["merge"])
+    # Lock in id order so two merges in opposite directions cannot deadlock.
+    first, second = sorted((proposal_id, target_id))
+    lock_proposal(ctx, first)
+    lock_proposal(ctx, second)
+    target = ctx.session.get(Proposal, target_id)
+    if target is None:
+        raise NotFound(f"找不到要并入的提案 {target_id}。")
+    proposal = _review(ctx, proposal_id, "merge")
+    if target.status not in (ProposalStatus.FILED, ProposalStatus.ASSIGNED):
+        raise InvalidInput(
+            f"只能并入已立案、尚未答复的提案；《{target.title}》当前为「{proposal_label(target.status)}」。"
+        )
+    if target.year != proposal.year:
+        raise InvalidInput("只能并入同一年度的提案。")
+    note = check_text(note, "并案说明", max_chars=500, required=False) or None
+    proposal.merged_into_id = target.id
+    proposal.review_reason = note
+    _move(ctx, proposal, "merge", target_id=target.id, note=note)
+    _tell_signers(
+        ctx,
+        proposal,
+        "merged",
+        f"您的提案《{proposal.title}》与{short_number(target.number)}提案《{target.title}》"
+        f"内容相近，已并案办理；答复将同样送达您。",
+    )
+    return proposal
+
+
+def convert(ctx: Ctx, proposal_id: int, note: str | None = None) -> Proposal:
+    """转为意见建议: passed on for reference instead of formal handling."""
+    proposal = _review(ctx, proposal_id, "convert")
+    note = check_text(note, "说明", max_chars=1000, required=False) or None
+    proposal.review_reason = note
+    _move(ctx, proposal, "convert", note=note)
+    extra = f"说明：{note}" if note else ""
+    _tell_signers(
+        ctx,
+        proposal,
+        "converted",
+        f"您的提案《{proposal.title}》经审查转为意见建议，转送有关部门参考。{extra}",
+    )
+    return proposal

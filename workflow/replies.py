@@ -1,0 +1,522 @@
+"""The reply and what follows it: the lead unit's letter, supervision review, delivery to
+every signer (merged proposals too), ratings, 重新办理 and closing."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlmodel import col, select
+
+from storage.models import Assignment, Proposal, Rating, Reply, Signer
+from workflow.assignments import lead_assignment, move_assignment, unit_name
+from workflow.core import (
+    Ctx,
+    audit,
+    check_text,
+    fmt_date,
+    lock_assignment,
+    lock_proposal,
+    notify,
+    people_with_role,
+    person_name,
+    require_role,
+    require_status,
+    signer_ids,
+)
+from workflow.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from workflow.numbering import short_number
+from workflow.permissions import require_reply_reviewer, require_unit_handler, signer_of
+from workflow.roles import Role
+from workflow.statuses import (
+    ASSIGNMENT_TRANSITIONS,
+    PROPOSAL_TRANSITIONS,
+    assignment_label,
+    proposal_label,
+)
+
+CLASS_MEANINGS = {
+    "A": "所提问题已经解决或基本解决",
+    "B": "所提问题正在解决或已列入计划逐步解决",
+    "C": "因条件限制或其他原因暂时不能解决，留作参考",
+}
+RATINGS = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
+PHONE_RE = re.compile(r"^[0-9][0-9\- ]{4,19}$")
+
+
+def rating_actions(proposal_id: int) -> list[dict]:
+    """One-tap rating buttons carried by the delivery notice."""
+    return [
+        {"label": label, "payload": f"rate:{proposal_id}:{code}"}
+        for code, label in RATINGS.items()
+    ]
+
+
+def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> None:
+    transition = PROPOSAL_TRANSITIONS[action]
+    require_status(
+        ctx,
+        transition,
+        proposal.status,
+        label=proposal_label,
+        subject=f"{short_number(proposal.number)}提案",
+        proposal_id=proposal.id,
+    )
+    before = proposal.status
+    proposal.status = transition.target or proposal.status
+    proposal.updated_at = ctx.now
+    ctx.session.add(proposal)
+    audit(
+        ctx,
+        action,
+        proposal_id=proposal.id,
+        from_status=before if transition.target else None,
+        to_status=transition.target,
+        **detail,
+    )
+
+
+def _assignment_guard(ctx: Ctx, action: str, assignment: Assignment, proposal: Proposal):
+    require_status(
+        ctx,
+        ASSIGNMENT_TRANSITIONS[action],
+        assignment.status,
+        label=assignment_label,
+        subject=f"{short_number(proposal.number)}提案的答复",
+        proposal_id=proposal.id,
+        assignment_id=assignment.id,
+    )
+
+
+def latest_reply(ctx: Ctx, proposal_id: int, *, status: str | None = None) -> Reply | None:
+    stmt = select(Reply).where(Reply.proposal_id == proposal_id)
+    if status:
+        stmt = stmt.where(Reply.status == status)
+    return ctx.session.exec(stmt.order_by(col(Reply.version).desc()).limit(1)).first()
+
+
+def submit_reply(
+    ctx: Ctx,
+    assignment_id: int,
+    *,
+    reply_class: str,
+    body: str,
+    contact_person: str,
+    contact_phone: str,
+    signing_unit: str | None = None,
+    reply_date: date | None = None,
+    title: str | None = None,
+) -> Reply:
+    """The lead unit's reply letter, submitted for supervision review."""
+    require_role(ctx, ASSIGNMENT_TRANSITIONS["submit_reply"])
+    reply_class = (reply_class or "").strip().upper()
+    if reply_class not in ctx.rules.reply_classes:
+        raise InvalidInput(f"答复类别只能是 {'/'.join(ctx.rules.reply_classes)}。")
+    body = check_text(body, "答复正文", max_chars=20000)
+    contact_person = check_text(contact_person, "联系人", max_chars=50)
+    contact_phone = check_text(contact_phone, "联系电话", max_chars=30)
+    if not PHONE_RE.match(contact_phone):
+        raise InvalidInput("联系电话格式不正确，例如 0839-8620000 或 13800000000。")
+    assignment, proposal = lock_assignment(ctx, assignment_id)
+    require_unit_handler(ctx, assignment)
+    if assignment.role != "lead":
+        raise PermissionDenied("答复由主办单位撰写；协办单位请提出协办意见。")
+    _assignment_guard(ctx, "submit_reply", assignment, proposal)
+    signing_unit = check_text(
+        signing_unit or unit_name(ctx, assignment.unit_id), "落款单位", max_chars=100
+    )
+    reply_date = reply_date or ctx.today
+    if reply_date > ctx.today:
+        raise InvalidInput("答复日期不能晚于今天。")
+    previous = latest_reply(ctx, proposal.id)
+    default_title = (
+        f"关于{proposal.session_label}第{proposal.number}号提案的答复"
+        if proposal.number
+        else f"关于《{proposal.title}》的答复"
+    )
+    reply = Reply(
+        proposal_id=proposal.id,
+        assignment_id=assignment.id,
+        version=(previous.version + 1) if previous else 1,
+        round=proposal.rehandle_count + 1,
+        reply_class=reply_class,
+        proposed_class=reply_class,
+        title=check_text(title or default_title, "答复标题", max_chars=300),
+        body=body,
+        contact_person=contact_person,
+        contact_phone=contact_phone,
+        signing_unit=signing_unit,
+        reply_date=reply_date,
+        status="submitted",
+        submitted_by=ctx.actor_id,
+        submitted_at=ctx.now,
+    )
+    ctx.session.add(reply)
+    ctx.session.flush()
+    move_assignment(ctx, assignment, "submit_reply", reply_id=reply.id, version=reply.version)
+    _proposal_move(ctx, proposal, "submit_reply", reply_id=reply.id, reply_class=reply_class)
+    reviewers = people_with_role(ctx.session, Role.STAFF)
+    if proposal.supervising_unit_id is not None:
+        reviewers += people_with_role(ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id)
+    notify(
+        ctx,
+        reviewers,
+        "reply_submitted",
+        f"{unit_name(ctx, assignment.unit_id)}已提交{short_number(proposal.number)}提案"
+        f"《{proposal.title}》的答复（{reply_class}类，第{reply.version}稿），请审核。",
+        key=str(reply.id),
+        proposal_id=proposal.id,
+    )
+    return reply
+
+
+def _lock_reply(ctx: Ctx, reply_id: int) -> tuple[Reply, Assignment, Proposal]:
+    reply = ctx.session.get(Reply, reply_id)
+    if reply is None:
+        raise NotFound(f"找不到答复 {reply_id}。")
+    assignment, proposal = lock_assignment(ctx, reply.assignment_id)
+    ctx.session.refresh(reply)
+    return reply, assignment, proposal
+
+
+def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
+    """督办审核 returns the reply to the lead unit with a comment."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["return_reply"])
+    comment = check_text(comment, "退回意见", max_chars=2000)
+    reply, assignment, proposal = _lock_reply(ctx, reply_id)
+    require_reply_reviewer(ctx, proposal)
+    _assignment_guard(ctx, "return_reply", assignment, proposal)
+    if reply.status != "submitted":
+        raise InvalidTransition("这一稿答复已经审核过了。")
+    reply.status = "returned"
+    reply.reviewed_by = ctx.actor_id
+    reply.reviewed_at = ctx.now
+    reply.review_comment = comment
+    ctx.session.add(reply)
+    move_assignment(ctx, assignment, "return_reply", reply_id=reply.id, comment=comment)
+    _proposal_move(ctx, proposal, "return_reply", reply_id=reply.id)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        "reply_returned",
+        f"{short_number(proposal.number)}提案《{proposal.title}》的答复被退回，请修改后重新提交。"
+        f"\n审核意见：{comment}",
+        key=str(reply.id),
+        proposal_id=proposal.id,
+    )
+    return reply
+
+
+def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Reply:
+    """督办审核 approves (possibly changing the class); the reply goes to every signer."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["approve_reply"])
+    reply, assignment, proposal = _lock_reply(ctx, reply_id)
+    require_reply_reviewer(ctx, proposal)
+    _assignment_guard(ctx, "approve_reply", assignment, proposal)
+    if reply.status != "submitted":
+        raise InvalidTransition("这一稿答复已经审核过了。")
+    if reply_class is not None:
+        reply_class = reply_class.strip().upper()
+        if reply_class not in ctx.rules.reply_classes:
+            raise InvalidInput(f"答复类别只能是 {'/'.join(ctx.rules.reply_classes)}。")
+        reply.reply_class = reply_class
+    reply.status = "approved"
+    reply.reviewed_by = ctx.actor_id
+    reply.reviewed_at = ctx.now
+    ctx.session.add(reply)
+    move_assignment(
+        ctx,
+        assignment,
+        "approve_reply",
+        reply_id=reply.id,
+        reply_class=reply.reply_class,
+        proposed_class=reply.proposed_class,
+    )
+    assignment.ended_at = ctx.now
+    for co in ctx.session.exec(
+        select(Assignment).where(
+            Assignment.proposal_id == proposal.id,
+            Assignment.role == "co",
+            col(Assignment.status).in_(ASSIGNMENT_TRANSITIONS["complete"].sources),
+        )
+    ).all():
+        co.ended_at = ctx.now
+        move_assignment(ctx, co, "complete")
+    proposal.delivered_at = ctx.now
+    _proposal_move(
+        ctx, proposal, "approve_reply", reply_id=reply.id, reply_class=reply.reply_class
+    )
+    _deliver(ctx, proposal, reply)
+    for merged in ctx.session.exec(
+        select(Proposal)
+        .where(
+            Proposal.merged_into_id == proposal.id,
+            col(Proposal.status).in_(PROPOSAL_TRANSITIONS["deliver_merged"].sources),
+        )
+        .with_for_update()
+    ).all():
+        merged.delivered_at = ctx.now
+        _proposal_move(ctx, merged, "deliver_merged", reply_id=reply.id, target_id=proposal.id)
+        _deliver(ctx, merged, reply, via=proposal)
+    return reply
+
+
+def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = None) -> None:
+    source = via or proposal
+    last_day = ctx.calendar.add_workdays(ctx.today, ctx.rules.rating_window_workdays)
+    merged_note = f"（并案办理，主案为{short_number(source.number)}）" if via else ""
+    notify(
+        ctx,
+        signer_ids(ctx.session, proposal.id),
+        "reply_delivered",
+        f"您的提案《{proposal.title}》{merged_note}已收到{reply.signing_unit}的答复"
+        f"（{reply.reply_class}类：{CLASS_MEANINGS.get(reply.reply_class, '')}）。"
+        f"请于{fmt_date(last_day)}前对办理工作作出评价。",
+        key=f"{proposal.id}:{reply.id}",
+        proposal_id=proposal.id,
+        actions=rating_actions(proposal.id),
+    )
+
+
+def delivered_reply(ctx: Ctx, proposal: Proposal) -> Reply | None:
+    """The approved reply a proposal's signers rate (the main proposal's, if merged)."""
+    source_id = proposal.merged_into_id or proposal.id
+    return latest_reply(ctx, source_id, status="approved")
+
+
+def rating_deadline(ctx: Ctx, proposal: Proposal) -> date | None:
+    if proposal.delivered_at is None:
+        return None
+    start = ctx.local(proposal.delivered_at).date()
+    return ctx.calendar.add_workdays(start, ctx.rules.rating_window_workdays)
+
+
+def rate(
+    ctx: Ctx,
+    proposal_id: int,
+    *,
+    work: str,
+    result: str | None = None,
+    feedback: str | None = None,
+) -> Rating:
+    """满意度测评 by a signer: the handling work and the result (one tap rates both)."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["rate"])
+    result = result or work
+    if work not in RATINGS or result not in RATINGS:
+        raise InvalidInput("评价只能是：满意、基本满意、不满意。")
+    feedback = check_text(feedback, "反馈意见", max_chars=2000, required=False) or None
+    proposal = lock_proposal(ctx, proposal_id)
+    signer = signer_of(ctx, proposal.id, ctx.actor_id)
+    if signer is None or signer.state != "confirmed":
+        raise PermissionDenied("只有这件提案的提案人和联名委员可以评价答复。")
+    _proposal_move(ctx, proposal, "rate", work=work, result=result)
+    reply = delivered_reply(ctx, proposal)
+    if reply is None:  # pragma: no cover - a delivered proposal always has one
+        raise InvalidTransition("这件提案还没有可以评价的答复。")
+    rating = ctx.session.exec(
+        select(Rating).where(
+            Rating.reply_id == reply.id,
+            Rating.proposal_id == proposal.id,
+            Rating.person_id == ctx.actor_id,
+        )
+    ).first()
+    if rating is None:
+        rating = Rating(proposal_id=proposal.id, reply_id=reply.id, person_id=ctx.actor_id)
+    rating.work_rating, rating.result_rating = work, result
+    rating.feedback = feedback if feedback is not None else rating.feedback
+    rating.not_given = False
+    rating.rated_at = ctx.now
+    ctx.session.add(rating)
+    ctx.session.flush()
+    if "unsatisfied" in (work, result):
+        lead = ctx.session.get(Assignment, reply.assignment_id)
+        notify(
+            ctx,
+            [
+                *people_with_role(ctx.session, Role.STAFF),
+                *people_with_role(ctx.session, Role.HANDLER, lead.unit_id if lead else None),
+            ],
+            "rated_unsatisfied",
+            f"{person_name(ctx.session, ctx.actor_id)}委员对{short_number(proposal.number or 0)}"
+            f"提案《{proposal.title}》的答复评价为不满意"
+            + (f"，意见：{feedback}" if feedback else "。"),
+            key=f"{rating.id}:{ctx.now.timestamp()}",
+            proposal_id=proposal.id,
+        )
+    elif _everyone_rated(ctx, proposal, reply) and not _any_unsatisfied(ctx, proposal, reply):
+        _close(ctx, proposal, reason="all_rated")
+    return rating
+
+
+def _ratings(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[Rating]:
+    return list(
+        ctx.session.exec(
+            select(Rating).where(Rating.reply_id == reply.id, Rating.proposal_id == proposal.id)
+        ).all()
+    )
+
+
+def _everyone_rated(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
+    rated = {r.person_id for r in _ratings(ctx, proposal, reply)}
+    return set(signer_ids(ctx.session, proposal.id)) <= rated
+
+
+def _any_unsatisfied(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
+    return any(
+        "unsatisfied" in (r.work_rating, r.result_rating) for r in _ratings(ctx, proposal, reply)
+    )
+
+
+def record_ratings_not_given(ctx: Ctx, proposal: Proposal) -> list[int]:
+    """At the end of the window, a missing rating is recorded as not given, never invented."""
+    reply = delivered_reply(ctx, proposal)
+    if reply is None:
+        return []
+    rated = {r.person_id for r in _ratings(ctx, proposal, reply)}
+    missing = [p for p in signer_ids(ctx.session, proposal.id) if p not in rated]
+    for person_id in missing:
+        ctx.session.add(
+            Rating(
+                proposal_id=proposal.id,
+                reply_id=reply.id,
+                person_id=person_id,
+                not_given=True,
+                rated_at=ctx.now,
+            )
+        )
+    if missing:
+        audit(ctx, "rating_not_given", proposal_id=proposal.id, person_ids=missing)
+    return missing
+
+
+def _close(ctx: Ctx, proposal: Proposal, *, reason: str) -> None:
+    action = "close_merged" if proposal.merged_into_id else "close"
+    proposal.closed_at = ctx.now
+    transition = PROPOSAL_TRANSITIONS[action]
+    before = proposal.status
+    proposal.status = transition.target
+    ctx.session.add(proposal)
+    audit(
+        ctx,
+        action,
+        proposal_id=proposal.id,
+        from_status=before,
+        to_status=proposal.status,
+        reason=reason,
+    )
+    notify(
+        ctx,
+        signer_ids(ctx.session, proposal.id),
+        "closed",
+        f"您的提案《{proposal.title}》已办结。感谢您的履职建言。",
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
+
+
+def close(ctx: Ctx, proposal_id: int) -> Proposal:
+    """办结: staff close a delivered proposal once every signer rated or the window ended;
+    missing ratings are then recorded as not given. Merged proposals close with it."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["close"])
+    proposal = lock_proposal(ctx, proposal_id)
+    require_status(
+        ctx,
+        PROPOSAL_TRANSITIONS["close"],
+        proposal.status,
+        label=proposal_label,
+        subject=f"{short_number(proposal.number)}提案",
+        proposal_id=proposal.id,
+    )
+    reply = delivered_reply(ctx, proposal)
+    deadline = rating_deadline(ctx, proposal)
+    if reply is not None and not _everyone_rated(ctx, proposal, reply):
+        if deadline is not None and ctx.today <= deadline:
+            raise InvalidTransition(
+                f"评价期到{fmt_date(deadline)}结束，仍有委员未评价，评价期满后才能办结。"
+            )
+        record_ratings_not_given(ctx, proposal)
+    _close(ctx, proposal, reason="staff")
+    for merged in ctx.session.exec(
+        select(Proposal)
+        .where(
+            Proposal.merged_into_id == proposal.id,
+            col(Proposal.status).in_(PROPOSAL_TRANSITIONS["close_merged"].sources),
+        )
+        .with_for_update()
+    ).all():
+        merged_reply = delivered_reply(ctx, merged)
+        if merged_reply is not None:
+            record_ratings_not_given(ctx, merged)
+        _close(ctx, merged, reason="main_closed")
+    return proposal
+
+
+def order_rehandle(
+    ctx: Ctx, proposal_id: int, *, due_date: date | None = None, note: str | None = None
+) -> Assignment:
+    """重新办理 after 不满意, once, with a new due date; the lead unit replies again."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["order_rehandle"])
+    note = check_text(note, "重新办理要求", max_chars=2000, required=False) or None
+    proposal = lock_proposal(ctx, proposal_id)
+    if proposal.merged_into_id:
+        raise InvalidInput("并案提案随主案办理，请对主案下达重新办理。")
+    require_status(
+        ctx,
+        PROPOSAL_TRANSITIONS["order_rehandle"],
+        proposal.status,
+        label=proposal_label,
+        subject=f"{short_number(proposal.number)}提案",
+        proposal_id=proposal.id,
+    )
+    if proposal.rehandle_count >= ctx.rules.max_rehandles:
+        raise InvalidTransition(
+            f"这件提案已经重新办理过 {proposal.rehandle_count} 次，不能再次重新办理。"
+        )
+    reply = delivered_reply(ctx, proposal)
+    if reply is None or not _any_unsatisfied(ctx, proposal, reply):
+        raise InvalidTransition("只有委员评价为「不满意」的答复才能重新办理。")
+    if due_date is None:
+        due_date = ctx.calendar.add_months(ctx.today, ctx.rules.rehandle_due_months)
+    elif due_date <= ctx.today:
+        raise InvalidInput(f"新的答复期限必须晚于今天（{fmt_date(ctx.today)}）。")
+    lead = lead_assignment(ctx, proposal.id)
+    assert lead is not None
+    lead, _ = lock_assignment(ctx, lead.id)
+    lead.due_date = due_date
+    lead.ended_at = None
+    move_assignment(ctx, lead, "rehandle", due_date=due_date, note=note)
+    proposal.rehandle_count += 1
+    proposal.due_date = due_date
+    proposal.delivered_at = None
+    _proposal_move(ctx, proposal, "order_rehandle", due_date=due_date, note=note)
+    text = (
+        f"{short_number(proposal.number)}提案《{proposal.title}》因委员不满意，须重新办理，"
+        f"请于{fmt_date(due_date)}前重新答复。" + (f"要求：{note}" if note else "")
+    )
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, lead.unit_id),
+        "rehandle_ordered",
+        text,
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+        urgent=True,
+    )
+    notify(
+        ctx,
+        signer_ids(ctx.session, proposal.id),
+        "rehandle_ordered_member",
+        f"您的提案《{proposal.title}》已安排{unit_name(ctx, lead.unit_id)}重新办理，"
+        f"新的答复期限为{fmt_date(due_date)}。",
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
+    return lead
+
+
+def signers_of(ctx: Ctx, proposal_id: int) -> list[Signer]:
+    return list(
+        ctx.session.exec(
+            select(Signer).where(Signer.proposal_id == proposal_id).order_by(Signer.position)
+        ).all()
+    )

@@ -1,0 +1,545 @@
+"""Roster import: units and people from a CSV or XLSX file.
+
+Every row is checked before anything is written; one bad row refuses the whole file with
+the row numbers a person sees in the spreadsheet (the header is row 1). Re-importing a file
+updates units matched by name and people matched by phone, and never duplicates them.
+Optional columns missing from the file leave the stored values alone; a present but blank
+cell clears the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from storage.clock import as_utc
+from storage.models import AuditEvent, Person, Unit
+from workflow.errors import InvalidInput
+from workflow.roles import ROLE_LABELS, Role, parse_roles
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # spreadsheet row number; the header is row 1
+    message: str
+
+
+class RosterError(InvalidInput):
+    """A file that cannot be imported; ``errors`` lists every bad row."""
+
+    code = "roster_invalid"
+
+    def __init__(self, message: str, errors: Iterable[RowError] = ()) -> None:
+        super().__init__(message)
+        self.errors: list[RowError] = list(errors)
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    def summary(self) -> str:
+        return f"新增 {self.created} 条，更新 {self.updated} 条，未变 {self.unchanged} 条。"
+
+
+# ---------------------------------------------------------------- headers
+
+
+def _header_key(text: str) -> str:
+    """Fold a header for matching: width, case, spaces, "*", notes in brackets, colons."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"\(.*?\)", "", text)
+    return re.sub(r"[\s_\-*:]", "", text)
+
+
+# canonical key -> (Chinese label for messages, accepted header words)
+PEOPLE_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": ("姓名", ("姓名", "name")),
+    "phone": ("手机号", ("手机", "手机号", "手机号码", "电话", "联系电话", "phone", "mobile")),
+    "roles": ("角色", ("角色", "身份", "roles", "role")),
+    "unit": ("单位", ("单位", "所在单位", "工作单位", "unit")),
+    "sector": ("界别", ("界别", "sector")),
+    "title": ("职务", ("职务", "title")),
+}
+UNIT_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": ("名称", ("名称", "单位名称", "name")),
+    "short_name": ("简称", ("简称", "short_name", "shortname")),
+    "kind": ("类型", ("类型", "单位类型", "kind", "type")),
+}
+
+
+def _aliases(columns: Mapping[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
+    return {_header_key(word): key for key, (_, words) in columns.items() for word in words}
+
+
+PEOPLE_ALIASES = _aliases(PEOPLE_COLUMNS)
+UNIT_ALIASES = _aliases(UNIT_COLUMNS)
+ALL_ALIASES = {**PEOPLE_ALIASES, **UNIT_ALIASES}
+
+UNIT_KINDS: dict[str, str] = {
+    "承办单位": "handling",
+    "承办": "handling",
+    "handling": "handling",
+    "督办单位": "supervising",
+    "督办": "supervising",
+    "supervising": "supervising",
+    "提案委": "committee",
+    "提案委员会": "committee",
+    "committee": "committee",
+}
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RosterError(f"无法读取文件「{path.name}」：{exc.strerror or exc}。") from exc
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise RosterError(f"无法识别文件「{path.name}」的编码，请另存为 UTF-8 编码的 CSV。")
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise RosterError(f"CSV 文件「{path.name}」格式有误：{exc}。") from exc
+
+
+def _xlsx_rows(path: Path) -> list[list[Any]]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise RosterError(f"无法读取 Excel 文件「{path.name}」，请确认它是 .xlsx 格式。") from exc
+    try:
+        if not workbook.worksheets:
+            return []
+        sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()  # some writers store a wrong size; read what is there
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    except Exception as exc:
+        raise RosterError(f"无法读取 Excel 文件「{path.name}」的内容。") from exc
+    finally:
+        workbook.close()
+
+
+def read_rows(
+    path: Path, aliases: Mapping[str, str] | None = None
+) -> list[tuple[int, dict[str, str]]]:
+    """Read a CSV or XLSX roster into ``(row_number, row)`` pairs, keyed by canonical names.
+
+    The header is the first non-blank row that names a known column (title rows above it
+    are skipped); unknown columns keep their own header text. Fully blank rows are skipped.
+    """
+    return _read_table(Path(path), ALL_ALIASES if aliases is None else aliases)[1]
+
+
+def _read_table(
+    path: Path, aliases: Mapping[str, str]
+) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        raw: list[list[Any]] = list(_csv_rows(path))
+    elif suffix in (".xlsx", ".xlsm"):
+        raw = _xlsx_rows(path)
+    elif suffix == ".xls":
+        raise RosterError("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 .csv 后再导入。")
+    else:
+        raise RosterError(f"不支持「{suffix or path.name}」文件，请上传 .xlsx 或 .csv 文件。")
+    rows = [(number, [_cell_text(v) for v in values]) for number, values in enumerate(raw, 1)]
+    rows = [(number, cells) for number, cells in rows if any(cells)]
+    if not rows:
+        raise RosterError(f"文件「{path.name}」是空的。")
+
+    def names_a_column(cells: list[str]) -> bool:
+        return any(_header_key(cell) in aliases for cell in cells)
+
+    header_at = next((i for i, (_, cells) in enumerate(rows[:10]) if names_a_column(cells)), 0)
+    header_row, header = rows[header_at]
+    keys: list[str | None] = []
+    seen: dict[str, str] = {}
+    for cell in header:
+        if not cell:
+            keys.append(None)
+            continue
+        key = aliases.get(_header_key(cell), cell)
+        if key in seen:
+            raise RosterError(
+                f"第{header_row}行表头「{seen[key]}」和「{cell}」重复，请只保留一列。"
+            )
+        seen[key] = cell
+        keys.append(key)
+
+    result: list[tuple[int, dict[str, str]]] = []
+    for number, cells in rows[header_at + 1 :]:
+        row = {key: "" for key in keys if key}
+        for key, cell in zip(keys, cells, strict=False):
+            if key:
+                row[key] = cell
+        if any(row.values()):
+            result.append((number, row))
+    return list(seen), result
+
+
+def _read(
+    path: Path, columns: Mapping[str, tuple[str, tuple[str, ...]]], required: Iterable[str]
+) -> tuple[list[tuple[int, dict[str, str]]], set[str]]:
+    path = Path(path)
+    keys, rows = _read_table(path, _aliases(columns))
+    missing = [key for key in required if key not in keys]
+    if missing:
+        names = "、".join(f"「{columns[key][0]}」" for key in missing)
+        hints = "；".join(f"{columns[key][0]}：{'/'.join(columns[key][1])}" for key in missing)
+        raise RosterError(
+            f"文件缺少{names}列（可用的表头：{hints}）。", [RowError(1, f"缺少{names}列")]
+        )
+    if not rows:
+        raise RosterError(f"文件「{path.name}」中没有数据行。")
+    return rows, set(keys)
+
+
+def _refuse(errors: list[RowError]) -> RosterError:
+    by_row: dict[int, list[str]] = {}
+    for error in errors:
+        by_row.setdefault(error.row, []).append(error.message)
+    parts = [f"第{row}行：{'，'.join(messages)}" for row, messages in sorted(by_row.items())]
+    shown = "；".join(parts[:20])
+    if len(parts) > 20:
+        shown += f"；……共 {len(parts)} 行有误"
+    return RosterError(f"{shown}。未导入任何数据，请改正后重新导入。", errors)
+
+
+def _check_length(errors: list[RowError], row: int, value: str, what: str, max_chars: int) -> None:
+    if len(value) > max_chars:
+        errors.append(RowError(row, f"{what}最多 {max_chars} 个字，现在有 {len(value)} 个字"))
+
+
+def _audit(session: Session, action: str, path: Path, report: ImportReport, now: datetime):
+    session.add(
+        AuditEvent(
+            at=now,
+            actor_id=None,
+            action=action,
+            detail={
+                "file": Path(path).name,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+            },
+        )
+    )
+    session.flush()
+
+
+# ---------------------------------------------------------------- phones
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE = re.compile(r"(0\d{2,3})-?(\d{7,8})")
+
+
+def normalise_phone(text: str) -> str | None:
+    """A mainland mobile as 11 digits or a landline as "0839-8622340"; None if neither."""
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"\s", "", text)
+    text = re.sub(r"[\u2010-\u2015\u2212]", "-", text).replace("(", "").replace(")", "-")
+    text = text.strip("-")
+    if text.startswith("+86"):
+        text = text[3:]
+    elif text.startswith("0086"):
+        text = text[4:]
+    text = re.sub(r"-+", "-", text).strip("-")
+    digits = text.replace("-", "")
+    if not digits.isdigit():
+        return None
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    if _MOBILE.fullmatch(digits):
+        return digits
+    if "-" in text:
+        match = _LANDLINE.fullmatch(text)
+        if match is None:
+            return None
+        area, local = match.groups()
+    else:
+        size = 3 if digits[:2] in ("01", "02") else 4
+        area, local = digits[:size], digits[size:]
+    if not _LANDLINE.fullmatch(f"{area}-{local}"):
+        return None
+    if (area[:2] in ("01", "02")) != (len(area) == 3):
+        return None  # 010 and 02x are the three-digit area codes, the rest have four
+    return f"{area}-{local}"
+
+
+# ---------------------------------------------------------------- units
+
+
+def import_units(session: Session, path: Path, *, now: datetime) -> ImportReport:
+    """Import units (名称, 简称, 类型); a re-import updates units matched by name."""
+    now = as_utc(now)
+    rows, present = _read(path, UNIT_COLUMNS, ["name"])
+    errors: list[RowError] = []
+    seen_names: dict[str, int] = {}
+    seen_short: dict[str, int] = {}
+    parsed: list[tuple[str, str | None, str | None]] = []
+    for number, row in rows:
+        name = row.get("name", "")
+        short = row.get("short_name", "") or None
+        kind_text = row.get("kind", "")
+        kind: str | None = None
+        if not name:
+            errors.append(RowError(number, "单位名称不能为空"))
+        else:
+            _check_length(errors, number, name, "单位名称", 100)
+            if name in seen_names:
+                errors.append(RowError(number, f"单位「{name}」与第{seen_names[name]}行重复"))
+            else:
+                seen_names[name] = number
+        if short:
+            _check_length(errors, number, short, "简称", 50)
+            if short in seen_short:
+                errors.append(RowError(number, f"简称「{short}」与第{seen_short[short]}行重复"))
+            else:
+                seen_short[short] = number
+        if kind_text:
+            kind = UNIT_KINDS.get(kind_text) or UNIT_KINDS.get(kind_text.lower())
+            if kind is None:
+                errors.append(
+                    RowError(
+                        number,
+                        f"单位类型「{kind_text}」无法识别，应为承办单位、督办单位或提案委",
+                    )
+                )
+        elif "kind" in present:
+            kind = "handling"
+        parsed.append((name, short, kind))
+    if errors:
+        raise _refuse(errors)
+
+    existing = {u.name: u for u in session.exec(select(Unit)).all()}
+    report = ImportReport()
+    for name, short, kind in parsed:
+        unit = existing.get(name)
+        if unit is None:
+            unit = Unit(
+                name=name,
+                short_name=short,
+                kind=kind or "handling",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(unit)
+            existing[name] = unit
+            report.created += 1
+            continue
+        changed = False
+        if "short_name" in present and unit.short_name != short:
+            unit.short_name = short
+            changed = True
+        if kind is not None and unit.kind != kind:
+            unit.kind = kind
+            changed = True
+        if changed:
+            unit.updated_at = now
+            session.add(unit)
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    session.flush()
+    _audit(session, "roster_import_units", path, report, now)
+    return report
+
+
+# ---------------------------------------------------------------- people
+
+_NEEDS_UNIT = (Role.HANDLER, Role.SUPERVISOR)
+# "林　晓": spaces that pad a two-character name to line up with three-character ones
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
+@dataclass
+class _PersonRow:
+    name: str
+    phone: str
+    roles: str
+    unit_id: int | None
+    sector: str | None
+    title: str | None
+
+
+def _find_unit(units: list[Unit], text: str) -> tuple[Unit | None, str | None]:
+    by_name = [u for u in units if u.name == text]
+    matches = by_name or [u for u in units if u.short_name == text]
+    if not matches:
+        return None, f"单位「{text}」不存在，请先导入单位"
+    if len(matches) > 1:
+        return None, f"简称「{text}」对应多个单位，请写单位全称"
+    if not matches[0].active:
+        return None, f"单位「{text}」已停用"
+    return matches[0], None
+
+
+def _people_by_phone(session: Session, phones: list[str]) -> dict[str, Person]:
+    found: dict[str, Person] = {}
+    for start in range(0, len(phones), 500):
+        chunk = phones[start : start + 500]
+        for person in session.exec(select(Person).where(col(Person.phone).in_(chunk))).all():
+            found[person.phone] = person
+    return found
+
+
+def import_people(session: Session, path: Path, *, now: datetime) -> ImportReport:
+    """Import people (姓名, 手机号, 角色, 单位, 界别, 职务); a re-import updates by phone."""
+    now = as_utc(now)
+    rows, present = _read(path, PEOPLE_COLUMNS, ["name", "phone", "roles"])
+    units = list(session.exec(select(Unit)).all())
+    known_roles = "、".join(ROLE_LABELS.values())
+    errors: list[RowError] = []
+    seen_phones: dict[str, int] = {}
+    parsed: list[_PersonRow] = []
+    # handlers and supervisors listed without a unit column keep the unit they already have
+    unit_kept: list[tuple[int, str | None, list[str]]] = []
+    for number, row in rows:
+        name = _CJK_GAP.sub("", row.get("name", ""))
+        if not name:
+            errors.append(RowError(number, "姓名不能为空"))
+        else:
+            _check_length(errors, number, name, "姓名", 50)
+
+        phone_text = row.get("phone", "")
+        phone = normalise_phone(phone_text) if phone_text else None
+        if not phone_text:
+            errors.append(RowError(number, "手机号不能为空"))
+        elif phone is None:
+            errors.append(
+                RowError(
+                    number,
+                    f"手机号「{phone_text}」格式不正确，应为11位手机号或带区号的固定电话"
+                    "（如 0839-8622340）",
+                )
+            )
+        elif phone in seen_phones:
+            errors.append(RowError(number, f"手机号 {phone} 与第{seen_phones[phone]}行重复"))
+        else:
+            seen_phones[phone] = number
+
+        roles: list[Role] = []
+        roles_text = row.get("roles", "")
+        try:
+            roles = parse_roles(roles_text)
+        except ValueError as exc:
+            errors.append(RowError(number, f"角色「{exc}」无法识别，可用的角色：{known_roles}"))
+        else:
+            if not roles:
+                errors.append(RowError(number, "角色不能为空"))
+
+        unit_text = row.get("unit", "")
+        unit: Unit | None = None
+        if unit_text:
+            unit, problem = _find_unit(units, unit_text)
+            if problem:
+                errors.append(RowError(number, problem))
+        else:
+            needing = [ROLE_LABELS[r] for r in roles if r in _NEEDS_UNIT]
+            if needing and "unit" in present:
+                errors.append(RowError(number, f"{'、'.join(needing)}必须填写所在单位"))
+            elif needing:
+                unit_kept.append((number, phone, needing))
+
+        sector = row.get("sector", "") or None
+        title = row.get("title", "") or None
+        if sector:
+            _check_length(errors, number, sector, "界别", 50)
+        if title:
+            _check_length(errors, number, title, "职务", 50)
+        parsed.append(
+            _PersonRow(
+                name=name,
+                phone=phone or "",
+                roles=",".join(r.value for r in roles),
+                unit_id=unit.id if unit else None,
+                sector=sector,
+                title=title,
+            )
+        )
+    existing = _people_by_phone(session, list(seen_phones))
+    for number, phone, needing in unit_kept:
+        known = existing.get(phone) if phone else None
+        if known is None or known.unit_id is None:
+            errors.append(RowError(number, f"{'、'.join(needing)}必须填写所在单位"))
+    if errors:
+        raise _refuse(sorted(errors, key=lambda e: e.row))
+
+    fields = ["name", "roles"] + [key for key in ("sector", "title") if key in present]
+    if "unit" in present:
+        fields.append("unit_id")
+    report = ImportReport()
+    for item in parsed:
+        person = existing.get(item.phone)
+        if person is None:
+            session.add(
+                Person(
+                    name=item.name,
+                    phone=item.phone,
+                    roles=item.roles,
+                    unit_id=item.unit_id,
+                    sector=item.sector,
+                    title=item.title,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            report.created += 1
+            continue
+        changed = False
+        for field in fields:
+            value = getattr(item, field)
+            if getattr(person, field) != value:
+                setattr(person, field, value)
+                changed = True
+        if changed:
+            person.updated_at = now
+            session.add(person)
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    session.flush()
+    _audit(session, "roster_import_people", path, report, now)
+    return report
