@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlmodel import Session, col, func, or_, select
 
-from storage.models import Assignment, Person, Proposal, Unit
+from storage.models import Assignment, Person, Proposal, Signer, Unit
 from workflow.errors import InvalidInput, NotFound
 from workflow.statuses import PROPOSAL_STATUS_LABELS, AssignmentStatus, ProposalStatus
 
@@ -111,9 +111,7 @@ def latest_year(session: Session) -> int | None:
 
 
 def proposals_of(session: Session, person_id: int) -> list[Proposal]:
-    """A member's own proposals (as lead or confirmed co-signer), newest first."""
-    from storage.models import Signer
-
+    """A member's own proposals (as lead or co-signer), newest first."""
     stmt = (
         select(Proposal)
         .join(Signer, Signer.proposal_id == Proposal.id)
@@ -122,3 +120,17 @@ def proposals_of(session: Session, person_id: int) -> list[Proposal]:
         .order_by(col(Proposal.id).desc())
     )
     return list(session.exec(stmt).all())
+
+
+def lead_units(session: Session, proposal_ids: list[int]) -> dict[int, int]:
+    """proposal id -> its current lead unit id."""
+    if not proposal_ids:
+        return {}
+    rows = session.exec(
+        select(Assignment.proposal_id, Assignment.unit_id).where(
+            col(Assignment.proposal_id).in_(proposal_ids),
+            Assignment.role == "lead",
+            col(Assignment.status) != AssignmentStatus.REASSIGNED,
+        )
+    ).all()
+    return dict(rows)

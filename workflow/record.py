@@ -245,7 +245,13 @@ def _rating_lines(ctx: Ctx, proposal: Proposal, reply: Reply, public: bool) -> l
     return lines
 
 
+# Assignment events that repeat a proposal event of the same moment.
+_REPEATED = {"assignment_submit_reply", "assignment_return_reply", "assignment_approve_reply"}
+_PRIVATE = {"edit_draft", "invite_cosigner", "assignment_record_contact", "rate"}
+
+
 def timeline_lines(ctx: Ctx, proposal: Proposal, public: bool = False) -> list[str]:
+    """One line per event: when, what (with the unit it concerns), who."""
     events = ctx.session.exec(
         select(AuditEvent)
         .where(AuditEvent.proposal_id == proposal.id)
@@ -257,23 +263,28 @@ def timeline_lines(ctx: Ctx, proposal: Proposal, public: bool = False) -> list[s
             select(Person).where(col(Person.id).in_({e.actor_id for e in events if e.actor_id}))
         )
     }
+    units = {u.id: u.name for u in ctx.session.exec(select(Unit))}
+    unit_of = {
+        a.id: (units.get(a.unit_id, ""), a.role)
+        for a in ctx.session.exec(select(Assignment).where(Assignment.proposal_id == proposal.id))
+    }
     lines = []
     for event in events:
-        if event.action in ("edit_draft", "assignment_record_contact") and public:
+        if event.action in _REPEATED or (public and event.action in _PRIVATE):
             continue
-        who = names.get(event.actor_id, "系统") if event.actor_id else "系统"
-        if public and event.actor_id and event.action not in ("submit",):
+        detail = event.detail or {}
+        what = action_label(event.action)
+        who = names.get(event.actor_id, "") if event.actor_id else "系统"
+        if event.action == "close" and detail.get("reason") == "all_rated":
+            what, who = "全部评价完成，办结", "系统"
+        elif event.action == "file" and detail.get("number"):
+            what = f"立案，编号{short_number(detail['number'])}"
+        elif event.assignment_id in unit_of:
+            unit, role = unit_of[event.assignment_id]
+            what = f"{what}（{unit}{'主办' if role == 'lead' else '协办'}）"
+        if event.to_status and not event.assignment_id:
+            what += f" → {proposal_label(event.to_status)}"
+        if public and event.actor_id and event.action != "submit":
             who = ""
-        status = (
-            f" → {proposal_label(event.to_status)}"
-            if event.to_status and not event.assignment_id
-            else ""
-        )
-        lines.append(
-            f"  {fmt_time(ctx, event.at)}  {action_label(event.action)}{status}  {who}".rstrip()
-        )
+        lines.append(f"  {fmt_time(ctx, event.at)}  {what}  {who}".rstrip())
     return lines
-
-
-def proposal_title_line(proposal: Proposal) -> str:
-    return f"{short_number(proposal.number)} {proposal.title}"

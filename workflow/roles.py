@@ -40,9 +40,7 @@ ROLE_WORDS: dict[str, Role] = {
 def parse_roles(text: str) -> list[Role]:
     """Parse "委员;提案委" or "member, staff"; raises ValueError naming an unknown word."""
     roles: list[Role] = []
-    for word in (
-        text.replace("，", ",").replace(";", ",").replace("；", ",").replace("、", ",").split(",")
-    ):
+    for word in re.split(r"[,，;；、/\s]+", text):
         word = word.strip()
         if not word:
             continue

@@ -1,0 +1,1 @@
+"""Transports and the composition root: settings, CLI, and (later) the chat channels."""

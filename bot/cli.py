@@ -1,0 +1,219 @@
+"""The ``proposalbot`` command: init, import, invite, list, show, demo.
+
+A mistake a person can make (a wrong file, an unknown name, a database that is not set up)
+ends with a one-line message and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlmodel import select
+
+from bot.app import App, build_app
+from storage.models import Person, Proposal, Unit
+from workflow import invites, queries, roster
+from workflow.core import fmt_date, fmt_time
+from workflow.errors import WorkflowError
+from workflow.numbering import short_number
+from workflow.record import render_record
+from workflow.statuses import proposal_label
+
+cli = typer.Typer(
+    help="提案通 proposal-bot: 政协提案工作的聊天机器人。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_cli = typer.Typer(help="导入名册（CSV 或 XLSX）。", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]错误：[/red]{message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def friendly(fn):
+    """Turn every error a user can cause into one line and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except roster.RosterError as exc:
+            err.print(f"[red]错误：[/red]{exc.message.splitlines()[0]}", soft_wrap=True)
+            for row_error in exc.errors:
+                err.print(f"  第{row_error.row}行：{row_error.message}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        except WorkflowError as exc:
+            fail(exc.message)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]).upper()
+            fail(f"配置有误：PROPOSALBOT_{where}：{first['msg']}")
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            fail(
+                f"无法访问数据库（{reason}）。请检查 PROPOSALBOT_DATABASE_URL，或运行 proposalbot init。"
+            )
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            fail(f"无法读取文件：{exc.filename}")
+
+    return wrapper
+
+
+def app_ready() -> App:
+    app = build_app()
+    app.require_schema()
+    return app
+
+
+@cli.command()
+@friendly
+def init() -> None:
+    """创建或升级数据库结构（Alembic 迁移到最新版本）。"""
+    app = build_app()
+    revision = app.init_schema()
+    url = app.db.engine.url.render_as_string(hide_password=True)
+    out.print(f"数据库已就绪：{url}（版本 {revision}）")
+
+
+@import_cli.command("people")
+@friendly
+def import_people(file: Path = typer.Argument(..., help="人员名册 CSV 或 XLSX")) -> None:
+    """导入人员：姓名、手机号、角色、单位、界别、职务。按手机号更新，不会重复。"""
+    app = app_ready()
+    with app.db.session() as session:
+        report = roster.import_people(session, file, now=app.workflow.clock())
+    out.print(f"人员名册已导入：{report.summary()}")
+
+
+@import_cli.command("units")
+@friendly
+def import_units(file: Path = typer.Argument(..., help="单位名册 CSV 或 XLSX")) -> None:
+    """导入单位：名称、简称、类型（承办单位/督办单位）。按名称更新，不会重复。"""
+    app = app_ready()
+    with app.db.session() as session:
+        report = roster.import_units(session, file, now=app.workflow.clock())
+    out.print(f"单位名册已导入：{report.summary()}")
+
+
+@cli.command()
+@friendly
+def invite(who: str = typer.Argument(..., metavar="NAME_OR_PHONE", help="姓名或手机号")) -> None:
+    """为名册中的一个人发放一次性邀请码（用于绑定聊天账号）。"""
+    app = app_ready()
+    with app.db.session() as session:
+        person = queries.find_person(session, who)
+        ctx = app.workflow.ctx(session, None)
+        code = invites.issue_invite(ctx, person.id)
+        ttl = timedelta(hours=app.settings.invite_ttl_hours)
+        name, expires = person.name, fmt_time(ctx, ctx.now + ttl)
+    out.print(f"{name} 的邀请码：[bold]{code}[/bold]（{expires} 前有效，只能使用一次）")
+    link = app.settings.deep_link(code)
+    if link:
+        out.print(f"Telegram 链接：{link}")
+    else:
+        out.print("设置 PROPOSALBOT_TELEGRAM_BOT_USERNAME 后，这里会给出 Telegram 一键绑定链接。")
+
+
+@cli.command("list")
+@friendly
+def list_(
+    status: str | None = typer.Option(None, help="状态，如 filed 或 已立案"),
+    unit: str | None = typer.Option(None, help="承办单位名称或简称"),
+    year: int | None = typer.Option(None, help="年度"),
+    overdue: bool = typer.Option(False, "--overdue", help="只列出超期未答复的"),
+    limit: int = typer.Option(200, min=1, max=10000, help="最多列出多少件"),
+) -> None:
+    """列出提案（不含草稿）。"""
+    app = app_ready()
+    with app.db.read_session() as session:
+        ctx = app.workflow.ctx(session, None)
+        flt = queries.ProposalFilter(
+            status=queries.parse_status(status) if status else None,
+            unit_id=queries.find_unit(session, unit).id if unit else None,
+            year=year,
+            overdue=overdue,
+        )
+        rows = queries.list_proposals(session, flt, today=ctx.today, limit=limit)
+        people = {p.id: p.name for p in session.exec(select(Person))}
+        leads = queries.lead_units(session, [p.id for p in rows])
+        units = {u.id: u.name for u in session.exec(select(Unit))}
+    table = Table(title=f"提案（{len(rows)} 件）", show_lines=False)
+    for column in ("编号", "年度", "标题", "提案人", "状态", "主办单位", "答复期限"):
+        table.add_column(column, overflow="fold")
+    for p in rows:
+        table.add_row(
+            short_number(p.number) if p.number else f"#{p.id}",
+            str(p.year),
+            p.title,
+            people.get(p.proposer_id, ""),
+            proposal_label(p.status),
+            units.get(leads.get(p.id), ""),
+            fmt_date(p.due_date),
+        )
+    out.print(table)
+
+
+@cli.command()
+@friendly
+def show(
+    number: str = typer.Argument(..., metavar="N", help="提案编号（如 28），或 #内部号"),
+    year: int | None = typer.Option(None, help="年度，默认最近一年"),
+) -> None:
+    """显示一件提案的完整记录（提案、交办、答复、评价）及办理过程。"""
+    app = app_ready()
+    with app.db.read_session() as session:
+        proposal = _find_proposal(session, number, year)
+        ctx = app.workflow.ctx(session, None)
+        page = render_record(ctx, proposal, timeline=True)
+    out.print(page, markup=False)
+
+
+def _find_proposal(session, number: str, year: int | None) -> Proposal:
+    text = number.strip().lstrip("第〔").rstrip("〕号")
+    if text.startswith("#") and text[1:].isdigit():
+        proposal = session.get(Proposal, int(text[1:]))
+        if proposal is None or proposal.status == "draft":
+            raise WorkflowError(f"没有内部号为 {text[1:]} 的提案。")
+        return proposal
+    if not text.isdigit():
+        raise WorkflowError(f"「{number}」不是提案编号，例如：proposalbot show 28")
+    year = year or queries.latest_year(session)
+    if year is None:
+        raise WorkflowError("还没有任何提案。")
+    return queries.get_by_number(session, int(text), year)
+
+
+@cli.command()
+@friendly
+def demo() -> None:
+    """在当前数据库中建立示例名册，并让一件示例提案走完全过程。"""
+    from bot.demo import run_demo
+
+    app = build_app()
+    app.init_schema()
+    run_demo(app, out)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    try:
+        cli()
+    except KeyboardInterrupt:
+        err.print("已取消。")
+        sys.exit(130)

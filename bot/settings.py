@@ -1,0 +1,70 @@
+"""Settings from environment variables (prefix ``PROPOSALBOT_``) and a ``.env`` file."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.db import DEFAULT_SQLITE_URL
+from workflow.rules import Rules
+
+_DEFAULTS = Rules()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PROPOSALBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(DEFAULT_SQLITE_URL, description="SQLAlchemy URL of the database")
+    timezone: str = _DEFAULTS.timezone
+    committee_name: str = _DEFAULTS.committee_name
+    session_label: str = _DEFAULTS.session_label
+    log_level: str = "WARNING"
+    telegram_token: SecretStr | None = None
+    telegram_bot_username: str | None = None
+
+    reply_due_months: int = Field(_DEFAULTS.reply_due_months, ge=1, le=12)
+    reply_extension_months: int = Field(_DEFAULTS.reply_extension_months, ge=0, le=6)
+    adjustment_window_workdays: int = Field(_DEFAULTS.adjustment_window_workdays, ge=1, le=30)
+    cohandler_opinion_months: int = Field(_DEFAULTS.cohandler_opinion_months, ge=1, le=6)
+    first_contact_workdays: int = Field(_DEFAULTS.first_contact_workdays, ge=1, le=60)
+    rating_window_workdays: int = Field(_DEFAULTS.rating_window_workdays, ge=1, le=60)
+    publication_workdays: int = Field(_DEFAULTS.publication_workdays, ge=1, le=120)
+    cosign_window_workdays: int = Field(_DEFAULTS.cosign_window_workdays, ge=0, le=30)
+    body_max_chars: int = Field(_DEFAULTS.body_max_chars, ge=200, le=20000)
+    title_max_chars: int = Field(_DEFAULTS.title_max_chars, ge=10, le=200)
+    max_rehandles: int = Field(_DEFAULTS.max_rehandles, ge=0, le=5)
+    rehandle_due_months: int = Field(_DEFAULTS.rehandle_due_months, ge=1, le=6)
+    invite_ttl_hours: int = Field(_DEFAULTS.invite_ttl_hours, ge=1, le=24 * 90)
+    invite_max_failures: int = Field(_DEFAULTS.invite_max_failures, ge=1, le=100)
+    invite_failure_window_minutes: int = Field(
+        _DEFAULTS.invite_failure_window_minutes, ge=1, le=24 * 60
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _strip_at(cls, value: str | None) -> str | None:
+        return value.lstrip("@") if value else value
+
+    def rules(self) -> Rules:
+        names = {f.name for f in fields(Rules)}
+        return Rules(**{k: v for k, v in self.model_dump().items() if k in names})
+
+    def deep_link(self, code: str) -> str | None:
+        if not self.telegram_bot_username:
+            return None
+        return f"https://t.me/{self.telegram_bot_username}?start={code}"
