@@ -1,0 +1,148 @@
+"""The proposalbot command line, as an operator uses it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import cli
+from tests.factories import Story
+from workflow import assignments
+
+
+@pytest.fixture
+def run(db, monkeypatch, tmp_path):
+    """Run a proposalbot command against the test database; returns the result."""
+    monkeypatch.setenv("PROPOSALBOT_DATABASE_URL", db.url)
+    monkeypatch.delenv("PROPOSALBOT_TELEGRAM_BOT_USERNAME", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    monkeypatch.setenv("COLUMNS", "250")  # tables do not wrap titles
+    runner = CliRunner()
+
+    def invoke(*args, env=None):
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def assert_one_line_error(result, text):
+    assert result.exit_code == 1
+    assert text in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_init_creates_the_schema_on_an_empty_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'fresh' / 'bot.db'}"
+    runner = CliRunner()
+    env = {"PROPOSALBOT_DATABASE_URL": url}
+    before = runner.invoke(cli, ["list"], env=env)
+    assert_one_line_error(before, "数据库尚未初始化，请先运行 proposalbot init")
+    first = runner.invoke(cli, ["init"], env=env)
+    assert first.exit_code == 0 and "数据库已就绪" in first.output
+    again = runner.invoke(cli, ["init"], env=env)
+    assert again.exit_code == 0
+    assert runner.invoke(cli, ["list"], env=env).exit_code == 0
+
+
+def test_default_database_is_a_file_under_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROPOSALBOT_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(cli, ["init"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "proposalbot.db").exists()
+
+
+def test_import_units_then_people_then_invite(run, db, tmp_path):
+    (tmp_path / "units.csv").write_text("名称,简称,类型\n区教育局,教育局,承办单位\n", "utf-8")
+    (tmp_path / "people.csv").write_text(
+        "姓名,手机号,角色,单位\n林晓,13800000001,委员,\n高远,13800000020,承办人,区教育局\n",
+        "utf-8",
+    )
+    result = run("import", "units", str(tmp_path / "units.csv"))
+    assert result.exit_code == 0 and "新增 1 条" in result.output
+    result = run("import", "people", str(tmp_path / "people.csv"))
+    assert result.exit_code == 0 and "新增 2 条" in result.output
+    result = run("import", "people", str(tmp_path / "people.csv"))
+    assert "未变 2 条" in result.output
+
+    result = run("invite", "林晓")
+    assert result.exit_code == 0 and "林晓 的邀请码：" in result.output
+    assert "PROPOSALBOT_TELEGRAM_BOT_USERNAME" in result.output
+    result = run(
+        "invite", "13800000001", env={"PROPOSALBOT_TELEGRAM_BOT_USERNAME": "@tiantong_bot"}
+    )
+    assert "https://t.me/tiantong_bot?start=" in result.output
+
+
+def test_bad_roster_lists_every_bad_row_and_imports_nothing(run, tmp_path):
+    (tmp_path / "people.csv").write_text(
+        "姓名,手机号,角色\n林晓,123,委员\n,13800000002,委员\n何平,13800000003,校长\n",
+        "utf-8",
+    )
+    result = run("import", "people", str(tmp_path / "people.csv"))
+    assert result.exit_code == 1
+    for row in ("第2行", "第3行", "第4行"):
+        assert row in result.output
+    assert "Traceback" not in result.output
+    assert "名册里没有" in run("invite", "何平").output
+
+
+def test_user_mistakes_are_one_line_errors(run, world, tmp_path):
+    assert_one_line_error(run("invite", "无名氏"), "名册里没有「无名氏」")
+    assert_one_line_error(run("import", "people", str(tmp_path / "none.csv")), "none.csv")
+    assert_one_line_error(run("list", "--status", "bogus"), "没有「bogus」这个状态")
+    assert_one_line_error(run("list", "--unit", "不存在局"), "找不到单位「不存在局」")
+    assert_one_line_error(run("show", "abc"), "不是提案编号")
+    assert_one_line_error(
+        run("list", env={"PROPOSALBOT_REPLY_DUE_MONTHS": "many"}),
+        "PROPOSALBOT_REPLY_DUE_MONTHS",
+    )
+
+
+def test_list_filters_and_show_the_record(run, db, wf, world):
+    story = Story(db, wf, world)
+    first = story.filed()
+    # Assigned in September 2026 with a due date in October: overdue by the real clock.
+    story.run(
+        world.staff,
+        assignments.assign,
+        first,
+        lead_unit_id=world.education,
+        due_date=date(2026, 10, 15),
+    )
+    story.filed(title="关于增设社区老年食堂的建议")
+    story.submitted(title="关于规范共享单车停放的建议")
+
+    listed = run("list").output
+    assert "提案（3 件）" in listed
+    assert "第〔1〕号" in listed and "第〔2〕号" in listed and "共享单车" in listed
+    by_status = run("list", "--status", "已立案").output
+    assert "老年食堂" in by_status and "放学时段" not in by_status
+    by_unit = run("list", "--unit", "区教育局").output
+    assert "放学时段" in by_unit and "老年食堂" not in by_unit
+    assert "（0 件）" in run("list", "--year", "2019").output
+    overdue = run("list", "--overdue").output
+    assert "放学时段" in overdue and "老年食堂" not in overdue and "（1 件）" in overdue
+
+    page = run("show", "1").output
+    assert "编 号:第〔1〕号 所属类别:委员提案" in page
+    assert "主办单位:区教育局" in page and "提案编号:2026年度第1号" in page
+    assert "答复期限:2026年10月15日" in page
+    assert "办理过程:" in page and "交办 → 办理中" in page
+    assert "老年食堂" in run("show", "2", "--year", "2026").output
+    assert "共享单车" in run("show", f"#{3}").output
+    assert_one_line_error(run("show", "9"), "2026年度没有第9号提案")
+
+
+def test_demo_walks_a_proposal_through_its_whole_life(run):
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    for text in ("审查：立案", "督办审核：通过", "落实情况:", "满意评价:满意", "领衔委员:秦岚"):
+        assert text in result.output
+    assert "全部评价完成，办结" in result.output
+    again = run("demo")
+    assert again.exit_code == 0 and "年度第2号" in again.output
