@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from storage.db import Database
+from storage.files import AttachmentStore
 from storage.migrate import current_revision, head_revision, upgrade
 from workflow.core import Workflow
 from workflow.errors import WorkflowError
@@ -21,6 +22,7 @@ class App:
     settings: Settings
     db: Database
     workflow: Workflow
+    store: AttachmentStore
 
     def init_schema(self) -> str | None:
         """Upgrade the database to the newest schema (Alembic); returns the revision."""
@@ -45,4 +47,5 @@ def build_app(settings: Settings | None = None) -> App:
         settings=settings,
         db=Database(settings.database_url),
         workflow=Workflow(rules=settings.rules()),
+        store=AttachmentStore(settings.data_dir / "attachments"),
     )

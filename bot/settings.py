@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
     timezone: str = _DEFAULTS.timezone
     committee_name: str = _DEFAULTS.committee_name
     session_label: str = _DEFAULTS.session_label
+    data_dir: Path = Path("data")
     log_level: str = "WARNING"
     telegram_token: SecretStr | None = None
     telegram_bot_username: str | None = None
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
     rehandle_due_months: int = Field(_DEFAULTS.rehandle_due_months, ge=1, le=6)
     invite_ttl_hours: int = Field(_DEFAULTS.invite_ttl_hours, ge=1, le=24 * 90)
     invite_max_failures: int = Field(_DEFAULTS.invite_max_failures, ge=1, le=100)
+    attachment_max_bytes: int = Field(_DEFAULTS.attachment_max_bytes, ge=1024, le=2 * 1024**3)
+    attachment_max_count: int = Field(_DEFAULTS.attachment_max_count, ge=0, le=100)
     invite_failure_window_minutes: int = Field(
         _DEFAULTS.invite_failure_window_minutes, ge=1, le=24 * 60
     )

@@ -26,6 +26,8 @@ class Rules:
     invite_ttl_hours: int = 72
     invite_max_failures: int = 5  # wrong codes per account within the window
     invite_failure_window_minutes: int = 60
+    attachment_max_bytes: int = 20 * 1024 * 1024
+    attachment_max_count: int = 10
     reply_classes: tuple[str, ...] = ("A", "B", "C")
 
     @property

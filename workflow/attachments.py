@@ -1,0 +1,155 @@
+"""Files attached to a proposal draft or to a reply, checked before they are stored."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import PurePath
+
+import filetype
+from sqlmodel import col, func, select
+
+from storage.files import AttachmentStore
+from storage.models import Assignment, Attachment, Reply
+from workflow.core import Ctx, audit, lock_proposal
+from workflow.errors import InvalidInput, NotFound, PermissionDenied
+from workflow.permissions import require_proposer, require_unit_handler
+from workflow.statuses import AssignmentStatus, ProposalStatus
+
+# Types a proposal or a reply may carry, by MIME type, with the extensions that go with them.
+ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
+    "application/pdf": ("pdf",),
+    "image/jpeg": ("jpg", "jpeg"),
+    "image/png": ("png",),
+    "application/msword": ("doc",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ("docx",),
+    "application/vnd.ms-excel": ("xls",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("xlsx",),
+    "text/plain": ("txt",),
+}
+TYPE_NAMES = "PDF、Word、Excel、JPG/PNG 图片或纯文本"
+
+
+def sniff(filename: str, data: bytes) -> str:
+    """The MIME type the bytes really are; refuse anything not allowed or disguised."""
+    extension = PurePath(filename).suffix.lower().lstrip(".")
+    kind = filetype.guess(data)
+    if kind is None:
+        if extension == "txt":
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput("文本文件须为 UTF-8 编码。") from None
+            return "text/plain"
+        raise InvalidInput(f"无法识别这个文件的类型，只接受{TYPE_NAMES}。")
+    mime = kind.mime
+    if mime == "application/x-ole-storage" and extension in ("doc", "xls"):
+        mime = "application/msword" if extension == "doc" else "application/vnd.ms-excel"
+    if mime not in ALLOWED_TYPES:
+        raise InvalidInput(f"不接受这种文件（{kind.extension}），只接受{TYPE_NAMES}。")
+    if extension not in ALLOWED_TYPES[mime]:
+        raise InvalidInput(f"文件扩展名 .{extension or '（无）'} 与内容（{kind.extension}）不符。")
+    return mime
+
+
+def clean_filename(name: str) -> str:
+    name = unicodedata.normalize("NFC", PurePath(name.replace("\\", "/")).name)
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
+    return name.strip()[:200] or "附件"
+
+
+def _check(ctx: Ctx, filename: str, data: bytes, existing: int) -> tuple[str, str]:
+    if not data:
+        raise InvalidInput("文件是空的。")
+    limit = ctx.rules.attachment_max_bytes
+    if len(data) > limit:
+        raise InvalidInput(
+            f"文件太大（{len(data) / 1e6:.1f} MB），单个附件不能超过 {limit / 1e6:.0f} MB。"
+        )
+    if existing >= ctx.rules.attachment_max_count:
+        raise InvalidInput(f"最多只能上传 {ctx.rules.attachment_max_count} 个附件。")
+    name = clean_filename(filename)
+    return name, sniff(name, data)
+
+
+def _count(ctx: Ctx, **where) -> int:
+    stmt = select(func.count()).select_from(Attachment)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(Attachment, column) == value)
+    return ctx.session.exec(stmt).one()
+
+
+def attach_to_proposal(
+    ctx: Ctx, store: AttachmentStore, proposal_id: int, filename: str, data: bytes
+) -> Attachment:
+    """The proposer adds a file to a draft; it is checked first and stored only if allowed."""
+    proposal = lock_proposal(ctx, proposal_id)
+    require_proposer(ctx, proposal)
+    if proposal.status != ProposalStatus.DRAFT:
+        raise InvalidInput("只有草稿可以添加附件。")
+    name, mime = _check(ctx, filename, data, _count(ctx, proposal_id=proposal.id))
+    digest, path = store.put(data)
+    attachment = Attachment(
+        proposal_id=proposal.id,
+        filename=name,
+        mime_type=mime,
+        size=len(data),
+        sha256=digest,
+        storage_path=path,
+        uploaded_by=ctx.actor_id,
+        created_at=ctx.now,
+    )
+    ctx.session.add(attachment)
+    ctx.session.flush()
+    audit(ctx, "attach", proposal_id=proposal.id, attachment_id=attachment.id, filename=name)
+    return attachment
+
+
+def attach_to_reply(
+    ctx: Ctx, store: AttachmentStore, reply_id: int, filename: str, data: bytes
+) -> Attachment:
+    """The lead unit adds a file to a reply it submitted and that is not yet approved."""
+    reply = ctx.session.get(Reply, reply_id)
+    if reply is None:
+        raise NotFound(f"找不到答复 {reply_id}。")
+    assignment = ctx.session.get(Assignment, reply.assignment_id)
+    require_unit_handler(ctx, assignment)
+    if reply.status != "submitted" or assignment.status != AssignmentStatus.REPLIED:
+        raise InvalidInput("只能给待审核的答复添加附件。")
+    name, mime = _check(ctx, filename, data, _count(ctx, reply_id=reply.id))
+    digest, path = store.put(data)
+    attachment = Attachment(
+        reply_id=reply.id,
+        filename=name,
+        mime_type=mime,
+        size=len(data),
+        sha256=digest,
+        storage_path=path,
+        uploaded_by=ctx.actor_id,
+        created_at=ctx.now,
+    )
+    ctx.session.add(attachment)
+    ctx.session.flush()
+    audit(ctx, "attach", proposal_id=reply.proposal_id, attachment_id=attachment.id, filename=name)
+    return attachment
+
+
+def remove_attachment(ctx: Ctx, attachment_id: int) -> None:
+    """The proposer removes a file from a draft (the stored bytes may be shared; kept)."""
+    attachment = ctx.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.proposal_id is None:
+        raise NotFound("找不到这个附件。")
+    proposal = lock_proposal(ctx, attachment.proposal_id)
+    require_proposer(ctx, proposal)
+    if proposal.status != ProposalStatus.DRAFT:
+        raise PermissionDenied("提交后的附件不能删除。")
+    ctx.session.delete(attachment)
+    audit(ctx, "detach", proposal_id=proposal.id, filename=attachment.filename)
+
+
+def attachments_of(ctx: Ctx, *, proposal_id: int | None = None, reply_id: int | None = None):
+    stmt = select(Attachment).order_by(col(Attachment.id))
+    if proposal_id is not None:
+        stmt = stmt.where(Attachment.proposal_id == proposal_id)
+    if reply_id is not None:
+        stmt = stmt.where(Attachment.reply_id == reply_id)
+    return list(ctx.session.exec(stmt).all())
