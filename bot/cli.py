@@ -150,9 +150,9 @@ def list_(
             year=year,
             overdue=overdue,
         )
-        rows = queries.list_proposals(session, flt, today=ctx.today, limit=limit)
+        rows = queries.list_proposals(session, flt=flt, today=ctx.today, limit=limit)
         people = {p.id: p.name for p in session.exec(select(Person))}
-        leads = queries.lead_units(session, [p.id for p in rows])
+        leads = queries.lead_units(session, proposal_ids=[p.id for p in rows])
         units = {u.id: u.name for u in session.exec(select(Unit))}
     table = Table(title=f"提案（{len(rows)} 件）", show_lines=False)
     for column in ("编号", "年度", "标题", "提案人", "状态", "主办单位", "答复期限"):
