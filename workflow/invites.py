@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from sqlmodel import col, func, select
 
+from storage.locks import lock_name
 from storage.models import BindAttempt, ChannelAccount, InviteCode, Person
 from workflow.core import Ctx, audit
 from workflow.errors import InvalidInput, PermissionDenied, RateLimited, WrongInviteCode
@@ -79,6 +80,8 @@ def redeem_invite(
     Wrong, used or expired codes count as failures; the attempt is recorded either way and
     kept even when the refusal rolls the rest back (``WrongInviteCode.commit_anyway``).
     """
+    # Attempts from one account run one at a time, so concurrent guesses are all counted.
+    lock_name(ctx.session, f"bind:{channel}:{external_id}")
     if _recent_failures(ctx, channel, external_id) >= ctx.rules.invite_max_failures:
         log.warning("invite code attempts rate-limited for a %s account", channel)
         raise RateLimited(
@@ -86,7 +89,10 @@ def redeem_invite(
             "或联系提案委重新发放。"
         )
     invite = ctx.session.exec(
-        select(InviteCode).where(InviteCode.code_hash == hash_code(code or ""))
+        select(InviteCode)
+        .where(InviteCode.code_hash == hash_code(code or ""))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     ok = (
         invite is not None

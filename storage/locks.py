@@ -1,0 +1,15 @@
+"""Transaction-scoped locks on a name, for work that has no single row to lock.
+
+PostgreSQL takes an advisory lock released at commit or rollback; SQLite needs none, since
+its write transactions begin IMMEDIATE and so already run one at a time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+
+def lock_name(session: Session, name: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name})
