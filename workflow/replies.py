@@ -458,8 +458,6 @@ def order_rehandle(
     require_role(ctx, PROPOSAL_TRANSITIONS["order_rehandle"])
     note = check_text(note, "重新办理要求", max_chars=2000, required=False) or None
     proposal = lock_proposal(ctx, proposal_id)
-    if proposal.merged_into_id:
-        raise InvalidInput("并案提案随主案办理，请对主案下达重新办理。")
     require_status(
         ctx,
         PROPOSAL_TRANSITIONS["order_rehandle"],
@@ -468,6 +466,8 @@ def order_rehandle(
         subject=f"{short_number(proposal.number)}提案",
         proposal_id=proposal.id,
     )
+    if proposal.merged_into_id:
+        raise InvalidInput("并案提案随主案办理，请对主案下达重新办理。")
     if proposal.rehandle_count >= ctx.rules.max_rehandles:
         raise InvalidTransition(
             f"这件提案已经重新办理过 {proposal.rehandle_count} 次，不能再次重新办理。"
@@ -498,7 +498,7 @@ def order_rehandle(
         people_with_role(ctx.session, Role.HANDLER, lead.unit_id),
         "rehandle_ordered",
         text,
-        key=str(proposal.id),
+        key=f"{proposal.id}:{proposal.rehandle_count}",  # once per 重新办理, which may recur
         proposal_id=proposal.id,
         urgent=True,
     )
@@ -508,7 +508,7 @@ def order_rehandle(
         "rehandle_ordered_member",
         f"您的提案《{proposal.title}》已安排{unit_name(ctx, lead.unit_id)}重新办理，"
         f"新的答复期限为{fmt_date(due_date)}。",
-        key=str(proposal.id),
+        key=f"{proposal.id}:{proposal.rehandle_count}",
         proposal_id=proposal.id,
     )
     return lead

@@ -147,7 +147,15 @@ ASSIGNMENT_TRANSITIONS: dict[str, Transition] = {
         _t("submit_reply", "提交答复", {A.ACCEPTED}, A.REPLIED, {Role.HANDLER}),
         _t("return_reply", "退回答复", {A.REPLIED}, A.ACCEPTED, {Role.STAFF, Role.SUPERVISOR}),
         _t("approve_reply", "审核通过答复", {A.REPLIED}, A.DONE, {Role.STAFF, Role.SUPERVISOR}),
-        _t("complete", "协办办结", {A.ACCEPTED, A.OPINION_GIVEN, A.PENDING}, A.DONE, SYSTEM),
+        # Approving the reply ends every co-handling assignment still open, including one
+        # whose adjustment request staff have not decided: the proposal is answered.
+        _t(
+            "complete",
+            "协办办结",
+            {A.ACCEPTED, A.OPINION_GIVEN, A.PENDING, A.ADJUSTMENT_REQUESTED},
+            A.DONE,
+            SYSTEM,
+        ),
         _t("rehandle", "重新办理", {A.DONE}, A.ACCEPTED, {Role.STAFF}),
     ]
 }
