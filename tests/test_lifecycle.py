@@ -177,3 +177,42 @@ def test_unconfirmed_cosigner_drops_off_at_review(db, wf, world):
         states = {x.person_id: x.state for x in s.exec(select(Signer))}
     assert states[world.cosigner2] == "expired" and states[world.cosigner] == "confirmed"
     assert notices_for(db, world.member, "cosign_expired")
+
+
+def test_withdrawal_tells_staff_and_every_invited_cosigner(db, wf, world):
+    story = Story(db, wf, world)
+    pid = story.submitted(cosigners=[world.cosigner, world.cosigner2], confirm=False)
+    story.run(world.cosigner, proposals.confirm_cosign, pid)
+    story.run(world.member, proposals.withdraw, pid, "与另一件提案重复")
+    for person in (world.staff, world.staff2, world.cosigner, world.cosigner2):
+        assert notices_for(db, person, "withdrawn"), person
+    assert not notices_for(db, world.member, "withdrawn")
+
+
+def test_a_merged_proposal_closes_only_with_its_main(db, wf, world, clock):
+    import pytest
+
+    from workflow.errors import InvalidInput
+
+    story = Story(db, wf, world)
+    main, lead, _ = story.accepted(co=False)
+    with db.session() as s:
+        ctx = wf.ctx(s, world.cosigner)
+        other = proposals.create_draft(
+            ctx,
+            title="关于学校周边增设停车位的建议",
+            analysis="车位不足。",
+            suggestions="增设车位。",
+        )
+        proposals.submit(ctx, other.id)
+    story.run(world.staff, proposals.merge, other.id, main)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    clock.advance(days=30)  # past the rating window
+    with pytest.raises(InvalidInput, match="随主案办结"):
+        story.run(world.staff, replies.close, other.id)
+    story.run(world.staff, replies.close, main)
+    with db.read_session() as s:
+        assert s.get(Proposal, other.id).status == "closed"
+        not_given = s.exec(select(Rating).where(Rating.proposal_id == other.id)).all()
+    assert [r.not_given for r in not_given] == [True]

@@ -464,7 +464,7 @@ LEGAL = [
         {"pid": "delivered", "lead": "done", "co": "done"},
         [
             ("assignment_approve_reply", "replied", "done", "staff"),
-            ("assignment_complete", "accepted", "done", "staff"),
+            ("assignment_complete", "accepted", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
         {"reply_delivered": SIGNERS},
@@ -477,7 +477,7 @@ LEGAL = [
         {"pid": "delivered", "lead": "done", "co": "done"},
         [
             ("assignment_approve_reply", "replied", "done", "supervisor"),
-            ("assignment_complete", "accepted", "done", "supervisor"),
+            ("assignment_complete", "accepted", "done", None),
             ("approve_reply", "replied", "delivered", "supervisor"),
         ],
         {"reply_delivered": SIGNERS},
@@ -490,7 +490,7 @@ LEGAL = [
         {"pid": "delivered", "co": "done"},
         [
             ("assignment_approve_reply", "replied", "done", "staff"),
-            ("assignment_complete", "pending", "done", "staff"),
+            ("assignment_complete", "pending", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
         {"reply_delivered": ["member"]},
@@ -503,7 +503,7 @@ LEGAL = [
         {"pid": "delivered", "co": "done"},
         [
             ("assignment_approve_reply", "replied", "done", "staff"),
-            ("assignment_complete", "opinion_given", "done", "staff"),
+            ("assignment_complete", "opinion_given", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
         {"reply_delivered": ["member"]},
@@ -516,7 +516,7 @@ LEGAL = [
         {"pid": "delivered", "co": "done"},
         [
             ("assignment_approve_reply", "replied", "done", "staff"),
-            ("assignment_complete", "adjustment_requested", "done", "staff"),
+            ("assignment_complete", "adjustment_requested", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
         {"reply_delivered": ["member"]},
@@ -530,7 +530,7 @@ LEGAL = [
         [
             ("assignment_approve_reply", "replied", "done", "staff"),
             ("approve_reply", "replied", "delivered", "staff"),
-            ("deliver_merged", "merged", "delivered", "staff"),
+            ("deliver_merged", "merged", "delivered", None),
         ],
         {"reply_delivered": ["member", "outsider"]},
     ),
@@ -543,7 +543,7 @@ LEGAL = [
         [
             ("assignment_approve_reply", "replied", "done", "staff"),
             ("approve_reply", "replied", "delivered", "staff"),
-            ("deliver_merged", "delivered", "delivered", "staff"),
+            ("deliver_merged", "delivered", "delivered", None),
         ],
         {"reply_delivered": ["member", "outsider"]},
     ),
@@ -563,7 +563,7 @@ LEGAL = [
         _delivered_then(_rated("cosigner", "satisfied")),
         _rated("member", "satisfied"),
         {"pid": "closed"},
-        [("rate", None, None, "member"), ("close", "delivered", "closed", "member")],
+        [("rate", None, None, "member"), ("close", "delivered", "closed", None)],
         {"closed": SIGNERS},
     ),
     Legal(
@@ -596,8 +596,8 @@ LEGAL = [
         [
             ("rating_not_given", None, None, "staff"),
             ("close", "delivered", "closed", "staff"),
-            ("rating_not_given", None, None, "staff"),
-            ("close_merged", "delivered", "closed", "staff"),
+            ("rating_not_given", None, None, None),
+            ("close_merged", "delivered", "closed", None),
         ],
         {"closed": ["member", "outsider"]},
     ),

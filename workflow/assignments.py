@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from storage.models import Assignment, ContactRecord, Person, Proposal, Unit
+from storage.models import Assignment, AuditEvent, ContactRecord, Person, Proposal, Unit
 from workflow.core import (
     Ctx,
     audit,
@@ -60,14 +60,14 @@ def _guard(ctx: Ctx, action: str, assignment: Assignment, proposal: Proposal) ->
     )
 
 
-def move_assignment(ctx: Ctx, assignment: Assignment, action: str, **detail) -> None:
+def move_assignment(ctx: Ctx, assignment: Assignment, action: str, **detail) -> AuditEvent:
     """Apply an assignment transition and write its audit event."""
     transition = ASSIGNMENT_TRANSITIONS[action]
     before = assignment.status
     if transition.target is not None:
         assignment.status = transition.target
     ctx.session.add(assignment)
-    audit(
+    return audit(
         ctx,
         f"assignment_{action}",
         proposal_id=assignment.proposal_id,
@@ -239,9 +239,9 @@ def accept(ctx: Ctx, assignment_id: int) -> Assignment:
 
 def request_adjustment(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
     """申请调整: "not our responsibility", inside the adjustment window."""
-    reason = check_text(reason, "申请调整的理由", max_chars=1000)
     assignment, proposal = _begin(ctx, "request_adjustment", assignment_id)
     require_unit_handler(ctx, assignment)
+    reason = check_text(reason, "申请调整的理由", max_chars=1000)
     _guard(ctx, "request_adjustment", assignment, proposal)
     if ctx.today > assignment.adjust_deadline:
         raise InvalidTransition(
@@ -308,8 +308,8 @@ def reassign(
 
 def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
     """Staff refuse an adjustment: the assignment stands."""
-    note = check_text(note, "不予调整的理由", max_chars=1000)
     assignment, proposal = _begin(ctx, "refuse_adjustment", assignment_id)
+    note = check_text(note, "不予调整的理由", max_chars=1000)
     _guard(ctx, "refuse_adjustment", assignment, proposal)
     assignment.adjustment_decision = note
     assignment.accepted_at = ctx.now
@@ -353,11 +353,11 @@ def record_contact(
     ctx: Ctx, assignment_id: int, *, method: str, contact_date: date, summary: str
 ) -> ContactRecord:
     """沟通/面商 with the proposer, recorded by the unit."""
+    assignment, proposal = _begin(ctx, "record_contact", assignment_id)
+    require_unit_handler(ctx, assignment)
     if method not in CONTACT_METHODS:
         raise InvalidInput(f"沟通方式只能是：{'、'.join(CONTACT_METHODS.values())}。")
     summary = check_text(summary, "沟通情况", max_chars=2000)
-    assignment, proposal = _begin(ctx, "record_contact", assignment_id)
-    require_unit_handler(ctx, assignment)
     _guard(ctx, "record_contact", assignment, proposal)
     if contact_date > ctx.today:
         raise InvalidInput("沟通日期不能晚于今天。")
@@ -379,9 +379,9 @@ def record_contact(
 
 def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
     """A co-handling unit's opinion to the lead unit (may be revised until the reply)."""
-    opinion = check_text(opinion, "协办意见", max_chars=ctx.rules.body_max_chars)
     assignment, proposal = _begin(ctx, "give_opinion", assignment_id)
     require_unit_handler(ctx, assignment)
+    opinion = check_text(opinion, "协办意见", max_chars=ctx.rules.body_max_chars)
     if assignment.role != "co":
         raise InvalidInput("主办单位不需要提出协办意见，请直接撰写答复。")
     _guard(ctx, "give_opinion", assignment, proposal)
@@ -390,7 +390,7 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
     assignment.opinion_by = ctx.actor_id
     if assignment.accepted_at is None:
         assignment.accepted_at = ctx.now
-    move_assignment(ctx, assignment, "give_opinion")
+    event = move_assignment(ctx, assignment, "give_opinion")
     lead = lead_assignment(ctx, proposal.id)
     if lead is not None:
         notify(
@@ -400,7 +400,7 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
             f"{unit_name(ctx, assignment.unit_id)}已就{short_number(proposal.number)}提案"
             f"《{proposal.title}》提出协办意见（{person_name(ctx.session, ctx.actor_id)}）：\n"
             f"{opinion}",
-            key=f"{assignment.id}:{ctx.now.timestamp()}",
+            key=f"{assignment.id}:{event.id}",
             proposal_id=proposal.id,
         )
     return assignment

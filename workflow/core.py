@@ -10,8 +10,9 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from storage import repositories as repo
 from storage.clock import as_utc, utcnow
-from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, Signer
+from storage.models import Assignment, AuditEvent, Notice, Person, Proposal
 from workflow.calendar import WorkCalendar
 from workflow.errors import (
     AlreadyHandled,
@@ -70,6 +71,10 @@ class Ctx:
 
     def local(self, moment: datetime) -> datetime:
         return as_utc(moment).astimezone(self.rules.tz)
+
+    def as_system(self) -> Ctx:
+        """The same transaction and moment, acting as the system (for cascades)."""
+        return Ctx(session=self.session, actor=None, wf=self.wf, now=self.now)
 
     def has_role(self, role: Role) -> bool:
         return self.actor is not None and role.value in self.actor.role_set
@@ -245,17 +250,11 @@ def notify(
 
 
 def people_with_role(session: Session, role: Role, unit_id: int | None = None) -> list[int]:
-    stmt = select(Person.id).where(col(Person.roles).contains(role.value), Person.active)
-    if unit_id is not None:
-        stmt = stmt.where(Person.unit_id == unit_id)
-    return list(session.exec(stmt).all())
+    return repo.people_with_role(session, role=role.value, unit_id=unit_id)
 
 
 def signer_ids(session: Session, proposal_id: int, *, confirmed_only: bool = True) -> list[int]:
-    stmt = select(Signer.person_id).where(Signer.proposal_id == proposal_id)
-    if confirmed_only:
-        stmt = stmt.where(Signer.state == "confirmed")
-    return list(session.exec(stmt.order_by(Signer.position)).all())
+    return repo.signer_ids(session, proposal_id=proposal_id, confirmed_only=confirmed_only)
 
 
 def person_name(session: Session, person_id: int | None) -> str:

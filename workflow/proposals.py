@@ -366,7 +366,10 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
     _move(ctx, proposal, "withdraw", reason=reason)
     notify(
         ctx,
-        [*people_with_role(ctx.session, Role.STAFF), *signer_ids(ctx.session, proposal.id)],
+        [
+            *people_with_role(ctx.session, Role.STAFF),
+            *signer_ids(ctx.session, proposal.id, confirmed_only=False),
+        ],
         "withdrawn",
         f"提案《{proposal.title}》已由提案人撤回。",
         key=str(proposal.id),
@@ -416,6 +419,7 @@ def file_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
 
 def reject(ctx: Ctx, proposal_id: int, reason: str) -> Proposal:
     """不予立案, always with a reason."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["reject"])
     reason = check_text(reason, "不予立案的理由", max_chars=1000)
     proposal = _review(ctx, proposal_id, "reject")
     proposal.review_reason = reason

@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from storage.models import Assignment, Proposal, Rating, Reply, Signer
+from storage.models import Assignment, AuditEvent, Proposal, Rating, Reply, Signer
 from workflow.assignments import lead_assignment, move_assignment, unit_name
 from workflow.core import (
     Ctx,
@@ -52,7 +52,7 @@ def rating_actions(proposal_id: int) -> list[dict]:
     ]
 
 
-def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> None:
+def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> AuditEvent:
     transition = PROPOSAL_TRANSITIONS[action]
     require_status(
         ctx,
@@ -66,7 +66,7 @@ def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> None:
     proposal.status = transition.target or proposal.status
     proposal.updated_at = ctx.now
     ctx.session.add(proposal)
-    audit(
+    return audit(
         ctx,
         action,
         proposal_id=proposal.id,
@@ -241,7 +241,7 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
         )
     ).all():
         co.ended_at = ctx.now
-        move_assignment(ctx, co, "complete")
+        move_assignment(ctx.as_system(), co, "complete")
     proposal.delivered_at = ctx.now
     _proposal_move(
         ctx, proposal, "approve_reply", reply_id=reply.id, reply_class=reply.reply_class
@@ -256,7 +256,9 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
         .with_for_update()
     ).all():
         merged.delivered_at = ctx.now
-        _proposal_move(ctx, merged, "deliver_merged", reply_id=reply.id, target_id=proposal.id)
+        _proposal_move(
+            ctx.as_system(), merged, "deliver_merged", reply_id=reply.id, target_id=proposal.id
+        )
         _deliver(ctx, merged, reply, via=proposal)
     return reply
 
@@ -309,7 +311,7 @@ def rate(
     signer = signer_of(ctx, proposal.id, ctx.actor_id)
     if signer is None or signer.state != "confirmed":
         raise PermissionDenied("只有这件提案的提案人和联名委员可以评价答复。")
-    _proposal_move(ctx, proposal, "rate", work=work, result=result)
+    event = _proposal_move(ctx, proposal, "rate", work=work, result=result)
     reply = delivered_reply(ctx, proposal)
     if reply is None:  # pragma: no cover - a delivered proposal always has one
         raise InvalidTransition("这件提案还没有可以评价的答复。")
@@ -340,11 +342,11 @@ def rate(
             f"{person_name(ctx.session, ctx.actor_id)}委员对{short_number(proposal.number or 0)}"
             f"提案《{proposal.title}》的答复评价为不满意"
             + (f"，意见：{feedback}" if feedback else "。"),
-            key=f"{rating.id}:{ctx.now.timestamp()}",
+            key=str(event.id),
             proposal_id=proposal.id,
         )
     elif _everyone_rated(ctx, proposal, reply) and not _any_unsatisfied(ctx, proposal, reply):
-        _close(ctx, proposal, reason="all_rated")
+        _close(ctx.as_system(), proposal, reason="all_rated")
     return rating
 
 
@@ -427,6 +429,8 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
         subject=f"{short_number(proposal.number)}提案",
         proposal_id=proposal.id,
     )
+    if proposal.merged_into_id:
+        raise InvalidInput("并案提案随主案办结，请办结主案。")
     reply = delivered_reply(ctx, proposal)
     deadline = rating_deadline(ctx, proposal)
     if reply is not None and not _everyone_rated(ctx, proposal, reply):
@@ -444,10 +448,9 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
         )
         .with_for_update()
     ).all():
-        merged_reply = delivered_reply(ctx, merged)
-        if merged_reply is not None:
-            record_ratings_not_given(ctx, merged)
-        _close(ctx, merged, reason="main_closed")
+        system = ctx.as_system()
+        record_ratings_not_given(system, merged)
+        _close(system, merged, reason="main_closed")
     return proposal
 
 
