@@ -222,6 +222,10 @@ ASSIGNMENT_CALLS: dict[str, Callable[[States, Rec], Call]] = {
     ),
     "return_reply": lambda s, r: Call(s.w.staff, replies.return_reply, (r.reply, "请修改。")),
     "approve_reply": lambda s, r: Call(s.w.staff, replies.approve_reply, (r.reply,)),
+    "request_extension": lambda s, r: Call(
+        r.handler, assignments.request_extension, (r.asg, "需协调多个部门，申请延期一个月")
+    ),
+    "extend": lambda s, r: Call(s.w.staff, assignments.extend, (r.asg,)),
 }
 
 # Not in the transition tables but calls the permission matrix covers too.

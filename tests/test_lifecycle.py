@@ -216,3 +216,26 @@ def test_a_merged_proposal_closes_only_with_its_main(db, wf, world, clock):
         assert s.get(Proposal, other.id).status == "closed"
         not_given = s.exec(select(Rating).where(Rating.proposal_id == other.id)).all()
     assert [r.not_given for r in not_given] == [True]
+
+
+def test_extension_moves_the_due_date_by_the_setting(db, wf, world):
+    import pytest
+
+    from workflow.errors import InvalidInput
+
+    story = Story(db, wf, world)
+    pid, lead, _ = story.accepted(co=False)
+    story.run(world.handler_edu, assignments.request_extension, lead, "需会同多个部门调研")
+    [asked] = notices_for(db, world.staff, "extension_requested")
+    assert "需会同多个部门调研" in asked.text
+    with db.read_session() as s:
+        before = s.get(Assignment, lead).due_date
+    story.run(world.staff, assignments.extend, lead)
+    with db.read_session() as s:
+        after = s.get(Assignment, lead).due_date
+        assert s.get(Proposal, pid).due_date == after
+    assert (after.year * 12 + after.month) - (before.year * 12 + before.month) == 1
+    [told] = notices_for(db, world.handler_edu, "extended")
+    assert "延至" in told.text
+    with pytest.raises(InvalidInput, match="晚于原期限"):
+        story.run(world.staff, assignments.extend, lead, due_date=before)

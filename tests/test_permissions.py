@@ -61,6 +61,8 @@ record_contact                      -       -        -       -     Y     -     -
 record_contact/co-handling          -       -        -       -     -     Y     -        -        -
 give_opinion                        -       -        -       -     -     Y     -        -        -
 submit_reply                        -       -        -       -     Y     -     -        -        -
+request_extension                   -       -        -       -     Y     -     -        -        -
+extend                              -       -        -       Y     -     -     -        -        -
 return_reply                        -       -        -       Y     -     -     -        -        -
 return_reply/key                    -       -        -       Y     -     -     -        Y        -
 return_reply/supervised-elsewhere   -       -        -       Y     -     -     -        -        -
@@ -181,6 +183,8 @@ ROWS: dict[str, tuple[Callable[[States], Rec], Callable[[States, Rec], Call]]] =
     ),
     "give_opinion": (_assignment("accepted", "co"), ASSIGNMENT_CALLS["give_opinion"]),
     "submit_reply": (_assignment("accepted"), ASSIGNMENT_CALLS["submit_reply"]),
+    "request_extension": (_assignment("accepted"), ASSIGNMENT_CALLS["request_extension"]),
+    "extend": (_assignment("accepted"), ASSIGNMENT_CALLS["extend"]),
     "return_reply": (_proposal("replied"), PROPOSAL_CALLS["return_reply"]),
     "return_reply/key": (_proposal("replied", key=True), PROPOSAL_CALLS["return_reply"]),
     "return_reply/supervised-elsewhere": (_supervised_elsewhere, PROPOSAL_CALLS["return_reply"]),
@@ -228,6 +232,8 @@ CALLS = {
     "discard_draft",
     "remove_cosigner",
     "close_adjustment_window",
+    "request_extension",
+    "extend",
 }
 
 

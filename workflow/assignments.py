@@ -421,3 +421,51 @@ def get_assignment(ctx: Ctx, assignment_id: int) -> Assignment:
     if assignment is None:
         raise NotFound(f"找不到交办记录 {assignment_id}。")
     return assignment
+
+
+def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
+    """申请延期: a unit asks staff for more time, with its reason."""
+    assignment, proposal = _begin(ctx, "request_extension", assignment_id)
+    require_unit_handler(ctx, assignment)
+    _guard(ctx, "request_extension", assignment, proposal)
+    reason = check_text(reason, "申请延期的理由", max_chars=1000)
+    event = move_assignment(ctx, assignment, "request_extension", reason=reason)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.STAFF),
+        "extension_requested",
+        f"{unit_name(ctx, assignment.unit_id)}申请延长{short_number(proposal.number)}提案"
+        f"《{proposal.title}》的办理期限（现为{fmt_date(assignment.due_date)}）。理由：{reason}",
+        key=str(event.id),
+        proposal_id=proposal.id,
+    )
+    return assignment
+
+
+def extend(
+    ctx: Ctx, assignment_id: int, *, due_date: date | None = None, note: str | None = None
+) -> Assignment:
+    """延期: staff move a unit's due date, by default by the extension the rules allow."""
+    assignment, proposal = _begin(ctx, "extend", assignment_id)
+    _guard(ctx, "extend", assignment, proposal)
+    note = check_text(note, "说明", max_chars=1000, required=False) or None
+    if due_date is None:
+        due_date = ctx.calendar.add_months(assignment.due_date, ctx.rules.reply_extension_months)
+    if due_date <= assignment.due_date or due_date <= ctx.today:
+        raise InvalidInput(f"新的期限必须晚于原期限（{fmt_date(assignment.due_date)}）和今天。")
+    before = assignment.due_date
+    assignment.due_date = due_date
+    if assignment.role == "lead":
+        proposal.due_date = due_date
+        ctx.session.add(proposal)
+    event = move_assignment(ctx, assignment, "extend", before=before, due_date=due_date, note=note)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        "extended",
+        f"{short_number(proposal.number)}提案《{proposal.title}》的办理期限已由"
+        f"{fmt_date(before)}延至{fmt_date(due_date)}。" + (f"说明：{note}" if note else ""),
+        key=str(event.id),
+        proposal_id=proposal.id,
+    )
+    return assignment

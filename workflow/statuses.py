@@ -157,6 +157,8 @@ ASSIGNMENT_TRANSITIONS: dict[str, Transition] = {
             SYSTEM,
         ),
         _t("rehandle", "重新办理", {A.DONE}, A.ACCEPTED, {Role.STAFF}),
+        _t("request_extension", "申请延期", {A.ACCEPTED, A.OPINION_GIVEN}, None, {Role.HANDLER}),
+        _t("extend", "延期", {A.PENDING, A.ACCEPTED, A.OPINION_GIVEN}, None, {Role.STAFF}),
     ]
 }
 
