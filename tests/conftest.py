@@ -30,17 +30,22 @@ def with_search_path(url: str, schema: str) -> str:
     return f"{normalise_url(url)}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(scope="session")
-def pg_admin():
+def _reachable_admin() -> Database:
     """An engine on the PostgreSQL test server; fails (never skips) if it is unreachable."""
-    if not PG_URL:
-        pytest.skip("set PROPOSALBOT_TEST_DATABASE_URL to run PostgreSQL tests")
     db = Database(PG_URL)
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # pragma: no cover - CI misconfiguration
         pytest.fail(f"PROPOSALBOT_TEST_DATABASE_URL is set but unreachable: {exc}")
+    return db
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    if not PG_URL:
+        pytest.skip("set PROPOSALBOT_TEST_DATABASE_URL to run PostgreSQL tests")
+    db = _reachable_admin()
     yield db
     db.dispose()
 
@@ -61,12 +66,7 @@ def drop_pg_schema(admin: Database, schema: str) -> None:
 def _template(tmp_path_factory):
     """One migrated database per test session: a SQLite file to copy, or a PG schema."""
     if PG_URL:
-        admin = Database(PG_URL)
-        try:
-            with admin.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # pragma: no cover - CI misconfiguration
-            pytest.fail(f"PROPOSALBOT_TEST_DATABASE_URL is set but unreachable: {exc}")
+        admin = _reachable_admin()
         schema, url = new_pg_schema(admin)
         db = Database(url)
         upgrade(db.engine)

@@ -9,8 +9,8 @@ import filetype
 from sqlmodel import col, func, select
 
 from storage.files import AttachmentStore
-from storage.models import Assignment, Attachment, Reply
-from workflow.core import Ctx, audit, lock_proposal
+from storage.models import Attachment, Reply
+from workflow.core import Ctx, audit, lock_assignment, lock_proposal
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
 from workflow.permissions import require_proposer, require_unit_handler
 from workflow.statuses import AssignmentStatus, ProposalStatus
@@ -57,7 +57,16 @@ def clean_filename(name: str) -> str:
     return name.strip()[:200] or "附件"
 
 
-def _check(ctx: Ctx, filename: str, data: bytes, existing: int) -> tuple[str, str]:
+def _store(
+    ctx: Ctx,
+    store: AttachmentStore,
+    filename: str,
+    data: bytes,
+    *,
+    proposal_id: int,
+    reply_id: int | None = None,
+) -> Attachment:
+    """Check the file (size, count, real type), then store it and record it."""
     if not data:
         raise InvalidInput("文件是空的。")
     limit = ctx.rules.attachment_max_bytes
@@ -65,17 +74,28 @@ def _check(ctx: Ctx, filename: str, data: bytes, existing: int) -> tuple[str, st
         raise InvalidInput(
             f"文件太大（{len(data) / 1e6:.1f} MB），单个附件不能超过 {limit / 1e6:.0f} MB。"
         )
+    owner = Attachment.reply_id == reply_id if reply_id else Attachment.proposal_id == proposal_id
+    existing = ctx.session.exec(select(func.count()).select_from(Attachment).where(owner)).one()
     if existing >= ctx.rules.attachment_max_count:
         raise InvalidInput(f"最多只能上传 {ctx.rules.attachment_max_count} 个附件。")
     name = clean_filename(filename)
-    return name, sniff(name, data)
-
-
-def _count(ctx: Ctx, **where) -> int:
-    stmt = select(func.count()).select_from(Attachment)
-    for column, value in where.items():
-        stmt = stmt.where(getattr(Attachment, column) == value)
-    return ctx.session.exec(stmt).one()
+    mime = sniff(name, data)
+    digest, path = store.put(data)
+    attachment = Attachment(
+        proposal_id=None if reply_id else proposal_id,
+        reply_id=reply_id,
+        filename=name,
+        mime_type=mime,
+        size=len(data),
+        sha256=digest,
+        storage_path=path,
+        uploaded_by=ctx.actor_id,
+        created_at=ctx.now,
+    )
+    ctx.session.add(attachment)
+    ctx.session.flush()
+    audit(ctx, "attach", proposal_id=proposal_id, attachment_id=attachment.id, filename=name)
+    return attachment
 
 
 def attach_to_proposal(
@@ -86,22 +106,7 @@ def attach_to_proposal(
     require_proposer(ctx, proposal)
     if proposal.status != ProposalStatus.DRAFT:
         raise InvalidInput("只有草稿可以添加附件。")
-    name, mime = _check(ctx, filename, data, _count(ctx, proposal_id=proposal.id))
-    digest, path = store.put(data)
-    attachment = Attachment(
-        proposal_id=proposal.id,
-        filename=name,
-        mime_type=mime,
-        size=len(data),
-        sha256=digest,
-        storage_path=path,
-        uploaded_by=ctx.actor_id,
-        created_at=ctx.now,
-    )
-    ctx.session.add(attachment)
-    ctx.session.flush()
-    audit(ctx, "attach", proposal_id=proposal.id, attachment_id=attachment.id, filename=name)
-    return attachment
+    return _store(ctx, store, filename, data, proposal_id=proposal.id)
 
 
 def attach_to_reply(
@@ -111,26 +116,12 @@ def attach_to_reply(
     reply = ctx.session.get(Reply, reply_id)
     if reply is None:
         raise NotFound(f"找不到答复 {reply_id}。")
-    assignment = ctx.session.get(Assignment, reply.assignment_id)
+    assignment, _proposal = lock_assignment(ctx, reply.assignment_id)
     require_unit_handler(ctx, assignment)
+    ctx.session.refresh(reply)
     if reply.status != "submitted" or assignment.status != AssignmentStatus.REPLIED:
         raise InvalidInput("只能给待审核的答复添加附件。")
-    name, mime = _check(ctx, filename, data, _count(ctx, reply_id=reply.id))
-    digest, path = store.put(data)
-    attachment = Attachment(
-        reply_id=reply.id,
-        filename=name,
-        mime_type=mime,
-        size=len(data),
-        sha256=digest,
-        storage_path=path,
-        uploaded_by=ctx.actor_id,
-        created_at=ctx.now,
-    )
-    ctx.session.add(attachment)
-    ctx.session.flush()
-    audit(ctx, "attach", proposal_id=reply.proposal_id, attachment_id=attachment.id, filename=name)
-    return attachment
+    return _store(ctx, store, filename, data, proposal_id=reply.proposal_id, reply_id=reply.id)
 
 
 def remove_attachment(ctx: Ctx, attachment_id: int) -> None:
