@@ -312,3 +312,25 @@ class Notice(SQLModel, table=True):
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class Conversation(SQLModel, table=True):
+    """Where one chat account is in its conversation: flow, step and the data gathered.
+
+    Written in the same transaction as whatever the step changed, so a restart resumes at
+    the same step with nothing lost. ``version`` grows with every handled event; buttons
+    carry it, so a button from an earlier prompt is recognised as stale.
+    """
+
+    __tablename__ = "conversation"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_id: str = Field(max_length=100)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    flow: str | None = Field(default=None, max_length=40)
+    step: str | None = Field(default=None, max_length=40)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow)

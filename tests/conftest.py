@@ -134,3 +134,26 @@ def world(db) -> World:
     """The sample roster: members, staff, units with handlers, a supervisor and a leader."""
     with db.session() as session:
         return build_world(session)
+
+
+@pytest.fixture
+def engine(db, wf, tmp_path):
+    from handlers.flows import build_engine
+    from storage.files import AttachmentStore
+
+    return build_engine(db, wf, AttachmentStore(tmp_path / "attachments"))
+
+
+@pytest.fixture
+def chat_as(db, wf, engine):
+    """A chat for a roster person, already bound: ``chat = chat_as(world.member)``."""
+    from tests.chat import Chat
+    from workflow.invites import bind_account
+
+    def make(person_id: int, channel: str = "test") -> Chat:
+        external_id = f"user-{person_id}"
+        with db.session() as session:
+            bind_account(wf.ctx(session, None), person_id, channel, external_id)
+        return Chat(engine, external_id, channel)
+
+    return make

@@ -13,11 +13,13 @@ from datetime import timedelta
 
 from sqlmodel import col, func, select
 
+from storage import repositories as repo
 from storage.locks import lock_name
 from storage.models import BindAttempt, ChannelAccount, InviteCode, Person
 from workflow.core import Ctx, audit
 from workflow.errors import InvalidInput, PermissionDenied, RateLimited, WrongInviteCode
 from workflow.roles import Role
+from workflow.roster import normalise_phone
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,35 @@ def _recent_failures(ctx: Ctx, channel: str, external_id: str) -> int:
     ).one()
 
 
+def _check_rate(ctx: Ctx, channel: str, external_id: str) -> None:
+    """Attempts from one account run one at a time, so concurrent guesses are all counted."""
+    lock_name(ctx.session, f"bind:{channel}:{external_id}")
+    if _recent_failures(ctx, channel, external_id) >= ctx.rules.invite_max_failures:
+        log.warning("binding attempts rate-limited for a %s account", channel)
+        raise RateLimited(
+            f"尝试次数过多，请 {ctx.rules.invite_failure_window_minutes} 分钟后再试，"
+            "或联系提案委重新发放邀请码。"
+        )
+
+
+def bind_by_phone(ctx: Ctx, channel: str, external_id: str, phone: str) -> Person:
+    """Bind by the phone number the person shared from their own chat account.
+
+    The channel vouches that the contact is the sender's own; an unknown number counts as a
+    failed attempt, like a wrong code.
+    """
+    _check_rate(ctx, channel, external_id)
+    normalised = normalise_phone(phone or "")
+    person = repo.person_by_phone(ctx.session, phone=normalised) if normalised else None
+    ok = person is not None and person.active
+    ctx.session.add(BindAttempt(channel=channel, external_id=external_id, at=ctx.now, success=ok))
+    if not ok:
+        ctx.session.flush()
+        raise WrongInviteCode("名册中没有这个手机号。请使用邀请码，或联系提案委核对名册。")
+    assert person is not None
+    return bind_account(ctx, person.id, channel, external_id)
+
+
 def redeem_invite(
     ctx: Ctx, channel: str, external_id: str, code: str, display_name: str | None = None
 ) -> Person:
@@ -80,14 +111,7 @@ def redeem_invite(
     Wrong, used or expired codes count as failures; the attempt is recorded either way and
     kept even when the refusal rolls the rest back (``WrongInviteCode.commit_anyway``).
     """
-    # Attempts from one account run one at a time, so concurrent guesses are all counted.
-    lock_name(ctx.session, f"bind:{channel}:{external_id}")
-    if _recent_failures(ctx, channel, external_id) >= ctx.rules.invite_max_failures:
-        log.warning("invite code attempts rate-limited for a %s account", channel)
-        raise RateLimited(
-            f"邀请码错误次数过多，请 {ctx.rules.invite_failure_window_minutes} 分钟后再试，"
-            "或联系提案委重新发放。"
-        )
+    _check_rate(ctx, channel, external_id)
     invite = ctx.session.exec(
         select(InviteCode)
         .where(InviteCode.code_hash == hash_code(code or ""))

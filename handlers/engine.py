@@ -1,0 +1,403 @@
+"""The conversation engine: one incoming event, one transaction, one step of one flow.
+
+A flow is declared once: its steps (what each asks and how it takes each kind of input) and
+its edges (step, outcome) -> next step. A step's handler returns an outcome; the engine
+follows the edge and asks the next step's question. The engine itself answers /cancel,
+/help and /menu from any step, re-asks with a hint when the input is of the wrong kind,
+refuses stale and forged buttons, and turns every refusal of the workflow into a clear
+answer with nothing changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from handlers.i18n import gettext
+from handlers.messages import PAYLOAD_MAX_BYTES, Choice, Event, Out, Sender, split_text
+from storage.clock import utcnow
+from storage.db import Database
+from storage.files import AttachmentStore
+from storage.models import ChannelAccount, Conversation, Person
+from workflow.core import Ctx, Workflow
+from workflow.errors import WorkflowError
+from workflow.roles import Role
+
+log = logging.getLogger(__name__)
+
+END = "END"  # an edge that ends the flow
+TEXT_MAX = 10_000  # longest text the engine passes on to a step
+
+Handler = Callable[..., str | None]
+
+
+@dataclass
+class Step:
+    """One question of a flow and how it takes each kind of input.
+
+    Each handler returns an outcome (looked up in the flow's edges) or None to stay on the
+    step without asking again (it said what it had to say).
+    """
+
+    prompt: Callable[[Turn], None]
+    text: Handler | None = None  # (turn, text)
+    choice: Handler | None = None  # (turn, value)
+    file: Handler | None = None  # (turn, FileIn)
+    contact: Handler | None = None  # (turn, phone, is_self)
+    hint: str = "请按提示回复。"  # said (translated) when the input is of the wrong kind
+
+
+@dataclass
+class Flow:
+    name: str
+    start: str
+    steps: dict[str, Step]
+    edges: dict[tuple[str, str], str]
+    roles: frozenset[Role] | None = None  # who may start it; None: anyone bound
+
+    def next_step(self, step: str, outcome: str) -> str:
+        try:
+            return self.edges[(step, outcome)]
+        except KeyError:
+            raise KeyError(f"flow {self.name}: no edge from {step!r} on {outcome!r}") from None
+
+    def mermaid(self) -> str:
+        """The flow drawn as a Mermaid state diagram, from the edges themselves."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.start}"]
+        for (source, outcome), target in self.edges.items():
+            target = "[*]" if target == END else target
+            lines.append(f"    {source} --> {target}: {outcome}")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Turn:
+    """Everything a step handler needs for the event it is handling."""
+
+    engine: Engine
+    session: Session
+    conv: Conversation
+    person: Person | None
+    ctx: Ctx
+    out: list[Out] = field(default_factory=list)
+
+    # ------------------------------------------------------------- state
+    @property
+    def data(self) -> dict:
+        return self.conv.data
+
+    @property
+    def locale(self) -> str:
+        return self.person.locale if self.person else "zh"
+
+    @property
+    def store(self) -> AttachmentStore:
+        return self.engine.store
+
+    def has_role(self, role: Role) -> bool:
+        return self.person is not None and role.value in self.person.role_set
+
+    # ------------------------------------------------------------- saying
+    def t(self, message: str, **params) -> str:
+        return gettext(self.locale, message, **params)
+
+    def say(
+        self,
+        text: str,
+        choices: Iterable[Choice] = (),
+        *,
+        expects: str | None = None,
+        columns: int = 1,
+    ) -> None:
+        choices = list(choices)
+        for part in split_text(text)[:-1]:
+            self.out.append(Out(text=part, expects="none"))
+        self.out.append(
+            Out(
+                text=split_text(text)[-1],
+                choices=choices,
+                expects=expects or ("choice" if choices else "text"),
+                columns=columns,
+            )
+        )
+        if choices:
+            offered = self.data.setdefault("_offered", [])
+            offered.extend([c.label, c.payload.split("|", 1)[1]] for c in choices)
+
+    def choice(self, label: str, value: str) -> Choice:
+        """A button for the step now being asked; its payload carries the state version."""
+        payload = f"{self.conv.version}|{value}"
+        if len(payload.encode()) > PAYLOAD_MAX_BYTES:
+            raise ValueError(f"choice payload too long: {payload!r}")
+        return Choice(label=label, payload=payload)
+
+    # ------------------------------------------------------------- moving
+    def start(self, flow: str, data: dict | None = None, step: str | None = None) -> None:
+        """Leave the current flow and begin ``flow`` (its first step unless ``step``)."""
+        target = self.engine.flows[flow]
+        self.conv.flow = flow
+        self.conv.step = step or target.start
+        self.conv.data = dict(data or {})
+        self.engine.prompt(self)
+
+    def finish(self) -> None:
+        """Leave the flow; the person is back at the menu."""
+        self.conv.flow = None
+        self.conv.step = None
+        self.conv.data = {}
+
+
+class Engine:
+    """Runs flows for people on every channel; synchronous, one event per call."""
+
+    def __init__(self, db: Database, workflow: Workflow, store: AttachmentStore) -> None:
+        self.db = db
+        self.workflow = workflow
+        self.store = store
+        self.flows: dict[str, Flow] = {}
+        self.actions: dict[str, Callable[[Turn, list[str]], None]] = {}
+        self.commands: dict[str, Callable[[Turn, str], None]] = {}
+        self.menu: Callable[[Turn], None] = lambda turn: turn.say(turn.t("请选择要办理的事项。"))
+        self.unbound: Callable[[Turn, Event], None] = lambda turn, event: turn.say(
+            turn.t("请先绑定账号。")
+        )
+
+    # ------------------------------------------------------------- registration
+    def add_flow(self, flow: Flow) -> None:
+        for (source, _outcome), target in flow.edges.items():
+            assert source in flow.steps, (flow.name, source)
+            assert target == END or target in flow.steps, (flow.name, target)
+        self.flows[flow.name] = flow
+
+    def add_action(self, prefix: str, handler: Callable[[Turn, list[str]], None]) -> None:
+        """A global button (carried by notices): ``prefix:arg:arg``, valid at any step."""
+        self.actions[prefix] = handler
+
+    def add_command(self, name: str, handler: Callable[[Turn, str], None]) -> None:
+        self.commands[name] = handler
+
+    # ------------------------------------------------------------- handling
+    def handle(self, sender: Sender, event: Event) -> list[Out]:
+        """Handle one event in one transaction; returns what to send back."""
+        with self.db.session() as session:
+            conv = self._conversation(session, sender)
+            person = self._person(session, sender)
+            conv.person_id = person.id if person else None
+            conv.version += 1
+            conv.data = dict(conv.data or {})
+            offered = conv.data.pop("_offered", [])
+            turn = Turn(self, session, conv, person, self.workflow.ctx(session, person))
+            nested = session.begin_nested()
+            try:
+                self._dispatch(turn, event, offered)
+                nested.commit()
+            except WorkflowError as exc:
+                # The refusal changes nothing, except what it says must be kept.
+                self._undo(turn, nested, keep=getattr(exc, "commit_anyway", False))
+                turn.say(exc.message, expects="none")
+                self._recover(turn)
+            except Exception:
+                log.exception("a step failed; its changes are rolled back")
+                self._undo(turn, nested, keep=False)
+                turn.say(
+                    turn.t("抱歉，处理时出了问题，已撤销这一步。请重试，或发送 /menu 返回菜单。")
+                )
+                self._recover(turn)
+            conv.updated_at = utcnow()
+            conv.data = dict(conv.data)  # a new object, so the JSON column is written
+            session.add(conv)
+            return turn.out
+
+    def _undo(self, turn: Turn, nested, *, keep: bool) -> None:
+        if keep:
+            nested.commit()
+        else:
+            nested.rollback()
+            turn.session.expire_all()
+        turn.out.clear()
+        turn.conv.data = dict(turn.conv.data or {})
+        turn.conv.data.pop("_offered", None)
+
+    def _recover(self, turn: Turn) -> None:
+        """Ask the current question again after a refusal; never let that fail the event."""
+        nested = turn.session.begin_nested()
+        try:
+            self._reprompt(turn)
+            nested.commit()
+        except Exception:
+            log.exception("could not ask the current step again; back to the menu")
+            nested.rollback()
+            turn.session.expire_all()
+            turn.conv.flow = turn.conv.step = None
+            turn.conv.data = {}
+
+    def _conversation(self, session: Session, sender: Sender) -> Conversation:
+        stmt = (
+            select(Conversation)
+            .where(Conversation.channel == sender.channel)
+            .where(Conversation.external_id == sender.external_id)
+            .with_for_update()
+        )
+        conv = session.exec(stmt).first()
+        if conv is None:
+            conv = Conversation(channel=sender.channel, external_id=sender.external_id, data={})
+            session.add(conv)
+            session.flush()
+        return conv
+
+    def _person(self, session: Session, sender: Sender) -> Person | None:
+        account = session.exec(
+            select(ChannelAccount)
+            .where(ChannelAccount.channel == sender.channel)
+            .where(ChannelAccount.external_id == sender.external_id)
+        ).first()
+        person = session.get(Person, account.person_id) if account else None
+        return person if person is not None and person.active else None
+
+    def _dispatch(self, turn: Turn, event: Event, offered: list) -> None:
+        if event.kind == "text":
+            text = event.text.strip()
+            if len(text) > TEXT_MAX:
+                turn.say(
+                    turn.t(
+                        "消息太长了（{n} 字），请分几条发送，每条不超过 {max} 字。",
+                        n=len(text),
+                        max=TEXT_MAX,
+                    )
+                )
+                self._reprompt(turn)
+                return
+            if event.numbered and offered:
+                picked = _pick(text, offered)
+                if picked is not None:
+                    event = Event(kind="choice", payload=f"{turn.conv.version - 1}|{picked}")
+        if turn.person is None:
+            self.unbound(turn, event)
+            return
+        if event.kind == "command":
+            self._command(turn, *event.command)
+            return
+        if event.kind == "choice" and "|" not in event.payload:
+            self._action(turn, event.payload)
+            return
+        flow = self.flows.get(turn.conv.flow or "")
+        if flow is None or turn.conv.step not in flow.steps:
+            if event.kind == "choice":
+                self._stale(turn)
+                return
+            self.menu(turn)
+            return
+        step = flow.steps[turn.conv.step]
+        if event.kind == "choice":
+            version, _, value = event.payload.partition("|")
+            if version != str(turn.conv.version - 1):
+                self._stale(turn)
+                return
+            if not any(value == v for _label, v in offered):
+                turn.say(turn.t("这个选项无效，没有做任何更改。"))
+                self._reprompt(turn)
+                return
+            outcome = step.choice(turn, value) if step.choice else self._wrong_kind(turn, step)
+        elif event.kind == "text" and step.text:
+            if not event.text.strip():
+                turn.say(turn.t("内容不能为空。") + turn.t(step.hint))
+                self._reprompt(turn)
+                return
+            outcome = step.text(turn, event.text.strip())
+        elif event.kind == "file" and step.file and event.file is not None:
+            outcome = step.file(turn, event.file)
+        elif event.kind == "contact" and step.contact:
+            outcome = step.contact(turn, event.phone or "", event.contact_is_self)
+        else:
+            outcome = self._wrong_kind(turn, step)
+        self._follow(turn, flow, outcome)
+
+    def _follow(self, turn: Turn, flow: Flow, outcome: str | None) -> None:
+        if outcome is None or turn.conv.flow != flow.name:
+            return  # stayed, or the handler moved to another flow itself
+        target = flow.next_step(turn.conv.step, outcome)
+        if target == END:
+            turn.finish()
+            self.menu(turn)
+            return
+        turn.conv.step = target
+        self.prompt(turn)
+
+    def prompt(self, turn: Turn) -> None:
+        flow = self.flows[turn.conv.flow]
+        flow.steps[turn.conv.step].prompt(turn)
+
+    def _reprompt(self, turn: Turn) -> None:
+        """Ask the current step's question again (or show the menu outside a flow)."""
+        flow = self.flows.get(turn.conv.flow or "")
+        if turn.person is None:
+            return
+        if flow is None or turn.conv.step not in flow.steps:
+            self.menu(turn)
+            return
+        self.prompt(turn)
+
+    def _wrong_kind(self, turn: Turn, step: Step) -> None:
+        turn.say(turn.t("这一步需要：") + turn.t(step.hint))
+        self.prompt(turn)
+        return None
+
+    def _stale(self, turn: Turn) -> None:
+        turn.say(turn.t("这个按钮已过期，没有做任何更改。当前这一步是："))
+        self._reprompt(turn)
+
+    def _command(self, turn: Turn, name: str, args: str) -> None:
+        if name == "/cancel":
+            had_flow = turn.conv.flow is not None
+            turn.finish()
+            turn.say(
+                turn.t("已取消。已保存的草稿不会丢失。")
+                if had_flow
+                else turn.t("当前没有进行中的操作。")
+            )
+            self.menu(turn)
+            return
+        if name == "/menu":
+            turn.finish()
+            self.menu(turn)
+            return
+        if name == "/help":
+            flow = self.flows.get(turn.conv.flow or "")
+            if flow is not None and turn.conv.step in flow.steps:
+                turn.say(
+                    turn.t(flow.steps[turn.conv.step].hint)
+                    + "\n"
+                    + turn.t("发送 /cancel 取消当前操作，/menu 返回菜单。")
+                )
+                self.prompt(turn)
+                return
+            self.commands.get("/help", lambda t, a: self.menu(t))(turn, args)
+            return
+        handler = self.commands.get(name)
+        if handler is None:
+            turn.say(turn.t("没有这个命令。发送 /help 查看可用的命令。"))
+            self._reprompt(turn)
+            return
+        handler(turn, args)
+
+    def _action(self, turn: Turn, payload: str) -> None:
+        prefix, *args = payload.split(":")
+        handler = self.actions.get(prefix)
+        if handler is None or not all(args):
+            turn.say(turn.t("无法识别这个操作，没有做任何更改。"))
+            self._reprompt(turn)
+            return
+        handler(turn, args)
+
+
+def _pick(text: str, offered: list) -> str | None:
+    """The value of the offered choice a typed text names: its number or its label."""
+    if text.isdigit() and 1 <= int(text) <= len(offered):
+        return offered[int(text) - 1][1]
+    for label, value in offered:
+        if text == label:
+            return value
+    return None

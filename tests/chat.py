@@ -1,0 +1,69 @@
+"""A test chat: a person talks to the engine the way a channel would, and the test reads
+the transcript (errbot's test backend is the model)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from handlers.engine import Engine
+from handlers.messages import Event, FileIn, Out, Sender
+
+
+class Chat:
+    def __init__(self, engine: Engine, external_id: str, channel: str = "test") -> None:
+        self.engine = engine
+        self.sender = Sender(channel=channel, external_id=external_id)
+        self.last: list[Out] = []
+        self.transcript: list[tuple[str, str]] = []
+
+    async def _event(self, event: Event, shown: str) -> list[Out]:
+        self.transcript.append(("me", shown))
+        self.last = await asyncio.to_thread(self.engine.handle, self.sender, event)
+        for out in self.last:
+            self.transcript.append(("bot", out.text))
+        return self.last
+
+    async def send(self, text: str) -> list[Out]:
+        """Type a message (or a /command)."""
+        return await self._event(Event.of_text(text), text)
+
+    async def tap(self, label: str) -> list[Out]:
+        """Tap the button with this label (or a label that starts with it) in the last replies."""
+        for out in reversed(self.last):
+            for choice in out.choices:
+                if choice.label == label or choice.label.startswith(label):
+                    return await self._event(
+                        Event(kind="choice", payload=choice.payload), f"[{label}]"
+                    )
+        raise AssertionError(f"no button {label!r}; buttons: {self.buttons}")
+
+    async def press(self, payload: str) -> list[Out]:
+        """Send a raw button payload (a stale or forged one, or a notice's action)."""
+        return await self._event(Event(kind="choice", payload=payload), f"<{payload}>")
+
+    async def upload(self, name: str, data: bytes, mime: str | None = None) -> list[Out]:
+        return await self._event(Event(kind="file", file=FileIn(name, data, mime)), f"📎{name}")
+
+    async def share_contact(self, phone: str, is_self: bool = True) -> list[Out]:
+        return await self._event(
+            Event(kind="contact", phone=phone, contact_is_self=is_self), f"☎{phone}"
+        )
+
+    def payload_of(self, label: str) -> str:
+        for out in reversed(self.last):
+            for choice in out.choices:
+                if choice.label == label or choice.label.startswith(label):
+                    return choice.payload
+        raise AssertionError(f"no button {label!r}; buttons: {self.buttons}")
+
+    @property
+    def said(self) -> str:
+        """Everything the bot said in answer to the last event."""
+        return "\n".join(out.text for out in self.last)
+
+    @property
+    def buttons(self) -> list[str]:
+        return [c.label for out in self.last for c in out.choices]
+
+    def dump(self) -> str:
+        return "\n".join(f"{who}: {text}" for who, text in self.transcript)

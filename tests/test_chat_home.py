@@ -1,0 +1,110 @@
+"""Binding, the menu and the commands that work anywhere, as transcripts."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from storage.models import BindAttempt, ChannelAccount, Conversation
+from tests.chat import Chat
+from tests.factories import Story
+from workflow.invites import issue_invite
+
+
+def invite(db, wf, person_id) -> str:
+    with db.session() as session:
+        return issue_invite(wf.ctx(session, None), person_id)
+
+
+async def test_binding_with_a_deep_link_code_then_the_menu(db, wf, world, engine):
+    chat = Chat(engine, "tg-1001")
+    await chat.send("你好")
+    assert "邀请码" in chat.said and chat.last[-1].expects == "contact"
+    code = invite(db, wf, world.member)
+    await chat.send(f"/start {code}")
+    assert "绑定成功，林晓" in chat.said
+    assert "林晓，您好" in chat.said and "🔎 审查队列" not in chat.buttons
+
+
+async def test_binding_by_a_typed_code_and_wrong_codes_are_limited(db, wf, world, engine):
+    chat = Chat(engine, "tg-1002")
+    for _ in range(wf.rules.invite_max_failures):
+        await chat.send("WRONGCODE1")
+        assert "邀请码不正确" in chat.said
+    code = invite(db, wf, world.staff)
+    await chat.send(code)
+    assert "尝试次数过多" in chat.said
+    with db.read_session() as s:
+        assert s.exec(select(ChannelAccount)).all() == []
+        assert len(s.exec(select(BindAttempt)).all()) == wf.rules.invite_max_failures
+
+
+async def test_binding_by_shared_phone_only_ones_own(db, wf, world, engine):
+    chat = Chat(engine, "tg-1003")
+    await chat.share_contact("+86 138 0000 0010", is_self=False)
+    assert "本人" in chat.said
+    await chat.share_contact("+86 138 0000 0099")
+    assert "名册中没有这个手机号" in chat.said
+    await chat.share_contact("+86 138 0000 0010")
+    assert "绑定成功，许静" in chat.said and "许静，您好" in chat.said
+
+
+async def test_unbound_people_can_do_nothing_else(db, wf, world, engine):
+    chat = Chat(engine, "tg-1004")
+    for attempt in ("/menu", "/status 1", "/help", "？"):
+        await chat.send(attempt)
+        assert "邀请码" in chat.said, attempt
+    await chat.press("rate:1:satisfied")
+    assert "邀请码" in chat.said
+
+
+async def test_menu_cancel_help_and_stale_buttons(db, wf, world, chat_as):
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    assert "林晓，您好" in chat.said
+    old = chat.payload_of("🌐")
+    await chat.tap("🌐")
+    assert "请选择语言" in chat.said
+    await chat.press(old)
+    assert "按钮已过期" in chat.said and "请选择语言" in chat.said
+    await chat.send("/help")
+    assert "请点选一种语言" in chat.said
+    await chat.send("随便说点什么")
+    assert "这一步需要" in chat.said
+    await chat.send("/cancel")
+    assert "已取消" in chat.said and "林晓，您好" in chat.said
+
+
+async def test_forged_payloads_change_nothing(db, wf, world, chat_as):
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    payload = chat.payload_of("🌐")
+    version = payload.split("|")[0]
+    await chat.press(f"{version}|review")  # the staff menu item, not offered to a member
+    assert "选项无效" in chat.said
+    await chat.press("garbage")
+    assert "无法识别" in chat.said
+    with db.read_session() as s:
+        conv = s.exec(select(Conversation)).one()
+    assert conv.flow == "menu"
+
+
+async def test_status_shows_the_record_to_those_who_may_see_it(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    story.filed()
+    chat = chat_as(world.member)
+    await chat.send("/status 1")
+    assert "编 号:第〔1〕号" in chat.said and "提案编号:2026年度第1号" in chat.said
+    await chat.send("/status 99")
+    assert "2026年度没有第99号提案" in chat.said
+    await chat.send("/status abc")
+    assert "请发送提案编号" in chat.said
+
+
+async def test_language_switch_is_per_person(db, wf, world, chat_as):
+    chat = chat_as(world.member)
+    await chat.send("/lang")
+    await chat.tap("English")
+    assert chat.said  # answered in the new language
+    other = chat_as(world.staff)
+    await other.send("/menu")
+    assert "您好" in other.said
