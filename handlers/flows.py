@@ -15,7 +15,7 @@ from storage.db import Database
 from storage.files import AttachmentStore
 from workflow.core import Workflow
 
-NOT_FLOWS = {"engine", "flows", "i18n", "messages"}
+NOT_FLOWS = {"diagrams", "engine", "flows", "i18n", "messages"}
 
 
 def flow_modules() -> list:
