@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
 from bot.settings import Settings
+from handlers.engine import Engine
 from storage.db import Database
 from storage.files import AttachmentStore
 from storage.migrate import current_revision, head_revision, upgrade
@@ -23,6 +25,13 @@ class App:
     db: Database
     workflow: Workflow
     store: AttachmentStore
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The conversation engine with every flow installed."""
+        from handlers.flows import build_engine
+
+        return build_engine(self.db, self.workflow, self.store)
 
     def init_schema(self) -> str | None:
         """Upgrade the database to the newest schema (Alembic); returns the revision."""

@@ -202,6 +202,20 @@ def _find_proposal(session, number: str, year: int | None) -> Proposal:
 
 @cli.command()
 @friendly
+def chat(
+    who: str = typer.Option(..., "--as", metavar="NAME_OR_PHONE", help="以名册中这个人的身份对话"),
+) -> None:
+    """在终端里以名册中某人的身份与机器人对话（选项显示为编号）。"""
+    from bot.console import ConsoleChat
+
+    app = app_ready()
+    with app.db.read_session() as session:
+        person = queries.find_person(session, who)
+    ConsoleChat(app, app.engine, person, out).run(lambda: input("> "))
+
+
+@cli.command()
+@friendly
 def demo() -> None:
     """在当前数据库中建立示例名册，并让一件示例提案走完全过程。"""
     from bot.demo import run_demo

@@ -1,0 +1,106 @@
+"""The console channel: a terminal chat as one roster person, with no chat account.
+
+Choices are numbered lines: reply with the number or the label. Notices for the person are
+shown as they are dispatched; their buttons are ``a1``, ``a2``… Type ``/file PATH`` to upload
+a file and ``/quit`` (or Ctrl-D) to leave.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.app import App
+from bot.outbox import claim_for_person
+from handlers.engine import Engine
+from handlers.messages import Event, FileIn, Out, Sender, render_numbered
+from storage.models import Person
+from workflow.invites import bind_account
+
+CHANNEL = "console"
+
+
+class ConsoleChat:
+    def __init__(self, app: App, engine: Engine, person: Person, console: Console) -> None:
+        self.app = app
+        self.engine = engine
+        self.person = person
+        self.console = console
+        self.sender = Sender(CHANNEL, f"console-{person.id}", person.name)
+        self.actions: dict[str, str] = {}
+        self.lock = threading.Lock()
+        with app.db.session() as session:
+            bind_account(
+                app.workflow.ctx(session, None), person.id, CHANNEL, self.sender.external_id
+            )
+
+    def show(self, outs: list[Out]) -> None:
+        with self.lock:
+            for out in outs:
+                self.console.print(render_numbered(out), markup=False, highlight=False)
+                self.console.print()
+
+    def dispatch_notices(self) -> int:
+        """Show the person's pending notices, marking them sent; returns how many.
+
+        They are shown before the claim commits: a crash in between shows them again
+        rather than losing them.
+        """
+        with self.app.db.session() as session, self.lock:
+            notices = claim_for_person(session, self.person.id, self.app.workflow.clock())
+            for notice in notices:
+                self.console.print(f"🔔 {notice.text}", markup=False, highlight=False)
+                for action in notice.actions or []:
+                    key = f"a{len(self.actions) + 1}"
+                    self.actions[key] = action["payload"]
+                    self.console.print(f"   {key}. {action['label']}", markup=False)
+                self.console.print()
+            return len(notices)
+
+    def event_for(self, line: str) -> Event | None:
+        text = line.strip()
+        if text in self.actions:
+            return Event(kind="choice", payload=self.actions[text])
+        if text.startswith("/file "):
+            path = Path(text[6:].strip()).expanduser()
+            if not path.is_file():
+                self.console.print(f"找不到文件：{path}")
+                return None
+            return Event(kind="file", file=FileIn(path.name, path.read_bytes()))
+        return Event.of_text(line.rstrip("\n"), numbered=True)
+
+    def send(self, event: Event) -> None:
+        self.show(self.engine.handle(self.sender, event))
+        self.dispatch_notices()
+
+    def run(self, read: Callable[[], str], poll_seconds: float = 1.0) -> None:
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(poll_seconds):
+                self.dispatch_notices()
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        self.console.print(
+            f"以 {self.person.name} 的身份进入对话。回复编号或文字；/file 路径 上传文件；/quit 退出。\n"
+        )
+        self.dispatch_notices()
+        self.send(Event.of_text("/menu"))
+        try:
+            while True:
+                try:
+                    line = read()
+                except EOFError:
+                    break
+                if line.strip() in ("/quit", "/exit"):
+                    break
+                event = self.event_for(line)
+                if event is not None:
+                    self.send(event)
+        finally:
+            stop.set()
+            poller.join(timeout=poll_seconds + 1)

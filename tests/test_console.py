@@ -1,0 +1,39 @@
+"""The console channel: a terminal chat as a roster person, choices as numbered lines."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from bot.cli import cli
+from tests.factories import Story
+
+
+def run_chat(db, who, lines, monkeypatch, tmp_path):
+    monkeypatch.setenv("PROPOSALBOT_DATABASE_URL", db.url)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    return CliRunner().invoke(cli, ["chat", "--as", who], input="\n".join(lines) + "\n")
+
+
+def test_numbered_choices_by_number_or_label(db, world, monkeypatch, tmp_path):
+    result = run_chat(db, "林晓", ["🌐 语言 Language", "1", "/quit"], monkeypatch, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "林晓，您好！请选择要办理的事项：" in result.output
+    assert "1. " in result.output and "请选择语言" in result.output
+    assert "语言已设置为中文" in result.output
+
+
+def test_notices_for_the_person_appear_with_their_buttons(db, wf, world, monkeypatch, tmp_path):
+    story = Story(db, wf, world)
+    story.submitted(cosigners=[world.cosigner], confirm=False)
+    result = run_chat(db, "13800000002", ["a1", "/quit"], monkeypatch, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "🔔 林晓委员邀请您联名提案" in result.output
+    assert "a1. 确认联名" in result.output and "a2. 谢绝" in result.output
+    again = run_chat(db, "何平", ["/quit"], monkeypatch, tmp_path)
+    assert "🔔" not in again.output  # a notice is shown once
+
+
+def test_unknown_person_is_a_one_line_error(db, world, monkeypatch, tmp_path):
+    result = run_chat(db, "无名氏", [], monkeypatch, tmp_path)
+    assert result.exit_code == 1 and "名册里没有「无名氏」" in result.output
