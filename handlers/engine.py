@@ -123,9 +123,10 @@ class Turn:
                 columns=columns,
             )
         )
-        if choices:
+        step_choices = [c for c in choices if "|" in c.payload]
+        if step_choices:
             offered = self.data.setdefault("_offered", [])
-            offered.extend([c.label, c.payload.split("|", 1)[1]] for c in choices)
+            offered.extend([c.label, c.payload.split("|", 1)[1]] for c in step_choices)
 
     def choice(self, label: str, value: str) -> Choice:
         """A button for the step now being asked; its payload carries the state version."""
