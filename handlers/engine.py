@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from handlers.i18n import gettext
@@ -208,7 +209,10 @@ class Engine:
                 )
                 self._recover(turn)
             conv.updated_at = utcnow()
-            conv.data = dict(conv.data)  # a new object, so the JSON column is written
+            conv.data = dict(conv.data)
+            # Always written: a step may have changed the dict in place after a flush, when
+            # the new copy compares equal to the (same, mutated) value SQLAlchemy holds.
+            flag_modified(conv, "data")
             session.add(conv)
             return turn.out
 
