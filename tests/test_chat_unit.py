@@ -1,0 +1,792 @@
+"""The handling unit's inbox, its actions and the reply wizard, as transcripts."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from handlers.flows import build_engine
+from storage.files import AttachmentStore
+from storage.models import (
+    Assignment,
+    Attachment,
+    ContactRecord,
+    Conversation,
+    Notice,
+    Proposal,
+    Reply,
+)
+from tests.chat import Chat
+from tests.snapshot import snapshot
+from tests.states import States
+from workflow import assignments
+from workflow.replies import CLASS_MEANINGS
+
+APOLOGY = "抱歉，处理时出了问题"
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 20
+BODY_1 = "您提出的关于改善小学放学时段交通秩序的建议收悉，我局高度重视，现答复如下。"
+BODY_2 = "一、已在三所小学试点错峰放学，家长接送等候时间明显缩短。"
+BODY_3 = "二、护学岗排班制度正在制定，预计明年春季学期全面推行。"
+OPINION_1 = "我局同意在学校周边施划临时停车泊位。"
+OPINION_2 = "建议同步优化周边路口信号灯配时，由我局负责实施。"
+
+
+def docx_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types"><Override PartName="/word/document.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        z.writestr("_rels/.rels", "<Relationships/>")
+        z.writestr("word/document.xml", "<w:document/>")
+    return buffer.getvalue()
+
+
+def shot(db) -> dict:
+    """Every row except the conversation state (which changes with every event)."""
+    rows = snapshot(db)
+    rows.pop("conversation")
+    return rows
+
+
+def assert_same(db, before: dict) -> None:
+    after = shot(db)
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"rows changed in: {', '.join(changed)}"
+
+
+def conversation(db, chat: Chat) -> Conversation:
+    with db.read_session() as s:
+        return s.exec(
+            select(Conversation).where(Conversation.external_id == chat.sender.external_id)
+        ).one()
+
+
+def row(db, model, record_id):
+    with db.read_session() as s:
+        return s.get(model, record_id)
+
+
+def notices(db, kind: str) -> list[Notice]:
+    with db.read_session() as s:
+        return list(s.exec(select(Notice).where(Notice.kind == kind)).all())
+
+
+def said_ok(chat: Chat) -> None:
+    assert chat.said.strip(), "the bot said nothing"
+    assert APOLOGY not in chat.said, chat.dump()
+
+
+async def open_inbox(chat: Chat) -> None:
+    await chat.send("/menu")
+    await chat.tap("📥 交办事项")
+
+
+async def open_first(chat: Chat) -> None:
+    await open_inbox(chat)
+    await chat.tap("第〔1〕号")
+
+
+# ---------------------------------------------------------------- the inbox
+
+
+async def test_inbox_lists_pending_first_with_roles_and_due_dates(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.accepted()  # No. 1: 区教育局 leads, accepted
+    pid2 = s.filed(title="关于增设学校周边人行过街设施的建议")  # No. 2
+    s.run(
+        world.staff,
+        assignments.assign,
+        pid2,
+        lead_unit_id=world.transport,
+        co_unit_ids=[world.education],
+    )  # 区教育局 co-handles, pending
+    chat = chat_as(world.handler_edu)
+    await open_inbox(chat)
+    said = chat.said
+    assert "共 2 件，其中待签收 1 件" in said
+    assert said.index("【待签收】") < said.index("第〔2〕号") < said.index("【办理中】")
+    assert said.index("【办理中】") < said.index("第〔1〕号")
+    assert "协办 · 协办意见期限 2026年10月14日 · 待签收" in said
+    assert "主办 · 答复期限 2026年12月14日 · 办理中" in said
+    assert chat.buttons[0].startswith("第〔2〕号") and chat.buttons[1].startswith("第〔1〕号")
+    # another unit sees only its own
+    other = chat_as(world.handler_health)
+    await open_inbox(other)
+    assert "目前没有需要办理的交办事项" in other.said
+    # a member's menu has no inbox
+    member = chat_as(world.member)
+    await member.send("/menu")
+    assert "📥 交办事项" not in member.buttons
+
+
+async def test_inbox_pages_eight_at_a_time(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    for i in range(10):
+        s.assigned(co=False, title=f"关于第{i + 1}项民生实事的建议")
+    chat = chat_as(world.handler_edu)
+    await open_inbox(chat)
+    assert "共 10 件" in chat.said and "第 1/2 页" in chat.said
+    assert sum(b.startswith("第〔") for b in chat.buttons) == 8
+    await chat.tap("下一页")
+    assert "第 2/2 页" in chat.said and "第〔9〕号" in chat.said
+    assert sum(b.startswith("第〔") for b in chat.buttons) == 2
+    await chat.tap("上一页")
+    assert "第 1/2 页" in chat.said
+    await chat.tap("返回菜单")
+    assert "高远，您好" in chat.said
+
+
+# ---------------------------------------------------------------- accept
+
+
+async def test_accept_from_the_inbox(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    assert "一、存在问题" in chat.said  # the proposal itself
+    assert "本单位办理状态：待签收" in chat.said and "2026年9月20日前申请调整" in chat.said
+    assert chat.buttons[:2] == ["签收", "申请调整"]
+    await chat.tap("签收")
+    said_ok(chat)
+    assert "已签收第〔1〕号提案" in chat.said and "本单位办理状态：办理中" in chat.said
+    assert {"撰写答复", "记录沟通", "申请延期"} <= set(chat.buttons)
+    assert "协办意见" not in chat.buttons  # the lead unit writes the reply instead
+    asg = row(db, Assignment, lead)
+    assert (asg.status, asg.accepted_by) == ("accepted", world.handler_edu)
+
+
+async def test_accept_with_one_tap_on_the_notice(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.assigned()
+    notice = next(n for n in notices(db, "assigned") if n.person_id == world.handler_edu)
+    accept = next(a["payload"] for a in notice.actions if a["label"] == "签收")
+    assert accept == f"asg:{lead}:accept"
+    chat = chat_as(world.handler_edu)
+    await chat.press(accept)
+    said_ok(chat)
+    assert "已签收第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》" in chat.said
+    assert "撰写答复" in chat.buttons  # the assignment, ready for the next action
+    assert row(db, Assignment, lead).status == "accepted"
+    # a colleague taps the same notice later: told who did it, nothing changes
+    colleague = chat_as(world.handler_edu2)
+    before = shot(db)
+    await colleague.press(accept)
+    assert "已由高远于2026年9月14日 09:30处理" in colleague.said
+    assert_same(db, before)
+
+
+async def test_accept_from_the_notice_in_the_middle_of_a_flow_asks_that_step_again(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    s.accepted()
+    pid2 = s.filed(title="关于加强校园食品安全监管的建议")
+    made = s.run(world.staff, assignments.assign, pid2, lead_unit_id=world.education)
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("记录沟通")
+    await chat.press(f"asg:{made[0].id}:accept")
+    assert "已签收第〔2〕号提案" in chat.said and "请选择沟通方式" in chat.said
+    await chat.tap("电话沟通")
+    assert "沟通日期" in chat.said
+
+
+# ---------------------------------------------------------------- adjustment
+
+
+async def test_request_adjustment_from_the_inbox(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("申请调整")
+    assert "调整申请期到2026年9月20日" in chat.said
+    await chat.send("校园周边道路停车管理属于交通运输部门职责。")
+    assert "确认提交吗" in chat.said
+    await chat.tap("修改理由")
+    await chat.send("校园周边道路停车泊位的施划和管理属于交通运输部门职责，建议改交。")
+    await chat.tap("确认申请调整")
+    said_ok(chat)
+    assert "调整申请已提交" in chat.said and "已申请调整，等待提案委决定" in chat.said
+    asg = row(db, Assignment, lead)
+    assert asg.status == "adjustment_requested"
+    assert asg.adjustment_reason.startswith("校园周边道路停车泊位")
+    assert {n.person_id for n in notices(db, "adjustment_requested")} == {
+        world.staff,
+        world.staff2,
+    }
+
+
+async def test_adjust_button_of_the_notice_opens_the_reason_step(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.assigned()
+    notice = next(n for n in notices(db, "assigned") if n.person_id == world.handler_edu)
+    chat = chat_as(world.handler_edu)
+    await chat.press(notice.actions[1]["payload"])
+    assert "请说明这件提案不属于本单位职责的理由" in chat.said
+    await chat.send("该事项由区交通运输局统筹负责。")
+    await chat.tap("确认申请调整")
+    assert row(db, Assignment, lead).status == "adjustment_requested"
+
+
+async def test_adjustment_refused_after_the_window(db, wf, world, clock, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("申请调整")
+    await chat.send("不属于本单位职责。")
+    clock.set_local(2026, 9, 22)  # the window ended on 2026-09-20
+    before = shot(db)
+    await chat.tap("确认申请调整")  # the workflow refuses
+    said_ok(chat)
+    assert "调整申请期已于2026年9月20日结束" in chat.said
+    assert_same(db, before)
+    # the inbox no longer offers it; the notice's button is refused at once
+    await open_first(chat)
+    assert "申请调整" not in chat.buttons and "调整申请期已于2026年9月20日结束" in chat.said
+    await chat.press(f"asg:{lead}:adjust")
+    assert "调整申请期已于2026年9月20日结束" in chat.said
+    assert_same(db, before)
+    assert row(db, Assignment, lead).status == "pending"
+
+
+# ---------------------------------------------------------------- contact, opinion, extension
+
+
+async def test_record_a_contact_with_the_proposer(db, wf, world, clock, chat_as):
+    s = States(db, wf, world)
+    pid, lead, _co = s.accepted()
+    clock.set_local(2026, 9, 18)
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("记录沟通")
+    assert set(chat.buttons) >= {"电话沟通", "上门走访", "座谈面商", "书面沟通", "网络沟通"}
+    await chat.tap("上门走访")
+    before = shot(db)
+    await chat.send("2026-09-25")
+    assert "沟通日期不能晚于今天" in chat.said
+    await chat.send("9月10日")
+    assert "沟通日期不能早于交办日期（2026年9月14日）" in chat.said
+    await chat.send("2月30日")
+    assert "没有这一天" in chat.said
+    await chat.send("下周吧")
+    assert "请发送日期" in chat.said
+    assert_same(db, before)
+    await chat.send("9月16日")
+    assert "2026年9月16日上门走访" in chat.said
+    await chat.send("到林晓委员工作单位面谈，委员同意先在两所学校试点。")
+    said_ok(chat)
+    assert "沟通情况已记录" in chat.said and "本单位办理状态：办理中" in chat.said
+    with db.read_session() as session:
+        contact = session.exec(select(ContactRecord)).one()
+    assert (contact.proposal_id, contact.assignment_id) == (pid, lead)
+    assert (contact.method, contact.contact_date) == ("visit", date(2026, 9, 16))
+    assert contact.recorded_by == world.handler_edu
+    # and "今天" with one tap
+    await chat.tap("记录沟通")
+    await chat.tap("电话沟通")
+    await chat.tap("今天")
+    await chat.send("电话回访，委员对试点安排表示认可。")
+    with db.read_session() as session:
+        days = sorted(c.contact_date for c in session.exec(select(ContactRecord)))
+    assert days == [date(2026, 9, 16), date(2026, 9, 18)]
+
+
+async def test_co_handler_gives_an_opinion_in_several_messages(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, _lead, co = s.accepted()
+    chat = chat_as(world.handler_tr)
+    await open_first(chat)
+    assert "撰写答复" not in chat.buttons
+    await chat.tap("协办意见")
+    assert "上限 2500 字" in chat.said
+    await chat.send(OPINION_1)
+    assert "已收到 1 段" in chat.said
+    await chat.send(OPINION_2)
+    assert f"已收到 2 段，共 {len(OPINION_1) + 1 + len(OPINION_2)} 字" in chat.said
+    await chat.send("完成")
+    said_ok(chat)
+    assert "协办意见已送主办单位" in chat.said and OPINION_2 in chat.said
+    asg = row(db, Assignment, co)
+    assert (asg.status, asg.opinion) == ("opinion_given", f"{OPINION_1}\n{OPINION_2}")
+    told = notices(db, "opinion_given")
+    assert {n.person_id for n in told} == {world.handler_edu, world.handler_edu2}
+    # revised later: the new text replaces the old
+    await chat.tap("修改协办意见")
+    assert "将被新的内容替换" in chat.said
+    await chat.send("补充：我局将在十月底前完成泊位施划。")
+    await chat.tap("完成")
+    assert row(db, Assignment, co).opinion == "补充：我局将在十月底前完成泊位施划。"
+
+
+async def test_request_an_extension(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("申请延期")
+    assert "现在的期限是2026年12月14日" in chat.said
+    await chat.send("需要等待年度预算批复后才能确定实施方案。")
+    said_ok(chat)
+    assert "延期申请已提交" in chat.said
+    told = notices(db, "extension_requested")
+    assert {n.person_id for n in told} == {world.staff, world.staff2}
+    assert "需要等待年度预算批复" in told[0].text
+
+
+# ---------------------------------------------------------------- the reply wizard
+
+
+async def wizard_to_preview(chat: Chat) -> None:
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    await chat.tap("B类")
+    await chat.send(BODY_1)
+    await chat.send(BODY_2)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.send("0839-8620101")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+
+
+async def test_reply_wizard_end_to_end(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    pid, lead, co = s.accepted()
+    s.run(world.handler_tr, assignments.give_opinion, co, OPINION_1)
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    for code, meaning in CLASS_MEANINGS.items():
+        assert f"{code}类：{meaning}" in chat.said
+        assert f"{code}类：{meaning}" in chat.buttons
+    await chat.tap("B类")
+    assert "请发送答复正文" in chat.said and "完成" not in chat.buttons
+    await chat.send(BODY_1)
+    assert f"已有 1 段，共 {len(BODY_1)} 字" in chat.said
+    await chat.send(BODY_2)
+    assert f"已有 2 段，共 {len(BODY_1) + 1 + len(BODY_2)} 字" in chat.said
+    await chat.send(BODY_3)
+    assert "已有 3 段" in chat.said
+    await chat.tap("完成")
+    assert "使用我的姓名（高远）" in chat.buttons
+    await chat.tap("使用我的姓名")
+    assert "联系电话" in chat.said
+    before = shot(db)
+    await chat.send("电话8620")
+    assert "联系电话格式不正确" in chat.said and "第 4 步" in chat.said
+    assert_same(db, before)
+    await chat.send("0839-8620101")
+    assert "使用「区教育局」" in chat.buttons
+    await chat.tap("使用「区教育局」")
+    await chat.tap("今天")
+    said = chat.said
+    assert "答复函预览" in said and "关于七届二次会议第1号提案的答复" in said
+    assert "尊敬的林晓委员：" in said and BODY_1 in said and BODY_3 in said
+    assert "（联系人：高远　联系电话：0839-8620101）" in said
+    assert "区教育局\n2026年9月14日" in said
+    assert f"答复类别：（B）类　{CLASS_MEANINGS['B']}" in said
+    assert f"· 区交通运输局：{OPINION_1}" in said  # the co-handling opinion
+    assert "提交审核" in chat.buttons
+    await chat.tap("提交审核")
+    said_ok(chat)
+    assert "答复已提交审核（B类，第1稿）" in chat.said and "已答复待审核" in chat.said
+    with db.read_session() as session:
+        reply = session.exec(select(Reply)).one()
+        proposal = session.get(Proposal, pid)
+    assert proposal.status == "replied"
+    assert (reply.assignment_id, reply.reply_class, reply.status) == (lead, "B", "submitted")
+    assert reply.body == f"{BODY_1}\n{BODY_2}\n{BODY_3}"
+    assert (reply.contact_person, reply.contact_phone) == ("高远", "0839-8620101")
+    assert (reply.signing_unit, reply.reply_date) == ("区教育局", date(2026, 9, 14))
+    assert reply.title == "关于七届二次会议第1号提案的答复"
+    assert {n.person_id for n in notices(db, "reply_submitted")} == {world.staff, world.staff2}
+    assert conversation(db, chat).data.get("drafts") == {}  # the draft is gone once sent
+
+
+async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await wizard_to_preview(chat)
+    await chat.tap("修改类别")
+    assert "当前选的是 B 类" in chat.said
+    await chat.tap("A类")
+    assert "答复函预览" in chat.said and "（A）类" in chat.said  # straight back to the preview
+    await chat.tap("修改联系人")
+    await chat.send("梁雪")
+    assert "（联系人：梁雪" in chat.said
+    await chat.tap("修改电话")
+    await chat.send("１３８０００００１２１")  # full-width digits are fine
+    assert "联系电话：13800000121" in chat.said
+    await chat.tap("修改落款")
+    await chat.send("区教育局办公室")
+    await chat.tap("修改日期")
+    await chat.send("2026年9月30日")
+    assert "答复日期不能晚于今天" in chat.said
+    await chat.send("9月11日")
+    assert "区教育局办公室\n2026年9月11日" in chat.said
+    await chat.tap("修改正文")
+    await chat.tap("清空重写")
+    assert "请发送答复正文" in chat.said
+    await chat.send(BODY_3)
+    await chat.tap("完成")
+    assert BODY_3 in chat.said and BODY_1 not in chat.said
+    await chat.tap("暂不提交")  # back to the assignment; the draft stays
+    await chat.tap("撰写答复")
+    assert "当前选的是 A 类" in chat.said
+    await chat.tap("A类")
+    await chat.tap("提交审核")
+    with db.read_session() as session:
+        reply = session.exec(select(Reply)).one()
+    assert (reply.reply_class, reply.contact_person, reply.body) == ("A", "梁雪", BODY_3)
+    assert (reply.signing_unit, reply.reply_date) == ("区教育局办公室", date(2026, 9, 11))
+
+
+async def test_reply_with_uploaded_documents(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    await chat.tap("C类")
+    await chat.upload("答复函.docx", docx_bytes())
+    assert "已收到文件《答复函.docx》" in chat.said
+    assert "请再发送一段简短的答复正文" in chat.said
+    await chat.send("完成")
+    assert "答复正文还是空的" in chat.said
+    text = f"{BODY_1}\n{BODY_2}"
+    await chat.upload("答复正文.txt", text.encode())
+    assert f"已用文件《答复正文.txt》的内容作为答复正文（{len(text)} 字）" in chat.said
+    await chat.upload("现场照片.png", PNG)
+    assert "只接受 .docx、.pdf 或 .txt" in chat.said
+    await chat.upload("说明.pdf", PNG)  # a disguised file
+    assert "扩展名 .pdf 与内容" in chat.said
+    await chat.upload("附表.pdf", PDF)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.tap("使用我的手机号")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "附件：答复函.docx、答复正文.txt、附表.pdf" in chat.said
+    await chat.tap("提交审核")
+    assert "附件 3 个" in chat.said
+    with db.read_session() as session:
+        reply = session.exec(select(Reply)).one()
+        files = session.exec(select(Attachment).where(Attachment.reply_id == reply.id)).all()
+    assert reply.body == text and reply.contact_phone == "13800000020"
+    assert sorted(f.filename for f in files) == ["答复函.docx", "答复正文.txt", "附表.pdf"]
+
+
+async def test_a_returned_reply_fills_the_wizard(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    rec = s.proposal("assigned")  # the first reply was returned: 请补充具体实施时间。
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    assert "第1稿答复被退回，审核意见：请补充具体实施时间。" in chat.said
+    await chat.tap("修改答复并重新提交")
+    assert "请补充具体实施时间" in chat.said and "当前选的是 B 类" in chat.said
+    await chat.tap("B类")
+    assert "已有 1 段" in chat.said
+    await chat.send("三、具体实施时间：2026年11月底前完成全部试点学校的泊位施划。")
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.tap("使用我的手机号")  # the last version's phone offered too
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "一、我局已会同交警部门" in chat.said and "三、具体实施时间" in chat.said
+    assert "上一稿的审核意见：请补充具体实施时间。" in chat.said
+    await chat.tap("提交审核")
+    assert "第2稿" in chat.said
+    with db.read_session() as session:
+        latest = session.exec(select(Reply).where(Reply.version == 2)).one()
+    assert latest.body.endswith("2026年11月底前完成全部试点学校的泊位施划。")
+    assert latest.body.startswith("您提出的关于改善城区小学放学时段交通秩序的建议收悉")
+    assert row(db, Proposal, rec.pid).status == "replied"
+
+
+async def test_returned_reply_keeps_its_own_phone(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.proposal("assigned")
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("修改答复并重新提交")
+    await chat.tap("B类")
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    assert "保留：0839-8620101" in chat.buttons
+    await chat.tap("保留：0839-8620101")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "联系电话：0839-8620101" in chat.said
+
+
+async def test_a_notice_button_mid_wizard_keeps_the_reply_draft(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.accepted()
+    pid2 = s.filed(title="关于加强校园食品安全监管的建议")
+    made = s.run(world.staff, assignments.assign, pid2, lead_unit_id=world.education)
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    await chat.tap("A类")
+    await chat.send(BODY_1)
+    await chat.press(f"asg:{made[0].id}:adjust")
+    assert "请说明这件提案不属于本单位职责的理由" in chat.said
+    await chat.tap("返回")
+    assert "第〔2〕号提案" in chat.said
+    await chat.tap("返回列表")
+    await chat.tap("第〔1〕号")
+    await chat.tap("撰写答复")
+    assert "当前选的是 A 类" in chat.said
+    await chat.tap("A类")
+    assert f"已有 1 段，共 {len(BODY_1)} 字" in chat.said
+
+
+# The reply wizard, one event at a time; a restart may come between any two of them.
+WIZARD = [
+    lambda c: c.send("/menu"),
+    lambda c: c.tap("📥 交办事项"),
+    lambda c: c.tap("第〔1〕号"),
+    lambda c: c.tap("撰写答复"),
+    lambda c: c.tap("A类"),
+    lambda c: c.send(BODY_1),
+    lambda c: c.upload("答复函.pdf", PDF),
+    lambda c: c.send(BODY_2),
+    lambda c: c.tap("完成"),
+    lambda c: c.tap("使用我的姓名"),
+    lambda c: c.send("0839-8620101"),
+    lambda c: c.tap("使用「"),
+    lambda c: c.send("9月14日"),
+    lambda c: c.tap("提交审核"),
+]
+
+
+@pytest.mark.parametrize("restart_after", range(1, len(WIZARD)))
+async def test_reply_wizard_survives_a_restart_between_any_two_steps(
+    db, wf, world, chat_as, tmp_path, restart_after
+):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    chat = chat_as(world.handler_edu)
+    for i, step in enumerate(WIZARD):
+        if i == restart_after:
+            fresh = build_engine(db, wf, AttachmentStore(tmp_path / "attachments"))
+            resumed = Chat(fresh, chat.sender.external_id, chat.sender.channel)
+            resumed.last = chat.last  # the buttons are still on the person's screen
+            chat = resumed
+        await step(chat)
+        said_ok(chat)
+    assert "答复已提交审核（A类，第1稿，附件 1 个）" in chat.said
+    with db.read_session() as session:
+        reply = session.exec(select(Reply)).one()
+        files = session.exec(select(Attachment).where(Attachment.reply_id == reply.id)).all()
+    assert reply.assignment_id == lead and reply.body == f"{BODY_1}\n{BODY_2}"
+    assert (reply.contact_person, reply.reply_date) == ("高远", date(2026, 9, 14))
+    assert [f.filename for f in files] == ["答复函.pdf"]
+
+
+# ---------------------------------------------------------------- forged and misplaced buttons
+
+
+async def test_forged_notice_payloads_change_nothing(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    others = [chat_as(person) for person in (world.member, world.staff, world.supervisor)]
+    await chat.send("/menu")
+    before = shot(db)
+    refusals = {
+        f"asg:{co}:accept": "这项交办不属于您所在的单位",  # 区交通运输局's assignment
+        f"asg:{co}:adjust": "这项交办不属于您所在的单位",
+        "asg:99999:accept": "找不到交办记录 99999",
+        f"asg:{lead}:delete": "无法识别这个操作",
+        f"asg:{lead}": "无法识别这个操作",
+        "asg:abc:accept": "无法识别这个操作",
+        f"asg:{lead}:accept:x": "无法识别这个操作",
+        "asg::accept": "无法识别这个操作",
+    }
+    for payload, message in refusals.items():
+        await chat.press(payload)
+        said_ok(chat)
+        assert message in chat.said, payload
+        assert "请选择要办理的事项" in chat.said  # and the menu again
+    assert_same(db, before)
+    for other in others:
+        await other.press(f"asg:{lead}:accept")
+        said_ok(other)
+        assert "没有「签收」的权限" in other.said
+        await other.press(f"asg:{lead}:adjust")
+        assert "没有「申请调整」的权限" in other.said
+    assert_same(db, before)
+    assert row(db, Assignment, co).status == "pending"
+
+
+async def test_stale_and_forged_buttons_inside_the_inbox(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    accept = chat.payload_of("签收")
+    await chat.tap("申请调整")
+    before = shot(db)
+    await chat.press(accept)  # from the previous question
+    assert "按钮已过期" in chat.said and "理由" in chat.said
+    v = conversation(db, chat).version
+    await chat.press(f"{v}|a:{co}")  # another unit's assignment, never offered
+    assert "选项无效" in chat.said
+    await chat.press(f"{v + 1}|accept")
+    assert "选项无效" in chat.said
+    assert_same(db, before)
+    assert row(db, Assignment, lead).status == "pending"
+
+
+async def test_a_colleague_acting_first_is_reported(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    s.run(world.handler_edu2, assignments.accept, lead)
+    before = shot(db)
+    await chat.tap("申请调整")
+    assert "已由梁雪于" in chat.said and "无法再申请调整" in chat.said
+    assert_same(db, before)
+
+
+async def test_a_reassigned_assignment_leaves_the_inbox(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_inbox(chat)
+    s.run(world.handler_edu, assignments.request_adjustment, lead, "不属于本单位职责。")
+    s.run(world.staff, assignments.reassign, lead, world.health)
+    await chat.tap("第〔1〕号")
+    assert "已办结或已改交" in chat.said and "目前没有需要办理的交办事项" in chat.said
+
+
+# ---------------------------------------------------------------- bad input at every step
+
+
+async def to_detail(c):
+    await open_first(c)
+
+
+async def to_pending_step(c, label):
+    await open_first(c)
+    await c.tap(label)
+
+
+async def to_accepted_step(c, *labels, texts=()):
+    await open_first(c)
+    for label in labels:
+        await c.tap(label)
+    for text in texts:
+        await c.send(text)
+
+
+async def to_reply_step(c, n):
+    script = [
+        lambda: c.tap("B类"),
+        lambda: c.send(BODY_1),
+        lambda: c.tap("完成"),
+        lambda: c.tap("使用我的姓名"),
+        lambda: c.send("0839-8620101"),
+        lambda: c.tap("使用「"),
+        lambda: c.tap("今天"),
+    ]
+    await open_first(c)
+    await c.tap("撰写答复")
+    for action in script[:n]:
+        await action()
+
+
+# step -> (handler, state of the assignment, how to get there, takes text, takes files)
+STEPS = {
+    "list": ("edu", "pending", open_inbox, False, False),
+    "detail": ("edu", "pending", to_detail, False, False),
+    "adjust_reason": ("edu", "pending", lambda c: to_pending_step(c, "申请调整"), True, False),
+    "adjust_confirm": (
+        "edu",
+        "pending",
+        lambda c: to_accepted_step(c, "申请调整", texts=["不属于本单位职责。"]),
+        False,
+        False,
+    ),
+    "contact_method": ("edu", "accepted", lambda c: to_accepted_step(c, "记录沟通"), False, False),
+    "contact_date": (
+        "edu",
+        "accepted",
+        lambda c: to_accepted_step(c, "记录沟通", "电话沟通"),
+        True,
+        False,
+    ),
+    "contact_summary": (
+        "edu",
+        "accepted",
+        lambda c: to_accepted_step(c, "记录沟通", "电话沟通", "今天"),
+        True,
+        False,
+    ),
+    "opinion": ("tr", "accepted", lambda c: to_accepted_step(c, "协办意见"), True, False),
+    "extend_reason": ("edu", "accepted", lambda c: to_accepted_step(c, "申请延期"), True, False),
+    "r_class": ("edu", "accepted", lambda c: to_reply_step(c, 0), False, False),
+    "r_body": ("edu", "accepted", lambda c: to_reply_step(c, 1), True, True),
+    "r_contact": ("edu", "accepted", lambda c: to_reply_step(c, 3), True, False),
+    "r_phone": ("edu", "accepted", lambda c: to_reply_step(c, 4), True, False),
+    "r_unit": ("edu", "accepted", lambda c: to_reply_step(c, 5), True, False),
+    "r_date": ("edu", "accepted", lambda c: to_reply_step(c, 6), True, False),
+    "r_preview": ("edu", "accepted", lambda c: to_reply_step(c, 7), False, False),
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+async def test_bad_input_at_every_step_changes_nothing(db, wf, world, chat_as, step):
+    who, state, reach, takes_text, takes_files = STEPS[step]
+    s = States(db, wf, world)
+    _pid, lead, co = s.assigned() if state == "pending" else s.accepted()
+    other = s.run(
+        world.staff,
+        assignments.assign,
+        s.filed(title="关于规范校外培训机构的建议"),
+        lead_unit_id=world.health,
+    )[0].id  # another unit's assignment
+    handler = world.handler_edu if who == "edu" else world.handler_tr
+    chat = chat_as(handler)
+    await reach(chat)
+    assert conversation(db, chat).step == step, chat.dump()
+    before = shot(db)
+
+    def version() -> int:
+        return conversation(db, chat).version
+
+    inputs = [
+        lambda: chat.send(""),
+        lambda: chat.send("   "),
+        lambda: chat.send("字" * 10_001),
+        lambda: chat.send("字" * 10_000),
+        lambda: chat.send("🙂🙂🙂"),
+        lambda: chat.upload(*(("现场照片.png", PNG) if takes_files else ("说明.pdf", PDF))),
+        lambda: chat.press(f"{version() - 1}|back"),  # a stale button
+        lambda: chat.press(f"{version()}|a:{other}"),  # never offered: another unit's
+        lambda: chat.press(f"asg:{other}:accept"),  # another unit's, by the notice action
+        lambda: chat.press(f"asg:{co or lead}:frobnicate"),
+        lambda: chat.press("rate:1:satisfied"),  # a member's button
+    ]
+    if not takes_text:
+        inputs.append(lambda: chat.send("这是一段随手写的话"))  # text where a choice is expected
+    for i, feed in enumerate(inputs):
+        await feed()
+        said_ok(chat)
+        assert conversation(db, chat).step == step, (i, chat.dump()[-800:])
+        assert_same(db, before)
