@@ -91,6 +91,15 @@ class Turn:
         return self.conv.data
 
     @property
+    def keep(self) -> dict:
+        """Data that outlives the flow: drafts a person may leave and come back to."""
+        return self.conv.data.setdefault("_keep", {})
+
+    def _kept(self) -> dict:
+        keep = self.conv.data.get("_keep")
+        return {"_keep": keep} if keep else {}
+
+    @property
     def locale(self) -> str:
         return self.person.locale if self.person else "zh"
 
@@ -142,14 +151,14 @@ class Turn:
         target = self.engine.flows[flow]
         self.conv.flow = flow
         self.conv.step = step or target.start
-        self.conv.data = dict(data or {})
+        self.conv.data = {**(data or {}), **self._kept()}
         self.engine.prompt(self)
 
     def finish(self) -> None:
         """Leave the flow; the person is back at the menu."""
         self.conv.flow = None
         self.conv.step = None
-        self.conv.data = {}
+        self.conv.data = self._kept()
 
 
 class Engine:

@@ -582,25 +582,25 @@ def on_extend_reason(turn: Turn, text: str) -> str:
 
 
 # ---------------------------------------------------------------- the reply wizard
-# The draft lives in turn.data["drafts"][<assignment id>]: every step writes a new copy of it,
-# so the conversation row always carries the whole draft.
+# The draft lives in turn.keep["replies"][<assignment id>], which outlives the flow (/cancel,
+# /menu, another flow): every step writes a new copy of it with the conversation row.
 
 
 def _draft(turn: Turn) -> dict:
-    drafts = turn.data.get("drafts") or {}
+    drafts = turn.keep.get("replies") or {}
     return copy.deepcopy(drafts.get(str(turn.data.get("asg")), {}))
 
 
 def _save(turn: Turn, draft: dict) -> None:
-    drafts = copy.deepcopy(turn.data.get("drafts") or {})
+    drafts = copy.deepcopy(turn.keep.get("replies") or {})
     drafts[str(turn.data.get("asg"))] = draft
-    turn.data["drafts"] = drafts
+    turn.keep["replies"] = drafts
 
 
 def _drop(turn: Turn) -> None:
-    drafts = copy.deepcopy(turn.data.get("drafts") or {})
+    drafts = copy.deepcopy(turn.keep.get("replies") or {})
     drafts.pop(str(turn.data.get("asg")), None)
-    turn.data["drafts"] = drafts
+    turn.keep["replies"] = drafts
 
 
 def _start_reply(turn: Turn, asg_id: int) -> None:
@@ -1174,10 +1174,7 @@ def on_notice(turn: Turn, args: list[str]) -> None:
             _again(turn)
         return
     _check_may(turn, "request_adjustment", asg_id)
-    keep = {}
-    if turn.conv.flow == "inbox" and turn.data.get("drafts"):
-        keep["drafts"] = copy.deepcopy(turn.data["drafts"])  # a reply being written stays
-    turn.start("inbox", data={**keep, "asg": asg_id}, step="adjust_reason")
+    turn.start("inbox", data={"asg": asg_id}, step="adjust_reason")
 
 
 def install(engine: Engine) -> None:

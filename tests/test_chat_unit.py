@@ -412,7 +412,7 @@ async def test_reply_wizard_end_to_end(db, wf, world, chat_as):
     assert (reply.signing_unit, reply.reply_date) == ("区教育局", date(2026, 9, 14))
     assert reply.title == "关于七届二次会议第1号提案的答复"
     assert {n.person_id for n in notices(db, "reply_submitted")} == {world.staff, world.staff2}
-    assert conversation(db, chat).data.get("drafts") == {}  # the draft is gone once sent
+    assert conversation(db, chat).data["_keep"]["replies"] == {}  # the draft is gone once sent
 
 
 async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, world, chat_as):
@@ -790,3 +790,26 @@ async def test_bad_input_at_every_step_changes_nothing(db, wf, world, chat_as, s
         said_ok(chat)
         assert conversation(db, chat).step == step, (i, chat.dump()[-800:])
         assert_same(db, before)
+
+
+async def test_a_reply_draft_survives_cancel_and_the_menu(db, wf, world, chat_as):
+    """/cancel leaves the wizard but keeps what was written, as the engine promises."""
+    from tests.factories import Story
+
+    story = Story(db, wf, world)
+    _pid, lead, _co = story.accepted(co=False)
+    chat = chat_as(world.handler_edu)
+    await chat.send("/menu")
+    await chat.tap("📥")
+    await chat.tap("第〔1〕号")
+    await chat.tap("撰写答复")
+    await chat.tap("B")
+    await chat.send("我局已在五所小学周边试点即停即走车位。")
+    await chat.send("/cancel")
+    assert "草稿不会丢失" in chat.said
+    await chat.tap("📥")
+    await chat.tap("第〔1〕号")
+    await chat.tap("撰写答复")
+    assert "当前选的是 B 类" in chat.said
+    kept = conversation(db, chat).data["_keep"]["replies"][str(lead)]
+    assert "试点即停即走车位" in str(kept)
