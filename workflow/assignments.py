@@ -90,7 +90,8 @@ def _handling_unit(ctx: Ctx, unit_id: int) -> Unit:
     return unit
 
 
-def _due(ctx: Ctx, due_date: date | None, months: int, what: str) -> date:
+def due_date_or_default(ctx: Ctx, due_date: date | None, months: int, what: str) -> date:
+    """``due_date`` if it is after today, or the default ``months`` from today."""
     if due_date is None:
         return ctx.calendar.add_months(ctx.today, months)
     if due_date <= ctx.today:
@@ -181,7 +182,7 @@ def assign(
             raise InvalidInput("牵头领导必须是名册中具有领导身份的人员。")
     if is_key and (supervising_unit_id is None or lead_leader_id is None):
         raise InvalidInput("重点提案必须指定督办单位和牵头领导。")
-    lead_due = _due(ctx, due_date, ctx.rules.reply_due_months, "答复期限")
+    lead_due = due_date_or_default(ctx, due_date, ctx.rules.reply_due_months, "答复期限")
     co_due = min(ctx.calendar.add_months(ctx.today, ctx.rules.cohandler_opinion_months), lead_due)
 
     proposal.assigned_at = ctx.now

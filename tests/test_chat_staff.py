@@ -1,0 +1,1103 @@
+"""Committee staff in the chat, as transcripts: the review queue and 交办, adjustment
+requests, reply review (staff and supervisors) and 重新办理 after 不满意."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import col, select
+
+from handlers.staff import PAGE_SIZE, parse_date
+from storage.models import (
+    Assignment,
+    AuditEvent,
+    Conversation,
+    Notice,
+    Person,
+    Proposal,
+    Rating,
+    Reply,
+    Unit,
+    YearCounter,
+)
+from tests.chat import Chat
+from tests.factories import SAMPLE_REPLY
+from tests.snapshot import snapshot
+from tests.states import MAIN_TITLE, OTHER_TITLE, States
+from workflow import proposals, replies
+
+TITLE = "关于改善城区小学放学时段交通秩序的建议"  # Story's default title
+THIRD_TITLE = "关于推进社区养老服务中心建设的建议"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def db_state(db) -> dict:
+    """Every table but the conversation state (which changes on every event)."""
+    shot = snapshot(db)
+    shot.pop("conversation")
+    return shot
+
+
+def assert_same(db, before: dict) -> None:
+    after = db_state(db)
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"rows changed in: {', '.join(changed)}"
+
+
+def get(db, model, record_id):
+    with db.read_session() as s:
+        return s.get(model, record_id)
+
+
+def notices(db, kind: str) -> list[Notice]:
+    with db.read_session() as s:
+        return list(s.exec(select(Notice).where(Notice.kind == kind)).all())
+
+
+def conversation(db, chat: Chat) -> Conversation:
+    with db.read_session() as s:
+        return s.exec(
+            select(Conversation).where(Conversation.external_id == chat.sender.external_id)
+        ).one()
+
+
+async def tap_with(chat: Chat, text: str):
+    """Tap the button whose label contains ``text``."""
+    for out in reversed(chat.last):
+        for choice in out.choices:
+            if text in choice.label:
+                return await chat.press(choice.payload)
+    raise AssertionError(f"no button with {text!r}; buttons: {chat.buttons}")
+
+
+def version(chat: Chat) -> str:
+    return chat.last[-1].choices[0].payload.split("|")[0]
+
+
+async def open_item(chat: Chat, menu_label: str):
+    await chat.send("/menu")
+    await chat.tap(menu_label)
+
+
+def story(db, wf, world) -> States:
+    return States(db, wf, world)
+
+
+# ================================================================ review: the four decisions
+
+
+async def test_file_then_assign_with_search_and_co_units(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.submitted(cosigners=[world.cosigner])
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    assert "待审查 1 件" in chat.said and f"《{TITLE}》 林晓，9月14日提交" in chat.said
+    await chat.tap(TITLE)
+    assert "编 号:未编号" in chat.said and "当前状态:待审查" in chat.said
+    assert chat.buttons == ["立案", "不予立案", "并案", "转为意见建议", "↩️ 返回"]
+    await chat.tap("立案")
+    assert "已立案，编号为2026年度第1号（第〔1〕号）" in chat.said
+    p = get(db, Proposal, pid)
+    assert (p.status, p.number) == ("filed", 1)
+    assert {n.person_id for n in notices(db, "filed")} == {world.member, world.cosigner}
+
+    await chat.tap("现在交办")
+    assert "第一步：请选择主办单位" in chat.said
+    assert chat.buttons[:3] == ["区教育局", "区交通运输局", "区卫生健康委员会"]
+    assert "区政府督查室" not in chat.buttons  # a supervising unit never handles
+    await chat.send("交通")  # part of a name
+    assert "名称含「交通」的单位（1 个）" in chat.said
+    assert chat.buttons == ["区交通运输局", "显示全部", "↩️ 返回"]
+    await chat.send("税务")
+    assert "没有名称含「税务」的单位，以下是全部单位" in chat.said
+    assert "区教育局" in chat.buttons
+    await chat.send("教育")
+    await chat.tap("区教育局")
+    assert "第二步" in chat.said and "主办单位：区教育局" in chat.said
+    assert "区教育局" not in chat.buttons  # the lead unit is not offered as co-handler
+    await chat.tap("区交通运输局")
+    await chat.tap("区卫生健康委员会")
+    assert "已选协办单位：区交通运输局、区卫生健康委员会" in chat.said
+    await chat.tap("✅ 区卫生健康委员会")  # tapped again: unselected
+    assert "已选协办单位：区交通运输局" in chat.said
+    assert "✅ 区交通运输局" in chat.buttons and "区卫生健康委员会" in chat.buttons
+    await chat.tap("完成")
+    default_due = wf.calendar.add_months(date(2026, 9, 14), wf.rules.reply_due_months)
+    assert default_due == date(2026, 12, 14)
+    assert "默认为交办后 3 个月：2026年12月14日" in chat.said
+    await chat.tap("使用默认")
+    assert "是否列为重点提案" in chat.said
+    await chat.tap("否")
+    assert "请核对交办信息" in chat.said
+    for line in (
+        "主办单位：区教育局",
+        "协办单位：区交通运输局",
+        "答复期限：2026年12月14日（默认，交办后 3 个月）",
+        "是否重点：否",
+    ):
+        assert line in chat.said
+    assert "督办单位" not in chat.said
+    await chat.tap("确认交办")
+    assert "已交办：第〔1〕号" in chat.said and "由区教育局主办，区交通运输局协办" in chat.said
+    assert "审查队列是空的" in chat.said
+
+    p = get(db, Proposal, pid)
+    assert (p.status, p.due_date, p.is_key) == ("assigned", default_due, False)
+    with db.read_session() as session:
+        made = session.exec(select(Assignment).order_by(Assignment.id)).all()
+    assert [(a.unit_id, a.role, a.status) for a in made] == [
+        (world.education, "lead", "pending"),
+        (world.transport, "co", "pending"),
+    ]
+    told = {n.person_id for n in notices(db, "assigned")}
+    assert told == {world.handler_edu, world.handler_edu2, world.handler_tr}
+    assert notices(db, "assigned_watch") == []
+
+
+async def test_key_proposal_with_a_typed_date_and_edits_from_the_summary(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.filed()
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    assert "【待交办】" in chat.said and "【待审查】" not in chat.said
+    await chat.tap("第〔1〕号")
+    assert chat.buttons == ["交办", "↩️ 返回"]
+    await chat.tap("交办")
+    await chat.tap("区交通运输局")
+    await chat.tap("完成")
+    await chat.send("2027年3月15日")
+    await chat.tap("是")
+    assert "请选择督办单位" in chat.said and chat.buttons == ["区政府督查室", "↩️ 返回"]
+    await chat.tap("区政府督查室")
+    assert "请选择牵头领导" in chat.said and chat.buttons == ["邓启明（副区长）", "↩️ 返回"]
+    await chat.tap("邓启明")
+    for line in (
+        "主办单位：区交通运输局",
+        "协办单位：无",
+        "答复期限：2027年3月15日",
+        "是否重点：是",
+        "督办单位：区政府督查室",
+        "牵头领导：邓启明（副区长）",
+    ):
+        assert line in chat.said
+    # Edits go back to the summary; a co-handler that becomes the lead is dropped.
+    await chat.tap("修改协办单位")
+    await chat.tap("区教育局")
+    await chat.tap("完成")
+    assert "协办单位：区教育局" in chat.said
+    await chat.tap("修改主办单位")
+    await chat.tap("区教育局")
+    assert "区教育局改为主办单位，已从协办单位中去掉" in chat.said
+    assert "主办单位：区教育局" in chat.said and "协办单位：无" in chat.said
+    await chat.tap("修改答复期限")
+    assert "当前已填：2027年3月15日" in chat.said
+    await chat.send("2027/4/1")
+    assert "答复期限：2027年4月1日" in chat.said
+    await chat.tap("确认交办")
+    assert "列为重点提案" in chat.said
+
+    p = get(db, Proposal, pid)
+    assert (p.status, p.due_date, p.is_key) == ("assigned", date(2027, 4, 1), True)
+    assert (p.supervising_unit_id, p.lead_leader_id) == (world.inspection, world.leader)
+    with db.read_session() as session:
+        made = session.exec(select(Assignment)).all()
+    assert [(a.unit_id, a.role) for a in made] == [(world.education, "lead")]
+    assert {n.person_id for n in notices(db, "assigned_watch")} == {
+        world.supervisor,
+        world.leader,
+    }
+
+
+async def test_key_proposal_can_be_turned_back_to_normal(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.filed()
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap("第〔1〕号")
+    await chat.tap("交办")
+    await chat.tap("区教育局")
+    await chat.tap("完成")
+    await chat.tap("使用默认")
+    await chat.tap("是")
+    await chat.tap("区政府督查室")
+    await chat.tap("邓启明")
+    await chat.tap("修改重点设置")
+    await chat.tap("否")
+    assert "是否重点：否" in chat.said and "督办单位" not in chat.said
+    await chat.tap("确认交办")
+    p = get(db, Proposal, pid)
+    assert (p.is_key, p.supervising_unit_id, p.lead_leader_id) == (False, None, None)
+
+
+async def test_unit_lists_are_paged_searchable_and_only_active(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.filed()
+    with db.session() as session:
+        for name in ("区财政局", "区民政局", "区司法局", "区人力资源和社会保障局", "区自然资源局"):
+            session.add(Unit(name=name))
+        for name in ("区生态环境分局", "区住房和城乡建设局", "区水利局"):
+            session.add(Unit(name=name))
+        session.add(Unit(name="区原文化局", active=False))
+        session.add(Unit(name="区审计局", short_name="审计"))
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap("第〔1〕号")
+    await chat.tap("交办")
+    assert "（第 1/2 页）" in chat.said and "下一页 ▶" in chat.buttons
+    await chat.tap("下一页")
+    assert "（第 2/2 页）" in chat.said and "区审计局" in chat.buttons
+    assert not any("文化" in b for b in chat.buttons)  # an inactive unit is not offered
+    await chat.send("文化")
+    assert "没有名称含「文化」的单位" in chat.said
+    await chat.send("局")  # many matches: still paged
+    assert "名称含「局」的单位（11 个）" in chat.said and "（第 1/2 页）" in chat.said
+    await chat.send("审计")
+    assert chat.buttons[:2] == ["区审计局", "显示全部"]
+    await chat.tap("显示全部")
+    assert "（第 1/2 页）" in chat.said
+    await chat.send("人力资源")
+    await chat.tap("区人力资源和社会保障局")
+    await chat.send("资源")  # the co-handling list is searched the same way
+    assert chat.buttons[0] == "区自然资源局" and "区人力资源和社会保障局" not in chat.buttons
+    await chat.tap("区自然资源局")
+    assert "已选协办单位：区自然资源局" in chat.said
+    await chat.tap("完成")
+    await chat.tap("使用默认")
+    await chat.tap("否")
+    await chat.tap("确认交办")
+    with db.read_session() as session:
+        names = [
+            session.get(Unit, a.unit_id).name
+            for a in session.exec(select(Assignment).order_by(Assignment.id)).all()
+        ]
+    assert names == ["区人力资源和社会保障局", "区自然资源局"]
+    assert get(db, Proposal, pid).status == "assigned"
+
+
+async def test_review_tells_of_co_signers_still_to_confirm(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.submitted(cosigners=[world.cosigner, world.cosigner2], confirm=False)
+    s.run(world.cosigner, proposals.confirm_cosign, pid)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    assert "注意：黄蕾尚未确认联名（截止2026年9月" in chat.said and "不再列入" in chat.said
+    await chat.tap("立案")
+    with db.read_session() as session:
+        from storage.models import Signer
+
+        states = {
+            x.person_id: x.state
+            for x in session.exec(select(Signer).where(Signer.proposal_id == pid)).all()
+        }
+    assert states == {
+        world.member: "confirmed",
+        world.cosigner: "confirmed",
+        world.cosigner2: "expired",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2027-03-15", date(2027, 3, 15)),
+        ("2027/3/15", date(2027, 3, 15)),
+        ("2027.3.15", date(2027, 3, 15)),
+        ("2027年3月15日", date(2027, 3, 15)),
+        ("2027 年 3 月 15 号", date(2027, 3, 15)),
+        ("２０２７－０３－１５", date(2027, 3, 15)),
+        ("2027-02-30", None),
+        ("2027-13-01", None),
+        ("3月15日", None),
+        ("明年春天", None),
+        ("", None),
+    ],
+)
+def test_parse_date(text, expected):
+    assert parse_date(text) == expected
+
+
+async def test_due_date_refusals(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    s.filed()
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap("第〔1〕号")
+    await chat.tap("交办")
+    await chat.tap("区教育局")
+    await chat.tap("完成")
+    before = db_state(db)
+    for text in ("2026-09-14", "2026年9月1日", "2025-12-31"):  # today and the past
+        await chat.send(text)
+        assert "答复期限必须晚于今天（2026年9月14日）" in chat.said, text
+        assert "第三步：答复期限" in chat.said
+    await chat.send("2027-02-30")
+    assert "看不懂这个日期，或者没有这一天" in chat.said
+    await chat.send("下个月")
+    assert "看不懂这个日期" in chat.said and "2027-03-15" in chat.said
+    assert conversation(db, chat).step == "due"
+    assert_same(db, before)
+    await chat.send("2026-09-15")
+    assert "第四步" in chat.said
+
+
+async def test_reject_asks_the_reason_and_confirms(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.submitted(cosigners=[world.cosigner])
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    await chat.tap("不予立案")
+    assert "请写明" in chat.said and "不予立案的理由" in chat.said
+    await chat.send("👎👎")
+    assert "不予立案的理由需要用文字写明" in chat.said
+    await chat.send("属于学校日常管理")
+    assert "确认《" in chat.said and "理由：属于学校日常管理" in chat.said
+    await chat.tap("修改理由")
+    await chat.send("属于学校日常管理事务，建议通过社情民意渠道反映。")
+    assert get(db, Proposal, pid).status == "submitted"  # nothing until confirmed
+    await chat.tap("确认不予立案")
+    assert "不予立案，已通知提案人" in chat.said and "审查队列是空的" in chat.said
+    p = get(db, Proposal, pid)
+    assert p.status == "not_filed" and p.number is None
+    assert p.review_reason == "属于学校日常管理事务，建议通过社情民意渠道反映。"
+    assert {n.person_id for n in notices(db, "not_filed")} == {world.member, world.cosigner}
+
+
+async def test_merge_into_a_target_found_by_keyword_or_number(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    first = s.filed(title=MAIN_TITLE)  # 第〔1〕号
+    second, _lead, _co = s.assigned(title=THIRD_TITLE)  # 第〔2〕号, assigned
+    s.submitted(title="关于完善农村饮水安全保障的建议")  # submitted: not a target
+    pid = s.submitted(title=OTHER_TITLE)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(OTHER_TITLE[:10])
+    await chat.tap("并案")
+    assert "2026年度已立案或办理中" in chat.said
+    assert chat.buttons[0].startswith("第〔1〕号 关于加强") and chat.buttons[0].endswith("…")
+    assert chat.buttons[1].startswith("第〔2〕号 关于推进社区养老")
+    assert not any("饮水" in b for b in chat.buttons)
+    await chat.send("养老")
+    assert "含「养老」的提案（1 件）" in chat.said
+    assert chat.buttons[0].startswith("第〔2〕号")
+    await chat.send("第〔1〕号")
+    assert chat.buttons[0].startswith("第〔1〕号") and "第〔2〕号" not in chat.said
+    await chat.send("99")
+    assert "没有找到含「99」的提案" in chat.said
+    await chat.send("1")
+    await chat.tap("第〔1〕号")
+    assert f"并入第〔1〕号《{MAIN_TITLE}》" in chat.said
+    await chat.tap("重新选择")
+    await chat.tap("第〔2〕号")
+    await chat.tap("确认并案")
+    assert "已并入第〔2〕号提案" in chat.said
+    p = get(db, Proposal, pid)
+    assert (p.status, p.merged_into_id, p.number) == ("merged", second, None)
+    assert get(db, Proposal, first).status == "filed"
+    assert [n.person_id for n in notices(db, "merged")] == [world.member]
+
+
+async def test_convert_with_an_optional_note(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    with_note = s.submitted()
+    without = s.submitted(title=OTHER_TITLE)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    await chat.tap("转为意见建议")
+    await chat.send("转区交通运输局参考")
+    assert "说明：转区交通运输局参考" in chat.said
+    await chat.tap("确认转为意见建议")
+    assert "已转为意见建议" in chat.said
+    await chat.tap(OTHER_TITLE[:10])
+    await chat.tap("转为意见建议")
+    await chat.tap("不写说明")
+    assert "说明：（无）" in chat.said
+    await chat.tap("确认转为意见建议")
+    assert get(db, Proposal, with_note).review_reason == "转区交通运输局参考"
+    p = get(db, Proposal, without)
+    assert (p.status, p.review_reason) == ("converted", None)
+    assert len(notices(db, "converted")) == 2
+
+
+async def test_filed_proposal_waits_in_the_queue_and_is_assigned_later(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.submitted()
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    await chat.tap("立案")
+    await chat.tap("稍后交办")
+    assert "待审查 0 件，待交办 1 件" in chat.said and "【待交办】" in chat.said
+    assert f"1. 第〔1〕号《{TITLE}》 林晓" in chat.said
+    await chat.tap("第〔1〕号")
+    await chat.tap("交办")
+    await chat.tap("区教育局")
+    await chat.tap("完成")
+    await chat.tap("使用默认")
+    await chat.tap("否")
+    await chat.tap("确认交办")
+    assert get(db, Proposal, pid).status == "assigned"
+
+
+async def test_queue_oldest_first_in_pages(db, wf, world, clock, chat_as):
+    s = story(db, wf, world)
+    ids = []
+    for i in range(PAGE_SIZE + 2):
+        ids.append(s.submitted(title=f"关于第{i + 1}个社区问题的建议"))
+        clock.advance(minutes=5)
+    s.run(world.staff, proposals.file_proposal, ids[0])  # now waits for 交办
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    assert "待审查 9 件，待交办 1 件" in chat.said and "（第 1/2 页）" in chat.said
+    assert chat.buttons[0] == "关于第2个社区问题的建议"
+    assert chat.buttons[PAGE_SIZE - 1] == "关于第9个社区问题的建议"
+    assert chat.buttons[PAGE_SIZE:] == ["下一页 ▶", "🏠 返回菜单"]
+    await chat.tap("下一页")
+    assert "（第 2/2 页）" in chat.said and "9. 《关于第10个社区问题的建议》" in chat.said
+    assert chat.buttons[:2] == ["关于第10个社区问题的建议", "第〔1〕号 关于第1个社区问题的建议"]
+    assert "【待审查】" in chat.said and "【待交办】" in chat.said
+    await chat.tap("◀ 上一页")
+    assert "（第 1/2 页）" in chat.said
+    await chat.tap("🏠 返回菜单")
+    assert "许静，您好" in chat.said
+
+
+# ================================================================ two staff, one proposal
+
+
+async def test_two_staff_on_one_proposal(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid = s.submitted()
+    a, b = chat_as(world.staff), chat_as(world.staff2)
+    await open_item(b, "🔎 审查队列")
+    await b.tap(TITLE)
+    await open_item(a, "🔎 审查队列")
+    await a.tap(TITLE)
+    await a.tap("立案")
+    assert "第1号" in a.said
+    before = db_state(db)
+    await b.tap("立案")
+    assert "已由许静于2026年9月14日 09:30处理" in b.said and "无法再立案" in b.said
+    assert "这件提案已立案（第〔1〕号），尚未交办" in b.said  # asked again, as it is now
+    assert_same(db, before)
+    assert get(db, Proposal, pid).number == 1
+    with db.read_session() as session:
+        assert session.get(YearCounter, 2026).last_number == 1
+        files = session.exec(select(AuditEvent).where(AuditEvent.action == "file")).all()
+    assert len(files) == 1
+
+    # Both go on to 交办; the second confirmation finds it done.
+    for chat in (a, b):
+        if chat is b:
+            await chat.tap("交办")
+        else:
+            await chat.tap("现在交办")
+        await chat.tap("区教育局")
+        await chat.tap("完成")
+        await chat.tap("使用默认")
+        await chat.tap("否")
+    await a.tap("确认交办")
+    before = db_state(db)
+    await b.tap("确认交办")
+    assert "已由许静" in b.said and "无法再交办" in b.said
+    assert "当前为「办理中」，不能再交办" in b.said and b.buttons == ["返回审查队列"]
+    assert_same(db, before)
+    await b.tap("返回审查队列")
+    assert "审查队列是空的" in b.said
+
+
+# ================================================================ restart inside the wizard
+
+
+async def test_a_restart_between_wizard_steps_resumes(db, wf, world, chat_as, tmp_path):
+    from handlers.flows import build_engine
+    from storage.files import AttachmentStore
+
+    s = story(db, wf, world)
+    pid = s.submitted()
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    await chat.tap("立案")
+
+    def restart(old: Chat) -> Chat:
+        engine = build_engine(db, wf, AttachmentStore(tmp_path / "attachments"))
+        new = Chat(engine, old.sender.external_id)
+        new.last = old.last  # the buttons still on the person's screen
+        return new
+
+    steps = [
+        ("tap", "现在交办", "第一步"),
+        ("send", "交通", "名称含「交通」"),
+        ("tap", "区交通运输局", "第二步"),
+        ("tap", "区卫生健康委员会", "已选协办单位：区卫生健康委员会"),
+        ("tap", "完成", "第三步"),
+        ("send", "2027-01-20", "第四步"),
+        ("tap", "是", "请选择督办单位"),
+        ("tap", "区政府督查室", "请选择牵头领导"),
+        ("tap", "邓启明", "请核对交办信息"),
+    ]
+    for kind, what, expected in steps:
+        chat = restart(chat)
+        await (chat.tap(what) if kind == "tap" else chat.send(what))
+        assert expected in chat.said, (what, chat.said)
+    assert "协办单位：区卫生健康委员会" in chat.said and "答复期限：2027年1月20日" in chat.said
+    chat = restart(chat)
+    await chat.send("/help")  # the step is known after the restart
+    assert "请核对后点选确认交办" in chat.said
+    chat = restart(chat)
+    await chat.tap("确认交办")
+    p = get(db, Proposal, pid)
+    assert (p.status, p.due_date, p.is_key) == ("assigned", date(2027, 1, 20), True)
+
+
+# ================================================================ adjustments
+
+
+async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.assignment("adjustment_requested")  # 区教育局 (lead) asks
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    assert "待处理的调整申请 1 件" in chat.said and "区教育局（主办）" in chat.said
+    await chat.tap("第〔1〕号")
+    assert "区教育局申请调整第〔1〕号" in chat.said and "理由：不属于本单位职责" in chat.said
+    assert "申请人：高远" in chat.said
+    assert chat.buttons == ["同意并改交", "不予调整", "↩️ 返回"]
+    await chat.tap("同意并改交")
+    # Units already on the proposal are not offered.
+    assert "区卫生健康委员会" in chat.buttons
+    assert "区教育局" not in chat.buttons and "区交通运输局" not in chat.buttons
+    await chat.send("卫生")
+    assert chat.buttons[0] == "区卫生健康委员会"
+    await chat.tap("区卫生健康委员会")
+    assert "改由区卫生健康委员会主办" in chat.said
+    await chat.tap("确认改交")
+    assert "已改交：第〔1〕号提案改由区卫生健康委员会主办" in chat.said
+    assert "没有待处理的调整申请" in chat.said
+    assert get(db, Assignment, rec.lead).status == "reassigned"
+    with db.read_session() as session:
+        new = session.exec(select(Assignment).where(Assignment.unit_id == world.health)).one()
+    assert (new.role, new.status) == ("lead", "pending")
+    assert {n.person_id for n in notices(db, "adjustment_granted")} == {
+        world.handler_edu,
+        world.handler_edu2,
+    }
+
+
+async def test_adjustment_refused_with_a_reason(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.assignment("adjustment_requested", role="co")  # 区交通运输局 (co) asks
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    assert "区交通运输局（协办）" in chat.said
+    await chat.tap("第〔1〕号")
+    await chat.tap("不予调整")
+    assert "将告知区交通运输局" in chat.said
+    await chat.send("🙅")
+    assert "需要用文字写明" in chat.said and get(db, Assignment, rec.co).status == (
+        "adjustment_requested"
+    )
+    await chat.send("校园周边交通组织属于贵局职责。")
+    assert "已不予调整：区交通运输局须按期办理" in chat.said
+    a = get(db, Assignment, rec.co)
+    assert (a.status, a.adjustment_decision) == ("accepted", "校园周边交通组织属于贵局职责。")
+    assert [n.person_id for n in notices(db, "adjustment_refused")] == [world.handler_tr]
+
+
+# ================================================================ reply review
+
+
+async def test_reply_letter_is_shown_and_approved_as_it_is(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.assignment("opinion_given", role="co")
+    reply_id = s.submit_reply(rec.lead)
+    chat = chat_as(world.staff)
+    await open_item(chat, "✅ 答复审核")
+    assert "待审核的答复 1 件" in chat.said and "区教育局，B类，第1稿" in chat.said
+    await chat.tap("第〔1〕号")
+    for part in (
+        "答复类别：B类（所提问题正在解决或已列入计划逐步解决）",
+        "我局已会同交警部门",
+        "联系人：高远　联系电话：0839-8620101",
+        "落款单位：区教育局",
+        "答复日期：2026年9月14日",
+        "协办意见：",
+        "区交通运输局：建议优化信号灯配时。",
+    ):
+        assert part in chat.said, part
+    assert chat.buttons == ["通过（B类）", "改为A类后通过", "改为C类后通过", "退回修改", "↩️ 返回"]
+    await chat.tap("通过")
+    assert "已审核通过第〔1〕号提案的答复（B类）" in chat.said and "没有待审核的答复" in chat.said
+    r = get(db, Reply, reply_id)
+    assert (r.status, r.reply_class, r.reviewed_by) == ("approved", "B", world.staff)
+    assert get(db, Proposal, rec.pid).status == "delivered"
+    assert [n.person_id for n in notices(db, "reply_delivered")] == [world.member]
+
+
+async def test_reply_class_changed_on_approval(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.proposal("replied")
+    chat = chat_as(world.staff)
+    await open_item(chat, "✅ 答复审核")
+    await chat.tap("第〔1〕号")
+    await chat.tap("改为A类后通过")
+    assert "答复（A类）" in chat.said
+    r = get(db, Reply, rec.reply)
+    assert (r.status, r.reply_class, r.proposed_class) == ("approved", "A", "B")
+
+
+async def test_reply_returned_with_a_comment(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.proposal("replied")
+    chat = chat_as(world.staff)
+    await open_item(chat, "✅ 答复审核")
+    await chat.tap("第〔1〕号")
+    await chat.tap("退回修改")
+    await chat.send("   ")
+    assert "内容不能为空" in chat.said
+    await chat.send("请写明试点学校名单和推行时间。")
+    assert "已退回第〔1〕号提案的答复" in chat.said
+    r = get(db, Reply, rec.reply)
+    assert (r.status, r.review_comment) == ("returned", "请写明试点学校名单和推行时间。")
+    assert get(db, Proposal, rec.pid).status == "assigned"
+    assert get(db, Assignment, rec.lead).status == "accepted"
+    assert {n.person_id for n in notices(db, "reply_returned")} == {
+        world.handler_edu,
+        world.handler_edu2,
+    }
+
+
+async def test_supervisor_reviews_only_the_proposals_their_unit_supervises(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    key = s.proposal("replied", key=True)  # supervised by 区政府督查室
+    plain = s.proposal("replied")
+    with db.session() as session:
+        other_unit = Unit(name="区发展和改革局督查科", kind="supervising")
+        session.add(other_unit)
+        session.flush()
+        other = Person(name="韩冬", phone="13800000031", roles="supervisor", unit_id=other_unit.id)
+        session.add(other)
+        session.flush()
+        other_id = other.id
+
+    staff = chat_as(world.staff)
+    await open_item(staff, "✅ 答复审核")
+    assert "待审核的答复 2 件" in staff.said
+
+    elsewhere = chat_as(other_id)
+    await open_item(elsewhere, "✅ 答复审核")
+    assert "没有待审核的答复" in elsewhere.said
+
+    chat = chat_as(world.supervisor)
+    await chat.send("/menu")
+    assert "✅ 答复审核" in chat.buttons and "🔎 审查队列" not in chat.buttons
+    await chat.tap("✅ 答复审核")
+    assert "待审核的答复 1 件" in chat.said
+    assert len([b for b in chat.buttons if b.startswith("第〔")]) == 1
+    before = db_state(db)
+    await chat.press(f"{version(chat)}|r:{plain.reply}")  # not offered to them
+    assert "选项无效" in chat.said
+    assert_same(db, before)
+    await chat.tap("第〔")
+    await chat.tap("改为C类后通过")
+    assert "答复（C类）" in chat.said
+    r = get(db, Reply, key.reply)
+    assert (r.status, r.reply_class, r.reviewed_by) == ("approved", "C", world.supervisor)
+    assert get(db, Reply, plain.reply).status == "submitted"
+
+
+async def test_two_reviewers_on_one_reply(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.proposal("replied", key=True)
+    supervisor, staff = chat_as(world.supervisor), chat_as(world.staff)
+    for chat in (supervisor, staff):
+        await open_item(chat, "✅ 答复审核")
+        await chat.tap("第〔1〕号")
+    await staff.tap("通过")
+    before = db_state(db)
+    await supervisor.tap("退回修改")
+    await supervisor.send("请补充经费来源。")
+    assert "已由许静" in supervisor.said and "无法再退回答复" in supervisor.said
+    assert_same(db, before)
+    r = get(db, Reply, rec.reply)
+    assert (r.status, r.reviewed_by, r.review_comment) == ("approved", world.staff, None)
+
+
+# ================================================================ 不满意 → 重新办理 / 办结
+
+
+async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.proposal("delivered")  # 林晓 with 何平
+    s.run(
+        world.member,
+        replies.rate,
+        rec.pid,
+        work="basic",
+        result="unsatisfied",
+        feedback="试点范围太小",
+    )
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    assert "评价为不满意的提案 1 件" in chat.said
+    await chat.tap("第〔1〕号")
+    for part in (
+        "评价情况（第1稿答复，B类）",
+        "林晓：办理工作基本满意，办理结果不满意；意见：试点范围太小",
+        "何平：尚未评价",
+        "评价期至：",
+        "已重新办理 0 次（最多 1 次）",
+    ):
+        assert part in chat.said, part
+    assert chat.buttons == ["重新办理", "办结", "↩️ 返回"]
+    await chat.tap("重新办理")
+    assert "由区教育局重新答复" in chat.said and "默认为 1 个月后：2026年10月14日" in chat.said
+    before = db_state(db)
+    await chat.send("2026-09-01")
+    assert "新的答复期限必须晚于今天（2026年9月14日）" in chat.said
+    assert_same(db, before)
+    await chat.send("2026年11月30日")
+    assert "新的答复期限：2026年11月30日" in chat.said
+    await chat.send("请扩大试点范围并与委员当面沟通。")
+    assert "已下达重新办理：第〔1〕号提案由区教育局在2026年11月30日前重新答复" in chat.said
+    p = get(db, Proposal, rec.pid)
+    assert (p.status, p.rehandle_count, p.due_date) == ("assigned", 1, date(2026, 11, 30))
+    lead = get(db, Assignment, rec.lead)
+    assert (lead.status, lead.due_date) == ("accepted", date(2026, 11, 30))
+    ordered = notices(db, "rehandle_ordered")
+    assert {n.person_id for n in ordered} == {world.handler_edu, world.handler_edu2}
+    assert "要求：请扩大试点范围并与委员当面沟通。" in ordered[0].text
+    assert "没有评价为不满意" in chat.said
+
+
+async def test_rehandle_with_the_default_date_and_no_note(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid, lead, _reply = s.rated()
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    await chat.tap("第〔1〕号")
+    await chat.tap("重新办理")
+    await chat.tap("使用默认")
+    await chat.tap("不写要求")
+    assert "在2026年10月14日前重新答复" in chat.said
+    assert get(db, Proposal, pid).due_date == date(2026, 10, 14)
+
+
+async def test_close_waits_for_the_rating_window(db, wf, world, clock, chat_as):
+    s = story(db, wf, world)
+    pid, _lead, _reply = s.rated(cosigners=[world.cosigner])  # 何平 has not rated
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    await chat.tap("第〔1〕号")
+    before = db_state(db)
+    await chat.tap("办结")
+    assert "评价期到" in chat.said and "评价期满后才能办结" in chat.said
+    assert chat.buttons == ["重新办理", "办结", "↩️ 返回"]  # asked again
+    assert_same(db, before)
+    clock.advance(days=30)
+    await chat.tap("办结")
+    assert "已办结，已通知提案人" in chat.said
+    assert get(db, Proposal, pid).status == "closed"
+    with db.read_session() as session:
+        missing = session.exec(select(Rating).where(col(Rating.not_given).is_(True))).all()
+    assert [r.person_id for r in missing] == [world.cosigner]
+
+
+async def test_a_second_rehandle_is_refused_by_the_workflow(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    pid, lead, _reply = s.rated()
+    s.run(world.staff, replies.order_rehandle, pid)
+    second = s.run(
+        world.handler_edu, replies.submit_reply, lead, **dict(SAMPLE_REPLY, reply_class="A")
+    )
+    s.run(world.staff, replies.approve_reply, second.id)
+    s.run(world.member, replies.rate, pid, work="unsatisfied")
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    await chat.tap("第〔1〕号")
+    assert "评价情况（第2稿答复" in chat.said and "已重新办理 1 次" in chat.said
+    await chat.tap("重新办理")
+    await chat.tap("使用默认")
+    before = db_state(db)
+    await chat.tap("不写要求")
+    assert "已经重新办理过 1 次，不能再次重新办理" in chat.said
+    assert_same(db, before)
+
+
+# ================================================================ empty lists and roles
+
+
+@pytest.mark.parametrize(
+    ("label", "empty"),
+    [
+        ("🔎 审查队列", "审查队列是空的"),
+        ("🔁 调整申请", "没有待处理的调整申请"),
+        ("✅ 答复审核", "没有待审核的答复"),
+        ("⚠️ 不满意待处理", "没有评价为不满意"),
+    ],
+)
+async def test_empty_lists(db, wf, world, chat_as, label, empty):
+    chat = chat_as(world.staff)
+    await open_item(chat, label)
+    assert empty in chat.said and chat.buttons == ["🏠 返回菜单"]
+    await chat.tap("🏠 返回菜单")
+    assert "许静，您好" in chat.said
+
+
+@pytest.mark.parametrize("who", ["member", "handler_edu", "leader"])
+async def test_others_cannot_get_at_staff_buttons(db, wf, world, chat_as, who):
+    s = story(db, wf, world)
+    s.submitted()
+    staff = chat_as(world.staff)
+    await open_item(staff, "🔎 审查队列")
+    await staff.tap(TITLE)
+    file_payload = staff.payload_of("立案")
+
+    other = chat_as(getattr(world, who))
+    await other.send("/menu")
+    assert "🔎 审查队列" not in other.buttons and "🔁 调整申请" not in other.buttons
+    before = db_state(db)
+    for value in ("review", "adjust", "replies", "rehandle"):
+        await other.press(f"{version(other)}|{value}")
+        assert "选项无效" in other.said, value
+    await other.press(file_payload)  # a staff member's button, copied
+    assert "已过期" in other.said or "选项无效" in other.said
+    await other.press(f"{version(other)}|file")
+    assert "选项无效" in other.said
+    assert_same(db, before)
+    assert conversation(db, other).flow == "menu"
+
+
+async def test_a_staff_member_who_loses_the_role_is_refused_by_the_workflow(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    pid = s.submitted()
+    chat = chat_as(world.staff2)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    with db.session() as session:
+        person = session.get(Person, world.staff2)
+        person.roles = "member"
+        session.add(person)
+    before = db_state(db)
+    await chat.tap("立案")
+    assert "您没有「立案」的权限" in chat.said
+    assert "这一项您无权使用" in chat.said and "罗成，您好" in chat.said
+    assert_same(db, before)
+    assert get(db, Proposal, pid).status == "submitted"
+
+
+# ================================================================ bad input at every step
+
+
+def _review_setup(s: States) -> None:
+    s.filed(title=MAIN_TITLE)  # 第〔1〕号, a merge target
+    s.submitted(cosigners=[s.w.cosigner])
+
+
+PRE_WIZARD = [("tap", TITLE), ("tap", "立案"), ("tap", "现在交办")]
+
+STEPS = {
+    # step: (menu item, setup, path to it)
+    ("review", "queue"): ("🔎 审查队列", _review_setup, []),
+    ("review", "open"): ("🔎 审查队列", _review_setup, [("tap", TITLE)]),
+    ("review", "after_file"): ("🔎 审查队列", _review_setup, PRE_WIZARD[:2]),
+    ("review", "reject_reason"): ("🔎 审查队列", _review_setup, [("tap", TITLE), ("tap", "不予")]),
+    ("review", "reject_confirm"): (
+        "🔎 审查队列",
+        _review_setup,
+        [("tap", TITLE), ("tap", "不予"), ("send", "不属于提案范围")],
+    ),
+    ("review", "merge_target"): ("🔎 审查队列", _review_setup, [("tap", TITLE), ("tap", "并案")]),
+    ("review", "merge_confirm"): (
+        "🔎 审查队列",
+        _review_setup,
+        [("tap", TITLE), ("tap", "并案"), ("tap", "第〔1〕号")],
+    ),
+    ("review", "convert_note"): ("🔎 审查队列", _review_setup, [("tap", TITLE), ("tap", "转为")]),
+    ("review", "convert_confirm"): (
+        "🔎 审查队列",
+        _review_setup,
+        [("tap", TITLE), ("tap", "转为"), ("tap", "不写说明")],
+    ),
+    ("review", "lead"): ("🔎 审查队列", _review_setup, PRE_WIZARD),
+    ("review", "co"): ("🔎 审查队列", _review_setup, [*PRE_WIZARD, ("tap", "区教育局")]),
+    ("review", "due"): (
+        "🔎 审查队列",
+        _review_setup,
+        [*PRE_WIZARD, ("tap", "区教育局"), ("tap", "完成")],
+    ),
+    ("review", "key"): (
+        "🔎 审查队列",
+        _review_setup,
+        [*PRE_WIZARD, ("tap", "区教育局"), ("tap", "完成"), ("tap", "使用默认")],
+    ),
+    ("review", "supervising"): (
+        "🔎 审查队列",
+        _review_setup,
+        [*PRE_WIZARD, ("tap", "区教育局"), ("tap", "完成"), ("tap", "使用默认"), ("tap", "是")],
+    ),
+    ("review", "leader"): (
+        "🔎 审查队列",
+        _review_setup,
+        [
+            *PRE_WIZARD,
+            ("tap", "区教育局"),
+            ("tap", "完成"),
+            ("tap", "使用默认"),
+            ("tap", "是"),
+            ("tap", "区政府督查室"),
+        ],
+    ),
+    ("review", "confirm"): (
+        "🔎 审查队列",
+        _review_setup,
+        [
+            *PRE_WIZARD,
+            ("tap", "区教育局"),
+            ("tap", "完成"),
+            ("tap", "使用默认"),
+            ("tap", "是"),
+            ("tap", "区政府督查室"),
+            ("tap", "邓启明"),
+        ],
+    ),
+    ("adjustments", "list"): (
+        "🔁 调整申请",
+        lambda s: s.assignment("adjustment_requested"),
+        [],
+    ),
+    ("adjustments", "open"): (
+        "🔁 调整申请",
+        lambda s: s.assignment("adjustment_requested"),
+        [("tap", "第〔1〕号")],
+    ),
+    ("adjustments", "new_unit"): (
+        "🔁 调整申请",
+        lambda s: s.assignment("adjustment_requested"),
+        [("tap", "第〔1〕号"), ("tap", "同意并改交")],
+    ),
+    ("adjustments", "reassign_confirm"): (
+        "🔁 调整申请",
+        lambda s: s.assignment("adjustment_requested"),
+        [("tap", "第〔1〕号"), ("tap", "同意并改交"), ("tap", "区卫生健康委员会")],
+    ),
+    ("adjustments", "refuse_reason"): (
+        "🔁 调整申请",
+        lambda s: s.assignment("adjustment_requested"),
+        [("tap", "第〔1〕号"), ("tap", "不予调整")],
+    ),
+    ("reply_review", "list"): ("✅ 答复审核", lambda s: s.proposal("replied"), []),
+    ("reply_review", "open"): (
+        "✅ 答复审核",
+        lambda s: s.proposal("replied"),
+        [("tap", "第〔1〕号")],
+    ),
+    ("reply_review", "return_comment"): (
+        "✅ 答复审核",
+        lambda s: s.proposal("replied"),
+        [("tap", "第〔1〕号"), ("tap", "退回修改")],
+    ),
+    ("rehandle", "list"): ("⚠️ 不满意待处理", lambda s: s.rated(), []),
+    ("rehandle", "open"): ("⚠️ 不满意待处理", lambda s: s.rated(), [("tap", "第〔1〕号")]),
+    ("rehandle", "due"): (
+        "⚠️ 不满意待处理",
+        lambda s: s.rated(),
+        [("tap", "第〔1〕号"), ("tap", "重新办理")],
+    ),
+    ("rehandle", "note"): (
+        "⚠️ 不满意待处理",
+        lambda s: s.rated(),
+        [("tap", "第〔1〕号"), ("tap", "重新办理"), ("tap", "使用默认")],
+    ),
+}
+
+# Steps that take text (a search, a reason, a date): there a text is an answer, not a mistake.
+TEXT_STEPS = {
+    ("review", s) for s in ("reject_reason", "merge_target", "convert_note", "lead", "co", "due")
+} | {
+    ("adjustments", "new_unit"),
+    ("adjustments", "refuse_reason"),
+    ("reply_review", "return_comment"),
+    ("rehandle", "due"),
+    ("rehandle", "note"),
+}
+
+CLEAR = (
+    "内容不能为空",
+    "这一步需要",
+    "最多",
+    "太长",
+    "需要用文字写明",
+    "没有名称含",
+    "没有找到",
+    "看不懂这个日期",
+    "已过期",
+    "选项无效",
+    "没有这个命令",
+    "无法识别",
+    "您没有",
+    "不属于您",
+    "只有",
+)
+
+
+@pytest.mark.parametrize("where", list(STEPS), ids=lambda w: "-".join(w))
+async def test_bad_input_at_every_step(db, wf, world, chat_as, where):
+    label, setup, path = STEPS[where]
+    s = story(db, wf, world)
+    setup(s)
+    other_draft = s.draft_by(world.outsider)  # another member's draft
+    other_pid, other_lead, _co = s.assigned(title=THIRD_TITLE)  # an unrelated assignment
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    stale = chat.payload_of(label)
+    await chat.tap(label)
+    for kind, what in path:
+        await (tap_with(chat, what) if kind == "tap" else chat.send(what))
+    flow, step = where
+    conv = conversation(db, chat)
+    assert (conv.flow, conv.step) == where, chat.dump()
+    before = db_state(db)
+
+    bad = [
+        ("send", ""),
+        ("send", "  \n "),
+        ("send", "字" * 10_000),
+        ("send", "😀😀😀"),
+        ("upload", "说明.pdf"),
+        ("press", stale),
+        ("forge", f"p:{other_draft}"),
+        ("forge", f"a:{other_lead}"),
+        ("forge", f"u:{world.inspection}"),
+        ("forge", "r:999"),
+        ("send", "/file 1"),
+    ]
+    if where not in TEXT_STEPS:
+        bad.append(("send", "请帮我立案"))
+    # Buttons of other roles' notices, pressed by staff: the workflow refuses them.
+    bad += [("press", f"asg:{other_lead}:accept"), ("press", f"rate:{other_pid}:satisfied")]
+    for kind, what in bad:
+        if kind == "send":
+            await chat.send(what)
+        elif kind == "upload":
+            await chat.upload(what, b"%PDF-1.4 sample")
+        elif kind == "press":
+            await chat.press(what)
+        else:
+            await chat.press(f"{version(chat)}|{what}")
+        shown = f"{kind} {what[:20]!r}"
+        assert any(c in chat.said for c in CLEAR), (shown, chat.said)
+        assert "抱歉，处理时出了问题" not in chat.said, shown
+        assert_same(db, before)
+        if not what.startswith(("asg:", "rate:")):
+            conv = conversation(db, chat)
+            assert (conv.flow, conv.step) == where, shown
+            assert chat.buttons, shown  # the question is asked again, with its buttons
