@@ -7,7 +7,8 @@ from datetime import datetime, time
 
 from sqlmodel import select
 
-from storage.models import Person, Proposal, Signer
+from storage.clock import as_utc
+from storage.models import AuditEvent, Person, Proposal, Signer
 from workflow.core import (
     Ctx,
     audit,
@@ -331,6 +332,124 @@ def confirm_cosign(ctx: Ctx, proposal_id: int) -> Signer:
 
 def decline_cosign(ctx: Ctx, proposal_id: int) -> Signer:
     return _respond_cosign(ctx, proposal_id, False)
+
+
+# ---------------------------------------------------------------- joining a submitted proposal
+
+
+def cosign_open(ctx: Ctx, proposal: Proposal) -> bool:
+    """Co-signers may still join: the proposal awaits review and the cut-off has not passed."""
+    return proposal.status == ProposalStatus.SUBMITTED and (
+        proposal.cosign_deadline is None or ctx.now <= as_utc(proposal.cosign_deadline)
+    )
+
+
+def _require_cosign_open(ctx: Ctx, proposal: Proposal) -> None:
+    if proposal.status != ProposalStatus.SUBMITTED:
+        raise InvalidTransition(
+            f"提案《{proposal.title}》当前为「{proposal_label(proposal.status)}」，"
+            "已不能再加入联名。"
+        )
+    if not cosign_open(ctx, proposal):
+        raise InvalidTransition(
+            f"提案《{proposal.title}》的联名已于{fmt_time(ctx, proposal.cosign_deadline)}截止。"
+        )
+
+
+def _signer_state(ctx: Ctx, signer: Signer, who: str) -> str:
+    """Why someone already on the list cannot be asked again (an answer is final)."""
+    if signer.state in ("pending", "confirmed"):
+        return f"{who}已经在这件提案的联名名单中。"
+    done = "谢绝了联名" if signer.state == "declined" else "未在截止前确认联名"
+    return f"{who}已于{fmt_time(ctx, signer.responded_at)}{done}，不能再次邀请。"
+
+
+def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
+    """A member asks the proposer of a submitted proposal to invite them as a co-signer
+    (instead of submitting a similar proposal of their own); the proposer is told, with a
+    button that invites them (see ``add_cosigner``)."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["confirm_cosign"])
+    proposal = lock_proposal(ctx, proposal_id)
+    if ctx.actor is None:
+        raise PermissionDenied("联名请求必须来自一位委员。")
+    if proposal.proposer_id == ctx.actor_id:
+        raise InvalidInput("这是您自己的提案，不需要联名。")
+    _require_cosign_open(ctx, proposal)
+    signer = signer_of(ctx, proposal.id, ctx.actor_id)
+    if signer is not None:
+        raise InvalidInput(_signer_state(ctx, signer, "您"))
+    proposer = person_name(ctx.session, proposal.proposer_id)
+    asked = ctx.session.exec(
+        select(AuditEvent).where(
+            AuditEvent.proposal_id == proposal.id,
+            AuditEvent.action == "request_cosign",
+            AuditEvent.actor_id == ctx.actor_id,
+        )
+    ).first()
+    if asked is not None:
+        raise InvalidInput(
+            f"您已于{fmt_time(ctx, asked.at)}请{proposer}委员邀请您联名，请等待对方邀请。"
+        )
+    event = audit(ctx, "request_cosign", proposal_id=proposal.id)
+    deadline = fmt_time(ctx, proposal.cosign_deadline)
+    notify(
+        ctx,
+        [proposal.proposer_id],
+        "cosign_wish",
+        f"{ctx.actor.name}委员希望联名您的提案《{proposal.title}》。如同意，请点「邀请联名」，"
+        f"{ctx.actor.name}委员将收到联名邀请，须在{deadline}前确认。",
+        key=f"{proposal.id}:{event.id}",
+        proposal_id=proposal.id,
+        actions=[
+            {"label": "邀请联名", "payload": f"cosignadd:{proposal.id}:{ctx.actor_id}"},
+        ],
+    )
+    return proposal
+
+
+def add_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> Signer:
+    """The proposer invites a member to co-sign a submitted proposal before the cut-off
+    (usually one who asked to); they confirm like any co-signer, by the same cut-off."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["invite_cosigner"])
+    proposal = lock_proposal(ctx, proposal_id)
+    require_proposer(ctx, proposal)
+    _require_cosign_open(ctx, proposal)
+    person = ctx.session.get(Person, person_id)
+    if person is None or not person.active or Role.MEMBER.value not in person.role_set:
+        raise InvalidInput("联名人必须是在册的委员。")
+    if person_id == proposal.proposer_id:
+        raise InvalidInput("您是领衔提案人，不需要再联名。")
+    signer = signer_of(ctx, proposal.id, person_id)
+    if signer is not None:
+        raise InvalidInput(_signer_state(ctx, signer, person.name))
+    position = len(signer_ids(ctx.session, proposal.id, confirmed_only=False))
+    signer = Signer(
+        proposal_id=proposal.id,
+        person_id=person_id,
+        role="co",
+        position=position,
+        state="pending",
+        invited_at=ctx.now,
+    )
+    ctx.session.add(signer)
+    proposal.updated_at = ctx.now
+    ctx.session.add(proposal)
+    event = audit(ctx, "invite_cosigner", proposal_id=proposal.id, person_id=person_id)
+    deadline = fmt_time(ctx, proposal.cosign_deadline)
+    notify(
+        ctx,
+        [person_id],
+        "cosign_request",
+        f"{person_name(ctx.session, proposal.proposer_id)}委员邀请您联名提案《{proposal.title}》，"
+        f"请在{deadline}前确认。",
+        key=f"{proposal.id}:{event.id}",
+        proposal_id=proposal.id,
+        actions=[
+            {"label": "确认联名", "payload": f"cosign:{proposal.id}:yes"},
+            {"label": "谢绝", "payload": f"cosign:{proposal.id}:no"},
+        ],
+    )
+    return signer
 
 
 def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:

@@ -44,6 +44,7 @@ EXTRA_ACTION_LABELS = {
     "create": "创建草稿",
     "assignment_create": "交办单位",
     "cosign_expired": "联名确认截止",
+    "request_cosign": "申请联名",
     "rating_not_given": "评价期满未评价",
     "roster_import_people": "导入人员名册",
     "roster_import_units": "导入单位名册",
@@ -247,7 +248,13 @@ def _rating_lines(ctx: Ctx, proposal: Proposal, reply: Reply, public: bool) -> l
 
 # Assignment events that repeat a proposal event of the same moment.
 _REPEATED = {"assignment_submit_reply", "assignment_return_reply", "assignment_approve_reply"}
-_PRIVATE = {"edit_draft", "invite_cosigner", "assignment_record_contact", "rate"}
+_PRIVATE = {
+    "edit_draft",
+    "invite_cosigner",
+    "request_cosign",
+    "assignment_record_contact",
+    "rate",
+}
 
 
 def timeline_lines(ctx: Ctx, proposal: Proposal, public: bool = False) -> list[str]:
