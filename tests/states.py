@@ -181,6 +181,8 @@ PROPOSAL_CALLS: dict[str, Callable[[States, Rec], Call]] = {
     "confirm_cosign": lambda s, r: Call(s.w.cosigner, proposals.confirm_cosign, (r.pid,)),
     "decline_cosign": lambda s, r: Call(s.w.cosigner, proposals.decline_cosign, (r.pid,)),
     "withdraw": lambda s, r: Call(s.w.member, proposals.withdraw, (r.pid, "需要补充调研")),
+    "request_cosign": lambda s, r: Call(s.w.outsider, proposals.request_to_cosign, (r.pid,)),
+    "add_cosigner": lambda s, r: Call(s.w.member, proposals.add_cosigner, (r.pid, s.w.outsider)),
     "file": lambda s, r: Call(s.w.staff, proposals.file_proposal, (r.pid,)),
     "reject": lambda s, r: Call(s.w.staff, proposals.reject, (r.pid, "不属于提案范围")),
     "merge": lambda s, r: Call(s.w.staff, proposals.merge, (r.pid, _target(s, r))),

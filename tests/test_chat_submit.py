@@ -749,7 +749,7 @@ def test_request_to_cosign_tells_the_proposer_once(db, wf, world):
     before = snapshot(db)
     for actor, error, message in [
         (world.member, InvalidInput, "请曹磊委员邀请您联名，请等待"),
-        (world.outsider, InvalidInput, "这是您自己的提案"),
+        (world.outsider, PermissionDenied, "这是您自己的提案"),
         (world.staff, PermissionDenied, "需要委员身份"),
         (world.handler_edu, PermissionDenied, "需要委员身份"),
     ]:
@@ -761,12 +761,12 @@ def test_request_to_cosign_tells_the_proposer_once(db, wf, world):
 def test_request_to_cosign_only_while_cosigning_is_open(db, wf, world, clock):
     pid = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
     run(db, wf, world.outsider, proposals.add_cosigner, pid, world.cosigner)
-    with pytest.raises(InvalidInput, match="已经在这件提案的联名名单中"):
+    with pytest.raises(PermissionDenied, match="已经在这件提案的联名名单中"):
         run(db, wf, world.cosigner, proposals.request_to_cosign, pid)
     draft = proposal_of(
         db, wf, world.outsider, WATER_TITLE, WATER_ANALYSIS, "1、治理。", submit=False
     )
-    with pytest.raises(InvalidTransition, match="「草稿」，已不能再加入联名"):
+    with pytest.raises(InvalidTransition, match="「草稿」，不能申请联名"):
         run(db, wf, world.member, proposals.request_to_cosign, draft)
     clock.advance(days=14)
     with pytest.raises(InvalidTransition, match="联名已于.*截止"):
@@ -774,7 +774,7 @@ def test_request_to_cosign_only_while_cosigning_is_open(db, wf, world, clock):
     with pytest.raises(InvalidTransition, match="联名已于.*截止"):
         run(db, wf, world.outsider, proposals.add_cosigner, pid, world.member)
     run(db, wf, world.staff, proposals.file_proposal, pid)
-    with pytest.raises(InvalidTransition, match="「已立案」，已不能再加入联名"):
+    with pytest.raises(InvalidTransition, match="「已立案」，无法再申请联名"):
         run(db, wf, world.member, proposals.request_to_cosign, pid)
 
 
@@ -801,7 +801,7 @@ def test_add_cosigner_to_a_submitted_proposal(db, wf, world, clock):
     before = snapshot(db)
     with pytest.raises(InvalidInput, match="何平已于.*谢绝了联名，不能再次邀请"):
         run(db, wf, world.outsider, proposals.add_cosigner, pid, world.cosigner)
-    with pytest.raises(InvalidInput, match="您已于.*谢绝了联名"):
+    with pytest.raises(PermissionDenied, match="您已于.*谢绝了联名"):
         run(db, wf, world.cosigner, proposals.request_to_cosign, pid)
     assert snapshot(db) == before
     run(db, wf, world.member, proposals.confirm_cosign, pid)

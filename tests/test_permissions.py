@@ -46,6 +46,8 @@ submit                              Y       -        -       -     -     -     -
 confirm_cosign                      -       Y        -       -     -     -     -        -        -
 decline_cosign                      -       Y        -       -     -     -     -        -        -
 withdraw                            Y       -        -       -     -     -     -        -        -
+request_to_cosign                   -       -        Y       -     -     -     -        -        -
+add_cosigner                        Y       -        -       -     -     -     -        -        -
 file_proposal                       -       -        -       Y     -     -     -        -        -
 reject                              -       -        -       Y     -     -     -        -        -
 merge                               -       -        -       Y     -     -     -        -        -
@@ -162,6 +164,8 @@ ROWS: dict[str, tuple[Callable[[States], Rec], Callable[[States, Rec], Call]]] =
     "confirm_cosign": (_proposal("submitted", confirm=False), PROPOSAL_CALLS["confirm_cosign"]),
     "decline_cosign": (_proposal("submitted", confirm=False), PROPOSAL_CALLS["decline_cosign"]),
     "withdraw": (_proposal("submitted"), PROPOSAL_CALLS["withdraw"]),
+    "request_to_cosign": (_proposal("submitted"), PROPOSAL_CALLS["request_cosign"]),
+    "add_cosigner": (_proposal("submitted"), PROPOSAL_CALLS["add_cosigner"]),
     "file_proposal": (_proposal("submitted"), PROPOSAL_CALLS["file"]),
     "reject": (_proposal("submitted"), PROPOSAL_CALLS["reject"]),
     "merge": (_with_main, PROPOSAL_CALLS["merge"]),
@@ -234,6 +238,8 @@ CALLS = {
     "close_adjustment_window",
     "request_extension",
     "extend",
+    "request_to_cosign",
+    "add_cosigner",
 }
 
 

@@ -54,7 +54,7 @@ def _guard(ctx: Ctx, action: str, proposal: Proposal):
     return transition
 
 
-def _move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> None:
+def _move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> AuditEvent:
     """Apply the transition's target status and write the audit event."""
     transition = PROPOSAL_TRANSITIONS[action]
     before = proposal.status
@@ -62,7 +62,7 @@ def _move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> None:
         proposal.status = transition.target
     proposal.updated_at = ctx.now
     ctx.session.add(proposal)
-    audit(
+    return audit(
         ctx,
         action,
         proposal_id=proposal.id,
@@ -183,11 +183,8 @@ def discard_draft(ctx: Ctx, proposal_id: int) -> Proposal:
     return proposal
 
 
-def invite_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> Signer:
-    """Add a member as co-signer of one's draft; they are asked to confirm on submission."""
-    proposal = _begin(ctx, "invite_cosigner", proposal_id)
-    require_proposer(ctx, proposal)
-    _guard(ctx, "invite_cosigner", proposal)
+def _new_cosigner(ctx: Ctx, proposal: Proposal, person_id: int) -> Signer:
+    """A pending co-signer row for a member not yet on the list (an answer is final)."""
     person = ctx.session.get(Person, person_id)
     if person is None or not person.active or Role.MEMBER.value not in person.role_set:
         raise InvalidInput("联名人必须是在册的委员。")
@@ -195,17 +192,25 @@ def invite_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> Signer:
         raise InvalidInput("您是领衔提案人，不需要再联名。")
     existing = signer_of(ctx, proposal.id, person_id)
     if existing is not None:
-        raise InvalidInput(f"{person.name}已经在联名名单中。")
-    position = len(signer_ids(ctx.session, proposal.id, confirmed_only=False))
+        raise InvalidInput(_signer_state(ctx, existing, person.name))
     signer = Signer(
         proposal_id=proposal.id,
         person_id=person_id,
         role="co",
-        position=position,
+        position=len(signer_ids(ctx.session, proposal.id, confirmed_only=False)),
         state="pending",
         invited_at=ctx.now,
     )
     ctx.session.add(signer)
+    return signer
+
+
+def invite_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> Signer:
+    """Add a member as co-signer of one's draft; they are asked to confirm on submission."""
+    proposal = _begin(ctx, "invite_cosigner", proposal_id)
+    require_proposer(ctx, proposal)
+    _guard(ctx, "invite_cosigner", proposal)
+    signer = _new_cosigner(ctx, proposal, person_id)
     _move(ctx, proposal, "invite_cosigner", person_id=person_id)
     return signer
 
@@ -273,23 +278,10 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
     pending = ctx.session.exec(
         select(Signer).where(Signer.proposal_id == proposal.id, Signer.state == "pending")
     ).all()
-    deadline = fmt_time(ctx, proposal.cosign_deadline)
     for signer in pending:
         signer.invited_at = ctx.now
         ctx.session.add(signer)
-        notify(
-            ctx,
-            [signer.person_id],
-            "cosign_request",
-            f"{person_name(ctx.session, proposal.proposer_id)}委员邀请您联名提案《{title}》，"
-            f"请在{deadline}前确认。",
-            key=str(proposal.id),
-            proposal_id=proposal.id,
-            actions=[
-                {"label": "确认联名", "payload": f"cosign:{proposal.id}:yes"},
-                {"label": "谢绝", "payload": f"cosign:{proposal.id}:no"},
-            ],
-        )
+        _ask_to_cosign(ctx, proposal, signer.person_id, key=str(proposal.id))
     return proposal
 
 
@@ -344,12 +336,7 @@ def cosign_open(ctx: Ctx, proposal: Proposal) -> bool:
     )
 
 
-def _require_cosign_open(ctx: Ctx, proposal: Proposal) -> None:
-    if proposal.status != ProposalStatus.SUBMITTED:
-        raise InvalidTransition(
-            f"提案《{proposal.title}》当前为「{proposal_label(proposal.status)}」，"
-            "已不能再加入联名。"
-        )
+def _require_cosign_time(ctx: Ctx, proposal: Proposal) -> None:
     if not cosign_open(ctx, proposal):
         raise InvalidTransition(
             f"提案《{proposal.title}》的联名已于{fmt_time(ctx, proposal.cosign_deadline)}截止。"
@@ -368,16 +355,16 @@ def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
     """A member asks the proposer of a submitted proposal to invite them as a co-signer
     (instead of submitting a similar proposal of their own); the proposer is told, with a
     button that invites them (see ``add_cosigner``)."""
-    require_role(ctx, PROPOSAL_TRANSITIONS["confirm_cosign"])
-    proposal = lock_proposal(ctx, proposal_id)
+    proposal = _begin(ctx, "request_cosign", proposal_id)
     if ctx.actor is None:
         raise PermissionDenied("联名请求必须来自一位委员。")
     if proposal.proposer_id == ctx.actor_id:
-        raise InvalidInput("这是您自己的提案，不需要联名。")
-    _require_cosign_open(ctx, proposal)
+        raise PermissionDenied("这是您自己的提案，不需要联名。")
+    _guard(ctx, "request_cosign", proposal)
+    _require_cosign_time(ctx, proposal)
     signer = signer_of(ctx, proposal.id, ctx.actor_id)
     if signer is not None:
-        raise InvalidInput(_signer_state(ctx, signer, "您"))
+        raise PermissionDenied(_signer_state(ctx, signer, "您"))
     proposer = person_name(ctx.session, proposal.proposer_id)
     asked = ctx.session.exec(
         select(AuditEvent).where(
@@ -390,7 +377,7 @@ def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
         raise InvalidInput(
             f"您已于{fmt_time(ctx, asked.at)}请{proposer}委员邀请您联名，请等待对方邀请。"
         )
-    event = audit(ctx, "request_cosign", proposal_id=proposal.id)
+    event = _move(ctx, proposal, "request_cosign")
     deadline = fmt_time(ctx, proposal.cosign_deadline)
     notify(
         ctx,
@@ -410,46 +397,31 @@ def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
 def add_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> Signer:
     """The proposer invites a member to co-sign a submitted proposal before the cut-off
     (usually one who asked to); they confirm like any co-signer, by the same cut-off."""
-    require_role(ctx, PROPOSAL_TRANSITIONS["invite_cosigner"])
-    proposal = lock_proposal(ctx, proposal_id)
+    proposal = _begin(ctx, "add_cosigner", proposal_id)
     require_proposer(ctx, proposal)
-    _require_cosign_open(ctx, proposal)
-    person = ctx.session.get(Person, person_id)
-    if person is None or not person.active or Role.MEMBER.value not in person.role_set:
-        raise InvalidInput("联名人必须是在册的委员。")
-    if person_id == proposal.proposer_id:
-        raise InvalidInput("您是领衔提案人，不需要再联名。")
-    signer = signer_of(ctx, proposal.id, person_id)
-    if signer is not None:
-        raise InvalidInput(_signer_state(ctx, signer, person.name))
-    position = len(signer_ids(ctx.session, proposal.id, confirmed_only=False))
-    signer = Signer(
-        proposal_id=proposal.id,
-        person_id=person_id,
-        role="co",
-        position=position,
-        state="pending",
-        invited_at=ctx.now,
-    )
-    ctx.session.add(signer)
-    proposal.updated_at = ctx.now
-    ctx.session.add(proposal)
-    event = audit(ctx, "invite_cosigner", proposal_id=proposal.id, person_id=person_id)
-    deadline = fmt_time(ctx, proposal.cosign_deadline)
+    _guard(ctx, "add_cosigner", proposal)
+    _require_cosign_time(ctx, proposal)
+    signer = _new_cosigner(ctx, proposal, person_id)
+    event = _move(ctx, proposal, "add_cosigner", person_id=person_id)
+    _ask_to_cosign(ctx, proposal, person_id, key=f"{proposal.id}:{event.id}")
+    return signer
+
+
+def _ask_to_cosign(ctx: Ctx, proposal: Proposal, person_id: int, *, key: str) -> None:
+    """The invitation to confirm, with one-tap buttons, before the cut-off."""
     notify(
         ctx,
         [person_id],
         "cosign_request",
         f"{person_name(ctx.session, proposal.proposer_id)}委员邀请您联名提案《{proposal.title}》，"
-        f"请在{deadline}前确认。",
-        key=f"{proposal.id}:{event.id}",
+        f"请在{fmt_time(ctx, proposal.cosign_deadline)}前确认。",
+        key=key,
         proposal_id=proposal.id,
         actions=[
             {"label": "确认联名", "payload": f"cosign:{proposal.id}:yes"},
             {"label": "谢绝", "payload": f"cosign:{proposal.id}:no"},
         ],
     )
-    return signer
 
 
 def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:

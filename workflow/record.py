@@ -44,7 +44,6 @@ EXTRA_ACTION_LABELS = {
     "create": "创建草稿",
     "assignment_create": "交办单位",
     "cosign_expired": "联名确认截止",
-    "request_cosign": "申请联名",
     "rating_not_given": "评价期满未评价",
     "roster_import_people": "导入人员名册",
     "roster_import_units": "导入单位名册",
@@ -252,6 +251,7 @@ _PRIVATE = {
     "edit_draft",
     "invite_cosigner",
     "request_cosign",
+    "add_cosigner",
     "assignment_record_contact",
     "rate",
 }

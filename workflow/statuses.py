@@ -99,6 +99,8 @@ PROPOSAL_TRANSITIONS: dict[str, Transition] = {
         _t("submit", "提交", {P.DRAFT}, P.SUBMITTED, {Role.MEMBER}),
         _t("confirm_cosign", "确认联名", {P.SUBMITTED}, None, {Role.MEMBER}),
         _t("decline_cosign", "谢绝联名", {P.SUBMITTED}, None, {Role.MEMBER}),
+        _t("request_cosign", "申请联名", {P.SUBMITTED}, None, {Role.MEMBER}),
+        _t("add_cosigner", "追加联名", {P.SUBMITTED}, None, {Role.MEMBER}),
         _t("withdraw", "撤回", {P.SUBMITTED}, P.WITHDRAWN, {Role.MEMBER}),
         _t("file", "立案", {P.SUBMITTED}, P.FILED, {Role.STAFF}),
         _t("reject", "不予立案", {P.SUBMITTED}, P.NOT_FILED, {Role.STAFF}),
