@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import cli
+from storage.models import Signer
 from tests.factories import Story
 
 
@@ -25,11 +27,16 @@ def test_numbered_choices_by_number_or_label(db, world, monkeypatch, tmp_path):
 
 def test_notices_for_the_person_appear_with_their_buttons(db, wf, world, monkeypatch, tmp_path):
     story = Story(db, wf, world)
-    story.submitted(cosigners=[world.cosigner], confirm=False)
+    pid = story.submitted(cosigners=[world.cosigner], confirm=False)
     result = run_chat(db, "13800000002", ["a1", "/quit"], monkeypatch, tmp_path)
     assert result.exit_code == 0, result.output
     assert "🔔 林晓委员邀请您联名提案" in result.output
     assert "a1. 确认联名" in result.output and "a2. 谢绝" in result.output
+    with db.read_session() as s:
+        signer = s.exec(
+            select(Signer).where(Signer.proposal_id == pid, Signer.person_id == world.cosigner)
+        ).one()
+    assert signer.state == "confirmed"  # one tap on the notice's button
     again = run_chat(db, "何平", ["/quit"], monkeypatch, tmp_path)
     assert "🔔" not in again.output  # a notice is shown once
 
