@@ -6,6 +6,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import cli
+from storage.clock import utcnow
 from storage.models import Signer
 from tests.factories import Story
 
@@ -25,7 +26,10 @@ def test_numbered_choices_by_number_or_label(db, world, monkeypatch, tmp_path):
     assert "语言已设置为中文" in result.output
 
 
-def test_notices_for_the_person_appear_with_their_buttons(db, wf, world, monkeypatch, tmp_path):
+def test_notices_for_the_person_appear_with_their_buttons(
+    db, wf, world, clock, monkeypatch, tmp_path
+):
+    clock.now = utcnow()  # the console runs on the real clock: the co-sign window is open
     story = Story(db, wf, world)
     pid = story.submitted(cosigners=[world.cosigner], confirm=False)
     result = run_chat(db, "13800000002", ["a1", "/quit"], monkeypatch, tmp_path)
