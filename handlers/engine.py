@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
-from handlers.i18n import gettext
+from handlers.i18n import N_, gettext
 from handlers.messages import PAYLOAD_MAX_BYTES, Choice, Event, Out, Sender, split_text
 from storage.clock import utcnow
 from storage.db import Database
@@ -48,7 +49,7 @@ class Step:
     choice: Handler | None = None  # (turn, value)
     file: Handler | None = None  # (turn, FileIn)
     contact: Handler | None = None  # (turn, phone, is_self)
-    hint: str = "请按提示回复。"  # said (translated) when the input is of the wrong kind
+    hint: str = N_("请按提示回复。")  # said (translated) when the input is of the wrong kind
 
 
 @dataclass
@@ -245,8 +246,7 @@ class Engine:
             log.exception("could not ask the current step again; back to the menu")
             nested.rollback()
             turn.session.expire_all()
-            turn.conv.flow = turn.conv.step = None
-            turn.conv.data = {}
+            turn.finish()  # back to the menu; kept drafts stay
 
     def _conversation(self, session: Session, sender: Sender) -> Conversation:
         stmt = (
@@ -256,11 +256,16 @@ class Engine:
             .with_for_update()
         )
         conv = session.exec(stmt).first()
-        if conv is None:
-            conv = Conversation(channel=sender.channel, external_id=sender.external_id, data={})
-            session.add(conv)
-            session.flush()
-        return conv
+        if conv is not None:
+            return conv
+        try:  # a first event; another process may be creating the same row right now
+            with session.begin_nested():
+                session.add(
+                    Conversation(channel=sender.channel, external_id=sender.external_id, data={})
+                )
+        except IntegrityError:
+            pass
+        return session.exec(stmt).one()
 
     def _person(self, session: Session, sender: Sender) -> Person | None:
         account = session.exec(

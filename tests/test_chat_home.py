@@ -108,3 +108,28 @@ async def test_language_switch_is_per_person(db, wf, world, chat_as):
     other = chat_as(world.staff)
     await other.send("/menu")
     assert "您好" in other.said
+
+
+def test_two_first_events_at_once_make_one_conversation(db, wf, world, engine):
+    """Two updates from a new account handled at the same moment (two bot processes)."""
+    import threading
+
+    from handlers.messages import Event, Sender
+
+    sender = Sender("test", "tg-race")
+    barrier = threading.Barrier(2)
+    answers: list = []
+
+    def first_event(text):
+        barrier.wait()
+        answers.append(engine.handle(sender, Event.of_text(text)))
+
+    threads = [threading.Thread(target=first_event, args=(t,)) for t in ("你好", "在吗")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(answers) == 2 and all("邀请码" in a[-1].text for a in answers)
+    with db.read_session() as s:
+        [conv] = s.exec(select(Conversation)).all()
+    assert conv.version == 2
