@@ -187,6 +187,8 @@ def ask_lang(turn: Turn) -> None:
 def on_lang(turn: Turn, code: str) -> str:
     turn.person.locale = code
     turn.session.add(turn.person)
+    # Said after the change, so in the chosen language.
+    # TRANSLATORS: name this catalog's own language, e.g. "Language set to English."
     turn.say(turn.t("语言已设置为中文。"))
     return "set"
 

@@ -491,7 +491,7 @@ def ask_open(turn: Turn) -> None:
         )
     else:
         turn.say(
-            turn.t("这件提案当前为「{s}」，无需在审查队列处理。", s=proposal_label(p.status)),
+            turn.t("这件提案当前为「{s}」，无需在审查队列处理。", s=turn.t(proposal_label(p.status))),
             [turn.choice(turn.t(BACK), "back")],
         )
 
@@ -932,7 +932,7 @@ def ask_confirm(turn: Turn) -> None:
                 "{n}《{title}》当前为「{s}」，不能再交办。",
                 n=_number(p),
                 title=p.title,
-                s=proposal_label(p.status),
+                s=turn.t(proposal_label(p.status)),
             ),
             [turn.choice(turn.t("返回审查队列"), "quit")],
         )
@@ -1181,7 +1181,7 @@ def ask_adjustment(turn: Turn) -> None:
     )
     if a.status != AssignmentStatus.ADJUSTMENT_REQUESTED:
         turn.say(
-            text + "\n" + turn.t("这项申请已处理，当前为「{s}」。", s=assignment_label(a.status)),
+            text + "\n" + turn.t("这项申请已处理，当前为「{s}」。", s=turn.t(assignment_label(a.status))),
             [turn.choice(turn.t(BACK), "back")],
         )
         return
@@ -1398,7 +1398,7 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
         turn.t(
             "答复类别：{c}类（{meaning}）",
             c=reply.reply_class,
-            meaning=CLASS_MEANINGS.get(reply.reply_class, ""),
+            meaning=turn.t(CLASS_MEANINGS.get(reply.reply_class, "")),
         ),
         "",
         reply.title,
@@ -1578,8 +1578,8 @@ def ratings_text(turn: Turn, proposal: Proposal) -> str:
                 turn.t(
                     "  {name}：办理工作{w}，办理结果{res}",
                     name=name,
-                    w=RATINGS.get(r.work_rating, ""),
-                    res=RATINGS.get(r.result_rating, ""),
+                    w=turn.t(RATINGS.get(r.work_rating, "")),
+                    res=turn.t(RATINGS.get(r.result_rating, "")),
                 )
                 + (turn.t("；意见：{f}", f=r.feedback) if r.feedback else "")
             )
@@ -1605,7 +1605,7 @@ def ask_rehandle(turn: Turn) -> None:
     turn.say(render_record(turn.ctx, p), expects="none")
     if p.status != ProposalStatus.DELIVERED:
         turn.say(
-            turn.t("这件提案当前为「{s}」，无需处理。", s=proposal_label(p.status)),
+            turn.t("这件提案当前为「{s}」，无需处理。", s=turn.t(proposal_label(p.status))),
             [turn.choice(turn.t(BACK), "back")],
         )
         return

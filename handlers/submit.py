@@ -989,7 +989,7 @@ def ask_draft(turn: Turn) -> None:
     files = attachments.attachments_of(turn.ctx, proposal_id=proposal.id)
     people = _cosigners(turn, proposal.id)
     lines = [
-        f"《{proposal.title or turn.t('未命名')}》",
+        turn.t("《{title}》", title=proposal.title or turn.t("未命名")),
         turn.t(
             "类别：{category}  领域：{field}",
             category=turn.t(CATEGORY_LABELS.get(proposal.category, proposal.category)),
