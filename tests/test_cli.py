@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import cli
+from storage.models import ChannelAccount, Notice, Person
 from tests.factories import Story
 from workflow import assignments
 
@@ -138,11 +140,78 @@ def test_list_filters_and_show_the_record(run, db, wf, world):
     assert_one_line_error(run("show", "9"), "2026年度没有第9号提案")
 
 
-def test_demo_walks_a_proposal_through_its_whole_life(run):
+def test_demo_walks_a_proposal_through_its_whole_life(run, db):
     result = run("demo")
     assert result.exit_code == 0, result.output
-    for text in ("审查：立案", "督办审核：通过", "落实情况:", "满意评价:满意", "领衔委员:秦岚"):
-        assert text in result.output
-    assert "全部评价完成，办结" in result.output
+    said = result.output
+    # Every step is an event in somebody's conversation, answered by the bot.
+    for text in (
+        "秦岚 › /menu",
+        "秦岚 › [📝 新建提案]",
+        "秦岚 › 关于加快老旧小区加装电梯的建议",
+        "草稿已建立",
+        "秦岚 › 魏东",
+        "秦岚 › [📤 提交]",
+        "魏东 › 🔔[确认联名]",
+        "您已确认联名",
+        "沈佳 › [🔎 审查队列]",
+        "沈佳 › [立案]",
+        "已立案，编号为",
+        "沈佳 › [确认交办]",
+        "已交办：第〔1〕号",
+        "韩冰 › 🔔[签收]",
+        "杜明 › [📥 交办事项]",
+        "沈佳 › 住建",
+        "韩冰 › [记录沟通] → [座谈面商] → [今天]",
+        "协办意见已送主办单位",
+        "答复已提交审核（B类，第1稿）",
+        "[退回修改]",
+        "答复已提交审核（B类，第2稿）",
+        "沈佳 › [通过（B类）]",
+        "秦岚 › 🔔[满意]",
+        "魏东 › 🔔[满意]",
+        "各位提案人均已评价，提案已办结",
+    ):
+        assert text in said, text
+    # Notices are shown as they are dispatched, with their buttons.
+    assert "🔔 → 魏东：秦岚委员邀请您联名提案" in said and "[确认联名] [谢绝]" in said
+    assert "🔔 → 韩冰：第〔1〕号提案" in said and "[签收] [申请调整]" in said
+    # The record at the end, as the member sees it.
+    record = said[said.index("秦岚委员所见") :]
+    for text in (
+        "提案人:秦岚、魏东",
+        "主办单位:区住房和城乡建设局",
+        "沟通情况:",
+        "督办审核:已通过",
+        "满意评价:满意",
+        "反馈意见:希望补贴政策尽快出台。",
+        "领衔委员:秦岚",
+        "当前状态:已办结",
+        "全部评价完成，办结",
+    ):
+        assert text in record, text
+    assert len(said.splitlines()) < 270  # a story to read, not a log
+    with db.read_session() as s:
+        accounts = s.exec(select(ChannelAccount).where(ChannelAccount.channel == "console"))
+        assert len(accounts.all()) == 7
+        assert not s.exec(select(Notice).where(Notice.state == "pending")).all()
+
     again = run("demo")
-    assert again.exit_code == 0 and "年度第2号" in again.output
+    assert again.exit_code == 0, again.output
+    assert "秦岚 › [📤 仍然提交]" in again.output  # the first run's proposal is similar
+    assert "年度第2号" in again.output and "已交办：第〔2〕号" in again.output
+    with db.read_session() as s:
+        assert len(s.exec(select(Person)).all()) == 7  # the roster is reused
+        assert len(s.exec(select(ChannelAccount)).all()) == 7
+
+
+def test_demo_stops_with_one_line_when_a_step_changed(run, monkeypatch):
+    from handlers import submit
+
+    monkeypatch.setitem(submit.CATEGORY_LABELS, "member", "个人提案")
+    result = run("demo")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert "演示在第 4 步（秦岚 › [委员提案]）中断" in last
+    assert "没有「委员提案」这个按钮" in last and "个人提案" in last
