@@ -7,6 +7,7 @@ a file and ``/quit`` (or Ctrl-D) to leave.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from storage.models import Person
 from workflow.invites import bind_account
 
 CHANNEL = "console"
+log = logging.getLogger(__name__)
 
 
 class ConsoleChat:
@@ -73,7 +75,14 @@ class ConsoleChat:
         return Event.of_text(line.rstrip("\n"), numbered=True)
 
     def send(self, event: Event) -> None:
-        self.show(self.engine.handle(self.sender, event))
+        try:
+            outs = self.engine.handle(self.sender, event)
+        except Exception as exc:  # the database failed; the transaction applied nothing
+            log.debug("an event could not be handled", exc_info=True)
+            log.warning("an event could not be handled: %s", exc)
+            self.console.print("暂时无法处理这条消息，没有做任何更改，请稍后重试。")
+            return
+        self.show(outs)
         self.dispatch_notices()
 
     def run(self, read: Callable[[], str], poll_seconds: float = 1.0) -> None:

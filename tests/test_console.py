@@ -48,3 +48,23 @@ def test_notices_for_the_person_appear_with_their_buttons(
 def test_unknown_person_is_a_one_line_error(db, world, monkeypatch, tmp_path):
     result = run_chat(db, "无名氏", [], monkeypatch, tmp_path)
     assert result.exit_code == 1 and "名册里没有「无名氏」" in result.output
+
+
+def test_a_database_failure_is_one_line_and_the_chat_goes_on(db, world, monkeypatch, tmp_path):
+    from handlers.engine import Engine
+
+    calls = {"n": 0}
+    real = Engine.handle
+
+    def flaky(self, sender, event):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk I/O error")
+        return real(self, sender, event)
+
+    monkeypatch.setattr(Engine, "handle", flaky)
+    result = run_chat(db, "林晓", ["1", "/menu", "/quit"], monkeypatch, tmp_path)
+    assert result.exit_code == 0
+    assert "暂时无法处理这条消息，没有做任何更改" in result.output
+    assert "Traceback" not in result.output
+    assert result.output.count("林晓，您好") == 2
