@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlmodel import col, select
 
-from handlers.staff import PAGE_SIZE, parse_date
+from handlers.staff_common import PAGE_SIZE, parse_date
 from storage.models import (
     Assignment,
     AuditEvent,

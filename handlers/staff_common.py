@@ -1,0 +1,393 @@
+"""What the staff flows share: pages, searches, pickers, dates and read-only queries."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from handlers.engine import Engine, Flow, Step, Turn
+from handlers.i18n import N_
+from handlers.messages import Choice
+from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
+from workflow import replies
+from workflow.assignments import due_date_or_default
+from workflow.core import (
+    check_text,
+)
+from workflow.errors import InvalidInput
+from workflow.numbering import long_number, short_number
+from workflow.roles import Role
+from workflow.statuses import (
+    AssignmentStatus,
+    ProposalStatus,
+)
+
+PAGE_SIZE = 8
+SEARCH_MAX = 50
+LABEL_MAX = 22
+STAFF = (Role.STAFF,)
+REVIEWERS = (Role.STAFF, Role.SUPERVISOR)
+
+BACK = N_("↩️ 返回")
+TO_MENU = N_("🏠 返回菜单")
+PREV = N_("◀ 上一页")
+NEXT = N_("下一页 ▶")
+SHOW_ALL = N_("显示全部")
+USE_DEFAULT = N_("使用默认")
+DATE_HINT = N_("请点「使用默认」，或输入日期，例如 2027-03-15 或 2027年3月15日。")
+
+
+# ================================================================ shared pieces
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _short(text: str, limit: int = LABEL_MAX) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _words(turn: Turn, text: str, what: str, max_chars: int) -> str:
+    """A free text that must say something: within its limit, not only emoji or marks."""
+    text = check_text(text, what, max_chars=max_chars)
+    if not any(ch.isalnum() for ch in text):
+        raise InvalidInput(turn.t("{what}需要用文字写明，不能只有表情或符号。", what=what))
+    return text
+
+
+def _number(p: Proposal) -> str:
+    return short_number(p.number) if p.number else ""
+
+
+def _both_numbers(p: Proposal) -> str:
+    """2026年度第3号（第〔3〕号）"""
+    return f"{long_number(p.year, p.number)}（{short_number(p.number)}）"
+
+
+def _day(turn: Turn, moment) -> str:
+    if moment is None:
+        return ""
+    local = turn.ctx.local(moment)
+    return turn.t("{m}月{d}日", m=local.month, d=local.day)
+
+
+def parse_date(text: str) -> date | None:
+    """2027-03-15, 2027/3/15, 2027.3.15 or 2027年3月15日; None if it is not a date."""
+    text = re.sub(r"\s+", "", _norm(text))
+    match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?", text)
+    if not match:
+        return None
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError:
+        return None
+
+
+def _read_date(turn: Turn, text: str, months: int, what: str) -> date:
+    """A typed due date, refused with the workflow's own message when it is not later than
+    today."""
+    if len(text) > 40:
+        raise InvalidInput(turn.t("日期太长了。") + turn.t(DATE_HINT))
+    day = parse_date(text)
+    if day is None:
+        raise InvalidInput(
+            turn.t("看不懂这个日期，或者没有这一天：{text}。", text=_short(text, 20))
+            + turn.t(DATE_HINT)
+        )
+    return due_date_or_default(turn.ctx, day, months, what)
+
+
+def _guarded(roles: Sequence[Role], prompt: Callable[[Turn], None]) -> Callable[[Turn], None]:
+    """Ask the step's question only of someone who holds one of ``roles``; anyone else is
+    told so and goes back to the menu (the workflow would refuse them anyway)."""
+
+    def ask(turn: Turn) -> None:
+        if any(turn.has_role(r) for r in roles):
+            prompt(turn)
+            return
+        turn.say(turn.t("这一项您无权使用。"))
+        turn.finish()
+        turn.engine.menu(turn)
+
+    ask.__doc__ = prompt.__doc__
+    return ask
+
+
+def _goto(turn: Turn, step: str) -> None:
+    """From inside a prompt: move to ``step`` and ask its question instead."""
+    turn.conv.step = step
+    turn.engine.prompt(turn)
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _paged(turn: Turn, key: str, rows: list) -> tuple[list, int, int]:
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(int(turn.data.get(f"{key}_pg", 0)), 0), pages - 1)
+    turn.data[f"{key}_pg"] = page
+    return rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages
+
+
+def _nav(turn: Turn, page: int, pages: int) -> list[Choice]:
+    choices = []
+    if page > 0:
+        choices.append(turn.choice(turn.t(PREV), f"pg:{page - 1}"))
+    if page < pages - 1:
+        choices.append(turn.choice(turn.t(NEXT), f"pg:{page + 1}"))
+    return choices
+
+
+def _page_line(turn: Turn, page: int, pages: int) -> list[str]:
+    return [turn.t("（第 {p}/{n} 页）", p=page + 1, n=pages)] if pages > 1 else []
+
+
+def _browse(turn: Turn, key: str, value: str) -> str | None:
+    """Page turns and "show all" of a list; 'page' when the value was one of them."""
+    if value.startswith("pg:"):
+        turn.data[f"{key}_pg"] = int(value[3:])
+        return "page"
+    if value == "all":
+        turn.data.pop(f"{key}_q", None)
+        turn.data[f"{key}_pg"] = 0
+        return "page"
+    return None
+
+
+def _search(turn: Turn, key: str, text: str) -> str:
+    query = _norm(text)
+    if len(query) > SEARCH_MAX:
+        raise InvalidInput(turn.t("搜索词最多 {n} 个字，请缩短后再试。", n=SEARCH_MAX))
+    turn.data[f"{key}_q"] = query
+    turn.data[f"{key}_pg"] = 0
+    return "search"
+
+
+def _forget(turn: Turn, *keys: str) -> None:
+    for key in keys:
+        turn.data.pop(f"{key}_q", None)
+        turn.data.pop(f"{key}_pg", None)
+
+
+# ---------------------------------------------------------------- read-only queries
+
+
+def active_units(session: Session, kind: str) -> list[Unit]:
+    return list(
+        session.exec(
+            select(Unit).where(Unit.kind == kind, col(Unit.active).is_(True)).order_by(Unit.id)
+        ).all()
+    )
+
+
+def unit_matches(unit: Unit, query: str) -> bool:
+    query = query.replace(" ", "")
+    return query in unit.name or bool(unit.short_name and query in unit.short_name)
+
+
+def review_queue(session: Session) -> tuple[list[Proposal], list[Proposal]]:
+    """Submitted proposals, oldest first; filed ones not yet assigned, by number."""
+    submitted = session.exec(
+        select(Proposal)
+        .where(Proposal.status == ProposalStatus.SUBMITTED)
+        .order_by(col(Proposal.submitted_at), col(Proposal.id))
+    ).all()
+    filed = session.exec(
+        select(Proposal)
+        .where(Proposal.status == ProposalStatus.FILED)
+        .order_by(col(Proposal.year), col(Proposal.number), col(Proposal.id))
+    ).all()
+    return list(submitted), list(filed)
+
+
+def pending_cosigners(session: Session, proposal_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(Signer.person_id)
+            .where(Signer.proposal_id == proposal_id, Signer.state == "pending")
+            .order_by(col(Signer.position))
+        ).all()
+    )
+
+
+def merge_targets(session: Session, proposal: Proposal) -> list[Proposal]:
+    """Filed or assigned proposals of the same year, other than this one."""
+    return list(
+        session.exec(
+            select(Proposal)
+            .where(
+                col(Proposal.status).in_([ProposalStatus.FILED, ProposalStatus.ASSIGNED]),
+                Proposal.year == proposal.year,
+                Proposal.id != proposal.id,
+            )
+            .order_by(col(Proposal.number), col(Proposal.id))
+        ).all()
+    )
+
+
+NUMBER_RE = re.compile(r"第?\s*[〔\[(（]?\s*(\d{1,6})\s*[〕\])）]?\s*号?")
+
+
+def proposal_matches(proposal: Proposal, query: str) -> bool:
+    match = NUMBER_RE.fullmatch(query)
+    if match:
+        return proposal.number == int(match.group(1))
+    return query.lower() in (proposal.title or "").lower()
+
+
+def adjustment_requests(session: Session) -> list[Assignment]:
+    return list(
+        session.exec(
+            select(Assignment)
+            .where(Assignment.status == AssignmentStatus.ADJUSTMENT_REQUESTED)
+            .order_by(col(Assignment.adjustment_requested_at), col(Assignment.id))
+        ).all()
+    )
+
+
+def handling_unit_ids(session: Session, proposal_id: int) -> set[int]:
+    """Units handling the proposal now (an assignment not given up by reassignment)."""
+    return set(
+        session.exec(
+            select(Assignment.unit_id).where(
+                Assignment.proposal_id == proposal_id,
+                col(Assignment.status) != AssignmentStatus.REASSIGNED,
+            )
+        ).all()
+    )
+
+
+def may_review(person: Person, proposal: Proposal) -> bool:
+    """Staff review every reply; a supervisor those of the proposals their unit supervises.
+    (Only decides what the list offers: the workflow checks it again on every call.)"""
+    roles = person.role_set
+    if Role.STAFF.value in roles:
+        return True
+    return (
+        Role.SUPERVISOR.value in roles
+        and person.unit_id is not None
+        and proposal.supervising_unit_id == person.unit_id
+    )
+
+
+def replies_to_review(session: Session, person: Person) -> list[tuple[Reply, Proposal]]:
+    stmt = (
+        select(Reply, Proposal)
+        .join(Proposal, col(Proposal.id) == Reply.proposal_id)
+        .where(Reply.status == "submitted")
+    )
+    if Role.STAFF.value not in person.role_set:
+        if Role.SUPERVISOR.value not in person.role_set or person.unit_id is None:
+            return []
+        stmt = stmt.where(Proposal.supervising_unit_id == person.unit_id)
+    stmt = stmt.order_by(col(Reply.submitted_at), col(Reply.id))
+    return [(r, p) for r, p in session.exec(stmt).all()]
+
+
+def current_ratings(turn: Turn, proposal: Proposal) -> tuple[Reply | None, list[Rating]]:
+    reply = replies.delivered_reply(turn.ctx, proposal)
+    if reply is None:
+        return None, []
+    ratings = turn.session.exec(
+        select(Rating)
+        .where(Rating.reply_id == reply.id, Rating.proposal_id == proposal.id)
+        .order_by(col(Rating.id))
+    ).all()
+    return reply, list(ratings)
+
+
+def unsatisfied(ratings: list[Rating]) -> bool:
+    return any("unsatisfied" in (r.work_rating, r.result_rating) for r in ratings)
+
+
+def rehandle_queue(turn: Turn) -> list[Proposal]:
+    """Delivered proposals (not merged ones) with an 不满意 on their current reply."""
+    delivered = turn.session.exec(
+        select(Proposal)
+        .where(
+            Proposal.status == ProposalStatus.DELIVERED,
+            col(Proposal.merged_into_id).is_(None),
+        )
+        .order_by(col(Proposal.delivered_at), col(Proposal.id))
+    ).all()
+    return [p for p in delivered if unsatisfied(current_ratings(turn, p)[1])]
+
+
+def _unit_name(session: Session, unit_id: int | None) -> str:
+    unit = session.get(Unit, unit_id) if unit_id else None
+    return unit.name if unit else ""
+
+
+def _leader_label(person: Person) -> str:
+    return f"{person.name}（{person.title}）" if person.title else person.name
+
+
+# ---------------------------------------------------------------- pickers
+
+
+def _unit_picker(
+    turn: Turn,
+    head: str,
+    *,
+    key: str,
+    kind: str,
+    prefix: str,
+    exclude: set[int] = frozenset(),  # type: ignore[assignment]
+    marked: Sequence[int] = (),
+    extra: Sequence[Choice] = (),
+) -> None:
+    """A page of units to pick from; typing part of a name narrows it."""
+    units = [u for u in active_units(turn.session, kind) if u.id not in exclude]
+    lines = [head]
+    query = turn.data.get(f"{key}_q")
+    found = [u for u in units if unit_matches(u, query)] if query else []
+    if query and found:
+        lines.append(turn.t("名称含「{q}」的单位（{n} 个）：", q=query, n=len(found)))
+        units = found
+    elif query:
+        lines.append(turn.t("没有名称含「{q}」的单位，以下是全部单位：", q=query))
+        _forget(turn, key)
+    if not units:
+        lines.append(turn.t("没有可以选择的单位。请先在名册中导入单位。"))
+    rows, page, pages = _paged(turn, key, units)
+    lines += _page_line(turn, page, pages)
+    choices = [
+        turn.choice(("✅ " if u.id in marked else "") + u.name, f"{prefix}:{u.id}") for u in rows
+    ]
+    choices += _nav(turn, page, pages)
+    if query and found:
+        choices.append(turn.choice(turn.t(SHOW_ALL), "all"))
+    turn.say("\n".join(lines), [*choices, *extra], columns=2)
+
+
+def _proposal(turn: Turn) -> Proposal | None:
+    pid = turn.data.get("pid")
+    return turn.session.get(Proposal, pid) if pid else None
+
+
+def _title(turn: Turn, p: Proposal) -> str:
+    return turn.t("{n}《{title}》", n=_number(p), title=p.title)
+
+
+def install_flows(engine: Engine, flows: Sequence[Flow]) -> None:
+    """Install staff flows whose every question first re-checks the person's role."""
+    for flow in flows:
+        roles = tuple(flow.roles or ())
+        guarded = {
+            name: Step(
+                prompt=_guarded(roles, step.prompt),
+                text=step.text,
+                choice=step.choice,
+                file=step.file,
+                contact=step.contact,
+                hint=step.hint,
+            )
+            for name, step in flow.steps.items()
+        }
+        engine.add_flow(Flow(flow.name, flow.start, guarded, dict(flow.edges), roles=flow.roles))
