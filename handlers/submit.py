@@ -1,4 +1,4 @@
-"""A member's new proposal, step by step, and their saved drafts.
+"""A member's new proposal, step by step.
 
 ``submit``: title → category (→ the collective body's name) → field → 存在问题 → 建议 (each in
 as many messages as needed, with a running count against the body limit) → suggested unit →
@@ -7,7 +7,7 @@ step is asked again and the preview comes back), the draft saved, or the proposa
 before submitting, similar proposals of the same year are shown, with the offer to ask one's
 proposer for a co-signature instead.
 
-``drafts``: the member's drafts; open one to go on where it stands, or delete it.
+The member's saved drafts are in ``handlers/drafts.py``.
 
 The draft is created when the title is accepted and every step writes through
 ``workflow.proposals``, so nothing typed is lost; the conversation keeps only the draft's id
@@ -919,159 +919,6 @@ SUBMIT_FLOW = Flow(
 )
 
 
-# ---------------------------------------------------------------- 我的草稿
-
-
-def my_drafts(turn: Turn) -> list[Proposal]:
-    stmt = (
-        select(Proposal)
-        .where(Proposal.proposer_id == turn.person.id, Proposal.status == ProposalStatus.DRAFT)
-        .order_by(col(Proposal.updated_at).desc(), col(Proposal.id).desc())
-    )
-    return list(turn.session.exec(stmt).all())
-
-
-def ask_draft_list(turn: Turn) -> None:
-    """Lists the member's drafts as buttons."""
-    if not _may_draft(turn):
-        return
-    turn.data.pop("pid", None)
-    drafts = my_drafts(turn)
-    if not drafts:
-        turn.say(
-            turn.t("您还没有保存的草稿。"),
-            [
-                turn.choice(turn.t("📝 新建提案"), "new"),
-                turn.choice(turn.t("返回菜单"), "menu"),
-            ],
-            columns=2,
-        )
-        return
-    choices = []
-    for draft in drafts:
-        day = turn.ctx.local(draft.updated_at)
-        label = turn.t(
-            "《{title}》 {month}月{day}日",
-            title=_shorten(draft.title or turn.t("未命名"), 18),
-            month=day.month,
-            day=day.day,
-        )
-        choices.append(turn.choice(label, f"d:{draft.id}"))
-    choices.append(turn.choice(turn.t("返回菜单"), "menu"))
-    turn.say(turn.t("您有 {n} 份草稿，请点选一份继续编辑或删除：", n=len(drafts)), choices)
-
-
-def on_draft_list(turn: Turn, value: str) -> str | None:
-    if value == "menu":
-        return "menu"
-    if value == "new":
-        turn.start("submit")
-        return None
-    turn.data["pid"] = int(value.removeprefix("d:"))
-    return "open"
-
-
-def _my_draft(turn: Turn) -> Proposal | None:
-    """The draft picked from the list, if it is still a draft; else back to the list."""
-    proposal = _draft(turn)
-    if proposal is None or proposal.status != ProposalStatus.DRAFT:
-        turn.say(turn.t("这份草稿已经提交或删除。"))
-        turn.start("drafts")
-        return None
-    return proposal
-
-
-def ask_draft(turn: Turn) -> None:
-    """Shows one draft in brief, with continue, delete and back."""
-    proposal = _my_draft(turn)
-    if proposal is None:
-        return
-    files = attachments.attachments_of(turn.ctx, proposal_id=proposal.id)
-    people = _cosigners(turn, proposal.id)
-    lines = [
-        turn.t("《{title}》", title=proposal.title or turn.t("未命名")),
-        turn.t(
-            "类别：{category}  领域：{field}",
-            category=turn.t(CATEGORY_LABELS.get(proposal.category, proposal.category)),
-            field=turn.t(proposal.field) if proposal.field else turn.t("未选"),
-        ),
-        _budget(turn, proposal),
-        turn.t(
-            "附件 {files} 个，联名委员 {people} 位。最后修改：{at}",
-            files=len(files),
-            people=len(people),
-            at=fmt_time(turn.ctx, proposal.updated_at),
-        ),
-    ]
-    turn.say(
-        "\n".join(lines),
-        [
-            turn.choice(turn.t("✏️ 继续编辑"), "resume"),
-            turn.choice(turn.t("🗑 删除草稿"), "delete"),
-            turn.choice(turn.t("返回列表"), "list"),
-        ],
-        columns=2,
-    )
-
-
-def on_draft(turn: Turn, value: str) -> str | None:
-    if value == "resume":
-        proposal = _my_draft(turn)
-        if proposal is not None:
-            turn.start("submit", data={"pid": proposal.id}, step=first_missing(proposal))
-        return None
-    return value  # delete | list
-
-
-def ask_delete(turn: Turn) -> None:
-    """Asks to confirm deleting the draft."""
-    proposal = _my_draft(turn)
-    if proposal is None:
-        return
-    turn.say(
-        turn.t("确定删除草稿《{title}》吗？删除后不能恢复。", title=proposal.title),
-        [
-            turn.choice(turn.t("确认删除"), "yes"),
-            turn.choice(turn.t("取消"), "no"),
-        ],
-        columns=2,
-    )
-
-
-def on_delete(turn: Turn, value: str) -> str:
-    if value == "no":
-        return "kept"
-    proposal = proposals.discard_draft(turn.ctx, _pid(turn))
-    turn.say(turn.t("草稿《{title}》已删除。", title=proposal.title))
-    return "deleted"
-
-
-DRAFTS_FLOW = Flow(
-    name="drafts",
-    start="list",
-    roles=MEMBERS,
-    steps={
-        "list": Step(prompt=ask_draft_list, choice=on_draft_list, hint=N_("请点选一份草稿。")),
-        "draft": Step(
-            prompt=ask_draft,
-            choice=on_draft,
-            hint=N_("请点选：继续编辑、删除草稿或返回列表。"),
-        ),
-        "delete": Step(
-            prompt=ask_delete, choice=on_delete, hint=N_("请点选「确认删除」或「取消」。")
-        ),
-    },
-    edges={
-        ("list", "open"): "draft",
-        ("list", "menu"): END,
-        ("draft", "delete"): "delete",
-        ("draft", "list"): "list",
-        ("delete", "deleted"): "list",
-        ("delete", "kept"): "draft",
-    },
-)
-
-
 # ---------------------------------------------------------------- notice button and commands
 
 
@@ -1100,13 +947,7 @@ def cmd_new(turn: Turn, args: str) -> None:
     turn.start("submit")
 
 
-def cmd_drafts(turn: Turn, args: str) -> None:
-    turn.start("drafts")
-
-
 def install(engine: Engine) -> None:
     engine.add_flow(SUBMIT_FLOW)
-    engine.add_flow(DRAFTS_FLOW)
     engine.add_action("cosignadd", on_cosign_add)
     engine.add_command("/new", cmd_new)
-    engine.add_command("/drafts", cmd_drafts)

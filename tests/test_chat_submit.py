@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from handlers.drafts import DRAFTS_FLOW
 from handlers.flows import build_engine
-from handlers.submit import DRAFTS_FLOW, SUBMIT_FLOW
+from handlers.submit import SUBMIT_FLOW
 from storage.models import Attachment, AuditEvent, Conversation, Notice, Person, Proposal, Signer
 from tests.chat import Chat
 from tests.snapshot import is_chinese, snapshot
