@@ -924,7 +924,7 @@ SUBMIT_FLOW = Flow(
 
 def on_cosign_add(turn: Turn, args: list[str]) -> None:
     """「邀请联名」on a request to co-sign: the proposer adds the member who asked."""
-    if len(args) != 2 or not all(a.isdigit() for a in args):
+    if len(args) != 2 or not all(a.isascii() and a.isdigit() and len(a) <= 9 for a in args):
         raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
     pid, person_id = (int(a) for a in args)
     proposals.add_cosigner(turn.ctx, pid, person_id)

@@ -1154,7 +1154,11 @@ INBOX_FLOW = Flow(
 
 def on_notice(turn: Turn, args: list[str]) -> None:
     """``asg:<assignment id>:accept|adjust`` from an assignment notice."""
-    if len(args) != 2 or not args[0].isdigit() or args[1] not in ("accept", "adjust"):
+    if (
+        len(args) != 2
+        or not (args[0].isascii() and args[0].isdigit() and len(args[0]) <= 9)
+        or args[1] not in ("accept", "adjust")
+    ):
         raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
     asg_id = int(args[0])
     if args[1] == "accept":

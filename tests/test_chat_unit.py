@@ -813,3 +813,16 @@ async def test_a_reply_draft_survives_cancel_and_the_menu(db, wf, world, chat_as
     assert "当前选的是 B 类" in chat.said
     kept = conversation(db, chat).data["_keep"]["replies"][str(lead)]
     assert "试点即停即走车位" in str(kept)
+
+
+async def test_oversized_ids_in_notice_payloads_are_refused_plainly(db, wf, world, chat_as):
+    chat = chat_as(world.handler_edu)
+    await chat.send("/menu")
+    for payload in (
+        "asg:99999999999999999999:accept",
+        "asg:٣:accept",
+        "cosignadd:1:99999999999999",
+    ):
+        await chat.press(payload)
+        assert "无法识别这个操作" in chat.said, payload
+        assert "抱歉" not in chat.said
