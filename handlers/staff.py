@@ -19,32 +19,31 @@ from handlers.staff_common import (
     STAFF,
     TO_MENU,
     USE_DEFAULT,
-    _both_numbers,
-    _browse,
-    _day,
-    _forget,
-    _goto,
-    _leader_label,
-    _nav,
-    _number,
-    _page_line,
-    _paged,
-    _proposal,
-    _read_date,
-    _search,
-    _short,
-    _unit_name,
-    _unit_picker,
-    _words,
+    both_numbers,
+    browse,
+    chosen_proposal,
+    day_text,
+    forget,
+    goto,
     install_flows,
+    leader_label,
     merge_targets,
+    nav,
+    number_of,
+    page_line,
+    paged,
     pending_cosigners,
     proposal_matches,
+    read_date,
     review_queue,
+    search_list,
+    short,
+    unit_picker,
+    words,
 )
 from storage.models import Person, Proposal
 from workflow import assignments, proposals
-from workflow.assignments import due_date_or_default
+from workflow.assignments import due_date_or_default, unit_name
 from workflow.core import (
     fmt_date,
     fmt_time,
@@ -71,7 +70,7 @@ def ask_queue(turn: Turn) -> None:
             [turn.choice(turn.t(TO_MENU), "menu")],
         )
         return
-    rows, page, pages = _paged(turn, "queue", [*submitted, *filed])
+    rows, page, pages = paged(turn, "queue", [*submitted, *filed])
     names = {p.proposer_id: person_name(turn.session, p.proposer_id) for p in rows}
     lines = [turn.t("审查队列：待审查 {a} 件，待交办 {b} 件。", a=len(submitted), b=len(filed))]
     choices = []
@@ -91,24 +90,24 @@ def ask_queue(turn: Turn) -> None:
                     i=index,
                     title=p.title,
                     name=names[p.proposer_id],
-                    day=_day(turn, p.submitted_at),
+                    day=day_text(turn, p.submitted_at),
                 )
             )
-            choices.append(turn.choice(_short(p.title), f"p:{p.id}"))
+            choices.append(turn.choice(short(p.title), f"p:{p.id}"))
         else:
             lines.append(
                 turn.t(
                     "{i}. {n}《{title}》 {name}",
                     i=index,
-                    n=_number(p),
+                    n=number_of(p),
                     title=p.title,
                     name=names[p.proposer_id],
                 )
             )
-            choices.append(turn.choice(_short(f"{_number(p)} {p.title}"), f"p:{p.id}"))
-    lines += _page_line(turn, page, pages)
+            choices.append(turn.choice(short(f"{number_of(p)} {p.title}"), f"p:{p.id}"))
+    lines += page_line(turn, page, pages)
     lines.append(turn.t("请点选一件提案查看并处理："))
-    choices += _nav(turn, page, pages)
+    choices += nav(turn, page, pages)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -116,7 +115,7 @@ def ask_queue(turn: Turn) -> None:
 def on_queue(turn: Turn, value: str) -> str | None:
     if value == "menu":
         return "menu"
-    if _browse(turn, "queue", value):
+    if browse(turn, "queue", value):
         return "page"
     turn.data["pid"] = int(value.removeprefix("p:"))
     return "open"
@@ -124,10 +123,10 @@ def on_queue(turn: Turn, value: str) -> str | None:
 
 def ask_open(turn: Turn) -> None:
     """One proposal as its record, with the decisions its status allows."""
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     if p is None:
         turn.say(turn.t("找不到这件提案。"))
-        _goto(turn, "queue")
+        goto(turn, "queue")
         return
     turn.say(render_record(turn.ctx, p), expects="none")
     if p.status == ProposalStatus.SUBMITTED:
@@ -153,7 +152,7 @@ def ask_open(turn: Turn) -> None:
         )
     elif p.status == ProposalStatus.FILED:
         turn.say(
-            turn.t("这件提案已立案（{n}），尚未交办。", n=_number(p)),
+            turn.t("这件提案已立案（{n}），尚未交办。", n=number_of(p)),
             [turn.choice(turn.t("交办"), "assign"), turn.choice(turn.t(BACK), "back")],
         )
     else:
@@ -169,14 +168,14 @@ def on_open(turn: Turn, value: str) -> str:
     pid = turn.data["pid"]
     if value == "file":
         p = proposals.file_proposal(turn.ctx, pid)
-        turn.say(turn.t("已立案，编号为{number}。已通知提案人。", number=_both_numbers(p)))
+        turn.say(turn.t("已立案，编号为{number}。已通知提案人。", number=both_numbers(p)))
         return "filed"
     if value == "assign":
         return _start_wizard(turn)
     if value == "reject":
         turn.data.pop("reason", None)
     if value == "merge":
-        _forget(turn, "target")
+        forget(turn, "target")
     if value == "convert":
         turn.data.pop("note", None)
     return value  # reject, merge, convert, back
@@ -200,7 +199,7 @@ def on_after_file(turn: Turn, value: str) -> str:
 
 
 def ask_reject_reason(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     turn.say(
         turn.t("请写明《{title}》不予立案的理由（将告知提案人）：", title=p.title),
         [turn.choice(turn.t(BACK), "back")],
@@ -208,12 +207,12 @@ def ask_reject_reason(turn: Turn) -> None:
 
 
 def on_reject_reason(turn: Turn, text: str) -> str:
-    turn.data["reason"] = _words(turn, text, turn.t("不予立案的理由"), 1000)
+    turn.data["reason"] = words(turn, text, turn.t("不予立案的理由"), 1000)
     return "next"
 
 
 def ask_reject_confirm(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     turn.say(
         turn.t(
             "确认《{title}》不予立案？\n理由：{reason}", title=p.title, reason=turn.data["reason"]
@@ -238,7 +237,7 @@ def on_reject_confirm(turn: Turn, value: str) -> str:
 
 
 def ask_merge_target(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     targets = merge_targets(turn.session, p)
     lines = [
         turn.t(
@@ -255,14 +254,14 @@ def ask_merge_target(turn: Turn) -> None:
         targets = found
     elif query:
         lines.append(turn.t("没有找到含「{q}」的提案，以下是全部可并入的提案：", q=query))
-        _forget(turn, "target")
+        forget(turn, "target")
     if not targets:
         lines.append(turn.t("{year}年度还没有可以并入的提案。", year=p.year))
-    rows, page, pages = _paged(turn, "target", targets)
-    lines += [f"{_number(t)}《{t.title}》" for t in rows]
-    lines += _page_line(turn, page, pages)
-    choices = [turn.choice(_short(f"{_number(t)} {t.title}"), f"t:{t.id}") for t in rows]
-    choices += _nav(turn, page, pages)
+    rows, page, pages = paged(turn, "target", targets)
+    lines += [f"{number_of(t)}《{t.title}》" for t in rows]
+    lines += page_line(turn, page, pages)
+    choices = [turn.choice(short(f"{number_of(t)} {t.title}"), f"t:{t.id}") for t in rows]
+    choices += nav(turn, page, pages)
     if query and found:
         choices.append(turn.choice(turn.t(SHOW_ALL), "all"))
     choices.append(turn.choice(turn.t(BACK), "back"))
@@ -270,25 +269,25 @@ def ask_merge_target(turn: Turn) -> None:
 
 
 def on_merge_target(turn: Turn, value: str) -> str:
-    if value == "back" or _browse(turn, "target", value):
+    if value == "back" or browse(turn, "target", value):
         return "back" if value == "back" else "page"
     turn.data["target"] = int(value.removeprefix("t:"))
     return "picked"
 
 
 def on_merge_search(turn: Turn, text: str) -> str:
-    return _search(turn, "target", text)
+    return search_list(turn, "target", text)
 
 
 def ask_merge_confirm(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     target = turn.session.get(Proposal, turn.data["target"])
     turn.say(
         turn.t(
             "确认将《{title}》并入{n}《{target}》？\n"
             "并案后两件提案一并办理，答复同样送达本提案的提案人。",
             title=p.title,
-            n=_number(target),
+            n=number_of(target),
             target=target.title,
         ),
         [
@@ -301,11 +300,13 @@ def ask_merge_confirm(turn: Turn) -> None:
 
 def on_merge_confirm(turn: Turn, value: str) -> str:
     if value != "ok":
-        _forget(turn, "target")
+        forget(turn, "target")
         return value
     p = proposals.merge(turn.ctx, turn.data["pid"], turn.data["target"])
     target = turn.session.get(Proposal, turn.data["target"])
-    turn.say(turn.t("《{title}》已并入{n}提案，已通知提案人。", title=p.title, n=_number(target)))
+    turn.say(
+        turn.t("《{title}》已并入{n}提案，已通知提案人。", title=p.title, n=number_of(target))
+    )
     return "done"
 
 
@@ -313,7 +314,7 @@ def on_merge_confirm(turn: Turn, value: str) -> str:
 
 
 def ask_convert_note(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     turn.say(
         turn.t(
             "将《{title}》转为意见建议。可以写一段说明（将告知提案人），或点「不写说明」：",
@@ -324,7 +325,7 @@ def ask_convert_note(turn: Turn) -> None:
 
 
 def on_convert_note(turn: Turn, text: str) -> str:
-    turn.data["note"] = _words(turn, text, turn.t("说明"), 1000)
+    turn.data["note"] = words(turn, text, turn.t("说明"), 1000)
     return "next"
 
 
@@ -336,7 +337,7 @@ def on_convert_choice(turn: Turn, value: str) -> str:
 
 
 def ask_convert_confirm(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     note = turn.data.get("note") or turn.t("（无）")
     turn.say(
         turn.t("确认将《{title}》转为意见建议？\n说明：{note}", title=p.title, note=note),
@@ -365,13 +366,13 @@ def _start_wizard(turn: Turn) -> str:
     for key in WIZARD_KEYS:
         turn.data.pop(key, None)
     turn.data["co"] = []
-    _forget(turn, "lead", "co", "sup", "leader")
+    forget(turn, "lead", "co", "sup", "leader")
     return "assign"
 
 
 def _wizard_head(turn: Turn, step: str) -> str:
-    p = _proposal(turn)
-    return turn.t("交办{n}《{title}》", n=_number(p), title=p.title) + "\n" + step
+    p = chosen_proposal(turn)
+    return turn.t("交办{n}《{title}》", n=number_of(p), title=p.title) + "\n" + step
 
 
 def _then(turn: Turn) -> str:
@@ -381,7 +382,7 @@ def _then(turn: Turn) -> str:
 
 def ask_lead(turn: Turn) -> None:
     head = _wizard_head(turn, turn.t("第一步：请选择主办单位（可发送单位名称的一部分搜索）："))
-    _unit_picker(
+    unit_picker(
         turn,
         head,
         key="lead",
@@ -393,7 +394,7 @@ def ask_lead(turn: Turn) -> None:
 
 
 def on_lead(turn: Turn, value: str) -> str:
-    if value == "back" or _browse(turn, "lead", value):
+    if value == "back" or browse(turn, "lead", value):
         return "back" if value == "back" else "page"
     lead = int(value.removeprefix("u:"))
     turn.data["lead"] = lead
@@ -402,31 +403,31 @@ def on_lead(turn: Turn, value: str) -> str:
         turn.say(
             turn.t(
                 "{unit}改为主办单位，已从协办单位中去掉。",
-                unit=_unit_name(turn.session, lead),
+                unit=unit_name(turn.ctx, lead),
             )
         )
-    _forget(turn, "lead")
+    forget(turn, "lead")
     return _then(turn)
 
 
 def on_lead_search(turn: Turn, text: str) -> str:
-    return _search(turn, "lead", text)
+    return search_list(turn, "lead", text)
 
 
 def ask_co(turn: Turn) -> None:
     chosen = turn.data.get("co", [])
-    names = "、".join(_unit_name(turn.session, u) for u in chosen) or turn.t("（暂无）")
+    names = "、".join(unit_name(turn.ctx, u) for u in chosen) or turn.t("（暂无）")
     head = _wizard_head(
         turn,
         turn.t(
             "第二步：请选择协办单位，可选多个，再点一次取消；选好后点「完成」，"
             "不需要协办单位直接点「完成」。也可以发送单位名称的一部分搜索。\n"
             "主办单位：{lead}\n已选协办单位：{names}",
-            lead=_unit_name(turn.session, turn.data["lead"]),
+            lead=unit_name(turn.ctx, turn.data["lead"]),
             names=names,
         ),
     )
-    _unit_picker(
+    unit_picker(
         turn,
         head,
         key="co",
@@ -442,9 +443,9 @@ def on_co(turn: Turn, value: str) -> str:
     if value == "back":
         return "back"
     if value == "done":
-        _forget(turn, "co")
+        forget(turn, "co")
         return _then(turn)
-    if _browse(turn, "co", value):
+    if browse(turn, "co", value):
         return "page"
     unit = int(value.removeprefix("c:"))
     chosen = list(turn.data.get("co", []))
@@ -457,7 +458,7 @@ def on_co(turn: Turn, value: str) -> str:
 
 
 def on_co_search(turn: Turn, text: str) -> str:
-    return _search(turn, "co", text)
+    return search_list(turn, "co", text)
 
 
 def _default_due(turn: Turn) -> date:
@@ -494,7 +495,7 @@ def on_due_choice(turn: Turn, value: str) -> str:
 
 
 def on_due_text(turn: Turn, text: str) -> str:
-    day = _read_date(turn, text, turn.ctx.rules.reply_due_months, "答复期限")
+    day = read_date(turn, text, turn.ctx.rules.reply_due_months, "答复期限")
     turn.data["due"] = day.isoformat()
     return _then(turn)
 
@@ -521,7 +522,7 @@ def on_key(turn: Turn, value: str) -> str:
 
 def ask_supervising(turn: Turn) -> None:
     head = _wizard_head(turn, turn.t("请选择督办单位："))
-    _unit_picker(
+    unit_picker(
         turn,
         head,
         key="sup",
@@ -533,10 +534,10 @@ def ask_supervising(turn: Turn) -> None:
 
 
 def on_supervising(turn: Turn, value: str) -> str:
-    if value == "back" or _browse(turn, "sup", value):
+    if value == "back" or browse(turn, "sup", value):
         return "back" if value == "back" else "page"
     turn.data["sup"] = int(value.removeprefix("s:"))
-    _forget(turn, "sup")
+    forget(turn, "sup")
     return "picked"
 
 
@@ -546,30 +547,30 @@ def ask_leader(turn: Turn) -> None:
     lines = [_wizard_head(turn, turn.t("请选择牵头领导："))]
     if not leaders:
         lines.append(turn.t("名册里还没有领导身份的人员，请先在名册中登记。"))
-    rows, page, pages = _paged(turn, "leader", leaders)
-    lines += _page_line(turn, page, pages)
+    rows, page, pages = paged(turn, "leader", leaders)
+    lines += page_line(turn, page, pages)
     choices = [
         turn.choice(
-            ("✅ " if p.id == turn.data.get("leader") else "") + _leader_label(p), f"l:{p.id}"
+            ("✅ " if p.id == turn.data.get("leader") else "") + leader_label(p), f"l:{p.id}"
         )
         for p in rows
     ]
-    choices += _nav(turn, page, pages)
+    choices += nav(turn, page, pages)
     choices.append(turn.choice(turn.t(BACK), "back"))
     turn.say("\n".join(lines), choices, columns=2)
 
 
 def on_leader(turn: Turn, value: str) -> str:
-    if value == "back" or _browse(turn, "leader", value):
+    if value == "back" or browse(turn, "leader", value):
         return "back" if value == "back" else "page"
     turn.data["leader"] = int(value.removeprefix("l:"))
-    _forget(turn, "leader")
+    forget(turn, "leader")
     return "picked"
 
 
 def _summary(turn: Turn, p: Proposal) -> str:
     data = turn.data
-    co = "、".join(_unit_name(turn.session, u) for u in data.get("co", [])) or turn.t("无")
+    co = "、".join(unit_name(turn.ctx, u) for u in data.get("co", [])) or turn.t("无")
     if data.get("due"):
         due = fmt_date(date.fromisoformat(data["due"]))
     else:
@@ -579,27 +580,27 @@ def _summary(turn: Turn, p: Proposal) -> str:
             m=turn.ctx.rules.reply_due_months,
         )
     lines = [
-        turn.t("提案：{n}《{title}》", n=_number(p), title=p.title),
-        turn.t("主办单位：{u}", u=_unit_name(turn.session, data["lead"])),
+        turn.t("提案：{n}《{title}》", n=number_of(p), title=p.title),
+        turn.t("主办单位：{u}", u=unit_name(turn.ctx, data["lead"])),
         turn.t("协办单位：{u}", u=co),
         turn.t("答复期限：{d}", d=due),
         turn.t("是否重点：{k}", k=turn.t("是") if data.get("key") else turn.t("否")),
     ]
     if data.get("key"):
         leader = turn.session.get(Person, data["leader"])
-        lines.append(turn.t("督办单位：{u}", u=_unit_name(turn.session, data["sup"])))
-        lines.append(turn.t("牵头领导：{p}", p=_leader_label(leader) if leader else ""))
+        lines.append(turn.t("督办单位：{u}", u=unit_name(turn.ctx, data["sup"])))
+        lines.append(turn.t("牵头领导：{p}", p=leader_label(leader) if leader else ""))
     return "\n".join(lines)
 
 
 def ask_confirm(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     turn.data["edit"] = True
     if p.status != ProposalStatus.FILED:
         turn.say(
             turn.t(
                 "{n}《{title}》当前为「{s}」，不能再交办。",
-                n=_number(p),
+                n=number_of(p),
                 title=p.title,
                 s=turn.t(proposal_label(p.status)),
             ),
@@ -638,14 +639,14 @@ def on_confirm(turn: Turn, value: str) -> str:
         supervising_unit_id=data.get("sup") if key else None,
         lead_leader_id=data.get("leader") if key else None,
     )
-    p = _proposal(turn)
-    co = "、".join(_unit_name(turn.session, a.unit_id) for a in made[1:])
+    p = chosen_proposal(turn)
+    co = "、".join(unit_name(turn.ctx, a.unit_id) for a in made[1:])
     turn.say(
         turn.t(
             "已交办：{n}《{title}》由{lead}主办{co}，答复期限{due}{key}。已通知各承办单位。",
-            n=_number(p),
+            n=number_of(p),
             title=p.title,
-            lead=_unit_name(turn.session, made[0].unit_id),
+            lead=unit_name(turn.ctx, made[0].unit_id),
             co=turn.t("，{co}协办", co=co) if co else "",
             due=fmt_date(p.due_date),
             key=turn.t("，列为重点提案") if key else "",

@@ -44,16 +44,16 @@ DATE_HINT = N_("请点「使用默认」，或输入日期，例如 2027-03-15 �
 # ================================================================ shared pieces
 
 
-def _norm(text: str) -> str:
+def norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
-def _short(text: str, limit: int = LABEL_MAX) -> str:
+def short(text: str, limit: int = LABEL_MAX) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _words(turn: Turn, text: str, what: str, max_chars: int) -> str:
+def words(turn: Turn, text: str, what: str, max_chars: int) -> str:
     """A free text that must say something: within its limit, not only emoji or marks."""
     text = check_text(text, what, max_chars=max_chars)
     if not any(ch.isalnum() for ch in text):
@@ -61,16 +61,16 @@ def _words(turn: Turn, text: str, what: str, max_chars: int) -> str:
     return text
 
 
-def _number(p: Proposal) -> str:
+def number_of(p: Proposal) -> str:
     return short_number(p.number) if p.number else ""
 
 
-def _both_numbers(p: Proposal) -> str:
+def both_numbers(p: Proposal) -> str:
     """2026年度第3号（第〔3〕号）"""
     return f"{long_number(p.year, p.number)}（{short_number(p.number)}）"
 
 
-def _day(turn: Turn, moment) -> str:
+def day_text(turn: Turn, moment) -> str:
     if moment is None:
         return ""
     local = turn.ctx.local(moment)
@@ -79,7 +79,7 @@ def _day(turn: Turn, moment) -> str:
 
 def parse_date(text: str) -> date | None:
     """2027-03-15, 2027/3/15, 2027.3.15 or 2027年3月15日; None if it is not a date."""
-    text = re.sub(r"\s+", "", _norm(text))
+    text = re.sub(r"\s+", "", norm(text))
     match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?", text)
     if not match:
         return None
@@ -89,7 +89,7 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def _read_date(turn: Turn, text: str, months: int, what: str) -> date:
+def read_date(turn: Turn, text: str, months: int, what: str) -> date:
     """A typed due date, refused with the workflow's own message when it is not later than
     today."""
     if len(text) > 40:
@@ -97,13 +97,15 @@ def _read_date(turn: Turn, text: str, months: int, what: str) -> date:
     day = parse_date(text)
     if day is None:
         raise InvalidInput(
-            turn.t("看不懂这个日期，或者没有这一天：{text}。", text=_short(text, 20))
+            turn.t("看不懂这个日期，或者没有这一天：{text}。", text=short(text, 20))
             + turn.t(DATE_HINT)
         )
     return due_date_or_default(turn.ctx, day, months, what)
 
 
-def _guarded(roles: Sequence[Role], prompt: Callable[[Turn], None]) -> Callable[[Turn], None]:
+def guarded_prompt(
+    roles: Sequence[Role], prompt: Callable[[Turn], None]
+) -> Callable[[Turn], None]:
     """Ask the step's question only of someone who holds one of ``roles``; anyone else is
     told so and goes back to the menu (the workflow would refuse them anyway)."""
 
@@ -119,7 +121,7 @@ def _guarded(roles: Sequence[Role], prompt: Callable[[Turn], None]) -> Callable[
     return ask
 
 
-def _goto(turn: Turn, step: str) -> None:
+def goto(turn: Turn, step: str) -> None:
     """From inside a prompt: move to ``step`` and ask its question instead."""
     turn.conv.step = step
     turn.engine.prompt(turn)
@@ -128,14 +130,14 @@ def _goto(turn: Turn, step: str) -> None:
 # ---------------------------------------------------------------- pages
 
 
-def _paged(turn: Turn, key: str, rows: list) -> tuple[list, int, int]:
+def paged(turn: Turn, key: str, rows: list) -> tuple[list, int, int]:
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(int(turn.data.get(f"{key}_pg", 0)), 0), pages - 1)
     turn.data[f"{key}_pg"] = page
     return rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages
 
 
-def _nav(turn: Turn, page: int, pages: int) -> list[Choice]:
+def nav(turn: Turn, page: int, pages: int) -> list[Choice]:
     choices = []
     if page > 0:
         choices.append(turn.choice(turn.t(PREV), f"pg:{page - 1}"))
@@ -144,11 +146,11 @@ def _nav(turn: Turn, page: int, pages: int) -> list[Choice]:
     return choices
 
 
-def _page_line(turn: Turn, page: int, pages: int) -> list[str]:
+def page_line(turn: Turn, page: int, pages: int) -> list[str]:
     return [turn.t("（第 {p}/{n} 页）", p=page + 1, n=pages)] if pages > 1 else []
 
 
-def _browse(turn: Turn, key: str, value: str) -> str | None:
+def browse(turn: Turn, key: str, value: str) -> str | None:
     """Page turns and "show all" of a list; 'page' when the value was one of them."""
     if value.startswith("pg:"):
         turn.data[f"{key}_pg"] = int(value[3:])
@@ -160,8 +162,8 @@ def _browse(turn: Turn, key: str, value: str) -> str | None:
     return None
 
 
-def _search(turn: Turn, key: str, text: str) -> str:
-    query = _norm(text)
+def search_list(turn: Turn, key: str, text: str) -> str:
+    query = norm(text)
     if len(query) > SEARCH_MAX:
         raise InvalidInput(turn.t("搜索词最多 {n} 个字，请缩短后再试。", n=SEARCH_MAX))
     turn.data[f"{key}_q"] = query
@@ -169,7 +171,7 @@ def _search(turn: Turn, key: str, text: str) -> str:
     return "search"
 
 
-def _forget(turn: Turn, *keys: str) -> None:
+def forget(turn: Turn, *keys: str) -> None:
     for key in keys:
         turn.data.pop(f"{key}_q", None)
         turn.data.pop(f"{key}_pg", None)
@@ -319,19 +321,14 @@ def rehandle_queue(turn: Turn) -> list[Proposal]:
     return [p for p in delivered if unsatisfied(current_ratings(turn, p)[1])]
 
 
-def _unit_name(session: Session, unit_id: int | None) -> str:
-    unit = session.get(Unit, unit_id) if unit_id else None
-    return unit.name if unit else ""
-
-
-def _leader_label(person: Person) -> str:
+def leader_label(person: Person) -> str:
     return f"{person.name}（{person.title}）" if person.title else person.name
 
 
 # ---------------------------------------------------------------- pickers
 
 
-def _unit_picker(
+def unit_picker(
     turn: Turn,
     head: str,
     *,
@@ -352,27 +349,27 @@ def _unit_picker(
         units = found
     elif query:
         lines.append(turn.t("没有名称含「{q}」的单位，以下是全部单位：", q=query))
-        _forget(turn, key)
+        forget(turn, key)
     if not units:
         lines.append(turn.t("没有可以选择的单位。请先在名册中导入单位。"))
-    rows, page, pages = _paged(turn, key, units)
-    lines += _page_line(turn, page, pages)
+    rows, page, pages = paged(turn, key, units)
+    lines += page_line(turn, page, pages)
     choices = [
         turn.choice(("✅ " if u.id in marked else "") + u.name, f"{prefix}:{u.id}") for u in rows
     ]
-    choices += _nav(turn, page, pages)
+    choices += nav(turn, page, pages)
     if query and found:
         choices.append(turn.choice(turn.t(SHOW_ALL), "all"))
     turn.say("\n".join(lines), [*choices, *extra], columns=2)
 
 
-def _proposal(turn: Turn) -> Proposal | None:
+def chosen_proposal(turn: Turn) -> Proposal | None:
     pid = turn.data.get("pid")
     return turn.session.get(Proposal, pid) if pid else None
 
 
-def _title(turn: Turn, p: Proposal) -> str:
-    return turn.t("{n}《{title}》", n=_number(p), title=p.title)
+def proposal_title(turn: Turn, p: Proposal) -> str:
+    return turn.t("{n}《{title}》", n=number_of(p), title=p.title)
 
 
 def install_flows(engine: Engine, flows: Sequence[Flow]) -> None:
@@ -381,7 +378,7 @@ def install_flows(engine: Engine, flows: Sequence[Flow]) -> None:
         roles = tuple(flow.roles or ())
         guarded = {
             name: Step(
-                prompt=_guarded(roles, step.prompt),
+                prompt=guarded_prompt(roles, step.prompt),
                 text=step.text,
                 choice=step.choice,
                 file=step.file,

@@ -21,32 +21,31 @@ from handlers.staff_common import (
     STAFF,
     TO_MENU,
     USE_DEFAULT,
-    _browse,
-    _day,
-    _forget,
-    _goto,
-    _nav,
-    _number,
-    _page_line,
-    _paged,
-    _proposal,
-    _read_date,
-    _search,
-    _short,
-    _unit_name,
-    _unit_picker,
-    _words,
     adjustment_requests,
+    browse,
+    chosen_proposal,
     current_ratings,
+    day_text,
+    forget,
+    goto,
     handling_unit_ids,
     install_flows,
     may_review,
+    nav,
+    number_of,
+    page_line,
+    paged,
+    read_date,
     rehandle_queue,
     replies_to_review,
+    search_list,
+    short,
+    unit_picker,
+    words,
 )
 from storage.models import Assignment, Proposal, Reply
 from workflow import assignments, replies
-from workflow.assignments import due_date_or_default
+from workflow.assignments import due_date_or_default, unit_name
 from workflow.attachments import attachments_of
 from workflow.core import (
     fmt_date,
@@ -81,26 +80,26 @@ def ask_adjustments(turn: Turn) -> None:
     if not requests:
         turn.say(turn.t("没有待处理的调整申请。"), [turn.choice(turn.t(TO_MENU), "menu")])
         return
-    rows, page, pages = _paged(turn, "adj", requests)
+    rows, page, pages = paged(turn, "adj", requests)
     lines = [turn.t("待处理的调整申请 {n} 件（申请时间从早到晚）：", n=len(requests))]
     choices = []
     for index, a in enumerate(rows, page * PAGE_SIZE + 1):
         p = turn.session.get(Proposal, a.proposal_id)
-        unit = _unit_name(turn.session, a.unit_id)
+        unit = unit_name(turn.ctx, a.unit_id)
         lines.append(
             turn.t(
                 "{i}. {n}《{title}》 {unit}（{role}），{day}申请",
                 i=index,
-                n=_number(p),
+                n=number_of(p),
                 title=p.title,
                 unit=unit,
                 role=_role_label(turn, a),
-                day=_day(turn, a.adjustment_requested_at),
+                day=day_text(turn, a.adjustment_requested_at),
             )
         )
-        choices.append(turn.choice(_short(f"{_number(p)} {unit}"), f"a:{a.id}"))
-    lines += _page_line(turn, page, pages)
-    choices += _nav(turn, page, pages)
+        choices.append(turn.choice(short(f"{number_of(p)} {unit}"), f"a:{a.id}"))
+    lines += page_line(turn, page, pages)
+    choices += nav(turn, page, pages)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -108,7 +107,7 @@ def ask_adjustments(turn: Turn) -> None:
 def on_adjustments(turn: Turn, value: str) -> str:
     if value == "menu":
         return "menu"
-    if _browse(turn, "adj", value):
+    if browse(turn, "adj", value):
         return "page"
     turn.data["aid"] = int(value.removeprefix("a:"))
     return "open"
@@ -118,14 +117,14 @@ def ask_adjustment(turn: Turn) -> None:
     a = _assignment(turn)
     if a is None:
         turn.say(turn.t("找不到这项交办。"))
-        _goto(turn, "list")
+        goto(turn, "list")
         return
     p = turn.session.get(Proposal, a.proposal_id)
     turn.say(render_record(turn.ctx, p), expects="none")
     text = turn.t(
         "{unit}申请调整{n}《{title}》的交办（{role}）。\n申请人：{who}，{at}\n理由：{reason}",
-        unit=_unit_name(turn.session, a.unit_id),
-        n=_number(p),
+        unit=unit_name(turn.ctx, a.unit_id),
+        n=number_of(p),
         title=p.title,
         role=_role_label(turn, a),
         who=person_name(turn.session, a.adjustment_requested_by),
@@ -152,7 +151,7 @@ def ask_adjustment(turn: Turn) -> None:
 
 def on_adjustment(turn: Turn, value: str) -> str:
     if value == "grant":
-        _forget(turn, "new")
+        forget(turn, "new")
         turn.data.pop("new", None)
     return value
 
@@ -163,10 +162,10 @@ def ask_new_unit(turn: Turn) -> None:
     head = turn.t(
         "同意调整：请选择改由哪个单位{role}{n}《{title}》（可发送单位名称的一部分搜索）：",
         role=_role_label(turn, a),
-        n=_number(p),
+        n=number_of(p),
         title=p.title,
     )
-    _unit_picker(
+    unit_picker(
         turn,
         head,
         key="new",
@@ -178,15 +177,15 @@ def ask_new_unit(turn: Turn) -> None:
 
 
 def on_new_unit(turn: Turn, value: str) -> str:
-    if value == "back" or _browse(turn, "new", value):
+    if value == "back" or browse(turn, "new", value):
         return "back" if value == "back" else "page"
     turn.data["new"] = int(value.removeprefix("u:"))
-    _forget(turn, "new")
+    forget(turn, "new")
     return "picked"
 
 
 def on_new_unit_search(turn: Turn, text: str) -> str:
-    return _search(turn, "new", text)
+    return search_list(turn, "new", text)
 
 
 def ask_reassign_confirm(turn: Turn) -> None:
@@ -195,10 +194,10 @@ def ask_reassign_confirm(turn: Turn) -> None:
     turn.say(
         turn.t(
             "确认同意{old}的调整申请，{n}《{title}》改由{new}{role}？",
-            old=_unit_name(turn.session, a.unit_id),
-            n=_number(p),
+            old=unit_name(turn.ctx, a.unit_id),
+            n=number_of(p),
             title=p.title,
-            new=_unit_name(turn.session, turn.data["new"]),
+            new=unit_name(turn.ctx, turn.data["new"]),
             role=_role_label(turn, a),
         ),
         [
@@ -211,15 +210,15 @@ def ask_reassign_confirm(turn: Turn) -> None:
 
 def on_reassign_confirm(turn: Turn, value: str) -> str:
     if value != "ok":
-        _forget(turn, "new")
+        forget(turn, "new")
         return value
     new = assignments.reassign(turn.ctx, turn.data["aid"], turn.data["new"])
     p = turn.session.get(Proposal, new.proposal_id)
     turn.say(
         turn.t(
             "已改交：{n}提案改由{unit}{role}，期限{due}。已通知原单位和新单位。",
-            n=_number(p),
-            unit=_unit_name(turn.session, new.unit_id),
+            n=number_of(p),
+            unit=unit_name(turn.ctx, new.unit_id),
             role=_role_label(turn, new),
             due=fmt_date(new.due_date),
         )
@@ -230,18 +229,18 @@ def on_reassign_confirm(turn: Turn, value: str) -> str:
 def ask_refuse_reason(turn: Turn) -> None:
     a = _assignment(turn)
     turn.say(
-        turn.t("请写明不予调整的理由（将告知{unit}）：", unit=_unit_name(turn.session, a.unit_id)),
+        turn.t("请写明不予调整的理由（将告知{unit}）：", unit=unit_name(turn.ctx, a.unit_id)),
         [turn.choice(turn.t(BACK), "back")],
     )
 
 
 def on_refuse_reason(turn: Turn, text: str) -> str:
-    reason = _words(turn, text, turn.t("不予调整的理由"), 1000)
+    reason = words(turn, text, turn.t("不予调整的理由"), 1000)
     a = assignments.refuse_adjustment(turn.ctx, turn.data["aid"], reason)
     turn.say(
         turn.t(
             "已不予调整：{unit}须按期办理（{due}前），已通知该单位。",
-            unit=_unit_name(turn.session, a.unit_id),
+            unit=unit_name(turn.ctx, a.unit_id),
             due=fmt_date(a.due_date),
         )
     )
@@ -307,7 +306,7 @@ def ask_replies(turn: Turn) -> None:
     if not pending:
         turn.say(turn.t("没有待审核的答复。"), [turn.choice(turn.t(TO_MENU), "menu")])
         return
-    rows, page, pages = _paged(turn, "rep", pending)
+    rows, page, pages = paged(turn, "rep", pending)
     lines = [turn.t("待审核的答复 {n} 件（提交时间从早到晚）：", n=len(pending))]
     choices = []
     for index, (r, p) in enumerate(rows, page * PAGE_SIZE + 1):
@@ -315,17 +314,17 @@ def ask_replies(turn: Turn) -> None:
             turn.t(
                 "{i}. {n}《{title}》 {unit}，{c}类，第{v}稿，{day}提交",
                 i=index,
-                n=_number(p),
+                n=number_of(p),
                 title=p.title,
                 unit=r.signing_unit,
                 c=r.reply_class,
                 v=r.version,
-                day=_day(turn, r.submitted_at),
+                day=day_text(turn, r.submitted_at),
             )
         )
-        choices.append(turn.choice(_short(f"{_number(p)} {p.title}"), f"r:{r.id}"))
-    lines += _page_line(turn, page, pages)
-    choices += _nav(turn, page, pages)
+        choices.append(turn.choice(short(f"{number_of(p)} {p.title}"), f"r:{r.id}"))
+    lines += page_line(turn, page, pages)
+    choices += nav(turn, page, pages)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -333,7 +332,7 @@ def ask_replies(turn: Turn) -> None:
 def on_replies(turn: Turn, value: str) -> str:
     if value == "menu":
         return "menu"
-    if _browse(turn, "rep", value):
+    if browse(turn, "rep", value):
         return "page"
     turn.data["rid"] = int(value.removeprefix("r:"))
     return "open"
@@ -345,10 +344,10 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
     lines = [
         turn.t(
             "{n}《{title}》的答复（第{v}稿，{unit}主办）",
-            n=_number(proposal),
+            n=number_of(proposal),
             title=proposal.title,
             v=reply.version,
-            unit=_unit_name(turn.session, lead.unit_id if lead else None),
+            unit=unit_name(turn.ctx, lead.unit_id if lead else None),
         ),
         turn.t(
             "答复类别：{c}类（{meaning}）",
@@ -381,8 +380,7 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
         lines.append(turn.t("协办意见："))
         for a in co:
             lines.append(
-                f"  {_unit_name(turn.session, a.unit_id)}："
-                + (a.opinion or turn.t("（尚未提出）"))
+                f"  {unit_name(turn.ctx, a.unit_id)}：" + (a.opinion or turn.t("（尚未提出）"))
             )
     return "\n".join(lines)
 
@@ -392,7 +390,7 @@ def ask_reply(turn: Turn) -> None:
     p = turn.session.get(Proposal, r.proposal_id) if r else None
     if r is None or p is None or not may_review(turn.person, p):
         turn.say(turn.t("找不到这份答复，或您无权审核它。"))
-        _goto(turn, "list")
+        goto(turn, "list")
         return
     turn.say(reply_letter(turn, r, p), expects="none")
     if r.status != "submitted":
@@ -422,7 +420,7 @@ def on_reply(turn: Turn, value: str) -> str:
     turn.say(
         turn.t(
             "已审核通过{n}提案的答复（{c}类），已送达提案人和联名委员，请他们评价。",
-            n=_number(p),
+            n=number_of(p),
             c=r.reply_class,
         )
     )
@@ -437,10 +435,10 @@ def ask_return_comment(turn: Turn) -> None:
 
 
 def on_return_comment(turn: Turn, text: str) -> str:
-    comment = _words(turn, text, turn.t("退回意见"), 2000)
+    comment = words(turn, text, turn.t("退回意见"), 2000)
     r = replies.return_reply(turn.ctx, turn.data["rid"], comment)
     p = turn.session.get(Proposal, r.proposal_id)
-    turn.say(turn.t("已退回{n}提案的答复，已通知主办单位修改后重新提交。", n=_number(p)))
+    turn.say(turn.t("已退回{n}提案的答复，已通知主办单位修改后重新提交。", n=number_of(p)))
     return "done"
 
 
@@ -482,7 +480,7 @@ def ask_rehandles(turn: Turn) -> None:
             turn.t("没有评价为不满意、待处理的提案。"), [turn.choice(turn.t(TO_MENU), "menu")]
         )
         return
-    rows, page, pages = _paged(turn, "reh", pending)
+    rows, page, pages = paged(turn, "reh", pending)
     lines = [turn.t("评价为不满意的提案 {n} 件：", n=len(pending))]
     choices = []
     for index, p in enumerate(rows, page * PAGE_SIZE + 1):
@@ -490,14 +488,14 @@ def ask_rehandles(turn: Turn) -> None:
             turn.t(
                 "{i}. {n}《{title}》，{day}送达",
                 i=index,
-                n=_number(p),
+                n=number_of(p),
                 title=p.title,
-                day=_day(turn, p.delivered_at),
+                day=day_text(turn, p.delivered_at),
             )
         )
-        choices.append(turn.choice(_short(f"{_number(p)} {p.title}"), f"p:{p.id}"))
-    lines += _page_line(turn, page, pages)
-    choices += _nav(turn, page, pages)
+        choices.append(turn.choice(short(f"{number_of(p)} {p.title}"), f"p:{p.id}"))
+    lines += page_line(turn, page, pages)
+    choices += nav(turn, page, pages)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -505,7 +503,7 @@ def ask_rehandles(turn: Turn) -> None:
 def on_rehandles(turn: Turn, value: str) -> str:
     if value == "menu":
         return "menu"
-    if _browse(turn, "reh", value):
+    if browse(turn, "reh", value):
         return "page"
     turn.data["pid"] = int(value.removeprefix("p:"))
     return "open"
@@ -552,10 +550,10 @@ def ratings_text(turn: Turn, proposal: Proposal) -> str:
 
 
 def ask_rehandle(turn: Turn) -> None:
-    p = _proposal(turn)
+    p = chosen_proposal(turn)
     if p is None:
         turn.say(turn.t("找不到这件提案。"))
-        _goto(turn, "list")
+        goto(turn, "list")
         return
     turn.say(render_record(turn.ctx, p), expects="none")
     if p.status != ProposalStatus.DELIVERED:
@@ -580,7 +578,7 @@ def on_rehandle(turn: Turn, value: str) -> str:
         return "re"
     if value == "close":
         p = replies.close(turn.ctx, turn.data["pid"])
-        turn.say(turn.t("{n}《{title}》已办结，已通知提案人。", n=_number(p), title=p.title))
+        turn.say(turn.t("{n}《{title}》已办结，已通知提案人。", n=number_of(p), title=p.title))
         return "done"
     return value
 
@@ -594,7 +592,7 @@ def ask_rehandle_due(turn: Turn) -> None:
     turn.say(
         turn.t(
             "重新办理：由{unit}重新答复。新的答复期限默认为 {m} 个月后：{day}。",
-            unit=_unit_name(turn.session, lead.unit_id if lead else None),
+            unit=unit_name(turn.ctx, lead.unit_id if lead else None),
             m=turn.ctx.rules.rehandle_due_months,
             day=fmt_date(_default_rehandle_due(turn)),
         )
@@ -612,7 +610,7 @@ def on_rehandle_due_choice(turn: Turn, value: str) -> str:
 
 
 def on_rehandle_due_text(turn: Turn, text: str) -> str:
-    day = _read_date(turn, text, turn.ctx.rules.rehandle_due_months, "新的答复期限")
+    day = read_date(turn, text, turn.ctx.rules.rehandle_due_months, "新的答复期限")
     turn.data["re_due"] = day.isoformat()
     return "next"
 
@@ -645,8 +643,8 @@ def _order_rehandle(turn: Turn, note: str | None) -> str:
     turn.say(
         turn.t(
             "已下达重新办理：{n}提案由{unit}在{due}前重新答复，已通知承办单位和提案人。",
-            n=_number(p),
-            unit=_unit_name(turn.session, lead.unit_id),
+            n=number_of(p),
+            unit=unit_name(turn.ctx, lead.unit_id),
             due=fmt_date(lead.due_date),
         )
     )
@@ -654,7 +652,7 @@ def _order_rehandle(turn: Turn, note: str | None) -> str:
 
 
 def on_rehandle_note_text(turn: Turn, text: str) -> str:
-    return _order_rehandle(turn, _words(turn, text, turn.t("重新办理要求"), 2000))
+    return _order_rehandle(turn, words(turn, text, turn.t("重新办理要求"), 2000))
 
 
 def on_rehandle_note_choice(turn: Turn, value: str) -> str:
