@@ -192,8 +192,19 @@ class Engine:
         self.commands[name] = handler
 
     # ------------------------------------------------------------- handling
-    def handle(self, sender: Sender, event: Event) -> list[Out]:
-        """Handle one event in one transaction; returns what to send back."""
+    def handle(
+        self,
+        sender: Sender,
+        event: Event,
+        *,
+        within: Callable[[Session, Person | None], None] | None = None,
+    ) -> list[Out]:
+        """Handle one event in one transaction; returns what to send back.
+
+        ``within`` runs last inside that transaction: a channel records there that the
+        update is done, so the update and its effects commit together or not at all. If it
+        raises, nothing of the event is kept.
+        """
         with self.db.session() as session:
             conv = self._conversation(session, sender)
             person = self._person(session, sender)
@@ -224,6 +235,8 @@ class Engine:
             # the new copy compares equal to the (same, mutated) value SQLAlchemy holds.
             flag_modified(conv, "data")
             session.add(conv)
+            if within is not None:
+                within(session, turn.person)
             return turn.out
 
     def _undo(self, turn: Turn, nested, *, keep: bool) -> None:

@@ -334,3 +334,27 @@ class Conversation(SQLModel, table=True):
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     version: int = Field(default=0)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """An update from a chat platform, stored before the platform is told it arrived.
+
+    Telegram forgets an update once it is confirmed; keeping it here first means an update
+    whose handling a crash interrupts is handled again on restart. It is marked done in the
+    same transaction as its effects, so it is never applied twice or by halves.
+    """
+
+    __tablename__ = "inbound_update"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_key"),
+        Index("ix_inbound_update_channel_state", "channel", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    external_key: str = Field(max_length=100)  # e.g. "<bot id>:<update id>"
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=20)  # pending|done|failed
+    attempts: int = Field(default=0)
+    received_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
