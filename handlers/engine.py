@@ -125,7 +125,7 @@ class Turn:
     ) -> None:
         choices = list(choices)
         for part in split_text(text)[:-1]:
-            self.out.append(Out(text=part, expects="none"))
+            self.out.append(Out(text=part, expects="none", continued=True))
         self.out.append(
             Out(
                 text=split_text(text)[-1],

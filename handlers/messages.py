@@ -68,6 +68,7 @@ class Out:
     choices: list[Choice] = field(default_factory=list)
     expects: str = "text"  # text | choice | file | contact | none
     columns: int = 1  # how many buttons a row, where the channel draws buttons
+    continued: bool = False  # a long text split here; the next Out carries on with it
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:

@@ -1,0 +1,473 @@
+"""The Telegram channel: python-telegram-bot's Application around the conversation engine.
+
+Each update is stored before Telegram is told it arrived (``inbox.DurableUpdateQueue``),
+then handled by the engine in a worker thread — one update, one transaction, marked done
+inside it — and what the engine says is sent back. Updates of one chat are handled in the
+order they came; different chats run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import select
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.app import App
+from bot.telegram import inbox
+from bot.telegram import render as tr
+from handlers.channel_texts import (
+    CHOSEN,
+    FILE_TOO_BIG,
+    FILE_UNREADABLE,
+    GROUP_DECLINED,
+    LONG_TEXT_AS_FILE,
+    SHARE_PHONE,
+    TRY_AGAIN,
+    commands_for,
+)
+from handlers.i18n import DEFAULT_LOCALE, gettext
+from handlers.messages import Choice, Event, FileIn, Out, Sender, split_text
+from storage.models import ChannelAccount, Person
+
+CHANNEL = inbox.CHANNEL
+DOWNLOAD_MAX_BYTES = 20 * 1024 * 1024  # what the cloud Bot API lets a bot download
+SEND_ATTEMPTS = 4
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+log = logging.getLogger(__name__)
+
+
+class Unreachable(Exception):
+    """The person blocked the bot (403); sending again will not help."""
+
+
+@dataclass
+class Handled:
+    """What the engine's transaction learnt about the sender, for the channel's own use."""
+
+    locale: str = DEFAULT_LOCALE
+    roles: frozenset[str] | None = None  # None: not bound
+
+
+@dataclass
+class TelegramChannel:
+    app: App
+    token: str
+    base_url: str | None = None
+    base_file_url: str | None = None
+    request: BaseRequest | None = None  # an in-process request (benchmarks)
+    rate_limit: float | None = 30.0  # messages a second overall; None: no limiter
+    concurrent_updates: int = 64
+    retry_base_seconds: float = 0.5
+    on_handled: Callable[[], None] | None = None  # e.g. wake the notice dispatcher
+    application: Application = field(init=False)
+    _chat_locks: dict[int, asyncio.Lock] = field(init=False, default_factory=dict)
+    _menus: dict[int, tuple] = field(init=False, default_factory=dict)
+    _waiting: dict[int, int] = field(init=False, default_factory=lambda: defaultdict(int))
+
+    def __post_init__(self) -> None:
+        self.queue = inbox.DurableUpdateQueue(self.app.db)
+        builder = (
+            ApplicationBuilder()
+            .token(self.token)
+            .update_queue(self.queue)
+            .concurrent_updates(self.concurrent_updates)
+        )
+        if self.base_url:
+            builder = builder.base_url(self.base_url)
+        if self.base_file_url:
+            builder = builder.base_file_url(self.base_file_url)
+        if self.request is not None:
+            builder = builder.request(self.request).get_updates_request(self.request)
+        if self.rate_limit:
+            builder = builder.rate_limiter(
+                AIORateLimiter(overall_max_rate=self.rate_limit, max_retries=3)
+            )
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+
+    # ------------------------------------------------------------- life
+    async def _post_init(self, application: Application) -> None:
+        self.queue.bot_id = application.bot.id
+        await self._set_default_commands()
+        # Updates a crash left unhandled go first, before anything new is fetched.
+        for payload in await asyncio.to_thread(inbox.pending, self.app.db):
+            update = Update.de_json(payload, application.bot)
+            if update is not None:
+                await asyncio.Queue.put(self.queue, update)
+
+    async def _set_default_commands(self) -> None:
+        for locale in ("zh", "en"):
+            commands = [BotCommand(n, d) for n, d in commands_for(None, locale)]
+            await self._call(
+                self.application.bot.set_my_commands,
+                commands,
+                scope=BotCommandScopeDefault(),
+                language_code=None if locale == "zh" else locale,
+            )
+
+    async def start_polling(self, *, poll_interval: float = 0.0, timeout: int = 30) -> None:
+        """Start fetching updates by long polling (the Application must be started)."""
+        assert self.application.updater is not None
+        await self.application.bot.delete_webhook()
+        await self.application.updater.start_polling(
+            poll_interval=poll_interval,
+            timeout=timedelta(seconds=timeout),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+
+    async def start_webhook(
+        self, *, url: str, listen: str, port: int, secret_token: str, url_path: str = ""
+    ) -> None:
+        """Receive updates on ``listen:port``; Telegram posts to ``url`` with the secret."""
+        assert self.application.updater is not None
+        await self.application.updater.start_webhook(
+            listen=listen,
+            port=port,
+            url_path=url_path,
+            webhook_url=url,
+            secret_token=secret_token,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+
+    async def __aenter__(self) -> TelegramChannel:
+        await self.application.initialize()
+        await self._post_init(self.application)
+        await self.application.start()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # ------------------------------------------------------------- incoming
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        user = update.effective_user
+        key = inbox.key_of(context.bot.id, update.update_id)
+        if chat is None or user is None or user.is_bot:
+            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            return
+        if update.callback_query is not None:
+            await self._answer(update.callback_query)
+        lock = self._chat_locks.setdefault(chat.id, asyncio.Lock())
+        self._waiting[chat.id] += 1
+        try:
+            async with lock:
+                await self._handle(update, key, chat.id, chat.type, user)
+        finally:
+            self._waiting[chat.id] -= 1
+            if not self._waiting[chat.id]:
+                self._waiting.pop(chat.id, None)
+                self._chat_locks.pop(chat.id, None)
+
+    async def _handle(self, update: Update, key: str, chat_id: int, chat_type: str, user) -> None:
+        if chat_type != ChatType.PRIVATE:
+            await self._decline_group(update, key, chat_id)
+            return
+        if update.my_chat_member is not None:
+            blocked = update.my_chat_member.new_chat_member.status == "kicked"
+            await asyncio.to_thread(self._set_reachable, key, str(user.id), not blocked)
+            return
+        sender = Sender(CHANNEL, str(user.id), user.full_name)
+        event = await self._event(update, sender, key, chat_id)
+        if event is None:
+            return
+        handled = Handled()
+
+        def within(session, person: Person | None) -> None:
+            inbox.mark_done(session, key)
+            if person is not None:
+                handled.locale = person.locale
+                handled.roles = frozenset(person.role_set)
+
+        try:
+            outs = await asyncio.to_thread(self.app.engine.handle, sender, event, within=within)
+        except inbox.AlreadyHandled:
+            log.info("update %s was already handled", key)
+            return
+        except Exception:
+            log.exception("update %s could not be handled; nothing was applied", key)
+            await asyncio.to_thread(_quietly, inbox.mark_failed, self.app.db, key)
+            await self._send_text(chat_id, gettext(handled.locale, TRY_AGAIN))
+            return
+        if self.on_handled is not None:
+            self.on_handled()
+        if update.callback_query is not None:
+            await self._mark_chosen(update.callback_query, handled.locale)
+        await self._update_menu(chat_id, handled)
+        await self.send_outs(chat_id, outs, handled.locale, after_contact=event.kind == "contact")
+
+    async def _event(self, update: Update, sender: Sender, key: str, chat_id: int):
+        query = update.callback_query
+        if query is not None:
+            return Event(kind="choice", payload=query.data or "")
+        message = update.message
+        if message is None:  # an edited message, a reaction…: nothing to do
+            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            return None
+        if message.contact is not None:
+            contact = message.contact
+            return Event(
+                kind="contact",
+                phone=contact.phone_number,
+                contact_is_self=contact.user_id is not None and contact.user_id == sender_id(update),
+            )
+        if message.document is not None or message.photo:
+            return await self._file_event(message, sender, key, chat_id)
+        if message.text is not None:
+            return Event.of_text(message.text)
+        return Event(kind="other")
+
+    async def _file_event(self, message: Message, sender: Sender, key: str, chat_id: int):
+        if message.document is not None:
+            doc = message.document
+            file_id, size = doc.file_id, doc.file_size or 0
+            name = doc.file_name or f"file-{doc.file_unique_id}"
+            mime = doc.mime_type
+        else:
+            photo = message.photo[-1]  # the largest size
+            file_id, size = photo.file_id, photo.file_size or 0
+            name, mime = f"photo-{photo.file_unique_id}.jpg", "image/jpeg"
+        locale = await asyncio.to_thread(self._locale_of, sender.external_id)
+        if size > DOWNLOAD_MAX_BYTES:
+            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            text = gettext(
+                locale, FILE_TOO_BIG, size=_megabytes(size), limit=_megabytes(DOWNLOAD_MAX_BYTES)
+            )
+            await self._send_text(chat_id, text)
+            return None
+        try:
+            telegram_file = await self._call(self.application.bot.get_file, file_id)
+            if (telegram_file.file_size or 0) > DOWNLOAD_MAX_BYTES:
+                raise BadRequest("file is too big")
+            data = bytes(await telegram_file.download_as_bytearray())
+        except (TelegramError, Unreachable):
+            log.warning("file of update %s could not be fetched", key, exc_info=True)
+            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            await self._send_text(chat_id, gettext(locale, FILE_UNREADABLE))
+            return None
+        return Event(kind="file", file=FileIn(name=name, data=data, mime=mime))
+
+    async def _decline_group(self, update: Update, key: str, chat_id: int) -> None:
+        """Say once, politely, that the bot works in private chats, and leave the group."""
+        await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+        joined = update.my_chat_member is not None and (
+            update.my_chat_member.new_chat_member.status in ("member", "administrator")
+        )
+        message = update.message
+        addressed = message is not None and (message.text or "").startswith("/")
+        if not (joined or addressed):
+            return
+        try:
+            await self._send_text(chat_id, gettext(DEFAULT_LOCALE, GROUP_DECLINED))
+            await self.application.bot.leave_chat(chat_id)
+        except (TelegramError, Unreachable):
+            log.info("could not leave group %s", chat_id, exc_info=True)
+
+    # ------------------------------------------------------------- the sender's account
+    def _locale_of(self, external_id: str) -> str:
+        with self.app.db.read_session() as session:
+            person = session.exec(
+                select(Person)
+                .join(ChannelAccount, ChannelAccount.person_id == Person.id)  # type: ignore[arg-type]
+                .where(ChannelAccount.channel == CHANNEL)
+                .where(ChannelAccount.external_id == external_id)
+            ).first()
+            return person.locale if person is not None else DEFAULT_LOCALE
+
+    def _set_reachable(self, key: str | None, external_id: str, reachable: bool) -> None:
+        with self.app.db.session() as session:
+            if key is not None:
+                inbox.mark_done(session, key)
+            account = session.exec(
+                select(ChannelAccount)
+                .where(ChannelAccount.channel == CHANNEL)
+                .where(ChannelAccount.external_id == external_id)
+            ).first()
+            if account is not None:
+                account.unreachable = not reachable
+                session.add(account)
+
+    # ------------------------------------------------------------- outgoing
+    async def send_outs(
+        self, chat_id: int, outs: list[Out], locale: str, *, after_contact: bool = False
+    ) -> None:
+        """Send what the engine said; a person who blocked the bot is marked unreachable."""
+        try:
+            await self._send_pieces(chat_id, outs, locale, after_contact)
+        except Unreachable:
+            await asyncio.to_thread(self._set_reachable, None, str(chat_id), False)
+        except TelegramError:
+            log.warning("a reply to chat %s could not be sent", chat_id, exc_info=True)
+
+    async def _send_pieces(
+        self, chat_id: int, outs: list[Out], locale: str, remove_keyboard: bool
+    ) -> None:
+        for piece in tr.pieces(outs):
+            if piece.document is not None:
+                name = tr.document_name(piece.text, "proposal")
+                caption = gettext(locale, LONG_TEXT_AS_FILE, name=name)
+                await self._call(
+                    self.application.bot.send_document,
+                    chat_id,
+                    document=piece.document,
+                    filename=name,
+                    caption=tr.escape(caption[: tr.CAPTION_MAX]),
+                    parse_mode=ParseMode.HTML,
+                )
+                continue
+            markup: Any = None
+            if piece.expects == "contact":
+                markup = tr.contact_keyboard(gettext(locale, SHARE_PHONE))
+            elif piece.choices:
+                markup = tr.inline_keyboard(piece.choices, piece.columns)
+            elif remove_keyboard:
+                markup = tr.REMOVE_KEYBOARD
+                remove_keyboard = False
+            await self._send_text(chat_id, piece.text, markup)
+
+    async def _send_text(self, chat_id: int, text: str, markup: Any = None) -> Message:
+        return await self._call(
+            self.application.bot.send_message,
+            chat_id,
+            tr.message_text(text),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+        )
+
+    async def deliver(self, external_id: str, text: str, actions: list[dict]) -> None:
+        """Send one notice; its actions become buttons that work with one tap."""
+        choices = [Choice(a["label"], a["payload"]) for a in actions or []]
+        markup = tr.inline_keyboard(choices, columns=len(choices) if len(choices) <= 3 else 2)
+        parts = split_text(text)
+        for part in parts[:-1]:
+            await self._send_text(int(external_id), part)
+        await self._send_text(int(external_id), parts[-1], markup)
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        """Every callback query is answered at once, so the button stops spinning."""
+        try:
+            await self._call(query.answer)
+        except (TelegramError, Unreachable):
+            log.info("callback query %s could not be answered", query.id, exc_info=True)
+
+    async def _mark_chosen(self, query: CallbackQuery, locale: str) -> None:
+        """The tapped message keeps its text, loses its buttons and says what was chosen."""
+        message = query.message
+        if not isinstance(message, Message):
+            return
+        label = next(
+            (
+                button.text
+                for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
+                for button in row
+                if button.callback_data == query.data
+            ),
+            None,
+        )
+        try:
+            if label is not None and message.text is not None:
+                text = message.text_html + "\n\n" + tr.escape(gettext(locale, CHOSEN, label=label))
+                if len(message.text) + len(label) + 20 <= 4096:
+                    await self._call(
+                        message.edit_text,
+                        text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=None,
+                        disable_web_page_preview=True,
+                    )
+                    return
+            if message.reply_markup is not None:
+                await self._call(message.edit_reply_markup, reply_markup=None)
+        except BadRequest:
+            log.debug("tapped message %s left as it was", message.message_id, exc_info=True)
+        except (TelegramError, Unreachable):
+            log.info("tapped message %s could not be edited", message.message_id, exc_info=True)
+
+    async def _update_menu(self, chat_id: int, handled: Handled) -> None:
+        """The command menu of this chat follows the person's roles and language."""
+        state = (handled.roles, handled.locale)
+        if self._menus.get(chat_id) == state:
+            return
+        roles = set(handled.roles) if handled.roles is not None else None
+        commands = [BotCommand(n, d) for n, d in commands_for(roles, handled.locale)]
+        try:
+            await self._call(
+                self.application.bot.set_my_commands,
+                commands,
+                scope=BotCommandScopeChat(chat_id),
+            )
+            self._menus[chat_id] = state
+        except (TelegramError, Unreachable):
+            log.info("command menu of chat %s not set", chat_id, exc_info=True)
+
+    # ------------------------------------------------------------- faults
+    async def _call(self, method: Callable[..., Awaitable[Any]], *args, **kwargs) -> Any:
+        """Call the Bot API, waiting out RetryAfter and retrying network faults with backoff.
+
+        A 403 means the person blocked the bot: ``Unreachable``, never retried.
+        """
+        delay = self.retry_base_seconds
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                return await method(*args, **kwargs)
+            except Forbidden as exc:
+                raise Unreachable(str(exc)) from exc
+            except RetryAfter as exc:
+                if attempt == SEND_ATTEMPTS:
+                    raise
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except BadRequest:
+                raise
+            except NetworkError:  # TimedOut included; the connection or the server failed
+                if attempt == SEND_ATTEMPTS:
+                    raise
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling an update", exc_info=context.error)
+
+
+def sender_id(update: Update) -> int | None:
+    return update.effective_user.id if update.effective_user else None
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def _quietly(fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.warning("could not record a failed update", exc_info=True)

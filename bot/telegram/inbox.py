@@ -1,0 +1,134 @@
+"""Updates are kept in the database before Telegram is told they arrived.
+
+python-telegram-bot's Updater puts every update it fetches (long polling) or receives
+(webhook) into ``Application.update_queue``. ``DurableUpdateQueue.put`` first stores the
+update in ``inbound_update``, so:
+
+- in polling mode, the offset that confirms an update to Telegram is only sent after the
+  update is stored (the Updater confirms with its next ``getUpdates`` call);
+- in webhook mode, the HTTP answer that tells Telegram to stop retrying is only written after
+  the update is stored (the webhook handler awaits ``put``).
+
+An update is marked done inside the same transaction as its effects (``mark_done`` runs in
+``Engine.handle``'s ``within`` hook). On start, the updates still pending — those a crash
+interrupted — are queued again. An update Telegram sends twice is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from telegram import Update
+
+from storage.clock import utcnow
+from storage.db import Database
+from storage.models import InboundUpdate
+
+CHANNEL = "telegram"
+MAX_ATTEMPTS = 3  # an update that failed this many starts is set aside as failed
+log = logging.getLogger(__name__)
+
+
+class AlreadyHandled(Exception):
+    """Another worker (or an earlier run) already applied this update."""
+
+
+def key_of(bot_id: int, update_id: int) -> str:
+    return f"{bot_id}:{update_id}"
+
+
+def store(db: Database, key: str, payload: dict, now: datetime | None = None) -> bool:
+    """Keep an update; False when it was already kept (Telegram sent it again)."""
+    try:
+        with db.session() as session:
+            session.add(
+                InboundUpdate(
+                    channel=CHANNEL, external_key=key, payload=payload, received_at=now or utcnow()
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def mark_done(session: Session, key: str, now: datetime | None = None) -> None:
+    """Inside the update's own transaction: claim it as done, or refuse if it already is."""
+    result = session.exec(  # type: ignore[call-overload]
+        sql_update(InboundUpdate)
+        .where(
+            col(InboundUpdate.channel) == CHANNEL,
+            col(InboundUpdate.external_key) == key,
+            col(InboundUpdate.state) == "pending",
+        )
+        .values(state="done", done_at=now or utcnow())
+    )
+    if result.rowcount == 0:
+        raise AlreadyHandled(key)
+
+
+def mark_failed(db: Database, key: str) -> None:
+    with db.session() as session:
+        session.exec(  # type: ignore[call-overload]
+            sql_update(InboundUpdate)
+            .where(
+                col(InboundUpdate.channel) == CHANNEL,
+                col(InboundUpdate.external_key) == key,
+                col(InboundUpdate.state) == "pending",
+            )
+            .values(state="failed", done_at=utcnow())
+        )
+
+
+def pending(db: Database) -> list[dict]:
+    """Updates a crash left unhandled, oldest first; each start counts as an attempt."""
+    with db.session() as session:
+        rows = session.exec(
+            select(InboundUpdate)
+            .where(InboundUpdate.channel == CHANNEL, InboundUpdate.state == "pending")
+            .order_by(col(InboundUpdate.id))
+        ).all()
+        payloads = []
+        for row in rows:
+            row.attempts += 1
+            if row.attempts > MAX_ATTEMPTS:
+                row.state = "failed"
+                row.done_at = utcnow()
+                log.error("update %s failed %d times; set aside", row.external_key, MAX_ATTEMPTS)
+            else:
+                payloads.append(row.payload)
+            session.add(row)
+        return payloads
+
+
+def counts(db: Database) -> dict[str, int]:
+    with db.read_session() as session:
+        rows = session.exec(
+            select(InboundUpdate.state).where(InboundUpdate.channel == CHANNEL)
+        ).all()
+    result: dict[str, int] = {}
+    for state in rows:
+        result[state] = result.get(state, 0) + 1
+    return result
+
+
+class DurableUpdateQueue(asyncio.Queue):
+    """The Application's update queue; an update is stored before it is queued."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.db = db
+        self.bot_id: int | None = None
+
+    async def put(self, item) -> None:
+        if isinstance(item, Update) and self.bot_id is not None:
+            payload = item.to_dict()
+            key = key_of(self.bot_id, item.update_id)
+            if not await asyncio.to_thread(store, self.db, key, payload):
+                log.info("update %s arrived again; already kept", key)
+                return
+        await super().put(item)

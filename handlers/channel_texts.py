@@ -1,0 +1,47 @@
+"""What a chat channel says on its own, outside any flow, and the command menu it shows.
+
+Channels (Telegram, WeChat) import these so that their texts are translated like every
+other: ``gettext(locale, TEXT, ...)``.
+"""
+
+from __future__ import annotations
+
+from handlers.i18n import N_, gettext
+from workflow.roles import Role
+
+GROUP_DECLINED = N_(
+    "提案通只在私聊中办理提案事务，以保护提案人和承办单位的信息。请点击我的头像，在私聊中发送 /start。"
+)
+FILE_TOO_BIG = N_("文件太大了（{size}），最大只能接收 {limit}。没有做任何更改，请压缩后重新发送。")
+FILE_UNREADABLE = N_("没能取回这个文件，没有做任何更改，请稍后重新发送。")
+TRY_AGAIN = N_("暂时无法处理这条消息，没有做任何更改，请稍后重试。")
+LONG_TEXT_AS_FILE = N_("内容较长，已作为文件发送：{name}")
+CHOSEN = N_("✔ 已选择：{label}")
+SHARE_PHONE = N_("📱 发送我的手机号")
+UNREACHABLE_REPORT = N_("无法向{name}推送消息（{channel}：对方已屏蔽或停用机器人）。请通过其他方式联系。")
+
+# The command menu: (command, description, roles that see it; empty = everyone bound).
+COMMANDS: tuple[tuple[str, str, frozenset[Role]], ...] = (
+    ("menu", N_("返回主菜单"), frozenset()),
+    ("new", N_("撰写新提案"), frozenset({Role.MEMBER})),
+    ("drafts", N_("我的草稿"), frozenset({Role.MEMBER})),
+    ("status", N_("查询提案办理状态：/status 编号"), frozenset()),
+    ("lang", N_("切换语言 Language"), frozenset()),
+    ("help", N_("当前这一步的说明"), frozenset()),
+    ("cancel", N_("取消当前操作"), frozenset()),
+)
+UNBOUND_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("开始：发送邀请码绑定账号")),
+    ("help", N_("使用说明")),
+)
+
+
+def commands_for(roles: set[str] | None, locale: str | None) -> list[tuple[str, str]]:
+    """The commands a person sees in the channel's menu; ``roles`` None means unbound."""
+    if roles is None:
+        return [(name, gettext(locale, text)) for name, text in UNBOUND_COMMANDS]
+    return [
+        (name, gettext(locale, text))
+        for name, text, needed in COMMANDS
+        if not needed or any(role.value in roles for role in needed)
+    ]
