@@ -44,6 +44,7 @@ from tests.fake_telegram import (
     FakeTelegram,
     RateLimits,
     parse_html,
+    parse_markdown,
     parse_markdown_v2,
 )
 
@@ -322,6 +323,16 @@ def test_markdown_v2_parser_follows_telegram():
         with pytest.raises(EntityParseError) as info:
             parse_markdown_v2(bad)
         assert str(info.value) == error
+
+
+def test_legacy_markdown_parser():
+    text, entities = parse_markdown("*粗* _斜_ `c` [链](http://x.org) a\\_b")
+    assert text == "粗 斜 c 链 a_b"
+    assert [e["type"] for e in entities] == ["bold", "italic", "code", "text_link"]
+    assert entities[-1]["url"] == "http://x.org"
+    with pytest.raises(EntityParseError) as info:
+        parse_markdown("中 *open")
+    assert str(info.value) == "Can't find end of the entity starting at byte offset 4"
 
 
 async def test_flood_control_per_chat_and_overall(tg, bot):
@@ -657,3 +668,73 @@ async def test_a_polling_application_talks_to_users(tg):
         finally:
             await app.updater.stop()
             await app.stop()
+
+
+async def test_a_webhook_application_gets_updates_with_its_secret(tg):
+    seen: list[str] = []
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen.append(update.message.text)
+        await update.message.reply_text(f"收到：{update.message.text}")
+
+    app = Application.builder().token(tg.token).base_url(tg.base_url).build()
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    with socket_port() as port:
+        pass
+    async with app:
+        await app.updater.start_webhook(
+            listen="127.0.0.1",
+            port=port,
+            url_path="tg",
+            webhook_url=f"http://127.0.0.1:{port}/tg",
+            secret_token="hook-secret",
+        )
+        await app.start()
+        try:
+            alice = tg.user(id=1001, first_name="Alice")
+            await alice.send("你好")
+            assert (await alice.wait_for("收到")).text == "收到：你好"
+            assert seen == ["你好"] and tg.webhook_deliveries[-1].status == 200
+            assert tg.calls("setWebhook")[-1].params["secret_token"] == "hook-secret"
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+async def test_groups_membership_and_leaving(tg, bot):
+    alice = tg.user(id=1001, first_name="Alice")
+    await alice.add_bot_to_group(chat_id=-2002, title="委员群")
+    await alice.send_in_group("/start@proposal_test_bot", chat_id=-2002)
+    joined, message = await bot.get_updates()
+    assert joined.my_chat_member.new_chat_member.status == "member"
+    assert joined.my_chat_member.chat.title == "委员群"
+    assert message.message.chat.type == "group" and message.message.from_user.id == alice.id
+    assert message.message.entities[0].type == "bot_command"
+    assert not alice.started  # writing in a group does not open the private chat
+
+    await bot.send_message(-2002, "本机器人只在私聊中工作")
+    assert [m.text for m in tg.chat_messages(-2002)] == ["本机器人只在私聊中工作"]
+    assert await bot.leave_chat(-2002)
+    with pytest.raises(Forbidden, match="(?i)bot is not a member of the group chat"):
+        await bot.send_message(-2002, "还在吗")
+    await alice.send_in_group("有人吗", chat_id=-2002)
+    left = await bot.get_updates(offset=message.update_id + 1)
+    assert [u.my_chat_member.new_chat_member.status for u in left] == ["left"]
+    with pytest.raises(BadRequest, match="(?i)private chats"):
+        await bot.leave_chat((await started_user(tg)).id)
+
+
+async def test_plain_http_control_endpoints(tg, bot):
+    alice = await started_user(tg)
+    await bot.send_message(alice.id, "一")
+    async with httpx.AsyncClient() as client:
+        listed = await client.get(f"{tg.url}/_fake/chats/{alice.id}/messages")
+        pushed = await client.post(
+            f"{tg.url}/_fake/updates",
+            json={
+                "edited_message": {**alice.history[0].to_api(), "edit_date": 1, "text": "/help"}
+            },
+        )
+    assert [m["text"] for m in listed.json()["result"]] == ["/start", "一"]
+    assert pushed.json()["result"]["update_id"] > 0
+    assert (await bot.get_updates())[-1].edited_message.text == "/help"

@@ -23,7 +23,8 @@ deleteMyCommands (scopes default, all_private_chats, all_group_chats, all_chat_a
 chat, chat_administrators, chat_member; language_code), setWebhook / deleteWebhook /
 getWebhookInfo (updates POSTed to the url with ``X-Telegram-Bot-Api-Secret-Token``, retried
 on failure; getUpdates answers 409 meanwhile; plain http:// urls are accepted), sendChatAction,
-getChat. Unknown method → 404 "Not Found"; wrong token → 401 "Unauthorized".
+getChat, leaveChat. Unknown method → 404 "Not Found" (PTB raises InvalidToken for that);
+wrong token → 401 "Unauthorized".
 
 Telegram's limits with Telegram's texts: text 1..4096 characters after entity parsing and
 trimming ("message is too long" / "message text is empty"); parse_mode HTML / MarkdownV2 /
@@ -32,10 +33,11 @@ Markdown parsed like Telegram ("can't parse entities: ..."); callback_data 1..64
 answering a query twice / unknown / after ``callback_timeout`` → "query is too old ...";
 getFile over 20 MB → "file is too big"; uploads over 50 MB → 413; photos must be images;
 flood control (`RateLimits`: ~30/s overall, 1/s per private chat with a burst of 10, 20/min per
-group; token buckets) → 429 "Too Many Requests: retry after N" with parameters.retry_after;
-blocked user → 403 "Forbidden: bot was blocked by the user"; a user who never wrote to the
-bot → 403 "Forbidden: bot can't initiate conversation with a user"; unknown chat → 400
-"chat not found".
+group; token buckets; sends and edits count) → 429 "Too Many Requests: retry after N" with
+parameters.retry_after; blocked user → 403 "Forbidden: bot was blocked by the user"; a user
+who never wrote to the bot → 403 "Forbidden: bot can't initiate conversation with a user";
+a group the bot left → 403 "Forbidden: bot is not a member of the group chat"; unknown chat
+→ 400 "chat not found".
 
 Control API (all in-process, on the test's event loop):
 
@@ -52,7 +54,7 @@ webhook_retry_delay=0.05, stall_seconds=120.0)``
   ``tg.chat_messages(chat_id)`` → the bot's messages in any chat.
 - ``tg.requests`` (`RequestRecord` per call: method, params, time, chat_id, status,
   description, retry_after, fault, result), ``tg.calls("sendMessage")``,
-  ``await tg.wait_request(method, count=1, timeout=5, predicate=None)``.
+  ``await tg.wait_request(method, count=1, timeout=5, predicate=None, answered=False)``.
 - ``tg.callback_answers`` (`CallbackAnswer`), ``tg.callback_queries`` (id → `CallbackQuery`).
 - ``tg.commands`` ({scope key: [{"command", "description"}]} for no language code; keys
   "default", "all_private_chats", ..., ("chat", chat_id), ...),
@@ -74,7 +76,9 @@ webhook_retry_delay=0.05, stall_seconds=120.0)``
 
 `FakeUser` (private chat id = user id; every action enqueues an update and returns at once):
 - ``await user.send(text, reply_to=None)`` → `ChatMessage` ("/start payload" carries a
-  bot_command entity); ``await user.send_in_group(text, chat_id=-1001, title=...)``.
+  bot_command entity); ``await user.send_in_group(text, chat_id=-1001, title=...)`` (no
+  update once the bot left that group); ``await user.add_bot_to_group(chat_id=..., title=...)``
+  (my_chat_member update).
 - ``await user.tap(button_text, message=None)`` → `CallbackQuery` from the inline button with
   that text (exact, else contained) on the newest bot message showing it;
   ``await user.press(callback_data, message_id)`` for forged or stale data.

@@ -328,6 +328,7 @@ class Chat:
     next_message_id: int = 1
     keyboard: dict[str, Any] | None = None  # the reply keyboard currently shown
     actions: list[str] = field(default_factory=list)
+    bot_member: bool = True  # groups: the bot is in the group (False after leaveChat)
 
     @property
     def type(self) -> str:

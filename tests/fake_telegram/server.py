@@ -110,8 +110,9 @@ def bad_request(text: str) -> ApiError:
 class Call:
     """The parameters of one API call with Telegram's coercions (form values are strings)."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[str, Any], busy: list[bool]) -> None:
         self.params = params
+        self.busy = busy  # [True] while the call counts as in flight (see FakeTelegram.idle)
 
     def raw(self, name: str) -> Any:
         value = self.params.get(name)
@@ -253,6 +254,7 @@ class FakeTelegram:
             "getWebhookInfo",
             "sendChatAction",
             "getChat",
+            "leaveChat",
         ):
             handler = getattr(self, "_api_" + re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower())
             self._methods[name.lower()] = (name, handler)
@@ -474,6 +476,11 @@ class FakeTelegram:
             self._member_update(user, "kicked", "member")
 
     def _member_update(self, user: FakeUser, old: str, new: str) -> None:
+        self.member_update(self.chats[user.id], user.as_dict(), old, new)
+
+    def member_update(self, chat: Chat, actor: dict[str, Any], old: str, new: str) -> None:
+        """Enqueue a my_chat_member update: the bot's status in `chat` went from old to new."""
+
         def member(status: str) -> dict[str, Any]:
             data: dict[str, Any] = {"user": self.bot_user, "status": status}
             if status == "kicked":
@@ -483,8 +490,8 @@ class FakeTelegram:
         self.push_update(
             {
                 "my_chat_member": {
-                    "chat": user.chat_dict(),
-                    "from": user.as_dict(),
+                    "chat": chat.info,
+                    "from": actor,
                     "date": int(time.time()),
                     "old_chat_member": member(old),
                     "new_chat_member": member(new),
@@ -751,9 +758,7 @@ class FakeTelegram:
             retry_after = self.flood.retry_after(canonical, chat_id)
             if retry_after is not None:
                 raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
-            call = Call(params)
-            call.record = record  # type: ignore[attr-defined]
-            call.busy = busy  # type: ignore[attr-defined]
+            call = Call(params, busy)
             result = await entry[1](call)
             self.flood.consume(canonical, chat_id)
             record.result = result
@@ -842,6 +847,9 @@ class FakeTelegram:
         chat = self.chats.get(chat_id)
         if chat is None:
             raise bad_request("chat not found")
+        if chat.type != "private" and not chat.bot_member:
+            kind = "supergroup chat" if chat.type == "supergroup" else "group chat"
+            raise ApiError(403, f"Forbidden: bot is not a member of the {kind}")
         user = self.users.get(chat_id)
         if user is not None:
             if user.blocked:
@@ -868,8 +876,14 @@ class FakeTelegram:
         explicit = call.obj(entities_field)
         parse_mode = call.str("parse_mode")
         if explicit is not None:
-            if not isinstance(explicit, list):
-                raise bad_request(f"can't parse {entities_field} JSON object")
+            if not isinstance(explicit, list) or not all(
+                isinstance(e, dict)
+                and isinstance(e.get("type"), str)
+                and isinstance(e.get("offset"), int)
+                and isinstance(e.get("length"), int)
+                for e in explicit
+            ):
+                raise bad_request("can't parse entities JSON object")
             entities = explicit
         else:
             try:
@@ -1117,7 +1131,7 @@ class FakeTelegram:
         generation = self._poll_generation
         self._notify()  # an older waiting getUpdates ends with 409
         if not self._deliverable() and timeout > 0 and not self._closing:
-            busy: list[bool] = call.busy  # type: ignore[attr-defined]
+            busy = call.busy
             busy[0] = False
             self._busy -= 1
             try:
@@ -1145,6 +1159,8 @@ class FakeTelegram:
                     "Conflict: can't use getUpdates method while webhook is active; "
                     "use deleteWebhook to delete the webhook first",
                 )
+            if self._closing:
+                return []
         return self._deliverable()[:limit]
 
     async def _api_send_message(self, call: Call) -> Any:
@@ -1404,11 +1420,19 @@ class FakeTelegram:
         return True
 
     async def _api_get_chat(self, call: Call) -> Any:
-        raw = call.raw("chat_id")
-        chat = self.chats.get(self._chat_key(raw)) if raw is not None else None  # type: ignore[arg-type]
+        key = self._chat_key(call.raw("chat_id"))
+        chat = self.chats.get(key) if isinstance(key, int) else None
         if chat is None:
             raise bad_request("chat not found")
         return {**chat.info, "accent_color_id": 0, "max_reaction_count": 11}
+
+    async def _api_leave_chat(self, call: Call) -> Any:
+        chat = self._target(call)
+        if chat.type == "private":
+            raise bad_request("chat member status can't be changed in private chats")
+        chat.bot_member = False
+        self.member_update(chat, self.bot_user, "member", "left")
+        return True
 
     # --- webhook delivery ----------------------------------------------------------------------
 
@@ -1446,7 +1470,7 @@ class FakeTelegram:
                 error = "Read timeout expired"
             except aiohttp.ClientConnectorError:
                 error = "Connection refused"
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, ValueError) as exc:
                 error = f"Connection error: {exc.__class__.__name__}"
             finally:
                 self._busy -= 1

@@ -80,10 +80,11 @@ class FakeUser:
 
     # --- acting --------------------------------------------------------------------------------
 
-    def _act(self) -> None:
-        if self.blocked:
-            raise RuntimeError(f"{self!r} has blocked the bot; call unblock() first")
-        self.started = True
+    def _act(self, *, private: bool = True) -> None:
+        if private:
+            if self.blocked:
+                raise RuntimeError(f"{self!r} has blocked the bot; call unblock() first")
+            self.started = True
         self._mark = self.tg.seq
 
     def _hide_one_time_keyboard(self, pressed: str | None = None) -> None:
@@ -108,14 +109,26 @@ class FakeUser:
     async def send_in_group(
         self, text: str, *, chat_id: int = -1001, title: str = "Test group"
     ) -> ChatMessage:
-        """A text message from this user in a group chat (created on first use)."""
-        self._act()
-        self.tg.group(chat_id, title)
+        """A text message from this user in a group chat (created on first use, with the bot
+        in it); after the bot left the group the message reaches nobody."""
+        self._act(private=False)
+        group = self.tg.group(chat_id, title)
         message = self.tg.add_user_message(
             self, chat_id, text=text, entities=detect_entities(text)
         )
-        self.tg.push_update({"message": message.to_api()})
+        if group.bot_member:
+            self.tg.push_update({"message": message.to_api()})
         return message
+
+    async def add_bot_to_group(self, *, chat_id: int = -1001, title: str = "Test group") -> None:
+        """This user adds the bot to a group: the bot gets a my_chat_member update."""
+        self._act(private=False)
+        known = chat_id in self.tg.chats
+        group = self.tg.group(chat_id, title)
+        if known and group.bot_member:
+            return
+        group.bot_member = True
+        self.tg.member_update(group, self.as_dict(), "left", "member")
 
     async def share_contact(
         self,
