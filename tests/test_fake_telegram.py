@@ -118,6 +118,8 @@ async def test_json_form_and_query_bodies_send_the_same_message(tg):
         as_form = await client.post(url, data={"chat_id": str(alice.id), "text": "form"})
         as_query = await client.get(url, params={"chat_id": alice.id, "text": "query"})
     ids = [r.json()["result"]["message_id"] for r in (as_json, as_form, as_query)]
+    assert [r.param("chat_id") for r in tg.calls("sendMessage")] == [alice.id] * 3
+    assert [r.chat_id for r in tg.calls("sendMessage")] == [alice.id] * 3
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert alice.texts == ["json", "form", "query"]
     assert as_json.json()["result"]["from"]["id"] == tg.bot_id
@@ -314,6 +316,9 @@ def test_markdown_v2_parser_follows_telegram():
     quote, quote_entities = parse_markdown_v2(">引用一\n>引用二\n正文")
     assert quote == "引用一\n引用二\n正文"
     assert quote_entities == [{"type": "blockquote", "offset": 0, "length": 7}]
+    folded, folded_entities = parse_markdown_v2("**>隐藏\n>更多||\n正文")
+    assert folded == "隐藏\n更多\n正文"
+    assert folded_entities == [{"type": "expandable_blockquote", "offset": 0, "length": 5}]
     for bad, error in [
         ("1.5", "Character '.' is reserved and must be escaped with the preceding '\\'"),
         ("a *b", "Can't find end of Bold entity at byte offset 2"),

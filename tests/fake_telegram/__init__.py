@@ -49,11 +49,14 @@ webhook_retry_delay=0.05, stall_seconds=120.0)``
 - ``tg.base_url`` / ``tg.base_file_url`` / ``tg.url`` / ``tg.port`` / ``tg.token`` /
   ``tg.bot_user`` (the bot's User dict) / ``tg.bot_id``.
 - ``tg.user(id=None, first_name=None, username=None, *, last_name=None,
-  language_code="zh-hans", started=False)`` → `FakeUser` (same object for the same id).
+  language_code="zh-hans", started=False)`` → `FakeUser` (same object for the same id);
+  until the user writes, the bot gets 403 sending to them — pass ``started=True`` for users
+  a test binds without chatting.
 - ``tg.group(chat_id=-1001, title=...)`` → the group `Chat`; ``tg.chat(chat_id)``;
   ``tg.chat_messages(chat_id)`` → the bot's messages in any chat.
 - ``tg.requests`` (`RequestRecord` per call: method, params, time, chat_id, status,
-  description, retry_after, fault, result), ``tg.calls("sendMessage")``,
+  description, retry_after, fault, result; ``record.param("reply_markup")`` decodes a form
+  value as JSON), ``tg.calls("sendMessage")``,
   ``await tg.wait_request(method, count=1, timeout=5, predicate=None, answered=False)``.
 - ``tg.callback_answers`` (`CallbackAnswer`), ``tg.callback_queries`` (id → `CallbackQuery`).
 - ``tg.commands`` ({scope key: [{"command", "description"}]} for no language code; keys

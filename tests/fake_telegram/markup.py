@@ -320,6 +320,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:
     # open entities: dict(type, language, offset, byte offset, output index)
     stack: list[dict[str, Any]] = []
     quote_start: int | None = None  # UTF-16 offset where the current blockquote began
+    quote_kind = "blockquote"  # or "expandable_blockquote" ("**>" ... "||")
     n = len(text)
     i = 0
 
@@ -336,7 +337,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:
                 end -= 1
             if end > quote_start:
                 entities.append(
-                    {"type": "blockquote", "offset": quote_start, "length": end - quote_start}
+                    {"type": quote_kind, "offset": quote_start, "length": end - quote_start}
                 )
             quote_start = None
 
@@ -345,7 +346,13 @@ def parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:
         in_code = bool(stack) and stack[-1]["type"] in ("code", "pre")
         line_start = i == 0 or text[i - 1] == "\n"
         if line_start and not in_code:
-            if c == ">":
+            if c == ">" or (text.startswith("**>", i) and not stack):
+                if c == "*":
+                    close_quote()
+                    quote_kind = "expandable_blockquote"
+                    i += 2
+                elif quote_start is None:
+                    quote_kind = "blockquote"
                 if quote_start is None:
                     quote_start = offset
                 i += 1
@@ -355,6 +362,15 @@ def parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:
         if c == "\\" and i + 1 < n and 0 < ord(text[i + 1]) <= 126:
             emit(text[i + 1])
             i += 2
+            continue
+        if (
+            quote_kind == "expandable_blockquote"
+            and quote_start is not None
+            and not stack
+            and text.startswith("||", i)
+            and _at(text, i + 2) in "\n\0"
+        ):
+            i += 2  # the mark that ends an expandable blockquote
             continue
         reserved = "`" if in_code else MARKDOWN_V2_RESERVED
         if c not in reserved:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -277,6 +278,17 @@ class RequestRecord:
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+    def param(self, name: str) -> Any:
+        """A parameter as the bot meant it: form values (all strings) JSON-decoded when they
+        are JSON (reply_markup, numbers, booleans), otherwise the string itself."""
+        value = self.params.get(name)
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
 
 
 @dataclass(eq=False)
