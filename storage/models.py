@@ -300,8 +300,11 @@ class Notice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     kind: str = Field(max_length=40)
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    # [{"label": "满意", "payload": "rate:12:satisfied"}, ...]
+    text: str = Field(sa_column=Column(Text, nullable=False))  # in Chinese
+    # The text to say in the recipient's language (workflow.texts.Text.to_json()); None on
+    # notices written before it was kept: they are said as ``text``.
+    message: dict | None = Field(default=None, sa_column=Column(JSON))
+    # [{"label": "满意", "payload": "rate:12:satisfied"}, ...]; labels are message ids
     actions: list | None = Field(default=None, sa_column=Column(JSON))
     idempotency_key: str = Field(max_length=200, unique=True)
     not_before: datetime = Field(default_factory=utcnow)
