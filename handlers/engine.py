@@ -27,6 +27,7 @@ from storage.models import ChannelAccount, Conversation, Person
 from workflow.core import Ctx, Workflow
 from workflow.errors import WorkflowError
 from workflow.roles import Role
+from workflow.texts import Text
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,16 @@ class Turn:
         return self.person is not None and role.value in self.person.role_set
 
     # ------------------------------------------------------------- saying
-    def t(self, message: str, **params) -> str:
+    def t(self, message: str | Text, **params) -> str:
+        """A text in the person's language: a message id and its params, or a workflow Text
+        (a refusal's ``exc.text``, a label from workflow's tables)."""
+        if isinstance(message, Text):
+            return message.render(self.gettext, self.locale)
         return gettext(self.locale, message, **params)
+
+    def gettext(self, message: str) -> str:
+        """One message id in the person's language, unformatted (see workflow.texts)."""
+        return gettext(self.locale, message)
 
     def say(
         self,
@@ -220,7 +229,7 @@ class Engine:
             except WorkflowError as exc:
                 # The refusal changes nothing, except what it says must be kept.
                 self._undo(turn, nested, keep=getattr(exc, "commit_anyway", False))
-                turn.say(exc.message, expects="none")
+                turn.say(turn.t(exc.text), expects="none")
                 self._recover(turn)
             except Exception:
                 log.exception("a step failed; its changes are rolled back")

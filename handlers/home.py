@@ -157,7 +157,10 @@ def show_status(turn: Turn, text: str) -> None:
     if year is None:
         raise NotFound(turn.t("还没有任何提案。"))
     proposal = queries.get_by_number(turn.session, int(match.group(2)), year)
-    turn.say(render_record(turn.ctx, proposal, timeline=True), expects="none")
+    turn.say(
+        render_record(turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale),
+        expects="none",
+    )
 
 
 def ask_status(turn: Turn) -> None:

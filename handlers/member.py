@@ -79,7 +79,7 @@ def attempt(turn: Turn, service: Callable, *args, **kwargs):
         raise
     except WorkflowError as exc:
         nested.rollback()
-        turn.say(exc.message, expects="none")
+        turn.say(turn.t(exc.text), expects="none")
         return None
     nested.commit()
     return result
@@ -251,9 +251,11 @@ def show_record(turn: Turn) -> None:
         goto(turn, "list")
         return
     try:
-        text = render_record(turn.ctx, proposal, timeline=True)
+        text = render_record(
+            turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale
+        )
     except WorkflowError as exc:
-        turn.say(exc.message, expects="none")
+        turn.say(turn.t(exc.text), expects="none")
         goto(turn, "list")
         return
     choices = [turn.choice(label, key) for key, label in record_actions(turn, proposal)]
@@ -529,7 +531,7 @@ def show_invitation(turn: Turn) -> None:
         turn.say(turn.t("这份联名邀请已经答复过，或已截止。"), expects="none")
         goto(turn, "list")
         return
-    text = render_record(turn.ctx, proposal)
+    text = render_record(turn.ctx, proposal, gettext=turn.gettext, locale=turn.locale)
     text += "\n\n" + turn.t(
         "{name}委员邀请您联名这件提案，请在{deadline}前确认。",
         name=person_name(turn.session, proposal.proposer_id),

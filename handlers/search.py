@@ -148,9 +148,11 @@ def show_proposal(turn: Turn) -> None:
         goto(turn, "results")
         return
     try:
-        text = render_record(turn.ctx, proposal, timeline=True)
+        text = render_record(
+            turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale
+        )
     except WorkflowError as exc:
-        turn.say(exc.message, expects="none")
+        turn.say(turn.t(exc.text), expects="none")
         goto(turn, "results")
         return
     turn.say(

@@ -128,7 +128,7 @@ def ask_open(turn: Turn) -> None:
         turn.say(turn.t("找不到这件提案。"))
         goto(turn, "queue")
         return
-    turn.say(render_record(turn.ctx, p), expects="none")
+    turn.say(render_record(turn.ctx, p, gettext=turn.gettext, locale=turn.locale), expects="none")
     if p.status == ProposalStatus.SUBMITTED:
         waiting = pending_cosigners(turn.session, p.id)
         note = ""

@@ -120,7 +120,7 @@ def ask_adjustment(turn: Turn) -> None:
         goto(turn, "list")
         return
     p = turn.session.get(Proposal, a.proposal_id)
-    turn.say(render_record(turn.ctx, p), expects="none")
+    turn.say(render_record(turn.ctx, p, gettext=turn.gettext, locale=turn.locale), expects="none")
     text = turn.t(
         "{unit}申请调整{n}《{title}》的交办（{role}）。\n申请人：{who}，{at}\n理由：{reason}",
         unit=unit_name(turn.ctx, a.unit_id),
@@ -555,7 +555,7 @@ def ask_rehandle(turn: Turn) -> None:
         turn.say(turn.t("找不到这件提案。"))
         goto(turn, "list")
         return
-    turn.say(render_record(turn.ctx, p), expects="none")
+    turn.say(render_record(turn.ctx, p, gettext=turn.gettext, locale=turn.locale), expects="none")
     if p.status != ProposalStatus.DELIVERED:
         turn.say(
             turn.t("这件提案当前为「{s}」，无需处理。", s=turn.t(proposal_label(p.status))),

@@ -81,7 +81,7 @@ def _may_draft(turn: Turn) -> bool:
     try:
         require_role(turn.ctx, PROPOSAL_TRANSITIONS["edit_draft"])
     except WorkflowError as refusal:
-        _leave(turn, refusal.message)
+        _leave(turn, turn.t(refusal.text))
         return False
     return True
 
@@ -636,7 +636,11 @@ def ask_preview(turn: Turn) -> None:
         return
     turn.data.pop("edit", None)
     files = attachments.attachments_of(turn.ctx, proposal_id=proposal.id)
-    lines = [turn.t("请核对提案内容："), "", render_record(turn.ctx, proposal)]
+    lines = [
+        turn.t("请核对提案内容："),
+        "",
+        render_record(turn.ctx, proposal, gettext=turn.gettext, locale=turn.locale),
+    ]
     if files:
         lines.append(turn.t("附件：{names}", names="、".join(a.filename for a in files)))
     lines += ["", _budget(turn, proposal)]

@@ -242,7 +242,10 @@ def on_list(turn: Turn, value: str) -> str | None:
 def _show_record(turn: Turn) -> None:
     current = _current(turn)
     if current is not None:
-        turn.say(render_record(turn.ctx, current[1]), expects="none")
+        turn.say(
+            render_record(turn.ctx, current[1], gettext=turn.gettext, locale=turn.locale),
+            expects="none",
+        )
 
 
 def _returned(turn: Turn, assignment: Assignment, proposal: Proposal):

@@ -1,6 +1,6 @@
 """Translations: the English catalog is complete, compiles and keeps every placeholder, the
-code's texts can all be extracted, and a person who switches to English is answered in
-English while everyone else stays in Chinese."""
+code's texts (handlers/ and workflow/) can all be extracted, and a person who switches to
+English is answered in English while everyone else stays in Chinese."""
 
 from __future__ import annotations
 
@@ -15,13 +15,28 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from handlers.i18n import LOCALE_DIR, WORKFLOW_LABELS
+from handlers.i18n import LOCALE_DIR
 from storage.models import Person
+from workflow.texts import label
 
 ROOT = Path(__file__).resolve().parents[1]
-HANDLERS = ROOT / "handlers"
+SOURCES = (ROOT / "handlers", ROOT / "workflow")
 EN_PO = LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = ("t", "N_")  # turn.t("…") says a text, N_("…") marks one said elsewhere
+# The README's extraction keywords: the name called and which argument is the message id.
+# turn.t("…") says a text, N_("…") marks one said elsewhere; in workflow/, Text("…") and the
+# refusals are said later in a person's language, label("…") is a word of its tables and
+# check_text's second argument the name of a field.
+ERRORS = (
+    "WorkflowError",
+    "NotFound",
+    "PermissionDenied",
+    "InvalidInput",
+    "InvalidTransition",
+    "AlreadyHandled",
+    "RateLimited",
+    "WrongInviteCode",
+)
+KEYWORDS = {"t": 1, "N_": 1, "Text": 1, "label": 1, "check_text": 2} | dict.fromkeys(ERRORS, 1)
 CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -31,26 +46,47 @@ def load_catalog():
 
 
 def extracted_ids(tmp_path) -> set[str]:
-    """The message ids pybabel extracts from handlers/ today (the README's command)."""
+    """The message ids pybabel extracts from handlers/ and workflow/ today (the README's
+    command)."""
     pot = tmp_path / "messages.pot"
     args = ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "--no-default-keywords"]
-    for keyword in KEYWORDS:
-        args += ["-k", keyword]
-    CommandLineInterface().run([*args, "-o", str(pot), str(HANDLERS)])
+    for keyword, position in KEYWORDS.items():
+        args += ["-k", keyword if position == 1 else f"{keyword}:{position}"]
+    CommandLineInterface().run([*args, "-o", str(pot), *map(str, SOURCES)])
     with pot.open("rb") as handle:
         return {m.id for m in read_po(handle) if m.id}
 
 
+def called_name(node: ast.Call) -> str | None:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+
+
 def translated_calls():
-    """(file, line, first argument) of every turn.t(...) and N_(...) call in handlers/."""
-    for path in sorted(HANDLERS.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call) or not node.args:
-                continue
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name in KEYWORDS:
-                yield path.name, node.lineno, node.args[0]
+    """(file, line, message id argument) of every call of a keyword in handlers/ and
+    workflow/."""
+    for source in SOURCES:
+        for path in sorted(source.glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                position = KEYWORDS.get(called_name(node) or "")
+                if position is not None and len(node.args) >= position:
+                    yield f"{source.name}/{path.name}", node.lineno, node.args[position - 1]
+
+
+def built_from_pieces(arg: ast.expr) -> bool:
+    """An f-string, a literal joined with ``+`` or a choice between literals (``"…" if a else
+    "…"``): pybabel cannot extract it, or extracts a wrong id."""
+    if isinstance(arg, ast.JoinedStr):
+        return True
+    if isinstance(arg, ast.Constant):
+        return isinstance(arg.value, str)
+    if isinstance(arg, ast.BinOp):
+        return built_from_pieces(arg.left) or built_from_pieces(arg.right)
+    if isinstance(arg, ast.IfExp):
+        return built_from_pieces(arg.body) or built_from_pieces(arg.orelse)
+    return False
 
 
 def fields(text: str) -> list[str]:
@@ -102,27 +138,51 @@ def test_every_text_of_the_code_is_in_the_catalog(tmp_path):
 
 
 def test_every_text_said_is_a_literal_that_extraction_finds(tmp_path):
-    """turn.t(f"…{x}") or turn.t("…" + x) cannot be extracted, nor a turn.t("…") written
-    inside an f-string: use placeholders, turn.t("…{x}…", x=x)."""
+    """turn.t(f"…{x}"), Text("…" + x) or InvalidInput("…" if a else "…") cannot be
+    extracted, nor a label("…") written inside an f-string or passed through a call that is
+    not a keyword: use placeholders, Text("…{x}…", x=x), one literal per call."""
     in_code = extracted_ids(tmp_path)
     built = []
     for name, line, arg in translated_calls():
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            if arg.value not in in_code:
+            if arg.value and arg.value not in in_code:
                 built.append(f"{name}:{line} {arg.value!r} is not extracted")
-        elif isinstance(arg, ast.JoinedStr | ast.BinOp):
+        elif built_from_pieces(arg):  # not a plain literal, but built from some
             built.append(f"{name}:{line} {ast.unparse(arg)}")
     assert built == []
 
 
-def test_the_workflow_labels_handlers_translate_are_marked():
-    from workflow.assignments import CONTACT_METHODS
+def test_the_words_of_workflows_tables_are_labels_and_extracted(tmp_path):
+    """Statuses, transitions, roles, contact methods, reply classes, ratings and categories
+    are said in a person's language, so each is a label that extraction finds."""
+    from workflow.assignments import CONTACT_METHODS, ROLE_NAMES
+    from workflow.proposals import CATEGORIES
+    from workflow.record import EXTRA_ACTION_LABELS, REVIEW_RESULTS
     from workflow.replies import CLASS_MEANINGS, RATINGS
-    from workflow.statuses import ASSIGNMENT_STATUS_LABELS, PROPOSAL_STATUS_LABELS
+    from workflow.roles import ROLE_LABELS
+    from workflow.statuses import (
+        ASSIGNMENT_STATUS_LABELS,
+        ASSIGNMENT_TRANSITIONS,
+        PROPOSAL_STATUS_LABELS,
+        PROPOSAL_TRANSITIONS,
+    )
 
-    tables = (PROPOSAL_STATUS_LABELS, ASSIGNMENT_STATUS_LABELS, CONTACT_METHODS, CLASS_MEANINGS)
-    labels = {label for table in (*tables, RATINGS) for label in table.values()}
-    assert sorted(labels - set(WORKFLOW_LABELS)) == []
+    tables = (
+        PROPOSAL_STATUS_LABELS,
+        ASSIGNMENT_STATUS_LABELS,
+        CONTACT_METHODS,
+        ROLE_NAMES,
+        CLASS_MEANINGS,
+        RATINGS,
+        ROLE_LABELS,
+        CATEGORIES,
+        REVIEW_RESULTS,
+        EXTRA_ACTION_LABELS,
+    )
+    words = [word for table in tables for word in table.values()]
+    words += [t.label for t in (*PROPOSAL_TRANSITIONS.values(), *ASSIGNMENT_TRANSITIONS.values())]
+    assert [w for w in words if not isinstance(w, label)] == []
+    assert sorted(set(words) - extracted_ids(tmp_path)) == []
 
 
 # ---------------------------------------------------------------- a person's language

@@ -13,7 +13,6 @@ from workflow.core import (
     Ctx,
     audit,
     check_text,
-    fmt_date,
     lock_assignment,
     lock_proposal,
     notify,
@@ -23,7 +22,7 @@ from workflow.core import (
     require_status,
 )
 from workflow.errors import InvalidInput, InvalidTransition, NotFound
-from workflow.numbering import short_number
+from workflow.numbering import number_text
 from workflow.permissions import require_unit_handler
 from workflow.roles import Role
 from workflow.statuses import (
@@ -33,14 +32,16 @@ from workflow.statuses import (
     assignment_label,
     proposal_label,
 )
+from workflow.texts import Text, label
 
 CONTACT_METHODS = {
-    "phone": "电话沟通",
-    "visit": "上门走访",
-    "meeting": "座谈面商",
-    "letter": "书面沟通",
-    "online": "网络沟通",
+    "phone": label("电话沟通"),
+    "visit": label("上门走访"),
+    "meeting": label("座谈面商"),
+    "letter": label("书面沟通"),
+    "online": label("网络沟通"),
 }
+ROLE_NAMES = {"lead": label("主办"), "co": label("协办")}
 
 
 def unit_name(ctx: Ctx, unit_id: int | None) -> str:
@@ -54,9 +55,18 @@ def _guard(ctx: Ctx, action: str, assignment: Assignment, proposal: Proposal) ->
         ASSIGNMENT_TRANSITIONS[action],
         assignment.status,
         label=assignment_label,
-        subject=f"{unit_name(ctx, assignment.unit_id)}承办的{short_number(proposal.number)}提案",
+        subject=assignment_subject(ctx, assignment, proposal),
         proposal_id=proposal.id,
         assignment_id=assignment.id,
+    )
+
+
+def assignment_subject(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text:
+    """交通局承办的第〔28〕号提案: an assignment, as a refusal names it."""
+    return Text(
+        "{unit}承办的{number}提案",
+        unit=unit_name(ctx, assignment.unit_id),
+        number=number_text(proposal.number),
     )
 
 
@@ -86,16 +96,16 @@ def _begin(ctx: Ctx, action: str, assignment_id: int) -> tuple[Assignment, Propo
 def _handling_unit(ctx: Ctx, unit_id: int) -> Unit:
     unit = ctx.session.get(Unit, unit_id)
     if unit is None or not unit.active:
-        raise InvalidInput(f"找不到承办单位 {unit_id}，或该单位已停用。")
+        raise InvalidInput("找不到承办单位 {unit_id}，或该单位已停用。", unit_id=unit_id)
     return unit
 
 
-def due_date_or_default(ctx: Ctx, due_date: date | None, months: int, what: str) -> date:
+def due_date_or_default(ctx: Ctx, due_date: date | None, months: int, what: label) -> date:
     """``due_date`` if it is after today, or the default ``months`` from today."""
     if due_date is None:
         return ctx.calendar.add_months(ctx.today, months)
     if due_date <= ctx.today:
-        raise InvalidInput(f"{what}必须晚于今天（{fmt_date(ctx.today)}）。")
+        raise InvalidInput("{what}必须晚于今天（{today}）。", what=what, today=ctx.today)
     return due_date
 
 
@@ -128,20 +138,34 @@ def _new_assignment(
 
 
 def _tell_unit(ctx: Ctx, proposal: Proposal, assignment: Assignment) -> None:
-    role = "主办" if assignment.role == "lead" else "协办"
-    what = "答复" if assignment.role == "lead" else "协办意见"
+    params = {
+        "number": number_text(proposal.number),
+        "title": proposal.title,
+        "due": assignment.due_date,
+        "deadline": assignment.adjust_deadline,
+    }
+    if assignment.role == "lead":
+        text = Text(
+            "{number}提案《{title}》已交由贵单位主办，答复请于{due}前完成；"
+            "如认为不属于本单位职责，请于{deadline}前申请调整。",
+            **params,
+        )
+    else:
+        text = Text(
+            "{number}提案《{title}》已交由贵单位协办，协办意见请于{due}前完成；"
+            "如认为不属于本单位职责，请于{deadline}前申请调整。",
+            **params,
+        )
     notify(
         ctx,
         people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
         "assigned",
-        f"{short_number(proposal.number)}提案《{proposal.title}》已交由贵单位{role}，"
-        f"{what}请于{fmt_date(assignment.due_date)}前完成；"
-        f"如认为不属于本单位职责，请于{fmt_date(assignment.adjust_deadline)}前申请调整。",
+        text,
         key=str(assignment.id),
         proposal_id=proposal.id,
         actions=[
-            {"label": "签收", "payload": f"asg:{assignment.id}:accept"},
-            {"label": "申请调整", "payload": f"asg:{assignment.id}:adjust"},
+            {"label": label("签收"), "payload": f"asg:{assignment.id}:accept"},
+            {"label": label("申请调整"), "payload": f"asg:{assignment.id}:adjust"},
         ],
     )
 
@@ -165,7 +189,7 @@ def assign(
         PROPOSAL_TRANSITIONS["assign"],
         proposal.status,
         label=proposal_label,
-        subject=f"提案《{proposal.title}》",
+        subject=Text("提案《{title}》", title=proposal.title),
         proposal_id=proposal.id,
     )
     co_ids = list(dict.fromkeys(co_unit_ids))
@@ -175,14 +199,14 @@ def assign(
     for unit_id in co_ids:
         _handling_unit(ctx, unit_id)
     if supervising_unit_id is not None and ctx.session.get(Unit, supervising_unit_id) is None:
-        raise InvalidInput(f"找不到督办单位 {supervising_unit_id}。")
+        raise InvalidInput("找不到督办单位 {unit_id}。", unit_id=supervising_unit_id)
     if lead_leader_id is not None:
         leader = ctx.session.get(Person, lead_leader_id)
         if leader is None or Role.LEADER.value not in leader.role_set:
             raise InvalidInput("牵头领导必须是名册中具有领导身份的人员。")
     if is_key and (supervising_unit_id is None or lead_leader_id is None):
         raise InvalidInput("重点提案必须指定督办单位和牵头领导。")
-    lead_due = due_date_or_default(ctx, due_date, ctx.rules.reply_due_months, "答复期限")
+    lead_due = due_date_or_default(ctx, due_date, ctx.rules.reply_due_months, label("答复期限"))
     co_due = min(ctx.calendar.add_months(ctx.today, ctx.rules.cohandler_opinion_months), lead_due)
 
     proposal.assigned_at = ctx.now
@@ -214,13 +238,27 @@ def assign(
     if supervising_unit_id is not None:
         watchers += people_with_role(ctx.session, Role.SUPERVISOR, supervising_unit_id)
     if watchers:
-        kind = "重点提案" if is_key else "提案"
+        params = {
+            "number": number_text(proposal.number),
+            "title": proposal.title,
+            "unit": unit_name(ctx, lead_unit_id),
+            "due": lead_due,
+        }
+        if is_key:
+            text = Text(
+                "重点提案{number}《{title}》已交办，主办单位：{unit}，答复期限{due}，请予督办。",
+                **params,
+            )
+        else:
+            text = Text(
+                "提案{number}《{title}》已交办，主办单位：{unit}，答复期限{due}，请予督办。",
+                **params,
+            )
         notify(
             ctx,
             watchers,
             "assigned_watch",
-            f"{kind}{short_number(proposal.number)}《{proposal.title}》已交办，主办单位："
-            f"{unit_name(ctx, lead_unit_id)}，答复期限{fmt_date(lead_due)}，请予督办。",
+            text,
             key=str(proposal.id),
             proposal_id=proposal.id,
         )
@@ -246,7 +284,7 @@ def request_adjustment(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
     _guard(ctx, "request_adjustment", assignment, proposal)
     if ctx.today > assignment.adjust_deadline:
         raise InvalidTransition(
-            f"调整申请期已于{fmt_date(assignment.adjust_deadline)}结束，交办已确定，请按期办理。"
+            "调整申请期已于{d}结束，交办已确定，请按期办理。", d=assignment.adjust_deadline
         )
     assignment.adjustment_reason = reason
     assignment.adjustment_requested_at = ctx.now
@@ -256,8 +294,13 @@ def request_adjustment(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         ctx,
         people_with_role(ctx.session, Role.STAFF),
         "adjustment_requested",
-        f"{unit_name(ctx, assignment.unit_id)}申请调整{short_number(proposal.number)}提案"
-        f"《{proposal.title}》的交办。理由：{reason}",
+        Text(
+            "{unit}申请调整{number}提案《{title}》的交办。理由：{reason}",
+            unit=unit_name(ctx, assignment.unit_id),
+            number=number_text(proposal.number),
+            title=proposal.title,
+            reason=reason,
+        ),
         key=str(assignment.id),
         proposal_id=proposal.id,
     )
@@ -280,7 +323,9 @@ def reassign(
         )
     ).all()
     if new_unit_id == assignment.unit_id or new_unit_id in taken:
-        raise InvalidInput(f"{unit_name(ctx, new_unit_id)}已在承办这件提案，请选择其他单位。")
+        raise InvalidInput(
+            "{unit}已在承办这件提案，请选择其他单位。", unit=unit_name(ctx, new_unit_id)
+        )
     assignment.adjustment_decision = note or "同意调整"
     assignment.ended_at = ctx.now
     move_assignment(ctx, assignment, "reassign", new_unit_id=new_unit_id, note=note)
@@ -298,8 +343,11 @@ def reassign(
         ctx,
         people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
         "adjustment_granted",
-        f"贵单位关于{short_number(proposal.number)}提案的调整申请已同意，改由"
-        f"{unit_name(ctx, new_unit_id)}办理。",
+        Text(
+            "贵单位关于{number}提案的调整申请已同意，改由{unit}办理。",
+            number=number_text(proposal.number),
+            unit=unit_name(ctx, new_unit_id),
+        ),
         key=str(assignment.id),
         proposal_id=proposal.id,
     )
@@ -319,8 +367,13 @@ def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
         ctx,
         people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
         "adjustment_refused",
-        f"贵单位关于{short_number(proposal.number)}提案《{proposal.title}》的调整申请未获同意，"
-        f"请按期办理（{fmt_date(assignment.due_date)}前）。理由：{note}",
+        Text(
+            "贵单位关于{number}提案《{title}》的调整申请未获同意，请按期办理（{due}前）。理由：{note}",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            due=assignment.due_date,
+            note=note,
+        ),
         key=str(assignment.id),
         proposal_id=proposal.id,
     )
@@ -332,7 +385,7 @@ def close_adjustment_window(ctx: Ctx, assignment_id: int) -> Assignment:
     assignment, proposal = _begin(ctx, "window_closed", assignment_id)
     _guard(ctx, "window_closed", assignment, proposal)
     if ctx.today <= assignment.adjust_deadline:
-        raise InvalidTransition(f"调整申请期到{fmt_date(assignment.adjust_deadline)}才结束。")
+        raise InvalidTransition("调整申请期到{d}才结束。", d=assignment.adjust_deadline)
     assignment.accepted_at = ctx.now
     move_assignment(ctx, assignment, "window_closed")
     notify(
@@ -342,8 +395,12 @@ def close_adjustment_window(ctx: Ctx, assignment_id: int) -> Assignment:
             *people_with_role(ctx.session, Role.STAFF),
         ],
         "adjustment_window_closed",
-        f"{unit_name(ctx, assignment.unit_id)}承办的{short_number(proposal.number)}提案"
-        f"《{proposal.title}》调整申请期已满，交办确定，请按期办理。",
+        Text(
+            "{unit}承办的{number}提案《{title}》调整申请期已满，交办确定，请按期办理。",
+            unit=unit_name(ctx, assignment.unit_id),
+            number=number_text(proposal.number),
+            title=proposal.title,
+        ),
         key=str(assignment.id),
         proposal_id=proposal.id,
     )
@@ -357,7 +414,7 @@ def record_contact(
     assignment, proposal = _begin(ctx, "record_contact", assignment_id)
     require_unit_handler(ctx, assignment)
     if method not in CONTACT_METHODS:
-        raise InvalidInput(f"沟通方式只能是：{'、'.join(CONTACT_METHODS.values())}。")
+        raise InvalidInput("沟通方式只能是：{methods}。", methods=list(CONTACT_METHODS.values()))
     summary = check_text(summary, "沟通情况", max_chars=2000)
     _guard(ctx, "record_contact", assignment, proposal)
     if contact_date > ctx.today:
@@ -398,9 +455,14 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
             ctx,
             people_with_role(ctx.session, Role.HANDLER, lead.unit_id),
             "opinion_given",
-            f"{unit_name(ctx, assignment.unit_id)}已就{short_number(proposal.number)}提案"
-            f"《{proposal.title}》提出协办意见（{person_name(ctx.session, ctx.actor_id)}）：\n"
-            f"{opinion}",
+            Text(
+                "{unit}已就{number}提案《{title}》提出协办意见（{name}）：\n{opinion}",
+                unit=unit_name(ctx, assignment.unit_id),
+                number=number_text(proposal.number),
+                title=proposal.title,
+                name=person_name(ctx.session, ctx.actor_id),
+                opinion=opinion,
+            ),
             key=f"{assignment.id}:{event.id}",
             proposal_id=proposal.id,
         )
@@ -420,7 +482,7 @@ def lead_assignment(ctx: Ctx, proposal_id: int) -> Assignment | None:
 def get_assignment(ctx: Ctx, assignment_id: int) -> Assignment:
     assignment = ctx.session.get(Assignment, assignment_id)
     if assignment is None:
-        raise NotFound(f"找不到交办记录 {assignment_id}。")
+        raise NotFound("找不到交办记录 {assignment_id}。", assignment_id=assignment_id)
     return assignment
 
 
@@ -435,8 +497,14 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         ctx,
         people_with_role(ctx.session, Role.STAFF),
         "extension_requested",
-        f"{unit_name(ctx, assignment.unit_id)}申请延长{short_number(proposal.number)}提案"
-        f"《{proposal.title}》的办理期限（现为{fmt_date(assignment.due_date)}）。理由：{reason}",
+        Text(
+            "{unit}申请延长{number}提案《{title}》的办理期限（现为{due}）。理由：{reason}",
+            unit=unit_name(ctx, assignment.unit_id),
+            number=number_text(proposal.number),
+            title=proposal.title,
+            due=assignment.due_date,
+            reason=reason,
+        ),
         key=str(event.id),
         proposal_id=proposal.id,
     )
@@ -453,7 +521,7 @@ def extend(
     if due_date is None:
         due_date = ctx.calendar.add_months(assignment.due_date, ctx.rules.reply_extension_months)
     if due_date <= assignment.due_date or due_date <= ctx.today:
-        raise InvalidInput(f"新的期限必须晚于原期限（{fmt_date(assignment.due_date)}）和今天。")
+        raise InvalidInput("新的期限必须晚于原期限（{due}）和今天。", due=assignment.due_date)
     before = assignment.due_date
     assignment.due_date = due_date
     if assignment.role == "lead":
@@ -464,8 +532,14 @@ def extend(
         ctx,
         people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
         "extended",
-        f"{short_number(proposal.number)}提案《{proposal.title}》的办理期限已由"
-        f"{fmt_date(before)}延至{fmt_date(due_date)}。" + (f"说明：{note}" if note else ""),
+        Text(
+            "{number}提案《{title}》的办理期限已由{before}延至{due}。{extra}",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            before=before,
+            due=due_date,
+            extra=Text("说明：{note}", note=note) if note else None,
+        ),
         key=str(event.id),
         proposal_id=proposal.id,
     )

@@ -14,6 +14,7 @@ from workflow.core import Ctx, audit, lock_assignment, lock_proposal
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
 from workflow.permissions import require_proposer, require_unit_handler
 from workflow.statuses import AssignmentStatus, ProposalStatus
+from workflow.texts import label
 
 # Types a proposal or a reply may carry, by MIME type, with the extensions that go with them.
 ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
@@ -26,7 +27,7 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ("xlsx",),
     "text/plain": ("txt",),
 }
-TYPE_NAMES = "PDF、Word、Excel、JPG/PNG 图片或纯文本"
+TYPE_NAMES = label("PDF、Word、Excel、JPG/PNG 图片或纯文本")
 
 
 def sniff(filename: str, data: bytes) -> str:
@@ -40,14 +41,20 @@ def sniff(filename: str, data: bytes) -> str:
             except UnicodeDecodeError:
                 raise InvalidInput("文本文件须为 UTF-8 编码。") from None
             return "text/plain"
-        raise InvalidInput(f"无法识别这个文件的类型，只接受{TYPE_NAMES}。")
+        raise InvalidInput("无法识别这个文件的类型，只接受{types}。", types=TYPE_NAMES)
     mime = kind.mime
     if mime == "application/x-ole-storage" and extension in ("doc", "xls"):
         mime = "application/msword" if extension == "doc" else "application/vnd.ms-excel"
     if mime not in ALLOWED_TYPES:
-        raise InvalidInput(f"不接受这种文件（{kind.extension}），只接受{TYPE_NAMES}。")
+        raise InvalidInput(
+            "不接受这种文件（{kind}），只接受{types}。", kind=kind.extension, types=TYPE_NAMES
+        )
     if extension not in ALLOWED_TYPES[mime]:
-        raise InvalidInput(f"文件扩展名 .{extension or '（无）'} 与内容（{kind.extension}）不符。")
+        raise InvalidInput(
+            "文件扩展名 .{extension} 与内容（{kind}）不符。",
+            extension=extension or label("（无）"),
+            kind=kind.extension,
+        )
     return mime
 
 
@@ -72,12 +79,14 @@ def _store(
     limit = ctx.rules.attachment_max_bytes
     if len(data) > limit:
         raise InvalidInput(
-            f"文件太大（{len(data) / 1e6:.1f} MB），单个附件不能超过 {limit / 1e6:.0f} MB。"
+            "文件太大（{size} MB），单个附件不能超过 {limit} MB。",
+            size=f"{len(data) / 1e6:.1f}",
+            limit=f"{limit / 1e6:.0f}",
         )
     owner = Attachment.reply_id == reply_id if reply_id else Attachment.proposal_id == proposal_id
     existing = ctx.session.exec(select(func.count()).select_from(Attachment).where(owner)).one()
     if existing >= ctx.rules.attachment_max_count:
-        raise InvalidInput(f"最多只能上传 {ctx.rules.attachment_max_count} 个附件。")
+        raise InvalidInput("最多只能上传 {n} 个附件。", n=ctx.rules.attachment_max_count)
     name = clean_filename(filename)
     mime = sniff(name, data)
     digest, path = store.put(data)
@@ -115,7 +124,7 @@ def attach_to_reply(
     """The lead unit adds a file to a reply it submitted and that is not yet approved."""
     reply = ctx.session.get(Reply, reply_id)
     if reply is None:
-        raise NotFound(f"找不到答复 {reply_id}。")
+        raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
     assignment, _proposal = lock_assignment(ctx, reply.assignment_id)
     require_unit_handler(ctx, assignment)
     ctx.session.refresh(reply)

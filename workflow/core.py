@@ -24,6 +24,7 @@ from workflow.errors import (
 from workflow.roles import ROLE_LABELS, Role
 from workflow.rules import Rules
 from workflow.statuses import Transition
+from workflow.texts import Text, date_text, label, time_text
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +81,19 @@ class Ctx:
         return self.actor is not None and role.value in self.actor.role_set
 
 
+def local_time(ctx: Ctx, moment: datetime | None) -> datetime | None:
+    """A moment in local time, as a Text keeps it (its wall time is what is said)."""
+    return ctx.local(moment) if moment is not None else None
+
+
 def fmt_time(ctx: Ctx, moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    local = ctx.local(moment)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    """A moment in Chinese, local time: 2026年9月14日 09:30."""
+    return time_text(local_time(ctx, moment))
 
 
 def fmt_date(day: date | None) -> str:
-    return f"{day.year}年{day.month}月{day.day}日" if day else ""
+    """A day in Chinese: 2026年9月14日."""
+    return date_text(day)
 
 
 # ---------------------------------------------------------------- loading and locking
@@ -104,7 +109,7 @@ def lock_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
     )
     proposal = ctx.session.exec(stmt).first()
     if proposal is None:
-        raise NotFound(f"找不到编号为 {proposal_id} 的提案。")
+        raise NotFound("找不到编号为 {proposal_id} 的提案。", proposal_id=proposal_id)
     return proposal
 
 
@@ -112,7 +117,7 @@ def lock_assignment(ctx: Ctx, assignment_id: int) -> tuple[Assignment, Proposal]
     """Lock the proposal first, then the assignment: one lock order everywhere."""
     assignment = ctx.session.get(Assignment, assignment_id)
     if assignment is None:
-        raise NotFound(f"找不到交办记录 {assignment_id}。")
+        raise NotFound("找不到交办记录 {assignment_id}。", assignment_id=assignment_id)
     proposal = lock_proposal(ctx, assignment.proposal_id)
     stmt = (
         select(Assignment)
@@ -131,10 +136,22 @@ def require_role(ctx: Ctx, transition: Transition) -> None:
     if ctx.actor is None:
         return
     if not transition.roles:
-        raise PermissionDenied(f"「{transition.label}」由系统自动执行，不能手动操作。")
+        raise PermissionDenied(
+            "「{action}」由系统自动执行，不能手动操作。", action=transition.label
+        )
     if not (ctx.actor.role_set & {r.value for r in transition.roles}):
-        needed = "或".join(ROLE_LABELS[r] for r in sorted(transition.roles))
-        raise PermissionDenied(f"您没有「{transition.label}」的权限，需要{needed}身份。")
+        needed = either([ROLE_LABELS[r] for r in sorted(transition.roles)])
+        raise PermissionDenied(
+            "您没有「{action}」的权限，需要{roles}身份。", action=transition.label, roles=needed
+        )
+
+
+def either(words: list) -> Text | str:
+    """ "委员或提案委": one of several words (labels or Texts)."""
+    said = words[0]
+    for word in words[1:]:
+        said = Text("{a}或{b}", a=said, b=word)
+    return said
 
 
 def require_status(
@@ -143,7 +160,7 @@ def require_status(
     status: str,
     *,
     label: Callable[[str], str],
-    subject: str,
+    subject: Text | str,
     proposal_id: int,
     assignment_id: int | None = None,
 ) -> None:
@@ -164,15 +181,28 @@ def require_status(
     last = ctx.session.exec(stmt.order_by(col(AuditEvent.id).desc()).limit(1)).first()
     if last is not None and last.from_status in transition.sources:
         who = ctx.session.get(Person, last.actor_id) if last.actor_id else None
-        by = who.name if who else "系统"
+        by = who.name if who else SYSTEM_NAME
         raise AlreadyHandled(
-            f"{subject}已由{by}于{fmt_time(ctx, last.at)}处理，当前状态为「{label(status)}」，"
-            f"无法再{transition.label}。",
+            "{subject}已由{who}于{when}处理，当前状态为「{state}」，无法再{action}。",
             by=by,
             at=last.at,
             status=status,
+            subject=subject,
+            who=by,
+            when=local_time(ctx, last.at),
+            state=_label(label(status)),
+            action=transition.label,
         )
-    raise InvalidTransition(f"{subject}当前状态为「{label(status)}」，不能{transition.label}。")
+    raise InvalidTransition(
+        "{subject}当前状态为「{state}」，不能{action}。",
+        subject=subject,
+        state=_label(label(status)),
+        action=transition.label,
+    )
+
+
+def _label(word: str) -> str:
+    return word if isinstance(word, label) else label(word)
 
 
 # ---------------------------------------------------------------- audit and notices
@@ -213,7 +243,7 @@ def notify(
     ctx: Ctx,
     recipients: Iterable[int | None],
     kind: str,
-    text: str,
+    text: Text,
     *,
     key: str,
     proposal_id: int | None = None,
@@ -222,7 +252,12 @@ def notify(
     not_before: datetime | None = None,
     exclude: Iterable[int | None] = (),
 ) -> list[Notice]:
-    """Write one notice per recipient into the outbox; the key makes each one unique."""
+    """Write one notice per recipient into the outbox; the key makes each one unique.
+
+    The notice keeps the Text (said later in the recipient's language) and its Chinese
+    rendering; action labels are message ids too, translated when the notice is shown.
+    """
+    message = text.to_json() if isinstance(text, Text) else None
     skip = {p for p in exclude if p is not None}
     notices = []
     seen: set[int] = set()
@@ -233,7 +268,8 @@ def notify(
         notice = Notice(
             person_id=person_id,
             kind=kind,
-            text=text,
+            text=str(text),
+            message=message,
             actions=actions,
             idempotency_key=f"{kind}:{key}:{person_id}",
             not_before=not_before or ctx.now,
@@ -257,9 +293,12 @@ def signer_ids(session: Session, proposal_id: int, *, confirmed_only: bool = Tru
     return repo.signer_ids(session, proposal_id=proposal_id, confirmed_only=confirmed_only)
 
 
+SYSTEM_NAME = label("系统")  # who did what the system did
+
+
 def person_name(session: Session, person_id: int | None) -> str:
     if person_id is None:
-        return "系统"
+        return SYSTEM_NAME
     person = session.get(Person, person_id)
     return person.name if person else "?"
 
@@ -267,8 +306,14 @@ def person_name(session: Session, person_id: int | None) -> str:
 def check_text(value: str | None, what: str, *, max_chars: int, required: bool = True) -> str:
     """Trim a text field; refuse it empty (when required) or over its limit."""
     text = (value or "").strip()
+    what = _label(what)  # the name of the field, a message id (extracted as check_text:2)
     if required and not text:
-        raise InvalidInput(f"{what}不能为空。")
+        raise InvalidInput("{what}不能为空。", what=what)
     if len(text) > max_chars:
-        raise InvalidInput(f"{what}最多 {max_chars} 个字，现在有 {len(text)} 个字。")
+        raise InvalidInput(
+            "{what}最多 {max_chars} 个字，现在有 {n} 个字。",
+            what=what,
+            max_chars=max_chars,
+            n=len(text),
+        )
     return text

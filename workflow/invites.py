@@ -80,8 +80,8 @@ def _check_rate(ctx: Ctx, channel: str, external_id: str) -> None:
     if _recent_failures(ctx, channel, external_id) >= ctx.rules.invite_max_failures:
         log.warning("binding attempts rate-limited for a %s account", channel)
         raise RateLimited(
-            f"尝试次数过多，请 {ctx.rules.invite_failure_window_minutes} 分钟后再试，"
-            "或联系提案委重新发放邀请码。"
+            "尝试次数过多，请 {minutes} 分钟后再试，或联系提案委重新发放邀请码。",
+            minutes=ctx.rules.invite_failure_window_minutes,
         )
 
 

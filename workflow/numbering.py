@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
+from workflow.texts import Text, label
+
 
 def take_number(session: Session, year: int) -> int:
     session.execute(
@@ -27,11 +29,22 @@ def take_number(session: Session, year: int) -> int:
     ).scalar_one()
 
 
-def long_number(year: int, number: int | None) -> str:
+UNNUMBERED = label("未编号")
+
+
+def long_number_text(year: int, number: int | None) -> Text | label:
     """2019年度第28号"""
-    return f"{year}年度第{number}号" if number else "未编号"
+    return Text("{year}年度第{number}号", year=year, number=number) if number else UNNUMBERED
+
+
+def number_text(number: int | None) -> Text | label:
+    """第〔28〕号"""
+    return Text("第〔{number}〕号", number=number) if number else UNNUMBERED
+
+
+def long_number(year: int, number: int | None) -> str:
+    return str(long_number_text(year, number))
 
 
 def short_number(number: int | None) -> str:
-    """第〔28〕号"""
-    return f"第〔{number}〕号" if number else "未编号"
+    return str(number_text(number))

@@ -13,7 +13,7 @@ from workflow.core import (
     Ctx,
     audit,
     check_text,
-    fmt_time,
+    local_time,
     lock_proposal,
     notify,
     people_with_role,
@@ -23,12 +23,14 @@ from workflow.core import (
     signer_ids,
 )
 from workflow.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from workflow.numbering import long_number, short_number, take_number
+from workflow.numbering import long_number_text, number_text, short_number, take_number
 from workflow.permissions import require_proposer, signer_of
 from workflow.roles import Role
 from workflow.statuses import PROPOSAL_TRANSITIONS, ProposalStatus, proposal_label
+from workflow.texts import Text, label
 
-CATEGORIES = {"member": "委员提案", "collective": "集体提案"}
+CATEGORIES = {"member": label("委员提案"), "collective": label("集体提案")}
+UNTITLED = label("未命名")
 DRAFT_FIELDS = (
     "title",
     "category",
@@ -48,7 +50,7 @@ def _guard(ctx: Ctx, action: str, proposal: Proposal):
         transition,
         proposal.status,
         label=proposal_label,
-        subject=f"提案《{proposal.title or '未命名'}》",
+        subject=Text("提案《{title}》", title=proposal.title or UNTITLED),
         proposal_id=proposal.id,
     )
     return transition
@@ -87,7 +89,7 @@ def display_number(proposal: Proposal) -> str:
 def _clean_fields(ctx: Ctx, fields: dict) -> dict:
     unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
-        raise InvalidInput(f"不能修改这些内容：{', '.join(sorted(unknown))}。")
+        raise InvalidInput("不能修改这些内容：{fields}。", fields=", ".join(sorted(unknown)))
     rules = ctx.rules
     clean: dict = {}
     for name, value in fields.items():
@@ -96,7 +98,7 @@ def _clean_fields(ctx: Ctx, fields: dict) -> dict:
                 value, "标题", max_chars=rules.title_max_chars, required=False
             )
         elif name in ("analysis", "suggestions"):
-            what = "问题分析" if name == "analysis" else "具体建议"
+            what = label("问题分析") if name == "analysis" else label("具体建议")
             clean[name] = check_text(value, what, max_chars=rules.body_max_chars, required=False)
         elif name == "category":
             if value not in CATEGORIES:
@@ -108,9 +110,9 @@ def _clean_fields(ctx: Ctx, fields: dict) -> dict:
             clean[name] = value
         else:
             what = {
-                "collective_body": "提案单位",
-                "field": "领域",
-                "suggested_unit": "建议承办单位",
+                "collective_body": label("提案单位"),
+                "field": label("领域"),
+                "suggested_unit": label("建议承办单位"),
             }
             limit = {"collective_body": 100, "field": 50, "suggested_unit": 200}[name]
             clean[name] = check_text(value, what[name], max_chars=limit, required=False) or None
@@ -125,8 +127,9 @@ def _check_body(ctx: Ctx, proposal: Proposal) -> None:
     used = body_length(proposal)
     if used > ctx.rules.body_max_chars:
         raise InvalidInput(
-            f"正文（问题分析与建议合计）最多 {ctx.rules.body_max_chars} 个字，"
-            f"现在有 {used} 个字，请精简后再保存。"
+            "正文（问题分析与建议合计）最多 {max_chars} 个字，现在有 {n} 个字，请精简后再保存。",
+            max_chars=ctx.rules.body_max_chars,
+            n=used,
         )
 
 
@@ -243,16 +246,16 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
     missing = [
         label
         for label, value in (
-            ("标题", proposal.title),
-            ("问题分析", proposal.analysis),
-            ("具体建议", proposal.suggestions),
+            (label("标题"), proposal.title),
+            (label("问题分析"), proposal.analysis),
+            (label("具体建议"), proposal.suggestions),
         )
         if not value.strip()
     ]
     if proposal.category == "collective" and not proposal.collective_body:
-        missing.append("提案单位")
+        missing.append(label("提案单位"))
     if missing:
-        raise InvalidInput(f"还缺少：{'、'.join(missing)}，请补充后再提交。")
+        raise InvalidInput("还缺少：{items}，请补充后再提交。", items=missing)
     _check_body(ctx, proposal)
     proposal.submitted_at = ctx.now
     proposal.cosign_deadline = cosign_deadline(ctx)
@@ -263,7 +266,11 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
         ctx,
         [proposal.proposer_id],
         "submitted_receipt",
-        f"您的提案《{title}》已于{fmt_time(ctx, ctx.now)}提交，正在等待提案委审查。",
+        Text(
+            "您的提案《{title}》已于{at}提交，正在等待提案委审查。",
+            title=title,
+            at=local_time(ctx, ctx.now),
+        ),
         key=str(proposal.id),
         proposal_id=proposal.id,
     )
@@ -271,7 +278,11 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
         ctx,
         people_with_role(ctx.session, Role.STAFF),
         "review_queue",
-        f"新提案待审查：《{title}》（提案人：{person_name(ctx.session, proposal.proposer_id)}）。",
+        Text(
+            "新提案待审查：《{title}》（提案人：{name}）。",
+            title=title,
+            name=person_name(ctx.session, proposal.proposer_id),
+        ),
         key=str(proposal.id),
         proposal_id=proposal.id,
     )
@@ -294,24 +305,31 @@ def _respond_cosign(ctx: Ctx, proposal_id: int, accept: bool) -> Signer:
     _guard(ctx, action, proposal)
     assert signer is not None
     if signer.state != "pending":
-        done = {"confirmed": "已确认联名", "declined": "已谢绝联名", "expired": "联名已过期"}
-        raise InvalidTransition(
-            f"您{done.get(signer.state, signer.state)}（{fmt_time(ctx, signer.responded_at)}）。"
-        )
+        at = local_time(ctx, signer.responded_at)
+        if signer.state == "confirmed":
+            raise InvalidTransition("您已确认联名（{at}）。", at=at)
+        if signer.state == "declined":
+            raise InvalidTransition("您已谢绝联名（{at}）。", at=at)
+        raise InvalidTransition("您联名已过期（{at}）。", at=at)
     if proposal.cosign_deadline is not None and ctx.now > proposal.cosign_deadline:
         raise InvalidTransition(
-            f"联名确认已于{fmt_time(ctx, proposal.cosign_deadline)}截止，不能再确认。"
+            "联名确认已于{deadline}截止，不能再确认。",
+            deadline=local_time(ctx, proposal.cosign_deadline),
         )
     signer.state = "confirmed" if accept else "declined"
     signer.responded_at = ctx.now
     ctx.session.add(signer)
     _move(ctx, proposal, action, person_id=signer.person_id)
-    verb = "确认联名" if accept else "谢绝联名"
+    name = person_name(ctx.session, signer.person_id)
+    if accept:
+        text = Text("{name}委员已确认联名您的提案《{title}》。", name=name, title=proposal.title)
+    else:
+        text = Text("{name}委员已谢绝联名您的提案《{title}》。", name=name, title=proposal.title)
     notify(
         ctx,
         [proposal.proposer_id],
         "cosign_response",
-        f"{person_name(ctx.session, signer.person_id)}委员已{verb}您的提案《{proposal.title}》。",
+        text,
         key=f"{proposal.id}:{signer.person_id}",
         proposal_id=proposal.id,
     )
@@ -339,16 +357,27 @@ def cosign_open(ctx: Ctx, proposal: Proposal) -> bool:
 def _require_cosign_time(ctx: Ctx, proposal: Proposal) -> None:
     if not cosign_open(ctx, proposal):
         raise InvalidTransition(
-            f"提案《{proposal.title}》的联名已于{fmt_time(ctx, proposal.cosign_deadline)}截止。"
+            "提案《{title}》的联名已于{deadline}截止。",
+            title=proposal.title,
+            deadline=local_time(ctx, proposal.cosign_deadline),
         )
 
 
-def _signer_state(ctx: Ctx, signer: Signer, who: str) -> str:
-    """Why someone already on the list cannot be asked again (an answer is final)."""
+def _signer_state(ctx: Ctx, signer: Signer, who: str | None) -> Text:
+    """Why someone already on the list (``who``; None: the actor) cannot be asked again
+    (an answer is final)."""
+    at = local_time(ctx, signer.responded_at)
+    if who is None:
+        if signer.state in ("pending", "confirmed"):
+            return Text("您已经在这件提案的联名名单中。")
+        if signer.state == "declined":
+            return Text("您已于{at}谢绝了联名，不能再次邀请。", at=at)
+        return Text("您已于{at}未在截止前确认联名，不能再次邀请。", at=at)
     if signer.state in ("pending", "confirmed"):
-        return f"{who}已经在这件提案的联名名单中。"
-    done = "谢绝了联名" if signer.state == "declined" else "未在截止前确认联名"
-    return f"{who}已于{fmt_time(ctx, signer.responded_at)}{done}，不能再次邀请。"
+        return Text("{who}已经在这件提案的联名名单中。", who=who)
+    if signer.state == "declined":
+        return Text("{who}已于{at}谢绝了联名，不能再次邀请。", who=who, at=at)
+    return Text("{who}已于{at}未在截止前确认联名，不能再次邀请。", who=who, at=at)
 
 
 def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
@@ -364,7 +393,7 @@ def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
     _require_cosign_time(ctx, proposal)
     signer = signer_of(ctx, proposal.id, ctx.actor_id)
     if signer is not None:
-        raise PermissionDenied(_signer_state(ctx, signer, "您"))
+        raise PermissionDenied(_signer_state(ctx, signer, None))
     proposer = person_name(ctx.session, proposal.proposer_id)
     asked = ctx.session.exec(
         select(AuditEvent).where(
@@ -375,20 +404,26 @@ def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
     ).first()
     if asked is not None:
         raise InvalidInput(
-            f"您已于{fmt_time(ctx, asked.at)}请{proposer}委员邀请您联名，请等待对方邀请。"
+            "您已于{at}请{name}委员邀请您联名，请等待对方邀请。",
+            at=local_time(ctx, asked.at),
+            name=proposer,
         )
     event = _move(ctx, proposal, "request_cosign")
-    deadline = fmt_time(ctx, proposal.cosign_deadline)
     notify(
         ctx,
         [proposal.proposer_id],
         "cosign_wish",
-        f"{ctx.actor.name}委员希望联名您的提案《{proposal.title}》。如同意，请点「邀请联名」，"
-        f"{ctx.actor.name}委员将收到联名邀请，须在{deadline}前确认。",
+        Text(
+            "{name}委员希望联名您的提案《{title}》。如同意，请点「邀请联名」，"
+            "{name}委员将收到联名邀请，须在{deadline}前确认。",
+            name=ctx.actor.name,
+            title=proposal.title,
+            deadline=local_time(ctx, proposal.cosign_deadline),
+        ),
         key=f"{proposal.id}:{event.id}",
         proposal_id=proposal.id,
         actions=[
-            {"label": "邀请联名", "payload": f"cosignadd:{proposal.id}:{ctx.actor_id}"},
+            {"label": label("邀请联名"), "payload": f"cosignadd:{proposal.id}:{ctx.actor_id}"},
         ],
     )
     return proposal
@@ -413,13 +448,17 @@ def _ask_to_cosign(ctx: Ctx, proposal: Proposal, person_id: int, *, key: str) ->
         ctx,
         [person_id],
         "cosign_request",
-        f"{person_name(ctx.session, proposal.proposer_id)}委员邀请您联名提案《{proposal.title}》，"
-        f"请在{fmt_time(ctx, proposal.cosign_deadline)}前确认。",
+        Text(
+            "{name}委员邀请您联名提案《{title}》，请在{deadline}前确认。",
+            name=person_name(ctx.session, proposal.proposer_id),
+            title=proposal.title,
+            deadline=local_time(ctx, proposal.cosign_deadline),
+        ),
         key=key,
         proposal_id=proposal.id,
         actions=[
-            {"label": "确认联名", "payload": f"cosign:{proposal.id}:yes"},
-            {"label": "谢绝", "payload": f"cosign:{proposal.id}:no"},
+            {"label": label("确认联名"), "payload": f"cosign:{proposal.id}:yes"},
+            {"label": label("谢绝"), "payload": f"cosign:{proposal.id}:no"},
         ],
     )
 
@@ -435,13 +474,16 @@ def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:
         ctx.session.add(signer)
         dropped.append(signer.person_id)
     if dropped:
-        names = "、".join(person_name(ctx.session, p) for p in dropped)
         audit(ctx, "cosign_expired", proposal_id=proposal.id, person_ids=dropped)
         notify(
             ctx,
             [proposal.proposer_id],
             "cosign_expired",
-            f"提案《{proposal.title}》的联名确认已截止，{names}未确认，已不在联名名单中。",
+            Text(
+                "提案《{title}》的联名确认已截止，{names}未确认，已不在联名名单中。",
+                title=proposal.title,
+                names=[person_name(ctx.session, p) for p in dropped],
+            ),
             key=str(proposal.id),
             proposal_id=proposal.id,
         )
@@ -462,7 +504,7 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
             *signer_ids(ctx.session, proposal.id, confirmed_only=False),
         ],
         "withdrawn",
-        f"提案《{proposal.title}》已由提案人撤回。",
+        Text("提案《{title}》已由提案人撤回。", title=proposal.title),
         key=str(proposal.id),
         proposal_id=proposal.id,
         exclude=[proposal.proposer_id],
@@ -482,7 +524,7 @@ def _review(ctx: Ctx, proposal_id: int, action: str) -> Proposal:
     return proposal
 
 
-def _tell_signers(ctx: Ctx, proposal: Proposal, kind: str, text: str) -> None:
+def _tell_signers(ctx: Ctx, proposal: Proposal, kind: str, text: Text) -> None:
     notify(
         ctx,
         signer_ids(ctx.session, proposal.id),
@@ -502,8 +544,12 @@ def file_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
         ctx,
         proposal,
         "filed",
-        f"您的提案《{proposal.title}》已立案，编号为{long_number(proposal.year, proposal.number)}"
-        f"（{short_number(proposal.number)}），将交有关单位办理。",
+        Text(
+            "您的提案《{title}》已立案，编号为{number}（{short}），将交有关单位办理。",
+            title=proposal.title,
+            number=long_number_text(proposal.year, proposal.number),
+            short=number_text(proposal.number),
+        ),
     )
     return proposal
 
@@ -519,7 +565,11 @@ def reject(ctx: Ctx, proposal_id: int, reason: str) -> Proposal:
         ctx,
         proposal,
         "not_filed",
-        f"您的提案《{proposal.title}》经审查不予立案。理由：{reason}",
+        Text(
+            "您的提案《{title}》经审查不予立案。理由：{reason}",
+            title=proposal.title,
+            reason=reason,
+        ),
     )
     return proposal
 
@@ -535,11 +585,13 @@ def merge(ctx: Ctx, proposal_id: int, target_id: int, note: str | None = None) -
     lock_proposal(ctx, second)
     target = ctx.session.get(Proposal, target_id)
     if target is None:
-        raise NotFound(f"找不到要并入的提案 {target_id}。")
+        raise NotFound("找不到要并入的提案 {target_id}。", target_id=target_id)
     proposal = _review(ctx, proposal_id, "merge")
     if target.status not in (ProposalStatus.FILED, ProposalStatus.ASSIGNED):
         raise InvalidInput(
-            f"只能并入已立案、尚未答复的提案；《{target.title}》当前为「{proposal_label(target.status)}」。"
+            "只能并入已立案、尚未答复的提案；《{title}》当前为「{status}」。",
+            title=target.title,
+            status=proposal_label(target.status),
         )
     if target.year != proposal.year:
         raise InvalidInput("只能并入同一年度的提案。")
@@ -551,8 +603,12 @@ def merge(ctx: Ctx, proposal_id: int, target_id: int, note: str | None = None) -
         ctx,
         proposal,
         "merged",
-        f"您的提案《{proposal.title}》与{short_number(target.number)}提案《{target.title}》"
-        f"内容相近，已并案办理；答复将同样送达您。",
+        Text(
+            "您的提案《{title}》与{number}提案《{target}》内容相近，已并案办理；答复将同样送达您。",
+            title=proposal.title,
+            number=number_text(target.number),
+            target=target.title,
+        ),
     )
     return proposal
 
@@ -563,11 +619,14 @@ def convert(ctx: Ctx, proposal_id: int, note: str | None = None) -> Proposal:
     note = check_text(note, "说明", max_chars=1000, required=False) or None
     proposal.review_reason = note
     _move(ctx, proposal, "convert", note=note)
-    extra = f"说明：{note}" if note else ""
     _tell_signers(
         ctx,
         proposal,
         "converted",
-        f"您的提案《{proposal.title}》经审查转为意见建议，转送有关部门参考。{extra}",
+        Text(
+            "您的提案《{title}》经审查转为意见建议，转送有关部门参考。{extra}",
+            title=proposal.title,
+            extra=Text("说明：{note}", note=note) if note else None,
+        ),
     )
     return proposal

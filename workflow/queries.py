@@ -12,6 +12,7 @@ from storage.models import Person, Proposal, Unit
 from storage.repositories import ProposalFilter, latest_year, lead_units, list_proposals
 from workflow.errors import InvalidInput, NotFound
 from workflow.statuses import PROPOSAL_STATUS_LABELS
+from workflow.texts import Text
 
 __all__ = [
     "ProposalFilter",
@@ -33,8 +34,8 @@ def parse_status(text: str) -> str:
     for code, label in PROPOSAL_STATUS_LABELS.items():
         if label == text:
             return code
-    choices = "、".join(f"{c}({lbl})" for c, lbl in PROPOSAL_STATUS_LABELS.items())
-    raise InvalidInput(f"没有「{text}」这个状态，可选：{choices}")
+    choices = [Text("{code}({name})", code=c, name=n) for c, n in PROPOSAL_STATUS_LABELS.items()]
+    raise InvalidInput("没有「{text}」这个状态，可选：{choices}", text=text, choices=choices)
 
 
 def find_unit(session: Session, text: str) -> Unit:
@@ -43,7 +44,7 @@ def find_unit(session: Session, text: str) -> Unit:
     if unit is None and text.isdigit():
         unit = session.get(Unit, int(text))
     if unit is None:
-        raise NotFound(f"找不到单位「{text}」。")
+        raise NotFound("找不到单位「{text}」。", text=text)
     return unit
 
 
@@ -57,15 +58,17 @@ def find_person(session: Session, text: str) -> Person:
     if len(people) == 1:
         return people[0]
     if len(people) > 1:
-        phones = "、".join(p.phone[-4:] for p in people)
         raise InvalidInput(
-            f"名册里有 {len(people)} 位「{text}」（手机尾号 {phones}），请用手机号指定。"
+            "名册里有 {n} 位「{text}」（手机尾号 {phones}），请用手机号指定。",
+            n=len(people),
+            text=text,
+            phones=[p.phone[-4:] for p in people],
         )
-    raise NotFound(f"名册里没有「{text}」。")
+    raise NotFound("名册里没有「{text}」。", text=text)
 
 
 def get_by_number(session: Session, number: int, year: int) -> Proposal:
     proposal = repo.proposal_by_number(session, year=year, number=number)
     if proposal is None:
-        raise NotFound(f"{year}年度没有第{number}号提案。")
+        raise NotFound("{year}年度没有第{number}号提案。", year=year, number=number)
     return proposal

@@ -1,5 +1,9 @@
 """The record as a person reads it: laid out like the printed page of a proposal system
-(proposal, handling metadata, reply letter, rating), plus its timeline."""
+(proposal, handling metadata, reply letter, rating), plus its timeline.
+
+Headings, labels and dates are said in the reader's language (pass the gettext function of
+that language and its locale); what people wrote, names and titles are shown as they are.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ from storage.models import (
     Signer,
     Unit,
 )
-from workflow.assignments import CONTACT_METHODS
-from workflow.core import Ctx, fmt_date, fmt_time
-from workflow.numbering import long_number, short_number
+from workflow.assignments import CONTACT_METHODS, ROLE_NAMES
+from workflow.core import SYSTEM_NAME, Ctx
+from workflow.numbering import long_number_text, number_text
 from workflow.permissions import require_view, signer_of
 from workflow.proposals import CATEGORIES
 from workflow.replies import CLASS_MEANINGS, RATINGS, delivered_reply
@@ -30,26 +34,32 @@ from workflow.statuses import (
     ProposalStatus,
     proposal_label,
 )
+from workflow.texts import DEFAULT_LOCALE, Gettext, Text, date_text, label, time_text
 
 REVIEW_RESULTS = {
-    ProposalStatus.DRAFT: "未提交",
-    ProposalStatus.SUBMITTED: "待审查",
-    ProposalStatus.WITHDRAWN: "已撤回",
-    ProposalStatus.NOT_FILED: "不予立案",
-    ProposalStatus.MERGED: "已并案",
-    ProposalStatus.CONVERTED: "转为意见建议",
+    ProposalStatus.DRAFT: label("未提交"),
+    ProposalStatus.SUBMITTED: label("待审查"),
+    ProposalStatus.WITHDRAWN: label("已撤回"),
+    ProposalStatus.NOT_FILED: label("不予立案"),
+    ProposalStatus.MERGED: label("已并案"),
+    ProposalStatus.CONVERTED: label("转为意见建议"),
 }
+FILED = label("已立案")
 
 EXTRA_ACTION_LABELS = {
-    "create": "创建草稿",
-    "assignment_create": "交办单位",
-    "cosign_expired": "联名确认截止",
-    "rating_not_given": "评价期满未评价",
-    "roster_import_people": "导入人员名册",
-    "roster_import_units": "导入单位名册",
-    "invite_issued": "发放邀请码",
-    "account_bound": "绑定账号",
+    "create": label("创建草稿"),
+    "assignment_create": label("交办单位"),
+    "cosign_expired": label("联名确认截止"),
+    "rating_not_given": label("评价期满未评价"),
+    "roster_import_people": label("导入人员名册"),
+    "roster_import_units": label("导入单位名册"),
+    "invite_issued": label("发放邀请码"),
+    "account_bound": label("绑定账号"),
 }
+
+YES, NO, NONE = label("是"), label("否"), label("无")
+NOT_YET = label("暂无")
+NO_TITLE = label("（未填写标题）")
 
 
 def action_label(action: str) -> str:
@@ -61,6 +71,27 @@ def action_label(action: str) -> str:
             return transition.label
     transition = PROPOSAL_TRANSITIONS.get(action)
     return transition.label if transition else action
+
+
+class _Say:
+    """Says Texts, labels, days and times in one language."""
+
+    def __init__(self, gettext: Gettext | None, locale: str) -> None:
+        self.gettext = gettext or (lambda message: message)
+        self.locale = locale
+
+    def __call__(self, what: Text | str) -> str:
+        if isinstance(what, Text):
+            return what.render(self.gettext, self.locale)
+        if isinstance(what, label):
+            return self.gettext(what) if what else ""
+        return what
+
+    def day(self, day) -> str:
+        return date_text(day, self.locale)
+
+    def time(self, ctx: Ctx, moment) -> str:
+        return time_text(ctx.local(moment), self.locale)
 
 
 def is_party(ctx: Ctx, proposal: Proposal) -> bool:
@@ -80,16 +111,25 @@ def is_party(ctx: Ctx, proposal: Proposal) -> bool:
     )
 
 
-def _names(ctx: Ctx, ids) -> str:
+def _names(ctx: Ctx, ids) -> list[str]:
     people = {
         p.id: p.name for p in ctx.session.exec(select(Person).where(col(Person.id).in_(ids)))
     }
-    return "、".join(people[i] for i in ids if i in people)
+    return [people[i] for i in ids if i in people]
 
 
-def render_record(ctx: Ctx, proposal: Proposal, *, timeline: bool = False) -> str:
-    """The whole record the actor may see, as the printed page lays it out."""
+def render_record(
+    ctx: Ctx,
+    proposal: Proposal,
+    *,
+    timeline: bool = False,
+    gettext: Gettext | None = None,
+    locale: str = DEFAULT_LOCALE,
+) -> str:
+    """The whole record the actor may see, as the printed page lays it out, in ``locale``
+    (``gettext`` translates a message id into it; Chinese without)."""
     require_view(ctx, proposal)
+    say = _Say(gettext, locale)
     s = ctx.session
     public = not is_party(ctx, proposal)
     signers = s.exec(
@@ -97,60 +137,80 @@ def render_record(ctx: Ctx, proposal: Proposal, *, timeline: bool = False) -> st
     ).all()
     confirmed = [x.person_id for x in signers if x.state == "confirmed"]
     pending = [x.person_id for x in signers if x.state == "pending"]
-    lead_name = _names(ctx, [proposal.proposer_id])
+    lead_name = "、".join(_names(ctx, [proposal.proposer_id]))
     category = CATEGORIES.get(proposal.category, proposal.category)
 
     lines = [
-        f"{ctx.rules.committee_name} - 提案",
-        f"{category} >> {proposal.title or '（未填写标题）'}",
+        say(Text("{committee} - 提案", committee=ctx.rules.committee_name)),
+        f"{say(category)} >> {say(proposal.title or NO_TITLE)}",
     ]
-    lines.append(f"编 号:{short_number(proposal.number)} 所属类别:{category}")
-    proposer_line = f"提案人:{_names(ctx, confirmed)}"
+    number = number_text(proposal.number)
+    lines.append(say(Text("编 号:{number} 所属类别:{category}", number=number, category=category)))
     if proposal.category == "collective" and proposal.collective_body:
-        proposer_line = f"提案人:{proposal.collective_body}（领衔：{lead_name}）"
-    lines.append(proposer_line)
+        proposer = Text(
+            "提案人:{body}（领衔：{lead}）", body=proposal.collective_body, lead=lead_name
+        )
+    else:
+        proposer = Text("提案人:{names}", names=_names(ctx, confirmed))
+    lines.append(say(proposer))
     if pending and not public:
-        lines.append(f"待确认联名:{_names(ctx, pending)}")
-    lines.append(
-        f"会 次:{proposal.session_label}" + (f" 领域:{proposal.field}" if proposal.field else "")
-    )
-    lines.append("  一、存在问题")
+        lines.append(say(Text("待确认联名:{names}", names=_names(ctx, pending))))
+    if proposal.field:
+        sitting = Text(
+            "会 次:{session} 领域:{field}",
+            session=proposal.session_label,
+            field=label(proposal.field),
+        )
+    else:
+        sitting = Text("会 次:{session}", session=proposal.session_label)
+    lines.append(say(sitting))
+    lines.append("  " + say(label("一、存在问题")))
     lines += [f"  {p}" for p in proposal.analysis.splitlines() if p.strip()]
-    lines.append("  二、建议")
+    lines.append("  " + say(label("二、建议")))
     lines += [f"  {p}" for p in proposal.suggestions.splitlines() if p.strip()]
     if proposal.suggested_unit:
-        lines.append(f"建议承办单位:{proposal.suggested_unit}")
+        lines.append(say(Text("建议承办单位:{unit}", unit=proposal.suggested_unit)))
 
-    review = REVIEW_RESULTS.get(proposal.status, "已立案")
-    lines.append(f"审查结果:{review} 信息公开:{'是' if proposal.disclose else '否'}")
+    review = REVIEW_RESULTS.get(proposal.status, FILED)
+    disclose = YES if proposal.disclose else NO
+    lines.append(
+        say(Text("审查结果:{review} 信息公开:{disclose}", review=review, disclose=disclose))
+    )
     if proposal.status == ProposalStatus.NOT_FILED and proposal.review_reason:
-        lines.append(f"不予立案理由:{proposal.review_reason}")
+        lines.append(say(Text("不予立案理由:{reason}", reason=proposal.review_reason)))
     if proposal.status in (ProposalStatus.MERGED,) or proposal.merged_into_id:
         main = s.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else None
         if main is not None:
-            lines.append(f"并案:并入{short_number(main.number)}提案《{main.title}》")
+            merged = Text(
+                "并案:并入{number}提案《{title}》",
+                number=number_text(main.number),
+                title=main.title,
+            )
+            lines.append(say(merged))
     if proposal.status == ProposalStatus.CONVERTED and proposal.review_reason:
-        lines.append(f"说明:{proposal.review_reason}")
+        lines.append(say(Text("说明:{note}", note=proposal.review_reason)))
 
     handling = s.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else proposal
     assert handling is not None
-    lines += _handling_lines(ctx, handling, public)
+    lines += _handling_lines(ctx, handling, public, say)
     reply = delivered_reply(ctx, proposal)
     if reply is None and not public and proposal.status == ProposalStatus.REPLIED:
-        lines.append("答复:已提交，待督办审核")
+        lines.append(say(label("答复:已提交，待督办审核")))
     if reply is not None:
-        lines += _reply_lines(ctx, handling, reply, lead_name, public)
-        lines += _rating_lines(ctx, proposal, reply, public)
+        lines += _reply_lines(ctx, handling, reply, lead_name, public, say)
+        lines += _rating_lines(ctx, proposal, reply, public, say)
     if proposal.number:
-        lines.append(f"提案编号:{long_number(proposal.year, proposal.number)}")
-    lines.append(f"领衔委员:{lead_name}")
-    lines.append(f"当前状态:{proposal_label(proposal.status)}")
+        number = long_number_text(proposal.year, proposal.number)
+        lines.append(say(Text("提案编号:{number}", number=number)))
+    lines.append(say(Text("领衔委员:{name}", name=lead_name)))
+    lines.append(say(Text("当前状态:{status}", status=proposal_label(proposal.status))))
     if timeline:
-        lines += ["", "办理过程:"] + timeline_lines(ctx, proposal, public)
+        lines += ["", say(label("办理过程:"))]
+        lines += timeline_lines(ctx, proposal, public, gettext=gettext, locale=locale)
     return "\n".join(lines)
 
 
-def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool) -> list[str]:
+def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> list[str]:
     s = ctx.session
     if proposal.assigned_at is None:
         return []
@@ -165,83 +225,121 @@ def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool) -> list[str]:
     unit = {u.id: u.name for u in s.exec(select(Unit))}
     leads = [unit[a.unit_id] for a in assignments if a.role == "lead"]
     cos = [unit[a.unit_id] for a in assignments if a.role == "co"]
-    lines = [
-        f"交办时间:{fmt_date(ctx.local(proposal.assigned_at).date())} "
-        f"是否重点:{'是' if proposal.is_key else '否'}",
-    ]
+    assigned = Text(
+        "交办时间:{date} 是否重点:{key}",
+        date=ctx.local(proposal.assigned_at).date(),
+        key=YES if proposal.is_key else NO,
+    )
+    lines = [say(assigned)]
     supervising = (
         unit.get(proposal.supervising_unit_id, "") if proposal.supervising_unit_id else ""
     )
-    leader = _names(ctx, [proposal.lead_leader_id]) if proposal.lead_leader_id else ""
+    leader = "、".join(_names(ctx, [proposal.lead_leader_id])) if proposal.lead_leader_id else ""
     if supervising or leader:
-        lines.append(f"督办单位:{supervising or '无'} 牵头领导:{leader or '无'}")
-    lines.append(f"主办单位:{'、'.join(leads)}")
+        watch = Text(
+            "督办单位:{unit} 牵头领导:{leader}", unit=supervising or NONE, leader=leader or NONE
+        )
+        lines.append(say(watch))
+    lines.append(say(Text("主办单位:{units}", units=leads)))
     if cos:
-        lines.append(f"协办单位:{'、'.join(cos)}")
+        lines.append(say(Text("协办单位:{units}", units=cos)))
     if proposal.due_date and proposal.status in (ProposalStatus.ASSIGNED, ProposalStatus.REPLIED):
-        lines.append(f"答复期限:{fmt_date(proposal.due_date)}")
+        lines.append(say(Text("答复期限:{date}", date=proposal.due_date)))
     if not public:
         for a in assignments:
             if a.role == "co" and a.opinion:
-                lines.append(f"协办意见({unit[a.unit_id]}):{a.opinion}")
+                opinion = Text(
+                    "协办意见({unit}):{opinion}", unit=unit[a.unit_id], opinion=a.opinion
+                )
+                lines.append(say(opinion))
         for c in s.exec(
             select(ContactRecord)
             .where(ContactRecord.proposal_id == proposal.id)
             .order_by(ContactRecord.contact_date)
         ):
-            lines.append(
-                f"沟通情况:{fmt_date(c.contact_date)} {CONTACT_METHODS.get(c.method, c.method)}"
-                f" {c.summary}"
+            contact = Text(
+                "沟通情况:{date} {method} {summary}",
+                date=c.contact_date,
+                method=CONTACT_METHODS.get(c.method, c.method),
+                summary=c.summary,
             )
+            lines.append(say(contact))
     return lines
 
 
 def _reply_lines(
-    ctx: Ctx, proposal: Proposal, reply: Reply, lead_name: str, public: bool
+    ctx: Ctx, proposal: Proposal, reply: Reply, lead_name: str, public: bool, say: _Say
 ) -> list[str]:
     lines = ["", reply.title]
     body = reply.body.strip()
     if not body.startswith("尊敬的"):
-        names = lead_name if proposal.category == "member" else (proposal.collective_body or "")
-        lines.append(f"尊敬的{names}委员:" if proposal.category == "member" else f"{names}:")
+        if proposal.category == "member":
+            lines.append(say(Text("尊敬的{name}委员:", name=lead_name)))
+        else:
+            lines.append(f"{proposal.collective_body or ''}:")
     lines += [f"  {p.strip()}" for p in body.splitlines() if p.strip()]
     if not public:
-        lines.append(f"(联系人:{reply.contact_person} 联系电话:{reply.contact_phone})")
-    lines.append(reply.signing_unit)
-    lines.append(fmt_date(reply.reply_date))
-    lines.append(f"答复类别:({reply.reply_class})类")
-    lines.append(f"落实情况:{CLASS_MEANINGS.get(reply.reply_class, '')}({reply.reply_class})")
-    if reply.proposed_class != reply.reply_class and not public:
-        lines.append(
-            f"（承办单位原报{reply.proposed_class}类，督办审核调整为{reply.reply_class}类）"
+        contact = Text(
+            "(联系人:{person} 联系电话:{phone})",
+            person=reply.contact_person,
+            phone=reply.contact_phone,
         )
-    lines.append("督办审核:已通过")
+        lines.append(say(contact))
+    lines.append(reply.signing_unit)
+    lines.append(say.day(reply.reply_date))
+    lines.append(say(Text("答复类别:({cls})类", cls=reply.reply_class)))
+    meaning = CLASS_MEANINGS.get(reply.reply_class)
+    lines.append(say(Text("落实情况:{meaning}({cls})", meaning=meaning, cls=reply.reply_class)))
+    if reply.proposed_class != reply.reply_class and not public:
+        changed = Text(
+            "（承办单位原报{proposed}类，督办审核调整为{cls}类）",
+            proposed=reply.proposed_class,
+            cls=reply.reply_class,
+        )
+        lines.append(say(changed))
+    lines.append(say(label("督办审核:已通过")))
     return lines
 
 
-def _rating_lines(ctx: Ctx, proposal: Proposal, reply: Reply, public: bool) -> list[str]:
+def _rating_lines(
+    ctx: Ctx, proposal: Proposal, reply: Reply, public: bool, say: _Say
+) -> list[str]:
     ratings = ctx.session.exec(
         select(Rating).where(Rating.reply_id == reply.id, Rating.proposal_id == proposal.id)
     ).all()
     given = [r for r in ratings if not r.not_given]
     if not given:
-        status = "评价期满未评价" if ratings else "待评价"
-        return [f"满意评价:{status}", "反馈意见:暂无"]
+        status = label("评价期满未评价") if ratings else label("待评价")
+        return [
+            say(Text("满意评价:{rating}", rating=status)),
+            say(Text("反馈意见:{feedback}", feedback=NOT_YET)),
+        ]
     lead = next((r for r in given if r.person_id == proposal.proposer_id), given[0])
     if lead.work_rating == lead.result_rating:
         rating = RATINGS[lead.result_rating]
     else:
-        rating = f"办理工作{RATINGS[lead.work_rating]}，办理结果{RATINGS[lead.result_rating]}"
-    lines = [f"满意评价:{rating}"]
+        rating = Text(
+            "办理工作{work}，办理结果{result}",
+            work=RATINGS[lead.work_rating],
+            result=RATINGS[lead.result_rating],
+        )
+    lines = [say(Text("满意评价:{rating}", rating=rating))]
     if len(given) > 1 and not public:
         others = [
-            f"{_names(ctx, [r.person_id])}:{RATINGS[r.result_rating]}"
+            say(
+                Text(
+                    "{name}:{rating}",
+                    name="、".join(_names(ctx, [r.person_id])),
+                    rating=RATINGS[r.result_rating],
+                )
+            )
             for r in given
             if r is not lead
         ]
-        lines.append(f"联名委员评价:{'；'.join(others)}")
+        lines.append(say(Text("联名委员评价:{ratings}", ratings="；".join(others))))
     feedback = [r.feedback for r in given if r.feedback]
-    lines.append(f"反馈意见:{'；'.join(feedback) if feedback and not public else '暂无'}")
+    said = "；".join(feedback) if feedback and not public else NOT_YET
+    lines.append(say(Text("反馈意见:{feedback}", feedback=said)))
     return lines
 
 
@@ -257,8 +355,16 @@ _PRIVATE = {
 }
 
 
-def timeline_lines(ctx: Ctx, proposal: Proposal, public: bool = False) -> list[str]:
+def timeline_lines(
+    ctx: Ctx,
+    proposal: Proposal,
+    public: bool = False,
+    *,
+    gettext: Gettext | None = None,
+    locale: str = DEFAULT_LOCALE,
+) -> list[str]:
     """One line per event: when, what (with the unit it concerns), who."""
+    say = _Say(gettext, locale)
     events = ctx.session.exec(
         select(AuditEvent)
         .where(AuditEvent.proposal_id == proposal.id)
@@ -280,18 +386,21 @@ def timeline_lines(ctx: Ctx, proposal: Proposal, public: bool = False) -> list[s
         if event.action in _REPEATED or (public and event.action in _PRIVATE):
             continue
         detail = event.detail or {}
-        what = action_label(event.action)
-        who = names.get(event.actor_id, "") if event.actor_id else "系统"
+        what: Text | str = action_label(event.action)
+        who: str = names.get(event.actor_id, "") if event.actor_id else SYSTEM_NAME
         if event.action == "close" and detail.get("reason") == "all_rated":
-            what, who = "全部评价完成，办结", "系统"
+            what, who = label("全部评价完成，办结"), SYSTEM_NAME
         elif event.action == "file" and detail.get("number"):
-            what = f"立案，编号{short_number(detail['number'])}"
+            what = Text("立案，编号{number}", number=number_text(detail["number"]))
         elif event.assignment_id in unit_of:
             unit, role = unit_of[event.assignment_id]
-            what = f"{what}（{unit}{'主办' if role == 'lead' else '协办'}）"
+            what = Text(
+                "{action}（{unit}{role}）", action=what, unit=unit, role=ROLE_NAMES.get(role, role)
+            )
+        said = say(what)
         if event.to_status and not event.assignment_id:
-            what += f" → {proposal_label(event.to_status)}"
+            said += " → " + say(proposal_label(event.to_status))
         if public and event.actor_id and event.action != "submit":
             who = ""
-        lines.append(f"  {fmt_time(ctx, event.at)}  {what}  {who}".rstrip())
+        lines.append(f"  {say.time(ctx, event.at)}  {said}  {say(who)}".rstrip())
     return lines

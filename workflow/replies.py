@@ -14,7 +14,6 @@ from workflow.core import (
     Ctx,
     audit,
     check_text,
-    fmt_date,
     lock_assignment,
     lock_proposal,
     notify,
@@ -25,7 +24,7 @@ from workflow.core import (
     signer_ids,
 )
 from workflow.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from workflow.numbering import short_number
+from workflow.numbering import number_text
 from workflow.permissions import require_reply_reviewer, require_unit_handler, signer_of
 from workflow.roles import Role
 from workflow.statuses import (
@@ -34,21 +33,21 @@ from workflow.statuses import (
     assignment_label,
     proposal_label,
 )
+from workflow.texts import Text, label
 
 CLASS_MEANINGS = {
-    "A": "所提问题已经解决或基本解决",
-    "B": "所提问题正在解决或已列入计划逐步解决",
-    "C": "因条件限制或其他原因暂时不能解决，留作参考",
+    "A": label("所提问题已经解决或基本解决"),
+    "B": label("所提问题正在解决或已列入计划逐步解决"),
+    "C": label("因条件限制或其他原因暂时不能解决，留作参考"),
 }
-RATINGS = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
+RATINGS = {"satisfied": label("满意"), "basic": label("基本满意"), "unsatisfied": label("不满意")}
 PHONE_RE = re.compile(r"^[0-9][0-9\- ]{4,19}$")
 
 
 def rating_actions(proposal_id: int) -> list[dict]:
-    """One-tap rating buttons carried by the delivery notice."""
+    """One-tap rating buttons carried by the delivery notice (labels are message ids)."""
     return [
-        {"label": label, "payload": f"rate:{proposal_id}:{code}"}
-        for code, label in RATINGS.items()
+        {"label": name, "payload": f"rate:{proposal_id}:{code}"} for code, name in RATINGS.items()
     ]
 
 
@@ -59,7 +58,7 @@ def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audit
         transition,
         proposal.status,
         label=proposal_label,
-        subject=f"{short_number(proposal.number)}提案",
+        subject=Text("{number}提案", number=number_text(proposal.number)),
         proposal_id=proposal.id,
     )
     before = proposal.status
@@ -82,7 +81,7 @@ def _assignment_guard(ctx: Ctx, action: str, assignment: Assignment, proposal: P
         ASSIGNMENT_TRANSITIONS[action],
         assignment.status,
         label=assignment_label,
-        subject=f"{short_number(proposal.number)}提案的答复",
+        subject=Text("{number}提案的答复", number=number_text(proposal.number)),
         proposal_id=proposal.id,
         assignment_id=assignment.id,
     )
@@ -111,7 +110,7 @@ def submit_reply(
     require_role(ctx, ASSIGNMENT_TRANSITIONS["submit_reply"])
     reply_class = (reply_class or "").strip().upper()
     if reply_class not in ctx.rules.reply_classes:
-        raise InvalidInput(f"答复类别只能是 {'/'.join(ctx.rules.reply_classes)}。")
+        raise InvalidInput("答复类别只能是 {classes}。", classes="/".join(ctx.rules.reply_classes))
     body = check_text(body, "答复正文", max_chars=20000)
     contact_person = check_text(contact_person, "联系人", max_chars=50)
     contact_phone = check_text(contact_phone, "联系电话", max_chars=30)
@@ -162,8 +161,14 @@ def submit_reply(
         ctx,
         reviewers,
         "reply_submitted",
-        f"{unit_name(ctx, assignment.unit_id)}已提交{short_number(proposal.number)}提案"
-        f"《{proposal.title}》的答复（{reply_class}类，第{reply.version}稿），请审核。",
+        Text(
+            "{unit}已提交{number}提案《{title}》的答复（{cls}类，第{version}稿），请审核。",
+            unit=unit_name(ctx, assignment.unit_id),
+            number=number_text(proposal.number),
+            title=proposal.title,
+            cls=reply_class,
+            version=reply.version,
+        ),
         key=str(reply.id),
         proposal_id=proposal.id,
     )
@@ -173,7 +178,7 @@ def submit_reply(
 def _lock_reply(ctx: Ctx, reply_id: int) -> tuple[Reply, Assignment, Proposal]:
     reply = ctx.session.get(Reply, reply_id)
     if reply is None:
-        raise NotFound(f"找不到答复 {reply_id}。")
+        raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
     assignment, proposal = lock_assignment(ctx, reply.assignment_id)
     ctx.session.refresh(reply)
     return reply, assignment, proposal
@@ -199,8 +204,12 @@ def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
         ctx,
         people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
         "reply_returned",
-        f"{short_number(proposal.number)}提案《{proposal.title}》的答复被退回，请修改后重新提交。"
-        f"\n审核意见：{comment}",
+        Text(
+            "{number}提案《{title}》的答复被退回，请修改后重新提交。\n审核意见：{comment}",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            comment=comment,
+        ),
         key=str(reply.id),
         proposal_id=proposal.id,
     )
@@ -218,7 +227,9 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
     if reply_class is not None:
         reply_class = reply_class.strip().upper()
         if reply_class not in ctx.rules.reply_classes:
-            raise InvalidInput(f"答复类别只能是 {'/'.join(ctx.rules.reply_classes)}。")
+            raise InvalidInput(
+                "答复类别只能是 {classes}。", classes="/".join(ctx.rules.reply_classes)
+            )
         reply.reply_class = reply_class
     reply.status = "approved"
     reply.reviewed_by = ctx.actor_id
@@ -266,14 +277,23 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
 def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = None) -> None:
     source = via or proposal
     last_day = ctx.calendar.add_workdays(ctx.today, ctx.rules.rating_window_workdays)
-    merged_note = f"（并案办理，主案为{short_number(source.number)}）" if via else ""
+    merged_note = (
+        Text("（并案办理，主案为{number}）", number=number_text(source.number)) if via else None
+    )
     notify(
         ctx,
         signer_ids(ctx.session, proposal.id),
         "reply_delivered",
-        f"您的提案《{proposal.title}》{merged_note}已收到{reply.signing_unit}的答复"
-        f"（{reply.reply_class}类：{CLASS_MEANINGS.get(reply.reply_class, '')}）。"
-        f"请于{fmt_date(last_day)}前对办理工作作出评价。",
+        Text(
+            "您的提案《{title}》{merged}已收到{unit}的答复（{cls}类：{meaning}）。"
+            "请于{deadline}前对办理工作作出评价。",
+            title=proposal.title,
+            merged=merged_note,
+            unit=reply.signing_unit,
+            cls=reply.reply_class,
+            meaning=CLASS_MEANINGS.get(reply.reply_class),
+            deadline=last_day,
+        ),
         key=f"{proposal.id}:{reply.id}",
         proposal_id=proposal.id,
         actions=rating_actions(proposal.id),
@@ -339,15 +359,28 @@ def rate(
                 *people_with_role(ctx.session, Role.HANDLER, lead.unit_id if lead else None),
             ],
             "rated_unsatisfied",
-            f"{person_name(ctx.session, ctx.actor_id)}委员对{short_number(proposal.number or 0)}"
-            f"提案《{proposal.title}》的答复评价为不满意"
-            + (f"，意见：{feedback}" if feedback else "。"),
+            _unsatisfied_text(ctx, proposal, feedback),
             key=str(event.id),
             proposal_id=proposal.id,
         )
     elif _everyone_rated(ctx, proposal, reply) and not _any_unsatisfied(ctx, proposal, reply):
         _close(ctx.as_system(), proposal, reason="all_rated")
     return rating
+
+
+def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Text:
+    params = {
+        "name": person_name(ctx.session, ctx.actor_id),
+        "number": number_text(proposal.number),
+        "title": proposal.title,
+    }
+    if feedback:
+        return Text(
+            "{name}委员对{number}提案《{title}》的答复评价为不满意，意见：{feedback}",
+            feedback=feedback,
+            **params,
+        )
+    return Text("{name}委员对{number}提案《{title}》的答复评价为不满意。", **params)
 
 
 def _ratings(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[Rating]:
@@ -410,7 +443,7 @@ def _close(ctx: Ctx, proposal: Proposal, *, reason: str) -> None:
         ctx,
         signer_ids(ctx.session, proposal.id),
         "closed",
-        f"您的提案《{proposal.title}》已办结。感谢您的履职建言。",
+        Text("您的提案《{title}》已办结。感谢您的履职建言。", title=proposal.title),
         key=str(proposal.id),
         proposal_id=proposal.id,
     )
@@ -426,7 +459,7 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
         PROPOSAL_TRANSITIONS["close"],
         proposal.status,
         label=proposal_label,
-        subject=f"{short_number(proposal.number)}提案",
+        subject=Text("{number}提案", number=number_text(proposal.number)),
         proposal_id=proposal.id,
     )
     if proposal.merged_into_id:
@@ -436,7 +469,7 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
     if reply is not None and not _everyone_rated(ctx, proposal, reply):
         if deadline is not None and ctx.today <= deadline:
             raise InvalidTransition(
-                f"评价期到{fmt_date(deadline)}结束，仍有委员未评价，评价期满后才能办结。"
+                "评价期到{deadline}结束，仍有委员未评价，评价期满后才能办结。", deadline=deadline
             )
         record_ratings_not_given(ctx, proposal)
     _close(ctx, proposal, reason="staff")
@@ -466,14 +499,14 @@ def order_rehandle(
         PROPOSAL_TRANSITIONS["order_rehandle"],
         proposal.status,
         label=proposal_label,
-        subject=f"{short_number(proposal.number)}提案",
+        subject=Text("{number}提案", number=number_text(proposal.number)),
         proposal_id=proposal.id,
     )
     if proposal.merged_into_id:
         raise InvalidInput("并案提案随主案办理，请对主案下达重新办理。")
     if proposal.rehandle_count >= ctx.rules.max_rehandles:
         raise InvalidTransition(
-            f"这件提案已经重新办理过 {proposal.rehandle_count} 次，不能再次重新办理。"
+            "这件提案已经重新办理过 {n} 次，不能再次重新办理。", n=proposal.rehandle_count
         )
     reply = delivered_reply(ctx, proposal)
     if reply is None or not _any_unsatisfied(ctx, proposal, reply):
@@ -481,7 +514,7 @@ def order_rehandle(
     if due_date is None:
         due_date = ctx.calendar.add_months(ctx.today, ctx.rules.rehandle_due_months)
     elif due_date <= ctx.today:
-        raise InvalidInput(f"新的答复期限必须晚于今天（{fmt_date(ctx.today)}）。")
+        raise InvalidInput("新的答复期限必须晚于今天（{today}）。", today=ctx.today)
     lead = lead_assignment(ctx, proposal.id)
     assert lead is not None
     lead, _ = lock_assignment(ctx, lead.id)
@@ -492,9 +525,12 @@ def order_rehandle(
     proposal.due_date = due_date
     proposal.delivered_at = None
     _proposal_move(ctx, proposal, "order_rehandle", due_date=due_date, note=note)
-    text = (
-        f"{short_number(proposal.number)}提案《{proposal.title}》因委员不满意，须重新办理，"
-        f"请于{fmt_date(due_date)}前重新答复。" + (f"要求：{note}" if note else "")
+    text = Text(
+        "{number}提案《{title}》因委员不满意，须重新办理，请于{due}前重新答复。{extra}",
+        number=number_text(proposal.number),
+        title=proposal.title,
+        due=due_date,
+        extra=Text("要求：{note}", note=note) if note else None,
     )
     notify(
         ctx,
@@ -509,8 +545,12 @@ def order_rehandle(
         ctx,
         signer_ids(ctx.session, proposal.id),
         "rehandle_ordered_member",
-        f"您的提案《{proposal.title}》已安排{unit_name(ctx, lead.unit_id)}重新办理，"
-        f"新的答复期限为{fmt_date(due_date)}。",
+        Text(
+            "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
+            title=proposal.title,
+            unit=unit_name(ctx, lead.unit_id),
+            due=due_date,
+        ),
         key=f"{proposal.id}:{proposal.rehandle_count}",
         proposal_id=proposal.id,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from workflow.texts import label
+
 
 class Role(StrEnum):
     MEMBER = "member"  # 委员
@@ -14,12 +16,12 @@ class Role(StrEnum):
     LEADER = "leader"  # 牵头领导
 
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.MEMBER: "委员",
-    Role.STAFF: "提案委",
-    Role.HANDLER: "承办人",
-    Role.SUPERVISOR: "督办人",
-    Role.LEADER: "牵头领导",
+ROLE_LABELS: dict[Role, label] = {
+    Role.MEMBER: label("委员"),
+    Role.STAFF: label("提案委"),
+    Role.HANDLER: label("承办人"),
+    Role.SUPERVISOR: label("督办人"),
+    Role.LEADER: label("牵头领导"),
 }
 
 # Words accepted in roster files, Chinese or English, for each role.
