@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.app import App
-from bot.outbox import claim_for_person
+from bot.outbox import claim_for_person, render_notice
 from handlers.engine import Engine
 from handlers.messages import Event, FileIn, Out, Sender, render_numbered
 from storage.models import Person
@@ -46,16 +46,20 @@ class ConsoleChat:
                 self.console.print()
 
     def dispatch_notices(self) -> int:
-        """Show the person's pending notices, marking them sent; returns how many.
+        """Show the person's pending notices in their language, marking them sent; returns
+        how many.
 
         They are shown before the claim commits: a crash in between shows them again
         rather than losing them.
         """
         with self.app.db.session() as session, self.lock:
+            person = session.get(Person, self.person.id)
+            locale = person.locale if person is not None else self.person.locale
             notices = claim_for_person(session, self.person.id, self.app.workflow.clock())
             for notice in notices:
-                self.console.print(f"🔔 {notice.text}", markup=False, highlight=False)
-                for action in notice.actions or []:
+                text, actions = render_notice(notice, locale)
+                self.console.print(f"🔔 {text}", markup=False, highlight=False)
+                for action in actions:
                     key = f"a{len(self.actions) + 1}"
                     self.actions[key] = action["payload"]
                     self.console.print(f"   {key}. {action['label']}", markup=False)

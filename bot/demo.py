@@ -26,8 +26,9 @@ from sqlmodel import col, select
 
 from bot.app import App
 from bot.console import CHANNEL
-from bot.outbox import claim_for_person
+from bot.outbox import claim_for_person, render_notice
 from handlers.flows import build_engine
+from handlers.i18n import gettext
 from handlers.messages import Event, Out, Sender, render_numbered
 from storage.clock import utcnow
 from storage.models import Person, Proposal, Unit
@@ -327,12 +328,15 @@ class Stage:
         )
 
     def claim(self) -> list[tuple[Actor, str, list[dict]]]:
-        """Hand each person their pending notices (marked sent), in the order they were made."""
+        """Hand each person their pending notices (marked sent), in the order they were made,
+        each in the person's language."""
         sent = []
         with self.app.db.session() as session:
             for actor in self.cast.values():
+                locale = session.get(Person, actor.person_id).locale
                 for notice in claim_for_person(session, actor.person_id, self.clock.now):
-                    sent.append((notice.id, actor, notice.text, list(notice.actions or [])))
+                    text, actions = render_notice(notice, locale)
+                    sent.append((notice.id, actor, text, actions))
         sent.sort(key=lambda row: row[0])
         for _id, actor, _text, actions in sent:
             actor.notice_actions.extend(actions)
@@ -469,7 +473,14 @@ def run_demo(app: App, out: Console) -> int:
     out.rule(f"提案记录（{proposal.year}年度第{proposal.number}号，秦岚委员所见）")
     with app.db.read_session() as session:
         ctx = stage.wf.ctx(session, ids["秦岚"])
-        record = render_record(ctx, session.get(Proposal, proposal.id), timeline=True)
+        locale = ctx.actor.locale
+        record = render_record(
+            ctx,
+            session.get(Proposal, proposal.id),
+            timeline=True,
+            gettext=functools.partial(gettext, locale),
+            locale=locale,
+        )
         out.print(record, markup=False)
     out.rule()
     out.print(

@@ -3,6 +3,8 @@
 A notice is claimed inside a transaction with ``FOR UPDATE SKIP LOCKED`` (on PostgreSQL), so
 two processes never take the same one; it is marked sent in the same transaction that hands
 it over. The full dispatcher (pacing, retries, quiet hours, every channel) builds on this.
+
+``render_notice`` says a notice in the recipient's language, with its buttons.
 """
 
 from __future__ import annotations
@@ -11,7 +13,24 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from handlers.i18n import gettext
 from storage.models import Notice
+from workflow.texts import Text
+
+
+def render_notice(notice: Notice, locale: str) -> tuple[str, list[dict]]:
+    """The notice's text in ``locale`` and its actions with translated labels (payloads as
+    they are). A notice written before its Text was kept is said as its (Chinese) text."""
+
+    def translate(message: str) -> str:
+        return gettext(locale, message)
+
+    if notice.message:
+        text = Text.from_json(notice.message).render(translate, locale)
+    else:
+        text = notice.text
+    actions = [{**action, "label": translate(action["label"])} for action in notice.actions or []]
+    return text, actions
 
 
 def claim_for_person(

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlmodel import select
+
+from bot.outbox import claim_for_person, render_notice
 from handlers.engine import Engine
 from handlers.messages import Event, FileIn, Out, Sender
+from storage.models import ChannelAccount, Person
 
 
 class Chat:
@@ -64,6 +68,24 @@ class Chat:
     @property
     def buttons(self) -> list[str]:
         return [c.label for out in self.last for c in out.choices]
+
+    def notices(self) -> list[tuple[str, list[dict]]]:
+        """Take this person's due notices (marked sent) and show them as a channel would: in
+        the person's language, each with its buttons ({"label", "payload"})."""
+        engine = self.engine
+        with engine.db.session() as session:
+            account = session.exec(
+                select(ChannelAccount).where(
+                    ChannelAccount.channel == self.sender.channel,
+                    ChannelAccount.external_id == self.sender.external_id,
+                )
+            ).one()
+            person = session.get(Person, account.person_id)
+            notices = claim_for_person(session, person.id, engine.workflow.clock())
+            shown = [render_notice(notice, person.locale) for notice in notices]
+        for text, _actions in shown:
+            self.transcript.append(("notice", text))
+        return shown
 
     def dump(self) -> str:
         return "\n".join(f"{who}: {text}" for who, text in self.transcript)
