@@ -216,6 +216,50 @@ def chat(
 
 @cli.command()
 @friendly
+def run(
+    webhook_url: str | None = typer.Option(
+        None, help="以 webhook 方式接收消息：Telegram 推送到这个 https 地址"
+    ),
+    listen: str = typer.Option("127.0.0.1", help="webhook 监听地址"),
+    port: int = typer.Option(8443, min=1, max=65535, help="webhook 监听端口"),
+    url_path: str = typer.Option("", help="webhook 的路径（与反向代理一致）"),
+    secret_token: str | None = typer.Option(
+        None,
+        help="webhook 密钥，Telegram 每次推送都带上并被核对"
+        "（默认取 PROPOSALBOT_TELEGRAM_WEBHOOK_SECRET，未设置则随机生成）",
+    ),
+) -> None:
+    """运行机器人：Telegram（长轮询，或 --webhook-url 时用 webhook）与通知推送。"""
+    from bot.run import Webhook
+    from bot.run import run as run_bot
+
+    app = app_ready()
+    settings = app.settings
+    if settings.telegram_token is None:
+        fail(
+            "没有设置 PROPOSALBOT_TELEGRAM_TOKEN（向 Telegram 的 @BotFather 申请机器人令牌后，"
+            "写入环境变量或 .env 文件）。不用账号也可以试用：proposalbot chat --as 姓名，"
+            "或 proposalbot demo。"
+        )
+    webhook = None
+    if webhook_url is not None:
+        if not webhook_url.startswith("https://") and not webhook_url.startswith("http://127."):
+            fail("webhook 地址必须以 https:// 开头（Telegram 只向 https 推送）。")
+        secret = secret_token or (
+            settings.telegram_webhook_secret.get_secret_value()
+            if settings.telegram_webhook_secret
+            else ""
+        )
+        if secret and not all(c.isalnum() or c in "_-" for c in secret) or len(secret) > 256:
+            fail("webhook 密钥只能由 1–256 个字母、数字、_ 和 - 组成。")
+        webhook = Webhook(webhook_url, listen, port, secret, url_path)
+    mode = f"webhook {webhook_url}" if webhook else "长轮询"
+    out.print(f"提案通已启动（Telegram，{mode}）。按 Ctrl-C 停止。")
+    run_bot(app, webhook)
+
+
+@cli.command()
+@friendly
 def demo() -> None:
     """在当前数据库中建立示例名册，并让一件示例提案走完全过程。"""
     from bot.demo import run_demo

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     telegram_token: SecretStr | None = None
     telegram_bot_username: str | None = None
+    telegram_api_url: str | None = Field(
+        None, description="a local Bot API server, e.g. http://127.0.0.1:8081"
+    )
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_rate_limit: float = Field(30.0, gt=0, le=1000)
 
     reply_due_months: int = Field(_DEFAULTS.reply_due_months, ge=1, le=12)
     reply_extension_months: int = Field(_DEFAULTS.reply_extension_months, ge=0, le=6)
@@ -63,6 +68,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_at(cls, value: str | None) -> str | None:
         return value.lstrip("@") if value else value
+
+    def telegram_urls(self) -> tuple[str | None, str | None]:
+        """(base_url, base_file_url) for python-telegram-bot; None, None for the cloud API."""
+        if not self.telegram_api_url:
+            return None, None
+        root = self.telegram_api_url.rstrip("/")
+        return f"{root}/bot", f"{root}/file/bot"
 
     def rules(self) -> Rules:
         names = {f.name for f in fields(Rules)}

@@ -18,7 +18,7 @@ TRY_AGAIN = N_("暂时无法处理这条消息，没有做任何更改，请稍�
 LONG_TEXT_AS_FILE = N_("内容较长，已作为文件发送：{name}")
 CHOSEN = N_("✔ 已选择：{label}")
 SHARE_PHONE = N_("📱 发送我的手机号")
-UNREACHABLE_REPORT = N_("无法向{name}推送消息（{channel}：对方已屏蔽或停用机器人）。请通过其他方式联系。")
+
 
 # The command menu: (command, description, roles that see it; empty = everyone bound).
 COMMANDS: tuple[tuple[str, str, frozenset[Role]], ...] = (

@@ -31,6 +31,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest
 
 from bot.app import App
+from bot.dispatcher import Unreachable
 from bot.telegram import inbox
 from bot.telegram import render as tr
 from handlers.channel_texts import (
@@ -46,16 +47,13 @@ from handlers.channel_texts import (
 from handlers.i18n import DEFAULT_LOCALE, gettext
 from handlers.messages import Choice, Event, FileIn, Out, Sender, split_text
 from storage.models import ChannelAccount, Person
+from workflow.reach import mark_reachable, mark_unreachable
 
 CHANNEL = inbox.CHANNEL
 DOWNLOAD_MAX_BYTES = 20 * 1024 * 1024  # what the cloud Bot API lets a bot download
 SEND_ATTEMPTS = 4
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 log = logging.getLogger(__name__)
-
-
-class Unreachable(Exception):
-    """The person blocked the bot (403); sending again will not help."""
 
 
 @dataclass
@@ -199,6 +197,7 @@ class TelegramChannel:
 
         def within(session, person: Person | None) -> None:
             inbox.mark_done(session, key)
+            mark_reachable(self.app.workflow.ctx(session, None), CHANNEL, sender.external_id)
             if person is not None:
                 handled.locale = person.locale
                 handled.roles = frozenset(person.role_set)
@@ -233,7 +232,8 @@ class TelegramChannel:
             return Event(
                 kind="contact",
                 phone=contact.phone_number,
-                contact_is_self=contact.user_id is not None and contact.user_id == sender_id(update),
+                contact_is_self=contact.user_id is not None
+                and contact.user_id == sender_id(update),
             )
         if message.document is not None or message.photo:
             return await self._file_event(message, sender, key, chat_id)
@@ -302,14 +302,11 @@ class TelegramChannel:
         with self.app.db.session() as session:
             if key is not None:
                 inbox.mark_done(session, key)
-            account = session.exec(
-                select(ChannelAccount)
-                .where(ChannelAccount.channel == CHANNEL)
-                .where(ChannelAccount.external_id == external_id)
-            ).first()
-            if account is not None:
-                account.unreachable = not reachable
-                session.add(account)
+            ctx = self.app.workflow.ctx(session, None)
+            if reachable:
+                mark_reachable(ctx, CHANNEL, external_id)
+            else:
+                mark_unreachable(ctx, CHANNEL, external_id, "blocked the bot")
 
     # ------------------------------------------------------------- outgoing
     async def send_outs(

@@ -1,0 +1,206 @@
+"""The outbox dispatcher: pending notices out through each recipient's chat channel.
+
+At least once, never lost:
+
+1. *Claim* (one short transaction): due notices of people reachable on a running channel
+   are taken with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite writes one at a time) and
+   set to ``sending`` with a lease (``not_before`` = now + lease). Two dispatchers never
+   claim the same notice.
+2. *Deliver* outside any transaction, in the recipient's language.
+3. *Settle* (one short transaction): ``sent``; or, for a person who blocked the bot, the
+   account is marked unreachable (staff are told) and the notice ``failed``; or, for a
+   transient fault, back to ``pending`` after a backoff, ``failed`` after
+   ``max_attempts``.
+
+A crash between 1 and 3 leaves the notice ``sending``; when its lease runs out it is claimed
+again, so only a notice in flight at a crash can arrive twice. The dispatcher wakes when a
+handled update may have written notices (``wake``), and on an interval for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, or_
+from sqlmodel import col, select
+
+from bot.app import App
+from bot.outbox import render_notice
+from storage.models import ChannelAccount, Notice, Person
+from workflow.reach import mark_unreachable
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[str, str, list[dict]], Awaitable[None]]  # (external id, text, actions)
+
+
+class Unreachable(Exception):
+    """A channel's refusal for good: the person blocked the bot."""
+
+
+@dataclass
+class Claimed:
+    notice_id: int
+    channel: str
+    external_id: str
+    text: str
+    actions: list[dict]
+
+
+@dataclass
+class Dispatcher:
+    app: App
+    channels: dict[str, Deliver]  # channel name → deliver; earlier names are preferred
+    unreachable_errors: tuple[type[BaseException], ...] = (Unreachable,)
+    batch: int = 50
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 5
+    retry_base: timedelta = timedelta(seconds=5)
+    interval: float = 1.0
+    concurrency: int = 16
+    _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
+
+    def now(self) -> datetime:
+        return self.app.workflow.clock()
+
+    # ------------------------------------------------------------- running
+    def wake(self) -> None:
+        """Ask for a round now; safe to call from any thread."""
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                sent = await self.dispatch_once()
+            except Exception:
+                log.exception("a dispatch round failed; trying again shortly")
+                sent = 0
+            if sent >= self.batch:
+                continue  # more are waiting
+            self._wake.clear()
+            waiters = [
+                asyncio.ensure_future(self._wake.wait()),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            await asyncio.wait(waiters, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def dispatch_once(self) -> int:
+        """Claim a batch, deliver it, settle it; returns how many were claimed."""
+        claimed = await asyncio.to_thread(self.claim)
+        if not claimed:
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(item: Claimed) -> None:
+            async with limit:
+                await self._deliver(item)
+
+        await asyncio.gather(*(one(item) for item in claimed))
+        return len(claimed)
+
+    async def _deliver(self, item: Claimed) -> None:
+        try:
+            await self.channels[item.channel](item.external_id, item.text, item.actions)
+        except self.unreachable_errors as exc:
+            await asyncio.to_thread(self.settle_unreachable, item, str(exc))
+        except Exception as exc:
+            log.warning("notice %s not delivered: %s", item.notice_id, exc)
+            await asyncio.to_thread(self.settle_retry, item, f"{type(exc).__name__}: {exc}")
+        else:
+            await asyncio.to_thread(self.settle_sent, item)
+
+    # ------------------------------------------------------------- the three transactions
+    def claim(self) -> list[Claimed]:
+        now = self.now()
+        names = list(self.channels)
+        reachable = (
+            select(ChannelAccount.id)
+            .where(
+                ChannelAccount.person_id == Notice.person_id,
+                col(ChannelAccount.channel).in_(names),
+                ChannelAccount.unreachable == False,  # noqa: E712
+            )
+            .correlate(Notice)
+        )
+        with self.app.db.session() as session:
+            notices = session.exec(
+                select(Notice)
+                .where(
+                    or_(Notice.state == "pending", Notice.state == "sending"),
+                    col(Notice.not_before) <= now,
+                    exists(reachable),
+                )
+                .order_by(col(Notice.urgent).desc(), col(Notice.id))
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            claimed = []
+            for notice in notices:
+                person = session.get(Person, notice.person_id)
+                accounts = session.exec(
+                    select(ChannelAccount).where(
+                        ChannelAccount.person_id == notice.person_id,
+                        col(ChannelAccount.channel).in_(names),
+                        ChannelAccount.unreachable == False,  # noqa: E712
+                    )
+                ).all()
+                account = min(accounts, key=lambda a: names.index(a.channel))
+                text, actions = render_notice(notice, person.locale if person else "zh")
+                notice.state = "sending"
+                notice.attempts += 1
+                notice.not_before = now + self.lease
+                session.add(notice)
+                claimed.append(
+                    Claimed(notice.id, account.channel, account.external_id, text, actions)  # type: ignore[arg-type]
+                )
+            return claimed
+
+    def settle_sent(self, item: Claimed) -> None:
+        with self.app.db.session() as session:
+            notice = session.get(Notice, item.notice_id)
+            if notice is not None and notice.state == "sending":
+                notice.state = "sent"
+                notice.sent_at = self.now()
+                notice.last_error = None
+                session.add(notice)
+
+    def settle_unreachable(self, item: Claimed, reason: str) -> None:
+        with self.app.db.session() as session:
+            ctx = self.app.workflow.ctx(session, None)
+            mark_unreachable(ctx, item.channel, item.external_id, reason)
+            notice = session.get(Notice, item.notice_id)
+            if notice is not None and notice.state == "sending":
+                # Another channel of the person may still carry it.
+                others = session.exec(
+                    select(ChannelAccount).where(
+                        ChannelAccount.person_id == notice.person_id,
+                        col(ChannelAccount.channel).in_(list(self.channels)),
+                        ChannelAccount.unreachable == False,  # noqa: E712
+                    )
+                ).first()
+                notice.state = "pending" if others else "failed"
+                notice.not_before = self.now()
+                notice.last_error = f"unreachable on {item.channel}: {reason}"[:500]
+                session.add(notice)
+
+    def settle_retry(self, item: Claimed, error: str) -> None:
+        with self.app.db.session() as session:
+            notice = session.get(Notice, item.notice_id)
+            if notice is None or notice.state != "sending":
+                return
+            notice.last_error = error[:500]
+            if notice.attempts >= self.max_attempts:
+                notice.state = "failed"
+            else:
+                notice.state = "pending"
+                notice.not_before = self.now() + self.retry_base * 2 ** (notice.attempts - 1)
+            session.add(notice)

@@ -1,0 +1,93 @@
+"""``proposalbot run``: the channels and the notice dispatcher in one process.
+
+The engine and the workflow are synchronous; each update is handled in a worker thread, off
+the event loop, in its own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+from dataclasses import dataclass
+
+from bot.app import App
+from bot.dispatcher import Dispatcher, Unreachable
+from bot.telegram.channel import TelegramChannel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Webhook:
+    url: str
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    secret_token: str = ""
+    url_path: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.secret_token:
+            self.secret_token = secrets.token_urlsafe(32)
+
+
+def telegram_channel(app: App, **overrides) -> TelegramChannel:
+    settings = app.settings
+    if settings.telegram_token is None:
+        raise ValueError("PROPOSALBOT_TELEGRAM_TOKEN is not set")
+    base_url, base_file_url = settings.telegram_urls()
+    options = dict(
+        app=app,
+        token=settings.telegram_token.get_secret_value(),
+        base_url=base_url,
+        base_file_url=base_file_url,
+        rate_limit=settings.telegram_rate_limit,
+    )
+    options.update(overrides)
+    return TelegramChannel(**options)
+
+
+async def serve(
+    app: App,
+    stop: asyncio.Event,
+    *,
+    webhook: Webhook | None = None,
+    started: asyncio.Event | None = None,
+    **channel_options,
+) -> None:
+    """Run until ``stop`` is set: Telegram (polling or webhook) and the dispatcher."""
+    channel = telegram_channel(app, **channel_options)
+    dispatcher = Dispatcher(app, {"telegram": channel.deliver}, unreachable_errors=(Unreachable,))
+    channel.on_handled = dispatcher.wake
+    async with channel:
+        if webhook is not None:
+            await channel.start_webhook(
+                url=webhook.url,
+                listen=webhook.listen,
+                port=webhook.port,
+                secret_token=webhook.secret_token,
+                url_path=webhook.url_path,
+            )
+        else:
+            await channel.start_polling()
+        task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+        if started is not None:
+            started.set()
+        try:
+            await stop.wait()
+        finally:
+            await task
+
+
+def run(app: App, webhook: Webhook | None = None) -> None:
+    """Run in the foreground until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(app, stop, webhook=webhook)
+
+    asyncio.run(main())

@@ -1,0 +1,101 @@
+"""Running the real bot (python-telegram-bot Application, notice dispatcher) against the fake
+Bot API server, and people who chat with it like transcript lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from bot.app import App
+from bot.run import Webhook, serve
+from bot.settings import Settings
+from storage.files import AttachmentStore
+from tests.fake_telegram import FakeTelegram, FakeUser
+
+TIMEOUT = 10.0
+
+
+def make_app(db, wf, tmp_path, tg: FakeTelegram, **settings) -> App:
+    config = Settings(
+        _env_file=None,
+        telegram_token=SecretStr(tg.token),
+        telegram_api_url=tg.url,
+        data_dir=tmp_path,
+        **settings,
+    )
+    return App(
+        settings=config, db=db, workflow=wf, store=AttachmentStore(tmp_path / "attachments")
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def running(app: App, *, webhook: bool = False, **options) -> AsyncIterator[None]:
+    """The bot runs (polling, or webhook on a free port) until the block ends."""
+    stop, started = asyncio.Event(), asyncio.Event()
+    hook = None
+    if webhook:
+        port = free_port()
+        hook = Webhook(url=f"http://127.0.0.1:{port}/telegram", port=port, url_path="telegram")
+    task = asyncio.create_task(serve(app, stop, webhook=hook, started=started, **options))
+    waiter = asyncio.create_task(started.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=TIMEOUT, return_when="FIRST_COMPLETED")
+    if task in done:
+        task.result()  # raises what stopped it
+    assert started.is_set(), "the bot did not start"
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, TIMEOUT)
+
+
+@dataclass
+class Person:
+    """One roster person in their private chat with the bot."""
+
+    tg: FakeTelegram
+    user: FakeUser
+
+    @property
+    def said(self) -> str:
+        return "\n".join(m.text or m.caption or "" for m in self.user.messages)
+
+    @property
+    def buttons(self) -> list[str]:
+        return self.user.buttons
+
+    async def settle(self, expect: str | None) -> None:
+        if expect is not None:
+            await self.user.wait_for(expect, timeout=TIMEOUT)
+        await self.tg.idle(quiet=0.1, timeout=TIMEOUT)
+
+    async def send(self, text: str, expect: str | None = None) -> None:
+        await self.user.send(text)
+        await self.settle(expect)
+
+    async def tap(self, label: str, expect: str | None = None) -> None:
+        await self.tg.wait_until(lambda: self._offers(label), TIMEOUT)
+        await self.user.tap(label)
+        await self.settle(expect)
+
+    async def upload(self, name: str, data: bytes, mime: str, expect: str | None = None) -> None:
+        await self.user.upload(name, data, mime)
+        await self.settle(expect)
+
+    async def share_contact(self, phone: str, expect: str | None = None, **kw) -> None:
+        await self.user.share_contact(phone, **kw)
+        await self.settle(expect)
+
+    def _offers(self, label: str) -> bool:
+        return any(label in button for m in self.user.messages for button in m.buttons)

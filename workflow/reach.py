@@ -1,0 +1,61 @@
+"""Whether a person can be reached on a chat channel.
+
+A channel that is refused for good (the person blocked the bot) marks the account
+unreachable and tells staff once, so someone can get in touch another way; the person's
+next message through that channel makes it reachable again.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from storage.models import ChannelAccount, Person
+from workflow.core import Ctx, audit, notify, people_with_role
+from workflow.roles import Role
+from workflow.texts import Text, label
+
+CHANNEL_LABELS = {
+    "telegram": label("Telegram"),
+    "wechat": label("微信"),
+    "console": label("控制台"),
+}
+
+
+def mark_unreachable(ctx: Ctx, channel: str, external_id: str, reason: str) -> bool:
+    """Mark the account unreachable and tell staff; False if it already was (or is unknown)."""
+    account = ctx.session.exec(
+        select(ChannelAccount)
+        .where(ChannelAccount.channel == channel, ChannelAccount.external_id == external_id)
+        .with_for_update()
+    ).first()
+    if account is None or account.unreachable:
+        return False
+    account.unreachable = True
+    ctx.session.add(account)
+    person = ctx.session.get(Person, account.person_id)
+    audit(ctx, "channel_unreachable", channel=channel, person_id=account.person_id, reason=reason)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.STAFF),
+        "unreachable",
+        Text(
+            "无法向{name}推送消息（{channel}：对方已屏蔽或停用机器人）。请通过其他方式联系。",
+            name=person.name if person else external_id,
+            channel=CHANNEL_LABELS.get(channel, channel),
+        ),
+        key=f"{channel}:{external_id}:{ctx.now:%Y%m%d%H%M%S}",
+        exclude=[account.person_id],
+    )
+    return True
+
+
+def mark_reachable(ctx: Ctx, channel: str, external_id: str) -> None:
+    account = ctx.session.exec(
+        select(ChannelAccount).where(
+            ChannelAccount.channel == channel, ChannelAccount.external_id == external_id
+        )
+    ).first()
+    if account is not None and account.unreachable:
+        account.unreachable = False
+        ctx.session.add(account)
+        audit(ctx, "channel_reachable", channel=channel, person_id=account.person_id)
