@@ -40,7 +40,7 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def running(app: App, *, webhook: bool = False, **options) -> AsyncIterator[None]:
+async def running(app: App, *, webhook: bool = False, **options) -> AsyncIterator[Webhook | None]:
     """The bot runs (polling, or webhook on a free port) until the block ends."""
     stop, started = asyncio.Event(), asyncio.Event()
     hook = None
@@ -54,7 +54,7 @@ async def running(app: App, *, webhook: bool = False, **options) -> AsyncIterato
         task.result()  # raises what stopped it
     assert started.is_set(), "the bot did not start"
     try:
-        yield
+        yield hook
     finally:
         stop.set()
         await asyncio.wait_for(task, TIMEOUT)
@@ -99,3 +99,12 @@ class Person:
 
     def _offers(self, label: str) -> bool:
         return any(label in button for m in self.user.messages for button in m.buttons)
+
+
+def bind(db, wf, tg: FakeTelegram, person_id: int, uid: int, name: str) -> Person:
+    """A roster person whose Telegram account is already bound (they wrote to the bot)."""
+    from workflow.invites import bind_account
+
+    with db.session() as session:
+        bind_account(wf.ctx(session, None), person_id, "telegram", str(uid))
+    return Person(tg, tg.user(id=uid, first_name=name, started=True))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import filetype
 from sqlmodel import select
 from telegram import (
     BotCommand,
@@ -74,6 +75,7 @@ class TelegramChannel:
     rate_limit: float | None = 30.0  # messages a second overall; None: no limiter
     concurrent_updates: int = 64
     retry_base_seconds: float = 0.5
+    read_timeout: float | None = None  # seconds to wait for a Bot API answer (PTB: 5)
     on_handled: Callable[[], None] | None = None  # e.g. wake the notice dispatcher
     application: Application = field(init=False)
     _chat_locks: dict[int, asyncio.Lock] = field(init=False, default_factory=dict)
@@ -92,6 +94,8 @@ class TelegramChannel:
             builder = builder.base_url(self.base_url)
         if self.base_file_url:
             builder = builder.base_file_url(self.base_file_url)
+        if self.read_timeout is not None and self.request is None:
+            builder = builder.read_timeout(self.read_timeout)
         if self.request is not None:
             builder = builder.request(self.request).get_updates_request(self.request)
         if self.rate_limit:
@@ -264,6 +268,10 @@ class TelegramChannel:
             if (telegram_file.file_size or 0) > DOWNLOAD_MAX_BYTES:
                 raise BadRequest("file is too big")
             data = bytes(await telegram_file.download_as_bytearray())
+            if message.document is None:  # a photo: Telegram sends JPEG; trust the content
+                kind = filetype.guess(data)
+                if kind is not None:
+                    name, mime = f"{name.rsplit('.', 1)[0]}.{kind.extension}", kind.mime
         except (TelegramError, Unreachable):
             log.warning("file of update %s could not be fetched", key, exc_info=True)
             await asyncio.to_thread(inbox.mark_failed, self.app.db, key)

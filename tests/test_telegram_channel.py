@@ -1,0 +1,243 @@
+"""The Telegram channel's own behaviour, over HTTP against the fake Bot API server: buttons
+that expire, markup that cannot be injected, contacts, groups, files and long records."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from storage.models import Attachment, ChannelAccount, Conversation, InboundUpdate, Proposal
+from tests.factories import SAMPLE_ANALYSIS, SAMPLE_SUGGESTIONS
+from tests.fake_telegram import FakeTelegram
+from tests.telegram_harness import Person, bind, make_app, running
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 64
+
+
+@pytest.fixture
+async def bot(db, wf, world, tmp_path):
+    async with FakeTelegram(time_scale=20) as tg:
+        app = make_app(db, wf, tmp_path, tg)
+        async with running(app):
+            yield tg, app
+
+
+def conversation(db, uid: int) -> Conversation:
+    with db.read_session() as session:
+        return session.exec(select(Conversation).where(Conversation.external_id == str(uid))).one()
+
+
+async def to_attachments(member: Person) -> None:
+    await member.send("/new", expect="标题")
+    await member.send("关于规范校园周边接送车辆停放的建议", expect="草稿已建立")
+    await member.tap("委员提案", expect="领域")
+    await member.tap("城乡建设", expect="存在问题")
+    await member.send(SAMPLE_ANALYSIS, expect="已记录")
+    await member.tap("完成", expect="请写「建议」")
+    await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
+    await member.tap("完成", expect="跳过")
+    await member.send("区教育局", expect="附件")
+
+
+# ---------------------------------------------------------------- buttons
+
+
+async def test_a_tapped_prompt_keeps_its_text_and_says_what_was_chosen(bot, db, wf, world):
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/menu", expect="林晓，您好！")
+    menu = member.user.last
+    await member.tap("新建提案", expect="标题")
+    edited = next(m for m in member.user.messages if m.message_id == menu.message_id)
+    assert edited.text.startswith("林晓，您好！请选择要办理的事项：")
+    assert edited.text.endswith("✔ 已选择：📝 新建提案")
+    assert edited.buttons == []  # the old keyboard is gone
+    assert [a.query_id for a in tg.callback_answers]  # the tap was answered
+
+
+async def test_a_stale_button_says_it_expired_and_shows_the_current_step(bot, db, wf, world):
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/menu", expect="您好")
+    menu = member.user.last
+    payload = menu.callback_data[0]
+    await member.tap("新建提案", expect="标题")
+    before = conversation(db, 501)
+    await member.user.press(payload, menu.message_id)  # the old menu's first button
+    await member.settle("这个按钮已过期，没有做任何更改。当前这一步是：")
+    assert "请发送提案标题" in member.user.last.text or "标题" in member.user.last.text
+    after = conversation(db, 501)
+    assert (after.flow, after.step) == (before.flow, before.step)
+    assert len(tg.callback_answers) == 2
+
+
+async def test_a_forged_button_naming_another_members_proposal_changes_nothing(bot, db, wf, world):
+    tg, _ = bot
+    from tests.factories import Story
+
+    pid, _lead, _reply = Story(db, wf, world).delivered()  # 林晓's proposal, reply delivered
+    outsider = bind(db, wf, tg, world.outsider, 504, "曹磊")
+    await outsider.send("/menu", expect="您好")
+    await outsider.user.press(f"rate:{pid}:satisfied", outsider.user.last.message_id)
+    await outsider.settle("只有这件提案的提案人和联名委员可以评价答复")
+    with db.read_session() as session:
+        assert session.get(Proposal, pid).status == "delivered"
+    with db.read_session() as session:
+        assert session.exec(select(InboundUpdate).where(InboundUpdate.state != "done")).all() == []
+
+
+async def test_text_a_person_types_is_shown_as_typed_never_as_markup(bot, db, wf, world):
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    title = '关于<b>加粗</b>和<a href="https://evil.example">链接</a>的建议 *星号* _下划线_'
+    await member.send("/new", expect="标题")
+    await member.send(title, expect="草稿已建立")
+    said = [m for m in member.user.messages if title in (m.text or "")]
+    assert said, member.said
+    for message in said:
+        kinds = {e["type"] for e in message.entities}
+        assert not kinds & {"bold", "italic", "text_link", "underline", "code", "pre"}
+    with db.read_session() as session:
+        assert session.exec(select(Proposal)).one().title == title
+
+
+# ---------------------------------------------------------------- binding
+
+
+async def test_only_ones_own_phone_number_binds(bot, db, world):
+    tg, _ = bot
+    stranger = Person(tg, tg.user(id=777, first_name="某人"))
+    await stranger.send("/start", expect="请先绑定身份")
+    assert stranger.user.keyboard == [["📱 发送我的手机号"]]
+    await stranger.share_contact("13800000001", user_id=778, expect="不能分享别人的名片")
+    await stranger.share_contact("13800000001", user_id=0, expect="不能分享别人的名片")
+    with db.read_session() as session:
+        assert session.exec(select(ChannelAccount)).all() == []
+    member = Person(tg, tg.user(id=501, first_name="林晓"))
+    await member.send("/start", expect="请先绑定身份")
+    await member.share_contact("+86 138-0000-0001", expect="绑定成功，林晓！")
+    assert member.user.keyboard is None  # the phone keyboard is taken away
+
+
+async def test_unbound_people_get_the_binding_menu_only(bot, db):
+    tg, _ = bot
+    stranger = Person(tg, tg.user(id=777, first_name="某人"))
+    await stranger.send("/new", expect="请先绑定身份")
+    assert [c["command"] for c in tg.commands_for("chat", chat_id=777)] == ["start", "help"]
+
+
+# ---------------------------------------------------------------- groups
+
+
+async def test_the_bot_declines_politely_in_a_group_and_leaves(bot, db, world):
+    tg, _ = bot
+    user = tg.user(id=501, first_name="林晓")
+    await user.add_bot_to_group(chat_id=-1001, title="提案委工作群")
+    await tg.wait_request("leaveChat", timeout=10)
+    group = tg.chat_messages(-1001)
+    assert len(group) == 1 and "只在私聊中办理" in group[0].text
+    await user.send_in_group("/start", chat_id=-1002, title="另一个群")
+    await tg.wait_request("leaveChat", count=2, timeout=10)
+    with db.read_session() as session:
+        assert session.exec(select(Conversation)).all() == []  # nothing of a group is kept
+
+
+# ---------------------------------------------------------------- files
+
+
+async def test_photos_and_documents_become_attachments(bot, db, wf, world):
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await to_attachments(member)
+    await member.upload(
+        "调研报告.pdf", PDF, "application/pdf", expect="已收到附件「调研报告.pdf」"
+    )
+    await member.user.upload("现场.png", PNG, "image/png", as_photo=True)
+    await member.settle("已收到附件")
+    with db.read_session() as session:
+        files = session.exec(select(Attachment).order_by(Attachment.id)).all()
+    assert [(f.filename, f.size) for f in files][0] == ("调研报告.pdf", len(PDF))
+    assert files[1].filename.startswith("photo-") and files[1].mime_type.startswith("image/")
+
+
+async def test_a_file_over_the_download_limit_is_refused_before_it_is_fetched(bot, db, wf, world):
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await to_attachments(member)
+    big = b"%PDF-1.4\n" + b"0" * (20 * 1024 * 1024 + 1)
+    await member.upload("大文件.pdf", big, "application/pdf", expect="文件太大了")
+    assert "最大只能接收 20.0 MB" in member.said
+    assert tg.calls("getFile") == []
+    with db.read_session() as session:
+        assert session.exec(select(Attachment)).all() == []
+    assert conversation(db, 501).step == "attachments"
+
+
+async def test_a_file_of_a_refused_type_is_refused_and_not_stored(bot, db, wf, world, tmp_path):
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await to_attachments(member)
+    await member.upload("工具.exe", b"MZ\x90\x00" + b"\0" * 200, "application/pdf")
+    await member.settle("不接受这种文件（exe）")
+    with db.read_session() as session:
+        assert session.exec(select(Attachment)).all() == []
+    stored = [p for p in (tmp_path / "attachments").rglob("*") if p.is_file()]
+    assert stored == []
+
+
+async def test_a_long_record_goes_out_as_a_document(bot, db, wf, world):
+    import dataclasses
+
+    from tests.factories import Story
+    from workflow import proposals
+
+    tg, _ = bot
+    paragraph = "城区道路交通组织需要系统优化，学校周边尤其突出。" * 30
+    long_text = "\n".join([paragraph] * 6)
+    wf.rules = dataclasses.replace(wf.rules, body_max_chars=20000)
+    story = Story(db, wf, world)
+    draft = story.run(
+        world.member,
+        proposals.create_draft,
+        title="关于系统优化城区道路交通组织的建议",
+        field="城乡建设",
+        analysis=long_text,
+        suggestions=long_text,
+    )
+    story.run(world.member, proposals.submit, draft.id)
+    story.run(world.staff, proposals.file_proposal, draft.id)
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/status 1", expect="内容较长，已作为文件发送")
+    document = next(m for m in member.user.messages if m.document is not None)
+    text = document.document.data.decode()
+    assert "关于系统优化城区道路交通组织的建议" in text and text.count(paragraph) == 12
+    assert document.document.file_name.endswith(".txt")
+    assert all(len(m.text or m.caption or "") <= 4096 for m in member.user.messages)
+
+
+async def test_the_webhook_refuses_a_post_without_the_secret(db, wf, world, tmp_path):
+    import aiohttp
+
+    async with FakeTelegram(time_scale=20) as tg:
+        app = make_app(db, wf, tmp_path, tg)
+        member = bind(db, wf, tg, world.member, 501, "林晓")
+        async with running(app, webhook=True) as hook:
+            forged = {
+                "update_id": 99,
+                "message": {
+                    "message_id": 1,
+                    "date": 1789000000,
+                    "chat": {"id": 501, "type": "private"},
+                    "from": {"id": 501, "is_bot": False, "first_name": "林晓"},
+                    "text": "/new",
+                },
+            }
+            async with aiohttp.ClientSession() as http:
+                for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "guess"}):
+                    async with http.post(hook.url, json=forged, headers=headers) as response:
+                        assert response.status == 403
+            await member.send("/menu", expect="林晓，您好！")  # the real ones get through
+    with db.read_session() as session:
+        keys = [u.external_key for u in session.exec(select(InboundUpdate))]
+    assert len(keys) == 1 and not keys[0].endswith(":99")

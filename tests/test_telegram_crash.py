@@ -1,0 +1,135 @@
+"""A real ``proposalbot run`` process killed with SIGKILL in the middle of an update, then
+started again: the update is handled once, never half-applied, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Attachment, InboundUpdate, Proposal
+from tests.factories import SAMPLE_ANALYSIS, SAMPLE_SUGGESTIONS, build_world
+from tests.fake_telegram import FakeTelegram, RateLimits
+from tests.telegram_harness import Person
+from workflow.core import Workflow
+from workflow.invites import bind_account
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+TITLE = "关于规范校园周边接送车辆停放的建议"
+
+
+@pytest.fixture
+def database(tmp_path):
+    """A file database of its own: the bot runs in another process."""
+    db = Database(f"sqlite:///{tmp_path / 'crash.db'}")
+    upgrade(db.engine)
+    with db.session() as session:
+        world = build_world(session)
+        bind_account(Workflow().ctx(session, None), world.member, "telegram", "501")
+    yield db
+    db.dispose()
+
+
+class Bot:
+    """``proposalbot run`` as a child process."""
+
+    def __init__(self, tg: FakeTelegram, db: Database, data_dir: Path) -> None:
+        self.env = {
+            **os.environ,
+            "PROPOSALBOT_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+            "PROPOSALBOT_TELEGRAM_TOKEN": tg.token,
+            "PROPOSALBOT_TELEGRAM_API_URL": tg.url,
+            "PROPOSALBOT_DATA_DIR": str(data_dir),
+            "PROPOSALBOT_LOG_LEVEL": "WARNING",
+        }
+        self.tg = tg
+        self.process: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        polls = len(self.tg.calls("getUpdates"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        ok = await self.tg.wait_until(lambda: len(self.tg.calls("getUpdates")) > polls, 30)
+        assert ok, self.process.stderr.read().decode() if self.process.poll() else "no polling"
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+async def test_sigkill_while_a_file_is_being_fetched_then_restart(database, tmp_path):
+    async with FakeTelegram(limits=RateLimits.off()) as tg:
+        bot = Bot(tg, database, tmp_path / "data")
+        member = Person(tg, tg.user(id=501, first_name="林晓"))
+        try:
+            await bot.start()
+            await member.send("/new", expect="标题")
+            await member.send(TITLE, expect="草稿已建立")
+            await member.tap("委员提案", expect="领域")
+            await member.tap("城乡建设", expect="存在问题")
+            await member.send(SAMPLE_ANALYSIS, expect="已记录")
+            await member.tap("完成", expect="请写「建议」")
+            await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
+            await member.tap("完成", expect="跳过")
+            await member.send("区教育局", expect="附件")
+
+            # The file's download hangs: the update is kept, Telegram is told, nothing applied.
+            tg.inject("getFile", "timeout", times=None)
+            await member.user.upload("调研报告.pdf", PDF, "application/pdf")
+            await tg.wait_request("getFile", timeout=15)
+            await asyncio.sleep(0.3)
+            with database.read_session() as session:
+                states = [u.state for u in session.exec(select(InboundUpdate))]
+            assert states[-1] == "pending" and tg.updates_pending() == 0
+            bot.kill()
+            tg.clear_faults()
+
+            await bot.start()
+            await member.user.wait_for("已收到附件「调研报告.pdf」", timeout=20)
+            await tg.idle(quiet=0.3)
+
+            # A reply whose answer never comes: the update was applied and is not again.
+            tg.inject("sendMessage", "timeout", times=None, chat_id=501)
+            await member.user.tap("完成")
+            await tg.wait_request("sendMessage", timeout=15, predicate=lambda r: r.chat_id == 501)
+            await asyncio.sleep(0.3)
+            bot.kill()
+            tg.clear_faults()
+            await bot.start()
+            await member.send("/menu", expect="林晓，您好！")
+        finally:
+            bot.stop()
+
+    with database.read_session() as session:
+        [proposal] = session.exec(select(Proposal)).all()
+        [attachment] = session.exec(select(Attachment)).all()
+        updates = session.exec(select(InboundUpdate).order_by(InboundUpdate.id)).all()
+    assert (proposal.title, attachment.filename) == (TITLE, "调研报告.pdf")
+    assert [u.state for u in updates] == ["done"] * len(updates)
+    upload = next(u for u in updates if "document" in u.payload.get("message", {}))
+    assert upload.attempts == 1  # handled on the second start, once
+    tapped = next(u for u in updates if "callback_query" in u.payload)
+    assert tapped.attempts == 0  # applied before the kill; never handled again
+    said = [m.text or "" for m in member.user.messages]
+    assert sum("已收到附件「调研报告.pdf」" in t for t in said) == 1

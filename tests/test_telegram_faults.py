@@ -1,0 +1,142 @@
+"""Faults between the bot and Telegram, injected in the fake Bot API server: nothing is lost,
+nothing is applied twice, and a person who blocked the bot does not hold up anyone else."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.telegram import inbox
+from storage.models import ChannelAccount, InboundUpdate, Notice, Proposal
+from tests.factories import Story
+from tests.fake_telegram import FakeTelegram
+from tests.telegram_harness import bind, make_app, running
+from workflow import proposals
+
+
+@pytest.fixture
+async def tg():
+    async with FakeTelegram(time_scale=20) as server:
+        yield server
+
+
+@pytest.fixture
+def app(db, wf, world, tmp_path, tg):
+    return make_app(db, wf, tmp_path, tg)
+
+
+def menus(person) -> list:
+    return [m for m in person.user.messages if m.text and m.text.startswith("林晓，您好！")]
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "502", "timeout", "drop"])
+async def test_a_reply_gets_through_a_transient_fault_exactly_once(app, tg, db, wf, world, fault):
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    async with running(app, read_timeout=1.0):
+        injected = tg.inject("sendMessage", fault, times=2, retry_after=1, chat_id=501)
+        await member.send("/menu", expect="林晓，您好！")
+        assert injected.hits == 2
+        assert len(menus(member)) == 1
+    with db.read_session() as session:
+        assert [u.state for u in session.exec(select(InboundUpdate))] == ["done"]
+
+
+async def test_rate_limit_answers_are_waited_out_not_dropped(app, tg, db, wf, world):
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    async with running(app):
+        tg.inject("sendMessage", "429", times=1, retry_after=2, chat_id=501)
+        await member.send("/menu", expect="林晓，您好！")
+    limited = [r for r in tg.calls("sendMessage") if r.status == 429]
+    served = [r for r in tg.calls("sendMessage") if r.status == 200]
+    assert len(limited) == 1 and served
+    assert served[0].time - limited[0].time >= 2.0  # retry_after honoured
+
+
+async def test_a_notice_to_someone_who_blocked_the_bot_is_reported_to_staff(
+    app, tg, db, wf, world
+):
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    staff = bind(db, wf, tg, world.staff, 510, "许静")
+    cosigner = bind(db, wf, tg, world.cosigner, 502, "何平")
+    member.user.block(notify=False)  # Telegram tells the bot only when it next sends
+    story = Story(db, wf, world)
+    async with running(app):
+        pid = story.submitted(cosigners=[world.cosigner], confirm=False)
+        await staff.user.wait_for("无法向林晓推送消息", timeout=10)
+        await cosigner.user.wait_for("邀请您联名", timeout=10)  # the others are not held up
+    with db.read_session() as session:
+        account = session.exec(
+            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
+        ).one()
+        assert account.unreachable
+        to_member = session.exec(select(Notice).where(Notice.person_id == world.member)).all()
+        assert {n.state for n in to_member} == {"failed"}
+        assert all("unreachable" in (n.last_error or "") for n in to_member)
+        reports = session.exec(select(Notice).where(Notice.kind == "unreachable")).all()
+        assert {n.person_id for n in reports} == {world.staff, world.staff2}
+    assert pid
+
+
+async def test_blocking_and_unblocking_the_bot_follow_the_account(app, tg, db, wf, world):
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    staff = bind(db, wf, tg, world.staff, 510, "许静")
+    async with running(app):
+        await member.send("/menu", expect="您好")
+        member.user.block()  # the my_chat_member update
+        await staff.user.wait_for("无法向林晓推送消息", timeout=10)
+        member.user.unblock()
+        await member.send("/menu", expect="您好")
+    with db.read_session() as session:
+        account = session.exec(
+            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
+        ).one()
+        assert not account.unreachable
+
+
+async def test_notices_get_through_transient_faults_and_arrive_once(app, tg, db, wf, world):
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    story = Story(db, wf, world)
+    pid = story.submitted()
+    # The bot starts with the submission receipt already waiting in the outbox.
+    tg.inject("sendMessage", "500", times=1, chat_id=501)
+    async with running(app):
+        story.run(world.staff, proposals.file_proposal, pid)
+        await member.user.wait_for("已立案", timeout=15)
+        await tg.idle(quiet=0.3)
+    texts = [m.text for m in member.user.messages]
+    assert sum("已立案" in t for t in texts) == 1
+    assert sum("正在等待提案委审查" in t for t in texts) == 1
+    with db.read_session() as session:
+        assert {
+            n.state for n in session.exec(select(Notice).where(Notice.person_id == world.member))
+        } == {"sent"}
+        assert session.get(Proposal, pid).status == "filed"
+
+
+async def test_an_update_stored_but_not_handled_before_a_crash_is_handled_on_restart(
+    app, tg, db, wf, world
+):
+    """What a crash leaves behind: an update kept, Telegram told, nothing applied. The next
+    start handles it first — once."""
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    update = {
+        "update_id": 7001,
+        "message": {
+            "message_id": 1,
+            "date": 1789000000,
+            "chat": {"id": 501, "type": "private", "first_name": "林晓"},
+            "from": {"id": 501, "is_bot": False, "first_name": "林晓"},
+            "text": "/new",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 4}],
+        },
+    }
+    assert inbox.store(db, inbox.key_of(tg.bot_id, 7001), update)
+    assert not inbox.store(db, inbox.key_of(tg.bot_id, 7001), update)  # kept once
+    async with running(app):
+        await member.user.wait_for("标题", timeout=10, since=0)
+        await tg.idle(quiet=0.2)
+    with db.read_session() as session:
+        [row] = session.exec(select(InboundUpdate)).all()
+        assert (row.state, row.attempts) == ("done", 1)
+        assert session.exec(select(Proposal)).all() == []  # /new asks; the draft comes later
+    assert sum("标题" in (m.text or "") for m in member.user.messages) == 1
