@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.outbox import claim_for_person, render_notice
 from handlers.engine import Engine
-from handlers.messages import Event, FileIn, Out, Sender
+from handlers.messages import Choice, Event, FileIn, Out, Sender
 from storage.models import ChannelAccount, Person
 
 
@@ -23,6 +23,7 @@ class Chat:
     async def _event(self, event: Event, shown: str) -> list[Out]:
         self.transcript.append(("me", shown))
         self.last = await asyncio.to_thread(self.engine.handle, self.sender, event)
+        assert_within_telegram_limits(self.last)
         for out in self.last:
             self.transcript.append(("bot", out.text))
         return self.last
@@ -83,9 +84,26 @@ class Chat:
             person = session.get(Person, account.person_id)
             notices = claim_for_person(session, person.id, engine.workflow.clock())
             shown = [render_notice(notice, person.locale) for notice in notices]
-        for text, _actions in shown:
+        for text, actions in shown:
+            assert_within_telegram_limits(
+                [Out(text, [Choice(a["label"], a["payload"]) for a in actions])]
+            )
             self.transcript.append(("notice", text))
         return shown
 
     def dump(self) -> str:
         return "\n".join(f"{who}: {text}" for who, text in self.transcript)
+
+
+def assert_within_telegram_limits(outs: list[Out]) -> None:
+    """Whatever the bot says fits Telegram, the strictest channel: every transcript test
+    checks every message it sees. Text 1..4096 characters (not blank), button data
+    1..64 bytes, a label on every button."""
+    from bot.telegram import render
+
+    for out in outs:
+        assert out.text.strip(), f"an empty message: {out!r}"
+        assert len(out.text) <= 4096, f"a message of {len(out.text)} characters"
+        for choice in out.choices:
+            assert choice.label.strip(), f"a button without a label: {choice!r}"
+            assert render.fits_payload(choice.payload), f"button data too long: {choice!r}"

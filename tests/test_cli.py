@@ -215,3 +215,25 @@ def test_demo_stops_with_one_line_when_a_step_changed(run, monkeypatch):
     last = result.output.strip().splitlines()[-1]
     assert "演示在第 4 步（秦岚 › [委员提案]）中断" in last
     assert "没有「委员提案」这个按钮" in last and "个人提案" in last
+
+
+def test_run_without_a_token_says_what_to_set_and_how_to_try_it_without_one(run, world):
+    result = run("run", env={"PROPOSALBOT_TELEGRAM_TOKEN": ""})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "PROPOSALBOT_TELEGRAM_TOKEN" in result.output and "@BotFather" in result.output
+    assert "proposalbot chat --as" in result.output and "proposalbot demo" in result.output
+
+
+def test_run_refuses_a_webhook_that_is_not_https_or_a_bad_secret(run, world):
+    env = {"PROPOSALBOT_TELEGRAM_TOKEN": "123:abc"}
+    result = run("run", "--webhook-url", "http://bot.example.org/hook", env=env)
+    assert_one_line_error(result, "webhook 地址必须以 https:// 开头")
+    result = run(
+        "run",
+        "--webhook-url",
+        "https://bot.example.org/hook",
+        "--secret-token",
+        "有空格 的",
+        env=env,
+    )
+    assert_one_line_error(result, "webhook 密钥只能由")
