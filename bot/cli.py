@@ -202,6 +202,28 @@ def _find_proposal(session, number: str, year: int | None) -> Proposal:
 
 @cli.command()
 @friendly
+def export(
+    year: int | None = typer.Option(None, help="年度（默认为最近有提案的年度）"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="保存到这个文件"),
+) -> None:
+    """导出某一年度的提案台账（Excel）。"""
+    from workflow.export import ledger
+
+    app = app_ready()
+    with app.db.read_session() as session:
+        year = year or queries.latest_year(session)
+        if year is None:
+            raise WorkflowError("还没有任何提案。")
+        data, count = ledger(app.workflow.ctx(session, None), year)
+    target = output or Path(f"提案台账-{year}.xlsx")
+    if target.is_dir():
+        raise WorkflowError(f"{target} 是一个目录，请给出文件名。")
+    target.write_bytes(data)
+    out.print(f"已导出 {year} 年度提案台账（{count} 件）：{target}")
+
+
+@cli.command()
+@friendly
 def chat(
     who: str = typer.Option(..., "--as", metavar="NAME_OR_PHONE", help="以名册中这个人的身份对话"),
 ) -> None:

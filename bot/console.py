@@ -17,7 +17,7 @@ from rich.console import Console
 from bot.app import App
 from bot.outbox import claim_for_person, render_notice
 from handlers.engine import Engine
-from handlers.messages import Event, FileIn, Out, Sender, render_numbered
+from handlers.messages import Event, FileIn, FileOut, Out, Sender, render_numbered
 from storage.models import Person
 from workflow.invites import bind_account
 
@@ -43,7 +43,22 @@ class ConsoleChat:
         with self.lock:
             for out in outs:
                 self.console.print(render_numbered(out), markup=False, highlight=False)
+                if out.file is not None:
+                    path = self.save(out.file)
+                    self.console.print(f"📎 {path}", markup=False, highlight=False)
                 self.console.print()
+
+    def save(self, file: FileOut) -> Path:
+        """A file the bot sends is saved under ``<data dir>/exports``; never overwritten."""
+        folder = self.app.settings.data_dir / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = Path(file.name).name or "file"
+        path, n = folder / name, 1
+        while path.exists():
+            n += 1
+            path = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        path.write_bytes(file.data)
+        return path
 
     def dispatch_notices(self) -> int:
         """Show the person's pending notices in their language, marking them sent; returns

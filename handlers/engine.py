@@ -19,7 +19,16 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from handlers.i18n import N_, gettext
-from handlers.messages import PAYLOAD_MAX_BYTES, Choice, Event, Out, Sender, split_text
+from handlers.messages import (
+    CAPTION_MAX,
+    PAYLOAD_MAX_BYTES,
+    Choice,
+    Event,
+    FileOut,
+    Out,
+    Sender,
+    split_text,
+)
 from storage.clock import utcnow
 from storage.db import Database
 from storage.files import AttachmentStore
@@ -147,6 +156,10 @@ class Turn:
         if step_choices:
             offered = self.data.setdefault("_offered", [])
             offered.extend([c.label, c.payload.split("|", 1)[1]] for c in step_choices)
+
+    def send_file(self, file: FileOut, caption: str) -> None:
+        """Send a file (an export) with a short caption."""
+        self.out.append(Out(text=caption[:CAPTION_MAX], expects="none", file=file))
 
     def choice(self, label: str, value: str) -> Choice:
         """A button for the step now being asked; its payload carries the state version."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 MAX_MESSAGE = 4096  # Telegram's limit, the strictest of our channels
 PAYLOAD_MAX_BYTES = 64
+CAPTION_MAX = 1024  # a file's caption
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ class Event:
 
 
 @dataclass(frozen=True)
+class FileOut:
+    """A file the bot sends (an export); channels without files save it and say where."""
+
+    name: str
+    data: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
 class Choice:
     label: str
     payload: str
@@ -69,6 +79,7 @@ class Out:
     expects: str = "text"  # text | choice | file | contact | none
     columns: int = 1  # how many buttons a row, where the channel draws buttons
     continued: bool = False  # a long text split here; the next Out carries on with it
+    file: FileOut | None = None  # sent as a document; ``text`` is its caption
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:

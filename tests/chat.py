@@ -67,6 +67,11 @@ class Chat:
         return "\n".join(out.text for out in self.last)
 
     @property
+    def files(self) -> list:
+        """The files (FileOut) the bot sent in answer to the last event."""
+        return [out.file for out in self.last if out.file is not None]
+
+    @property
     def buttons(self) -> list[str]:
         return [c.label for out in self.last for c in out.choices]
 
@@ -104,6 +109,9 @@ def assert_within_telegram_limits(outs: list[Out]) -> None:
     for out in outs:
         assert out.text.strip(), f"an empty message: {out!r}"
         assert len(out.text) <= 4096, f"a message of {len(out.text)} characters"
+        if out.file is not None:
+            assert len(out.text) <= 1024, f"a caption of {len(out.text)} characters"
+            assert 0 < len(out.file.data) <= 50 * 1024 * 1024, "a file Telegram would refuse"
         for choice in out.choices:
             assert choice.label.strip(), f"a button without a label: {choice!r}"
             assert render.fits_payload(choice.payload), f"button data too long: {choice!r}"

@@ -237,3 +237,17 @@ def test_run_refuses_a_webhook_that_is_not_https_or_a_bad_secret(run, world):
         env=env,
     )
     assert_one_line_error(result, "webhook 密钥只能由")
+
+
+def test_export_writes_the_ledger_of_the_latest_year(run, db, wf, world, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    Story(db, wf, world).filed()
+    result = run("export", "-o", str(tmp_path / "台账.xlsx"))
+    assert result.exit_code == 0, result.output
+    assert "已导出 2026 年度提案台账（1 件）" in result.output
+    sheet = load_workbook(io.BytesIO((tmp_path / "台账.xlsx").read_bytes())).active
+    assert sheet.cell(row=2, column=1).value == 1
+    assert_one_line_error(run("export", "-o", str(tmp_path)), "是一个目录")

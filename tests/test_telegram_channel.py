@@ -241,3 +241,22 @@ async def test_the_webhook_refuses_a_post_without_the_secret(db, wf, world, tmp_
     with db.read_session() as session:
         keys = [u.external_key for u in session.exec(select(InboundUpdate))]
     assert len(keys) == 1 and not keys[0].endswith(":99")
+
+
+async def test_an_export_arrives_as_an_excel_document(bot, db, wf, world):
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.factories import Story
+
+    tg, _ = bot
+    Story(db, wf, world).filed()
+    staff = bind(db, wf, tg, world.staff, 510, "许静")
+    await staff.send("/menu", expect="许静，您好！")
+    await staff.tap("导出台账", expect="导出哪一年度")
+    await staff.tap("2026年度", expect="2026年度提案台账，共 1 件")
+    document = next(m for m in staff.user.messages if m.document is not None)
+    assert document.document.file_name == "提案台账-2026.xlsx"
+    sheet = load_workbook(io.BytesIO(document.document.data)).active
+    assert sheet.cell(row=2, column=2).value == "关于改善城区小学放学时段交通秩序的建议"

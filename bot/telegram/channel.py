@@ -333,8 +333,10 @@ class TelegramChannel:
     ) -> None:
         for piece in tr.pieces(outs):
             if piece.document is not None:
-                name = tr.document_name(piece.text, "proposal")
-                caption = gettext(locale, LONG_TEXT_AS_FILE, name=name)
+                name = piece.filename or tr.document_name(piece.text, "proposal")
+                caption = (
+                    piece.text if piece.filename else gettext(locale, LONG_TEXT_AS_FILE, name=name)
+                )
                 await self._call(
                     self.application.bot.send_document,
                     chat_id,

@@ -73,6 +73,7 @@ class Piece:
     columns: int = 1
     expects: str = "text"
     document: bytes | None = None
+    filename: str | None = None
 
 
 def pieces(outs: list[Out]) -> list[Piece]:
@@ -84,6 +85,11 @@ def pieces(outs: list[Out]) -> list[Piece]:
     result: list[Piece] = []
     run: list[Out] = []
     for out in outs:
+        if out.file is not None:
+            result.append(
+                Piece(out.text, [], expects="none", document=out.file.data, filename=out.file.name)
+            )
+            continue
         run.append(out)
         if out.continued:
             continue

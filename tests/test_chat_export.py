@@ -1,0 +1,80 @@
+"""Staff export the year's proposal ledger as an Excel file, in the chat and on the command
+line; nobody else can."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.factories import Story
+from workflow import export
+from workflow.errors import PermissionDenied
+
+
+def rows_of(data: bytes) -> list[tuple]:
+    sheet = load_workbook(io.BytesIO(data)).active
+    return [tuple(cell.value for cell in row) for row in sheet.iter_rows()]
+
+
+async def test_staff_export_the_ledger_of_the_year(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    story.delivered()  # 第〔1〕号, answered
+    story.submitted()  # waiting for review, no number yet
+    story.draft(title="关于一份还没提交的草稿的建议")  # drafts are left out
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📊 导出台账")
+    assert "导出哪一年度的提案台账" in chat.said and chat.buttons == ["2026年度", "↩️ 返回"]
+    await chat.tap("2026年度")
+    assert "2026年度提案台账，共 2 件（不含草稿）。" in chat.said
+    [file] = chat.files
+    assert file.name == "提案台账-2026.xlsx" and file.mime.endswith("spreadsheetml.sheet")
+    rows = rows_of(file.data)
+    assert rows[0][:7] == ("编号", "标题", "类别", "领域", "提案人", "联名人", "状态")
+    assert len(rows) == 3
+    first, second = rows[1], rows[2]
+    assert (first[0], first[4], first[6], first[8], first[12]) == (
+        1,
+        "林晓",
+        "已答复",
+        "区教育局",
+        "B",
+    )
+    assert (second[0], second[6], second[8]) == (None, "待审查", None)
+    assert "林晓，" not in chat.said or "许静，您好" in chat.said  # back at the menu
+
+
+async def test_the_export_is_in_the_readers_language(db, wf, world, chat_as):
+    Story(db, wf, world).filed()
+    chat = chat_as(world.staff)
+    await chat.send("/lang")
+    await chat.tap("English")
+    await chat.send("/menu")
+    await chat.tap("📊 Export ledger")
+    await chat.tap("2026")
+    [file] = chat.files
+    rows = rows_of(file.data)
+    assert rows[0][:3] == ("No.", "Title", "Category")
+    assert rows[1][2] == "Member proposal" and rows[1][6] == "Filed"
+
+
+async def test_nobody_but_staff_may_export(db, wf, world, chat_as):
+    Story(db, wf, world).filed()
+    for person in (world.member, world.handler_edu, world.supervisor, world.leader):
+        refusal = pytest.raises(PermissionDenied, match="只有提案委工作人员可以导出提案台账")
+        with db.read_session() as session, refusal:
+            export.ledger(wf.ctx(session, person), 2026)
+        chat = chat_as(person)
+        await chat.send("/menu")
+        assert not any("导出" in label for label in chat.buttons)
+
+
+async def test_an_empty_year_says_so(db, wf, world, chat_as):
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📊 导出台账")
+    assert "还没有可以导出的提案" in chat.said and chat.buttons == ["↩️ 返回"]
+    await chat.tap("↩️ 返回")
+    assert "许静，您好" in chat.said

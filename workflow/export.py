@@ -1,0 +1,151 @@
+"""The year's proposal ledger (提案台账) as an Excel workbook, for committee staff.
+
+One row a proposal (drafts left out), in number order: what it is, who proposed it, where
+it stands, who handles it, by when, how it was answered and how the signers rated it.
+Headings and labels are said in the reader's language (the caller passes gettext in).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Callable
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from sqlmodel import col, select
+
+from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
+from workflow.core import Ctx
+from workflow.errors import PermissionDenied
+from workflow.proposals import CATEGORIES
+from workflow.replies import RATINGS
+from workflow.roles import Role
+from workflow.statuses import proposal_label
+from workflow.texts import date_text, label
+
+Gettext = Callable[[str], str]
+
+# (heading, width in characters)
+COLUMNS = (
+    (label("编号"), 8),
+    (label("标题"), 40),
+    (label("类别"), 10),
+    (label("领域"), 10),
+    (label("提案人"), 12),
+    (label("联名人"), 18),
+    (label("状态"), 10),
+    (label("提交日期"), 14),
+    (label("主办单位"), 20),
+    (label("协办单位"), 24),
+    (label("答复期限"), 14),
+    (label("重点提案"), 8),
+    (label("答复类别"), 8),
+    (label("答复日期"), 14),
+    (label("评价"), 24),
+)
+YES, NO = label("是"), label("否")
+
+
+def years(ctx: Ctx) -> list[int]:
+    """Years that have proposals other than drafts, newest first."""
+    _require_staff(ctx)
+    rows = ctx.session.exec(
+        select(Proposal.year).where(Proposal.status != "draft").distinct()
+    ).all()
+    return sorted(rows, reverse=True)
+
+
+def _require_staff(ctx: Ctx) -> None:
+    if ctx.actor is not None and not ctx.has_role(Role.STAFF):
+        raise PermissionDenied("只有提案委工作人员可以导出提案台账。")
+
+
+def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> tuple[bytes, int]:
+    """The workbook of ``year`` as XLSX bytes, and how many proposals it lists."""
+    _require_staff(ctx)
+    session = ctx.session
+    proposals = session.exec(
+        select(Proposal)
+        .where(Proposal.year == year, Proposal.status != "draft")
+        .order_by(col(Proposal.number).is_(None), col(Proposal.number), col(Proposal.id))
+    ).all()
+    ids = [p.id for p in proposals]
+    people = {p.id: p.name for p in session.exec(select(Person))}
+    units = {u.id: u.name for u in session.exec(select(Unit))}
+    signers: dict[int, list[str]] = defaultdict(list)
+    lead: dict[int, str] = {}
+    co: dict[int, list[str]] = defaultdict(list)
+    replies: dict[int, Reply] = {}
+    ratings: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        for s in session.exec(
+            select(Signer)
+            .where(col(Signer.proposal_id).in_(ids), Signer.role == "co")
+            .where(Signer.state == "confirmed")
+            .order_by(col(Signer.position))
+        ):
+            signers[s.proposal_id].append(people.get(s.person_id, ""))
+        for a in session.exec(
+            select(Assignment)
+            .where(col(Assignment.proposal_id).in_(ids))
+            .where(col(Assignment.status).not_in(["reassigned"]))
+            .order_by(col(Assignment.id))
+        ):
+            if a.role == "lead":
+                lead[a.proposal_id] = units.get(a.unit_id, "")
+            else:
+                co[a.proposal_id].append(units.get(a.unit_id, ""))
+        for r in session.exec(
+            select(Reply)
+            .where(col(Reply.proposal_id).in_(ids), Reply.status == "approved")
+            .order_by(col(Reply.id))
+        ):
+            replies[r.proposal_id] = r  # the latest approved one
+        for rating in session.exec(
+            select(Rating).where(col(Rating.proposal_id).in_(ids)).order_by(col(Rating.id))
+        ):
+            given = (
+                gettext(label("未评价"))
+                if rating.not_given
+                else gettext(RATINGS.get(rating.result_rating or "", label("未评价")))
+            )
+            ratings[rating.proposal_id].append(f"{people.get(rating.person_id, '')}：{given}")
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = str(year)
+    sheet.append([gettext(heading) for heading, _ in COLUMNS])
+    for n, (_, width) in enumerate(COLUMNS, 1):
+        sheet.column_dimensions[get_column_letter(n)].width = width
+        sheet.cell(row=1, column=n).font = Font(bold=True)
+    sep = "、" if locale == "zh" else ", "
+    for p in proposals:
+        reply = replies.get(p.id)
+        sheet.append(
+            [
+                p.number,
+                p.title,
+                gettext(CATEGORIES.get(p.category, label(p.category))),
+                gettext(p.field) if p.field else "",
+                p.collective_body or people.get(p.proposer_id, ""),
+                sep.join(signers.get(p.id, [])),
+                gettext(proposal_label(p.status)),
+                date_text(ctx.local(p.submitted_at).date(), locale) if p.submitted_at else "",
+                lead.get(p.id, ""),
+                sep.join(co.get(p.id, [])),
+                date_text(p.due_date, locale),
+                gettext(YES) if p.is_key else gettext(NO),
+                reply.reply_class if reply else "",
+                date_text(reply.reply_date, locale) if reply else "",
+                sep.join(ratings.get(p.id, [])),
+            ]
+        )
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue(), len(proposals)
