@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import exists, or_
 from sqlmodel import col, select
@@ -34,6 +34,16 @@ from storage.models import ChannelAccount, Notice, Person
 from workflow.reach import mark_unreachable
 
 log = logging.getLogger(__name__)
+
+
+def in_quiet_hours(rules, moment: datetime) -> bool:
+    """Whether ``moment`` falls in the quiet hours (local time; they may span midnight)."""
+    start, end = (time.fromisoformat(t) for t in (rules.quiet_hours_start, rules.quiet_hours_end))
+    if start == end:
+        return False
+    local = moment.astimezone(rules.tz).time()
+    return start <= local < end if start < end else (local >= start or local < end)
+
 
 Deliver = Callable[[str, str, list[dict]], Awaitable[None]]  # (external id, text, actions)
 
@@ -62,6 +72,9 @@ class Dispatcher:
     retry_base: timedelta = timedelta(seconds=5)
     interval: float = 1.0
     concurrency: int = 16
+    chat_rate: float = 1.0  # messages a second into one chat (Telegram: about one)
+    chat_burst: int = 3  # a few may go at once before the pace applies
+    _buckets: dict[tuple[str, str], tuple[float, float]] = field(init=False, default_factory=dict)
     _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
 
@@ -107,7 +120,22 @@ class Dispatcher:
         await asyncio.gather(*(one(item) for item in claimed))
         return len(claimed)
 
+    async def _pace(self, item: Claimed) -> None:
+        """Keep to ``chat_rate`` a second into one chat, after a burst of ``chat_burst``."""
+        loop = asyncio.get_running_loop()
+        key = (item.channel, item.external_id)
+        while True:
+            now = loop.time()
+            tokens, since = self._buckets.get(key, (float(self.chat_burst), now))
+            tokens = min(float(self.chat_burst), tokens + (now - since) * self.chat_rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return
+            self._buckets[key] = (tokens, now)
+            await asyncio.sleep((1 - tokens) / self.chat_rate)
+
     async def _deliver(self, item: Claimed) -> None:
+        await self._pace(item)
         try:
             await self.channels[item.channel](item.external_id, item.text, item.actions)
         except self.unreachable_errors as exc:
@@ -131,15 +159,17 @@ class Dispatcher:
             )
             .correlate(Notice)
         )
+        quiet = in_quiet_hours(self.app.workflow.rules, now)
         with self.app.db.session() as session:
+            stmt = select(Notice).where(
+                or_(Notice.state == "pending", Notice.state == "sending"),
+                col(Notice.not_before) <= now,
+                exists(reachable),
+            )
+            if quiet:  # only urgent notices at night; the rest wait for the morning
+                stmt = stmt.where(Notice.urgent == True)  # noqa: E712
             notices = session.exec(
-                select(Notice)
-                .where(
-                    or_(Notice.state == "pending", Notice.state == "sending"),
-                    col(Notice.not_before) <= now,
-                    exists(reachable),
-                )
-                .order_by(col(Notice.urgent).desc(), col(Notice.id))
+                stmt.order_by(col(Notice.urgent).desc(), col(Notice.id))
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()

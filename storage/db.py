@@ -95,6 +95,15 @@ class Database:
                 raise
 
     @contextmanager
+    def trial_session(self) -> Iterator[Session]:
+        """A write session that is always rolled back: to see what something would do."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
     def read_session(self) -> Iterator[Session]:
         """A session for queries only; it never commits."""
         with Session(self.read_engine, expire_on_commit=False) as session:

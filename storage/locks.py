@@ -13,3 +13,17 @@ from sqlmodel import Session
 def lock_name(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name})
+
+
+def try_lock_name(session: Session, name: str) -> bool:
+    """Take the lock if nobody holds it; False at once otherwise (released at commit).
+
+    For work that one process of several should do, such as the scheduled sweeps: the others
+    skip that round instead of waiting and repeating it.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    taken = session.execute(
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name}
+    ).scalar()
+    return bool(taken)

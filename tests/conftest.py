@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -114,7 +115,8 @@ class FakeClock:
         self.now += timedelta(**kwargs)
 
     def set_local(self, year, month, day, hour=9, minute=30) -> None:
-        self.now = datetime(year, month, day, hour - 8, minute, tzinfo=UTC)
+        local = datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai"))
+        self.now = local.astimezone(UTC)
 
 
 @pytest.fixture

@@ -1,0 +1,224 @@
+"""The outbox dispatcher on its own: who gets what through which channel, once; quiet hours;
+retries and failure; pacing into one chat; and two dispatchers sharing one PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.app import App
+from bot.dispatcher import Dispatcher, Unreachable, in_quiet_hours
+from bot.settings import Settings
+from storage.files import AttachmentStore
+from storage.models import Notice
+from tests.conftest import requires_postgres
+from workflow.core import notify
+from workflow.invites import bind_account
+from workflow.texts import Text
+
+
+class Recorder:
+    """A channel that records what it was asked to deliver."""
+
+    def __init__(self, fail: dict[str, Exception] | None = None) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.fail = fail or {}
+        self.lock = threading.Lock()
+
+    async def __call__(self, external_id: str, text: str, actions: list[dict]) -> None:
+        error = self.fail.get(external_id)
+        if error is not None:
+            raise error
+        with self.lock:
+            self.sent.append((external_id, text))
+
+
+@pytest.fixture
+def app(db, wf, tmp_path) -> App:
+    return App(
+        settings=Settings(_env_file=None, data_dir=tmp_path),
+        db=db,
+        workflow=wf,
+        store=AttachmentStore(tmp_path / "attachments"),
+    )
+
+
+def bind_all(db, wf, people: list[int], channel: str = "telegram") -> None:
+    with db.session() as session:
+        for person in people:
+            bind_account(wf.ctx(session, None), person, channel, f"tg-{person}")
+
+
+def write(db, wf, people: list[int], key: str, *, urgent: bool = False) -> None:
+    with db.session() as session:
+        notify(
+            wf.ctx(session, None),
+            people,
+            "test",
+            Text("测试通知 {key}", key=key),
+            key=key,
+            urgent=urgent,
+        )
+
+
+def states(db) -> dict[int, str]:
+    with db.read_session() as session:
+        return {n.id: n.state for n in session.exec(select(Notice))}
+
+
+async def test_each_notice_goes_once_to_the_recipients_channel(app, db, wf, world):
+    bind_all(db, wf, [world.member, world.staff])
+    write(db, wf, [world.member, world.staff, world.leader], "a")  # the leader is not bound
+    channel = Recorder()
+    dispatcher = Dispatcher(app, {"telegram": channel})
+    assert await dispatcher.dispatch_once() == 2
+    assert await dispatcher.dispatch_once() == 0
+    assert sorted(channel.sent) == [
+        (f"tg-{world.member}", "测试通知 a"),
+        (f"tg-{world.staff}", "测试通知 a"),
+    ]
+    assert sorted(states(db).values()) == ["pending", "sent", "sent"]  # the leader's waits
+
+
+async def test_quiet_hours_hold_back_all_but_urgent_notices(app, db, wf, world, clock):
+    bind_all(db, wf, [world.member])
+    clock.set_local(2026, 9, 14, 22, 30)
+    assert in_quiet_hours(wf.rules, clock())
+    write(db, wf, [world.member], "ordinary")
+    write(db, wf, [world.member], "urgent", urgent=True)
+    channel = Recorder()
+    dispatcher = Dispatcher(app, {"telegram": channel})
+    await dispatcher.dispatch_once()
+    assert [text for _, text in channel.sent] == ["测试通知 urgent"]
+    clock.set_local(2026, 9, 15, 7, 59)
+    assert await dispatcher.dispatch_once() == 0
+    clock.set_local(2026, 9, 15, 8, 0)
+    assert not in_quiet_hours(wf.rules, clock())
+    await dispatcher.dispatch_once()
+    assert [text for _, text in channel.sent] == ["测试通知 urgent", "测试通知 ordinary"]
+
+
+def test_quiet_hours_may_span_midnight_or_not(wf):
+    import dataclasses
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 9, 14, hour, minute, tzinfo=wf.rules.tz)
+
+    rules = wf.rules
+    assert [in_quiet_hours(rules, at(h)) for h in (20, 21, 23, 0, 7, 8, 12)] == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    lunch = dataclasses.replace(rules, quiet_hours_start="12:00", quiet_hours_end="13:30")
+    assert [in_quiet_hours(lunch, at(*t)) for t in ((11, 59), (12, 0), (13, 29), (13, 30))] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    never = dataclasses.replace(rules, quiet_hours_start="00:00", quiet_hours_end="00:00")
+    assert not any(in_quiet_hours(never, at(h)) for h in range(24))
+
+
+async def test_a_transient_failure_is_retried_with_backoff_then_marked_failed(
+    app, db, wf, world, clock
+):
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.member], "x")
+    channel = Recorder(fail={f"tg-{world.member}": ConnectionError("connection reset")})
+    dispatcher = Dispatcher(app, {"telegram": channel}, max_attempts=3)
+    waits = []
+    for _ in range(3):
+        assert await dispatcher.dispatch_once() == 1
+        assert await dispatcher.dispatch_once() == 0  # not before the backoff
+        with db.read_session() as session:
+            notice = session.exec(select(Notice)).one()
+        waits.append(notice.not_before - clock())
+        clock.now = notice.not_before
+    assert notice.state == "failed" and notice.attempts == 3
+    assert "ConnectionError: connection reset" in notice.last_error
+    assert waits[0] == timedelta(seconds=5) and waits[1] == timedelta(seconds=10)
+
+
+async def test_a_blocked_person_fails_once_and_the_others_still_get_theirs(app, db, wf, world):
+    bind_all(db, wf, [world.member, world.cosigner, world.staff])
+    write(db, wf, [world.member, world.cosigner], "y")
+    channel = Recorder(fail={f"tg-{world.member}": Unreachable("blocked")})
+    dispatcher = Dispatcher(app, {"telegram": channel})
+    await dispatcher.dispatch_once()
+    assert [who for who, _ in channel.sent] == [f"tg-{world.cosigner}"]
+    with db.read_session() as session:
+        failed = session.exec(select(Notice).where(Notice.state == "failed")).one()
+        reports = session.exec(select(Notice).where(Notice.kind == "unreachable")).all()
+    assert failed.person_id == world.member and "unreachable on telegram" in failed.last_error
+    assert {r.person_id for r in reports} == {world.staff, world.staff2}
+    await dispatcher.dispatch_once()  # the report goes to the bound staff member
+    assert channel.sent[-1][0] == f"tg-{world.staff}" and "林晓" in channel.sent[-1][1]
+
+
+async def test_a_crash_while_sending_resends_only_what_was_in_flight(app, db, wf, world, clock):
+    bind_all(db, wf, [world.member, world.cosigner])
+    write(db, wf, [world.member, world.cosigner], "z")
+    dispatcher = Dispatcher(app, {"telegram": Recorder()})
+    claimed = dispatcher.claim()  # ... and the process dies before settling
+    assert len(claimed) == 2 and set(states(db).values()) == {"sending"}
+    channel = Recorder()
+    restarted = Dispatcher(app, {"telegram": channel})
+    assert await restarted.dispatch_once() == 0  # the lease still runs
+    clock.advance(seconds=61)
+    assert await restarted.dispatch_once() == 2
+    assert len(channel.sent) == 2 and set(states(db).values()) == {"sent"}
+
+
+async def test_notices_into_one_chat_are_paced(app, db, wf, world):
+    bind_all(db, wf, [world.member])
+    for n in range(5):
+        write(db, wf, [world.member], f"p{n}")
+    times = []
+
+    async def channel(external_id, text, actions):
+        times.append(asyncio.get_running_loop().time())
+
+    dispatcher = Dispatcher(app, {"telegram": channel}, chat_rate=20.0, chat_burst=2)
+    await dispatcher.dispatch_once()
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) == 5
+    assert gaps[0] < 0.03  # the burst
+    assert all(gap >= 0.04 for gap in gaps[1:])  # then 1/20 s apart, give or take
+
+
+@requires_postgres
+async def test_two_dispatchers_never_send_the_same_notice(app, db, wf, world):
+    import dataclasses
+
+    people = [world.member, world.cosigner, world.cosigner2, world.outsider, world.staff]
+    bind_all(db, wf, people)
+    for n in range(60):
+        write(db, wf, people, f"k{n}")  # 300 notices
+    first, second = Recorder(), Recorder()
+    a = Dispatcher(app, {"telegram": first}, batch=7, chat_rate=1e6, chat_burst=1000)
+    b = dataclasses.replace(a, channels={"telegram": second})
+
+    async def drain(dispatcher):
+        while await dispatcher.dispatch_once():
+            pass
+
+    await asyncio.gather(drain(a), drain(b))
+    assert len(first.sent) + len(second.sent) == 300
+    assert first.sent and second.sent  # both took part
+    assert not set(first.sent) & set(second.sent)
+    assert set(states(db).values()) == {"sent"}
+
+
+def test_the_clock_of_the_dispatcher_is_the_workflows(app, clock):
+    clock.now = datetime(2026, 9, 14, 1, 30, tzinfo=UTC)
+    assert Dispatcher(app, {}).now() == clock.now
