@@ -20,7 +20,6 @@ from handlers.submit import (
 )
 from storage.models import Proposal
 from workflow import attachments, proposals
-from workflow.core import fmt_time
 from workflow.statuses import ProposalStatus
 
 # ---------------------------------------------------------------- 我的草稿
@@ -104,7 +103,7 @@ def ask_draft(turn: Turn) -> None:
             "附件 {files} 个，联名委员 {people} 位。最后修改：{at}",
             files=len(files),
             people=len(people),
-            at=fmt_time(turn.ctx, proposal.updated_at),
+            at=turn.time(proposal.updated_at),
         ),
     ]
     turn.say(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
@@ -33,10 +34,11 @@ from storage.clock import utcnow
 from storage.db import Database
 from storage.files import AttachmentStore
 from storage.models import ChannelAccount, Conversation, Person
-from workflow.core import Ctx, Workflow
+from workflow.core import Ctx, Workflow, local_time
 from workflow.errors import WorkflowError
+from workflow.numbering import long_number_text, number_text
 from workflow.roles import Role
-from workflow.texts import Text
+from workflow.texts import LIST_SEPARATORS, Text, date_text, time_text
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,27 @@ class Turn:
     def gettext(self, message: str) -> str:
         """One message id in the person's language, unformatted (see workflow.texts)."""
         return gettext(self.locale, message)
+
+    def number(self, number: int | None) -> str:
+        """A proposal number as the person reads it: 第〔28〕号, No. 28 (未编号 without one)."""
+        return self.t(number_text(number))
+
+    def long_number(self, year: int, number: int | None) -> str:
+        """A proposal number with its year: 2026年度第28号, No. 28 of 2026."""
+        return self.t(long_number_text(year, number))
+
+    def date(self, day: date | None) -> str:
+        """A day as the person reads it: 2026年9月14日, 14 Sep 2026 ("" for None)."""
+        return date_text(day, self.locale)
+
+    def time(self, moment: datetime | None) -> str:
+        """A stored moment in local time as the person reads it: 2026年9月14日 09:30,
+        14 Sep 2026 09:30 ("" for None)."""
+        return time_text(local_time(self.ctx, moment), self.locale)
+
+    def join(self, items: Iterable[str]) -> str:
+        """Names in a row as the person reads them: 区教育局、区卫健委 or 区教育局, 区卫健委."""
+        return LIST_SEPARATORS.get(self.locale, ", ").join(items)
 
     def say(
         self,

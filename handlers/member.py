@@ -17,19 +17,18 @@ from sqlmodel import select
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import Choice
+from handlers.paging import Pager
 from storage import repositories as repo
 from storage.clock import as_utc
 from storage.models import Proposal, Rating, Signer
 from workflow import proposals, replies
-from workflow.core import fmt_time, person_name
+from workflow.core import person_name
 from workflow.errors import InvalidInput, WorkflowError
-from workflow.numbering import short_number
 from workflow.permissions import signer_of
 from workflow.record import render_record
 from workflow.roles import Role
 from workflow.statuses import ProposalStatus, proposal_label
 
-PAGE_SIZE = 8  # buttons a list shows at once
 MEMBER = frozenset({Role.MEMBER})
 ID_RE = re.compile(r"^[0-9]{1,9}$")  # a row id as a button may carry it
 REASON_MAX = 500  # workflow.proposals.withdraw keeps a reason to 500 characters
@@ -39,6 +38,13 @@ RATING_LABELS = {
     "unsatisfied": N_("不满意"),
 }
 SKIP_WORDS = {"跳过", "不填", "无", "skip"}
+# The lists of proposals (mine, invitations, search results): 更多 on, 回到第一页 at the end.
+LIST_PAGER = Pager(
+    back=None,
+    forward=N_("更多"),
+    rewind=N_("回到第一页"),
+    position=N_("（第 {first}–{last} 件，共 {total} 件）"),
+)
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -92,10 +98,9 @@ def short_title(title: str, limit: int = 16) -> str:
 
 def proposal_button(turn: Turn, proposal: Proposal) -> str:
     """《title》 with its number and status, short enough for a button."""
-    number = short_number(proposal.number) if proposal.number else turn.t("未编号")
     return turn.t(
         "{number} {title} · {status}",
-        number=number,
+        number=turn.number(proposal.number),
         title=short_title(proposal.title),
         status=turn.t(proposal_label(proposal.status)),
     )
@@ -108,40 +113,48 @@ def offer_page(
     extra: Sequence[Choice] = (),
 ) -> None:
     """Say ``text`` with one page of (label, value) buttons, 更多 when more follow."""
-    pages = max(1, -(-len(items) // PAGE_SIZE))
-    page = min(max(int(turn.data.get("page") or 0), 0), pages - 1)
-    turn.data["page"] = page
-    shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    choices = [turn.choice(label, value) for label, value in shown]
-    if page + 1 < pages:
-        choices.append(turn.choice(turn.t("更多"), "more"))
-    elif page > 0:
-        choices.append(turn.choice(turn.t("回到第一页"), "first"))
-    if pages > 1:
-        text += "\n" + turn.t(
-            "（第 {first}–{last} 件，共 {total} 件）",
-            first=page * PAGE_SIZE + 1,
-            last=page * PAGE_SIZE + len(shown),
-            total=len(items),
-        )
-    turn.say(text, [*choices, *extra])
-
-
-def turn_page(turn: Turn, value: str) -> bool:
-    """Handles 更多 / 回到第一页; True when the value was one of them."""
-    if value == "more":
-        turn.data["page"] = int(turn.data.get("page") or 0) + 1
-        return True
-    if value == "first":
-        turn.data["page"] = 0
-        return True
-    return False
+    page = LIST_PAGER.page(turn, items)
+    choices = [turn.choice(label, value) for label, value in page.rows]
+    turn.say("\n".join([text, *page.position(turn)]), [*choices, *page.buttons(turn), *extra])
 
 
 def picked_id(value: str) -> int | None:
     """The proposal id of a ``p:<id>`` button value."""
     kind, _, raw = value.partition(":")
     return int(raw) if kind == "p" and ID_RE.match(raw) else None
+
+
+def on_pick(turn: Turn, value: str) -> str | None:
+    """A list of proposals (``offer_page``): turns the page, or keeps the chosen proposal
+    (``pid``) to open it."""
+    if LIST_PAGER.take(turn, value):
+        return "page"
+    pid = picked_id(value)
+    if pid is None:
+        turn.say(turn.t("这个选项无效，没有做任何更改。"))
+        return "page"
+    turn.data["pid"] = pid
+    return "open"
+
+
+def chosen_record(turn: Turn, back: str) -> tuple[Proposal, str] | None:
+    """The proposal chosen from a list (``pid``) and its record with the timeline, in the
+    reader's language. None when it cannot be shown: that is said, and the flow goes back to
+    the list's step ``back``."""
+    proposal = turn.session.get(Proposal, turn.data.get("pid") or 0)
+    if proposal is None:
+        turn.say(turn.t("找不到这件提案。"), expects="none")
+        goto(turn, back)
+        return None
+    try:
+        text = render_record(
+            turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale
+        )
+    except WorkflowError as exc:
+        turn.say(turn.t(exc.text), expects="none")
+        goto(turn, back)
+        return None
+    return proposal, text
 
 
 # ---------------------------------------------------------------- read-only queries
@@ -217,18 +230,6 @@ def ask_mine(turn: Turn) -> None:
     )
 
 
-def on_mine(turn: Turn, value: str) -> str | None:
-    """Turns the page, or opens the chosen proposal."""
-    if turn_page(turn, value):
-        return "page"
-    pid = picked_id(value)
-    if pid is None:
-        turn.say(turn.t("这个选项无效，没有做任何更改。"))
-        return "page"
-    turn.data["pid"] = pid
-    return "open"
-
-
 def record_actions(turn: Turn, proposal: Proposal) -> list[tuple[str, str]]:
     """The follow-up actions that apply to this member and this proposal now."""
     actions = []
@@ -245,19 +246,10 @@ def record_actions(turn: Turn, proposal: Proposal) -> list[tuple[str, str]]:
 
 def show_record(turn: Turn) -> None:
     """Shows the chosen proposal's record and timeline, with the actions that apply."""
-    proposal = turn.session.get(Proposal, turn.data.get("pid") or 0)
-    if proposal is None:
-        turn.say(turn.t("找不到这件提案。"), expects="none")
-        goto(turn, "list")
+    shown = chosen_record(turn, "list")
+    if shown is None:
         return
-    try:
-        text = render_record(
-            turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale
-        )
-    except WorkflowError as exc:
-        turn.say(turn.t(exc.text), expects="none")
-        goto(turn, "list")
-        return
+    proposal, text = shown
     choices = [turn.choice(label, key) for key, label in record_actions(turn, proposal)]
     choices.append(turn.choice(turn.t("返回列表"), "back"))
     turn.say(text, choices)
@@ -433,7 +425,7 @@ MINE_FLOW = Flow(
     start="list",
     roles=MEMBER,
     steps={
-        "list": Step(prompt=ask_mine, choice=on_mine, hint=N_("请点选一件提案。")),
+        "list": Step(prompt=ask_mine, choice=on_pick, hint=N_("请点选一件提案。")),
         "record": Step(
             prompt=show_record,
             choice=on_record,
@@ -512,17 +504,6 @@ def ask_invitations(turn: Turn) -> None:
     )
 
 
-def on_invitation(turn: Turn, value: str) -> str | None:
-    if turn_page(turn, value):
-        return "page"
-    pid = picked_id(value)
-    if pid is None:
-        turn.say(turn.t("这个选项无效，没有做任何更改。"))
-        return "page"
-    turn.data["pid"] = pid
-    return "open"
-
-
 def show_invitation(turn: Turn) -> None:
     """Shows the proposal and asks to confirm or decline co-signing it."""
     pid = turn.data.get("pid")
@@ -535,7 +516,7 @@ def show_invitation(turn: Turn) -> None:
     text += "\n\n" + turn.t(
         "{name}委员邀请您联名这件提案，请在{deadline}前确认。",
         name=person_name(turn.session, proposal.proposer_id),
-        deadline=fmt_time(turn.ctx, proposal.cosign_deadline),
+        deadline=turn.time(proposal.cosign_deadline),
     )
     turn.say(
         text,
@@ -555,7 +536,7 @@ def on_answer(turn: Turn, value: str) -> str:
     service = proposals.confirm_cosign if value == "yes" else proposals.decline_cosign
     if attempt(turn, service, turn.data["pid"]) is not None:
         say_answered(turn, turn.data["pid"], value == "yes")
-    turn.data["page"] = 0
+    turn.data[LIST_PAGER.key] = 0
     return "done"
 
 
@@ -575,7 +556,7 @@ COSIGN_FLOW = Flow(
     start="list",
     roles=MEMBER,
     steps={
-        "list": Step(prompt=ask_invitations, choice=on_invitation, hint=N_("请点选一件提案。")),
+        "list": Step(prompt=ask_invitations, choice=on_pick, hint=N_("请点选一件提案。")),
         "open": Step(
             prompt=show_invitation,
             choice=on_answer,

@@ -15,10 +15,16 @@ from sqlmodel import col, or_, select
 
 from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import N_
-from handlers.member import goto, has_words, offer_page, picked_id, proposal_button, turn_page
+from handlers.member import (
+    LIST_PAGER,
+    chosen_record,
+    goto,
+    has_words,
+    offer_page,
+    on_pick,
+    proposal_button,
+)
 from storage.models import Proposal
-from workflow.errors import WorkflowError
-from workflow.record import render_record
 from workflow.statuses import ProposalStatus
 
 jieba.setLogLevel(logging.WARNING)
@@ -107,7 +113,7 @@ def on_query(turn: Turn, text: str) -> str | None:
         turn.say(turn.t("没有找到与「{q}」相关的公开提案，请换个关键词再试。", q=text))
         return None
     turn.data["q"] = text
-    turn.data["page"] = 0
+    turn.data[LIST_PAGER.key] = 0
     return "found"
 
 
@@ -128,33 +134,15 @@ def show_results(turn: Turn) -> None:
 
 
 def on_result(turn: Turn, value: str) -> str | None:
-    if turn_page(turn, value):
-        return "page"
-    if value == "new":
-        return "new"
-    pid = picked_id(value)
-    if pid is None:
-        turn.say(turn.t("这个选项无效，没有做任何更改。"))
-        return "page"
-    turn.data["pid"] = pid
-    return "open"
+    return "new" if value == "new" else on_pick(turn, value)
 
 
 def show_proposal(turn: Turn) -> None:
     """Shows the chosen proposal's record (contact details only for its parties)."""
-    proposal = turn.session.get(Proposal, turn.data.get("pid") or 0)
-    if proposal is None:
-        turn.say(turn.t("找不到这件提案。"), expects="none")
-        goto(turn, "results")
+    shown = chosen_record(turn, "results")
+    if shown is None:
         return
-    try:
-        text = render_record(
-            turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale
-        )
-    except WorkflowError as exc:
-        turn.say(turn.t(exc.text), expects="none")
-        goto(turn, "results")
-        return
+    _proposal, text = shown
     turn.say(
         text,
         [

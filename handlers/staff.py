@@ -14,7 +14,6 @@ from handlers.i18n import N_
 from handlers.staff_common import (
     BACK,
     DATE_HINT,
-    PAGE_SIZE,
     SHOW_ALL,
     STAFF,
     TO_MENU,
@@ -28,12 +27,11 @@ from handlers.staff_common import (
     install_flows,
     leader_label,
     merge_targets,
-    nav,
     number_of,
-    page_line,
     paged,
     pending_cosigners,
     proposal_matches,
+    proposal_title,
     read_date,
     review_queue,
     search_list,
@@ -45,8 +43,6 @@ from storage.models import Person, Proposal
 from workflow import assignments, proposals
 from workflow.assignments import due_date_or_default, unit_name
 from workflow.core import (
-    fmt_date,
-    fmt_time,
     people_with_role,
     person_name,
 )
@@ -56,6 +52,9 @@ from workflow.statuses import (
     ProposalStatus,
     proposal_label,
 )
+from workflow.texts import label
+
+DUE = label("答复期限")  # the field a too-early due date is refused for
 
 # ================================================================ review (审查队列)
 
@@ -70,12 +69,12 @@ def ask_queue(turn: Turn) -> None:
             [turn.choice(turn.t(TO_MENU), "menu")],
         )
         return
-    rows, page, pages = paged(turn, "queue", [*submitted, *filed])
-    names = {p.proposer_id: person_name(turn.session, p.proposer_id) for p in rows}
+    page = paged(turn, "queue", [*submitted, *filed])
+    names = {p.proposer_id: person_name(turn.session, p.proposer_id) for p in page.rows}
     lines = [turn.t("审查队列：待审查 {a} 件，待交办 {b} 件。", a=len(submitted), b=len(filed))]
     choices = []
     section = None
-    for index, p in enumerate(rows, page * PAGE_SIZE + 1):
+    for index, p in enumerate(page.rows, page.first):
         if p.status != section:
             section = p.status
             lines.append(
@@ -99,15 +98,15 @@ def ask_queue(turn: Turn) -> None:
                 turn.t(
                     "{i}. {n}《{title}》 {name}",
                     i=index,
-                    n=number_of(p),
+                    n=number_of(turn, p),
                     title=p.title,
                     name=names[p.proposer_id],
                 )
             )
-            choices.append(turn.choice(short(f"{number_of(p)} {p.title}"), f"p:{p.id}"))
-    lines += page_line(turn, page, pages)
+            choices.append(turn.choice(short(f"{number_of(turn, p)} {p.title}"), f"p:{p.id}"))
+    lines += page.position(turn)
     lines.append(turn.t("请点选一件提案查看并处理："))
-    choices += nav(turn, page, pages)
+    choices += page.buttons(turn)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -135,8 +134,8 @@ def ask_open(turn: Turn) -> None:
         if waiting:
             note = turn.t(
                 "注意：{names}尚未确认联名（截止{deadline}）；现在审查，未确认的联名人将不再列入。",
-                names="、".join(person_name(turn.session, i) for i in waiting),
-                deadline=fmt_time(turn.ctx, p.cosign_deadline),
+                names=turn.join(person_name(turn.session, i) for i in waiting),
+                deadline=turn.time(p.cosign_deadline),
             )
             note += "\n"
         turn.say(
@@ -152,7 +151,7 @@ def ask_open(turn: Turn) -> None:
         )
     elif p.status == ProposalStatus.FILED:
         turn.say(
-            turn.t("这件提案已立案（{n}），尚未交办。", n=number_of(p)),
+            turn.t("这件提案已立案（{n}），尚未交办。", n=number_of(turn, p)),
             [turn.choice(turn.t("交办"), "assign"), turn.choice(turn.t(BACK), "back")],
         )
     else:
@@ -168,7 +167,7 @@ def on_open(turn: Turn, value: str) -> str:
     pid = turn.data["pid"]
     if value == "file":
         p = proposals.file_proposal(turn.ctx, pid)
-        turn.say(turn.t("已立案，编号为{number}。已通知提案人。", number=both_numbers(p)))
+        turn.say(turn.t("已立案，编号为{number}。已通知提案人。", number=both_numbers(turn, p)))
         return "filed"
     if value == "assign":
         return _start_wizard(turn)
@@ -257,11 +256,13 @@ def ask_merge_target(turn: Turn) -> None:
         forget(turn, "target")
     if not targets:
         lines.append(turn.t("{year}年度还没有可以并入的提案。", year=p.year))
-    rows, page, pages = paged(turn, "target", targets)
-    lines += [f"{number_of(t)}《{t.title}》" for t in rows]
-    lines += page_line(turn, page, pages)
-    choices = [turn.choice(short(f"{number_of(t)} {t.title}"), f"t:{t.id}") for t in rows]
-    choices += nav(turn, page, pages)
+    page = paged(turn, "target", targets)
+    lines += [proposal_title(turn, t) for t in page.rows]
+    lines += page.position(turn)
+    choices = [
+        turn.choice(short(f"{number_of(turn, t)} {t.title}"), f"t:{t.id}") for t in page.rows
+    ]
+    choices += page.buttons(turn)
     if query and found:
         choices.append(turn.choice(turn.t(SHOW_ALL), "all"))
     choices.append(turn.choice(turn.t(BACK), "back"))
@@ -287,7 +288,7 @@ def ask_merge_confirm(turn: Turn) -> None:
             "确认将《{title}》并入{n}《{target}》？\n"
             "并案后两件提案一并办理，答复同样送达本提案的提案人。",
             title=p.title,
-            n=number_of(target),
+            n=number_of(turn, target),
             target=target.title,
         ),
         [
@@ -305,7 +306,9 @@ def on_merge_confirm(turn: Turn, value: str) -> str:
     p = proposals.merge(turn.ctx, turn.data["pid"], turn.data["target"])
     target = turn.session.get(Proposal, turn.data["target"])
     turn.say(
-        turn.t("《{title}》已并入{n}提案，已通知提案人。", title=p.title, n=number_of(target))
+        turn.t(
+            "《{title}》已并入{n}提案，已通知提案人。", title=p.title, n=number_of(turn, target)
+        )
     )
     return "done"
 
@@ -372,7 +375,7 @@ def _start_wizard(turn: Turn) -> str:
 
 def _wizard_head(turn: Turn, step: str) -> str:
     p = chosen_proposal(turn)
-    return turn.t("交办{n}《{title}》", n=number_of(p), title=p.title) + "\n" + step
+    return turn.t("交办{n}《{title}》", n=number_of(turn, p), title=p.title) + "\n" + step
 
 
 def _then(turn: Turn) -> str:
@@ -416,7 +419,7 @@ def on_lead_search(turn: Turn, text: str) -> str:
 
 def ask_co(turn: Turn) -> None:
     chosen = turn.data.get("co", [])
-    names = "、".join(unit_name(turn.ctx, u) for u in chosen) or turn.t("（暂无）")
+    names = turn.join(unit_name(turn.ctx, u) for u in chosen) or turn.t("（暂无）")
     head = _wizard_head(
         turn,
         turn.t(
@@ -462,7 +465,7 @@ def on_co_search(turn: Turn, text: str) -> str:
 
 
 def _default_due(turn: Turn) -> date:
-    return due_date_or_default(turn.ctx, None, turn.ctx.rules.reply_due_months, "答复期限")
+    return due_date_or_default(turn.ctx, None, turn.ctx.rules.reply_due_months, DUE)
 
 
 def ask_due(turn: Turn) -> None:
@@ -472,13 +475,13 @@ def ask_due(turn: Turn) -> None:
             turn.t(
                 "第三步：答复期限。默认为交办后 {m} 个月：{day}。",
                 m=turn.ctx.rules.reply_due_months,
-                day=fmt_date(_default_due(turn)),
+                day=turn.date(_default_due(turn)),
             ),
         )
     ]
     if turn.data.get("due"):
         lines.append(
-            turn.t("当前已填：{day}。", day=fmt_date(date.fromisoformat(turn.data["due"])))
+            turn.t("当前已填：{day}。", day=turn.date(date.fromisoformat(turn.data["due"])))
         )
     lines.append(turn.t(DATE_HINT))
     turn.say(
@@ -495,7 +498,7 @@ def on_due_choice(turn: Turn, value: str) -> str:
 
 
 def on_due_text(turn: Turn, text: str) -> str:
-    day = read_date(turn, text, turn.ctx.rules.reply_due_months, "答复期限")
+    day = read_date(turn, text, turn.ctx.rules.reply_due_months, DUE)
     turn.data["due"] = day.isoformat()
     return _then(turn)
 
@@ -547,15 +550,16 @@ def ask_leader(turn: Turn) -> None:
     lines = [_wizard_head(turn, turn.t("请选择牵头领导："))]
     if not leaders:
         lines.append(turn.t("名册里还没有领导身份的人员，请先在名册中登记。"))
-    rows, page, pages = paged(turn, "leader", leaders)
-    lines += page_line(turn, page, pages)
+    page = paged(turn, "leader", leaders)
+    lines += page.position(turn)
     choices = [
         turn.choice(
-            ("✅ " if p.id == turn.data.get("leader") else "") + leader_label(p), f"l:{p.id}"
+            ("✅ " if p.id == turn.data.get("leader") else "") + leader_label(turn, p),
+            f"l:{p.id}",
         )
-        for p in rows
+        for p in page.rows
     ]
-    choices += nav(turn, page, pages)
+    choices += page.buttons(turn)
     choices.append(turn.choice(turn.t(BACK), "back"))
     turn.say("\n".join(lines), choices, columns=2)
 
@@ -570,17 +574,17 @@ def on_leader(turn: Turn, value: str) -> str:
 
 def _summary(turn: Turn, p: Proposal) -> str:
     data = turn.data
-    co = "、".join(unit_name(turn.ctx, u) for u in data.get("co", [])) or turn.t("无")
+    co = turn.join(unit_name(turn.ctx, u) for u in data.get("co", [])) or turn.t("无")
     if data.get("due"):
-        due = fmt_date(date.fromisoformat(data["due"]))
+        due = turn.date(date.fromisoformat(data["due"]))
     else:
         due = turn.t(
             "{day}（默认，交办后 {m} 个月）",
-            day=fmt_date(_default_due(turn)),
+            day=turn.date(_default_due(turn)),
             m=turn.ctx.rules.reply_due_months,
         )
     lines = [
-        turn.t("提案：{n}《{title}》", n=number_of(p), title=p.title),
+        turn.t("提案：{n}《{title}》", n=number_of(turn, p), title=p.title),
         turn.t("主办单位：{u}", u=unit_name(turn.ctx, data["lead"])),
         turn.t("协办单位：{u}", u=co),
         turn.t("答复期限：{d}", d=due),
@@ -589,7 +593,7 @@ def _summary(turn: Turn, p: Proposal) -> str:
     if data.get("key"):
         leader = turn.session.get(Person, data["leader"])
         lines.append(turn.t("督办单位：{u}", u=unit_name(turn.ctx, data["sup"])))
-        lines.append(turn.t("牵头领导：{p}", p=leader_label(leader) if leader else ""))
+        lines.append(turn.t("牵头领导：{p}", p=leader_label(turn, leader) if leader else ""))
     return "\n".join(lines)
 
 
@@ -600,7 +604,7 @@ def ask_confirm(turn: Turn) -> None:
         turn.say(
             turn.t(
                 "{n}《{title}》当前为「{s}」，不能再交办。",
-                n=number_of(p),
+                n=number_of(turn, p),
                 title=p.title,
                 s=turn.t(proposal_label(p.status)),
             ),
@@ -640,15 +644,15 @@ def on_confirm(turn: Turn, value: str) -> str:
         lead_leader_id=data.get("leader") if key else None,
     )
     p = chosen_proposal(turn)
-    co = "、".join(unit_name(turn.ctx, a.unit_id) for a in made[1:])
+    co = turn.join(unit_name(turn.ctx, a.unit_id) for a in made[1:])
     turn.say(
         turn.t(
             "已交办：{n}《{title}》由{lead}主办{co}，答复期限{due}{key}。已通知各承办单位。",
-            n=number_of(p),
+            n=number_of(turn, p),
             title=p.title,
             lead=unit_name(turn.ctx, made[0].unit_id),
             co=turn.t("，{co}协办", co=co) if co else "",
-            due=fmt_date(p.due_date),
+            due=turn.date(p.due_date),
             key=turn.t("，列为重点提案") if key else "",
         )
     )

@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import Choice
+from handlers.paging import PAGE_SIZE as PAGE_SIZE  # the staff lists' page size
+from handlers.paging import Page, Pager
 from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
 from workflow import replies
 from workflow.assignments import due_date_or_default
@@ -19,14 +21,12 @@ from workflow.core import (
     check_text,
 )
 from workflow.errors import InvalidInput
-from workflow.numbering import long_number, short_number
 from workflow.roles import Role
 from workflow.statuses import (
     AssignmentStatus,
     ProposalStatus,
 )
 
-PAGE_SIZE = 8
 SEARCH_MAX = 50
 LABEL_MAX = 22
 STAFF = (Role.STAFF,)
@@ -34,8 +34,6 @@ REVIEWERS = (Role.STAFF, Role.SUPERVISOR)
 
 BACK = N_("↩️ 返回")
 TO_MENU = N_("🏠 返回菜单")
-PREV = N_("◀ 上一页")
-NEXT = N_("下一页 ▶")
 SHOW_ALL = N_("显示全部")
 USE_DEFAULT = N_("使用默认")
 DATE_HINT = N_("请点「使用默认」，或输入日期，例如 2027-03-15 或 2027年3月15日。")
@@ -61,13 +59,16 @@ def words(turn: Turn, text: str, what: str, max_chars: int) -> str:
     return text
 
 
-def number_of(p: Proposal) -> str:
-    return short_number(p.number) if p.number else ""
+def number_of(turn: Turn, p: Proposal) -> str:
+    """第〔3〕号, No. 3; nothing before the proposal is filed."""
+    return turn.number(p.number) if p.number else ""
 
 
-def both_numbers(p: Proposal) -> str:
-    """2026年度第3号（第〔3〕号）"""
-    return f"{long_number(p.year, p.number)}（{short_number(p.number)}）"
+def both_numbers(turn: Turn, p: Proposal) -> str:
+    """2026年度第3号（第〔3〕号）, No. 3 of 2026 (No. 3)"""
+    return turn.t(
+        "{long}（{short}）", long=turn.long_number(p.year, p.number), short=turn.number(p.number)
+    )
 
 
 def day_text(turn: Turn, moment) -> str:
@@ -130,34 +131,24 @@ def goto(turn: Turn, step: str) -> None:
 # ---------------------------------------------------------------- pages
 
 
-def paged(turn: Turn, key: str, rows: list) -> tuple[list, int, int]:
-    pages = max(1, -(-len(rows) // PAGE_SIZE))
-    page = min(max(int(turn.data.get(f"{key}_pg", 0)), 0), pages - 1)
-    turn.data[f"{key}_pg"] = page
-    return rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages
+def pager(key: str) -> Pager:
+    """The pager of the staff list ``key``: its page number is kept as ``<key>_pg``, next to
+    its search words (``<key>_q``)."""
+    return Pager(key=f"{key}_pg")
 
 
-def nav(turn: Turn, page: int, pages: int) -> list[Choice]:
-    choices = []
-    if page > 0:
-        choices.append(turn.choice(turn.t(PREV), f"pg:{page - 1}"))
-    if page < pages - 1:
-        choices.append(turn.choice(turn.t(NEXT), f"pg:{page + 1}"))
-    return choices
-
-
-def page_line(turn: Turn, page: int, pages: int) -> list[str]:
-    return [turn.t("（第 {p}/{n} 页）", p=page + 1, n=pages)] if pages > 1 else []
+def paged(turn: Turn, key: str, rows: Sequence) -> Page:
+    """The page of the staff list ``key`` to show now."""
+    return pager(key).page(turn, rows)
 
 
 def browse(turn: Turn, key: str, value: str) -> str | None:
     """Page turns and "show all" of a list; 'page' when the value was one of them."""
-    if value.startswith("pg:"):
-        turn.data[f"{key}_pg"] = int(value[3:])
+    if pager(key).take(turn, value):
         return "page"
     if value == "all":
         turn.data.pop(f"{key}_q", None)
-        turn.data[f"{key}_pg"] = 0
+        turn.data[pager(key).key] = 0
         return "page"
     return None
 
@@ -167,14 +158,14 @@ def search_list(turn: Turn, key: str, text: str) -> str:
     if len(query) > SEARCH_MAX:
         raise InvalidInput(turn.t("搜索词最多 {n} 个字，请缩短后再试。", n=SEARCH_MAX))
     turn.data[f"{key}_q"] = query
-    turn.data[f"{key}_pg"] = 0
+    turn.data[pager(key).key] = 0
     return "search"
 
 
 def forget(turn: Turn, *keys: str) -> None:
     for key in keys:
         turn.data.pop(f"{key}_q", None)
-        turn.data.pop(f"{key}_pg", None)
+        turn.data.pop(pager(key).key, None)
 
 
 # ---------------------------------------------------------------- read-only queries
@@ -321,8 +312,11 @@ def rehandle_queue(turn: Turn) -> list[Proposal]:
     return [p for p in delivered if unsatisfied(current_ratings(turn, p)[1])]
 
 
-def leader_label(person: Person) -> str:
-    return f"{person.name}（{person.title}）" if person.title else person.name
+def leader_label(turn: Turn, person: Person) -> str:
+    """王明（副主席）, 王明 (副主席)"""
+    if not person.title:
+        return person.name
+    return turn.t("{name}（{title}）", name=person.name, title=person.title)
 
 
 # ---------------------------------------------------------------- pickers
@@ -352,12 +346,13 @@ def unit_picker(
         forget(turn, key)
     if not units:
         lines.append(turn.t("没有可以选择的单位。请先在名册中导入单位。"))
-    rows, page, pages = paged(turn, key, units)
-    lines += page_line(turn, page, pages)
+    page = paged(turn, key, units)
+    lines += page.position(turn)
     choices = [
-        turn.choice(("✅ " if u.id in marked else "") + u.name, f"{prefix}:{u.id}") for u in rows
+        turn.choice(("✅ " if u.id in marked else "") + u.name, f"{prefix}:{u.id}")
+        for u in page.rows
     ]
-    choices += nav(turn, page, pages)
+    choices += page.buttons(turn)
     if query and found:
         choices.append(turn.choice(turn.t(SHOW_ALL), "all"))
     turn.say("\n".join(lines), [*choices, *extra], columns=2)
@@ -369,7 +364,7 @@ def chosen_proposal(turn: Turn) -> Proposal | None:
 
 
 def proposal_title(turn: Turn, p: Proposal) -> str:
-    return turn.t("{n}《{title}》", n=number_of(p), title=p.title)
+    return turn.t("{n}《{title}》", n=number_of(turn, p), title=p.title)
 
 
 def install_flows(engine: Engine, flows: Sequence[Flow]) -> None:

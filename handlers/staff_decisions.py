@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import col, select
-
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.staff_common import (
     BACK,
     DATE_HINT,
-    PAGE_SIZE,
     REVIEWERS,
     STAFF,
     TO_MENU,
@@ -31,9 +28,7 @@ from handlers.staff_common import (
     handling_unit_ids,
     install_flows,
     may_review,
-    nav,
     number_of,
-    page_line,
     paged,
     read_date,
     rehandle_queue,
@@ -43,13 +38,12 @@ from handlers.staff_common import (
     unit_picker,
     words,
 )
+from handlers.unit import co_opinions
 from storage.models import Assignment, Proposal, Reply
 from workflow import assignments, replies
 from workflow.assignments import due_date_or_default, unit_name
 from workflow.attachments import attachments_of
 from workflow.core import (
-    fmt_date,
-    fmt_time,
     person_name,
     signer_ids,
 )
@@ -61,6 +55,9 @@ from workflow.statuses import (
     assignment_label,
     proposal_label,
 )
+from workflow.texts import label
+
+NEW_DUE = label("新的答复期限")  # the field a too-early due date is refused for
 
 # ================================================================ adjustments (调整申请)
 
@@ -80,26 +77,26 @@ def ask_adjustments(turn: Turn) -> None:
     if not requests:
         turn.say(turn.t("没有待处理的调整申请。"), [turn.choice(turn.t(TO_MENU), "menu")])
         return
-    rows, page, pages = paged(turn, "adj", requests)
+    page = paged(turn, "adj", requests)
     lines = [turn.t("待处理的调整申请 {n} 件（申请时间从早到晚）：", n=len(requests))]
     choices = []
-    for index, a in enumerate(rows, page * PAGE_SIZE + 1):
+    for index, a in enumerate(page.rows, page.first):
         p = turn.session.get(Proposal, a.proposal_id)
         unit = unit_name(turn.ctx, a.unit_id)
         lines.append(
             turn.t(
                 "{i}. {n}《{title}》 {unit}（{role}），{day}申请",
                 i=index,
-                n=number_of(p),
+                n=number_of(turn, p),
                 title=p.title,
                 unit=unit,
                 role=_role_label(turn, a),
                 day=day_text(turn, a.adjustment_requested_at),
             )
         )
-        choices.append(turn.choice(short(f"{number_of(p)} {unit}"), f"a:{a.id}"))
-    lines += page_line(turn, page, pages)
-    choices += nav(turn, page, pages)
+        choices.append(turn.choice(short(f"{number_of(turn, p)} {unit}"), f"a:{a.id}"))
+    lines += page.position(turn)
+    choices += page.buttons(turn)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -124,11 +121,11 @@ def ask_adjustment(turn: Turn) -> None:
     text = turn.t(
         "{unit}申请调整{n}《{title}》的交办（{role}）。\n申请人：{who}，{at}\n理由：{reason}",
         unit=unit_name(turn.ctx, a.unit_id),
-        n=number_of(p),
+        n=number_of(turn, p),
         title=p.title,
         role=_role_label(turn, a),
         who=person_name(turn.session, a.adjustment_requested_by),
-        at=fmt_time(turn.ctx, a.adjustment_requested_at),
+        at=turn.time(a.adjustment_requested_at),
         reason=a.adjustment_reason or "",
     )
     if a.status != AssignmentStatus.ADJUSTMENT_REQUESTED:
@@ -162,7 +159,7 @@ def ask_new_unit(turn: Turn) -> None:
     head = turn.t(
         "同意调整：请选择改由哪个单位{role}{n}《{title}》（可发送单位名称的一部分搜索）：",
         role=_role_label(turn, a),
-        n=number_of(p),
+        n=number_of(turn, p),
         title=p.title,
     )
     unit_picker(
@@ -195,7 +192,7 @@ def ask_reassign_confirm(turn: Turn) -> None:
         turn.t(
             "确认同意{old}的调整申请，{n}《{title}》改由{new}{role}？",
             old=unit_name(turn.ctx, a.unit_id),
-            n=number_of(p),
+            n=number_of(turn, p),
             title=p.title,
             new=unit_name(turn.ctx, turn.data["new"]),
             role=_role_label(turn, a),
@@ -217,10 +214,10 @@ def on_reassign_confirm(turn: Turn, value: str) -> str:
     turn.say(
         turn.t(
             "已改交：{n}提案改由{unit}{role}，期限{due}。已通知原单位和新单位。",
-            n=number_of(p),
+            n=number_of(turn, p),
             unit=unit_name(turn.ctx, new.unit_id),
             role=_role_label(turn, new),
-            due=fmt_date(new.due_date),
+            due=turn.date(new.due_date),
         )
     )
     return "done"
@@ -241,7 +238,7 @@ def on_refuse_reason(turn: Turn, text: str) -> str:
         turn.t(
             "已不予调整：{unit}须按期办理（{due}前），已通知该单位。",
             unit=unit_name(turn.ctx, a.unit_id),
-            due=fmt_date(a.due_date),
+            due=turn.date(a.due_date),
         )
     )
     return "done"
@@ -306,15 +303,15 @@ def ask_replies(turn: Turn) -> None:
     if not pending:
         turn.say(turn.t("没有待审核的答复。"), [turn.choice(turn.t(TO_MENU), "menu")])
         return
-    rows, page, pages = paged(turn, "rep", pending)
+    page = paged(turn, "rep", pending)
     lines = [turn.t("待审核的答复 {n} 件（提交时间从早到晚）：", n=len(pending))]
     choices = []
-    for index, (r, p) in enumerate(rows, page * PAGE_SIZE + 1):
+    for index, (r, p) in enumerate(page.rows, page.first):
         lines.append(
             turn.t(
                 "{i}. {n}《{title}》 {unit}，{c}类，第{v}稿，{day}提交",
                 i=index,
-                n=number_of(p),
+                n=number_of(turn, p),
                 title=p.title,
                 unit=r.signing_unit,
                 c=r.reply_class,
@@ -322,9 +319,9 @@ def ask_replies(turn: Turn) -> None:
                 day=day_text(turn, r.submitted_at),
             )
         )
-        choices.append(turn.choice(short(f"{number_of(p)} {p.title}"), f"r:{r.id}"))
-    lines += page_line(turn, page, pages)
-    choices += nav(turn, page, pages)
+        choices.append(turn.choice(short(f"{number_of(turn, p)} {p.title}"), f"r:{r.id}"))
+    lines += page.position(turn)
+    choices += page.buttons(turn)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -344,7 +341,7 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
     lines = [
         turn.t(
             "{n}《{title}》的答复（第{v}稿，{unit}主办）",
-            n=number_of(proposal),
+            n=number_of(turn, proposal),
             title=proposal.title,
             v=reply.version,
             unit=unit_name(turn.ctx, lead.unit_id if lead else None),
@@ -362,26 +359,15 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
             "联系人：{p}　联系电话：{phone}", p=reply.contact_person, phone=reply.contact_phone
         ),
         turn.t("落款单位：{u}", u=reply.signing_unit),
-        turn.t("答复日期：{d}", d=fmt_date(reply.reply_date)),
+        turn.t("答复日期：{d}", d=turn.date(reply.reply_date)),
     ]
     files = attachments_of(turn.ctx, reply_id=reply.id)
     if files:
-        lines.append(turn.t("附件：{names}", names="、".join(f.filename for f in files)))
-    co = turn.session.exec(
-        select(Assignment)
-        .where(
-            Assignment.proposal_id == proposal.id,
-            Assignment.role == "co",
-            col(Assignment.status) != AssignmentStatus.REASSIGNED,
-        )
-        .order_by(col(Assignment.id))
-    ).all()
-    if co:
+        lines.append(turn.t("附件：{names}", names=turn.join(f.filename for f in files)))
+    opinions = co_opinions(turn, proposal)
+    if opinions:
         lines.append(turn.t("协办意见："))
-        for a in co:
-            lines.append(
-                f"  {unit_name(turn.ctx, a.unit_id)}：" + (a.opinion or turn.t("（尚未提出）"))
-            )
+        lines += ["  " + opinion for opinion in opinions]
     return "\n".join(lines)
 
 
@@ -420,7 +406,7 @@ def on_reply(turn: Turn, value: str) -> str:
     turn.say(
         turn.t(
             "已审核通过{n}提案的答复（{c}类），已送达提案人和联名委员，请他们评价。",
-            n=number_of(p),
+            n=number_of(turn, p),
             c=r.reply_class,
         )
     )
@@ -438,7 +424,7 @@ def on_return_comment(turn: Turn, text: str) -> str:
     comment = words(turn, text, turn.t("退回意见"), 2000)
     r = replies.return_reply(turn.ctx, turn.data["rid"], comment)
     p = turn.session.get(Proposal, r.proposal_id)
-    turn.say(turn.t("已退回{n}提案的答复，已通知主办单位修改后重新提交。", n=number_of(p)))
+    turn.say(turn.t("已退回{n}提案的答复，已通知主办单位修改后重新提交。", n=number_of(turn, p)))
     return "done"
 
 
@@ -480,22 +466,22 @@ def ask_rehandles(turn: Turn) -> None:
             turn.t("没有评价为不满意、待处理的提案。"), [turn.choice(turn.t(TO_MENU), "menu")]
         )
         return
-    rows, page, pages = paged(turn, "reh", pending)
+    page = paged(turn, "reh", pending)
     lines = [turn.t("评价为不满意的提案 {n} 件：", n=len(pending))]
     choices = []
-    for index, p in enumerate(rows, page * PAGE_SIZE + 1):
+    for index, p in enumerate(page.rows, page.first):
         lines.append(
             turn.t(
                 "{i}. {n}《{title}》，{day}送达",
                 i=index,
-                n=number_of(p),
+                n=number_of(turn, p),
                 title=p.title,
                 day=day_text(turn, p.delivered_at),
             )
         )
-        choices.append(turn.choice(short(f"{number_of(p)} {p.title}"), f"p:{p.id}"))
-    lines += page_line(turn, page, pages)
-    choices += nav(turn, page, pages)
+        choices.append(turn.choice(short(f"{number_of(turn, p)} {p.title}"), f"p:{p.id}"))
+    lines += page.position(turn)
+    choices += page.buttons(turn)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
     turn.say("\n".join(lines), choices)
 
@@ -538,7 +524,7 @@ def ratings_text(turn: Turn, proposal: Proposal) -> str:
             )
     deadline = replies.rating_deadline(turn.ctx, proposal)
     if deadline:
-        lines.append(turn.t("评价期至：{d}", d=fmt_date(deadline)))
+        lines.append(turn.t("评价期至：{d}", d=turn.date(deadline)))
     lines.append(
         turn.t(
             "已重新办理 {n} 次（最多 {max} 次）。",
@@ -578,13 +564,15 @@ def on_rehandle(turn: Turn, value: str) -> str:
         return "re"
     if value == "close":
         p = replies.close(turn.ctx, turn.data["pid"])
-        turn.say(turn.t("{n}《{title}》已办结，已通知提案人。", n=number_of(p), title=p.title))
+        turn.say(
+            turn.t("{n}《{title}》已办结，已通知提案人。", n=number_of(turn, p), title=p.title)
+        )
         return "done"
     return value
 
 
 def _default_rehandle_due(turn: Turn) -> date:
-    return due_date_or_default(turn.ctx, None, turn.ctx.rules.rehandle_due_months, "新的答复期限")
+    return due_date_or_default(turn.ctx, None, turn.ctx.rules.rehandle_due_months, NEW_DUE)
 
 
 def ask_rehandle_due(turn: Turn) -> None:
@@ -594,7 +582,7 @@ def ask_rehandle_due(turn: Turn) -> None:
             "重新办理：由{unit}重新答复。新的答复期限默认为 {m} 个月后：{day}。",
             unit=unit_name(turn.ctx, lead.unit_id if lead else None),
             m=turn.ctx.rules.rehandle_due_months,
-            day=fmt_date(_default_rehandle_due(turn)),
+            day=turn.date(_default_rehandle_due(turn)),
         )
         + "\n"
         + turn.t(DATE_HINT),
@@ -610,7 +598,7 @@ def on_rehandle_due_choice(turn: Turn, value: str) -> str:
 
 
 def on_rehandle_due_text(turn: Turn, text: str) -> str:
-    day = read_date(turn, text, turn.ctx.rules.rehandle_due_months, "新的答复期限")
+    day = read_date(turn, text, turn.ctx.rules.rehandle_due_months, NEW_DUE)
     turn.data["re_due"] = day.isoformat()
     return "next"
 
@@ -622,7 +610,7 @@ def ask_rehandle_note(turn: Turn) -> None:
         turn.t(
             "新的答复期限：{day}。\n可以写下重新办理的要求（将告知承办单位），"
             "或点「不写要求，下达」：",
-            day=fmt_date(day),
+            day=turn.date(day),
         ),
         [
             turn.choice(turn.t("不写要求，下达"), "skip"),
@@ -643,9 +631,9 @@ def _order_rehandle(turn: Turn, note: str | None) -> str:
     turn.say(
         turn.t(
             "已下达重新办理：{n}提案由{unit}在{due}前重新答复，已通知承办单位和提案人。",
-            n=number_of(p),
+            n=number_of(turn, p),
             unit=unit_name(turn.ctx, lead.unit_id),
-            due=fmt_date(lead.due_date),
+            due=turn.date(lead.due_date),
         )
     )
     return "done"

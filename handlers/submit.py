@@ -28,7 +28,7 @@ from handlers.messages import FileIn
 from handlers.similar import similar_proposals
 from storage.models import Person, Proposal, Signer
 from workflow import attachments, proposals
-from workflow.core import fmt_time, person_name, require_role
+from workflow.core import person_name, require_role
 from workflow.errors import InvalidInput, WorkflowError
 from workflow.permissions import signer_of
 from workflow.proposals import body_length
@@ -564,7 +564,7 @@ def ask_cosigners(turn: Turn) -> None:
         lines = [
             turn.t(
                 "联名委员：{names}（提交后会请他们在 {days} 个工作日内确认）。",
-                names="、".join(p.name for p in people),
+                names=turn.join(p.name for p in people),
                 days=turn.ctx.rules.cosign_window_workdays,
             )
         ]
@@ -642,7 +642,7 @@ def ask_preview(turn: Turn) -> None:
         render_record(turn.ctx, proposal, gettext=turn.gettext, locale=turn.locale),
     ]
     if files:
-        lines.append(turn.t("附件：{names}", names="、".join(a.filename for a in files)))
+        lines.append(turn.t("附件：{names}", names=turn.join(a.filename for a in files)))
     lines += ["", _budget(turn, proposal)]
     lines.append(turn.t("点下方按钮修改某一项，或「保存草稿」以后再提交，或「提交」。"))
     choices = [turn.choice(turn.t(label), f"e:{step}") for step, label in EDITABLE]
@@ -673,7 +673,7 @@ def on_preview(turn: Turn, value: str) -> str | None:
         raise InvalidInput(
             turn.t(
                 "还缺少：{items}，请补充后再提交。",
-                items="、".join(turn.t(label) for label in missing),
+                items=turn.join(turn.t(label) for label in missing),
             )
         )
     if similar_proposals(turn.session, proposal):
@@ -688,7 +688,7 @@ def _submit(turn: Turn) -> str:
         turn.t(
             "✅ 提案《{title}》已于{at}提交，正在等待提案委审查。审查结果会通知您。",
             title=proposal.title,
-            at=fmt_time(turn.ctx, proposal.submitted_at),
+            at=turn.time(proposal.submitted_at),
         )
     ]
     people = _cosigners(turn, proposal.id)
@@ -696,8 +696,8 @@ def _submit(turn: Turn) -> str:
         lines.append(
             turn.t(
                 "已请{names}委员在{deadline}前确认联名。",
-                names="、".join(p.name for p in people),
-                deadline=fmt_time(turn.ctx, proposal.cosign_deadline),
+                names=turn.join(p.name for p in people),
+                deadline=turn.time(proposal.cosign_deadline),
             )
         )
     turn.say("\n".join(lines))
@@ -734,9 +734,7 @@ def ask_similar(turn: Turn) -> None:
             status=turn.t(proposal_label(other.status)),
         )
         if _joinable(turn, other):
-            line += turn.t(
-                "（可联名，截止{deadline}）", deadline=fmt_time(turn.ctx, other.cosign_deadline)
-            )
+            line += turn.t("（可联名，截止{deadline}）", deadline=turn.time(other.cosign_deadline))
             choices.append(
                 turn.choice(
                     turn.t("🤝 改为联名第{i}件《{title}》", i=i, title=_shorten(other.title, 14)),
@@ -784,7 +782,7 @@ def ask_join(turn: Turn) -> None:
             "对方点「邀请联名」后，您会收到联名邀请，确认即可成为联名委员。",
             title=target.title,
             name=name,
-            deadline=fmt_time(turn.ctx, target.cosign_deadline),
+            deadline=turn.time(target.cosign_deadline),
             mine=proposal.title,
         )
         choices.append(turn.choice(turn.t("放弃本提案，改为联系该提案人联名"), "drop"))
@@ -938,7 +936,7 @@ def on_cosign_add(turn: Turn, args: list[str]) -> None:
             "已邀请{name}委员联名《{title}》，请其在{deadline}前确认。",
             name=person_name(turn.session, person_id),
             title=proposal.title,
-            deadline=fmt_time(turn.ctx, proposal.cosign_deadline),
+            deadline=turn.time(proposal.cosign_deadline),
         )
     )
     if turn.conv.flow in turn.engine.flows:

@@ -20,12 +20,12 @@ from sqlmodel import col, select
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import FileIn
+from handlers.paging import Pager
 from storage.models import Assignment, Proposal
 from workflow import assignments, attachments, replies
-from workflow.assignments import CONTACT_METHODS, unit_name
-from workflow.core import check_text, fmt_date, person_name, require_role, require_status
+from workflow.assignments import CONTACT_METHODS, assignment_subject, unit_name
+from workflow.core import check_text, person_name, require_role, require_status
 from workflow.errors import InvalidInput, InvalidTransition
-from workflow.numbering import short_number
 from workflow.permissions import require_unit_handler
 from workflow.record import render_record
 from workflow.replies import CLASS_MEANINGS, PHONE_RE
@@ -37,7 +37,6 @@ from workflow.statuses import (
     assignment_label,
 )
 
-PAGE_SIZE = 8
 DONE_WORDS = {"完成", "done", "Done", "DONE"}
 # Limits the workflow applies to these texts (repeated here only to refuse them early,
 # before the person types the next step; the service call checks them again).
@@ -50,6 +49,7 @@ BODY_FILE_TYPES = (".docx", ".pdf", ".txt")
 
 ROLE_LABELS = {"lead": N_("主办"), "co": N_("协办")}
 BACK = N_("返回")
+INBOX_PAGER = Pager(back=N_("上一页"), forward=N_("下一页"), position=N_("第 {page}/{pages} 页"))
 
 
 # ---------------------------------------------------------------- small helpers
@@ -94,13 +94,15 @@ def _again(turn: Turn) -> None:
 def _label(turn: Turn, assignment: Assignment, proposal: Proposal) -> str:
     title = proposal.title if len(proposal.title) <= 22 else proposal.title[:21] + "…"
     role = turn.t(ROLE_LABELS.get(assignment.role, assignment.role))
-    return f"{short_number(proposal.number)}{title}（{role}）"
+    return turn.t(
+        "{num}{title}（{role}）", num=turn.number(proposal.number), title=title, role=role
+    )
 
 
 def _due_text(turn: Turn, assignment: Assignment) -> str:
     if assignment.role == "lead":
-        return turn.t("答复期限 {d}", d=fmt_date(assignment.due_date))
-    return turn.t("协办意见期限 {d}", d=fmt_date(assignment.due_date))
+        return turn.t("答复期限 {d}", d=turn.date(assignment.due_date))
+    return turn.t("协办意见期限 {d}", d=turn.date(assignment.due_date))
 
 
 def unit_inbox(turn: Turn) -> list[tuple[Assignment, Proposal]]:
@@ -115,6 +117,28 @@ def unit_inbox(turn: Turn) -> list[tuple[Assignment, Proposal]]:
         .order_by(col(Assignment.due_date), col(Assignment.id))
     ).all()
     return sorted(rows, key=lambda row: row[0].status != AssignmentStatus.PENDING)
+
+
+def co_opinions(turn: Turn, proposal: Proposal) -> list[str]:
+    """Each co-handling unit still on the proposal with its opinion: 区交通运输局：……
+    (（尚未提出） while it has given none)."""
+    co = turn.session.exec(
+        select(Assignment)
+        .where(
+            Assignment.proposal_id == proposal.id,
+            Assignment.role == "co",
+            col(Assignment.status) != AssignmentStatus.REASSIGNED,
+        )
+        .order_by(col(Assignment.id))
+    ).all()
+    return [
+        turn.t(
+            "{unit}：{opinion}",
+            unit=unit_name(turn.ctx, a.unit_id),
+            opinion=a.opinion or turn.t("（尚未提出）"),
+        )
+        for a in co
+    ]
 
 
 def _current(turn: Turn) -> tuple[Assignment, Proposal] | None:
@@ -142,8 +166,7 @@ def _check_may(turn: Turn, action: str, assignment_id: int) -> Assignment:
         transition,
         assignment.status,
         label=assignment_label,
-        subject=f"{unit_name(turn.ctx, assignment.unit_id)}承办的{short_number(proposal.number)}"
-        "提案",
+        subject=assignment_subject(turn.ctx, assignment, proposal),
         proposal_id=proposal.id,
         assignment_id=assignment.id,
     )
@@ -151,7 +174,7 @@ def _check_may(turn: Turn, action: str, assignment_id: int) -> Assignment:
         raise InvalidTransition(
             turn.t(
                 "调整申请期已于{d}结束，交办已确定，请按期办理。",
-                d=fmt_date(assignment.adjust_deadline),
+                d=turn.date(assignment.adjust_deadline),
             )
         )
     return assignment
@@ -177,9 +200,7 @@ def ask_list(turn: Turn) -> None:
             [turn.choice(turn.t("返回菜单"), "menu")],
         )
         return
-    pages = (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = min(max(int(turn.data.get("page", 0)), 0), pages - 1)
-    shown = rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    page = INBOX_PAGER.page(turn, rows)
     pending = sum(1 for a, _p in rows if a.status == AssignmentStatus.PENDING)
     lines = [
         turn.t(
@@ -190,7 +211,7 @@ def ask_list(turn: Turn) -> None:
         )
     ]
     group = None
-    for assignment, proposal in shown:
+    for assignment, proposal in page.rows:
         heading = (
             turn.t("【待签收】")
             if assignment.status == AssignmentStatus.PENDING
@@ -202,21 +223,17 @@ def ask_list(turn: Turn) -> None:
         lines.append(
             turn.t(
                 "· {num}《{title}》 {role} · {due} · {status}",
-                num=short_number(proposal.number),
+                num=turn.number(proposal.number),
                 title=proposal.title,
                 role=turn.t(ROLE_LABELS.get(assignment.role, assignment.role)),
                 due=_due_text(turn, assignment),
                 status=turn.t(assignment_label(assignment.status)),
             )
         )
-    if pages > 1:
-        lines.append(turn.t("第 {page}/{pages} 页", page=page + 1, pages=pages))
+    lines += page.position(turn)
     lines.append(turn.t("请点选要办理的一件："))
-    buttons = [turn.choice(_label(turn, a, p), f"a:{a.id}") for a, p in shown]
-    if page > 0:
-        buttons.append(turn.choice(turn.t("上一页"), f"pg:{page - 1}"))
-    if page < pages - 1:
-        buttons.append(turn.choice(turn.t("下一页"), f"pg:{page + 1}"))
+    buttons = [turn.choice(_label(turn, a, p), f"a:{a.id}") for a, p in page.rows]
+    buttons += page.buttons(turn)
     buttons.append(turn.choice(turn.t("返回菜单"), "menu"))
     turn.say("\n".join(lines), buttons)
 
@@ -224,11 +241,9 @@ def ask_list(turn: Turn) -> None:
 def on_list(turn: Turn, value: str) -> str | None:
     if value == "menu":
         return "menu"
-    kind, _, arg = value.partition(":")
-    if kind == "pg":
-        turn.data["page"] = int(arg)
+    if INBOX_PAGER.take(turn, value):
         return "page"
-    turn.data["asg"] = int(arg)
+    turn.data["asg"] = int(value.removeprefix("a:"))
     if _current(turn) is None:
         turn.say(turn.t("这项交办已办结或已改交，不在本单位的待办中了。"), expects="none")
         return "page"
@@ -268,7 +283,7 @@ def ask_detail(turn: Turn) -> None:
     lines = [
         turn.t(
             "{num}提案《{title}》",
-            num=short_number(proposal.number),
+            num=turn.number(proposal.number),
             title=proposal.title,
         ),
         turn.t(
@@ -276,7 +291,7 @@ def ask_detail(turn: Turn) -> None:
             role=turn.t(ROLE_LABELS.get(assignment.role, assignment.role)),
             due=_due_text(turn, assignment),
         ),
-        turn.t("调整申请期限：{d}", d=fmt_date(assignment.adjust_deadline)),
+        turn.t("调整申请期限：{d}", d=turn.date(assignment.adjust_deadline)),
         turn.t("本单位办理状态：{s}", s=turn.t(assignment_label(assignment.status))),
     ]
     if assignment.status == AssignmentStatus.PENDING:
@@ -284,11 +299,13 @@ def ask_detail(turn: Turn) -> None:
             lines.append(
                 turn.t(
                     "如不属于本单位职责，请于{d}前申请调整。",
-                    d=fmt_date(assignment.adjust_deadline),
+                    d=turn.date(assignment.adjust_deadline),
                 )
             )
         else:
-            lines.append(turn.t("调整申请期已于{d}结束。", d=fmt_date(assignment.adjust_deadline)))
+            lines.append(
+                turn.t("调整申请期已于{d}结束。", d=turn.date(assignment.adjust_deadline))
+            )
     if assignment.status == AssignmentStatus.ADJUSTMENT_REQUESTED:
         lines.append(
             turn.t("已申请调整，等待提案委决定。理由：{r}", r=assignment.adjustment_reason or "")
@@ -338,7 +355,7 @@ def on_detail(turn: Turn, value: str) -> str | None:
         assignment = assignments.accept(turn.ctx, asg_id)
         proposal = turn.session.get(Proposal, assignment.proposal_id)
         turn.say(
-            turn.t("已签收{num}提案，请按期办理。", num=short_number(proposal.number)),
+            turn.t("已签收{num}提案，请按期办理。", num=turn.number(proposal.number)),
             expects="none",
         )
         return "again"
@@ -368,7 +385,7 @@ def on_detail(turn: Turn, value: str) -> str | None:
 
 def ask_adjust_reason(turn: Turn) -> None:
     current = _current(turn)
-    deadline = fmt_date(current[0].adjust_deadline) if current else ""
+    deadline = turn.date(current[0].adjust_deadline) if current else ""
     turn.say(
         turn.t(
             "申请调整：请说明这件提案不属于本单位职责的理由（调整申请期到{d}）。",
@@ -442,7 +459,7 @@ def _set_contact_date(turn: Turn, day: date) -> str:
         raise InvalidInput(
             turn.t(
                 "沟通日期不能早于交办日期（{d}）。",
-                d=fmt_date(turn.ctx.local(current[0].assigned_at).date()),
+                d=turn.date(turn.ctx.local(current[0].assigned_at).date()),
             )
         )
     turn.data["contact"] = {**turn.data.get("contact", {}), "date": day.isoformat()}
@@ -466,7 +483,7 @@ def ask_contact_summary(turn: Turn) -> None:
     turn.say(
         turn.t(
             "{day}{method}：请简要写下沟通情况（委员的意见、商定的事项）。",
-            day=fmt_date(day),
+            day=turn.date(day),
             method=turn.t(method) if method else "",
         ),
         [turn.choice(turn.t(BACK), "back")],
@@ -570,7 +587,7 @@ def on_opinion_choice(turn: Turn, value: str) -> str:
 
 def ask_extend_reason(turn: Turn) -> None:
     current = _current(turn)
-    due = fmt_date(current[0].due_date) if current else ""
+    due = turn.date(current[0].due_date) if current else ""
     turn.say(
         turn.t("申请延期：现在的期限是{d}。请说明需要延期的理由。", d=due),
         [turn.choice(turn.t(BACK), "back")],
@@ -638,7 +655,7 @@ def ask_class(turn: Turn) -> None:
         lines.append(
             turn.t(
                 "撰写答复 · {num}提案《{title}》",
-                num=short_number(current[1].number),
+                num=turn.number(current[1].number),
                 title=current[1].title,
             )
         )
@@ -697,7 +714,7 @@ def ask_body(turn: Turn) -> None:
     if files:
         lines.append(
             turn.t(
-                "已上传的文件（提交后作为答复附件）：{f}", f="、".join(f["name"] for f in files)
+                "已上传的文件（提交后作为答复附件）：{f}", f=turn.join(f["name"] for f in files)
             )
         )
         if not parts:
@@ -867,10 +884,12 @@ def on_signing_unit_text(turn: Turn, text: str) -> str:
 def ask_reply_date(turn: Turn) -> None:
     draft = _draft(turn)
     today = turn.ctx.today
-    buttons = [turn.choice(turn.t("今天（{d}）", d=fmt_date(today)), "today")]
+    buttons = [turn.choice(turn.t("今天（{d}）", d=turn.date(today)), "today")]
     if draft.get("date") and draft["date"] != today.isoformat():
         buttons.append(
-            turn.choice(turn.t("保留：{v}", v=fmt_date(date.fromisoformat(draft["date"]))), "keep")
+            turn.choice(
+                turn.t("保留：{v}", v=turn.date(date.fromisoformat(draft["date"]))), "keep"
+            )
         )
     turn.say(
         turn.t("第 6 步：答复日期。点「今天」，或发送日期，例如 2026-11-20 或 11月20日。"),
@@ -927,13 +946,13 @@ def ask_preview(turn: Turn) -> None:
     salutation = (
         turn.t("尊敬的{name}委员：", name=proposer)
         if proposal.category == "member"
-        else f"{proposal.collective_body or proposer}："
+        else turn.t("{name}：", name=proposal.collective_body or proposer)
     )
     lines = [turn.t("答复函预览"), "", _reply_title(proposal), salutation]
     lines += [f"  {p.strip()}" for part in draft["parts"] for p in part.splitlines() if p.strip()]
     lines.append(turn.t("（联系人：{p}　联系电话：{t}）", p=draft["person"], t=draft["phone"]))
     lines.append(draft["unit"])
-    lines.append(fmt_date(date.fromisoformat(draft["date"])))
+    lines.append(turn.date(date.fromisoformat(draft["date"])))
     lines.append(
         turn.t(
             "答复类别：（{c}）类　{m}",
@@ -942,23 +961,10 @@ def ask_preview(turn: Turn) -> None:
         )
     )
     if draft.get("files"):
-        lines.append(turn.t("附件：{f}", f="、".join(f["name"] for f in draft["files"])))
-    co = turn.session.exec(
-        select(Assignment)
-        .where(
-            Assignment.proposal_id == proposal.id,
-            Assignment.role == "co",
-            col(Assignment.status) != AssignmentStatus.REASSIGNED,
-        )
-        .order_by(col(Assignment.id))
-    ).all()
-    if co:
-        lines += ["", turn.t("协办单位意见：")]
-        for other in co:
-            lines.append(
-                f"· {unit_name(turn.ctx, other.unit_id)}："
-                + (other.opinion or turn.t("（尚未提出）"))
-            )
+        lines.append(turn.t("附件：{f}", f=turn.join(f["name"] for f in draft["files"])))
+    opinions = co_opinions(turn, proposal)
+    if opinions:
+        lines += ["", turn.t("协办单位意见："), *("· " + opinion for opinion in opinions)]
     if draft.get("returned"):
         lines += ["", turn.t("上一稿的审核意见：{c}", c=draft["returned"]["comment"])]
     lines += ["", turn.t("确认无误后点「提交审核」；也可以修改任何一项。")]
@@ -1170,7 +1176,7 @@ def on_notice(turn: Turn, args: list[str]) -> None:
         turn.say(
             turn.t(
                 "已签收{num}提案《{title}》，请按期办理。",
-                num=short_number(proposal.number),
+                num=turn.number(proposal.number),
                 title=proposal.title,
             ),
             expects="none",

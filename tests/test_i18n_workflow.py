@@ -255,7 +255,7 @@ async def test_the_record_in_english_from_my_proposals_and_the_lookup(db, wf, wo
     chat = chat_as(world.member)
     await chat.send("/menu")
     await chat.tap("📋 My proposals")
-    await chat.tap("第〔1〕号")  # the list's own numbering is the handlers' (not translated)
+    await chat.tap("No. 1")
     record = chat.said
     for line in (
         "示范区政协 - Proposal",
