@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import time
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.db import DEFAULT_SQLITE_URL
 from workflow.rules import Rules
 
 _DEFAULTS = Rules()
+
+# Working-day offsets, written "15,5,1" in the environment.
+Workdays = Annotated[tuple[int, ...], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -52,6 +57,12 @@ class Settings(BaseSettings):
     invite_failure_window_minutes: int = Field(
         _DEFAULTS.invite_failure_window_minutes, ge=1, le=24 * 60
     )
+    due_reminder_workdays: Workdays = _DEFAULTS.due_reminder_workdays
+    rating_reminder_workdays: Workdays = _DEFAULTS.rating_reminder_workdays
+    review_backlog_workdays: int = Field(_DEFAULTS.review_backlog_workdays, ge=1, le=60)
+    digest_time: str = _DEFAULTS.digest_time
+    quiet_hours_start: str = _DEFAULTS.quiet_hours_start
+    quiet_hours_end: str = _DEFAULTS.quiet_hours_end
 
     @field_validator("timezone")
     @classmethod
@@ -63,6 +74,48 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
+
+    @field_validator("due_reminder_workdays", "rating_reminder_workdays", mode="before")
+    @classmethod
+    def _workday_list(cls, value):
+        """ "15,5,1" (or "15 5 1"; empty for none) from the environment, a sequence in code."""
+        if isinstance(value, str):
+            words = value.replace(",", " ").replace("，", " ").split()
+            try:
+                value = [int(word) for word in words]
+            except ValueError:
+                raise ValueError(f"working days must be whole numbers: {value!r}") from None
+        return value
+
+    @field_validator("due_reminder_workdays", "rating_reminder_workdays")
+    @classmethod
+    def _workday_offsets(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(day < 1 or day > 120 for day in value):
+            raise ValueError("each offset must be between 1 and 120 working days")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("digest_time", "quiet_hours_start", "quiet_hours_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        """A local time of day, HH:MM (24-hour); kept as HH:MM."""
+        hours, _, minutes = value.strip().partition(":")
+        try:
+            parsed = time(int(hours), int(minutes))
+        except ValueError:
+            raise ValueError(f"not a time of day HH:MM: {value!r}") from None
+        if len(minutes) != 2 or not hours.isdigit() or not minutes.isdigit():
+            raise ValueError(f"not a time of day HH:MM: {value!r}")
+        return parsed.strftime("%H:%M")
+
+    @model_validator(mode="after")
+    def _rating_reminders_inside_the_window(self):
+        late = [d for d in self.rating_reminder_workdays if d >= self.rating_window_workdays]
+        if late:
+            raise ValueError(
+                f"rating reminders {late} must come before the rating window of "
+                f"{self.rating_window_workdays} working days ends"
+            )
+        return self
 
     @field_validator("telegram_token", "telegram_webhook_secret", mode="before")
     @classmethod

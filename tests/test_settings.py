@@ -60,3 +60,54 @@ def test_deep_link_needs_the_bot_username(monkeypatch):
     assert Settings().deep_link("ABC") is None
     monkeypatch.setenv("PROPOSALBOT_TELEGRAM_BOT_USERNAME", "@tiantong_bot")
     assert Settings().deep_link("ABC") == "https://t.me/tiantong_bot?start=ABC"
+
+
+def test_sweep_settings_have_their_defaults():
+    rules = Settings().rules()
+    assert rules.due_reminder_workdays == (15, 5, 1)
+    assert rules.rating_reminder_workdays == (5, 10)
+    assert rules.review_backlog_workdays == 3
+    assert (rules.digest_time, rules.quiet_hours_start, rules.quiet_hours_end) == (
+        "09:00",
+        "21:00",
+        "08:00",
+    )
+
+
+def test_working_day_offsets_are_written_as_a_list(monkeypatch):
+    monkeypatch.setenv("PROPOSALBOT_DUE_REMINDER_WORKDAYS", "20, 10,3,10")
+    monkeypatch.setenv("PROPOSALBOT_RATING_REMINDER_WORKDAYS", "3 7")
+    monkeypatch.setenv("PROPOSALBOT_REVIEW_BACKLOG_WORKDAYS", "2")
+    rules = Settings().rules()
+    assert rules.due_reminder_workdays == (20, 10, 3)  # each offset once
+    assert rules.rating_reminder_workdays == (3, 7)
+    assert rules.review_backlog_workdays == 2
+    monkeypatch.setenv("PROPOSALBOT_RATING_REMINDER_WORKDAYS", "")
+    assert Settings().rules().rating_reminder_workdays == ()  # no reminders
+
+
+@pytest.mark.parametrize("value", ["15,x", "0", "15,5,200", "-1"])
+def test_bad_working_day_offsets_are_refused(monkeypatch, value):
+    monkeypatch.setenv("PROPOSALBOT_DUE_REMINDER_WORKDAYS", value)
+    with pytest.raises(ValidationError, match="due_reminder_workdays"):
+        Settings()
+
+
+def test_rating_reminders_must_fall_inside_the_rating_window(monkeypatch):
+    monkeypatch.setenv("PROPOSALBOT_RATING_REMINDER_WORKDAYS", "5,15")
+    with pytest.raises(ValidationError, match="before the rating window"):
+        Settings()
+    monkeypatch.setenv("PROPOSALBOT_RATING_WINDOW_WORKDAYS", "20")
+    assert Settings().rules().rating_reminder_workdays == (5, 15)
+
+
+def test_times_of_day_are_hours_and_minutes(monkeypatch):
+    monkeypatch.setenv("PROPOSALBOT_DIGEST_TIME", "8:30")
+    monkeypatch.setenv("PROPOSALBOT_QUIET_HOURS_START", "22:15")
+    rules = Settings().rules()
+    assert (rules.digest_time, rules.quiet_hours_start) == ("08:30", "22:15")
+    assert rules.digest_at.hour == 8 and rules.digest_at.minute == 30
+    for bad in ["25:00", "9:5", "0900", "09:00:00", "noon", ""]:
+        monkeypatch.setenv("PROPOSALBOT_QUIET_HOURS_END", bad)
+        with pytest.raises(ValidationError, match="quiet_hours_end"):
+            Settings()

@@ -64,6 +64,13 @@ class WorkCalendar:
             day += timedelta(days=1)
         return day
 
+    def previous_workday(self, day: date) -> date:
+        """The last working day before ``day``."""
+        day -= timedelta(days=1)
+        while not self.is_workday(day):
+            day -= timedelta(days=1)
+        return day
+
     def workdays_between(self, start: date, end: date) -> int:
         """Working days in the half-open interval (start, end]; negative if end < start."""
         if end < start:

@@ -51,6 +51,7 @@ EXTRA_ACTION_LABELS = {
     "assignment_create": label("交办单位"),
     "cosign_expired": label("联名确认截止"),
     "rating_not_given": label("评价期满未评价"),
+    "publish": label("信息公开"),
     "roster_import_people": label("导入人员名册"),
     "roster_import_units": label("导入单位名册"),
     "invite_issued": label("发放邀请码"),

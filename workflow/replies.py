@@ -41,6 +41,7 @@ CLASS_MEANINGS = {
     "C": label("因条件限制或其他原因暂时不能解决，留作参考"),
 }
 RATINGS = {"satisfied": label("满意"), "basic": label("基本满意"), "unsatisfied": label("不满意")}
+PUBLISH = label("信息公开")
 PHONE_RE = re.compile(r"^[0-9][0-9\- ]{4,19}$")
 
 
@@ -422,6 +423,30 @@ def record_ratings_not_given(ctx: Ctx, proposal: Proposal) -> list[int]:
     if missing:
         audit(ctx, "rating_not_given", proposal_id=proposal.id, person_ids=missing)
     return missing
+
+
+def publish(ctx: Ctx, proposal_id: int) -> bool:
+    """信息公开: the system publishes a disclosed proposal and its reply once the publication
+    period after delivery has passed, and tells the signers; False if there is nothing to do."""
+    if ctx.actor is not None:
+        raise PermissionDenied("「{action}」由系统自动执行，不能手动操作。", action=PUBLISH)
+    proposal = lock_proposal(ctx, proposal_id)
+    if proposal.published or not proposal.disclose or proposal.delivered_at is None:
+        return False
+    reply = delivered_reply(ctx, proposal)
+    proposal.published = True
+    proposal.updated_at = ctx.now
+    ctx.session.add(proposal)
+    audit(ctx, "publish", proposal_id=proposal.id, reply_id=reply.id if reply else None)
+    notify(
+        ctx,
+        signer_ids(ctx.session, proposal.id),
+        "published",
+        Text("您的提案《{title}》及其答复已按信息公开的要求公开。", title=proposal.title),
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
+    return True
 
 
 def _close(ctx: Ctx, proposal: Proposal, *, reason: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from zoneinfo import ZoneInfo
 
 
@@ -29,7 +30,23 @@ class Rules:
     attachment_max_bytes: int = 20 * 1024 * 1024
     attachment_max_count: int = 10
     reply_classes: tuple[str, ...] = ("A", "B", "C")
+    # The scheduled sweeps (workflow.sweeps) and the notice dispatcher.
+    due_reminder_workdays: tuple[int, ...] = (15, 5, 1)  # reminders before a due date
+    rating_reminder_workdays: tuple[int, ...] = (5, 10)  # reminders after delivery
+    review_backlog_workdays: int = 3  # staff are told of proposals awaiting review longer
+    digest_time: str = "09:00"  # the daily digest, local time, working days only
+    quiet_hours_start: str = "21:00"  # no notice goes out from here…
+    quiet_hours_end: str = "08:00"  # …to here (local time; urgent ones excepted)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def digest_at(self) -> time:
+        return time.fromisoformat(self.digest_time)
+
+    @property
+    def day_starts_at(self) -> time:
+        """When the quiet hours end: the earliest a notice written on a holiday is sent."""
+        return time.fromisoformat(self.quiet_hours_end)

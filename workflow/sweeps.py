@@ -1,0 +1,904 @@
+"""The scheduled sweeps: the bot speaks first, at the right moment, to the right people, once.
+
+Each sweep is a plain function of a system context (``wf.ctx(session, None)``; ``ctx.now`` is
+the moment it runs) that makes the changes time brings and writes the notices they call for,
+and returns how many notices it wrote. ``SWEEPS`` lists them in run order; the scheduler runs
+them every few minutes, and the daily digest (``DIGEST``) at ``rules.digest_time`` on working
+days.
+
+Every sweep is idempotent: run twice at the same moment, or every few minutes all day, it
+writes each notice once. A notice's key says what makes it unique: the assignment and the
+reminder's offset, the local date for daily ones, the ISO week for weekly ones; a person
+already told under that key is not told again. Changes (an adjustment window closing, a
+co-signer dropping off, a rating recorded as not given, a reply published) go through the
+workflow's own services, with their audit events, one record at a time in a savepoint: a
+record someone else changed meanwhile is skipped and the rest go on.
+
+Reminders and escalations go out on working days only. Changes that fall due on a holiday
+are made on time, and the notices they write wait until the next working day's morning (the
+end of the quiet hours).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import event, func, or_
+from sqlmodel import col, select
+
+from storage.clock import as_utc
+from storage.files import AttachmentStore
+from storage.models import (
+    Assignment,
+    Attachment,
+    AuditEvent,
+    ChannelAccount,
+    ContactRecord,
+    Conversation,
+    Notice,
+    Person,
+    Proposal,
+    Rating,
+    Reply,
+    Signer,
+    Unit,
+)
+from storage.repositories import lead_units
+from workflow import assignments, proposals, replies
+from workflow.core import Ctx, lock_proposal, notify, people_with_role, person_name
+from workflow.errors import WorkflowError
+from workflow.numbering import number_text
+from workflow.roles import Role
+from workflow.statuses import AssignmentStatus, ProposalStatus
+from workflow.texts import Text
+
+log = logging.getLogger(__name__)
+
+# An assignment still owes its answer: the lead unit's reply, a co-handling unit's opinion.
+UNANSWERED = (
+    AssignmentStatus.PENDING,
+    AssignmentStatus.ACCEPTED,
+    AssignmentStatus.ADJUSTMENT_REQUESTED,
+)
+# Audit actions that give an assignment a new due date after 交办.
+DUE_DATE_MOVES = ("assignment_extend", "assignment_rehandle")
+DIGEST = "digest"
+DIGEST_DUE_WITHIN_WORKDAYS = 5  # the digest's "due soon" section
+DIGEST_LIST_MAX = 5  # items listed under each count
+ORPHAN_FILE_DAYS = 7  # stored files no record refers to are deleted after this
+
+Sweep = Callable[[Ctx], int]
+SWEEPS: dict[str, Sweep] = {}
+
+
+def sweep(name: str) -> Callable[[Callable[[Ctx], None]], Sweep]:
+    """Register a sweep under ``name`` (in run order). The sweep's notices are counted, and
+    those written on a day that is not a working day wait for the next working morning."""
+
+    def register(body: Callable[[Ctx], None]) -> Sweep:
+        def run(ctx: Ctx) -> int:
+            with _new_notices(ctx) as written:
+                body(ctx)
+            kept = [n for n in written if n in ctx.session]
+            send_from = _next_working_morning(ctx)
+            for notice in kept:
+                if send_from is not None and as_utc(notice.not_before) < send_from:
+                    notice.not_before = send_from
+            return len(kept)
+
+        run.__name__ = run.__qualname__ = body.__name__
+        run.__doc__ = body.__doc__
+        SWEEPS[name] = run
+        return run
+
+    return register
+
+
+def run_all(ctx: Ctx) -> dict[str, int]:
+    """Every sweep in order (the digest only once its time has come on a working day);
+    {name: notices written}."""
+    return {name: fn(ctx) for name, fn in SWEEPS.items()}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _new_notices(ctx: Ctx):
+    """The notices added to the session inside the block (also by the services it calls)."""
+    added: list[Notice] = []
+
+    def collect(_session, instance) -> None:
+        if isinstance(instance, Notice):
+            added.append(instance)
+
+    event.listen(ctx.session, "transient_to_pending", collect)
+    try:
+        yield added
+    finally:
+        event.remove(ctx.session, "transient_to_pending", collect)
+
+
+def _next_working_morning(ctx: Ctx) -> datetime | None:
+    """None on a working day; otherwise the next working day at the end of the quiet hours."""
+    if ctx.calendar.is_workday(ctx.today):
+        return None
+    day = ctx.calendar.next_workday(ctx.today)
+    return as_utc(datetime.combine(day, ctx.rules.day_starts_at, tzinfo=ctx.rules.tz))
+
+
+def _workday(ctx: Ctx) -> bool:
+    return ctx.calendar.is_workday(ctx.today)
+
+
+def _week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _tell(
+    ctx: Ctx,
+    recipients: Iterable[int | None],
+    kind: str,
+    text: Text,
+    *,
+    key: str,
+    proposal_id: int | None = None,
+    actions: list[dict] | None = None,
+) -> None:
+    """``notify``, leaving out whoever was already told under this kind and key."""
+    people = list(dict.fromkeys(p for p in recipients if p is not None))
+    if not people:
+        return
+    keys = {f"{kind}:{key}:{p}": p for p in people}
+    told = set(
+        ctx.session.exec(
+            select(Notice.idempotency_key).where(col(Notice.idempotency_key).in_(list(keys)))
+        ).all()
+    )
+    fresh = [person for k, person in keys.items() if k not in told]
+    if fresh:
+        notify(ctx, fresh, kind, text, key=key, proposal_id=proposal_id, actions=actions)
+
+
+def _each(ctx: Ctx, items: Iterable, change: Callable) -> None:
+    """Apply ``change`` to each item in a savepoint; a refusal (someone changed the record
+    meanwhile) undoes that item only."""
+    for item in items:
+        try:
+            with ctx.session.begin_nested():
+                change(item)
+        except WorkflowError as refusal:
+            log.info("sweep skipped %r: %s", item, refusal)
+
+
+def _local_date(ctx: Ctx, moment: datetime) -> date:
+    return ctx.local(moment).date()
+
+
+def _handlers(ctx: Ctx, unit_id: int | None) -> list[int]:
+    return people_with_role(ctx.session, Role.HANDLER, unit_id) if unit_id else []
+
+
+def _unit_name(ctx: Ctx, unit_id: int | None) -> str:
+    return assignments.unit_name(ctx, unit_id)
+
+
+def _open_assignments(ctx: Ctx, role: str):
+    """(assignment, proposal) pairs still owing their answer, on proposals being handled."""
+    return ctx.session.exec(
+        select(Assignment, Proposal)
+        .join(Proposal, col(Proposal.id) == Assignment.proposal_id)
+        .where(
+            Assignment.role == role,
+            col(Assignment.status).in_(UNANSWERED),
+            Proposal.status == ProposalStatus.ASSIGNED,
+        )
+        .order_by(col(Assignment.id))
+    ).all()
+
+
+def _unrated(ctx: Ctx, proposal: Proposal) -> tuple[Reply | None, list[int]]:
+    """The reply a delivered proposal's signers rate, and the signers with no rating yet."""
+    reply = replies.delivered_reply(ctx, proposal)
+    if reply is None:
+        return None, []
+    rated = set(
+        ctx.session.exec(
+            select(Rating.person_id).where(
+                Rating.reply_id == reply.id, Rating.proposal_id == proposal.id
+            )
+        ).all()
+    )
+    signers = ctx.session.exec(
+        select(Signer.person_id)
+        .where(Signer.proposal_id == proposal.id, Signer.state == "confirmed")
+        .order_by(col(Signer.position))
+    ).all()
+    return reply, [p for p in signers if p not in rated]
+
+
+def _delivered(ctx: Ctx) -> list[Proposal]:
+    return list(
+        ctx.session.exec(
+            select(Proposal)
+            .where(
+                Proposal.status == ProposalStatus.DELIVERED,
+                col(Proposal.delivered_at).is_not(None),
+            )
+            .order_by(col(Proposal.id))
+        ).all()
+    )
+
+
+# ---------------------------------------------------------------- changes time brings
+
+
+@sweep("cosign_cutoff")
+def cosign_cutoff(ctx: Ctx) -> None:
+    """Co-signers who did not confirm by the cut-off drop off; the proposer is told who."""
+    candidates = ctx.session.exec(
+        select(Proposal)
+        .where(
+            Proposal.status == ProposalStatus.SUBMITTED,
+            col(Proposal.cosign_deadline).is_not(None),
+            col(Proposal.id).in_(select(Signer.proposal_id).where(Signer.state == "pending")),
+        )
+        .order_by(col(Proposal.id))
+    ).all()
+
+    def expire(proposal_id: int) -> None:
+        proposal = lock_proposal(ctx, proposal_id)
+        if proposal.status == ProposalStatus.SUBMITTED and ctx.now > as_utc(
+            proposal.cosign_deadline
+        ):
+            proposals.expire_pending_cosigners(ctx, proposal)
+
+    due = [p.id for p in candidates if ctx.now > as_utc(p.cosign_deadline)]
+    _each(ctx, due, expire)
+
+
+@sweep("adjustment_window")
+def adjustment_window(ctx: Ctx) -> None:
+    """An assignment neither accepted nor contested by the end of its adjustment window
+    stands (逾期不作调整): the system accepts it, and the unit's handlers and staff are told."""
+    due = ctx.session.exec(
+        select(Assignment.id)
+        .where(
+            Assignment.status == AssignmentStatus.PENDING,
+            col(Assignment.adjust_deadline) < ctx.today,
+        )
+        .order_by(col(Assignment.id))
+    ).all()
+    _each(ctx, due, lambda assignment_id: assignments.close_adjustment_window(ctx, assignment_id))
+
+
+@sweep("rating_window")
+def rating_window(ctx: Ctx) -> None:
+    """When the rating window has ended, each signer who has not rated is recorded as not
+    having rated (never as satisfied); staff are told who."""
+    due = []
+    for proposal in _delivered(ctx):
+        deadline = replies.rating_deadline(ctx, proposal)
+        if deadline is not None and ctx.today > deadline and _unrated(ctx, proposal)[1]:
+            due.append(proposal.id)
+
+    def record(proposal_id: int) -> None:
+        proposal = lock_proposal(ctx, proposal_id)
+        deadline = replies.rating_deadline(ctx, proposal)
+        if proposal.status != ProposalStatus.DELIVERED or deadline is None:
+            return
+        if ctx.today <= deadline:
+            return
+        missing = replies.record_ratings_not_given(ctx, proposal)
+        if not missing:
+            return
+        reply = replies.delivered_reply(ctx, proposal)
+        _tell(
+            ctx,
+            people_with_role(ctx.session, Role.STAFF),
+            "ratings_not_given",
+            Text(
+                "{number}提案《{title}》的评价期已于{deadline}结束，{names}未作评价，"
+                "已记为「未评价」。",
+                number=number_text(proposal.number),
+                title=proposal.title,
+                deadline=deadline,
+                names=[person_name(ctx.session, p) for p in missing],
+            ),
+            key=f"{proposal.id}:{reply.id if reply else 0}",
+            proposal_id=proposal.id,
+        )
+
+    _each(ctx, due, record)
+
+
+@sweep("publication")
+def publication(ctx: Ctx) -> None:
+    """Disclosed proposals are published ``publication_workdays`` after their reply was
+    delivered; the signers are told."""
+    candidates = ctx.session.exec(
+        select(Proposal)
+        .where(
+            Proposal.disclose,
+            col(Proposal.published).is_(False),
+            col(Proposal.delivered_at).is_not(None),
+            col(Proposal.status).in_([ProposalStatus.DELIVERED, ProposalStatus.CLOSED]),
+        )
+        .order_by(col(Proposal.id))
+    ).all()
+    due = [
+        p.id
+        for p in candidates
+        if ctx.calendar.workdays_between(_local_date(ctx, p.delivered_at), ctx.today)
+        >= ctx.rules.publication_workdays
+    ]
+    _each(ctx, due, lambda proposal_id: replies.publish(ctx, proposal_id))
+
+
+# ---------------------------------------------------------------- reminders and escalations
+
+
+@sweep("due_reminders")
+def due_reminders(ctx: Ctx) -> None:
+    """Reminders to the assigned unit's handlers at working-day offsets before its due date:
+    the lead unit until it replies, a co-handling unit until its opinion is in. An offset
+    missed (the bot was down) is caught up on the next working day; offsets the due date was
+    already closer than when it was set (at 交办, 延期 or 重新办理) are skipped."""
+    if not _workday(ctx) or not ctx.rules.due_reminder_workdays:
+        return
+    offsets = sorted(ctx.rules.due_reminder_workdays)
+    moved = dict(
+        ctx.session.exec(
+            select(AuditEvent.assignment_id, func.max(AuditEvent.at))
+            .where(col(AuditEvent.action).in_(DUE_DATE_MOVES))
+            .group_by(col(AuditEvent.assignment_id))
+        ).all()
+    )
+    for role in ("lead", "co"):
+        for assignment, proposal in _open_assignments(ctx, role):
+            remaining = ctx.calendar.workdays_between(ctx.today, assignment.due_date)
+            reached = [o for o in offsets if o >= remaining]
+            if remaining < 1 or not reached:
+                continue
+            offset = reached[0]
+            set_on = _local_date(ctx, moved.get(assignment.id) or assignment.assigned_at)
+            if ctx.calendar.workdays_between(set_on, assignment.due_date) <= offset:
+                continue
+            params = {
+                "number": number_text(proposal.number),
+                "title": proposal.title,
+                "due": assignment.due_date,
+                "n": remaining,
+            }
+            if role == "lead":
+                text = Text(
+                    "{number}提案《{title}》的答复期限为{due}，还有 {n} 个工作日到期，"
+                    "请抓紧办理。",
+                    **params,
+                )
+            else:
+                text = Text(
+                    "{number}提案《{title}》的协办意见期限为{due}，还有 {n} 个工作日到期，"
+                    "请及时向主办单位提出协办意见。",
+                    **params,
+                )
+            _tell(
+                ctx,
+                _handlers(ctx, assignment.unit_id),
+                "due_soon",
+                text,
+                key=f"{assignment.id}:{assignment.due_date.isoformat()}:{offset}",
+                proposal_id=proposal.id,
+            )
+
+
+@sweep("overdue")
+def overdue(ctx: Ctx) -> None:
+    """A reply past its due date: the lead unit's handlers every working day; staff and the
+    supervising unit's people once a week, and the lead leader of a key proposal too."""
+    if not _workday(ctx):
+        return
+    week = _week(ctx.today)
+    staff = people_with_role(ctx.session, Role.STAFF)
+    for assignment, proposal in _open_assignments(ctx, "lead"):
+        if assignment.due_date >= ctx.today:
+            continue
+        late = ctx.calendar.workdays_between(assignment.due_date, ctx.today)
+        params = {
+            "number": number_text(proposal.number),
+            "title": proposal.title,
+            "due": assignment.due_date,
+            "n": late,
+        }
+        _tell(
+            ctx,
+            _handlers(ctx, assignment.unit_id),
+            "overdue",
+            Text(
+                "{number}提案《{title}》的答复已于{due}到期，现已逾期 {n} 个工作日，"
+                "请尽快办理并提交答复。",
+                **params,
+            ),
+            key=f"{assignment.id}:{ctx.today.isoformat()}",
+            proposal_id=proposal.id,
+        )
+        watchers = list(staff)
+        if proposal.supervising_unit_id is not None:
+            watchers += people_with_role(
+                ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id
+            )
+        if proposal.is_key and proposal.lead_leader_id is not None:
+            watchers.append(proposal.lead_leader_id)
+        _tell(
+            ctx,
+            watchers,
+            "overdue_escalated",
+            Text(
+                "{unit}主办的{number}提案《{title}》答复已逾期 {n} 个工作日（期限{due}），"
+                "请予督办。",
+                unit=_unit_name(ctx, assignment.unit_id),
+                **params,
+            ),
+            key=f"{proposal.id}:{week}",
+            proposal_id=proposal.id,
+        )
+
+
+@sweep("first_contact")
+def first_contact(ctx: Ctx) -> None:
+    """No contact with the proposer recorded ``first_contact_workdays`` after 交办: the lead
+    unit's handlers are reminded, once."""
+    if not _workday(ctx):
+        return
+    contacted = select(ContactRecord.assignment_id)
+    rows = ctx.session.exec(
+        select(Assignment, Proposal)
+        .join(Proposal, col(Proposal.id) == Assignment.proposal_id)
+        .where(
+            Assignment.role == "lead",
+            Assignment.status == AssignmentStatus.ACCEPTED,
+            Proposal.status == ProposalStatus.ASSIGNED,
+            col(Assignment.id).not_in(contacted),
+        )
+        .order_by(col(Assignment.id))
+    ).all()
+    days = ctx.rules.first_contact_workdays
+    for assignment, proposal in rows:
+        assigned = _local_date(ctx, assignment.assigned_at)
+        if ctx.today < ctx.calendar.add_workdays(assigned, days):
+            continue
+        _tell(
+            ctx,
+            _handlers(ctx, assignment.unit_id),
+            "first_contact",
+            Text(
+                "{number}提案《{title}》交办已满 {n} 个工作日，尚无与提案人{name}委员沟通的"
+                "记录。请尽快联系提案人，并记录沟通情况。",
+                number=number_text(proposal.number),
+                title=proposal.title,
+                n=days,
+                name=person_name(ctx.session, proposal.proposer_id),
+            ),
+            key=str(assignment.id),
+            proposal_id=proposal.id,
+        )
+
+
+@sweep("opinion_overdue")
+def opinion_overdue(ctx: Ctx) -> None:
+    """A co-handling unit's opinion not in by its due date: that unit and the lead unit are
+    reminded, once a week while it is missing."""
+    if not _workday(ctx):
+        return
+    week = _week(ctx.today)
+    for assignment, proposal in _open_assignments(ctx, "co"):
+        if assignment.due_date >= ctx.today:
+            continue
+        lead = assignments.lead_assignment(ctx, proposal.id)
+        params = {
+            "number": number_text(proposal.number),
+            "title": proposal.title,
+            "due": assignment.due_date,
+        }
+        key = f"{assignment.id}:{assignment.due_date.isoformat()}:{week}"
+        _tell(
+            ctx,
+            _handlers(ctx, assignment.unit_id),
+            "opinion_overdue",
+            Text(
+                "{number}提案《{title}》的协办意见已于{due}到期，尚未提出，"
+                "请尽快向主办单位{lead}提出协办意见。",
+                lead=_unit_name(ctx, lead.unit_id if lead else None),
+                **params,
+            ),
+            key=key,
+            proposal_id=proposal.id,
+        )
+        if lead is not None:
+            _tell(
+                ctx,
+                _handlers(ctx, lead.unit_id),
+                "opinion_overdue_lead",
+                Text(
+                    "协办单位{unit}尚未就{number}提案《{title}》提出协办意见（期限{due}），"
+                    "请与其联系。",
+                    unit=_unit_name(ctx, assignment.unit_id),
+                    **params,
+                ),
+                key=key,
+                proposal_id=proposal.id,
+            )
+
+
+@sweep("rating_reminders")
+def rating_reminders(ctx: Ctx) -> None:
+    """Each signer who has not rated a delivered reply is reminded at working-day offsets
+    after delivery, with the one-tap rating buttons (a missed offset is caught up)."""
+    if not _workday(ctx) or not ctx.rules.rating_reminder_workdays:
+        return
+    offsets = sorted(ctx.rules.rating_reminder_workdays)
+    for proposal in _delivered(ctx):
+        deadline = replies.rating_deadline(ctx, proposal)
+        if deadline is None or ctx.today > deadline:
+            continue
+        delivered = _local_date(ctx, proposal.delivered_at)
+        elapsed = ctx.calendar.workdays_between(delivered, ctx.today)
+        reached = [o for o in offsets if o <= elapsed]
+        if not reached:
+            continue
+        reply, unrated = _unrated(ctx, proposal)
+        if reply is None:
+            continue
+        _tell(
+            ctx,
+            unrated,
+            "rating_reminder",
+            Text(
+                "您的提案《{title}》的答复已于{delivered}送达，您尚未评价。"
+                "请于{deadline}前对办理工作作出评价。",
+                title=proposal.title,
+                delivered=delivered,
+                deadline=deadline,
+            ),
+            key=f"{proposal.id}:{reply.id}:{reached[-1]}",
+            proposal_id=proposal.id,
+            actions=replies.rating_actions(proposal.id),
+        )
+
+
+@sweep("review_backlog")
+def review_backlog(ctx: Ctx) -> None:
+    """Proposals awaiting review longer than ``review_backlog_workdays``: staff are told,
+    once per proposal per working day."""
+    if not _workday(ctx):
+        return
+    staff = people_with_role(ctx.session, Role.STAFF)
+    waiting = ctx.session.exec(
+        select(Proposal)
+        .where(Proposal.status == ProposalStatus.SUBMITTED)
+        .order_by(col(Proposal.submitted_at), col(Proposal.id))
+    ).all()
+    for proposal in waiting:
+        if proposal.submitted_at is None:
+            continue
+        days = ctx.calendar.workdays_between(_local_date(ctx, proposal.submitted_at), ctx.today)
+        if days <= ctx.rules.review_backlog_workdays:
+            continue
+        _tell(
+            ctx,
+            staff,
+            "review_backlog",
+            Text(
+                "提案《{title}》（提案人：{name}）已提交 {n} 个工作日，尚未审查，请及时审查。",
+                title=proposal.title,
+                name=person_name(ctx.session, proposal.proposer_id),
+                n=days,
+            ),
+            key=f"{proposal.id}:{ctx.today.isoformat()}",
+            proposal_id=proposal.id,
+        )
+
+
+# ---------------------------------------------------------------- the daily digest
+
+
+@dataclass
+class _Open:
+    """A lead assignment still owing its reply, as the digest lists it."""
+
+    assignment: Assignment
+    proposal: Proposal
+
+
+def _lines(lines: list[Text]) -> Text:
+    """Texts one under another."""
+    text = lines[-1]
+    for line in reversed(lines[:-1]):
+        text = Text("{first}\n{rest}", first=line, rest=text)
+    return text
+
+
+def _section(title: Text, items: list[Text]) -> Text:
+    lines = [title] + [Text("· {item}", item=item) for item in items[:DIGEST_LIST_MAX]]
+    if len(items) > DIGEST_LIST_MAX:
+        lines.append(Text("· ……另有 {n} 件", n=len(items) - DIGEST_LIST_MAX))
+    return _lines(lines)
+
+
+class _Digest:
+    """What the digest says, gathered once and told to each person as their role allows."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        session = ctx.session
+        today = ctx.today
+        rules = ctx.rules
+        # New since the last working day's digest, up to today's: each is listed once.
+        since = as_utc(
+            datetime.combine(
+                ctx.calendar.previous_workday(today), rules.digest_at, tzinfo=rules.tz
+            )
+        )
+        until = as_utc(datetime.combine(today, rules.digest_at, tzinfo=rules.tz))
+        submitted = session.exec(
+            select(Proposal)
+            .where(col(Proposal.submitted_at).is_not(None))
+            .where(
+                or_(
+                    Proposal.status == ProposalStatus.SUBMITTED,
+                    col(Proposal.year) >= ctx.local(since).year - 1,  # a draft of last year
+                )
+            )
+            .order_by(col(Proposal.submitted_at), col(Proposal.id))
+        ).all()
+        self.new = [p for p in submitted if since <= as_utc(p.submitted_at) < until]
+        self.awaiting_review = [p for p in submitted if p.status == ProposalStatus.SUBMITTED]
+        self.replies = list(
+            session.exec(
+                select(Proposal)
+                .where(Proposal.status == ProposalStatus.REPLIED)
+                .order_by(col(Proposal.year), col(Proposal.number))
+            ).all()
+        )
+        self.lead_units = lead_units(session, proposal_ids=[p.id for p in self.replies])
+        open_leads = [_Open(a, p) for a, p in _open_assignments(ctx, "lead")]
+        open_leads.sort(key=lambda o: (o.assignment.due_date, o.proposal.number or 0))
+        self.due_soon = [
+            o
+            for o in open_leads
+            if o.assignment.due_date >= today
+            and ctx.calendar.workdays_between(today, o.assignment.due_date)
+            <= DIGEST_DUE_WITHIN_WORKDAYS
+        ]
+        self.overdue = [o for o in open_leads if o.assignment.due_date < today]
+        self.unrated: list[tuple[Proposal, list[int]]] = []
+        for proposal in _delivered(ctx):
+            _reply, missing = _unrated(ctx, proposal)
+            if missing:
+                self.unrated.append((proposal, missing))
+        # People the bot cannot reach on any channel they bound.
+        reachable = select(ChannelAccount.person_id).where(
+            col(ChannelAccount.unreachable).is_(False)
+        )
+        unreachable = session.exec(
+            select(Person)
+            .join(ChannelAccount, col(ChannelAccount.person_id) == Person.id)
+            .where(col(ChannelAccount.unreachable).is_(True), Person.active)
+            .where(col(Person.id).not_in(reachable))
+            .order_by(col(Person.id))
+        ).all()
+        self.unreachable = list({p.id: p for p in unreachable}.values())
+        self.failed = list(
+            session.exec(
+                select(Notice).where(Notice.state == "failed").order_by(col(Notice.id))
+            ).all()
+        )
+        self.units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+
+    # ---------------------------------------------------------- items
+
+    def _name(self, person_id: int) -> str:
+        return person_name(self.ctx.session, person_id)
+
+    def _submitted_item(self, proposal: Proposal) -> Text:
+        return Text(
+            "《{title}》（{name}）", title=proposal.title, name=self._name(proposal.proposer_id)
+        )
+
+    def _reply_item(self, proposal: Proposal) -> Text:
+        return Text(
+            "{number}《{title}》（{unit}）",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            unit=self.units.get(self.lead_units.get(proposal.id), ""),
+        )
+
+    def _due_item(self, row: _Open) -> Text:
+        return Text(
+            "{number}《{title}》（{unit}，{due}到期）",
+            number=number_text(row.proposal.number),
+            title=row.proposal.title,
+            unit=self.units.get(row.assignment.unit_id, ""),
+            due=row.assignment.due_date,
+        )
+
+    def _overdue_item(self, row: _Open) -> Text:
+        return Text(
+            "{number}《{title}》（{unit}，逾期 {n} 个工作日）",
+            number=number_text(row.proposal.number),
+            title=row.proposal.title,
+            unit=self.units.get(row.assignment.unit_id, ""),
+            n=self.ctx.calendar.workdays_between(row.assignment.due_date, self.ctx.today),
+        )
+
+    def _unrated_item(self, proposal: Proposal, missing: list[int]) -> Text:
+        return Text(
+            "{number}《{title}》（未评价：{names}）",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            names=[self._name(p) for p in missing],
+        )
+
+    # ---------------------------------------------------------- what each person reads
+
+    def for_staff(self) -> Text | None:
+        sections = self._handling_sections(lambda proposal: True)
+        sections[:0] = [
+            _section(
+                Text("新提交提案 {n} 件：", n=len(self.new)),
+                [self._submitted_item(p) for p in self.new],
+            )
+            if self.new
+            else None,
+            _section(
+                Text("待审查提案 {n} 件：", n=len(self.awaiting_review)),
+                [self._submitted_item(p) for p in self.awaiting_review],
+            )
+            if self.awaiting_review
+            else None,
+        ]
+        if self.unreachable:
+            sections.append(
+                Text(
+                    "无法推送消息的人员 {n} 位：{names}",
+                    n=len(self.unreachable),
+                    names=[p.name for p in self.unreachable],
+                )
+            )
+        if self.failed:
+            names = list(dict.fromkeys(self._name(n.person_id) for n in self.failed))
+            sections.append(
+                Text("发送失败的消息 {n} 条，收件人：{names}", n=len(self.failed), names=names)
+            )
+        present = [s for s in sections if s is not None]
+        if not present:
+            return None
+        title = Text(
+            "{committee}提案工作日报（{date}）",
+            committee=self.ctx.rules.committee_name,
+            date=self.ctx.today,
+        )
+        return _lines([title, *present])
+
+    def for_supervisor(self, unit_id: int) -> Text | None:
+        present = [
+            s
+            for s in self._handling_sections(
+                lambda p: p.is_key and p.supervising_unit_id == unit_id
+            )
+            if s is not None
+        ]
+        if not present:
+            return None
+        title = Text(
+            "{unit}督办重点提案日报（{date}）",
+            unit=self.units.get(unit_id, ""),
+            date=self.ctx.today,
+        )
+        return _lines([title, *present])
+
+    def _handling_sections(self, concerns: Callable[[Proposal], bool]) -> list[Text | None]:
+        replies_ = [p for p in self.replies if concerns(p)]
+        due_soon = [o for o in self.due_soon if concerns(o.proposal)]
+        overdue = [o for o in self.overdue if concerns(o.proposal)]
+        unrated = [(p, m) for p, m in self.unrated if concerns(p)]
+        return [
+            _section(
+                Text("答复待审核 {n} 件：", n=len(replies_)),
+                [self._reply_item(p) for p in replies_],
+            )
+            if replies_
+            else None,
+            _section(
+                Text(
+                    "{days} 个工作日内到期 {n} 件：",
+                    days=DIGEST_DUE_WITHIN_WORKDAYS,
+                    n=len(due_soon),
+                ),
+                [self._due_item(o) for o in due_soon],
+            )
+            if due_soon
+            else None,
+            _section(
+                Text("已逾期 {n} 件：", n=len(overdue)), [self._overdue_item(o) for o in overdue]
+            )
+            if overdue
+            else None,
+            _section(
+                Text("已答复未评价 {n} 件：", n=len(unrated)),
+                [self._unrated_item(p, m) for p, m in unrated],
+            )
+            if unrated
+            else None,
+        ]
+
+
+@sweep(DIGEST)
+def digest(ctx: Ctx) -> None:
+    """The daily digest, on working days from ``digest_time``: staff read everything (new
+    submissions between the last working day's digest time and today's, proposals awaiting review, replies
+    awaiting review, due within five working days, overdue, delivered but unrated, people
+    the bot cannot reach, notices that failed); supervisors read their unit's key proposals.
+    One per person per date; nothing is sent to someone with nothing to read."""
+    if not _workday(ctx) or ctx.local(ctx.now).time() < ctx.rules.digest_at:
+        return
+    facts = _Digest(ctx)
+    key = ctx.today.isoformat()
+    staff = people_with_role(ctx.session, Role.STAFF)
+    text = facts.for_staff()
+    if text is not None:
+        _tell(ctx, staff, "digest", text, key=key)
+    supervisors = ctx.session.exec(
+        select(Person)
+        .where(col(Person.id).in_(people_with_role(ctx.session, Role.SUPERVISOR)))
+        .order_by(col(Person.id))
+    ).all()
+    for person in supervisors:
+        if person.id in staff or person.unit_id is None:
+            continue
+        text = facts.for_supervisor(person.unit_id)
+        if text is not None:
+            _tell(ctx, [person.id], "digest", text, key=key)
+
+
+# ---------------------------------------------------------------- stored files
+
+
+def prune_orphan_files(
+    ctx: Ctx, store: AttachmentStore, *, older_than: timedelta = timedelta(days=ORPHAN_FILE_DAYS)
+) -> int:
+    """Delete stored files no record refers to, last stored more than ``older_than`` ago
+    (e.g. a file sent in the reply wizard whose reply was never submitted); returns how many.
+
+    A file is kept while an attachment row or a conversation in progress names it. Storing
+    the same bytes again renews the file's time, and ``AttachmentStore.discard`` gives a
+    file back if it was renewed while being deleted, so a file being reused is never lost.
+    Not a ``SWEEPS`` entry: it needs the store, which the context does not carry.
+    """
+    cutoff = ctx.now - older_than
+    referenced = set(ctx.session.exec(select(Attachment.storage_path)).all())
+    for data in ctx.session.exec(select(Conversation.data)).all():
+        referenced.update(_strings(data))
+    deleted = 0
+    for relative, modified in store.files():
+        if relative in referenced or modified >= cutoff:
+            continue
+        if store.discard(relative, unless_newer_than=cutoff):
+            deleted += 1
+    return deleted
+
+
+def _strings(value) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
