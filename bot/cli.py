@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import select
 
 from bot.app import App, build_app
-from storage.models import Person, Proposal, Unit
+from storage.models import Notice, Person, Proposal, Unit
 from workflow import invites, queries, roster
 from workflow.core import fmt_date, fmt_time
 from workflow.errors import WorkflowError
@@ -220,6 +220,109 @@ def export(
         raise WorkflowError(f"{target} 是一个目录，请给出文件名。")
     target.write_bytes(data)
     out.print(f"已导出 {year} 年度提案台账（{count} 件）：{target}")
+
+
+NOTICE_STATES = {
+    "pending": "待发送",
+    "sending": "发送中",
+    "sent": "已发送",
+    "failed": "失败",
+    "cancelled": "已取消",
+}
+
+
+@cli.command()
+@friendly
+def notices(
+    state: str | None = typer.Option(None, help="pending、sending、sent、failed 或 cancelled"),
+    person: str | None = typer.Option(None, help="收件人姓名或手机号"),
+    kind: str | None = typer.Option(None, help="通知类型，如 assigned"),
+    limit: int = typer.Option(50, min=1, max=10000, help="最多列出多少条（最新的在前）"),
+) -> None:
+    """查看通知发件箱：待发送、已发送、失败的通知。"""
+    from sqlalchemy import func
+
+    app = app_ready()
+    if state is not None and state not in NOTICE_STATES:
+        raise WorkflowError(f"没有「{state}」这种状态，可用：{'、'.join(NOTICE_STATES)}。")
+    with app.db.read_session() as session:
+        stmt = select(Notice)
+        if state:
+            stmt = stmt.where(Notice.state == state)
+        if kind:
+            stmt = stmt.where(Notice.kind == kind)
+        if person:
+            stmt = stmt.where(Notice.person_id == queries.find_person(session, person).id)
+        rows = session.exec(stmt.order_by(Notice.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+        counts = dict(
+            session.exec(select(Notice.state, func.count()).group_by(Notice.state)).all()
+        )
+        names = {p.id: p.name for p in session.exec(select(Person))}
+        ctx = app.workflow.ctx(session, None)
+        table = Table(title=f"通知（{len(rows)} 条）")
+        for column in ("编号", "写入时间", "收件人", "类型", "状态", "次数", "发送时间", "内容"):
+            table.add_column(column, overflow="fold")
+        for n in rows:
+            text = " ".join(n.text.split())
+            state_text = NOTICE_STATES.get(n.state, n.state)
+            if n.last_error and n.state != "sent":
+                state_text += f"\n{n.last_error[:60]}"
+            table.add_row(
+                str(n.id),
+                fmt_time(ctx, n.created_at),
+                names.get(n.person_id, str(n.person_id)),
+                n.kind,
+                state_text,
+                str(n.attempts),
+                fmt_time(ctx, n.sent_at) if n.sent_at else "",
+                text if len(text) <= 60 else text[:59] + "…",
+            )
+    out.print(table)
+    summary = "，".join(f"{label} {counts.get(key, 0)}" for key, label in NOTICE_STATES.items())
+    out.print(f"合计：{summary}")
+
+
+@cli.command()
+@friendly
+def sweep(
+    dry_run: bool = typer.Option(False, "--dry-run", help="只显示会发出哪些通知，不做任何更改"),
+    at: str | None = typer.Option(
+        None, help="假定的时间（当地时间，如 2026-10-09T09:00），只能与 --dry-run 一起用"
+    ),
+) -> None:
+    """立即运行一轮定时检查（到期提醒、超期督办、评价提醒、每日摘要……）。"""
+    from datetime import datetime
+
+    from bot.scheduler import preview, run_round
+    from workflow import sweeps
+
+    app = app_ready()
+    rules = app.workflow.rules
+    if at is not None and not dry_run:
+        raise WorkflowError("--at 只能与 --dry-run 一起使用，真实运行总是按当前时间。")
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise WorkflowError(f"「{at}」不是时间，例如 2026-10-09T09:00。") from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=rules.tz)
+    else:
+        moment = app.workflow.clock()
+    if dry_run:
+        planned = preview(app, moment)
+        local = moment.astimezone(rules.tz)
+        table = Table(title=f"{local:%Y-%m-%d %H:%M} 会发出的通知（{len(planned)} 条，未保存）")
+        for column in ("检查项", "收件人", "类型", "内容"):
+            table.add_column(column, overflow="fold")
+        for p in planned:
+            table.add_row(p.sweep, p.person, p.kind, " ".join(p.text.split()))
+        out.print(table)
+        return
+    written = run_round(app, list(sweeps.SWEEPS))
+    if not written:
+        out.print("另一个进程正在运行这一轮检查，本次跳过。")
+        return
+    out.print("已运行：" + "，".join(f"{name} {count} 条" for name, count in written.items()))
 
 
 @cli.command()

@@ -11,9 +11,11 @@ import logging
 import secrets
 import signal
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.app import App
 from bot.dispatcher import Dispatcher, Unreachable
+from bot.scheduler import Scheduler
 from bot.telegram.channel import TelegramChannel
 
 log = logging.getLogger(__name__)
@@ -54,12 +56,22 @@ async def serve(
     *,
     webhook: Webhook | None = None,
     started: asyncio.Event | None = None,
+    schedule: bool = True,
     **channel_options,
 ) -> None:
-    """Run until ``stop`` is set: Telegram (polling or webhook) and the dispatcher."""
+    """Run until ``stop`` is set: Telegram (polling or webhook), the notice dispatcher and
+    the scheduled sweeps (``schedule``)."""
     channel = telegram_channel(app, **channel_options)
-    dispatcher = Dispatcher(app, {"telegram": channel.deliver}, unreachable_errors=(Unreachable,))
+    settings = app.settings
+    dispatcher = Dispatcher(
+        app,
+        {"telegram": channel.deliver},
+        unreachable_errors=(Unreachable,),
+        lease=timedelta(seconds=settings.notice_lease_seconds),
+        max_attempts=settings.notice_max_attempts,
+    )
     channel.on_handled = dispatcher.wake
+    scheduler = Scheduler(app, on_notices=dispatcher.wake) if schedule else None
     async with channel:
         if webhook is not None:
             await channel.start_webhook(
@@ -72,11 +84,15 @@ async def serve(
         else:
             await channel.start_polling()
         task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+        if scheduler is not None:
+            scheduler.start()
         if started is not None:
             started.set()
         try:
             await stop.wait()
         finally:
+            if scheduler is not None:
+                scheduler.shutdown()
             await task
 
 

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     )
     telegram_webhook_secret: SecretStr | None = None
     telegram_rate_limit: float = Field(30.0, gt=0, le=1000)
+    notice_lease_seconds: int = Field(
+        60, ge=1, le=3600, description="a notice being sent is claimed again after this"
+    )
+    notice_max_attempts: int = Field(5, ge=1, le=50)
 
     reply_due_months: int = Field(_DEFAULTS.reply_due_months, ge=1, le=12)
     reply_extension_months: int = Field(_DEFAULTS.reply_extension_months, ge=0, le=6)

@@ -159,3 +159,18 @@ def chat_as(db, wf, engine):
         return Chat(engine, external_id, channel)
 
     return make
+
+
+@pytest.fixture
+def app(db, wf, tmp_path):
+    """The composition root over the test database and clock, with no channel settings."""
+    from bot.app import App
+    from bot.settings import Settings
+    from storage.files import AttachmentStore
+
+    return App(
+        settings=Settings(_env_file=None, data_dir=tmp_path),
+        db=db,
+        workflow=wf,
+        store=AttachmentStore(tmp_path / "attachments"),
+    )

@@ -41,7 +41,9 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def running(app: App, *, webhook: bool = False, **options) -> AsyncIterator[Webhook | None]:
-    """The bot runs (polling, or webhook on a free port) until the block ends."""
+    """The bot runs (polling, or webhook on a free port) until the block ends. The scheduled
+    sweeps run only with ``schedule=True``, so a channel test sees only what it caused."""
+    options.setdefault("schedule", False)
     stop, started = asyncio.Event(), asyncio.Event()
     hook = None
     if webhook:
@@ -108,3 +110,18 @@ def bind(db, wf, tg: FakeTelegram, person_id: int, uid: int, name: str) -> Perso
     with db.session() as session:
         bind_account(wf.ctx(session, None), person_id, "telegram", str(uid))
     return Person(tg, tg.user(id=uid, first_name=name, started=True))
+
+
+async def write_up_to_attachments(member: Person, title: str, field: str = "城乡建设") -> None:
+    """A member writes a proposal through the wizard as far as the attachments step."""
+    from tests.factories import SAMPLE_ANALYSIS, SAMPLE_SUGGESTIONS
+
+    await member.send("/new", expect="标题")
+    await member.send(title, expect="草稿已建立")
+    await member.tap("委员提案", expect="领域")
+    await member.tap(field, expect="存在问题")
+    await member.send(SAMPLE_ANALYSIS, expect="已记录")
+    await member.tap("完成", expect="请写「建议」")
+    await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
+    await member.tap("完成", expect="跳过")
+    await member.send("区教育局", expect="附件")

@@ -251,3 +251,33 @@ def test_export_writes_the_ledger_of_the_latest_year(run, db, wf, world, tmp_pat
     sheet = load_workbook(io.BytesIO((tmp_path / "台账.xlsx").read_bytes())).active
     assert sheet.cell(row=2, column=1).value == 1
     assert_one_line_error(run("export", "-o", str(tmp_path)), "是一个目录")
+
+
+def test_notices_lists_the_outbox_with_filters(run, db, wf, world):
+    Story(db, wf, world).submitted()
+    result = run("notices")
+    assert result.exit_code == 0, result.output
+    assert "review_queue" in result.output and "submitted_receipt" in result.output
+    assert "待发送" in result.output and "合计：待发送 3" in result.output
+    result = run("notices", "--person", "林晓")
+    assert "submitted_receipt" in result.output and "review_queue" not in result.output
+    assert "通知（0 条）" in run("notices", "--state", "failed").output
+    assert_one_line_error(run("notices", "--state", "lost"), "没有「lost」这种状态")
+
+
+def test_sweep_dry_run_at_a_moment_shows_and_keeps_nothing(run, db, wf, world):
+    Story(db, wf, world).submitted()
+    result = run("sweep", "--dry-run", "--at", "2026-09-21T10:00")
+    assert result.exit_code == 0, result.output
+    assert "2026-09-21 10:00 会发出的通知" in result.output
+    assert "review_backlog" in result.output and "许静" in result.output
+    with db.read_session() as session:
+        assert not session.exec(select(Notice).where(Notice.kind == "review_backlog")).all()
+    assert_one_line_error(run("sweep", "--at", "2026-09-21T10:00"), "只能与 --dry-run 一起使用")
+    assert_one_line_error(run("sweep", "--dry-run", "--at", "下周一"), "不是时间")
+
+
+def test_sweep_runs_a_round_now(run, db, wf, world):
+    result = run("sweep")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("已运行：") and "review_backlog 0 条" in result.output

@@ -7,13 +7,9 @@ import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlmodel import select
 
-from bot.app import App
 from bot.dispatcher import Dispatcher, Unreachable, in_quiet_hours
-from bot.settings import Settings
-from storage.files import AttachmentStore
 from storage.models import Notice
 from tests.conftest import requires_postgres
 from workflow.core import notify
@@ -35,16 +31,6 @@ class Recorder:
             raise error
         with self.lock:
             self.sent.append((external_id, text))
-
-
-@pytest.fixture
-def app(db, wf, tmp_path) -> App:
-    return App(
-        settings=Settings(_env_file=None, data_dir=tmp_path),
-        db=db,
-        workflow=wf,
-        store=AttachmentStore(tmp_path / "attachments"),
-    )
 
 
 def bind_all(db, wf, people: list[int], channel: str = "telegram") -> None:

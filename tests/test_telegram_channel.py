@@ -7,9 +7,8 @@ import pytest
 from sqlmodel import select
 
 from storage.models import Attachment, ChannelAccount, Conversation, InboundUpdate, Proposal
-from tests.factories import SAMPLE_ANALYSIS, SAMPLE_SUGGESTIONS
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import Person, bind, make_app, running
+from tests.telegram_harness import Person, bind, make_app, running, write_up_to_attachments
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 64
@@ -26,18 +25,6 @@ async def bot(db, wf, world, tmp_path):
 def conversation(db, uid: int) -> Conversation:
     with db.read_session() as session:
         return session.exec(select(Conversation).where(Conversation.external_id == str(uid))).one()
-
-
-async def to_attachments(member: Person) -> None:
-    await member.send("/new", expect="标题")
-    await member.send("关于规范校园周边接送车辆停放的建议", expect="草稿已建立")
-    await member.tap("委员提案", expect="领域")
-    await member.tap("城乡建设", expect="存在问题")
-    await member.send(SAMPLE_ANALYSIS, expect="已记录")
-    await member.tap("完成", expect="请写「建议」")
-    await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
-    await member.tap("完成", expect="跳过")
-    await member.send("区教育局", expect="附件")
 
 
 # ---------------------------------------------------------------- buttons
@@ -149,7 +136,7 @@ async def test_the_bot_declines_politely_in_a_group_and_leaves(bot, db, world):
 async def test_photos_and_documents_become_attachments(bot, db, wf, world):
     tg, _ = bot
     member = bind(db, wf, tg, world.member, 501, "林晓")
-    await to_attachments(member)
+    await write_up_to_attachments(member, "关于规范校园周边接送车辆停放的建议")
     await member.upload(
         "调研报告.pdf", PDF, "application/pdf", expect="已收到附件「调研报告.pdf」"
     )
@@ -164,7 +151,7 @@ async def test_photos_and_documents_become_attachments(bot, db, wf, world):
 async def test_a_file_over_the_download_limit_is_refused_before_it_is_fetched(bot, db, wf, world):
     tg, _ = bot
     member = bind(db, wf, tg, world.member, 501, "林晓")
-    await to_attachments(member)
+    await write_up_to_attachments(member, "关于规范校园周边接送车辆停放的建议")
     big = b"%PDF-1.4\n" + b"0" * (20 * 1024 * 1024 + 1)
     await member.upload("大文件.pdf", big, "application/pdf", expect="文件太大了")
     assert "最大只能接收 20.0 MB" in member.said
@@ -177,7 +164,7 @@ async def test_a_file_over_the_download_limit_is_refused_before_it_is_fetched(bo
 async def test_a_file_of_a_refused_type_is_refused_and_not_stored(bot, db, wf, world, tmp_path):
     tg, _ = bot
     member = bind(db, wf, tg, world.member, 501, "林晓")
-    await to_attachments(member)
+    await write_up_to_attachments(member, "关于规范校园周边接送车辆停放的建议")
     await member.upload("工具.exe", b"MZ\x90\x00" + b"\0" * 200, "application/pdf")
     await member.settle("不接受这种文件（exe）")
     with db.read_session() as session:

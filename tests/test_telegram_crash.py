@@ -16,9 +16,9 @@ from sqlmodel import select
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Attachment, InboundUpdate, Proposal
-from tests.factories import SAMPLE_ANALYSIS, SAMPLE_SUGGESTIONS, build_world
+from tests.factories import build_world
 from tests.fake_telegram import FakeTelegram, RateLimits
-from tests.telegram_harness import Person
+from tests.telegram_harness import Person, write_up_to_attachments
 from workflow.core import Workflow
 from workflow.invites import bind_account
 
@@ -84,15 +84,7 @@ async def test_sigkill_while_a_file_is_being_fetched_then_restart(database, tmp_
         member = Person(tg, tg.user(id=501, first_name="林晓"))
         try:
             await bot.start()
-            await member.send("/new", expect="标题")
-            await member.send(TITLE, expect="草稿已建立")
-            await member.tap("委员提案", expect="领域")
-            await member.tap("城乡建设", expect="存在问题")
-            await member.send(SAMPLE_ANALYSIS, expect="已记录")
-            await member.tap("完成", expect="请写「建议」")
-            await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
-            await member.tap("完成", expect="跳过")
-            await member.send("区教育局", expect="附件")
+            await write_up_to_attachments(member, TITLE)
 
             # The file's download hangs: the update is kept, Telegram is told, nothing applied.
             tg.inject("getFile", "timeout", times=None)

@@ -14,9 +14,8 @@ import pytest
 from sqlmodel import select
 
 from storage.models import Assignment, Attachment, InboundUpdate, Notice, Proposal, Rating
-from tests.factories import SAMPLE_ANALYSIS, SAMPLE_SUGGESTIONS
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import Person, make_app, running
+from tests.telegram_harness import Person, make_app, running, write_up_to_attachments
 from workflow.invites import issue_invite
 
 TITLE = "关于规范校园周边接送车辆停放的建议"
@@ -74,15 +73,7 @@ async def test_a_proposal_from_binding_to_rating(life, db, wf, world):
     assert "new" not in [c["command"] for c in tg.commands_for("chat", chat_id=510)]
 
     # ---- the member writes the proposal
-    await member.tap("新建提案", expect="标题")
-    await member.send(TITLE, expect="草稿已建立")
-    await member.tap("委员提案", expect="领域")
-    await member.tap("教育", expect="存在问题")
-    await member.send(SAMPLE_ANALYSIS, expect="已记录")
-    await member.tap("完成", expect="请写「建议」")
-    await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
-    await member.tap("完成", expect="跳过")
-    await member.send("区教育局", expect="附件")
+    await write_up_to_attachments(member, TITLE, field="教育")
     await member.upload("现场照片说明.pdf", PDF, "application/pdf", expect="已收到附件")
     await member.tap("完成", expect="是否同意公开")
     await member.tap("是", expect="联名")
