@@ -7,7 +7,9 @@ step is asked again and the preview comes back), the draft saved, or the proposa
 before submitting, similar proposals of the same year are shown, with the offer to ask one's
 proposer for a co-signature instead.
 
-The member's saved drafts are in ``handlers/drafts.py``.
+The co-signers step is in ``handlers/cosigners.py``, the preview, the similar proposals and
+the submission in ``handlers/submit_preview.py``, what they share in
+``handlers/submit_common.py``; the member's saved drafts are in ``handlers/drafts.py``.
 
 The draft is created when the title is accepted and every step writes through
 ``workflow.proposals``, so nothing typed is lost; the conversation keeps only the draft's id
@@ -19,22 +21,41 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import case
-from sqlmodel import col, select
-
+from handlers.cosigners import _cosigners as _cosigners  # drafts.py lists them
+from handlers.cosigners import (
+    ask_cosigners,
+    on_cosign_add,
+    on_cosigner_choice,
+    on_cosigner_name,
+)
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import FileIn
-from handlers.similar import similar_proposals
-from storage.models import Person, Proposal, Signer
+from handlers.submit_common import (
+    _again,
+    _budget,
+    _draft,
+    _may_draft,
+    _next,
+    _open,
+    _pid,
+    _shorten,
+    _words,
+)
+from handlers.submit_preview import (
+    EDITABLE,
+    ask_join,
+    ask_preview,
+    ask_similar,
+    on_join,
+    on_preview,
+    on_similar,
+)
+from storage.models import Proposal
 from workflow import attachments, proposals
-from workflow.core import person_name, require_role
-from workflow.errors import InvalidInput, WorkflowError
-from workflow.permissions import signer_of
+from workflow.errors import InvalidInput
 from workflow.proposals import body_length
-from workflow.record import render_record
 from workflow.roles import Role
-from workflow.statuses import PROPOSAL_TRANSITIONS, ProposalStatus, proposal_label
 
 MEMBERS = frozenset({Role.MEMBER})
 FIELDS = (
@@ -49,100 +70,10 @@ FIELDS = (
 )
 CATEGORY_LABELS = {"member": N_("委员提案"), "collective": N_("集体提案")}
 LONG_TEXTS = {"analysis": N_("存在问题"), "suggestions": N_("建议")}
-# What the preview can send back to be edited: (step, button label).
-EDITABLE = (
-    ("title", N_("✏️ 标题")),
-    ("category", N_("✏️ 类别")),
-    ("field", N_("✏️ 领域")),
-    ("analysis", N_("✏️ 存在问题")),
-    ("suggestions", N_("✏️ 建议")),
-    ("unit", N_("✏️ 建议承办单位")),
-    ("attachments", N_("✏️ 附件")),
-    ("disclose", N_("✏️ 信息公开")),
-    ("cosigners", N_("✏️ 联名委员")),
-)
 CONVENTIONAL_TITLE = re.compile(r"^关于.+的(建议|提案)$")
-NAME_MAX = 20  # longest name a co-signer search takes
-SEARCH_MAX = 10  # namesakes listed at most
 
 
-# ---------------------------------------------------------------- shared helpers
-
-
-def _leave(turn: Turn, message: str) -> None:
-    """Say why the flow cannot go on and go back to the menu."""
-    turn.say(message)
-    turn.finish()
-    turn.engine.menu(turn)
-
-
-def _may_draft(turn: Turn) -> bool:
-    """The workflow decides who may write proposals; anyone else is told and sent back."""
-    try:
-        require_role(turn.ctx, PROPOSAL_TRANSITIONS["edit_draft"])
-    except WorkflowError as refusal:
-        _leave(turn, turn.t(refusal.text))
-        return False
-    return True
-
-
-def _draft(turn: Turn) -> Proposal | None:
-    pid = turn.data.get("pid")
-    return turn.session.get(Proposal, pid) if pid is not None else None
-
-
-def _open(turn: Turn) -> Proposal | None:
-    """The draft this conversation writes, if it is still a draft; else back to the menu."""
-    proposal = _draft(turn)
-    if proposal is None or proposal.status != ProposalStatus.DRAFT:
-        _leave(turn, turn.t("这份草稿已经提交或删除，不能再修改。"))
-        return None
-    return proposal
-
-
-def _pid(turn: Turn) -> int:
-    pid = turn.data.get("pid")
-    if pid is None:
-        raise InvalidInput(turn.t("还没有草稿，请先发送标题。"))
-    return int(pid)
-
-
-def _next(turn: Turn) -> str:
-    """Outcome of a finished step: on to the next one, or back to the preview when editing."""
-    return "back" if turn.data.pop("edit", False) else "next"
-
-
-def _again(turn: Turn) -> None:
-    """Ask the current step's question again (after an answer that stays on the step)."""
-    turn.engine.prompt(turn)
-
-
-def _words(turn: Turn, text: str) -> str:
-    """Refuse a text with no letters or digits at all (emoji, punctuation)."""
-    if not any(ch.isalnum() for ch in text):
-        raise InvalidInput(turn.t("请用文字填写，不能只发表情或符号。"))
-    return text
-
-
-def _shorten(text: str, limit: int = 20) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    return f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
-
-
-def _budget(turn: Turn, proposal: Proposal) -> str:
-    limit = turn.ctx.rules.body_max_chars
-    used = body_length(proposal)
-    return turn.t(
-        "正文（存在问题与建议合计）已用 {used}/{max} 字，还可写 {left} 字。",
-        used=used,
-        max=limit,
-        left=max(limit - used, 0),
-    )
+# ---------------------------------------------------------------- where a draft stands
 
 
 def first_missing(proposal: Proposal) -> str:
@@ -159,21 +90,6 @@ def first_missing(proposal: Proposal) -> str:
     if not proposal.suggestions.strip():
         return "suggestions"
     return "preview"
-
-
-def missing_labels(proposal: Proposal) -> list[str]:
-    missing = [
-        label
-        for label, value in (
-            (N_("标题"), proposal.title),
-            (N_("存在问题"), proposal.analysis),
-            (N_("建议"), proposal.suggestions),
-        )
-        if not value.strip()
-    ]
-    if proposal.category == "collective" and not proposal.collective_body:
-        missing.append(N_("提案单位"))
-    return missing
 
 
 # ---------------------------------------------------------------- title, category, field
@@ -443,6 +359,12 @@ def on_unit_choice(turn: Turn, value: str) -> str:
     return _next(turn)
 
 
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    return f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
 def ask_attachments(turn: Turn) -> None:
     """Asks for files (optional); lists those already attached, each with a remove button."""
     proposal = _open(turn)
@@ -523,294 +445,7 @@ def on_disclose(turn: Turn, value: str) -> str:
     return _next(turn)
 
 
-# ---------------------------------------------------------------- co-signers
-
-
-def _cosigners(turn: Turn, pid: int) -> list[Person]:
-    rows = turn.session.exec(
-        select(Person)
-        .join(Signer, col(Signer.person_id) == Person.id)
-        .where(Signer.proposal_id == pid, Signer.role == "co")
-        .order_by(col(Signer.position))
-    ).all()
-    return list(rows)
-
-
-def members_named(turn: Turn, text: str) -> list[Person]:
-    """Active members (other than oneself) whose name contains ``text``, exact names first."""
-    stmt = (
-        select(Person)
-        .where(col(Person.active), col(Person.name).contains(text, autoescape=True))
-        .where(Person.id != turn.person.id)
-        .order_by(case((Person.name == text, 0), else_=1), col(Person.id))
-        .limit(SEARCH_MAX * 5)
-    )
-    return [p for p in turn.session.exec(stmt).all() if Role.MEMBER.value in p.role_set]
-
-
-def _person_label(turn: Turn, person: Person) -> str:
-    extra = [person.sector] if person.sector else []
-    extra.append(turn.t("尾号{tail}", tail=person.phone[-4:]))
-    return f"{person.name}（{' · '.join(extra)}）"
-
-
-def ask_cosigners(turn: Turn) -> None:
-    """Shows who co-signs so far and asks for a name to search."""
-    proposal = _open(turn)
-    if proposal is None:
-        return
-    people = _cosigners(turn, proposal.id)
-    if people:
-        lines = [
-            turn.t(
-                "联名委员：{names}（提交后会请他们在 {days} 个工作日内确认）。",
-                names=turn.join(p.name for p in people),
-                days=turn.ctx.rules.cosign_window_workdays,
-            )
-        ]
-    else:
-        lines = [turn.t("还没有邀请联名委员。")]
-    lines.append(
-        turn.t(
-            "如需邀请其他委员联名，请发送对方的姓名（也可以只发其中一两个字），再在结果中点选。"
-            "不需要联名或已邀请完，请点「完成」。"
-        )
-    )
-    choices = [turn.choice(turn.t("✅ 完成"), "done")]
-    choices += [turn.choice(turn.t("移除 {name}", name=p.name), f"r:{p.id}") for p in people]
-    turn.say("\n".join(lines), choices, columns=2)
-
-
-def on_cosigner_name(turn: Turn, text: str) -> None:
-    """Lists the members whose name matches, as buttons to invite."""
-    name = _words(turn, text)
-    if len(name) > NAME_MAX:
-        raise InvalidInput(turn.t("请只发送一位委员的姓名。"))
-    pid = _pid(turn)
-    found = members_named(turn, name)
-    if not found:
-        raise InvalidInput(
-            turn.t("名册里没有姓名含「{name}」的委员，请核对后重新发送。", name=name)
-        )
-    already = {p.id for p in _cosigners(turn, pid)}
-    lines = [turn.t("找到 {n} 位委员：", n=len(found))]
-    if len(found) > SEARCH_MAX:
-        lines = [turn.t("找到的委员较多，只列出前 {n} 位，请发送更完整的姓名：", n=SEARCH_MAX)]
-    choices = []
-    for person in found[:SEARCH_MAX]:
-        if person.id in already:
-            lines.append(turn.t("{person}已在联名名单中。", person=_person_label(turn, person)))
-        else:
-            choices.append(turn.choice(_person_label(turn, person), f"u:{person.id}"))
-    if choices:
-        lines.append(turn.t("请点选要邀请的委员；也可以重新发送姓名搜索，或点「完成」。"))
-    choices.append(turn.choice(turn.t("✅ 完成"), "done"))
-    turn.say("\n".join(lines), choices)
-    return None
-
-
-def on_cosigner_choice(turn: Turn, value: str) -> str | None:
-    if value == "done":
-        return _next(turn)
-    pid = _pid(turn)
-    kind, _, person_id = value.partition(":")
-    if kind == "u":
-        proposals.invite_cosigner(turn.ctx, pid, int(person_id))
-        name = person_name(turn.session, int(person_id))
-        turn.say(turn.t("已把{name}委员加入联名名单，提交后会请其确认。", name=name))
-    else:
-        proposals.remove_cosigner(turn.ctx, pid, int(person_id))
-        name = person_name(turn.session, int(person_id))
-        turn.say(turn.t("已把{name}委员移出联名名单。", name=name))
-    _again(turn)
-    return None
-
-
-# ---------------------------------------------------------------- preview and submission
-
-
-def ask_preview(turn: Turn) -> None:
-    """Shows the draft as the printed record, with buttons to edit, save or submit."""
-    proposal = _open(turn)
-    if proposal is None:
-        return
-    turn.data.pop("edit", None)
-    files = attachments.attachments_of(turn.ctx, proposal_id=proposal.id)
-    lines = [
-        turn.t("请核对提案内容："),
-        "",
-        render_record(turn.ctx, proposal, gettext=turn.gettext, locale=turn.locale),
-    ]
-    if files:
-        lines.append(turn.t("附件：{names}", names=turn.join(a.filename for a in files)))
-    lines += ["", _budget(turn, proposal)]
-    lines.append(turn.t("点下方按钮修改某一项，或「保存草稿」以后再提交，或「提交」。"))
-    choices = [turn.choice(turn.t(label), f"e:{step}") for step, label in EDITABLE]
-    choices += [
-        turn.choice(turn.t("💾 保存草稿"), "save"),
-        turn.choice(turn.t("📤 提交"), "submit"),
-    ]
-    turn.say("\n".join(lines), choices, columns=2)
-
-
-def on_preview(turn: Turn, value: str) -> str | None:
-    if value.startswith("e:"):
-        turn.data["edit"] = True
-        return f"edit_{value.removeprefix('e:')}"
-    proposal = _open(turn)
-    if proposal is None:
-        return None
-    if value == "save":
-        turn.say(
-            turn.t(
-                "草稿《{title}》已保存。可以在菜单「我的草稿」里继续修改或提交。",
-                title=proposal.title,
-            )
-        )
-        return "saved"
-    missing = missing_labels(proposal)
-    if missing:
-        raise InvalidInput(
-            turn.t(
-                "还缺少：{items}，请补充后再提交。",
-                items=turn.join(turn.t(label) for label in missing),
-            )
-        )
-    if similar_proposals(turn.session, proposal):
-        return "check"
-    return _submit(turn)
-
-
-def _submit(turn: Turn) -> str:
-    """Submits the draft and says the receipt."""
-    proposal = proposals.submit(turn.ctx, _pid(turn))
-    lines = [
-        turn.t(
-            "✅ 提案《{title}》已于{at}提交，正在等待提案委审查。审查结果会通知您。",
-            title=proposal.title,
-            at=turn.time(proposal.submitted_at),
-        )
-    ]
-    people = _cosigners(turn, proposal.id)
-    if people:
-        lines.append(
-            turn.t(
-                "已请{names}委员在{deadline}前确认联名。",
-                names=turn.join(p.name for p in people),
-                deadline=turn.time(proposal.cosign_deadline),
-            )
-        )
-    turn.say("\n".join(lines))
-    return "submitted"
-
-
-def _joinable(turn: Turn, proposal: Proposal) -> bool:
-    """Whether to offer co-signing ``proposal`` instead (the workflow checks it again)."""
-    return (
-        proposal.proposer_id != turn.person.id
-        and proposals.cosign_open(turn.ctx, proposal)
-        and signer_of(turn.ctx, proposal.id, turn.person.id) is None
-    )
-
-
-def ask_similar(turn: Turn) -> None:
-    """Shows up to three similar proposals of the year, offering to co-sign one instead."""
-    proposal = _open(turn)
-    if proposal is None:
-        return
-    found = similar_proposals(turn.session, proposal)
-    choices = []
-    if not found:
-        lines = [turn.t("没有发现内容相近的提案。")]
-    else:
-        lines = [turn.t("提交前请留意，今年已有 {n} 件内容相近的提案：", n=len(found))]
-    for i, match in enumerate(found, 1):
-        other = match.proposal
-        line = turn.t(
-            "{i}.《{title}》 提案人：{name} 状态：{status}",
-            i=i,
-            title=other.title,
-            name=person_name(turn.session, other.proposer_id),
-            status=turn.t(proposal_label(other.status)),
-        )
-        if _joinable(turn, other):
-            line += turn.t("（可联名，截止{deadline}）", deadline=turn.time(other.cosign_deadline))
-            choices.append(
-                turn.choice(
-                    turn.t("🤝 改为联名第{i}件《{title}》", i=i, title=_shorten(other.title, 14)),
-                    f"j:{other.id}",
-                )
-            )
-        lines.append(line)
-    if choices:
-        lines.append(turn.t("如果您的想法与其中某件一致，可以改为联名那件提案，不必重复提交。"))
-    choices += [
-        turn.choice(turn.t("📤 仍然提交"), "go"),
-        turn.choice(turn.t("↩️ 返回预览"), "back"),
-    ]
-    turn.say("\n".join(lines), choices)
-
-
-def on_similar(turn: Turn, value: str) -> str:
-    if value == "go":
-        return _submit(turn)
-    if value == "back":
-        return "back"
-    turn.data["join"] = int(value.removeprefix("j:"))
-    return "join"
-
-
-def _join_target(turn: Turn) -> Proposal | None:
-    target_id = turn.data.get("join")
-    return turn.session.get(Proposal, target_id) if target_id is not None else None
-
-
-def ask_join(turn: Turn) -> None:
-    """Explains co-signing the other proposal instead, which gives up this draft."""
-    proposal = _open(turn)
-    if proposal is None:
-        return
-    target = _join_target(turn)
-    choices = []
-    if target is None or not _joinable(turn, target):
-        text = turn.t("那件提案已经不能再联名了。")
-    else:
-        name = person_name(turn.session, target.proposer_id)
-        text = turn.t(
-            "《{title}》由{name}委员提出，联名确认截止于{deadline}。\n"
-            "如果改为联名：您的草稿《{mine}》将被删除；系统会告诉{name}委员您希望联名，"
-            "对方点「邀请联名」后，您会收到联名邀请，确认即可成为联名委员。",
-            title=target.title,
-            name=name,
-            deadline=turn.time(target.cosign_deadline),
-            mine=proposal.title,
-        )
-        choices.append(turn.choice(turn.t("放弃本提案，改为联系该提案人联名"), "drop"))
-    choices += [
-        turn.choice(turn.t("📤 仍然提交"), "go"),
-        turn.choice(turn.t("↩️ 返回预览"), "back"),
-    ]
-    turn.say(text, choices)
-
-
-def on_join(turn: Turn, value: str) -> str:
-    if value == "go":
-        return _submit(turn)
-    if value == "back":
-        turn.data.pop("join", None)
-        return "back"
-    target = proposals.request_to_cosign(turn.ctx, int(turn.data["join"]))
-    draft = proposals.discard_draft(turn.ctx, _pid(turn))
-    turn.say(
-        turn.t(
-            "已删除草稿《{mine}》，并已请{name}委员邀请您联名《{title}》。"
-            "对方邀请后，您会收到联名邀请。",
-            mine=draft.title,
-            name=person_name(turn.session, target.proposer_id),
-            title=target.title,
-        )
-    )
-    return "joined"
+# ---------------------------------------------------------------- the flow
 
 
 SUBMIT_FLOW = Flow(
@@ -921,28 +556,7 @@ SUBMIT_FLOW = Flow(
 )
 
 
-# ---------------------------------------------------------------- notice button and commands
-
-
-def on_cosign_add(turn: Turn, args: list[str]) -> None:
-    """「邀请联名」on a request to co-sign: the proposer adds the member who asked."""
-    if len(args) != 2 or not all(a.isascii() and a.isdigit() and len(a) <= 9 for a in args):
-        raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
-    pid, person_id = (int(a) for a in args)
-    proposals.add_cosigner(turn.ctx, pid, person_id)
-    proposal = turn.session.get(Proposal, pid)
-    turn.say(
-        turn.t(
-            "已邀请{name}委员联名《{title}》，请其在{deadline}前确认。",
-            name=person_name(turn.session, person_id),
-            title=proposal.title,
-            deadline=turn.time(proposal.cosign_deadline),
-        )
-    )
-    if turn.conv.flow in turn.engine.flows:
-        turn.engine.prompt(turn)  # the step's buttons again: the old ones are now stale
-    else:
-        turn.engine.menu(turn)
+# ---------------------------------------------------------------- commands
 
 
 def cmd_new(turn: Turn, args: str) -> None:
