@@ -1,0 +1,615 @@
+"""4. Scale and 5. Growth: the sweeps, the digest and the chat queries on a generated
+national-scale database, and the same at smaller sizes; the sweeps' query plans; the peak
+memory of the running bot on it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import event
+
+from bench.bots import bench_rules
+from bench.databases import Backend, fresh
+from bench.datagen import Generated, Spec, generate
+from bench.people import content_for
+from bench.report import Section, code, figure, table
+from bench.stats import median
+from handlers.flows import build_engine
+from handlers.messages import Event, Sender
+from handlers.similar import similar_proposals
+from storage.db import Database
+from storage.files import AttachmentStore
+from storage.models import Proposal
+from workflow import proposals, queries, sweeps
+from workflow.core import Workflow
+
+LIST_FILTERS = ["no filter", "status", "unit", "year", "overdue", "proposer"]
+BIG_TABLES = ("proposal", "audit_event", "notice", "signer", "assignment", "rating", "reply")
+
+
+@dataclass
+class Sizes:
+    national: Spec = field(default_factory=Spec)
+    growth: tuple[int, ...] = (1_000, 10_000, 100_000)
+    growth_recent: int = 1_000  # the same year's work at every size; the rest is history
+    growth_people: int = 10_000
+    growth_units: int = 1_000
+    runs: int = 5  # repetitions of each timed query
+    memory_seconds: float = 30.0
+    memory_people: int = 40  # people chatting with the bot while its memory is watched
+
+    def growth_spec(self, proposals: int) -> Spec:
+        return Spec(
+            proposals=proposals,
+            people=self.growth_people,
+            units=self.growth_units,
+            audit_events=10 * proposals,
+            recent=self.growth_recent,
+        )
+
+
+@dataclass
+class Measured:
+    """One database size on one backend."""
+
+    spec: Spec
+    generated: Generated
+    timings: dict[str, list[float]] = field(default_factory=dict)  # name → seconds per run
+    sql: dict[str, list[float]] = field(default_factory=dict)  # name → seconds in SQL per run
+    statements: dict[str, list[tuple[str, object]]] = field(default_factory=dict)
+    plans: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
+    memory: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- timing
+
+
+class SqlClock:
+    """Seconds spent inside the database driver (statements executing, rows fetched by the
+    driver), on both engines of a database, while ``running``."""
+
+    def __init__(self, db: Database) -> None:
+        self.engines = {id(e): e for e in (db.engine, db.read_engine)}.values()
+        self.spent = 0.0
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._before)
+            event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        started = conn.info.pop("bench_started", None)
+        if started is not None:
+            self.spent += time.perf_counter() - started
+
+    def close(self) -> None:
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._before)
+            event.remove(engine, "after_cursor_execute", self._after)
+
+
+def _timed(
+    fn: Callable[[], object], runs: int, sql: SqlClock | None = None, into: list | None = None
+) -> list[float]:
+    """Seconds per run; the SQL part of each run goes to ``into``."""
+    out = []
+    for _ in range(runs):
+        if sql is not None:
+            sql.spent = 0.0
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+        if sql is not None and into is not None:
+            into.append(sql.spent)
+    return out
+
+
+def sweep_once(db: Database, wf: Workflow, gen: Generated, name: str) -> None:
+    """One sweep as the scheduler runs it, at the data's reference moment; rolled back so
+    every run does the same work (the day's first round, writing its notices)."""
+    with db.trial_session() as session:
+        ctx = wf.ctx(session, None)
+        ctx.now = gen.now
+        sweeps.SWEEPS[name](ctx)
+        session.flush()
+
+
+def list_once(db: Database, gen: Generated, which: str) -> int:
+    today = gen.now.date()
+    flt = {
+        "no filter": queries.ProposalFilter(),
+        "status": queries.ProposalFilter(status="assigned"),
+        "unit": queries.ProposalFilter(unit_id=gen.busiest_unit),
+        "year": queries.ProposalFilter(year=gen.current_year),
+        "overdue": queries.ProposalFilter(overdue=True),
+        "proposer": queries.ProposalFilter(proposer_id=gen.busiest_member),
+    }[which]
+    with db.read_session() as session:
+        rows = queries.list_proposals(session, flt=flt, today=today, limit=200)
+        queries.lead_units(session, proposal_ids=[p.id for p in rows])
+    return len(rows)
+
+
+class ChatQueries:
+    """/status N and 📋 我的提案 through the conversation engine, as bound people."""
+
+    def __init__(self, db: Database, wf: Workflow, gen: Generated, workdir: Path) -> None:
+        self.engine = build_engine(db, wf, AttachmentStore(workdir / "attachments"))
+        self.staff = Sender("telegram", str(gen.uid(gen.staff[0])))
+        self.member = Sender("telegram", str(gen.uid(gen.busiest_member)))
+        year, number = gen.record_number
+        self.status_text = f"/status {year}-{number}"
+        self.db = db
+        with db.session() as session:
+            ctx = wf.ctx(session, gen.busiest_member)
+            c = content_for(1)
+            self.draft_id = proposals.create_draft(
+                ctx,
+                title=c.title,
+                field=c.field,
+                analysis=c.analysis,
+                suggestions=c.suggestions,
+                suggested_unit=c.unit,
+            ).id
+
+    def similar(self) -> None:
+        """The check that runs when a member taps 📤 提交 on a new draft."""
+        with self.db.read_session() as session:
+            similar_proposals(session, session.get(Proposal, self.draft_id))
+
+    def status(self) -> None:
+        outs = self.engine.handle(self.staff, Event.of_text(self.status_text))
+        assert any("提案" in o.text for o in outs), [o.text for o in outs]
+
+    def mine(self) -> None:
+        outs = self.engine.handle(self.member, Event.of_text("/menu"))
+        payload = next(c.payload for o in outs for c in o.choices if "我的提案" in c.label)
+        start = time.perf_counter()
+        outs = self.engine.handle(self.member, Event(kind="choice", payload=payload))
+        self.last = time.perf_counter() - start
+        assert outs, "my proposals said nothing"
+
+    def timed_mine(self, runs: int) -> list[float]:
+        out = []
+        for _ in range(runs):
+            self.mine()
+            out.append(self.last)
+        return out
+
+
+def capture(db: Database) -> tuple[list[tuple[str, object]], Callable[[], None]]:
+    """Every statement the engine executes until the returned function is called."""
+    seen: list[tuple[str, object]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not executemany:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    return seen, lambda: event.remove(db.engine, "before_cursor_execute", before)
+
+
+def measure_size(db: Database, spec: Spec, runs: int, workdir: Path, *, explain: bool) -> Measured:
+    gen = generate(db, spec)
+    wf = Workflow(rules=bench_rules())
+    m = Measured(spec, gen)
+    sql = SqlClock(db)
+    try:
+
+        def timed(name: str, fn: Callable[[], object], n: int = runs) -> None:
+            m.sql[name] = []
+            m.timings[name] = _timed(fn, n, sql, m.sql[name])
+
+        for name in sweeps.SWEEPS:
+            sweep_once(db, wf, gen, name)  # warm: the first run pays for caches
+            timed(f"sweep {name}", lambda n=name: sweep_once(db, wf, gen, n))
+            if explain:
+                seen, stop = capture(db)
+                try:
+                    sweep_once(db, wf, gen, name)
+                finally:
+                    stop()
+                m.statements[name] = seen
+        for which in LIST_FILTERS:
+            list_once(db, gen, which)
+            timed(f"list {which}", lambda w=which: list_once(db, gen, w))
+        chat = ChatQueries(db, wf, gen, workdir)
+        chat.status()
+        timed("/status N", chat.status)
+        chat.mine()
+        m.timings["my proposals"] = chat.timed_mine(runs)
+        timed("similar-proposal check, cold token cache", chat.similar, 1)
+        timed("similar-proposal check", chat.similar)
+    finally:
+        sql.close()
+    if explain:
+        m.plans = plans(db, m.statements)
+    return m
+
+
+# ---------------------------------------------------------------- query plans
+
+INDEX_RE = re.compile(
+    r"(?:USING (?:COVERING )?INDEX|Index (?:Only )?Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)"
+)
+
+
+def plans(db: Database, statements: dict[str, list[tuple[str, object]]]) -> dict:
+    """{sweep: [(statement, plan, times executed)]} for the distinct SELECTs of each sweep."""
+    out: dict[str, list[tuple[str, str, int]]] = {}
+    prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN "
+    with db.engine.connect() as conn:
+        for name, seen in statements.items():
+            counts: dict[str, int] = {}
+            first: dict[str, object] = {}
+            for statement, parameters in seen:
+                if not statement.lstrip().upper().startswith("SELECT"):
+                    continue
+                counts[statement] = counts.get(statement, 0) + 1
+                first.setdefault(statement, parameters)
+            rows = []
+            for statement, count in counts.items():
+                result = conn.exec_driver_sql(prefix + statement, first[statement]).all()
+                if db.is_sqlite:
+                    plan = "\n".join(str(r[-1]) for r in result)
+                else:
+                    plan = "\n".join(str(r[0]) for r in result)
+                rows.append((statement, plan, count))
+            out[name] = rows
+    return out
+
+
+def full_scans(plan: str) -> list[str]:
+    """Big tables read whole (SQLite "SCAN t" without an index, PostgreSQL "Seq Scan on t")."""
+    found = []
+    for line in plan.splitlines():
+        m = re.search(r"\bSCAN (\w+)(?! USING)", line) or re.search(r"Seq Scan on (\w+)", line)
+        if m and m.group(1) in BIG_TABLES and "USING" not in line.split(m.group(1), 1)[1][:20]:
+            found.append(m.group(1))
+    return sorted(set(found))
+
+
+# ---------------------------------------------------------------- memory of the running bot
+
+
+def _vm(pid: int) -> dict[str, int]:
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                out[key] = int(value.split()[0])  # kB
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _bot_command() -> list[str]:
+    script = Path(sys.executable).parent / "proposalbot"
+    if script.exists():
+        return [str(script), "run"]
+    found = shutil.which("proposalbot")
+    if found:
+        return [found, "run"]
+    return [sys.executable, "-c", "from bot.cli import main; main()", "run"]
+
+
+async def peak_memory(
+    db_url: str, gen: Generated, workdir: Path, seconds: float, people: int
+) -> dict[str, float]:
+    """``proposalbot run`` in its own process on the database, against the fake Bot API
+    server (Telegram's limits in force), while bound people use it and the start-up round
+    of sweeps writes its notices; its peak resident memory from /proc (VmHWM)."""
+    from tests.fake_telegram import FakeTelegram
+
+    async with FakeTelegram() as tg:
+        bound = [int(uid) for uid in _bound_uids(db_url)]
+        for uid in bound:
+            tg.user(id=uid, first_name=str(uid), started=True)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PROPOSALBOT_")},
+            "PROPOSALBOT_DATABASE_URL": db_url,
+            "PROPOSALBOT_TELEGRAM_TOKEN": tg.token,
+            "PROPOSALBOT_TELEGRAM_API_URL": tg.url,
+            "PROPOSALBOT_DATA_DIR": str(workdir / "bot-data"),
+            "PROPOSALBOT_QUIET_HOURS_START": "00:00",
+            "PROPOSALBOT_QUIET_HOURS_END": "00:00",
+            "PROPOSALBOT_LOG_LEVEL": "ERROR",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            *_bot_command(),
+            cwd=str(workdir),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            up = await tg.wait_until(
+                lambda: any(r.method == "getUpdates" for r in tg.requests), 60
+            )
+            if not up:
+                raise RuntimeError("proposalbot run did not start polling within 60 s")
+            started = time.monotonic()
+            year, number = gen.record_number
+            talkers = [gen.uid(gen.staff[0]), gen.uid(gen.busiest_member)]
+            talkers += [u for u in bound if u not in talkers][: max(0, people - 2)]
+            answered = 0
+
+            async def talk(uid: int, offset: float) -> None:
+                nonlocal answered
+                user = tg.user(id=uid)
+                await asyncio.sleep(offset)
+                k = 0
+                while time.monotonic() - started < seconds:
+                    text = [f"/status {year}-{number}", "/menu", "/drafts"][k % 3]
+                    k += 1
+                    await user.send(text)
+                    try:
+                        await user.wait_for(lambda m: True, timeout=15)
+                        answered += 1
+                    except AssertionError:
+                        pass
+                    await asyncio.sleep(3.0)
+
+            await asyncio.gather(*(talk(uid, i * 0.1) for i, uid in enumerate(talkers)))
+            vm = _vm(proc.pid)
+            sent = sum(1 for r in tg.requests if r.method == "sendMessage" and r.ok)
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+            err = (await proc.stderr.read()).decode(errors="replace") if proc.stderr else ""
+        if not vm:
+            raise RuntimeError(f"could not read the bot's memory; it said: {err[-500:]}")
+        return {
+            "peak_mb": vm.get("VmHWM", 0) / 1024,
+            "rss_mb": vm.get("VmRSS", 0) / 1024,
+            "answered": answered,
+            "sent": sent,
+            "seconds": seconds,
+        }
+
+
+def _bound_uids(db_url: str) -> list[str]:
+    db = Database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            from sqlalchemy import text
+
+            return [
+                row[0]
+                for row in conn.execute(
+                    text("SELECT external_id FROM channel_account WHERE channel = 'telegram'")
+                )
+            ]
+    finally:
+        db.dispose()
+
+
+# ---------------------------------------------------------------- running both
+
+
+@dataclass
+class Results:
+    national: dict[str, Measured] = field(default_factory=dict)  # backend kind → measured
+    growth: dict[str, dict[int, Measured]] = field(default_factory=dict)
+
+
+def measure(backends: list[Backend], sizes: Sizes, workdir: Path, *, scale: bool, growth: bool):
+    out = Results()
+    for backend in backends:
+        if scale:
+            with fresh(backend, "national") as db:
+                m = measure_size(db, sizes.national, sizes.runs, workdir, explain=True)
+                m.memory = asyncio.run(
+                    peak_memory(
+                        db.url, m.generated, workdir, sizes.memory_seconds, sizes.memory_people
+                    )
+                )
+            out.national[backend.kind] = m
+        if growth:
+            out.growth[backend.kind] = {}
+            for size in sorted(sizes.growth):
+                with fresh(backend, f"growth{size}") as db:
+                    out.growth[backend.kind][size] = measure_size(
+                        db, sizes.growth_spec(size), sizes.runs, workdir, explain=False
+                    )
+    return out
+
+
+def _info_only(name: str) -> bool:
+    """Measured once (a cold cache): shown, not judged."""
+    return "cold" in name
+
+
+def _ms(values: list[float]) -> list[float]:
+    return [v * 1000 for v in values]
+
+
+def scale_section(results: Results, sizes: Sizes, labels: dict) -> Section:
+    spec = sizes.national
+    s = Section(
+        "scale",
+        "4. Scale",
+        f"""
+A generated committee (`bench/datagen.py`, seeded, written by bulk insert on SQLite and COPY
+on PostgreSQL, then `ANALYZE` on PostgreSQL; SQLite is measured as the product leaves it,
+without `ANALYZE`): {spec.describe()}, at least {spec.audit_events:,} audit events, with
+signers, assignments, replies, ratings, contacts and sent notices, each proposal in the state
+its age gives it (the last days' awaiting review or co-signers, the last three months' being
+handled, some overdue or asking for adjustment, replies awaiting review and rating, older ones
+closed and published). The reference moment is the latest working day, 10:00 Beijing time.
+
+- *each sweep* (`workflow.sweeps.SWEEPS`, the daily digest among them): one sweep in one
+  transaction at the reference moment, as the scheduler runs it, rolled back after so that
+  every run does the day's first round (writing its notices); one warm-up run, then the
+  median of {sizes.runs}.
+- *`list`*: `workflow.queries.list_proposals` (limit 200, as `proposalbot list`) and the lead
+  units of the rows, with each filter: none, `--status assigned`, `--unit` (the unit with the
+  most assignments), `--year` (this year), `--overdue`, and a proposer (the most prolific
+  member).
+- *`/status N`*: the conversation engine handling `/status <year>-<N>` from a bound staff
+  member, for the proposal with the longest audit trail (record and timeline rendered), in
+  its own transaction as the channel runs it.
+- *my proposals*: the engine handling the 📋 我的提案 button of the most prolific member.
+- *peak memory*: `proposalbot run` in its own process on this database, against the fake Bot
+  API server (Telegram's limits in force), for {sizes.memory_seconds:g} s while
+  {sizes.memory_people} bound people send `/status N`, `/menu` and `/drafts` every 3 s, the
+  start-up round of sweeps runs and the dispatcher sends what it wrote; VmHWM from /proc.
+""",
+    )
+    for kind, m in results.national.items():
+        where = labels[kind]
+        g = m.generated
+        s.blocks.append(
+            f"**Generated on {where}** in {g.seconds:.1f} s: "
+            + ", ".join(f"{name} {count:,}" for name, count in g.rows.items())
+        )
+        for name, values in m.timings.items():
+            if name.startswith("sweep "):
+                sweep = name.removeprefix("sweep ")
+                label = "daily digest" if sweep == sweeps.DIGEST else f"sweep `{sweep}`"
+                count = sum(c for _, _, c in m.plans.get(sweep, []))
+                in_sql = median(m.sql.get(name) or [0]) * 1000
+                s.add(
+                    figure(
+                        f"{label} ({where})",
+                        _ms(values),
+                        "ms",
+                        target=("<", 200),
+                        method=f"{count} SELECTs; {in_sql:.0f} ms of it in SQL",
+                    )
+                )
+        for name, values in m.timings.items():
+            if not name.startswith("sweep "):
+                judged = not _info_only(name)
+                s.add(
+                    figure(
+                        f"`{name}` ({where})",
+                        _ms(values),
+                        "ms",
+                        target=("<", 50) if judged else None,
+                        method="" if judged else "once, after a restart",
+                    )
+                )
+        total = sum(median(v) for n, v in m.timings.items() if n.startswith("sweep "))
+        s.add(
+            figure(
+                f"one whole round of sweeps, digest included ({where})",
+                [total * 1000],
+                "ms",
+                method="sum of the medians",
+            )
+        )
+        if m.memory:
+            s.add(
+                figure(
+                    f"peak memory of `proposalbot run` ({where})",
+                    [m.memory["peak_mb"]],
+                    "MB",
+                    target=("<", 150),
+                    method=f"VmHWM, one run; {m.memory['answered']} answers, "
+                    f"{m.memory['sent']} messages sent in {m.memory['seconds']:g} s",
+                )
+            )
+    return s
+
+
+def growth_section(results: Results, sizes: Sizes, labels: dict) -> Section:
+    grown = sorted(sizes.growth)
+    small, large = (grown[-2], grown[-1]) if len(grown) >= 2 else (grown[0], grown[0])
+    s = Section(
+        "growth",
+        "5. Growth",
+        f"""
+The same measurements on databases of {", ".join(f"{n:,}" for n in grown)} proposals with
+the same current work — {sizes.growth_recent:,} proposals in the last 12 months, the same
+roster of {sizes.growth_people:,} people and {sizes.growth_units:,} units — and the rest as
+history over the 19 years before: what grows is the archive, as it does year after year.
+Times are medians of {sizes.runs} in ms, in all and inside the database driver (SQL). The
+verdicts, for the whole time and for its SQL part: the cost at {large:,} ÷ the cost at
+{small:,} (each floored at 1 ms, below which differences are noise) must be at most 2 — ten times the history may cost a little more (logarithmic: an index one level
+deeper) but not ten times more (linear: reading the history). Below: the query plans
+(`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL) of every distinct SELECT each sweep
+runs on the national-scale database of benchmark 4, how many times it ran in one sweep, the
+indexes it uses and the big tables it reads whole.
+""",
+    )
+    for kind, by_size in results.growth.items():
+        where = labels[kind]
+        names = list(next(iter(by_size.values())).timings)
+        rows = []
+        for name in names:
+            cells = []
+            for n in grown:
+                if n in by_size:
+                    total = median(by_size[n].timings[name]) * 1000
+                    part = by_size[n].sql.get(name)
+                    cells.append(
+                        f"{total:.1f} / {median(part) * 1000:.1f}" if part else f"{total:.1f}"
+                    )
+            rows.append([f"`{name}`", *cells])
+            if small not in by_size or large not in by_size or small == large or _info_only(name):
+                continue
+            for what, source in (("", "timings"), ("SQL of ", "sql")):
+                before = getattr(by_size[small], source).get(name)
+                after = getattr(by_size[large], source).get(name)
+                if not before or not after:
+                    continue
+                a, b = max(median(before), 0.001), max(median(after), 0.001)
+                s.add(
+                    figure(
+                        f"{what}`{name}`, ×{large // small} history ({where})",
+                        [b / a],
+                        "×",
+                        target=("<=", 2),
+                        digits=2,
+                        method=f"{median(before) * 1000:.1f} → {median(after) * 1000:.1f} ms",
+                    )
+                )
+        s.blocks.append(
+            f"**{where}**: total ms / of which in SQL ms (medians)\n\n"
+            + table(["query", *(f"{n:,} proposals" for n in grown)], rows)
+        )
+    for kind, m in results.national.items():
+        if not m.plans:
+            continue
+        where = labels[kind]
+        parts = [f"### Query plans of the sweeps ({where}, {m.spec.proposals:,} proposals)"]
+        for sweep, rows in m.plans.items():
+            total = sum(count for _, _, count in rows)
+            parts.append(f"#### `{sweep}` — {len(rows)} distinct SELECTs, {total} executed")
+            for statement, plan, count in rows:
+                indexes = sorted(set(INDEX_RE.findall(plan)))
+                scans = full_scans(plan)
+                parts.append(
+                    f"- run {count}×; indexes: {', '.join(indexes) or 'none'}"
+                    + (f"; **reads whole: {', '.join(scans)}**" if scans else "")
+                )
+                parts.append(code(_short(statement), "sql"))
+                parts.append(code(plan))
+        s.blocks.append("\n\n".join(parts))
+    return s
+
+
+def _short(statement: str, limit: int = 1500) -> str:
+    """The statement on one line, its long column list shortened."""
+    statement = " ".join(statement.split())
+    head = re.match(r"SELECT (.*?) FROM ", statement)
+    if head and len(head.group(1)) > 100:
+        statement = f"SELECT … FROM {statement[head.end() :]}"
+    return statement if len(statement) <= limit else statement[:limit] + " …"
