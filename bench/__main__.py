@@ -23,7 +23,7 @@ from pathlib import Path
 from bench import conversation, fanout, latency, machine, scale
 from bench.databases import DEFAULT_POSTGRES_URL, Backend, postgres_version
 from bench.datagen import Spec
-from bench.report import Report, Section, merge
+from bench.report import Report, Section, kept_notes, merge
 
 BENCHMARKS = ("conversation", "fanout", "latency", "scale", "growth")
 TITLES = {
@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         report.sections.append(section)
         print(f"bench: {name} done in {time.perf_counter() - begun:.0f} s", file=sys.stderr)
     if set(chosen) == set(BENCHMARKS) or not args.output.exists():
+        if args.output.exists():  # the findings written by hand stay
+            report.notes = kept_notes(args.output.read_text(encoding="utf-8"))
         report.write(args.output)
     else:
         merge(args.output, report)

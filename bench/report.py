@@ -129,6 +129,7 @@ class Report:
     command: str
     sections: list[Section] = field(default_factory=list)
     preamble: str = ""
+    notes: str = ""  # findings written by hand, between NOTES markers; kept across runs
 
     def markdown(self) -> str:
         lines = [f"# {self.title}", ""]
@@ -139,6 +140,8 @@ class Report:
         lines += [f"| {k} | {v} |" for k, v in self.machine]
         lines.append("")
         lines.append(summary([section.wrapped() for section in self.sections]))
+        if self.notes:
+            lines += [self.notes.rstrip(), ""]
         for section in self.sections:
             lines.append(section.wrapped())
         return "\n".join(lines).rstrip() + "\n"
@@ -201,3 +204,12 @@ def summary(blocks: list[str]) -> str:
             f"| {title} | {'✅' if not missed else '❌'} {met} of {len(rows)} | {shown} |"
         )
     return "\n".join(lines) + "\n<!-- /summary -->\n"
+
+
+NOTES_RE = re.compile(r"<!-- notes -->\n.*?<!-- /notes -->\n", re.S)
+
+
+def kept_notes(text: str) -> str:
+    """The hand-written findings of an earlier report (``<!-- notes -->`` … ``<!-- /notes -->``)."""
+    match = NOTES_RE.search(text)
+    return match.group(0) if match else ""

@@ -67,6 +67,7 @@ class Measured:
     sql: dict[str, list[float]] = field(default_factory=dict)  # name → seconds in SQL per run
     statements: dict[str, list[tuple[str, object]]] = field(default_factory=dict)
     plans: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
+    profiles: dict[str, list[tuple[str, int, float, float]]] = field(default_factory=dict)
     memory: dict[str, float] = field(default_factory=dict)
 
 
@@ -234,7 +235,34 @@ def measure_size(db: Database, spec: Spec, runs: int, workdir: Path, *, explain:
         sql.close()
     if explain:
         m.plans = plans(db, m.statements)
+        for name in sweeps.SWEEPS:
+            if median(m.timings[f"sweep {name}"]) > SWEEP_TARGET_S:
+                m.profiles[name] = profile(lambda n=name: sweep_once(db, wf, gen, n))
     return m
+
+
+SWEEP_TARGET_S = 0.2
+
+
+def profile(fn: Callable[[], object], top: int = 6) -> list[tuple[str, int, float, float]]:
+    """The functions ``fn`` spends most of its own time in (cProfile):
+    (function, calls, own ms, cumulative ms)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        fn()
+    finally:
+        profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = []
+    for (filename, line, function), (_cc, calls, own, cumulative, _callers) in stats.items():
+        where = filename.split("site-packages/")[-1].replace(str(Path.cwd()) + "/", "")
+        rows.append((f"{where}:{line} {function}", calls, own * 1000, cumulative * 1000))
+    rows.sort(key=lambda r: -r[2])
+    return rows[:top]
 
 
 # ---------------------------------------------------------------- query plans
@@ -515,6 +543,21 @@ closed and published). The reference moment is the latest working day, 10:00 Bei
                 method="sum of the medians",
             )
         )
+        if m.profiles:
+            parts = [
+                f"**Where the sweeps over 200 ms spend their time** ({where}; one run under "
+                "cProfile, which slows Python code down; the functions with the most time of "
+                "their own)"
+            ]
+            for sweep, rows in m.profiles.items():
+                parts.append(
+                    f"`{sweep}`:\n\n"
+                    + table(
+                        ["function", "calls", "own ms", "cumulative ms"],
+                        [[f"`{f}`", c, f"{own:.0f}", f"{cum:.0f}"] for f, c, own, cum in rows],
+                    )
+                )
+            s.blocks.append("\n\n".join(parts))
         if m.memory:
             s.add(
                 figure(

@@ -111,3 +111,18 @@ def test_a_partial_run_replaces_its_own_sections_only(tmp_path):
     summary = re.search(r"<!-- summary -->\n(.*?)<!-- /summary -->", text, re.S).group(1)
     assert "| 2. Fan-out | ❌ 0 of 1 | fanout figure |" in summary
     assert "| 4. Scale | ✅ 1 of 1 |  |" in summary
+
+
+def test_the_profile_of_a_slow_step_names_where_its_time_goes():
+    from datetime import date
+
+    from bench.scale import profile
+    from workflow.calendar import WorkCalendar
+
+    calendar = WorkCalendar()
+    rows = profile(lambda: calendar.workdays_between(date(2026, 1, 1), date(2026, 6, 1)), top=20)
+
+    assert rows and all(
+        calls >= 1 and own >= 0 and cumulative >= own for _, calls, own, cumulative in rows
+    )
+    assert any("workdays_between" in function for function, *_ in rows)
