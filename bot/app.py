@@ -46,12 +46,44 @@ class App:
             raise NotInitialised("数据库结构不是最新版本，请先运行 proposalbot init 升级。")
 
 
+class Redact(logging.Filter):
+    """Replaces a secret (the bot token) wherever it would appear in a log line."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        return True
+
+
+def quiet_libraries(settings: Settings) -> None:
+    """Keep secrets and what people send out of the logs.
+
+    httpx logs every request URL, which carries the bot token; python-telegram-bot logs whole
+    updates at DEBUG, invite codes and phone numbers included.
+    """
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    telegram = logging.getLogger("telegram")
+    telegram.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    if settings.telegram_token is not None:
+        redact = Redact(settings.telegram_token.get_secret_value())
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, Redact) for f in handler.filters):
+                handler.addFilter(redact)
+
+
 def build_app(settings: Settings | None = None) -> App:
     settings = settings or Settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_libraries(settings)
     return App(
         settings=settings,
         db=Database(settings.database_url),

@@ -10,6 +10,7 @@ answer with nothing changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -250,6 +251,8 @@ class Engine:
         update is done, so the update and its effects commit together or not at all. If it
         raises, nothing of the event is kept.
         """
+        if "\x00" in event.text:  # no database stores it, and no one means to type it
+            event = dataclasses.replace(event, text=event.text.replace("\x00", ""))
         with self.db.session() as session:
             conv = self._conversation(session, sender)
             person = self._person(session, sender)

@@ -33,6 +33,7 @@ from handlers.unit_common import (
 from storage.models import Proposal
 from workflow import attachments, replies
 from workflow.assignments import unit_name
+from workflow.attachments import MB
 from workflow.core import person_name
 from workflow.errors import InvalidInput
 from workflow.replies import CLASS_MEANINGS, PHONE_RE
@@ -213,7 +214,7 @@ def on_body_file(turn: Turn, upload: FileIn) -> str:
     if len(upload.data) > rules.attachment_max_bytes:
         raise InvalidInput(
             turn.t(
-                "文件太大，单个附件不能超过 {mb} MB。", mb=round(rules.attachment_max_bytes / 1e6)
+                "文件太大，单个附件不能超过 {mb} MB。", mb=f"{rules.attachment_max_bytes / MB:g}"
             )
         )
     attachments.sniff(name, upload.data)  # the real type, as attach_to_reply will check it

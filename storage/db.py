@@ -38,7 +38,10 @@ def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engi
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            hide_parameters=True,  # errors and logs never carry what people wrote
+            connect_args={"check_same_thread": False, "timeout": 30},
         )
 
         @event.listens_for(engine, "connect")
@@ -57,7 +60,14 @@ def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engi
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
 
 
 class Database:

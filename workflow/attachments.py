@@ -30,6 +30,9 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
 TYPE_NAMES = label("PDF、Word、Excel、JPG/PNG 图片或纯文本")
 
 
+MB = 1024 * 1024  # sizes are said in binary megabytes, as the prompts say them
+
+
 def sniff(filename: str, data: bytes) -> str:
     """The MIME type the bytes really are; refuse anything not allowed or disguised."""
     extension = PurePath(filename).suffix.lower().lstrip(".")
@@ -80,8 +83,8 @@ def _store(
     if len(data) > limit:
         raise InvalidInput(
             "文件太大（{size} MB），单个附件不能超过 {limit} MB。",
-            size=f"{len(data) / 1e6:.1f}",
-            limit=f"{limit / 1e6:.0f}",
+            size=f"{len(data) / MB:.1f}",
+            limit=f"{limit / MB:g}",
         )
     owner = Attachment.reply_id == reply_id if reply_id else Attachment.proposal_id == proposal_id
     existing = ctx.session.exec(select(func.count()).select_from(Attachment).where(owner)).one()
