@@ -21,8 +21,17 @@ class WorkCalendar:
 
     def __init__(self) -> None:
         self._warned: set[int] = set()
+        # chinesecalendar scans its holiday table on every call; a sweep asks about the same
+        # few hundred days many thousand times, so each answer is kept.
+        self._known: dict[date, bool] = {}
 
     def is_workday(self, day: date) -> bool:
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._lookup(day)
+        return known
+
+    def _lookup(self, day: date) -> bool:
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
