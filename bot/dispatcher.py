@@ -173,18 +173,25 @@ class Dispatcher:
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
+            ids = {n.person_id for n in notices}
+            locales = dict(
+                session.exec(select(Person.id, Person.locale).where(col(Person.id).in_(ids))).all()
+            )
+            accounts: dict[int, ChannelAccount] = {}  # the preferred reachable account
+            for account in session.exec(
+                select(ChannelAccount).where(
+                    col(ChannelAccount.person_id).in_(ids),
+                    col(ChannelAccount.channel).in_(names),
+                    ChannelAccount.unreachable == False,  # noqa: E712
+                )
+            ):
+                best = accounts.get(account.person_id)
+                if best is None or names.index(account.channel) < names.index(best.channel):
+                    accounts[account.person_id] = account
             claimed = []
             for notice in notices:
-                person = session.get(Person, notice.person_id)
-                accounts = session.exec(
-                    select(ChannelAccount).where(
-                        ChannelAccount.person_id == notice.person_id,
-                        col(ChannelAccount.channel).in_(names),
-                        ChannelAccount.unreachable == False,  # noqa: E712
-                    )
-                ).all()
-                account = min(accounts, key=lambda a: names.index(a.channel))
-                text, actions = render_notice(notice, person.locale if person else "zh")
+                account = accounts[notice.person_id]
+                text, actions = render_notice(notice, locales.get(notice.person_id) or "zh")
                 notice.state = "sending"
                 notice.attempts += 1
                 notice.not_before = now + self.lease
