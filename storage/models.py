@@ -111,6 +111,8 @@ class Proposal(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("year", "number"),
         Index("ix_proposal_status_year", "status", "year"),
+        Index("ix_proposal_submitted_at", "submitted_at"),
+        Index("ix_proposal_publication", "disclose", "published"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -279,6 +281,7 @@ class AuditEvent(SQLModel, table=True):
     """Append-only log of every change; database triggers refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_action_assignment", "action", "assignment_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar as _cal
 import logging
+from bisect import bisect_left
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -24,6 +25,9 @@ class WorkCalendar:
         # chinesecalendar scans its holiday table on every call; a sweep asks about the same
         # few hundred days many thousand times, so each answer is kept.
         self._known: dict[date, bool] = {}
+        # Per year: running count of working days from 1 January to each day (included), so
+        # counting and stepping working days costs a subtraction or a bisection, not a walk.
+        self._running: dict[int, list[int]] = {}
 
     def is_workday(self, day: date) -> bool:
         known = self._known.get(day)
@@ -51,6 +55,21 @@ class WorkCalendar:
             return False
         return True
 
+    def _year(self, year: int) -> list[int]:
+        running = self._running.get(year)
+        if running is None:
+            running, count, day = [], 0, date(year, 1, 1)
+            while day.year == year:
+                count += self.is_workday(day)
+                running.append(count)
+                day += timedelta(days=1)
+            self._running[year] = running
+        return running
+
+    def _upto(self, day: date) -> int:
+        """Working days from 1 January of ``day``'s year to ``day``, both included."""
+        return self._year(day.year)[day.timetuple().tm_yday - 1]
+
     def add_workdays(self, start: date, count: int) -> date:
         """The ``count``-th working day after ``start`` (``start`` itself not counted).
 
@@ -58,14 +77,16 @@ class WorkCalendar:
         """
         if count < 0:
             raise ValueError("count must not be negative")
-        day = start
         if count == 0:
-            return self.next_workday(day)
-        while count:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                count -= 1
-        return day
+            return self.next_workday(start)
+        year = start.year
+        target = self._upto(start) + count  # the running count the answer reaches first
+        while True:
+            running = self._year(year)
+            if target <= running[-1]:
+                return date(year, 1, 1) + timedelta(days=bisect_left(running, target))
+            target -= running[-1]
+            year += 1
 
     def next_workday(self, day: date) -> date:
         """``day`` if it is a working day, else the first working day after it."""
@@ -84,12 +105,9 @@ class WorkCalendar:
         """Working days in the half-open interval (start, end]; negative if end < start."""
         if end < start:
             return -self.workdays_between(end, start)
-        count = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                count += 1
+        count = self._upto(end) - self._upto(start)
+        for year in range(start.year, end.year):
+            count += self._year(year)[-1]
         return count
 
     def add_months(self, start: date, months: int) -> date:

@@ -27,7 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import event, func, or_
+from sqlalchemy import event, func
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import Bundle
 from sqlmodel import col, select
 
 from storage.clock import as_utc
@@ -180,46 +182,182 @@ def _local_date(ctx: Ctx, moment: datetime) -> date:
     return ctx.local(moment).date()
 
 
-def _handlers(ctx: Ctx, unit_id: int | None) -> list[int]:
-    return people_with_role(ctx.session, Role.HANDLER, unit_id) if unit_id else []
+def _chunks(ids: list, size: int = 1000) -> Iterable[list]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
 
 
-def _unit_name(ctx: Ctx, unit_id: int | None) -> str:
-    return assignments.unit_name(ctx, unit_id)
+class _Told:
+    """Notices a sweep has to say, written together at its end: who was already told under
+    each key is found in one query for all of them, not one per item; the people, units and
+    names the notices need are loaded once per sweep, not once per item."""
 
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.pending: list[tuple[list[int], str, Text, str, int | None, list[dict] | None]] = []
+        self._roles: dict[Role, dict[int | None, list[int]]] = {}
+        self._units: dict[int, str] | None = None
+        self._names: dict[int, str] = {}
 
-def _open_assignments(ctx: Ctx, role: str):
-    """(assignment, proposal) pairs still owing their answer, on proposals being handled."""
-    return ctx.session.exec(
-        select(Assignment, Proposal)
-        .join(Proposal, col(Proposal.id) == Assignment.proposal_id)
-        .where(
-            Assignment.role == role,
-            col(Assignment.status).in_(UNANSWERED),
-            Proposal.status == ProposalStatus.ASSIGNED,
-        )
-        .order_by(col(Assignment.id))
-    ).all()
+    # ------------------------------------------------------------ who and what
 
+    def people(self, role: Role, unit_id: int | None = None) -> list[int]:
+        """Active people holding ``role`` (in ``unit_id`` if given), as ``people_with_role``."""
+        by_unit = self._roles.get(role)
+        if by_unit is None:
+            by_unit = self._roles[role] = {}
+            rows = self.ctx.session.exec(
+                select(Person.id, Person.unit_id)
+                .where(col(Person.roles).contains(role.value), Person.active)
+                .order_by(col(Person.id))
+            ).all()
+            everyone: list[int] = []
+            for person_id, unit in rows:
+                everyone.append(person_id)
+                if unit is not None:
+                    by_unit.setdefault(unit, []).append(person_id)
+            by_unit[None] = everyone
+        return list(by_unit.get(unit_id, []))
 
-def _unrated(ctx: Ctx, proposal: Proposal) -> tuple[Reply | None, list[int]]:
-    """The reply a delivered proposal's signers rate, and the signers with no rating yet."""
-    reply = replies.delivered_reply(ctx, proposal)
-    if reply is None:
-        return None, []
-    rated = set(
-        ctx.session.exec(
-            select(Rating.person_id).where(
-                Rating.reply_id == reply.id, Rating.proposal_id == proposal.id
+    def handlers(self, unit_id: int | None) -> list[int]:
+        return self.people(Role.HANDLER, unit_id) if unit_id is not None else []
+
+    def unit_name(self, unit_id: int | None) -> str:
+        if self._units is None:
+            self._units = dict(self.ctx.session.exec(select(Unit.id, Unit.name)).all())
+        return self._units.get(unit_id, "") if unit_id is not None else ""
+
+    def load_names(self, person_ids: Iterable[int | None]) -> None:
+        wanted = list({p for p in person_ids if p is not None and p not in self._names})
+        for chunk in _chunks(wanted):
+            self._names.update(
+                self.ctx.session.exec(
+                    select(Person.id, Person.name).where(col(Person.id).in_(chunk))
+                ).all()
             )
+
+    def name(self, person_id: int | None) -> str:
+        if person_id is None or person_id not in self._names:
+            return person_name(self.ctx.session, person_id)
+        return self._names[person_id]
+
+    # ------------------------------------------------------------ saying it
+
+    def tell(
+        self,
+        recipients: Iterable[int | None],
+        kind: str,
+        text: Text,
+        *,
+        key: str,
+        proposal_id: int | None = None,
+        actions: list[dict] | None = None,
+    ) -> None:
+        """``notify`` at ``send``, leaving out whoever was already told under this kind and
+        key, before this sweep or earlier in it."""
+        people = list(dict.fromkeys(p for p in recipients if p is not None))
+        if people:
+            self.pending.append((people, kind, text, key, proposal_id, actions))
+
+    def send(self) -> None:
+        keys = [f"{kind}:{key}:{p}" for people, kind, _, key, _, _ in self.pending for p in people]
+        told: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            told.update(
+                self.ctx.session.exec(
+                    select(Notice.idempotency_key).where(col(Notice.idempotency_key).in_(chunk))
+                ).all()
+            )
+        for people, kind, text, key, proposal_id, actions in self.pending:
+            fresh = [p for p in people if f"{kind}:{key}:{p}" not in told]
+            told.update(f"{kind}:{key}:{p}" for p in fresh)
+            if fresh:
+                notify(
+                    self.ctx, fresh, kind, text, key=key, proposal_id=proposal_id, actions=actions
+                )
+        self.pending.clear()
+
+
+# What the reminders read of an assignment and its proposal: the columns, not whole records
+# (a proposal's text can be long, and thousands are open at a time).
+_ASSIGNMENT = Bundle(
+    "assignment",
+    col(Assignment.id),
+    col(Assignment.unit_id),
+    col(Assignment.due_date),
+    col(Assignment.assigned_at),
+)
+_PROPOSAL = Bundle(
+    "proposal",
+    col(Proposal.id),
+    col(Proposal.number),
+    col(Proposal.title),
+    col(Proposal.proposer_id),
+    col(Proposal.is_key),
+    col(Proposal.supervising_unit_id),
+    col(Proposal.lead_leader_id),
+)
+
+
+def _assignments_with_proposals(ctx: Ctx, *conditions) -> list:
+    """(assignment, proposal) pairs of the columns above, in assignment order."""
+    return list(
+        ctx.session.execute(
+            sa_select(_ASSIGNMENT, _PROPOSAL)
+            .join(Proposal, col(Proposal.id) == Assignment.proposal_id)
+            .where(*conditions)
+            .order_by(col(Assignment.id))
         ).all()
     )
-    signers = ctx.session.exec(
-        select(Signer.person_id)
-        .where(Signer.proposal_id == proposal.id, Signer.state == "confirmed")
-        .order_by(col(Signer.position))
-    ).all()
-    return reply, [p for p in signers if p not in rated]
+
+
+def _open_assignments(ctx: Ctx, role: str) -> list:
+    """(assignment, proposal) pairs still owing their answer, on proposals being handled."""
+    return _assignments_with_proposals(
+        ctx,
+        Assignment.role == role,
+        col(Assignment.status).in_(UNANSWERED),
+        Proposal.status == ProposalStatus.ASSIGNED,
+    )
+
+
+def _unrated(ctx: Ctx, proposals: list[Proposal]) -> dict[int, tuple[int | None, list[int]]]:
+    """For delivered proposals: {proposal id: (the id of the reply their signers rate, the
+    signers with no rating of it yet)}, in three queries for all of them."""
+    ids = [p.id for p in proposals]
+    source = {p.id: p.merged_into_id or p.id for p in proposals}  # a merged one rates the main
+    reply_of: dict[int, int] = {}  # the latest approved version of each source's reply
+    ratings: set[tuple[int, int, int]] = set()
+    signers: dict[int, list[int]] = {}
+    for chunk in _chunks(list(set(source.values()))):
+        for proposal_id, reply_id in ctx.session.exec(
+            select(Reply.proposal_id, Reply.id)
+            .where(col(Reply.proposal_id).in_(chunk), Reply.status == "approved")
+            .order_by(col(Reply.proposal_id), col(Reply.version))
+        ).all():
+            reply_of[proposal_id] = reply_id
+    for chunk in _chunks(ids):
+        ratings.update(
+            ctx.session.exec(
+                select(Rating.proposal_id, Rating.reply_id, Rating.person_id).where(
+                    col(Rating.proposal_id).in_(chunk)
+                )
+            ).all()
+        )
+        for proposal_id, person_id in ctx.session.exec(
+            select(Signer.proposal_id, Signer.person_id)
+            .where(col(Signer.proposal_id).in_(chunk), Signer.state == "confirmed")
+            .order_by(col(Signer.proposal_id), col(Signer.position))
+        ).all():
+            signers.setdefault(proposal_id, []).append(person_id)
+    out: dict[int, tuple[int | None, list[int]]] = {}
+    for proposal_id in ids:
+        reply_id = reply_of.get(source[proposal_id])
+        missing = [
+            p for p in signers.get(proposal_id, []) if (proposal_id, reply_id, p) not in ratings
+        ]
+        out[proposal_id] = (reply_id, missing if reply_id is not None else [])
+    return out
 
 
 def _delivered(ctx: Ctx) -> list[Proposal]:
@@ -246,7 +384,9 @@ def cosign_cutoff(ctx: Ctx) -> None:
         .where(
             Proposal.status == ProposalStatus.SUBMITTED,
             col(Proposal.cosign_deadline).is_not(None),
-            col(Proposal.id).in_(select(Signer.proposal_id).where(Signer.state == "pending")),
+            sa_select(Signer.id)
+            .where(Signer.proposal_id == Proposal.id, Signer.state == "pending")
+            .exists(),
         )
         .order_by(col(Proposal.id))
     ).all()
@@ -281,11 +421,13 @@ def adjustment_window(ctx: Ctx) -> None:
 def rating_window(ctx: Ctx) -> None:
     """When the rating window has ended, each signer who has not rated is recorded as not
     having rated (never as satisfied); staff are told who."""
-    due = []
+    ended = []
     for proposal in _delivered(ctx):
         deadline = replies.rating_deadline(ctx, proposal)
-        if deadline is not None and ctx.today > deadline and _unrated(ctx, proposal)[1]:
-            due.append(proposal.id)
+        if deadline is not None and ctx.today > deadline:
+            ended.append(proposal)
+    unrated = _unrated(ctx, ended)
+    due = [p.id for p in ended if unrated[p.id][1]]
 
     def record(proposal_id: int) -> None:
         proposal = lock_proposal(ctx, proposal_id)
@@ -359,6 +501,7 @@ def due_reminders(ctx: Ctx) -> None:
             .group_by(col(AuditEvent.assignment_id))
         ).all()
     )
+    told = _Told(ctx)
     for role in ("lead", "co"):
         for assignment, proposal in _open_assignments(ctx, role):
             remaining = ctx.calendar.workdays_between(ctx.today, assignment.due_date)
@@ -387,14 +530,14 @@ def due_reminders(ctx: Ctx) -> None:
                     "请及时向主办单位提出协办意见。",
                     **params,
                 )
-            _tell(
-                ctx,
-                _handlers(ctx, assignment.unit_id),
+            told.tell(
+                told.handlers(assignment.unit_id),
                 "due_soon",
                 text,
                 key=f"{assignment.id}:{assignment.due_date.isoformat()}:{offset}",
                 proposal_id=proposal.id,
             )
+    told.send()
 
 
 @sweep("overdue")
@@ -404,7 +547,8 @@ def overdue(ctx: Ctx) -> None:
     if not _workday(ctx):
         return
     week = _week(ctx.today)
-    staff = people_with_role(ctx.session, Role.STAFF)
+    told = _Told(ctx)
+    staff = told.people(Role.STAFF)
     for assignment, proposal in _open_assignments(ctx, "lead"):
         if assignment.due_date >= ctx.today:
             continue
@@ -415,9 +559,8 @@ def overdue(ctx: Ctx) -> None:
             "due": assignment.due_date,
             "n": late,
         }
-        _tell(
-            ctx,
-            _handlers(ctx, assignment.unit_id),
+        told.tell(
+            told.handlers(assignment.unit_id),
             "overdue",
             Text(
                 "{number}提案《{title}》的答复已于{due}到期，现已逾期 {n} 个工作日，"
@@ -429,24 +572,22 @@ def overdue(ctx: Ctx) -> None:
         )
         watchers = list(staff)
         if proposal.supervising_unit_id is not None:
-            watchers += people_with_role(
-                ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id
-            )
+            watchers += told.people(Role.SUPERVISOR, proposal.supervising_unit_id)
         if proposal.is_key and proposal.lead_leader_id is not None:
             watchers.append(proposal.lead_leader_id)
-        _tell(
-            ctx,
+        told.tell(
             watchers,
             "overdue_escalated",
             Text(
                 "{unit}主办的{number}提案《{title}》答复已逾期 {n} 个工作日（期限{due}），"
                 "请予督办。",
-                unit=_unit_name(ctx, assignment.unit_id),
+                unit=told.unit_name(assignment.unit_id),
                 **params,
             ),
             key=f"{proposal.id}:{week}",
             proposal_id=proposal.id,
         )
+    told.send()
 
 
 @sweep("first_contact")
@@ -456,25 +597,24 @@ def first_contact(ctx: Ctx) -> None:
     if not _workday(ctx):
         return
     contacted = select(ContactRecord.assignment_id)
-    rows = ctx.session.exec(
-        select(Assignment, Proposal)
-        .join(Proposal, col(Proposal.id) == Assignment.proposal_id)
-        .where(
-            Assignment.role == "lead",
-            Assignment.status == AssignmentStatus.ACCEPTED,
-            Proposal.status == ProposalStatus.ASSIGNED,
-            col(Assignment.id).not_in(contacted),
-        )
-        .order_by(col(Assignment.id))
-    ).all()
+    rows = _assignments_with_proposals(
+        ctx,
+        Assignment.role == "lead",
+        Assignment.status == AssignmentStatus.ACCEPTED,
+        Proposal.status == ProposalStatus.ASSIGNED,
+        col(Assignment.id).not_in(contacted),
+    )
     days = ctx.rules.first_contact_workdays
-    for assignment, proposal in rows:
-        assigned = _local_date(ctx, assignment.assigned_at)
-        if ctx.today < ctx.calendar.add_workdays(assigned, days):
-            continue
-        _tell(
-            ctx,
-            _handlers(ctx, assignment.unit_id),
+    due = [
+        (assignment, proposal)
+        for assignment, proposal in rows
+        if ctx.today >= ctx.calendar.add_workdays(_local_date(ctx, assignment.assigned_at), days)
+    ]
+    told = _Told(ctx)
+    told.load_names(proposal.proposer_id for _, proposal in due)
+    for assignment, proposal in due:
+        told.tell(
+            told.handlers(assignment.unit_id),
             "first_contact",
             Text(
                 "{number}提案《{title}》交办已满 {n} 个工作日，尚无与提案人{name}委员沟通的"
@@ -482,11 +622,12 @@ def first_contact(ctx: Ctx) -> None:
                 number=number_text(proposal.number),
                 title=proposal.title,
                 n=days,
-                name=person_name(ctx.session, proposal.proposer_id),
+                name=told.name(proposal.proposer_id),
             ),
             key=str(assignment.id),
             proposal_id=proposal.id,
         )
+    told.send()
 
 
 @sweep("opinion_overdue")
@@ -496,43 +637,43 @@ def opinion_overdue(ctx: Ctx) -> None:
     if not _workday(ctx):
         return
     week = _week(ctx.today)
-    for assignment, proposal in _open_assignments(ctx, "co"):
-        if assignment.due_date >= ctx.today:
-            continue
-        lead = assignments.lead_assignment(ctx, proposal.id)
+    late = [(a, p) for a, p in _open_assignments(ctx, "co") if a.due_date < ctx.today]
+    leads = lead_units(ctx.session, proposal_ids=list({p.id for _, p in late}))
+    told = _Told(ctx)
+    for assignment, proposal in late:
+        lead_unit = leads.get(proposal.id)
         params = {
             "number": number_text(proposal.number),
             "title": proposal.title,
             "due": assignment.due_date,
         }
         key = f"{assignment.id}:{assignment.due_date.isoformat()}:{week}"
-        _tell(
-            ctx,
-            _handlers(ctx, assignment.unit_id),
+        told.tell(
+            told.handlers(assignment.unit_id),
             "opinion_overdue",
             Text(
                 "{number}提案《{title}》的协办意见已于{due}到期，尚未提出，"
                 "请尽快向主办单位{lead}提出协办意见。",
-                lead=_unit_name(ctx, lead.unit_id if lead else None),
+                lead=told.unit_name(lead_unit),
                 **params,
             ),
             key=key,
             proposal_id=proposal.id,
         )
-        if lead is not None:
-            _tell(
-                ctx,
-                _handlers(ctx, lead.unit_id),
+        if lead_unit is not None:
+            told.tell(
+                told.handlers(lead_unit),
                 "opinion_overdue_lead",
                 Text(
                     "协办单位{unit}尚未就{number}提案《{title}》提出协办意见（期限{due}），"
                     "请与其联系。",
-                    unit=_unit_name(ctx, assignment.unit_id),
+                    unit=told.unit_name(assignment.unit_id),
                     **params,
                 ),
                 key=key,
                 proposal_id=proposal.id,
             )
+    told.send()
 
 
 @sweep("rating_reminders")
@@ -542,6 +683,7 @@ def rating_reminders(ctx: Ctx) -> None:
     if not _workday(ctx) or not ctx.rules.rating_reminder_workdays:
         return
     offsets = sorted(ctx.rules.rating_reminder_workdays)
+    reminded = []  # (proposal, delivered, deadline, offset reached)
     for proposal in _delivered(ctx):
         deadline = replies.rating_deadline(ctx, proposal)
         if deadline is None or ctx.today > deadline:
@@ -549,14 +691,16 @@ def rating_reminders(ctx: Ctx) -> None:
         delivered = _local_date(ctx, proposal.delivered_at)
         elapsed = ctx.calendar.workdays_between(delivered, ctx.today)
         reached = [o for o in offsets if o <= elapsed]
-        if not reached:
+        if reached:
+            reminded.append((proposal, delivered, deadline, reached[-1]))
+    unrated = _unrated(ctx, [r[0] for r in reminded])
+    told = _Told(ctx)
+    for proposal, delivered, deadline, offset in reminded:
+        reply_id, missing = unrated[proposal.id]
+        if reply_id is None:
             continue
-        reply, unrated = _unrated(ctx, proposal)
-        if reply is None:
-            continue
-        _tell(
-            ctx,
-            unrated,
+        told.tell(
+            missing,
             "rating_reminder",
             Text(
                 "您的提案《{title}》的答复已于{delivered}送达，您尚未评价。"
@@ -565,10 +709,11 @@ def rating_reminders(ctx: Ctx) -> None:
                 delivered=delivered,
                 deadline=deadline,
             ),
-            key=f"{proposal.id}:{reply.id}:{reached[-1]}",
+            key=f"{proposal.id}:{reply_id}:{offset}",
             proposal_id=proposal.id,
             actions=replies.rating_actions(proposal.id),
         )
+    told.send()
 
 
 @sweep("review_backlog")
@@ -577,31 +722,33 @@ def review_backlog(ctx: Ctx) -> None:
     once per proposal per working day."""
     if not _workday(ctx):
         return
-    staff = people_with_role(ctx.session, Role.STAFF)
+    told = _Told(ctx)
+    staff = told.people(Role.STAFF)
     waiting = ctx.session.exec(
         select(Proposal)
         .where(Proposal.status == ProposalStatus.SUBMITTED)
         .order_by(col(Proposal.submitted_at), col(Proposal.id))
     ).all()
+    told.load_names(p.proposer_id for p in waiting)
     for proposal in waiting:
         if proposal.submitted_at is None:
             continue
         days = ctx.calendar.workdays_between(_local_date(ctx, proposal.submitted_at), ctx.today)
         if days <= ctx.rules.review_backlog_workdays:
             continue
-        _tell(
-            ctx,
+        told.tell(
             staff,
             "review_backlog",
             Text(
                 "提案《{title}》（提案人：{name}）已提交 {n} 个工作日，尚未审查，请及时审查。",
                 title=proposal.title,
-                name=person_name(ctx.session, proposal.proposer_id),
+                name=told.name(proposal.proposer_id),
                 n=days,
             ),
             key=f"{proposal.id}:{ctx.today.isoformat()}",
             proposal_id=proposal.id,
         )
+    told.send()
 
 
 # ---------------------------------------------------------------- the daily digest
@@ -645,19 +792,23 @@ class _Digest:
             )
         )
         until = as_utc(datetime.combine(today, rules.digest_at, tzinfo=rules.tz))
-        submitted = session.exec(
-            select(Proposal)
-            .where(col(Proposal.submitted_at).is_not(None))
-            .where(
-                or_(
+        self.new = list(
+            session.exec(
+                select(Proposal)
+                .where(col(Proposal.submitted_at) >= since, col(Proposal.submitted_at) < until)
+                .order_by(col(Proposal.submitted_at), col(Proposal.id))
+            ).all()
+        )
+        self.awaiting_review = list(
+            session.exec(
+                select(Proposal)
+                .where(
                     Proposal.status == ProposalStatus.SUBMITTED,
-                    col(Proposal.year) >= ctx.local(since).year - 1,  # a draft of last year
+                    col(Proposal.submitted_at).is_not(None),
                 )
-            )
-            .order_by(col(Proposal.submitted_at), col(Proposal.id))
-        ).all()
-        self.new = [p for p in submitted if since <= as_utc(p.submitted_at) < until]
-        self.awaiting_review = [p for p in submitted if p.status == ProposalStatus.SUBMITTED]
+                .order_by(col(Proposal.submitted_at), col(Proposal.id))
+            ).all()
+        )
         self.replies = list(
             session.exec(
                 select(Proposal)
@@ -676,11 +827,9 @@ class _Digest:
             <= DIGEST_DUE_WITHIN_WORKDAYS
         ]
         self.overdue = [o for o in open_leads if o.assignment.due_date < today]
-        self.unrated: list[tuple[Proposal, list[int]]] = []
-        for proposal in _delivered(ctx):
-            _reply, missing = _unrated(ctx, proposal)
-            if missing:
-                self.unrated.append((proposal, missing))
+        delivered = _delivered(ctx)
+        unrated = _unrated(ctx, delivered)
+        self.unrated = [(p, unrated[p.id][1]) for p in delivered if unrated[p.id][1]]
         # People the bot cannot reach on any channel they bound.
         reachable = select(ChannelAccount.person_id).where(
             col(ChannelAccount.unreachable).is_(False)
@@ -698,12 +847,18 @@ class _Digest:
                 select(Notice).where(Notice.state == "failed").order_by(col(Notice.id))
             ).all()
         )
-        self.units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+        self.units = dict(session.exec(select(Unit.id, Unit.name)).all())
+        self.told = _Told(ctx)
+        self.told.load_names(
+            [p.proposer_id for p in self.new + self.awaiting_review]
+            + [person for _, missing in self.unrated for person in missing]
+            + [n.person_id for n in self.failed]
+        )
 
     # ---------------------------------------------------------- items
 
     def _name(self, person_id: int) -> str:
-        return person_name(self.ctx.session, person_id)
+        return self.told.name(person_id)
 
     def _submitted_item(self, proposal: Proposal) -> Text:
         return Text(
@@ -848,22 +1003,24 @@ def digest(ctx: Ctx) -> None:
     if not _workday(ctx) or ctx.local(ctx.now).time() < ctx.rules.digest_at:
         return
     facts = _Digest(ctx)
+    told = facts.told
     key = ctx.today.isoformat()
-    staff = people_with_role(ctx.session, Role.STAFF)
+    staff = told.people(Role.STAFF)
     text = facts.for_staff()
     if text is not None:
-        _tell(ctx, staff, "digest", text, key=key)
+        told.tell(staff, "digest", text, key=key)
     supervisors = ctx.session.exec(
-        select(Person)
-        .where(col(Person.id).in_(people_with_role(ctx.session, Role.SUPERVISOR)))
+        select(Person.id, Person.unit_id)
+        .where(col(Person.roles).contains(Role.SUPERVISOR.value), Person.active)
         .order_by(col(Person.id))
     ).all()
-    for person in supervisors:
-        if person.id in staff or person.unit_id is None:
+    for person_id, unit_id in supervisors:
+        if person_id in staff or unit_id is None:
             continue
-        text = facts.for_supervisor(person.unit_id)
+        text = facts.for_supervisor(unit_id)
         if text is not None:
-            _tell(ctx, [person.id], "digest", text, key=key)
+            told.tell([person_id], "digest", text, key=key)
+    told.send()
 
 
 # ---------------------------------------------------------------- stored files
