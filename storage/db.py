@@ -67,7 +67,18 @@ def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engi
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
+        connect_args={"options": _utc_options(url)},
     )
+
+
+def _utc_options(url: str) -> str:
+    """The URL's server options with the session time zone set to UTC: times are kept as
+    UTC in columns without a time zone, and a server (or database) set to local time would
+    otherwise store aware times converted to its own wall clock."""
+    options = make_url(url).query.get("options", "")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    return f"{options} -c timezone=UTC".strip()
 
 
 class Database:
