@@ -29,6 +29,7 @@ from sqlmodel import SQLModel
 import storage.models  # noqa: F401  (the tables)
 from bench.people import FIELDS, TOPICS
 from storage.db import Database
+from storage.models import proposal_text_hash
 from workflow.calendar import WorkCalendar
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -394,6 +395,11 @@ class Generator:
         published = bool(
             disclose and delivered_at and (now - delivered_at).days > 35 and status == "closed"
         )
+        title = f"关于{place}{rng.choice(AREAS)}{topic}的建议"
+        analysis = "".join(
+            x.format(p=place, t=topic) for x in rng.sample(SENTENCES, rng.randint(3, 6))
+        )
+        suggestions = f"1、加大{topic}投入。\n2、建立{place}长效机制。"
         self.out.add(
             "proposal",
             {
@@ -404,11 +410,10 @@ class Generator:
                 "category": "member" if rng.random() < 0.9 else "collective",
                 "collective_body": None,
                 "field": rng.choice(FIELDS),
-                "title": f"关于{place}{rng.choice(AREAS)}{topic}的建议",
-                "analysis": "".join(
-                    x.format(p=place, t=topic) for x in rng.sample(SENTENCES, rng.randint(3, 6))
-                ),
-                "suggestions": f"1、加大{topic}投入。\n2、建立{place}长效机制。",
+                "title": title,
+                "analysis": analysis,
+                "suggestions": suggestions,
+                "text_hash": proposal_text_hash(title, analysis, suggestions),
                 "suggested_unit": None,
                 "disclose": disclose,
                 "status": status,

@@ -7,10 +7,9 @@ people who are not a party to the proposal.
 
 from __future__ import annotations
 
-import logging
 import re
 
-import jieba
+import rjieba
 from sqlmodel import col, or_, select
 
 from handlers.engine import Engine, Flow, Step, Turn
@@ -26,8 +25,6 @@ from handlers.member import (
 )
 from storage.models import Proposal
 from workflow.statuses import ProposalStatus
-
-jieba.setLogLevel(logging.WARNING)
 
 DISCLOSED_STATUSES = (
     ProposalStatus.FILED,
@@ -49,7 +46,7 @@ def search_terms(query: str) -> list[str]:
     words = [w for w in SPLIT_RE.split(query) if w and has_words(w)]
     terms: list[str] = []
     for word in words:
-        for token in [word, *jieba.cut_for_search(word)]:
+        for token in [word, *rjieba.cut_for_search(word)]:
             token = token.strip()
             if len(token) >= 2 and has_words(token) and token not in terms:
                 terms.append(token)

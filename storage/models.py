@@ -7,9 +7,10 @@ short ASCII codes; their Chinese labels live in ``workflow.statuses``.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from storage.clock import utcnow
@@ -149,10 +150,26 @@ class Proposal(SQLModel, table=True):
 
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # A fingerprint of title, analysis and suggestions, kept on every write: the similarity
+    # index tells from it, without reading the texts, which proposals it has to cut again.
+    text_hash: str | None = Field(default=None, max_length=40)
 
     @property
     def body(self) -> str:
         return f"{self.analysis}\n{self.suggestions}".strip()
+
+
+def proposal_text_hash(title: str | None, analysis: str | None, suggestions: str | None) -> str:
+    text = f"{title or ''}\0{analysis or ''}\0{suggestions or ''}"
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+@event.listens_for(Proposal, "before_insert")
+@event.listens_for(Proposal, "before_update")
+def _keep_text_hash(_mapper, _connection, proposal: Proposal) -> None:
+    proposal.text_hash = proposal_text_hash(
+        proposal.title, proposal.analysis, proposal.suggestions
+    )
 
 
 class Signer(SQLModel, table=True):

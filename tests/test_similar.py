@@ -5,6 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+from sqlalchemy import event
+from sqlmodel import select
+
+from bot.run import warm_similarity
 from handlers.similar import BM25, similar_proposals, tokens
 from storage.models import Proposal
 from workflow import proposals
@@ -133,11 +138,93 @@ def test_nothing_to_compare(db, wf, world):
     assert similar_to(db, empty) == []  # only stopwords: no query
 
 
-def test_jieba_loads_quietly():
-    """jieba logs its dictionary loading to stderr and warns on import; neither shows."""
+def test_word_cutting_is_quiet():
+    """Cutting words in a fresh process prints nothing (no dictionary-loading chatter)."""
     code = "from handlers.similar import tokens; assert tokens('老旧小区加装电梯')"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def _bm25_over_candidates(session, draft: Proposal) -> list[tuple[int, float]]:
+    """The definition the index must agree with: BM25 over the draft and every submitted
+    proposal of its year its proposer may be shown, built from scratch."""
+    from handlers.similar import _document, _fields, _query
+
+    others = [
+        p
+        for p in session.exec(select(Proposal).where(Proposal.year == draft.year)).all()
+        if p.status not in ("draft", "withdrawn")
+        and p.id != draft.id
+        and (p.disclose or p.proposer_id == draft.proposer_id)
+    ]
+    mine = _fields(draft)
+    bm25 = BM25([_document(*mine)] + [_document(*_fields(p)) for p in others])
+    query = _query(*mine)
+    own = bm25.score(query, 0)
+    scored = [(p.id, bm25.score(query, i)) for i, p in enumerate(others, start=1)]
+    return sorted(
+        ((pid, score) for pid, score in scored if own and score / own >= 0.2),
+        key=lambda item: (-item[1], item[0]),
+    )
+
+
+def test_the_year_index_scores_as_bm25_over_the_candidates_while_proposals_change(db, wf, world):
+    """The index is kept between checks and follows the database: new submissions, a
+    withdrawal, a proposal whose 信息公开 changes, and an edited text are all seen."""
+    texts = [SAME_TITLE, SAME_BODY, *UNRELATED] + [
+        (f"关于老旧小区加装电梯的建议（{n}）", DRAFT[1][: 9 * n], "1、补贴。") for n in range(1, 5)
+    ]
+    people = [world.outsider, world.cosigner, world.cosigner2]
+    for i, t in enumerate(texts):
+        write(db, wf, people[i % 3], t, disclose=i % 4 != 0)
+    draft = write(db, wf, world.member, DRAFT, submit=False)
+
+    def agree() -> list[int]:
+        with db.read_session() as s:
+            proposal = s.get(Proposal, draft)
+            found = similar_proposals(s, proposal, limit=100)
+            expected = _bm25_over_candidates(s, proposal)
+        assert [m.proposal.id for m in found] == [pid for pid, _ in expected]
+        for match, (_, score) in zip(found, expected, strict=True):
+            assert match.score == pytest.approx(score, rel=1e-9)
+        return [m.proposal.id for m in found]
+
+    first = agree()
+    assert first  # something is similar
+    later = write(db, wf, world.cosigner2, ("关于老旧小区加装电梯补贴的建议", DRAFT[1], DRAFT[2]))
+    assert later in agree()  # a new submission
+    with db.session() as s:
+        proposals.withdraw(wf.ctx(s, world.cosigner2), later)
+    assert later not in agree()  # withdrawn
+    with db.session() as s:
+        s.get(Proposal, first[0]).disclose = False  # e.g. corrected by staff
+    agree()
+    with db.session() as s:  # a text changed under the index
+        changed = s.get(Proposal, first[-1])
+        changed.title, changed.analysis = "关于治理农村生活污水的建议", "污水直排河沟。"
+    assert first[-1] not in agree()
+
+
+def test_the_index_is_built_at_start_up_and_a_check_then_reads_no_texts(app, wf, world):
+    """``proposalbot run`` builds this year's index as it starts; the first 📤 提交 after
+    it reads only ids and fingerprints, and the texts of the proposals it shows."""
+    db = app.db
+    for texts in [SAME_TITLE, SAME_BODY, *UNRELATED]:
+        write(db, wf, world.outsider, texts)
+    draft = write(db, wf, world.member, DRAFT, submit=False)
+    warm_similarity(app)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(db.read_engine, "before_cursor_execute", seen)
+    try:
+        assert len(similar_to(db, draft)) == 2
+    finally:
+        event.remove(db.read_engine, "before_cursor_execute", seen)
+    cut = [s for s in statements if "proposal.text_hash, proposal.title" in s]
+    assert statements and not cut
