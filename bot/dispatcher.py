@@ -160,14 +160,19 @@ class Dispatcher:
             .correlate(Notice)
         )
         quiet = in_quiet_hours(self.app.workflow.rules, now)
+        due = [
+            or_(Notice.state == "pending", Notice.state == "sending"),
+            col(Notice.not_before) <= now,
+        ]
+        if quiet:  # only urgent notices at night; the rest wait for the morning
+            due.append(Notice.urgent == True)  # noqa: E712
+        # Most wakes (one after every handled update) find nothing due: a read says so
+        # without taking the write lock.
+        with self.app.db.read_session() as session:
+            if session.exec(select(Notice.id).where(*due).limit(1)).first() is None:
+                return []
         with self.app.db.session() as session:
-            stmt = select(Notice).where(
-                or_(Notice.state == "pending", Notice.state == "sending"),
-                col(Notice.not_before) <= now,
-                exists(reachable),
-            )
-            if quiet:  # only urgent notices at night; the rest wait for the morning
-                stmt = stmt.where(Notice.urgent == True)  # noqa: E712
+            stmt = select(Notice).where(*due, exists(reachable))
             notices = session.exec(
                 stmt.order_by(col(Notice.urgent).desc(), col(Notice.id))
                 .limit(self.batch)

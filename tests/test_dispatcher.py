@@ -70,6 +70,29 @@ async def test_each_notice_goes_once_to_the_recipients_channel(app, db, wf, worl
     assert sorted(states(db).values()) == ["pending", "sent", "sent"]  # the leader's waits
 
 
+async def test_a_wake_with_nothing_due_takes_no_write_transaction(app, db, wf, world, clock):
+    """The dispatcher wakes after every handled update; when nothing is due it only reads."""
+    bind_all(db, wf, [world.member])
+    dispatcher = Dispatcher(app, {"telegram": Recorder()})
+    writes = []
+    session = db.session
+    db.session = lambda *a, **k: writes.append(1) or session(*a, **k)
+    try:
+        assert await dispatcher.dispatch_once() == 0  # an empty outbox
+        write(db, wf, [world.member], "later")
+        with db.session() as s:
+            for notice in s.exec(select(Notice)):
+                notice.not_before = clock() + timedelta(hours=1)
+        writes.clear()
+        assert await dispatcher.dispatch_once() == 0  # one waiting, not due yet
+        assert writes == []
+        clock.advance(hours=1)
+        assert await dispatcher.dispatch_once() == 1  # due now: claimed and sent
+        assert writes
+    finally:
+        db.session = session
+
+
 async def test_quiet_hours_hold_back_all_but_urgent_notices(app, db, wf, world, clock):
     bind_all(db, wf, [world.member])
     clock.set_local(2026, 9, 14, 22, 30)
