@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from bench.bots import make_app, product_bot
 from bench.databases import Backend, fresh
+from bench.fanout import DEFAULT_RATE
 from bench.people import MENU, SIMILAR, HttpClient, content_for, make_roster, one_step
 from bench.report import Section, figure
 from bench.stats import percentile
@@ -221,7 +222,7 @@ def section(results: dict[str, list[Run]], sizes: Sizes, labels: dict) -> Sectio
 {sizes.members} members bound on Telegram each submit {sizes.proposals} draft(s) through the
 chat (/menu → 🗂 我的草稿 → the draft → ✏️ 继续编辑 → 📤 提交), pausing
 {0.5 * sizes.think:g}–{1.5 * sizes.think:g} s before each action, to the product as
-`proposalbot run` composes it (default rate limit 30 messages/s), against the fake Bot API
+`proposalbot run` composes it (default rate limit {DEFAULT_RATE:g} messages/s), against the fake Bot API
 server over HTTP with Telegram's flood limits in force at real speed; the offered load stays
 under the limits (see the message rate below). Each submission commits a receipt notice for
 its member. Latency = from the commit of the transaction that wrote the notice (SQLAlchemy

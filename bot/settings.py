@@ -36,7 +36,9 @@ class Settings(BaseSettings):
         None, description="a local Bot API server, e.g. http://127.0.0.1:8081"
     )
     telegram_webhook_secret: SecretStr | None = None
-    telegram_rate_limit: float = Field(30.0, gt=0, le=1000)
+    # A little under Telegram's 30 messages a second: requests reach Telegram with some
+    # jitter, and a sender pacing at exactly 30/s meets its limit (429s) now and then.
+    telegram_rate_limit: float = Field(28.0, gt=0, le=1000)
     notice_lease_seconds: int = Field(
         60, ge=1, le=3600, description="a notice being sent is claimed again after this"
     )

@@ -72,7 +72,7 @@ class TelegramChannel:
     base_url: str | None = None
     base_file_url: str | None = None
     request: BaseRequest | None = None  # an in-process request (benchmarks)
-    rate_limit: float | None = 30.0  # messages a second overall; None: no limiter
+    rate_limit: float | None = 28.0  # messages a second overall; None: no limiter
     concurrent_updates: int = 64
     retry_base_seconds: float = 0.5
     read_timeout: float | None = None  # seconds to wait for a Bot API answer (PTB: 5)
