@@ -166,10 +166,11 @@ class Dispatcher:
         ]
         if quiet:  # only urgent notices at night; the rest wait for the morning
             due.append(Notice.urgent == True)  # noqa: E712
-        # Most wakes (one after every handled update) find nothing due: a read says so
-        # without taking the write lock.
+        # Most wakes (one after every handled update) find nothing due, or only notices
+        # for people not reachable yet: a read says so without taking the write lock.
         with self.app.db.read_session() as session:
-            if session.exec(select(Notice.id).where(*due).limit(1)).first() is None:
+            found = select(Notice.id).where(*due, exists(reachable)).limit(1)
+            if session.exec(found).first() is None:
                 return []
         with self.app.db.session() as session:
             stmt = select(Notice).where(*due, exists(reachable))

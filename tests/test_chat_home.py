@@ -133,3 +133,34 @@ def test_two_first_events_at_once_make_one_conversation(db, wf, world, engine):
     with db.read_session() as s:
         [conv] = s.exec(select(Conversation)).all()
     assert conv.version == 2
+
+
+async def test_after_a_refused_step_its_buttons_work_and_older_ones_are_stale(
+    db, wf, world, chat_as
+):
+    """A refusal undoes the step's changes but not the conversation's move to a new version:
+    the buttons shown with the refusal work, the ones before it have expired."""
+    from workflow import proposals
+
+    story = Story(db, wf, world)
+    pid = story.submitted()
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    await chat.tap("📋 我的提案")
+    await chat.tap("未编号")
+    await chat.tap("↩️ 撤回提案")
+    await chat.tap("跳过")
+    before = chat.payload_of("确认撤回")
+    with db.read_session() as s:
+        version = s.exec(select(Conversation)).one().version
+    story.run(world.staff, proposals.file_proposal, pid)  # staff were faster
+
+    await chat.tap("确认撤回")
+    assert "无法再撤回" in chat.said and chat.buttons == ["返回列表"]
+    with db.read_session() as s:
+        assert s.exec(select(Conversation)).one().version == version + 1
+    await chat.press(before)
+    assert "按钮已过期" in chat.said
+    await chat.tap("返回列表")  # shown with the refusal: it works
+    assert "点选一件查看记录" in chat.said and "按钮已过期" not in chat.said
+    assert chat.buttons == ["第〔1〕号 关于改善城区小学放学时段交通秩… · 已立案"]
