@@ -20,6 +20,7 @@ import asyncio
 import logging
 from datetime import datetime
 
+from sqlalchemy import insert as sql_insert
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -45,10 +46,15 @@ def key_of(bot_id: int, update_id: int) -> str:
 def store(db: Database, key: str, payload: dict, now: datetime | None = None) -> bool:
     """Keep an update; False when it was already kept (Telegram sent it again)."""
     try:
-        with db.session() as session:
-            session.add(
-                InboundUpdate(
-                    channel=CHANNEL, external_key=key, payload=payload, received_at=now or utcnow()
+        with db.engine.begin() as conn:  # a plain INSERT: this runs for every update
+            conn.execute(
+                sql_insert(InboundUpdate).values(
+                    channel=CHANNEL,
+                    external_key=key,
+                    payload=payload,
+                    received_at=now or utcnow(),
+                    state="pending",
+                    attempts=0,
                 )
             )
     except IntegrityError:
