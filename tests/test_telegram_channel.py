@@ -247,3 +247,35 @@ async def test_an_export_arrives_as_an_excel_document(bot, db, wf, world):
     assert document.document.file_name == "提案台账-2026.xlsx"
     sheet = load_workbook(io.BytesIO(document.document.data)).active
     assert sheet.cell(row=2, column=2).value == "关于改善城区小学放学时段交通秩序的建议"
+
+
+# ---------------------------------------------------------------- notices
+
+
+async def test_the_dispatcher_is_woken_by_updates_that_wrote_notices_only(
+    db, wf, world, tmp_path, monkeypatch
+):
+    """A handled update that wrote notices wakes the dispatcher at once (the co-signer's
+    invitation arrives without waiting for its once-a-second look); one that wrote none does
+    not make it look."""
+    from bot.dispatcher import Dispatcher
+
+    wakes = []
+    wake = Dispatcher.wake
+    monkeypatch.setattr(Dispatcher, "wake", lambda self: wakes.append(1) or wake(self))
+    async with FakeTelegram(time_scale=20) as tg:
+        app = make_app(db, wf, tmp_path, tg)
+        async with running(app):
+            member = bind(db, wf, tg, world.member, 501, "林晓")
+            cosigner = bind(db, wf, tg, world.cosigner, 502, "何平")
+            await member.send("/menu", expect="林晓，您好！")
+            await write_up_to_attachments(member, "关于增设社区夜间便民药房的建议")
+            await member.tap("完成", expect="是否同意公开")
+            await member.tap("是", expect="联名")
+            await member.send("何平", expect="找到 1 位委员")
+            await member.tap("何平（", expect="已把何平委员加入联名名单")
+            await member.tap("完成", expect="请核对提案内容")
+            assert wakes == []  # twelve updates, no notice among them
+            await member.tap("提交", expect="正在等待提案委审查")
+            assert len(wakes) == 1
+            await cosigner.user.wait_for("邀请您联名", timeout=10)

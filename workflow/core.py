@@ -239,6 +239,9 @@ def _jsonable(value):
     return value
 
 
+NOTICES_WRITTEN = "notices_written"  # Session.info key: this session wrote notices
+
+
 def notify(
     ctx: Ctx,
     recipients: Iterable[int | None],
@@ -258,6 +261,7 @@ def notify(
     rendering; action labels are message ids too, translated when the notice is shown.
     """
     message = text.to_json() if isinstance(text, Text) else None
+    ctx.session.info[NOTICES_WRITTEN] = True  # the channel wakes the dispatcher for these
     skip = {p for p in exclude if p is not None}
     notices = []
     seen: set[int] = set()

@@ -48,6 +48,7 @@ from handlers.channel_texts import (
 from handlers.i18n import DEFAULT_LOCALE, gettext
 from handlers.messages import Choice, Event, FileIn, Out, Sender, split_text
 from storage.models import ChannelAccount, Person
+from workflow.core import NOTICES_WRITTEN
 from workflow.reach import mark_reachable, mark_unreachable
 
 CHANNEL = inbox.CHANNEL
@@ -63,6 +64,7 @@ class Handled:
 
     locale: str = DEFAULT_LOCALE
     roles: frozenset[str] | None = None  # None: not bound
+    notices: bool = False  # the update wrote notices
 
 
 @dataclass
@@ -202,6 +204,7 @@ class TelegramChannel:
         def within(session, person: Person | None) -> None:
             inbox.mark_done(session, key)
             mark_reachable(self.app.workflow.ctx(session, None), CHANNEL, sender.external_id)
+            handled.notices = bool(session.info.get(NOTICES_WRITTEN))
             if person is not None:
                 handled.locale = person.locale
                 handled.roles = frozenset(person.role_set)
@@ -216,8 +219,8 @@ class TelegramChannel:
             await asyncio.to_thread(_quietly, inbox.mark_failed, self.app.db, key)
             await self._send_text(chat_id, gettext(handled.locale, TRY_AGAIN))
             return
-        if self.on_handled is not None:
-            self.on_handled()
+        if self.on_handled is not None and handled.notices:
+            self.on_handled()  # the dispatcher also looks every second for anything else
         if update.callback_query is not None:
             await self._mark_chosen(update.callback_query, handled.locale)
         await self._update_menu(chat_id, handled)
