@@ -9,11 +9,27 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from storage.clock import utcnow
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def pk(row: _Row) -> int:
+    """The id of a row that is in the database (loaded, or added and flushed).
+
+    ``id`` is ``None`` only on a row not flushed yet; asking for it then is a mistake.
+    """
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id until it is flushed")
+    return row.id
 
 
 class Unit(SQLModel, table=True):

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, func, or_, select
 
 from storage.models import Assignment, Person, Proposal, Signer, Unit
@@ -20,17 +22,19 @@ OPEN_FOR_HANDLING = ("assigned", "replied")
 
 def people_with_role(session: Session, *, role: str, unit_id: int | None = None) -> list[int]:
     """Ids of active people holding ``role`` (in ``unit_id`` if given)."""
-    stmt = select(Person.id).where(col(Person.roles).contains(role), Person.active)
+    # A stored row's id is never NULL; the model types it ``int | None`` for unsaved rows.
+    person_id = cast("Mapped[int]", Person.id)
+    stmt = select(person_id).where(col(Person.roles).contains(role), Person.active)
     if unit_id is not None:
         stmt = stmt.where(Person.unit_id == unit_id)
-    return list(session.exec(stmt.order_by(Person.id)).all())
+    return list(session.exec(stmt.order_by(person_id)).all())
 
 
 def signer_ids(session: Session, *, proposal_id: int, confirmed_only: bool = True) -> list[int]:
     stmt = select(Signer.person_id).where(Signer.proposal_id == proposal_id)
     if confirmed_only:
         stmt = stmt.where(Signer.state == "confirmed")
-    return list(session.exec(stmt.order_by(Signer.position)).all())
+    return list(session.exec(stmt.order_by(col(Signer.position))).all())
 
 
 def person_by_phone(session: Session, *, phone: str) -> Person | None:

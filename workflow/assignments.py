@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from storage.models import Assignment, AuditEvent, ContactRecord, Person, Proposal, Unit
+from storage.models import Assignment, AuditEvent, ContactRecord, Person, Proposal, Unit, pk
 from workflow.core import (
     Ctx,
     audit,
@@ -56,7 +56,7 @@ def _guard(ctx: Ctx, action: str, assignment: Assignment, proposal: Proposal) ->
         assignment.status,
         label=assignment_label,
         subject=assignment_subject(ctx, assignment, proposal),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
         assignment_id=assignment.id,
     )
 
@@ -113,7 +113,7 @@ def _new_assignment(
     ctx: Ctx, proposal: Proposal, unit_id: int, role: str, due_date: date
 ) -> Assignment:
     assignment = Assignment(
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
         unit_id=unit_id,
         role=role,
         status=AssignmentStatus.PENDING,
@@ -190,7 +190,7 @@ def assign(
         proposal.status,
         label=proposal_label,
         subject=Text("提案《{title}》", title=proposal.title),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
     )
     co_ids = list(dict.fromkeys(co_unit_ids))
     if lead_unit_id in co_ids:
@@ -215,7 +215,9 @@ def assign(
     proposal.supervising_unit_id = supervising_unit_id
     proposal.lead_leader_id = lead_leader_id
     before = proposal.status
-    proposal.status = PROPOSAL_TRANSITIONS["assign"].target
+    target = PROPOSAL_TRANSITIONS["assign"].target
+    assert target is not None, "交办 moves a proposal on"
+    proposal.status = target
     proposal.updated_at = ctx.now
     ctx.session.add(proposal)
     audit(
@@ -422,12 +424,12 @@ def record_contact(
     if contact_date < ctx.local(assignment.assigned_at).date():
         raise InvalidInput("沟通日期不能早于交办日期。")
     record = ContactRecord(
-        assignment_id=assignment.id,
-        proposal_id=proposal.id,
+        assignment_id=pk(assignment),
+        proposal_id=pk(proposal),
         method=method,
         contact_date=contact_date,
         summary=summary,
-        recorded_by=ctx.actor_id,
+        recorded_by=ctx.person_id,
         created_at=ctx.now,
     )
     ctx.session.add(record)
@@ -449,7 +451,7 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
     if assignment.accepted_at is None:
         assignment.accepted_at = ctx.now
     event = move_assignment(ctx, assignment, "give_opinion")
-    lead = lead_assignment(ctx, proposal.id)
+    lead = lead_assignment(ctx, pk(proposal))
     if lead is not None:
         notify(
             ctx,

@@ -9,7 +9,7 @@ import filetype
 from sqlmodel import col, func, select
 
 from storage.files import AttachmentStore
-from storage.models import Attachment, Reply
+from storage.models import Attachment, Reply, pk
 from workflow.core import Ctx, audit, lock_assignment, lock_proposal
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
 from workflow.permissions import require_proposer, require_unit_handler
@@ -101,7 +101,7 @@ def _store(
         size=len(data),
         sha256=digest,
         storage_path=path,
-        uploaded_by=ctx.actor_id,
+        uploaded_by=ctx.person_id,
         created_at=ctx.now,
     )
     ctx.session.add(attachment)
@@ -118,7 +118,7 @@ def attach_to_proposal(
     require_proposer(ctx, proposal)
     if proposal.status != ProposalStatus.DRAFT:
         raise InvalidInput("只有草稿可以添加附件。")
-    return _store(ctx, store, filename, data, proposal_id=proposal.id)
+    return _store(ctx, store, filename, data, proposal_id=pk(proposal))
 
 
 def attach_to_reply(

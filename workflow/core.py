@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from storage import repositories as repo
 from storage.clock import as_utc, utcnow
-from storage.models import Assignment, AuditEvent, Notice, Person, Proposal
+from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, pk
 from workflow.calendar import WorkCalendar
 from workflow.errors import (
     AlreadyHandled,
@@ -65,6 +65,13 @@ class Ctx:
     @property
     def actor_id(self) -> int | None:
         return self.actor.id if self.actor else None
+
+    @property
+    def person_id(self) -> int:
+        """The acting person's id, for what only a person does and the record names them
+        for (writing a reply, recording a contact, uploading a file); never the system."""
+        assert self.actor is not None, "only a person does this, not the system"
+        return pk(self.actor)
 
     @property
     def today(self) -> date:

@@ -16,7 +16,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import col, select
 
-from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
+from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit, pk
 from workflow.core import Ctx
 from workflow.errors import PermissionDenied
 from workflow.proposals import CATEGORIES
@@ -122,7 +122,8 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
         sheet.cell(row=1, column=n).font = Font(bold=True)
     sep = "、" if locale == "zh" else ", "
     for p in proposals:
-        reply = replies.get(p.id)
+        pid = pk(p)
+        reply = replies.get(pid)
         sheet.append(
             [
                 p.number,
@@ -130,16 +131,16 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
                 gettext(CATEGORIES.get(p.category, label(p.category))),
                 gettext(p.field) if p.field else "",
                 p.collective_body or people.get(p.proposer_id, ""),
-                sep.join(signers.get(p.id, [])),
+                sep.join(signers.get(pid, [])),
                 gettext(proposal_label(p.status)),
                 date_text(ctx.local(p.submitted_at).date(), locale) if p.submitted_at else "",
-                lead.get(p.id, ""),
-                sep.join(co.get(p.id, [])),
+                lead.get(pid, ""),
+                sep.join(co.get(pid, [])),
                 date_text(p.due_date, locale),
                 gettext(YES) if p.is_key else gettext(NO),
                 reply.reply_class if reply else "",
                 date_text(reply.reply_date, locale) if reply else "",
-                sep.join(ratings.get(p.id, [])),
+                sep.join(ratings.get(pid, [])),
             ]
         )
     for row in sheet.iter_rows(min_row=2):

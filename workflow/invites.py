@@ -15,7 +15,7 @@ from sqlmodel import col, func, select
 
 from storage import repositories as repo
 from storage.locks import lock_name
-from storage.models import BindAttempt, ChannelAccount, InviteCode, Person
+from storage.models import BindAttempt, ChannelAccount, InviteCode, Person, pk
 from workflow.core import Ctx, audit
 from workflow.errors import InvalidInput, PermissionDenied, RateLimited, WrongInviteCode
 from workflow.roles import Role
@@ -100,7 +100,7 @@ def bind_by_phone(ctx: Ctx, channel: str, external_id: str, phone: str) -> Perso
         ctx.session.flush()
         raise WrongInviteCode("名册中没有这个手机号。请使用邀请码，或联系提案委核对名册。")
     assert person is not None
-    return bind_account(ctx, person.id, channel, external_id)
+    return bind_account(ctx, pk(person), channel, external_id)
 
 
 def redeem_invite(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from storage.models import Assignment, Person, Proposal, Signer
+from storage.models import Assignment, Person, Proposal, Signer, pk
 from workflow.core import Ctx
 from workflow.errors import PermissionDenied
 from workflow.roles import Role
@@ -55,7 +55,7 @@ def can_view(ctx: Ctx, proposal: Proposal) -> bool:
         return True
     if proposal.proposer_id == actor.id:
         return True
-    signer = signer_of(ctx, proposal.id, actor.id)
+    signer = signer_of(ctx, pk(proposal), actor.id)
     if signer is not None and signer.state in ("pending", "confirmed"):
         return True
     if proposal.status == ProposalStatus.DRAFT:
@@ -69,9 +69,7 @@ def can_view(ctx: Ctx, proposal: Proposal) -> bool:
             unit_ids = ctx.session.exec(
                 select(Assignment.unit_id).where(
                     Assignment.proposal_id == proposal.id,
-                    Assignment.status.in_(  # type: ignore[attr-defined]
-                        [*ACTIVE_ASSIGNMENT_STATUSES, "done"]
-                    ),
+                    col(Assignment.status).in_([*ACTIVE_ASSIGNMENT_STATUSES, "done"]),
                 )
             ).all()
             if actor.unit_id in unit_ids:

@@ -8,7 +8,7 @@ from datetime import datetime, time
 from sqlmodel import select
 
 from storage.clock import as_utc
-from storage.models import AuditEvent, Person, Proposal, Signer
+from storage.models import AuditEvent, Person, Proposal, Signer, pk
 from workflow.core import (
     Ctx,
     audit,
@@ -51,7 +51,7 @@ def _guard(ctx: Ctx, action: str, proposal: Proposal):
         proposal.status,
         label=proposal_label,
         subject=Text("提案《{title}》", title=proposal.title or UNTITLED),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
     )
     return transition
 
@@ -109,13 +109,13 @@ def _clean_fields(ctx: Ctx, fields: dict) -> dict:
                 raise InvalidInput("信息公开只能选择「是」或「否」。")
             clean[name] = value
         else:
-            what = {
+            names = {
                 "collective_body": label("提案单位"),
                 "field": label("领域"),
                 "suggested_unit": label("建议承办单位"),
             }
             limit = {"collective_body": 100, "field": 50, "suggested_unit": 200}[name]
-            clean[name] = check_text(value, what[name], max_chars=limit, required=False) or None
+            clean[name] = check_text(value, names[name], max_chars=limit, required=False) or None
     return clean
 
 
@@ -142,7 +142,7 @@ def create_draft(ctx: Ctx, **fields) -> Proposal:
     proposal = Proposal(
         year=ctx.today.year,
         session_label=ctx.rules.session_label,
-        proposer_id=ctx.actor.id,
+        proposer_id=pk(ctx.actor),
         created_at=ctx.now,
         updated_at=ctx.now,
         **clean,
@@ -152,8 +152,8 @@ def create_draft(ctx: Ctx, **fields) -> Proposal:
     ctx.session.flush()
     ctx.session.add(
         Signer(
-            proposal_id=proposal.id,
-            person_id=ctx.actor.id,
+            proposal_id=pk(proposal),
+            person_id=pk(ctx.actor),
             role="lead",
             position=0,
             state="confirmed",
@@ -193,14 +193,14 @@ def _new_cosigner(ctx: Ctx, proposal: Proposal, person_id: int) -> Signer:
         raise InvalidInput("联名人必须是在册的委员。")
     if person_id == proposal.proposer_id:
         raise InvalidInput("您是领衔提案人，不需要再联名。")
-    existing = signer_of(ctx, proposal.id, person_id)
+    existing = signer_of(ctx, pk(proposal), person_id)
     if existing is not None:
         raise InvalidInput(_signer_state(ctx, existing, person.name))
     signer = Signer(
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
         person_id=person_id,
         role="co",
-        position=len(signer_ids(ctx.session, proposal.id, confirmed_only=False)),
+        position=len(signer_ids(ctx.session, pk(proposal), confirmed_only=False)),
         state="pending",
         invited_at=ctx.now,
     )
@@ -222,7 +222,7 @@ def remove_cosigner(ctx: Ctx, proposal_id: int, person_id: int) -> None:
     proposal = _begin(ctx, "invite_cosigner", proposal_id)
     require_proposer(ctx, proposal)
     _guard(ctx, "invite_cosigner", proposal)
-    signer = signer_of(ctx, proposal.id, person_id)
+    signer = signer_of(ctx, pk(proposal), person_id)
     if signer is None or signer.role != "co":
         raise InvalidInput("此人不在联名名单中。")
     ctx.session.delete(signer)
@@ -299,7 +299,7 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
 def _respond_cosign(ctx: Ctx, proposal_id: int, accept: bool) -> Signer:
     action = "confirm_cosign" if accept else "decline_cosign"
     proposal = _begin(ctx, action, proposal_id)
-    signer = signer_of(ctx, proposal.id, ctx.actor_id)
+    signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if ctx.actor is not None and (signer is None or signer.role != "co"):
         raise PermissionDenied("您没有被邀请联名这件提案。")
     _guard(ctx, action, proposal)
@@ -391,7 +391,7 @@ def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
         raise PermissionDenied("这是您自己的提案，不需要联名。")
     _guard(ctx, "request_cosign", proposal)
     _require_cosign_time(ctx, proposal)
-    signer = signer_of(ctx, proposal.id, ctx.actor_id)
+    signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if signer is not None:
         raise PermissionDenied(_signer_state(ctx, signer, None))
     proposer = person_name(ctx.session, proposal.proposer_id)
@@ -501,7 +501,7 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
         ctx,
         [
             *people_with_role(ctx.session, Role.STAFF),
-            *signer_ids(ctx.session, proposal.id, confirmed_only=False),
+            *signer_ids(ctx.session, pk(proposal), confirmed_only=False),
         ],
         "withdrawn",
         Text("提案《{title}》已由提案人撤回。", title=proposal.title),
@@ -527,7 +527,7 @@ def _review(ctx: Ctx, proposal_id: int, action: str) -> Proposal:
 def _tell_signers(ctx: Ctx, proposal: Proposal, kind: str, text: Text) -> None:
     notify(
         ctx,
-        signer_ids(ctx.session, proposal.id),
+        signer_ids(ctx.session, pk(proposal)),
         kind,
         text,
         key=str(proposal.id),

@@ -19,6 +19,7 @@ from storage.models import (
     Reply,
     Signer,
     Unit,
+    pk,
 )
 from workflow.assignments import CONTACT_METHODS, ROLE_NAMES
 from workflow.core import SYSTEM_NAME, Ctx
@@ -36,7 +37,7 @@ from workflow.statuses import (
 )
 from workflow.texts import DEFAULT_LOCALE, Gettext, Text, date_text, label, time_text
 
-REVIEW_RESULTS = {
+REVIEW_RESULTS: dict[str, label] = {
     ProposalStatus.DRAFT: label("未提交"),
     ProposalStatus.SUBMITTED: label("待审查"),
     ProposalStatus.WITHDRAWN: label("已撤回"),
@@ -99,7 +100,7 @@ def is_party(ctx: Ctx, proposal: Proposal) -> bool:
     """Signers, staff and the people handling it see contact details; the public does not."""
     if ctx.actor is None or ctx.has_role(Role.STAFF):
         return True
-    signer = signer_of(ctx, proposal.id, ctx.actor_id)
+    signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if signer is not None:
         return True
     units = {proposal.supervising_unit_id} | set(
@@ -134,7 +135,7 @@ def render_record(
     s = ctx.session
     public = not is_party(ctx, proposal)
     signers = s.exec(
-        select(Signer).where(Signer.proposal_id == proposal.id).order_by(Signer.position)
+        select(Signer).where(Signer.proposal_id == proposal.id).order_by(col(Signer.position))
     ).all()
     confirmed = [x.person_id for x in signers if x.state == "confirmed"]
     pending = [x.person_id for x in signers if x.state == "pending"]
@@ -221,7 +222,7 @@ def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> li
             Assignment.proposal_id == proposal.id,
             col(Assignment.status) != AssignmentStatus.REASSIGNED,
         )
-        .order_by(Assignment.id)
+        .order_by(col(Assignment.id))
     ).all()
     unit = {u.id: u.name for u in s.exec(select(Unit))}
     leads = [unit[a.unit_id] for a in assignments if a.role == "lead"]
@@ -256,7 +257,7 @@ def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> li
         for c in s.exec(
             select(ContactRecord)
             .where(ContactRecord.proposal_id == proposal.id)
-            .order_by(ContactRecord.contact_date)
+            .order_by(col(ContactRecord.contact_date))
         ):
             contact = Text(
                 "沟通情况:{date} {method} {summary}",
@@ -316,13 +317,14 @@ def _rating_lines(
             say(Text("反馈意见:{feedback}", feedback=NOT_YET)),
         ]
     lead = next((r for r in given if r.person_id == proposal.proposer_id), given[0])
+    rating: Text | label
     if lead.work_rating == lead.result_rating:
-        rating = RATINGS[lead.result_rating]
+        rating = _rating_word(lead.result_rating)
     else:
         rating = Text(
             "办理工作{work}，办理结果{result}",
-            work=RATINGS[lead.work_rating],
-            result=RATINGS[lead.result_rating],
+            work=_rating_word(lead.work_rating),
+            result=_rating_word(lead.result_rating),
         )
     lines = [say(Text("满意评价:{rating}", rating=rating))]
     if len(given) > 1 and not public:
@@ -331,7 +333,7 @@ def _rating_lines(
                 Text(
                     "{name}:{rating}",
                     name="、".join(_names(ctx, [r.person_id])),
-                    rating=RATINGS[r.result_rating],
+                    rating=_rating_word(r.result_rating),
                 )
             )
             for r in given
@@ -342,6 +344,12 @@ def _rating_lines(
     said = "；".join(feedback) if feedback and not public else NOT_YET
     lines.append(say(Text("反馈意见:{feedback}", feedback=said)))
     return lines
+
+
+def _rating_word(code: str | None) -> label:
+    """满意, 基本满意 or 不满意: a given rating's word (only ratings not given lack codes)."""
+    assert code is not None, "a given rating has both its codes"
+    return RATINGS[code]
 
 
 # Assignment events that repeat a proposal event of the same moment.

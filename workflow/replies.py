@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from storage.models import Assignment, AuditEvent, Proposal, Rating, Reply, Signer
+from storage.models import Assignment, AuditEvent, Proposal, Rating, Reply, Signer, pk
 from workflow.assignments import lead_assignment, move_assignment, unit_name
 from workflow.core import (
     Ctx,
@@ -60,7 +60,7 @@ def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audit
         proposal.status,
         label=proposal_label,
         subject=Text("{number}提案", number=number_text(proposal.number)),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
     )
     before = proposal.status
     proposal.status = transition.target or proposal.status
@@ -83,7 +83,7 @@ def _assignment_guard(ctx: Ctx, action: str, assignment: Assignment, proposal: P
         assignment.status,
         label=assignment_label,
         subject=Text("{number}提案的答复", number=number_text(proposal.number)),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
         assignment_id=assignment.id,
     )
 
@@ -128,15 +128,15 @@ def submit_reply(
     reply_date = reply_date or ctx.today
     if reply_date > ctx.today:
         raise InvalidInput("答复日期不能晚于今天。")
-    previous = latest_reply(ctx, proposal.id)
+    previous = latest_reply(ctx, pk(proposal))
     default_title = (
         f"关于{proposal.session_label}第{proposal.number}号提案的答复"
         if proposal.number
         else f"关于《{proposal.title}》的答复"
     )
     reply = Reply(
-        proposal_id=proposal.id,
-        assignment_id=assignment.id,
+        proposal_id=pk(proposal),
+        assignment_id=pk(assignment),
         version=(previous.version + 1) if previous else 1,
         round=proposal.rehandle_count + 1,
         reply_class=reply_class,
@@ -148,7 +148,7 @@ def submit_reply(
         signing_unit=signing_unit,
         reply_date=reply_date,
         status="submitted",
-        submitted_by=ctx.actor_id,
+        submitted_by=ctx.person_id,
         submitted_at=ctx.now,
     )
     ctx.session.add(reply)
@@ -283,7 +283,7 @@ def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = 
     )
     notify(
         ctx,
-        signer_ids(ctx.session, proposal.id),
+        signer_ids(ctx.session, pk(proposal)),
         "reply_delivered",
         Text(
             "您的提案《{title}》{merged}已收到{unit}的答复（{cls}类：{meaning}）。"
@@ -297,13 +297,13 @@ def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = 
         ),
         key=f"{proposal.id}:{reply.id}",
         proposal_id=proposal.id,
-        actions=rating_actions(proposal.id),
+        actions=rating_actions(pk(proposal)),
     )
 
 
 def delivered_reply(ctx: Ctx, proposal: Proposal) -> Reply | None:
     """The approved reply a proposal's signers rate (the main proposal's, if merged)."""
-    source_id = proposal.merged_into_id or proposal.id
+    source_id = proposal.merged_into_id or pk(proposal)
     return latest_reply(ctx, source_id, status="approved")
 
 
@@ -329,7 +329,7 @@ def rate(
         raise InvalidInput("评价只能是：满意、基本满意、不满意。")
     feedback = check_text(feedback, "反馈意见", max_chars=2000, required=False) or None
     proposal = lock_proposal(ctx, proposal_id)
-    signer = signer_of(ctx, proposal.id, ctx.actor_id)
+    signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if signer is None or signer.state != "confirmed":
         raise PermissionDenied("只有这件提案的提案人和联名委员可以评价答复。")
     event = _proposal_move(ctx, proposal, "rate", work=work, result=result)
@@ -344,7 +344,7 @@ def rate(
         )
     ).first()
     if rating is None:
-        rating = Rating(proposal_id=proposal.id, reply_id=reply.id, person_id=ctx.actor_id)
+        rating = Rating(proposal_id=pk(proposal), reply_id=pk(reply), person_id=signer.person_id)
     rating.work_rating, rating.result_rating = work, result
     rating.feedback = feedback if feedback is not None else rating.feedback
     rating.not_given = False
@@ -394,7 +394,7 @@ def _ratings(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[Rating]:
 
 def _everyone_rated(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
     rated = {r.person_id for r in _ratings(ctx, proposal, reply)}
-    return set(signer_ids(ctx.session, proposal.id)) <= rated
+    return set(signer_ids(ctx.session, pk(proposal))) <= rated
 
 
 def _any_unsatisfied(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
@@ -409,12 +409,12 @@ def record_ratings_not_given(ctx: Ctx, proposal: Proposal) -> list[int]:
     if reply is None:
         return []
     rated = {r.person_id for r in _ratings(ctx, proposal, reply)}
-    missing = [p for p in signer_ids(ctx.session, proposal.id) if p not in rated]
+    missing = [p for p in signer_ids(ctx.session, pk(proposal)) if p not in rated]
     for person_id in missing:
         ctx.session.add(
             Rating(
-                proposal_id=proposal.id,
-                reply_id=reply.id,
+                proposal_id=pk(proposal),
+                reply_id=pk(reply),
                 person_id=person_id,
                 not_given=True,
                 rated_at=ctx.now,
@@ -440,7 +440,7 @@ def publish(ctx: Ctx, proposal_id: int) -> bool:
     audit(ctx, "publish", proposal_id=proposal.id, reply_id=reply.id if reply else None)
     notify(
         ctx,
-        signer_ids(ctx.session, proposal.id),
+        signer_ids(ctx.session, pk(proposal)),
         "published",
         Text("您的提案《{title}》及其答复已按信息公开的要求公开。", title=proposal.title),
         key=str(proposal.id),
@@ -453,6 +453,7 @@ def _close(ctx: Ctx, proposal: Proposal, *, reason: str) -> None:
     action = "close_merged" if proposal.merged_into_id else "close"
     proposal.closed_at = ctx.now
     transition = PROPOSAL_TRANSITIONS[action]
+    assert transition.target is not None, "办结 moves a proposal on"
     before = proposal.status
     proposal.status = transition.target
     ctx.session.add(proposal)
@@ -466,7 +467,7 @@ def _close(ctx: Ctx, proposal: Proposal, *, reason: str) -> None:
     )
     notify(
         ctx,
-        signer_ids(ctx.session, proposal.id),
+        signer_ids(ctx.session, pk(proposal)),
         "closed",
         Text("您的提案《{title}》已办结。感谢您的履职建言。", title=proposal.title),
         key=str(proposal.id),
@@ -485,7 +486,7 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
         proposal.status,
         label=proposal_label,
         subject=Text("{number}提案", number=number_text(proposal.number)),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
     )
     if proposal.merged_into_id:
         raise InvalidInput("并案提案随主案办结，请办结主案。")
@@ -525,7 +526,7 @@ def order_rehandle(
         proposal.status,
         label=proposal_label,
         subject=Text("{number}提案", number=number_text(proposal.number)),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
     )
     if proposal.merged_into_id:
         raise InvalidInput("并案提案随主案办理，请对主案下达重新办理。")
@@ -540,9 +541,9 @@ def order_rehandle(
         due_date = ctx.calendar.add_months(ctx.today, ctx.rules.rehandle_due_months)
     elif due_date <= ctx.today:
         raise InvalidInput("新的答复期限必须晚于今天（{today}）。", today=ctx.today)
-    lead = lead_assignment(ctx, proposal.id)
+    lead = lead_assignment(ctx, pk(proposal))
     assert lead is not None
-    lead, _ = lock_assignment(ctx, lead.id)
+    lead, _ = lock_assignment(ctx, pk(lead))
     lead.due_date = due_date
     lead.ended_at = None
     move_assignment(ctx, lead, "rehandle", due_date=due_date, note=note)
@@ -568,7 +569,7 @@ def order_rehandle(
     )
     notify(
         ctx,
-        signer_ids(ctx.session, proposal.id),
+        signer_ids(ctx.session, pk(proposal)),
         "rehandle_ordered_member",
         Text(
             "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
@@ -585,6 +586,6 @@ def order_rehandle(
 def signers_of(ctx: Ctx, proposal_id: int) -> list[Signer]:
     return list(
         ctx.session.exec(
-            select(Signer).where(Signer.proposal_id == proposal_id).order_by(Signer.position)
+            select(Signer).where(Signer.proposal_id == proposal_id).order_by(col(Signer.position))
         ).all()
     )

@@ -25,6 +25,7 @@ from storage.clock import as_utc
 from storage.models import AuditEvent, Person, Unit
 from workflow.errors import InvalidInput
 from workflow.roles import ROLE_LABELS, Role, parse_roles
+from workflow.texts import label
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,9 @@ def _read_table(
     result: list[tuple[int, dict[str, str]]] = []
     for number, cells in rows[header_at + 1 :]:
         row = {key: "" for key in keys if key}
-        for key, cell in zip(keys, cells, strict=False):
-            if key:
-                row[key] = cell
+        for column, cell in zip(keys, cells, strict=False):
+            if column:
+                row[column] = cell
         if any(row.values()):
             result.append((number, row))
     return list(seen), result
@@ -435,7 +436,7 @@ def import_people(session: Session, path: Path, *, now: datetime) -> ImportRepor
     seen_phones: dict[str, int] = {}
     parsed: list[_PersonRow] = []
     # handlers and supervisors listed without a unit column keep the unit they already have
-    unit_kept: list[tuple[int, str | None, list[str]]] = []
+    unit_kept: list[tuple[int, str | None, list[label]]] = []
     for number, row in rows:
         name = _CJK_GAP.sub("", row.get("name", ""))
         if not name:

@@ -28,7 +28,7 @@ class ProposalStatus(StrEnum):
     CLOSED = "closed"
 
 
-PROPOSAL_STATUS_LABELS: dict[str, str] = {
+PROPOSAL_STATUS_LABELS: dict[str, label] = {
     ProposalStatus.DRAFT: label("草稿"),
     ProposalStatus.SUBMITTED: label("待审查"),
     ProposalStatus.WITHDRAWN: label("已撤回"),
@@ -53,7 +53,7 @@ class AssignmentStatus(StrEnum):
     DONE = "done"
 
 
-ASSIGNMENT_STATUS_LABELS: dict[str, str] = {
+ASSIGNMENT_STATUS_LABELS: dict[str, label] = {
     AssignmentStatus.PENDING: label("待签收"),
     AssignmentStatus.ACCEPTED: label("办理中"),
     AssignmentStatus.ADJUSTMENT_REQUESTED: label("申请调整"),

@@ -29,7 +29,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), immediate=False)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("No database URL: run migrations through storage.migrate.")
+    engine = make_engine(url, immediate=False)
     try:
         with engine.connect() as conn:
             _run(conn)
