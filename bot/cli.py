@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import select
 
 from bot.app import App, build_app
-from storage.models import Notice, Person, Proposal, Unit
+from storage.models import Notice, Person, Proposal, Unit, pk
 from workflow import invites, queries, roster
 from workflow.core import fmt_date, fmt_time
 from workflow.errors import WorkflowError
@@ -120,7 +120,7 @@ def invite(who: str = typer.Argument(..., metavar="NAME_OR_PHONE", help="姓名�
     with app.db.session() as session:
         person = queries.find_person(session, who)
         ctx = app.workflow.ctx(session, None)
-        code = invites.issue_invite(ctx, person.id)
+        code = invites.issue_invite(ctx, pk(person))
         ttl = timedelta(hours=app.settings.invite_ttl_hours)
         name, expires = person.name, fmt_time(ctx, ctx.now + ttl)
     out.print(f"{name} 的邀请码：[bold]{code}[/bold]（{expires} 前有效，只能使用一次）")
@@ -152,7 +152,7 @@ def list_(
         )
         rows = queries.list_proposals(session, flt=flt, today=ctx.today, limit=limit)
         people = {p.id: p.name for p in session.exec(select(Person))}
-        leads = queries.lead_units(session, proposal_ids=[p.id for p in rows])
+        leads = queries.lead_units(session, proposal_ids=[pk(p) for p in rows])
         units = {u.id: u.name for u in session.exec(select(Unit))}
     table = Table(title=f"提案（{len(rows)} 件）", show_lines=False)
     for column in ("编号", "年度", "标题", "提案人", "状态", "主办单位", "答复期限"):
@@ -164,7 +164,7 @@ def list_(
             p.title,
             people.get(p.proposer_id, ""),
             proposal_label(p.status),
-            units.get(leads.get(p.id), ""),
+            units.get(leads.get(pk(p)), ""),
             fmt_date(p.due_date),
         )
     out.print(table)

@@ -18,7 +18,7 @@ from bot.app import App
 from bot.outbox import claim_for_person, render_notice
 from handlers.engine import Engine
 from handlers.messages import Event, FileIn, FileOut, Out, Sender, render_numbered
-from storage.models import Person
+from storage.models import Person, pk
 from workflow.invites import bind_account
 
 CHANNEL = "console"
@@ -36,7 +36,7 @@ class ConsoleChat:
         self.lock = threading.Lock()
         with app.db.session() as session:
             bind_account(
-                app.workflow.ctx(session, None), person.id, CHANNEL, self.sender.external_id
+                app.workflow.ctx(session, None), pk(person), CHANNEL, self.sender.external_id
             )
 
     def show(self, outs: list[Out]) -> None:
@@ -70,7 +70,7 @@ class ConsoleChat:
         with self.app.db.session() as session, self.lock:
             person = session.get(Person, self.person.id)
             locale = person.locale if person is not None else self.person.locale
-            notices = claim_for_person(session, self.person.id, self.app.workflow.clock())
+            notices = claim_for_person(session, pk(self.person), self.app.workflow.clock())
             for notice in notices:
                 text, actions = render_notice(notice, locale)
                 self.console.print(f"🔔 {text}", markup=False, highlight=False)

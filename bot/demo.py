@@ -31,7 +31,7 @@ from handlers.flows import build_engine
 from handlers.i18n import gettext
 from handlers.messages import Event, Out, Sender, render_numbered
 from storage.clock import utcnow
-from storage.models import Person, Proposal, Unit
+from storage.models import Person, Proposal, Unit, existing, pk
 from workflow.core import Workflow
 from workflow.errors import WorkflowError
 from workflow.invites import bind_account
@@ -128,7 +128,7 @@ def ensure_roster(app: App) -> dict[str, int]:
                 unit = Unit(name=name, short_name=short, kind=kind)
                 session.add(unit)
                 session.flush()
-            ids[name] = unit.id
+            ids[name] = pk(unit)
         for name, phone, roles, unit_name, sector, title in PEOPLE:
             person = session.exec(select(Person).where(Person.phone == phone)).first()
             if person is None:
@@ -142,7 +142,7 @@ def ensure_roster(app: App) -> dict[str, int]:
                 )
                 session.add(person)
                 session.flush()
-            ids[name] = person.id
+            ids[name] = pk(person)
     return ids
 
 
@@ -333,10 +333,10 @@ class Stage:
         sent = []
         with self.app.db.session() as session:
             for actor in self.cast.values():
-                locale = session.get(Person, actor.person_id).locale
+                locale = existing(session, Person, actor.person_id).locale
                 for notice in claim_for_person(session, actor.person_id, self.clock.now):
                     text, actions = render_notice(notice, locale)
-                    sent.append((notice.id, actor, text, actions))
+                    sent.append((pk(notice), actor, text, actions))
         sent.sort(key=lambda row: row[0])
         for _id, actor, _text, actions in sent:
             actor.notice_actions.extend(actions)
@@ -388,7 +388,7 @@ def play(stage: Stage) -> Proposal:
     s.tap("秦岚", "📤 提交")
     if s.offers("秦岚", "📤 仍然提交"):  # a proposal like it this year (an earlier demo run)
         s.tap("秦岚", "📤 仍然提交")
-    pid = s.require(s.latest_proposal("秦岚").id, ProposalStatus.SUBMITTED, "提交").id
+    pid = pk(s.require(pk(s.latest_proposal("秦岚")), ProposalStatus.SUBMITTED, "提交"))
     clock.days(0.2)
     s.tap_notice("魏东", "确认联名", expect="您已确认联名")
 
@@ -453,7 +453,7 @@ def run_demo(app: App, out: Console) -> int:
     groups: dict[str, list[str]] = {}
     with app.db.read_session() as session:
         for name, *_ in PEOPLE:
-            person = session.get(Person, ids[name])
+            person = existing(session, Person, ids[name])
             unit = session.get(Unit, person.unit_id) if person.unit_id else None
             extra = "".join(x for x in (unit.name if unit else None, person.title) if x)
             who = f"{person.name}（{extra or person.sector}）" if extra or person.sector else name
@@ -473,10 +473,11 @@ def run_demo(app: App, out: Console) -> int:
     out.rule(f"提案记录（{proposal.year}年度第{proposal.number}号，秦岚委员所见）")
     with app.db.read_session() as session:
         ctx = stage.wf.ctx(session, ids["秦岚"])
+        assert ctx.actor is not None  # a context for a person's id acts as that person
         locale = ctx.actor.locale
         record = render_record(
             ctx,
-            session.get(Proposal, proposal.id),
+            existing(session, Proposal, pk(proposal)),
             timeline=True,
             gettext=functools.partial(gettext, locale),
             locale=locale,
@@ -489,4 +490,4 @@ def run_demo(app: App, out: Console) -> int:
         "proposalbot chat --as 秦岚",
         markup=False,
     )
-    return proposal.id
+    return pk(proposal)

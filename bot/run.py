@@ -12,6 +12,7 @@ import secrets
 import signal
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from bot.app import App
 from bot.dispatcher import Dispatcher, Unreachable
@@ -47,12 +48,12 @@ def warm_similarity(app: App) -> None:
         log.exception("could not build the similar-proposal index at start-up")
 
 
-def telegram_channel(app: App, **overrides) -> TelegramChannel:
+def telegram_channel(app: App, **overrides: Any) -> TelegramChannel:
     settings = app.settings
     if settings.telegram_token is None:
         raise ValueError("PROPOSALBOT_TELEGRAM_TOKEN is not set")
     base_url, base_file_url = settings.telegram_urls()
-    options = dict(
+    options: dict[str, Any] = dict(
         app=app,
         token=settings.telegram_token.get_secret_value(),
         base_url=base_url,

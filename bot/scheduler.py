@@ -31,7 +31,7 @@ from sqlmodel import col, select
 
 from bot.app import App
 from storage.locks import try_lock_name
-from storage.models import Notice, Person
+from storage.models import Notice, Person, pk
 from workflow import sweeps
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def preview(app: App, at: datetime) -> list[Planned]:
             sweeps.SWEEPS[name](ctx)
             session.flush()
             for notice in session.exec(
-                select(Notice).where(Notice.id > last).order_by(col(Notice.id))
+                select(Notice).where(col(Notice.id) > last).order_by(col(Notice.id))
             ):
                 planned.append(
                     Planned(
@@ -104,7 +104,7 @@ def preview(app: App, at: datetime) -> list[Planned]:
                         notice.not_before,
                     )
                 )
-                last = notice.id
+                last = pk(notice)
     return planned
 
 

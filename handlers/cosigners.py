@@ -11,7 +11,8 @@ from sqlmodel import col, select
 
 from handlers.engine import Turn
 from handlers.submit_common import _again, _next, _open, _pid, _words
-from storage.models import Person, Proposal, Signer
+from handlers.turns import my_id
+from storage.models import Person, Proposal, Signer, existing, pk
 from workflow import proposals
 from workflow.core import person_name
 from workflow.errors import InvalidInput
@@ -36,8 +37,8 @@ def members_named(turn: Turn, text: str) -> list[Person]:
     stmt = (
         select(Person)
         .where(col(Person.active), col(Person.name).contains(text, autoescape=True))
-        .where(Person.id != turn.person.id)
-        .order_by(case((Person.name == text, 0), else_=1), col(Person.id))
+        .where(Person.id != my_id(turn))
+        .order_by(case((col(Person.name) == text, 0), else_=1), col(Person.id))
         .limit(SEARCH_MAX * 5)
     )
     return [p for p in turn.session.exec(stmt).all() if Role.MEMBER.value in p.role_set]
@@ -54,7 +55,7 @@ def ask_cosigners(turn: Turn) -> None:
     proposal = _open(turn)
     if proposal is None:
         return
-    people = _cosigners(turn, proposal.id)
+    people = _cosigners(turn, pk(proposal))
     if people:
         lines = [
             turn.t(
@@ -130,7 +131,7 @@ def on_cosign_add(turn: Turn, args: list[str]) -> None:
         raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
     pid, person_id = (int(a) for a in args)
     proposals.add_cosigner(turn.ctx, pid, person_id)
-    proposal = turn.session.get(Proposal, pid)
+    proposal = existing(turn.session, Proposal, pid)
     turn.say(
         turn.t(
             "已邀请{name}委员联名《{title}》，请其在{deadline}前确认。",

@@ -18,7 +18,8 @@ from handlers.submit import (
     _shorten,
     first_missing,
 )
-from storage.models import Proposal
+from handlers.turns import my_id
+from storage.models import Proposal, pk
 from workflow import attachments, proposals
 from workflow.statuses import ProposalStatus
 
@@ -28,7 +29,7 @@ from workflow.statuses import ProposalStatus
 def my_drafts(turn: Turn) -> list[Proposal]:
     stmt = (
         select(Proposal)
-        .where(Proposal.proposer_id == turn.person.id, Proposal.status == ProposalStatus.DRAFT)
+        .where(Proposal.proposer_id == my_id(turn), Proposal.status == ProposalStatus.DRAFT)
         .order_by(col(Proposal.updated_at).desc(), col(Proposal.id).desc())
     )
     return list(turn.session.exec(stmt).all())
@@ -90,7 +91,7 @@ def ask_draft(turn: Turn) -> None:
     if proposal is None:
         return
     files = attachments.attachments_of(turn.ctx, proposal_id=proposal.id)
-    people = _cosigners(turn, proposal.id)
+    people = _cosigners(turn, pk(proposal))
     lines = [
         turn.t("《{title}》", title=proposal.title or turn.t("未命名")),
         turn.t(

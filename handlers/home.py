@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import LOCALES, N_
 from handlers.messages import Event
+from handlers.turns import me
 from storage import repositories as repo
 from workflow import invites, queries
 from workflow.errors import InvalidInput, NotFound
@@ -58,7 +59,7 @@ def show_menu(turn: Turn) -> None:
     """Shows the menu of what this person may do."""
     items = visible_items(turn)
     turn.say(
-        turn.t("{name}，您好！请选择要办理的事项：", name=turn.person.name),
+        turn.t("{name}，您好！请选择要办理的事项：", name=me(turn).name),
         [turn.choice(turn.t(item.label), item.key) for item in items],
         columns=2,
     )
@@ -189,8 +190,9 @@ def ask_lang(turn: Turn) -> None:
 
 
 def on_lang(turn: Turn, code: str) -> str:
-    turn.person.locale = code
-    turn.session.add(turn.person)
+    person = me(turn)
+    person.locale = code
+    turn.session.add(person)
     # Said after the change, so in the chosen language.
     # TRANSLATORS: name this catalog's own language, e.g. "Language set to English."
     turn.say(turn.t("语言已设置为中文。"))

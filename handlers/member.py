@@ -12,15 +12,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import Choice
 from handlers.paging import Pager
+from handlers.turns import my_id
 from storage import repositories as repo
 from storage.clock import as_utc
-from storage.models import Proposal, Rating, Signer
+from storage.models import Proposal, Rating, Signer, pk
 from workflow import proposals, replies
 from workflow.core import person_name
 from workflow.errors import InvalidInput, WorkflowError
@@ -164,7 +165,7 @@ def my_proposals(turn: Turn) -> list[Proposal]:
     """Submitted proposals the member leads or co-signs (drafts live in 我的草稿)."""
     return [
         p
-        for p in repo.proposals_of(turn.session, person_id=turn.person.id)
+        for p in repo.proposals_of(turn.session, person_id=my_id(turn))
         if p.status != ProposalStatus.DRAFT
     ]
 
@@ -173,14 +174,14 @@ def pending_invitations(turn: Turn) -> list[Proposal]:
     """Submitted proposals that await this member's co-signature before their cut-off."""
     rows = turn.session.exec(
         select(Proposal)
-        .join(Signer, Signer.proposal_id == Proposal.id)
+        .join(Signer, col(Signer.proposal_id) == Proposal.id)
         .where(
-            Signer.person_id == turn.person.id,
+            Signer.person_id == my_id(turn),
             Signer.role == "co",
             Signer.state == "pending",
             Proposal.status == ProposalStatus.SUBMITTED,
         )
-        .order_by(Proposal.id)
+        .order_by(col(Proposal.id))
     ).all()
     now = turn.ctx.now
     return [p for p in rows if p.cosign_deadline is None or as_utc(p.cosign_deadline) >= now]
@@ -194,7 +195,7 @@ def my_rating(turn: Turn, proposal: Proposal) -> Rating | None:
         select(Rating).where(
             Rating.reply_id == reply.id,
             Rating.proposal_id == proposal.id,
-            Rating.person_id == turn.person.id,
+            Rating.person_id == my_id(turn),
             Rating.not_given == False,  # noqa: E712 - a SQL comparison
         )
     ).first()
@@ -233,8 +234,8 @@ def ask_mine(turn: Turn) -> None:
 def record_actions(turn: Turn, proposal: Proposal) -> list[tuple[str, str]]:
     """The follow-up actions that apply to this member and this proposal now."""
     actions = []
-    signer = signer_of(turn.ctx, proposal.id, turn.person.id)
-    if proposal.status == ProposalStatus.SUBMITTED and proposal.proposer_id == turn.person.id:
+    signer = signer_of(turn.ctx, pk(proposal), my_id(turn))
+    if proposal.status == ProposalStatus.SUBMITTED and proposal.proposer_id == my_id(turn):
         actions.append(("withdraw", turn.t("↩️ 撤回提案")))
     if proposal.status == ProposalStatus.SUBMITTED and signer and signer.state == "pending":
         actions.append(("cosign", turn.t("✍️ 答复联名邀请")))

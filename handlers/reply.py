@@ -19,6 +19,7 @@ from pathlib import PurePath
 
 from handlers.engine import Turn
 from handlers.messages import FileIn
+from handlers.turns import me
 from handlers.unit_common import (
     BACK,
     DONE_WORDS,
@@ -30,7 +31,7 @@ from handlers.unit_common import (
     _text,
     co_opinions,
 )
-from storage.models import Proposal
+from storage.models import Proposal, pk
 from workflow import attachments, replies
 from workflow.assignments import unit_name
 from workflow.attachments import MB
@@ -71,8 +72,8 @@ def _start_reply(turn: Turn, asg_id: int) -> None:
     if _draft(turn):
         return
     draft: dict = {}
-    assignment, proposal = _current(turn) or (None, None)
-    last = _returned(turn, assignment, proposal) if assignment else None
+    current = _current(turn)
+    last = _returned(turn, *current) if current else None
     if last is not None:
         draft = {
             "cls": last.reply_class,
@@ -242,9 +243,9 @@ def on_body_file(turn: Turn, upload: FileIn) -> str:
 
 def ask_contact_person(turn: Turn) -> None:
     draft = _draft(turn)
-    me = turn.person.name
-    buttons = [turn.choice(turn.t("使用我的姓名（{name}）", name=me), "self")]
-    if draft.get("person") and draft["person"] != me:
+    name = me(turn).name
+    buttons = [turn.choice(turn.t("使用我的姓名（{name}）", name=name), "self")]
+    if draft.get("person") and draft["person"] != name:
         buttons.append(turn.choice(turn.t("保留：{v}", v=draft["person"]), "keep"))
     turn.say(
         turn.t("第 3 步：答复函上的联系人。点下方按钮使用您的姓名，或发送其他联系人的姓名。"),
@@ -255,7 +256,7 @@ def ask_contact_person(turn: Turn) -> None:
 def on_contact_person_choice(turn: Turn, value: str) -> str:
     draft = _draft(turn)
     if value == "self":
-        draft["person"] = turn.person.name
+        draft["person"] = me(turn).name
     _save(turn, draft)
     return _next(draft)
 
@@ -269,8 +270,8 @@ def on_contact_person_text(turn: Turn, text: str) -> str:
 
 def ask_phone(turn: Turn) -> None:
     draft = _draft(turn)
-    buttons = [turn.choice(turn.t("使用我的手机号（{p}）", p=turn.person.phone), "mine")]
-    if draft.get("phone") and draft["phone"] != turn.person.phone:
+    buttons = [turn.choice(turn.t("使用我的手机号（{p}）", p=me(turn).phone), "mine")]
+    if draft.get("phone") and draft["phone"] != me(turn).phone:
         buttons.append(turn.choice(turn.t("保留：{v}", v=draft["phone"]), "keep"))
     turn.say(
         turn.t("第 4 步：请发送联系电话，例如 0839-8620000 或 13800000000。"),
@@ -295,7 +296,7 @@ def on_phone_text(turn: Turn, text: str) -> str:
 
 def on_phone_choice(turn: Turn, value: str) -> str:
     if value == "mine":
-        return _set_phone(turn, turn.person.phone)
+        return _set_phone(turn, me(turn).phone)
     return _next(_draft(turn))
 
 
@@ -305,7 +306,7 @@ def on_phone_contact(turn: Turn, phone: str, is_self: bool) -> str:
 
 def ask_signing_unit(turn: Turn) -> None:
     draft = _draft(turn)
-    mine = unit_name(turn.ctx, turn.person.unit_id)
+    mine = unit_name(turn.ctx, me(turn).unit_id)
     buttons = [turn.choice(turn.t("使用「{u}」", u=mine), "default")]
     if draft.get("unit") and draft["unit"] != mine:
         buttons.append(turn.choice(turn.t("保留：{v}", v=draft["unit"]), "keep"))
@@ -315,7 +316,7 @@ def ask_signing_unit(turn: Turn) -> None:
 def on_signing_unit_choice(turn: Turn, value: str) -> str:
     draft = _draft(turn)
     if value == "default":
-        draft["unit"] = unit_name(turn.ctx, turn.person.unit_id)
+        draft["unit"] = unit_name(turn.ctx, me(turn).unit_id)
     _save(turn, draft)
     return _next(draft)
 
@@ -449,7 +450,7 @@ def on_preview(turn: Turn, value: str) -> str:
     )
     for upload in draft.get("files") or []:
         attachments.attach_to_reply(
-            turn.ctx, turn.store, reply.id, upload["name"], turn.store.read(upload["path"])
+            turn.ctx, turn.store, pk(reply), upload["name"], turn.store.read(upload["path"])
         )
     _drop(turn)
     turn.say(

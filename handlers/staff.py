@@ -36,10 +36,11 @@ from handlers.staff_common import (
     review_queue,
     search_list,
     short,
+    the_proposal,
     unit_picker,
     words,
 )
-from storage.models import Person, Proposal
+from storage.models import Person, Proposal, existing, pk
 from workflow import assignments, proposals
 from workflow.assignments import due_date_or_default, unit_name
 from workflow.core import (
@@ -129,7 +130,7 @@ def ask_open(turn: Turn) -> None:
         return
     turn.say(render_record(turn.ctx, p, gettext=turn.gettext, locale=turn.locale), expects="none")
     if p.status == ProposalStatus.SUBMITTED:
-        waiting = pending_cosigners(turn.session, p.id)
+        waiting = pending_cosigners(turn.session, pk(p))
         note = ""
         if waiting:
             note = turn.t(
@@ -198,7 +199,7 @@ def on_after_file(turn: Turn, value: str) -> str:
 
 
 def ask_reject_reason(turn: Turn) -> None:
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     turn.say(
         turn.t("请写明《{title}》不予立案的理由（将告知提案人）：", title=p.title),
         [turn.choice(turn.t(BACK), "back")],
@@ -211,7 +212,7 @@ def on_reject_reason(turn: Turn, text: str) -> str:
 
 
 def ask_reject_confirm(turn: Turn) -> None:
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     turn.say(
         turn.t(
             "确认《{title}》不予立案？\n理由：{reason}", title=p.title, reason=turn.data["reason"]
@@ -236,7 +237,7 @@ def on_reject_confirm(turn: Turn, value: str) -> str:
 
 
 def ask_merge_target(turn: Turn) -> None:
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     targets = merge_targets(turn.session, p)
     lines = [
         turn.t(
@@ -281,8 +282,8 @@ def on_merge_search(turn: Turn, text: str) -> str:
 
 
 def ask_merge_confirm(turn: Turn) -> None:
-    p = chosen_proposal(turn)
-    target = turn.session.get(Proposal, turn.data["target"])
+    p = the_proposal(turn)
+    target = existing(turn.session, Proposal, turn.data["target"])
     turn.say(
         turn.t(
             "确认将《{title}》并入{n}《{target}》？\n"
@@ -304,7 +305,7 @@ def on_merge_confirm(turn: Turn, value: str) -> str:
         forget(turn, "target")
         return value
     p = proposals.merge(turn.ctx, turn.data["pid"], turn.data["target"])
-    target = turn.session.get(Proposal, turn.data["target"])
+    target = existing(turn.session, Proposal, turn.data["target"])
     turn.say(
         turn.t(
             "《{title}》已并入{n}提案，已通知提案人。", title=p.title, n=number_of(turn, target)
@@ -317,7 +318,7 @@ def on_merge_confirm(turn: Turn, value: str) -> str:
 
 
 def ask_convert_note(turn: Turn) -> None:
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     turn.say(
         turn.t(
             "将《{title}》转为意见建议。可以写一段说明（将告知提案人），或点「不写说明」：",
@@ -340,7 +341,7 @@ def on_convert_choice(turn: Turn, value: str) -> str:
 
 
 def ask_convert_confirm(turn: Turn) -> None:
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     note = turn.data.get("note") or turn.t("（无）")
     turn.say(
         turn.t("确认将《{title}》转为意见建议？\n说明：{note}", title=p.title, note=note),
@@ -374,7 +375,7 @@ def _start_wizard(turn: Turn) -> str:
 
 
 def _wizard_head(turn: Turn, step: str) -> str:
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     return turn.t("交办{n}《{title}》", n=number_of(turn, p), title=p.title) + "\n" + step
 
 
@@ -598,7 +599,7 @@ def _summary(turn: Turn, p: Proposal) -> str:
 
 
 def ask_confirm(turn: Turn) -> None:
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     turn.data["edit"] = True
     if p.status != ProposalStatus.FILED:
         turn.say(
@@ -632,18 +633,18 @@ def on_confirm(turn: Turn, value: str) -> str:
                 turn.data.pop(key, None)
         return value
     data = turn.data
-    key = bool(data.get("key"))
+    is_key = bool(data.get("key"))
     made = assignments.assign(
         turn.ctx,
         data["pid"],
         lead_unit_id=data["lead"],
         co_unit_ids=data.get("co", []),
         due_date=date.fromisoformat(data["due"]) if data.get("due") else None,
-        is_key=key,
-        supervising_unit_id=data.get("sup") if key else None,
-        lead_leader_id=data.get("leader") if key else None,
+        is_key=is_key,
+        supervising_unit_id=data.get("sup") if is_key else None,
+        lead_leader_id=data.get("leader") if is_key else None,
     )
-    p = chosen_proposal(turn)
+    p = the_proposal(turn)
     co = turn.join(unit_name(turn.ctx, a.unit_id) for a in made[1:])
     turn.say(
         turn.t(
@@ -653,7 +654,7 @@ def on_confirm(turn: Turn, value: str) -> str:
             lead=unit_name(turn.ctx, made[0].unit_id),
             co=turn.t("，{co}协办", co=co) if co else "",
             due=turn.date(p.due_date),
-            key=turn.t("，列为重点提案") if key else "",
+            key=turn.t("，列为重点提案") if is_key else "",
         )
     )
     for k in WIZARD_KEYS:

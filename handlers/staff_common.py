@@ -26,6 +26,7 @@ from workflow.statuses import (
     AssignmentStatus,
     ProposalStatus,
 )
+from workflow.texts import label
 
 SEARCH_MAX = 50
 LABEL_MAX = 22
@@ -90,7 +91,7 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def read_date(turn: Turn, text: str, months: int, what: str) -> date:
+def read_date(turn: Turn, text: str, months: int, what: label) -> date:
     """A typed due date, refused with the workflow's own message when it is not later than
     today."""
     if len(text) > 40:
@@ -174,7 +175,9 @@ def forget(turn: Turn, *keys: str) -> None:
 def active_units(session: Session, kind: str) -> list[Unit]:
     return list(
         session.exec(
-            select(Unit).where(Unit.kind == kind, col(Unit.active).is_(True)).order_by(Unit.id)
+            select(Unit)
+            .where(Unit.kind == kind, col(Unit.active).is_(True))
+            .order_by(col(Unit.id))
         ).all()
     )
 
@@ -361,6 +364,13 @@ def unit_picker(
 def chosen_proposal(turn: Turn) -> Proposal | None:
     pid = turn.data.get("pid")
     return turn.session.get(Proposal, pid) if pid else None
+
+
+def the_proposal(turn: Turn) -> Proposal:
+    """The proposal chosen earlier in the flow, in the steps that follow the choice."""
+    proposal = chosen_proposal(turn)
+    assert proposal is not None, "these steps come after a proposal was chosen"
+    return proposal
 
 
 def proposal_title(turn: Turn, p: Proposal) -> str:

@@ -38,8 +38,9 @@ from handlers.staff_common import (
     unit_picker,
     words,
 )
+from handlers.turns import me
 from handlers.unit import co_opinions
-from storage.models import Assignment, Proposal, Reply
+from storage.models import Assignment, Proposal, Reply, existing, pk
 from workflow import assignments, replies
 from workflow.assignments import due_date_or_default, unit_name
 from workflow.attachments import attachments_of
@@ -67,6 +68,13 @@ def _assignment(turn: Turn) -> Assignment | None:
     return turn.session.get(Assignment, aid) if aid else None
 
 
+def _the_assignment(turn: Turn) -> Assignment:
+    """The assignment chosen earlier in the flow, in the steps that follow the choice."""
+    assignment = _assignment(turn)
+    assert assignment is not None, "these steps come after an assignment was chosen"
+    return assignment
+
+
 def _role_label(turn: Turn, assignment: Assignment) -> str:
     return turn.t("主办") if assignment.role == "lead" else turn.t("协办")
 
@@ -81,7 +89,7 @@ def ask_adjustments(turn: Turn) -> None:
     lines = [turn.t("待处理的调整申请 {n} 件（申请时间从早到晚）：", n=len(requests))]
     choices = []
     for index, a in enumerate(page.rows, page.first):
-        p = turn.session.get(Proposal, a.proposal_id)
+        p = existing(turn.session, Proposal, a.proposal_id)
         unit = unit_name(turn.ctx, a.unit_id)
         lines.append(
             turn.t(
@@ -116,7 +124,7 @@ def ask_adjustment(turn: Turn) -> None:
         turn.say(turn.t("找不到这项交办。"))
         goto(turn, "list")
         return
-    p = turn.session.get(Proposal, a.proposal_id)
+    p = existing(turn.session, Proposal, a.proposal_id)
     turn.say(render_record(turn.ctx, p, gettext=turn.gettext, locale=turn.locale), expects="none")
     text = turn.t(
         "{unit}申请调整{n}《{title}》的交办（{role}）。\n申请人：{who}，{at}\n理由：{reason}",
@@ -154,8 +162,8 @@ def on_adjustment(turn: Turn, value: str) -> str:
 
 
 def ask_new_unit(turn: Turn) -> None:
-    a = _assignment(turn)
-    p = turn.session.get(Proposal, a.proposal_id)
+    a = _the_assignment(turn)
+    p = existing(turn.session, Proposal, a.proposal_id)
     head = turn.t(
         "同意调整：请选择改由哪个单位{role}{n}《{title}》（可发送单位名称的一部分搜索）：",
         role=_role_label(turn, a),
@@ -168,7 +176,7 @@ def ask_new_unit(turn: Turn) -> None:
         key="new",
         kind="handling",
         prefix="u",
-        exclude=handling_unit_ids(turn.session, p.id),
+        exclude=handling_unit_ids(turn.session, pk(p)),
         extra=[turn.choice(turn.t(BACK), "back")],
     )
 
@@ -186,8 +194,8 @@ def on_new_unit_search(turn: Turn, text: str) -> str:
 
 
 def ask_reassign_confirm(turn: Turn) -> None:
-    a = _assignment(turn)
-    p = turn.session.get(Proposal, a.proposal_id)
+    a = _the_assignment(turn)
+    p = existing(turn.session, Proposal, a.proposal_id)
     turn.say(
         turn.t(
             "确认同意{old}的调整申请，{n}《{title}》改由{new}{role}？",
@@ -210,7 +218,7 @@ def on_reassign_confirm(turn: Turn, value: str) -> str:
         forget(turn, "new")
         return value
     new = assignments.reassign(turn.ctx, turn.data["aid"], turn.data["new"])
-    p = turn.session.get(Proposal, new.proposal_id)
+    p = existing(turn.session, Proposal, new.proposal_id)
     turn.say(
         turn.t(
             "已改交：{n}提案改由{unit}{role}，期限{due}。已通知原单位和新单位。",
@@ -224,7 +232,7 @@ def on_reassign_confirm(turn: Turn, value: str) -> str:
 
 
 def ask_refuse_reason(turn: Turn) -> None:
-    a = _assignment(turn)
+    a = _the_assignment(turn)
     turn.say(
         turn.t("请写明不予调整的理由（将告知{unit}）：", unit=unit_name(turn.ctx, a.unit_id)),
         [turn.choice(turn.t(BACK), "back")],
@@ -299,7 +307,7 @@ def _reply(turn: Turn) -> Reply | None:
 
 def ask_replies(turn: Turn) -> None:
     turn.data.pop("rid", None)
-    pending = replies_to_review(turn.session, turn.person)
+    pending = replies_to_review(turn.session, me(turn))
     if not pending:
         turn.say(turn.t("没有待审核的答复。"), [turn.choice(turn.t(TO_MENU), "menu")])
         return
@@ -374,7 +382,7 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
 def ask_reply(turn: Turn) -> None:
     r = _reply(turn)
     p = turn.session.get(Proposal, r.proposal_id) if r else None
-    if r is None or p is None or not may_review(turn.person, p):
+    if r is None or p is None or not may_review(me(turn), p):
         turn.say(turn.t("找不到这份答复，或您无权审核它。"))
         goto(turn, "list")
         return
@@ -402,7 +410,7 @@ def on_reply(turn: Turn, value: str) -> str:
         return value
     new_class = value.removeprefix("cls:") if value.startswith("cls:") else None
     r = replies.approve_reply(turn.ctx, turn.data["rid"], new_class)
-    p = turn.session.get(Proposal, r.proposal_id)
+    p = existing(turn.session, Proposal, r.proposal_id)
     turn.say(
         turn.t(
             "已审核通过{n}提案的答复（{c}类），已送达提案人和联名委员，请他们评价。",
@@ -423,7 +431,7 @@ def ask_return_comment(turn: Turn) -> None:
 def on_return_comment(turn: Turn, text: str) -> str:
     comment = words(turn, text, turn.t("退回意见"), 2000)
     r = replies.return_reply(turn.ctx, turn.data["rid"], comment)
-    p = turn.session.get(Proposal, r.proposal_id)
+    p = existing(turn.session, Proposal, r.proposal_id)
     turn.say(turn.t("已退回{n}提案的答复，已通知主办单位修改后重新提交。", n=number_of(turn, p)))
     return "done"
 
@@ -505,7 +513,7 @@ def ratings_text(turn: Turn, proposal: Proposal) -> str:
         )
     ]
     rated = {r.person_id: r for r in ratings}
-    for person_id in signer_ids(turn.session, proposal.id):
+    for person_id in signer_ids(turn.session, pk(proposal)):
         name = person_name(turn.session, person_id)
         r = rated.get(person_id)
         if r is None:
@@ -517,8 +525,8 @@ def ratings_text(turn: Turn, proposal: Proposal) -> str:
                 turn.t(
                     "  {name}：办理工作{w}，办理结果{res}",
                     name=name,
-                    w=turn.t(RATINGS.get(r.work_rating, "")),
-                    res=turn.t(RATINGS.get(r.result_rating, "")),
+                    w=turn.t(RATINGS.get(r.work_rating or "", "")),
+                    res=turn.t(RATINGS.get(r.result_rating or "", "")),
                 )
                 + (turn.t("；意见：{f}", f=r.feedback) if r.feedback else "")
             )
@@ -627,7 +635,7 @@ def _order_rehandle(turn: Turn, note: str | None) -> str:
         due_date=date.fromisoformat(due) if due else None,
         note=note,
     )
-    p = turn.session.get(Proposal, lead.proposal_id)
+    p = existing(turn.session, Proposal, lead.proposal_id)
     turn.say(
         turn.t(
             "已下达重新办理：{n}提案由{unit}在{due}前重新答复，已通知承办单位和提案人。",

@@ -51,7 +51,7 @@ from handlers.submit_preview import (
     on_preview,
     on_similar,
 )
-from storage.models import Proposal
+from storage.models import Proposal, pk
 from workflow import attachments, proposals
 from workflow.errors import InvalidInput
 from workflow.proposals import body_length
@@ -127,7 +127,7 @@ def on_title(turn: Turn, text: str) -> str:
         turn.data["pid"] = proposal.id
         turn.say(turn.t("草稿已建立，之后每一步都会自动保存。"))
     else:
-        proposal = proposals.update_draft(turn.ctx, proposal.id, title=title)
+        proposal = proposals.update_draft(turn.ctx, pk(proposal), title=title)
     if not CONVENTIONAL_TITLE.match(proposal.title):
         core = re.sub(r"(的?建议|的?提案)$", "", re.sub(r"^关于", "", proposal.title))
         turn.say(
@@ -261,7 +261,7 @@ def _on_long_text(turn: Turn, name: str, text: str) -> None:
             )
         )
     value = f"{current}\n{text}" if current else text
-    proposal = proposals.update_draft(turn.ctx, proposal.id, **{name: value})
+    proposal = proposals.update_draft(turn.ctx, pk(proposal), **{name: value})
     turn.say(
         turn.t(
             "已记录（这条 {n} 字，「{part}」共 {total} 字）。",
@@ -355,7 +355,7 @@ def on_unit(turn: Turn, text: str) -> str:
 def on_unit_choice(turn: Turn, value: str) -> str:
     proposal = _draft(turn)
     if value == "skip" and proposal is not None and proposal.suggested_unit:
-        proposals.update_draft(turn.ctx, proposal.id, suggested_unit="")
+        proposals.update_draft(turn.ctx, pk(proposal), suggested_unit="")
     return _next(turn)
 
 

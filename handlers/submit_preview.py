@@ -11,7 +11,8 @@ from handlers.engine import Turn
 from handlers.i18n import N_
 from handlers.similar import similar_proposals
 from handlers.submit_common import _budget, _open, _pid, _shorten
-from storage.models import Proposal
+from handlers.turns import my_id
+from storage.models import Proposal, pk
 from workflow import attachments, proposals
 from workflow.core import person_name
 from workflow.errors import InvalidInput
@@ -113,7 +114,7 @@ def _submit(turn: Turn) -> str:
             at=turn.time(proposal.submitted_at),
         )
     ]
-    people = _cosigners(turn, proposal.id)
+    people = _cosigners(turn, pk(proposal))
     if people:
         lines.append(
             turn.t(
@@ -132,9 +133,9 @@ def _submit(turn: Turn) -> str:
 def _joinable(turn: Turn, proposal: Proposal) -> bool:
     """Whether to offer co-signing ``proposal`` instead (the workflow checks it again)."""
     return (
-        proposal.proposer_id != turn.person.id
+        proposal.proposer_id != my_id(turn)
         and proposals.cosign_open(turn.ctx, proposal)
-        and signer_of(turn.ctx, proposal.id, turn.person.id) is None
+        and signer_of(turn.ctx, pk(proposal), my_id(turn)) is None
     )
 
 

@@ -41,6 +41,7 @@ from handlers.reply import (
     on_signing_unit_choice,
     on_signing_unit_text,
 )
+from handlers.turns import me
 from handlers.unit_common import _current, _gone, _returned
 from handlers.unit_common import co_opinions as co_opinions  # the reply review shows them
 from handlers.unit_handling import (
@@ -62,7 +63,7 @@ from handlers.unit_handling import (
     on_opinion_choice,
     on_opinion_text,
 )
-from storage.models import Assignment, Proposal
+from storage.models import Assignment, Proposal, existing, pk
 from workflow import assignments
 from workflow.assignments import assignment_subject, unit_name
 from workflow.core import require_role, require_status
@@ -113,7 +114,7 @@ def unit_inbox(turn: Turn) -> list[tuple[Assignment, Proposal]]:
         select(Assignment, Proposal)
         .join(Proposal, col(Proposal.id) == col(Assignment.proposal_id))
         .where(
-            Assignment.unit_id == turn.person.unit_id,
+            Assignment.unit_id == me(turn).unit_id,
             col(Assignment.status).in_(list(ACTIVE_ASSIGNMENT_STATUSES)),
         )
         .order_by(col(Assignment.due_date), col(Assignment.id))
@@ -128,14 +129,14 @@ def _check_may(turn: Turn, action: str, assignment_id: int) -> Assignment:
     require_role(turn.ctx, transition)
     assignment = assignments.get_assignment(turn.ctx, assignment_id)
     require_unit_handler(turn.ctx, assignment)
-    proposal = turn.session.get(Proposal, assignment.proposal_id)
+    proposal = existing(turn.session, Proposal, assignment.proposal_id)
     require_status(
         turn.ctx,
         transition,
         assignment.status,
         label=assignment_label,
         subject=assignment_subject(turn.ctx, assignment, proposal),
-        proposal_id=proposal.id,
+        proposal_id=pk(proposal),
         assignment_id=assignment.id,
     )
     if action == "request_adjustment" and turn.ctx.today > assignment.adjust_deadline:
@@ -156,12 +157,12 @@ def _can(assignment: Assignment, action: str) -> bool:
 
 
 def ask_list(turn: Turn) -> None:
-    if not turn.has_role(Role.HANDLER) or turn.person.unit_id is None:
+    if not turn.has_role(Role.HANDLER) or me(turn).unit_id is None:
         turn.say(turn.t("交办事项只供承办单位的办理人员使用。"), expects="none")
         turn.start("menu")
         return
     rows = unit_inbox(turn)
-    unit = unit_name(turn.ctx, turn.person.unit_id)
+    unit = unit_name(turn.ctx, me(turn).unit_id)
     if not rows:
         turn.say(
             turn.t("{unit}目前没有需要办理的交办事项。", unit=unit),
@@ -311,7 +312,7 @@ def on_detail(turn: Turn, value: str) -> str | None:
     asg_id = int(turn.data.get("asg") or 0)
     if value == "accept":
         assignment = assignments.accept(turn.ctx, asg_id)
-        proposal = turn.session.get(Proposal, assignment.proposal_id)
+        proposal = existing(turn.session, Proposal, assignment.proposal_id)
         turn.say(
             turn.t("已签收{num}提案，请按期办理。", num=turn.number(proposal.number)),
             expects="none",
@@ -493,7 +494,7 @@ def on_notice(turn: Turn, args: list[str]) -> None:
     asg_id = int(args[0])
     if args[1] == "accept":
         assignment = assignments.accept(turn.ctx, asg_id)
-        proposal = turn.session.get(Proposal, assignment.proposal_id)
+        proposal = existing(turn.session, Proposal, assignment.proposal_id)
         turn.say(
             turn.t(
                 "已签收{num}提案《{title}》，请按期办理。",

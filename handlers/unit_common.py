@@ -15,7 +15,8 @@ from sqlmodel import col, select
 
 from handlers.engine import Turn
 from handlers.i18n import N_
-from storage.models import Assignment, Proposal
+from handlers.turns import me
+from storage.models import Assignment, Proposal, Reply, existing, pk
 from workflow import replies
 from workflow.assignments import unit_name
 from workflow.core import check_text
@@ -69,16 +70,16 @@ def _current(turn: Turn) -> tuple[Assignment, Proposal] | None:
     assignment = turn.session.get(Assignment, turn.data.get("asg") or 0)
     if (
         assignment is None
-        or assignment.unit_id != turn.person.unit_id
+        or assignment.unit_id != me(turn).unit_id
         or assignment.status not in ACTIVE_ASSIGNMENT_STATUSES
     ):
         return None
-    return assignment, turn.session.get(Proposal, assignment.proposal_id)
+    return assignment, existing(turn.session, Proposal, assignment.proposal_id)
 
 
-def _returned(turn: Turn, assignment: Assignment, proposal: Proposal):
+def _returned(turn: Turn, assignment: Assignment, proposal: Proposal) -> Reply | None:
     """The unit's last reply, if the review returned it (the wizard starts from it)."""
-    last = replies.latest_reply(turn.ctx, proposal.id)
+    last = replies.latest_reply(turn.ctx, pk(proposal))
     if last is not None and last.status == "returned" and last.assignment_id == assignment.id:
         return last
     return None

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from storage.clock import utcnow
 
@@ -30,6 +30,18 @@ def pk(row: _Row) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id until it is flushed")
     return row.id
+
+
+_Model = TypeVar("_Model", bound=SQLModel)
+
+
+def existing(session: Session, model: type[_Model], row_id: int) -> _Model:
+    """A row the caller knows is there: one a foreign key names, or one a service has just
+    acted on (proposals, assignments and replies are never deleted)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise LookupError(f"{model.__name__} {row_id} is not in the database")
+    return row
 
 
 class Unit(SQLModel, table=True):
