@@ -390,7 +390,10 @@ class Engine:
                 turn.say(turn.t("这个选项无效，没有做任何更改。"))
                 self._reprompt(turn)
                 return
-            outcome = step.choice(turn, value) if step.choice else self._wrong_kind(turn, step)
+            if step.choice is None:
+                self._wrong_kind(turn, step)
+                return
+            outcome = step.choice(turn, value)
         elif event.kind == "text" and step.text:
             if not event.text.strip():
                 turn.say(turn.t("内容不能为空。") + turn.t(step.hint))
@@ -402,11 +405,12 @@ class Engine:
         elif event.kind == "contact" and step.contact:
             outcome = step.contact(turn, event.phone or "", event.contact_is_self)
         else:
-            outcome = self._wrong_kind(turn, step)
+            self._wrong_kind(turn, step)
+            return
         self._follow(turn, flow, outcome)
 
     def _follow(self, turn: Turn, flow: Flow, outcome: str | None) -> None:
-        if outcome is None or turn.conv.flow != flow.name:
+        if outcome is None or turn.conv.flow != flow.name or turn.conv.step is None:
             return  # stayed, or the handler moved to another flow itself
         target = flow.next_step(turn.conv.step, outcome)
         if target == END:
@@ -417,8 +421,10 @@ class Engine:
         self.prompt(turn)
 
     def prompt(self, turn: Turn) -> None:
-        flow = self.flows[turn.conv.flow]
-        flow.steps[turn.conv.step].prompt(turn)
+        flow, step = turn.conv.flow, turn.conv.step
+        if flow is None or step is None:  # not in a flow: nothing to ask
+            raise LookupError("the conversation is not at a step")
+        self.flows[flow].steps[step].prompt(turn)
 
     def _reprompt(self, turn: Turn) -> None:
         """Ask the current step's question again (or show the menu outside a flow)."""
@@ -433,7 +439,6 @@ class Engine:
     def _wrong_kind(self, turn: Turn, step: Step) -> None:
         turn.say(turn.t("这一步需要：") + turn.t(step.hint))
         self.prompt(turn)
-        return None
 
     def _stale(self, turn: Turn) -> None:
         turn.say(turn.t("这个按钮已过期，没有做任何更改。当前这一步是："))

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import rjieba
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
 from storage.models import Proposal
@@ -186,13 +188,13 @@ class _YearIndex:
             or self.hashes[slot] != text_hash
         ]
         for chunk in (stale[i : i + 500] for i in range(0, len(stale), 500)):
-            texts = session.exec(
-                select(
-                    Proposal.id,
-                    Proposal.text_hash,
-                    Proposal.title,
-                    Proposal.analysis,
-                    Proposal.suggestions,
+            texts = session.execute(
+                sa_select(
+                    col(Proposal.id),
+                    col(Proposal.text_hash),
+                    col(Proposal.title),
+                    col(Proposal.analysis),
+                    col(Proposal.suggestions),
                 ).where(col(Proposal.id).in_(chunk))
             ).all()
             for pid, text_hash, title, analysis, suggestions in texts:
@@ -206,7 +208,8 @@ _indexes_lock = threading.Lock()
 
 def _index_for(session: Session, year: int) -> _YearIndex:
     bind = session.get_bind()
-    key = (bind.url.render_as_string(hide_password=True), year)
+    engine = bind if isinstance(bind, SAEngine) else bind.engine
+    key = (engine.url.render_as_string(hide_password=True), year)
     with _indexes_lock:
         index = _indexes.get(key)
         if index is None:

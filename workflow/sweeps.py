@@ -26,10 +26,11 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import event, func
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import Bundle
+from sqlalchemy.orm import Bundle, Mapped
 from sqlmodel import col, select
 
 from storage.clock import as_utc
@@ -48,6 +49,7 @@ from storage.models import (
     Reply,
     Signer,
     Unit,
+    pk,
 )
 from storage.repositories import lead_units
 from workflow import assignments, proposals, replies
@@ -182,6 +184,20 @@ def _local_date(ctx: Ctx, moment: datetime) -> date:
     return ctx.local(moment).date()
 
 
+def _delivered_on(ctx: Ctx, proposal: Proposal) -> date:
+    """The local date a proposal's reply was delivered (the sweeps select delivered ones)."""
+    if proposal.delivered_at is None:
+        raise ValueError(f"proposal {proposal.id} has no delivery time")
+    return _local_date(ctx, proposal.delivered_at)
+
+
+# Primary keys as the columns they are in a query: never NULL in a row read back (SQLModel
+# types them optional because a new object has none yet).
+_PERSON_ID = cast("Mapped[int]", Person.id)
+_UNIT_ID = cast("Mapped[int]", Unit.id)
+_REPLY_ID = cast("Mapped[int]", Reply.id)
+
+
 def _chunks(ids: list, size: int = 1000) -> Iterable[list]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
@@ -207,7 +223,7 @@ class _Told:
         if by_unit is None:
             by_unit = self._roles[role] = {}
             rows = self.ctx.session.exec(
-                select(Person.id, Person.unit_id)
+                select(_PERSON_ID, Person.unit_id)
                 .where(col(Person.roles).contains(role.value), Person.active)
                 .order_by(col(Person.id))
             ).all()
@@ -224,7 +240,7 @@ class _Told:
 
     def unit_name(self, unit_id: int | None) -> str:
         if self._units is None:
-            self._units = dict(self.ctx.session.exec(select(Unit.id, Unit.name)).all())
+            self._units = dict(self.ctx.session.exec(select(_UNIT_ID, Unit.name)).all())
         return self._units.get(unit_id, "") if unit_id is not None else ""
 
     def load_names(self, person_ids: Iterable[int | None]) -> None:
@@ -232,7 +248,7 @@ class _Told:
         for chunk in _chunks(wanted):
             self._names.update(
                 self.ctx.session.exec(
-                    select(Person.id, Person.name).where(col(Person.id).in_(chunk))
+                    select(_PERSON_ID, Person.name).where(_PERSON_ID.in_(chunk))
                 ).all()
             )
 
@@ -280,14 +296,14 @@ class _Told:
 
 # What the reminders read of an assignment and its proposal: the columns, not whole records
 # (a proposal's text can be long, and thousands are open at a time).
-_ASSIGNMENT = Bundle(
+_ASSIGNMENT: Bundle = Bundle(
     "assignment",
     col(Assignment.id),
     col(Assignment.unit_id),
     col(Assignment.due_date),
     col(Assignment.assigned_at),
 )
-_PROPOSAL = Bundle(
+_PROPOSAL: Bundle = Bundle(
     "proposal",
     col(Proposal.id),
     col(Proposal.number),
@@ -324,14 +340,14 @@ def _open_assignments(ctx: Ctx, role: str) -> list:
 def _unrated(ctx: Ctx, proposals: list[Proposal]) -> dict[int, tuple[int | None, list[int]]]:
     """For delivered proposals: {proposal id: (the id of the reply their signers rate, the
     signers with no rating of it yet)}, in three queries for all of them."""
-    ids = [p.id for p in proposals]
-    source = {p.id: p.merged_into_id or p.id for p in proposals}  # a merged one rates the main
+    ids = [pk(p) for p in proposals]
+    source = {pk(p): p.merged_into_id or pk(p) for p in proposals}  # a merged one rates the main
     reply_of: dict[int, int] = {}  # the latest approved version of each source's reply
     ratings: set[tuple[int, int, int]] = set()
     signers: dict[int, list[int]] = {}
     for chunk in _chunks(list(set(source.values()))):
         for proposal_id, reply_id in ctx.session.exec(
-            select(Reply.proposal_id, Reply.id)
+            select(Reply.proposal_id, _REPLY_ID)
             .where(col(Reply.proposal_id).in_(chunk), Reply.status == "approved")
             .order_by(col(Reply.proposal_id), col(Reply.version))
         ).all():
@@ -352,11 +368,11 @@ def _unrated(ctx: Ctx, proposals: list[Proposal]) -> dict[int, tuple[int | None,
             signers.setdefault(proposal_id, []).append(person_id)
     out: dict[int, tuple[int | None, list[int]]] = {}
     for proposal_id in ids:
-        reply_id = reply_of.get(source[proposal_id])
+        rated_reply = reply_of.get(source[proposal_id])
         missing = [
-            p for p in signers.get(proposal_id, []) if (proposal_id, reply_id, p) not in ratings
+            p for p in signers.get(proposal_id, []) if (proposal_id, rated_reply, p) not in ratings
         ]
-        out[proposal_id] = (reply_id, missing if reply_id is not None else [])
+        out[proposal_id] = (rated_reply, missing if rated_reply is not None else [])
     return out
 
 
@@ -384,8 +400,8 @@ def cosign_cutoff(ctx: Ctx) -> None:
         .where(
             Proposal.status == ProposalStatus.SUBMITTED,
             col(Proposal.cosign_deadline).is_not(None),
-            sa_select(Signer.id)
-            .where(Signer.proposal_id == Proposal.id, Signer.state == "pending")
+            sa_select(col(Signer.id))
+            .where(col(Signer.proposal_id) == Proposal.id, col(Signer.state) == "pending")
             .exists(),
         )
         .order_by(col(Proposal.id))
@@ -393,12 +409,11 @@ def cosign_cutoff(ctx: Ctx) -> None:
 
     def expire(proposal_id: int) -> None:
         proposal = lock_proposal(ctx, proposal_id)
-        if proposal.status == ProposalStatus.SUBMITTED and ctx.now > as_utc(
-            proposal.cosign_deadline
-        ):
+        deadline = proposal.cosign_deadline
+        if proposal.status == ProposalStatus.SUBMITTED and deadline and ctx.now > as_utc(deadline):
             proposals.expire_pending_cosigners(ctx, proposal)
 
-    due = [p.id for p in candidates if ctx.now > as_utc(p.cosign_deadline)]
+    due = [pk(p) for p in candidates if p.cosign_deadline and ctx.now > as_utc(p.cosign_deadline)]
     _each(ctx, due, expire)
 
 
@@ -427,7 +442,7 @@ def rating_window(ctx: Ctx) -> None:
         if deadline is not None and ctx.today > deadline:
             ended.append(proposal)
     unrated = _unrated(ctx, ended)
-    due = [p.id for p in ended if unrated[p.id][1]]
+    due = [pk(p) for p in ended if unrated[pk(p)][1]]
 
     def record(proposal_id: int) -> None:
         proposal = lock_proposal(ctx, proposal_id)
@@ -474,9 +489,9 @@ def publication(ctx: Ctx) -> None:
         .order_by(col(Proposal.id))
     ).all()
     due = [
-        p.id
+        pk(p)
         for p in candidates
-        if ctx.calendar.workdays_between(_local_date(ctx, p.delivered_at), ctx.today)
+        if ctx.calendar.workdays_between(_delivered_on(ctx, p), ctx.today)
         >= ctx.rules.publication_workdays
     ]
     _each(ctx, due, lambda proposal_id: replies.publish(ctx, proposal_id))
@@ -688,7 +703,7 @@ def rating_reminders(ctx: Ctx) -> None:
         deadline = replies.rating_deadline(ctx, proposal)
         if deadline is None or ctx.today > deadline:
             continue
-        delivered = _local_date(ctx, proposal.delivered_at)
+        delivered = _delivered_on(ctx, proposal)
         elapsed = ctx.calendar.workdays_between(delivered, ctx.today)
         reached = [o for o in offsets if o <= elapsed]
         if reached:
@@ -696,7 +711,7 @@ def rating_reminders(ctx: Ctx) -> None:
     unrated = _unrated(ctx, [r[0] for r in reminded])
     told = _Told(ctx)
     for proposal, delivered, deadline, offset in reminded:
-        reply_id, missing = unrated[proposal.id]
+        reply_id, missing = unrated[pk(proposal)]
         if reply_id is None:
             continue
         told.tell(
@@ -711,7 +726,7 @@ def rating_reminders(ctx: Ctx) -> None:
             ),
             key=f"{proposal.id}:{reply_id}:{offset}",
             proposal_id=proposal.id,
-            actions=replies.rating_actions(proposal.id),
+            actions=replies.rating_actions(pk(proposal)),
         )
     told.send()
 
@@ -816,7 +831,7 @@ class _Digest:
                 .order_by(col(Proposal.year), col(Proposal.number))
             ).all()
         )
-        self.lead_units = lead_units(session, proposal_ids=[p.id for p in self.replies])
+        self.lead_units = lead_units(session, proposal_ids=[pk(p) for p in self.replies])
         open_leads = [_Open(a, p) for a, p in _open_assignments(ctx, "lead")]
         open_leads.sort(key=lambda o: (o.assignment.due_date, o.proposal.number or 0))
         self.due_soon = [
@@ -829,7 +844,7 @@ class _Digest:
         self.overdue = [o for o in open_leads if o.assignment.due_date < today]
         delivered = _delivered(ctx)
         unrated = _unrated(ctx, delivered)
-        self.unrated = [(p, unrated[p.id][1]) for p in delivered if unrated[p.id][1]]
+        self.unrated = [(p, unrated[pk(p)][1]) for p in delivered if unrated[pk(p)][1]]
         # People the bot cannot reach on any channel they bound.
         reachable = select(ChannelAccount.person_id).where(
             col(ChannelAccount.unreachable).is_(False)
@@ -870,7 +885,7 @@ class _Digest:
             "{number}《{title}》（{unit}）",
             number=number_text(proposal.number),
             title=proposal.title,
-            unit=self.units.get(self.lead_units.get(proposal.id), ""),
+            unit=self.units.get(self.lead_units.get(pk(proposal), 0), ""),
         )
 
     def _due_item(self, row: _Open) -> Text:
