@@ -4,11 +4,6 @@ started again: the update is handled once, never half-applied, never lost."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -16,6 +11,7 @@ from sqlmodel import select
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Attachment, InboundUpdate, Proposal
+from tests.crash_harness import Bot
 from tests.factories import build_world
 from tests.fake_telegram import FakeTelegram, RateLimits
 from tests.telegram_harness import Person, write_up_to_attachments
@@ -36,46 +32,6 @@ def database(tmp_path):
         bind_account(Workflow().ctx(session, None), world.member, "telegram", "501")
     yield db
     db.dispose()
-
-
-class Bot:
-    """``proposalbot run`` as a child process."""
-
-    def __init__(self, tg: FakeTelegram, db: Database, data_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "PROPOSALBOT_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-            "PROPOSALBOT_TELEGRAM_TOKEN": tg.token,
-            "PROPOSALBOT_TELEGRAM_API_URL": tg.url,
-            "PROPOSALBOT_DATA_DIR": str(data_dir),
-            "PROPOSALBOT_LOG_LEVEL": "WARNING",
-        }
-        self.tg = tg
-        self.process: subprocess.Popen | None = None
-
-    async def start(self) -> None:
-        polls = len(self.tg.calls("getUpdates"))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import main; main()", "run"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        ok = await self.tg.wait_until(lambda: len(self.tg.calls("getUpdates")) > polls, 30)
-        assert ok, self.process.stderr.read().decode() if self.process.poll() else "no polling"
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 async def test_sigkill_while_a_file_is_being_fetched_then_restart(database, tmp_path):
