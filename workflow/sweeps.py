@@ -53,7 +53,7 @@ from storage.models import (
 )
 from storage.repositories import lead_units
 from workflow import assignments, proposals, replies
-from workflow.core import Ctx, lock_proposal, notify, people_with_role, person_name
+from workflow.core import Ctx, lock_proposal, notify, person_name
 from workflow.errors import WorkflowError
 from workflow.numbering import number_text
 from workflow.roles import Role
@@ -142,31 +142,6 @@ def _workday(ctx: Ctx) -> bool:
 def _week(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def _tell(
-    ctx: Ctx,
-    recipients: Iterable[int | None],
-    kind: str,
-    text: Text,
-    *,
-    key: str,
-    proposal_id: int | None = None,
-    actions: list[dict] | None = None,
-) -> None:
-    """``notify``, leaving out whoever was already told under this kind and key."""
-    people = list(dict.fromkeys(p for p in recipients if p is not None))
-    if not people:
-        return
-    keys = {f"{kind}:{key}:{p}": p for p in people}
-    told = set(
-        ctx.session.exec(
-            select(Notice.idempotency_key).where(col(Notice.idempotency_key).in_(list(keys)))
-        ).all()
-    )
-    fresh = [person for k, person in keys.items() if k not in told]
-    if fresh:
-        notify(ctx, fresh, kind, text, key=key, proposal_id=proposal_id, actions=actions)
 
 
 def _each(ctx: Ctx, items: Iterable, change: Callable) -> None:
@@ -443,6 +418,7 @@ def rating_window(ctx: Ctx) -> None:
             ended.append(proposal)
     unrated = _unrated(ctx, ended)
     due = [pk(p) for p in ended if unrated[pk(p)][1]]
+    told = _Told(ctx)
 
     def record(proposal_id: int) -> None:
         proposal = lock_proposal(ctx, proposal_id)
@@ -455,9 +431,8 @@ def rating_window(ctx: Ctx) -> None:
         if not missing:
             return
         reply = replies.delivered_reply(ctx, proposal)
-        _tell(
-            ctx,
-            people_with_role(ctx.session, Role.STAFF),
+        told.tell(  # the last thing done for the proposal: kept once its savepoint is
+            told.people(Role.STAFF),
             "ratings_not_given",
             Text(
                 "{number}提案《{title}》的评价期已于{deadline}结束，{names}未作评价，"
@@ -472,6 +447,7 @@ def rating_window(ctx: Ctx) -> None:
         )
 
     _each(ctx, due, record)
+    told.send()
 
 
 @sweep("publication")
