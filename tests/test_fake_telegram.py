@@ -553,6 +553,131 @@ async def test_injected_faults_as_ptb_sees_them(tg, bot):
     assert fault.hits == 2 and bob.texts == ["j"] and tg.faults == []
 
 
+async def send_until_through(bot, chat_id: int, text: str) -> int:
+    """What a careful client does: try again after any transient fault; returns the tries."""
+    for tries in range(1, 10):
+        try:
+            await bot.send_message(chat_id, text, read_timeout=0.3)
+            return tries
+        except (RetryAfter, NetworkError):
+            continue
+    raise AssertionError(f"{text!r} never got through")
+
+
+async def test_chaos_strikes_at_random_reproducibly_and_never_forever(tg, bot):
+    alice, bob = await started_user(tg), await started_user(tg, 2002)
+    tg.limits = RateLimits.off()  # only chaos refuses calls here
+    chaos = tg.chaos(
+        0.5, seed=7, methods={"sendMessage": ("429", "500", "timeout", "drop")}, lost_answers=0.5
+    )
+    for n in range(12):
+        for user in (alice, bob):
+            assert await send_until_through(bot, user.id, f"{user.id}-{n}") <= 3  # max_streak 2
+    updates = await bot.get_updates()  # chaos leaves getUpdates alone unless it is named
+    await bot.get_updates(offset=updates[-1].update_id + 1)
+    await tg.idle(quiet=0.05)
+    assert chaos.settled() and {r.fault for r in chaos.struck} == {"429", "500", "timeout", "drop"}
+    for user in (alice, bob):
+        calls = [r for r in tg.calls("sendMessage") if r.chat_id == user.id]
+        for n in range(12):
+            text = f"{user.id}-{n}"
+            tries = [r for r in calls if r.params["text"] == text]
+            # each text arrived once, plus once more for every answer the bot lost
+            assert user.texts.count(text) == 1 + sum(r.answer_lost for r in tries)
+            assert sum(r.ok for r in tries) == 1 and [r.ok for r in tries][-1]
+        # the draws depend on the seed and the chat's own calls, not on the other chat
+        assert [r.fault for r in calls] == pattern(7, user.id, len(calls))
+    assert not any(r.answer_lost for r in chaos.struck if r.fault == "429")
+    assert tg.calls("getUpdates") and not any(r.chaos for r in tg.calls("getUpdates"))
+
+    # a struck request nobody tries again keeps the server from being idle
+    tg.chaos(1.0, seed=1, methods=["sendMessage"], faults=("500",))
+    with pytest.raises(NetworkError):
+        await bot.send_message(alice.id, "once only")
+    with pytest.raises(TimeoutError, match="not tried again: sendMessage to 1001"):
+        await tg.idle(quiet=0.05, timeout=0.3)
+    tg.calm()
+    await bot.send_message(alice.id, "once only")
+    await tg.idle(quiet=0.05)
+    assert alice.texts[-1] == "once only"
+
+
+def pattern(seed: int, chat_id: int, calls: int) -> list[str | None]:
+    """The faults the same chaos gives one chat's calls on a fresh server, trying each request
+    again until it gets through."""
+    from tests.fake_telegram import Chaos, RequestRecord
+
+    chaos = Chaos(0.5, {"sendmessage": ("429", "500", "timeout", "drop")}, seed, lost_answers=0.5)
+    faults: list[str | None] = []
+    n = 0
+    while len(faults) < calls:
+        record = RequestRecord("sendMessage", {"text": f"{chat_id}-{n}"}, 0, 0, chat_id)
+        fault = chaos.strike(record)
+        faults.append(fault.fault if fault else None)
+        n += fault is None
+    return faults
+
+
+async def test_an_answer_the_client_gave_up_on_is_carried_out_but_unheard(tg):
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(
+                f"{tg.base_url}{tg.token}/getUpdates", json={"timeout": 0.5}, timeout=0.1
+            )
+        [poll] = await tg.wait_request("getUpdates", answered=True, timeout=3)
+        await client.post(f"{tg.base_url}{tg.token}/getUpdates", json={"timeout": 0})
+    heard = tg.calls("getUpdates")[-1]
+    # the server answered the first poll after the client had hung up
+    assert poll.ok and poll.unheard and poll.answer_lost and not poll.acknowledged
+    assert heard.ok and not heard.unheard and not heard.answer_lost and heard.acknowledged
+
+
+async def test_a_lost_answer_hides_a_refusal_too(tg, bot):
+    alice = await started_user(tg)
+    tg.inject("sendMessage", "500", perform=True)
+    with pytest.raises(NetworkError, match="Internal Server Error") as lost:
+        await bot.send_message(alice.id, "<b>unclosed", parse_mode=ParseMode.HTML)
+    assert not isinstance(lost.value, BadRequest)  # the bot never saw the refusal
+    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        await bot.send_message(alice.id, "<b>unclosed", parse_mode=ParseMode.HTML)
+    first, retry = tg.calls("sendMessage")
+    assert (first.fault, first.status, first.carried_out) == ("500", 500, False)
+    assert (retry.fault, retry.status) == (None, 400) and alice.messages == []
+
+
+async def test_chaos_loses_webhook_answers_so_updates_come_again(tg, bot):
+    received: list[int] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((await request.json())["update_id"])
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        tg.webhook_retry_delay = 0.01
+        chaos = tg.chaos(0, seed=3, methods=[], redeliver=0.5)
+        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        alice = tg.user(id=1001, first_name="Alice")
+        for n in range(20):
+            await alice.send(str(n))
+        await tg.idle(quiet=0.05)
+    finally:
+        await runner.cleanup()
+    sent = sorted(set(received))
+    assert len(sent) == 20 and len(received) > 20  # every update arrived, some again
+    for update_id in sent:
+        tries = [d for d in tg.webhook_deliveries if d.update_id == update_id]
+        # the last try's answer got through; at most max_streak answers lost in a row
+        assert [d.lost for d in tries] == [True] * (len(tries) - 1) + [False]
+        assert len(tries) <= 3 and received.count(update_id) == len(tries)
+    assert chaos.struck == []  # no Bot API call was struck
+
+
 async def test_blocked_user(tg, bot):
     alice = await started_user(tg)
     await bot.get_updates()

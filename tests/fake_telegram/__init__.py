@@ -73,9 +73,25 @@ webhook_retry_delay=0.05, stall_seconds=120.0)``
   "drop", *, times=1, retry_after=1, chat_id=None, description=None, perform=False)`` →
   `Fault` (``.hits``); "timeout" never answers (the client's read timeout fires), "drop" closes
   the connection without an answer, ``perform=True`` carries the call out before failing its
-  answer, ``times=None`` keeps failing, ``method=None`` hits every method but getUpdates.
-  ``tg.clear_faults()``; ``tg.block(user_id)`` / ``tg.unblock(user_id)`` (with the
-  my_chat_member update unless ``notify=False``); ``tg.limits = RateLimits(...)`` at any time.
+  answer (a refusal's answer too), ``times=None`` keeps failing, ``method=None`` hits every
+  method but getUpdates.
+  ``tg.clear_faults()`` (ends chaos too); ``tg.block(user_id)`` / ``tg.unblock(user_id)`` (with
+  the my_chat_member update unless ``notify=False``); ``tg.limits = RateLimits(...)`` at any time.
+- Chaos: ``tg.chaos(rate=0.15, faults=("429", "500", "502", "timeout", "drop"), *, seed=0,
+  methods=None, retry_after=1, lost_answers=0.0, max_streak=2, redeliver=0.0)`` → `Chaos`:
+  from now on each call of `methods` (names, a {name: faults} mapping, or None = every
+  method but getUpdates) fails at random with probability `rate`, reproducibly from the seed
+  (a call's draw depends on seed, method, chat and that chat's count of earlier calls of the
+  method). One request (a call and its retries: same method, chat and identifying
+  parameters) fails at most `max_streak` times in a row; `lost_answers` is the share of
+  faults struck *after* the call was carried out (never a 429, never getUpdates);
+  `redeliver` is the share of webhook deliveries whose answer is lost, so the update is
+  POSTed again (``delivery.lost``). ``chaos.struck`` (the `RequestRecord`s hit, ``.chaos``
+  set), ``chaos.summary()`` ({(method, fault or "fault+lost"): count}),
+  ``chaos.outstanding`` (requests struck and not yet tried again); ``tg.idle()`` also waits
+  for those; ``tg.calm()`` ends chaos. ``record.carried_out`` (the call took effect,
+  answered or not), ``record.answer_lost`` (took effect, but the bot got a fault or had hung
+  up: ``record.unheard``), ``record.acknowledged`` (answered ok and the bot got the answer).
 
 `FakeUser` (private chat id = user id; every action enqueues an update and returns at once):
 - ``await user.send(text, reply_to=None)`` → `ChatMessage` ("/start payload" carries a
@@ -118,6 +134,7 @@ from tests.fake_telegram.markup import (
 from tests.fake_telegram.records import (
     CallbackAnswer,
     CallbackQuery,
+    Chaos,
     Chat,
     ChatMessage,
     Fault,
@@ -133,6 +150,7 @@ __all__ = [
     "ApiError",
     "CallbackAnswer",
     "CallbackQuery",
+    "Chaos",
     "Chat",
     "ChatMessage",
     "EntityParseError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -274,10 +275,29 @@ class RequestRecord:
     retry_after: int | None = None
     fault: str | None = None  # the injected fault that hit this call
     result: Any = None
+    chaos: bool = False  # the fault came from chaos (FakeTelegram.chaos), not from inject()
+    unheard: bool = False  # the bot had hung up (its read timeout) before the answer was ready
 
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+    @property
+    def carried_out(self) -> bool:
+        """The server did what was asked (a message exists, a query is answered), whether
+        or not the answer reached the bot."""
+        return self.status == 200 or self.answer_lost
+
+    @property
+    def answer_lost(self) -> bool:
+        """Carried out, but the bot never got the answer: a fault struck after the call, or
+        the bot had stopped waiting for it."""
+        return self.result is not None and (self.fault is not None or self.unheard)
+
+    @property
+    def acknowledged(self) -> bool:
+        """Answered ok, and the bot got the answer."""
+        return self.status == 200 and not self.unheard
 
     def param(self, name: str) -> Any:
         """A parameter as the bot meant it: form values (all strings) JSON-decoded when they
@@ -319,6 +339,109 @@ class Fault:
         return self.times is not None and self.hits >= self.times
 
 
+CHAOS_FAULTS = ("429", "500", "502", "timeout", "drop")
+# the parameters that tell one request from another of the same method and chat: a retry of a
+# call repeats them all
+_IDENTITY = ("callback_query_id", "file_id", "message_id", "text", "caption", "document", "scope")
+
+
+def call_key(record: RequestRecord) -> tuple[str, str, str]:
+    """(method, chat, identity) of a call: the same for a call and its retries."""
+    identity = json.dumps(
+        [record.params.get(name) for name in _IDENTITY if name in record.params],
+        ensure_ascii=False,
+        sort_keys=True,
+        default=str,
+    )
+    return record.method.lower(), str(record.chat_id), identity
+
+
+@dataclass(eq=False)
+class Chaos:
+    """Faults at random, reproducible from a seed (see `FakeTelegram.chaos`).
+
+    Each call of a chosen method is struck with probability `rate`, by one of that method's
+    faults. The draw for a call depends only on the seed, the method, the chat and how many
+    calls of that method that chat had before, so how calls to different chats interleave does
+    not change which ones fail. A request (a call and its retries, see `call_key`) fails at most
+    `max_streak` times in a row: the next try gets through. `lost_answers` is the share of
+    5xx / timeout / drop faults that strike after the call was carried out (the message went
+    out; the bot never learns it); a 429, and any fault of getUpdates, is a refusal.
+    `redeliver` is the share of webhook deliveries whose answer is lost, so Telegram sends
+    the update again (at most `max_streak` times in a row).
+    """
+
+    rate: float
+    faults: dict[str, tuple[str, ...]]  # lower-case method name → the faults it may get
+    seed: int | str
+    retry_after: int = 1
+    lost_answers: float = 0.0
+    max_streak: int = 2
+    redeliver: float = 0.0
+    active: bool = True
+    struck: list[RequestRecord] = field(default_factory=list)  # the calls a fault hit
+    outstanding: dict[tuple[str, str, str], RequestRecord] = field(default_factory=dict)
+    _calls: dict[tuple[str, str], int] = field(default_factory=dict)
+    _streaks: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    _deliveries: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not all(0 <= p <= 1 for p in (self.rate, self.lost_answers, self.redeliver)):
+            raise ValueError("rate, lost_answers and redeliver are probabilities")
+        for method, kinds in self.faults.items():
+            unknown = set(kinds) - set(CHAOS_FAULTS)
+            if unknown or not kinds:
+                raise ValueError(f"{method}: faults must be some of {CHAOS_FAULTS}")
+
+    def strike(self, record: RequestRecord) -> Fault | None:
+        """The fault for this call, or None (a call that gets through settles its request)."""
+        method = record.method.lower()
+        key = call_key(record)
+        kinds = self.faults.get(method)
+        if kinds is None:
+            return None
+        ordinal = self._calls.get((method, key[1]), 0)
+        self._calls[(method, key[1])] = ordinal + 1
+        draw = random.Random(f"{self.seed}/{method}/{key[1]}/{ordinal}")
+        roll, kind, late = draw.random(), draw.choice(kinds), draw.random()
+        streak = self._streaks.get(key, 0)
+        if not self.active or roll >= self.rate or streak >= self.max_streak:
+            self._streaks.pop(key, None)
+            self.outstanding.pop(key, None)
+            return None
+        self._streaks[key] = streak + 1
+        self.outstanding[key] = record
+        self.struck.append(record)
+        record.chaos = True
+        return Fault(
+            method=record.method,
+            fault=kind,
+            retry_after=self.retry_after,
+            # a 429 is a refusal; a long poll is struck before it waits (its answer carries
+            # nothing the retry does not fetch again)
+            perform=kind != "429" and method != "getupdates" and late < self.lost_answers,
+        )
+
+    def lose_webhook_answer(self, update_id: int) -> bool:
+        """Whether the bot's answer to this webhook delivery of the update is lost."""
+        tries = self._deliveries.get(update_id, 0)
+        self._deliveries[update_id] = tries + 1
+        draw = random.Random(f"{self.seed}/webhook/{update_id}/{tries}").random()
+        return self.active and tries < self.max_streak and draw < self.redeliver
+
+    def settled(self) -> bool:
+        """Every request a fault hit has been tried again (and that try got through)."""
+        return not self.outstanding
+
+    def summary(self) -> dict[tuple[str, str], int]:
+        """How many calls each (method, fault) struck; lost answers as fault + "+lost"."""
+        counts: dict[tuple[str, str], int] = {}
+        for record in self.struck:
+            kind = f"{record.fault}+lost" if record.answer_lost else str(record.fault)
+            counts[(record.method, kind)] = counts.get((record.method, kind), 0) + 1
+        return counts
+
+
 @dataclass(eq=False)
 class WebhookDelivery:
     """One attempt to POST an update to the webhook."""
@@ -328,6 +451,7 @@ class WebhookDelivery:
     time: float
     status: int | None  # HTTP status of the webhook's answer, None on connection failure
     error: str | None
+    lost: bool = False  # the bot answered, but chaos lost the answer: the update comes again
 
 
 @dataclass(eq=False)

@@ -28,8 +28,10 @@ from tests.fake_telegram.markup import (
     strip_text,
 )
 from tests.fake_telegram.records import (
+    CHAOS_FAULTS,
     CallbackAnswer,
     CallbackQuery,
+    Chaos,
     Chat,
     ChatMessage,
     Fault,
@@ -212,6 +214,7 @@ class FakeTelegram:
         self.callback_queries: dict[str, CallbackQuery] = {}
         self.callback_answers: list[CallbackAnswer] = []
         self.faults: list[Fault] = []
+        self.chaos_state: Chaos | None = None
         self.downloads: list[str] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
         self._commands: dict[tuple[Any, str], list[dict[str, str]]] = {}
@@ -354,18 +357,28 @@ class FakeTelegram:
         return len(self._updates)
 
     async def idle(self, quiet: float = 0.15, timeout: float = 10.0) -> None:
-        """Wait until no update is pending, no API call is in flight (long polls excepted) and
-        nothing happened for `quiet` seconds. TimeoutError after `timeout` seconds."""
+        """Wait until no update is pending, no API call is in flight (long polls excepted),
+        every call chaos struck was tried again, and nothing happened for `quiet` seconds.
+        TimeoutError after `timeout` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             now = time.monotonic()
-            if not self._updates and self._busy == 0 and now - self._last_activity >= quiet:
+            chaos = self.chaos_state
+            unsettled = [] if chaos is None else list(chaos.outstanding.values())
+            if (
+                not self._updates
+                and self._busy == 0
+                and not unsettled
+                and now - self._last_activity >= quiet
+            ):
                 return
             if loop.time() >= deadline:
+                retries = ", ".join(f"{r.method} to {r.chat_id} ({r.fault})" for r in unsettled)
                 raise TimeoutError(
                     f"fake Telegram not idle after {timeout}s: {len(self._updates)} updates "
                     f"pending, {self._busy} calls in flight"
+                    + (f", not tried again: {retries}" if retries else "")
                 )
             await asyncio.sleep(min(0.02, quiet))
 
@@ -567,7 +580,58 @@ class FakeTelegram:
         return entry
 
     def clear_faults(self) -> None:
+        """Remove the injected faults and end chaos (see `calm`)."""
         self.faults.clear()
+        self.calm()
+
+    def chaos(
+        self,
+        rate: float = 0.15,
+        faults: tuple[str, ...] = CHAOS_FAULTS,
+        *,
+        seed: int | str = 0,
+        methods: Any = None,
+        retry_after: int = 1,
+        lost_answers: float = 0.0,
+        max_streak: int = 2,
+        redeliver: float = 0.0,
+    ) -> Chaos:
+        """Faults at random from now on, reproducible from `seed`: each call of `methods`
+        fails with probability `rate` by one of `faults` ("429" with `retry_after`, "500",
+        "502", "timeout", "drop"). `methods`: names (each gets `faults`), a mapping of name →
+        faults, or None for every method but getUpdates. A request fails at most `max_streak`
+        times in a row; `lost_answers` is the share of faults that strike after the call was
+        carried out (never a 429, never getUpdates); `redeliver` is the share of webhook
+        deliveries whose answer is lost (the update is sent again, as Telegram does after a
+        read timeout). Faults from `inject` go first. Replaces an earlier chaos; the returned
+        `Chaos` lists what it struck (``.struck``, ``.summary()``) and ``idle()`` waits until
+        each struck request was tried again.
+        """
+        if methods is None:
+            chosen = {name: tuple(faults) for name in self._methods if name != "getupdates"}
+        elif isinstance(methods, dict):
+            chosen = {name.lower(): tuple(kinds) for name, kinds in methods.items()}
+        else:
+            chosen = {name.lower(): tuple(faults) for name in methods}
+        unknown = set(chosen) - set(self._methods)
+        if unknown:
+            raise ValueError(f"unknown methods {sorted(unknown)}")
+        self.chaos_state = Chaos(
+            rate=rate,
+            faults=chosen,
+            seed=seed,
+            retry_after=retry_after,
+            lost_answers=lost_answers,
+            max_streak=max_streak,
+            redeliver=redeliver,
+        )
+        return self.chaos_state
+
+    def calm(self) -> Chaos | None:
+        """No more random faults; retries of requests chaos struck still settle them."""
+        if self.chaos_state is not None:
+            self.chaos_state.active = False
+        return self.chaos_state
 
     def _take_fault(self, method: str, chat_id: int | str | None) -> Fault | None:
         for fault in self.faults:
@@ -747,10 +811,13 @@ class FakeTelegram:
         self._busy += 1
         self._notify()
         busy = [True]
+        fault: Fault | None = None
         try:
             if entry is None:
                 raise ApiError(404, "Not Found")
             fault = self._take_fault(canonical, chat_id)
+            if fault is None and self.chaos_state is not None:
+                fault = self.chaos_state.strike(record)
             if fault is not None:
                 record.fault = fault.fault
                 if not fault.perform:
@@ -765,8 +832,14 @@ class FakeTelegram:
             if fault is not None:
                 return await self._apply_fault(request, fault, record, busy)
             record.status = 200
+            if request.transport is None or request.transport.is_closing():
+                record.unheard = True  # the bot gave up waiting: it never learns of this
             return self._json({"ok": True, "result": result})
         except ApiError as error:
+            if fault is not None and fault.perform:
+                # the call was tried and refused, and that answer is lost too: the bot gets
+                # the fault (a retry meets the refusal)
+                return await self._apply_fault(request, fault, record, busy)
             record.status = error.code
             record.description = error.description
             record.retry_after = error.retry_after
@@ -1474,6 +1547,14 @@ class FakeTelegram:
                 error = f"Connection error: {exc.__class__.__name__}"
             finally:
                 self._busy -= 1
+            chaos = self.chaos_state
+            lost = (
+                error is None
+                and chaos is not None
+                and chaos.lose_webhook_answer(update["update_id"])
+            )
+            if lost:
+                error = "Read timeout expired"  # as far as Telegram knows
             self.webhook_deliveries.append(
                 WebhookDelivery(
                     update_id=update["update_id"],
@@ -1481,6 +1562,7 @@ class FakeTelegram:
                     time=time.monotonic(),
                     status=status,
                     error=error,
+                    lost=lost,
                 )
             )
             if error is None:
