@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import exists, or_
+from sqlalchemy import exists
 from sqlmodel import col, select
 
 from bot.app import App
@@ -161,11 +161,11 @@ class Dispatcher:
         )
         quiet = in_quiet_hours(self.app.workflow.rules, now)
         due = [
-            or_(Notice.state == "pending", Notice.state == "sending"),
+            col(Notice.state).in_(["pending", "sending"]),
             col(Notice.not_before) <= now,
         ]
         if quiet:  # only urgent notices at night; the rest wait for the morning
-            due.append(Notice.urgent == True)  # noqa: E712
+            due.append(col(Notice.urgent).is_(True))
         # Most wakes (one after every handled update) find nothing due, or only notices
         # for people not reachable yet: a read says so without taking the write lock.
         with self.app.db.read_session() as session:

@@ -101,9 +101,10 @@ class TelegramChannel:
         if self.request is not None:
             builder = builder.request(self.request).get_updates_request(self.request)
         if self.rate_limit:
-            builder = builder.rate_limiter(
-                AIORateLimiter(overall_max_rate=self.rate_limit, max_retries=3)
-            )
+            # python-telegram-bot types the builder's limiter as BaseRateLimiter[None];
+            # AIORateLimiter is a BaseRateLimiter[dict] (it takes per-call arguments).
+            limiter = AIORateLimiter(overall_max_rate=self.rate_limit, max_retries=3)
+            builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
