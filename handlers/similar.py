@@ -48,7 +48,7 @@ _STOPWORDS = """
 STOPWORDS = frozenset(_STOPWORDS.split())
 
 _token_cache: dict[str, tuple[list[str], list[str]]] = {}
-_CACHE_MAX = 5000
+_CACHE_MAX = 200  # drafts being submitted; the year's proposals live in the index
 
 
 def tokens(text: str) -> list[str]:
@@ -113,10 +113,7 @@ class Similar:
 def _fields(proposal: Proposal) -> tuple[list[str], list[str]]:
     """(title tokens, body tokens) of a draft, remembered by content for a while (a member
     taps 📤 提交 more than once on the same text)."""
-    return _fields_of(proposal.title, proposal.body)
-
-
-def _fields_of(title: str, body: str) -> tuple[list[str], list[str]]:
+    title, body = proposal.title, proposal.body
     key = hashlib.sha1(f"{title}\0{body}".encode()).hexdigest()
     cached = _token_cache.get(key)
     if cached is not None:
@@ -199,7 +196,8 @@ class _YearIndex:
             ).all()
             for pid, text_hash, title, analysis, suggestions in texts:
                 body = f"{analysis}\n{suggestions}".strip()
-                self._add(pid, text_hash, _document(*_fields_of(title, body)))
+                # Cut without keeping the words: the index holds what it needs of them.
+                self._add(pid, text_hash, _document(tokens(title), tokens(body)))
 
 
 _indexes: dict[tuple[str, int], _YearIndex] = {}
