@@ -48,9 +48,9 @@ python -m bench --help                 # sizes, runs, the PostgreSQL server to u
 
 PostgreSQL figures need a server (`--postgres-url`, default
 `postgresql://postgres@127.0.0.1:5432/test`): each measurement creates a database of its own
-beside the one the URL names and drops it after. The machine is shared while the figures
-below were taken unless it says otherwise; re-run on a quiet machine before relying on a
-small difference.
+beside the one the URL names and drops it after. The load average at the start is in the
+Machine table below, and the findings say whether anything else ran meanwhile; re-run on a
+quiet machine before relying on a small difference.
 """
 
 
