@@ -36,7 +36,11 @@ STEPS = [
     ("engine: the update's transaction (engine.handle)", "handlers.engine", "Engine.handle"),
     (f"{NESTED}similar-proposal check, inside it", "handlers.similar", "similar_proposals"),
     ("durable intake: storing the update (inbox.store)", "bot.telegram.inbox", "store"),
-    ("dispatcher: claim (a read, then a write transaction when something is due)", "bot.dispatcher", "Dispatcher.claim"),
+    (
+        "dispatcher: claim (a read, then a write transaction when something is due)",
+        "bot.dispatcher",
+        "Dispatcher.claim",
+    ),
     ("dispatcher: settle", "bot.dispatcher", "Dispatcher.settle_sent"),
 ]
 

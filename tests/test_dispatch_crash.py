@@ -13,8 +13,8 @@ from sqlmodel import select
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Notice, Person
+from tests.crash_harness import Bot
 from tests.fake_telegram import FakeTelegram, RateLimits
-from tests.test_telegram_crash import Bot
 from workflow.core import Workflow, notify
 from workflow.invites import bind_account
 from workflow.texts import Text
