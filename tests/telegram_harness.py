@@ -125,3 +125,13 @@ async def write_up_to_attachments(member: Person, title: str, field: str = "城�
     await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
     await member.tap("完成", expect="跳过")
     await member.send("区教育局", expect="附件")
+
+
+async def disclose_and_invite_up_to_preview(member: Person, cosigner: str) -> None:
+    """From the attachments step: 完成, agree to disclosure, invite one co-signer by name,
+    and reach the preview."""
+    await member.tap("完成", expect="是否同意公开")
+    await member.tap("是", expect="联名")
+    await member.send(cosigner, expect="找到 1 位委员")
+    await member.tap(f"{cosigner}（", expect=f"已把{cosigner}委员加入联名名单")
+    await member.tap("完成", expect="请核对提案内容")

@@ -8,7 +8,14 @@ from sqlmodel import select
 
 from storage.models import Attachment, ChannelAccount, Conversation, InboundUpdate, Proposal
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import Person, bind, make_app, running, write_up_to_attachments
+from tests.telegram_harness import (
+    Person,
+    bind,
+    disclose_and_invite_up_to_preview,
+    make_app,
+    running,
+    write_up_to_attachments,
+)
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 64
@@ -270,11 +277,7 @@ async def test_the_dispatcher_is_woken_by_updates_that_wrote_notices_only(
             cosigner = bind(db, wf, tg, world.cosigner, 502, "何平")
             await member.send("/menu", expect="林晓，您好！")
             await write_up_to_attachments(member, "关于增设社区夜间便民药房的建议")
-            await member.tap("完成", expect="是否同意公开")
-            await member.tap("是", expect="联名")
-            await member.send("何平", expect="找到 1 位委员")
-            await member.tap("何平（", expect="已把何平委员加入联名名单")
-            await member.tap("完成", expect="请核对提案内容")
+            await disclose_and_invite_up_to_preview(member, "何平")
             assert wakes == []  # twelve updates, no notice among them
             await member.tap("提交", expect="正在等待提案委审查")
             assert len(wakes) == 1

@@ -72,7 +72,13 @@ from storage.models import (
 )
 from tests.fake_telegram import FakeTelegram
 from tests.fake_telegram.records import CHAOS_FAULTS, call_key
-from tests.telegram_harness import Person, make_app, running, write_up_to_attachments
+from tests.telegram_harness import (
+    Person,
+    disclose_and_invite_up_to_preview,
+    make_app,
+    running,
+    write_up_to_attachments,
+)
 from workflow.invites import issue_invite
 
 TITLE = "关于规范校园周边接送车辆停放的建议"
@@ -142,11 +148,7 @@ async def test_a_proposal_lives_through_random_bot_api_faults(seed, mode, db, wf
             # ---- the member writes the proposal; the co-signer confirms from the notice
             await write_up_to_attachments(member, TITLE, field="教育")
             await member.upload("现场照片说明.pdf", PDF, "application/pdf", expect="已收到附件")
-            await member.tap("完成", expect="是否同意公开")
-            await member.tap("是", expect="联名")
-            await member.send("何平", expect="找到 1 位委员")
-            await member.tap("何平（", expect="已把何平委员加入联名名单")
-            await member.tap("完成", expect="请核对提案内容")
+            await disclose_and_invite_up_to_preview(member, "何平")
             await member.tap("提交", expect="正在等待提案委审查")
             await cosigner.tap("确认联名", expect="已确认联名")
 

@@ -15,7 +15,13 @@ from sqlmodel import select
 
 from storage.models import Assignment, Attachment, InboundUpdate, Notice, Proposal, Rating
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import Person, make_app, running, write_up_to_attachments
+from tests.telegram_harness import (
+    Person,
+    disclose_and_invite_up_to_preview,
+    make_app,
+    running,
+    write_up_to_attachments,
+)
 from workflow.invites import issue_invite
 
 TITLE = "关于规范校园周边接送车辆停放的建议"
@@ -75,11 +81,7 @@ async def test_a_proposal_from_binding_to_rating(life, db, wf, world):
     # ---- the member writes the proposal
     await write_up_to_attachments(member, TITLE, field="教育")
     await member.upload("现场照片说明.pdf", PDF, "application/pdf", expect="已收到附件")
-    await member.tap("完成", expect="是否同意公开")
-    await member.tap("是", expect="联名")
-    await member.send("何平", expect="找到 1 位委员")
-    await member.tap("何平（", expect="已把何平委员加入联名名单")
-    await member.tap("完成", expect="请核对提案内容")
+    await disclose_and_invite_up_to_preview(member, "何平")
     await member.tap("提交", expect="正在等待提案委审查")
 
     # ---- the co-signer confirms with one tap on the invitation notice
