@@ -467,6 +467,24 @@ def test_the_rating_window_ends_with_not_given_recorded_never_satisfied(sw, stor
     assert sw.run_twice("rating_reminders", d("2026-10-23")) == []
 
 
+def test_a_rating_window_closed_on_a_saturday_is_told_to_staff_on_monday_morning(sw, story, world):
+    """The window ends Thursday 22 October; the first sweep after it runs on Saturday 24
+    October: the ratings are recorded at once, staff are told on Monday 26 October at 8:00
+    (notices written in bulk keep the quiet-days rule of the ones written one by one)."""
+    pid = _delivered_on_24_september(sw, story, world)
+
+    new = sw.run_twice("rating_window", d("2026-10-24"), 0, 5)
+
+    assert sw.who(new) == ["staff", "staff2"]
+    assert {local(n.not_before) for n in new} == {datetime(2026, 10, 26, 8, 0, tzinfo=BEIJING)}
+    assert {n.state for n in new} == {"pending"}
+    with sw.db.read_session() as session:
+        not_given = session.exec(
+            select(Rating.person_id).where(Rating.proposal_id == pid, Rating.not_given)
+        ).all()
+    assert sorted(not_given) == sorted([world.member, world.cosigner])
+
+
 # ---------------------------------------------------------------- publication
 
 
