@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import Choice
-from handlers.paging import Pager
+from handlers.paging import Fetched, Pager
 from handlers.turns import my_id
 from storage import repositories as repo
 from storage.clock import as_utc
@@ -161,13 +161,16 @@ def chosen_record(turn: Turn, back: str) -> tuple[Proposal, str] | None:
 # ---------------------------------------------------------------- read-only queries
 
 
-def my_proposals(turn: Turn) -> list[Proposal]:
-    """Submitted proposals the member leads or co-signs (drafts live in 我的草稿)."""
-    return [
-        p
-        for p in repo.proposals_of(turn.session, person_id=my_id(turn))
-        if p.status != ProposalStatus.DRAFT
-    ]
+def my_proposals(turn: Turn) -> Fetched[Proposal]:
+    """Submitted proposals the member leads or co-signs (drafts live in 我的草稿), newest
+    first, read a page at a time."""
+    session, person_id = turn.session, my_id(turn)
+    return Fetched(
+        lambda: repo.count_proposals_of(session, person_id=person_id),
+        lambda offset, limit: repo.proposals_of(
+            session, person_id=person_id, offset=offset, limit=limit
+        ),
+    )
 
 
 def pending_invitations(turn: Turn) -> list[Proposal]:
@@ -227,7 +230,7 @@ def ask_mine(turn: Turn) -> None:
     offer_page(
         turn,
         turn.t("您的提案（含联名的），点选一件查看记录和办理过程："),
-        [(proposal_button(turn, p), f"p:{p.id}") for p in items],
+        items.map(lambda p: (proposal_button(turn, p), f"p:{p.id}")),
     )
 
 

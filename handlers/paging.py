@@ -9,9 +9,9 @@ for. Every page button's value is ``pg:<page>``, counted from 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 from handlers.engine import Turn
 from handlers.i18n import N_
@@ -21,6 +21,7 @@ PAGE_SIZE = 8  # rows (and so buttons) a page shows
 PREFIX = "pg:"
 
 Row = TypeVar("Row")
+Other = TypeVar("Other")
 
 
 @dataclass(frozen=True)
@@ -94,3 +95,39 @@ class Page(Generic[Row]):
                 total=self.total,
             )
         ]
+
+
+class Fetched(Sequence[Row]):
+    """A list read from the database a page at a time: its length from a count, a slice of
+    it from ``fetch(offset, limit)``, so a pager shows page 3 of a long history without
+    reading the rest. Each slice is read when asked for, the count once."""
+
+    def __init__(self, count: Callable[[], int], fetch: Callable[[int, int], Sequence[Row]]):
+        self._count = count
+        self._fetch = fetch
+        self._total: int | None = None
+
+    def map(self, change: Callable[[Row], Other]) -> Fetched[Other]:
+        """The same list with ``change`` applied to each row read (the count is shared)."""
+        return Fetched(
+            lambda: len(self),
+            lambda offset, limit: [change(r) for r in self._fetch(offset, limit)],
+        )
+
+    def __len__(self) -> int:
+        if self._total is None:
+            self._total = self._count()
+        return self._total
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | Sequence[Row]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("a fetched list is read in steps of one")
+            return list(self._fetch(start, stop - start)) if stop > start else []
+        position = range(len(self))[index]  # IndexError outside the list, as a list does
+        return self._fetch(position, 1)[0]

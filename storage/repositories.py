@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, func, or_, select
 
-from storage.models import Assignment, Person, Proposal, Signer, Unit
+from storage.models import Assignment, Person, Proposal, Signer, Unit, pk
 
 # Status codes used in queries (the workflow owns their meaning).
 DRAFT, WITHDRAWN, REASSIGNED = "draft", "withdrawn", "reassigned"
@@ -134,13 +134,34 @@ def lead_units(session: Session, *, proposal_ids: Sequence[int]) -> dict[int, in
     return dict(rows)
 
 
-def proposals_of(session: Session, *, person_id: int) -> list[Proposal]:
-    """A member's own proposals (as lead or co-signer), newest first."""
-    stmt = (
-        select(Proposal)
-        .join(Signer, col(Signer.proposal_id) == Proposal.id)
+def _of_person(person_id: int):
+    """A member's submitted proposals (as lead or co-signer, not withdrawn): ids as a query."""
+    return (
+        select(Signer.proposal_id)
+        .join(Proposal, col(Proposal.id) == Signer.proposal_id)
         .where(Signer.person_id == person_id, col(Signer.state).in_(["confirmed", "pending"]))
-        .where(Proposal.status != WITHDRAWN)
-        .order_by(col(Proposal.id).desc())
+        .where(col(Proposal.status).not_in([WITHDRAWN, DRAFT]))
     )
-    return list(session.exec(stmt).all())
+
+
+def count_proposals_of(session: Session, *, person_id: int) -> int:
+    return session.exec(select(func.count()).select_from(_of_person(person_id).subquery())).one()
+
+
+def proposals_of(
+    session: Session, *, person_id: int, offset: int = 0, limit: int | None = None
+) -> list[Proposal]:
+    """A member's submitted proposals (as lead or co-signer), newest first; ``limit`` of
+    them from ``offset``, only those read (a member of twenty years has hundreds)."""
+    ids = list(
+        session.exec(
+            _of_person(person_id)
+            .order_by(col(Signer.proposal_id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+    if not ids:
+        return []
+    rows = {pk(p): p for p in session.exec(select(Proposal).where(col(Proposal.id).in_(ids)))}
+    return [rows[i] for i in ids]

@@ -3,7 +3,11 @@ on the notice), co-sign invitations, and bad input at every step."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import select
 
 from handlers.flows import build_engine
@@ -104,6 +108,22 @@ async def test_my_proposals_list_and_record_with_timeline(db, wf, world, chat_as
     assert delivered
 
 
+@contextmanager
+def proposals_read():
+    """The titles of the proposals read from the database inside the block."""
+    titles: list[str] = []
+
+    def loaded(_session, instance) -> None:
+        if isinstance(instance, Proposal):
+            titles.append(instance.title)
+
+    event.listen(Session, "loaded_as_persistent", loaded)
+    try:
+        yield titles
+    finally:
+        event.remove(Session, "loaded_as_persistent", loaded)
+
+
 async def test_my_proposals_come_eight_at_a_time(db, wf, world, chat_as):
     story = Story(db, wf, world)
     for i in range(10):
@@ -112,8 +132,10 @@ async def test_my_proposals_come_eight_at_a_time(db, wf, world, chat_as):
     await open_mine(chat)
     assert len(chat.buttons) == 9 and chat.buttons[-1] == "更多"
     assert "第 1–8 件，共 10 件" in chat.said
-    await chat.tap("更多")
+    with proposals_read() as read:
+        await chat.tap("更多")
     assert "第 9–10 件，共 10 件" in chat.said
+    assert sorted(read) == ["关于第1个社区服务站建设的建议", "关于第2个社区服务站建设的建议"]
     assert chat.buttons[-1] == "回到第一页" and len(chat.buttons) == 3
     await chat.tap("未编号 关于第1个")
     assert "关于第1个社区服务站建设的建议" in chat.said
