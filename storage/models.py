@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Protocol, TypeVar
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event
+from sqlalchemy import text as sa_text
 from sqlmodel import Field, Session, SQLModel
 
 from storage.clock import utcnow
@@ -141,7 +142,13 @@ class Proposal(SQLModel, table=True):
         UniqueConstraint("year", "number"),
         Index("ix_proposal_status_year", "status", "year"),
         Index("ix_proposal_submitted_at", "submitted_at"),
-        Index("ix_proposal_publication", "disclose", "published"),
+        # Only the disclosed proposals not yet published: the queue publication reads.
+        Index(
+            "ix_proposal_unpublished",
+            "status",
+            sqlite_where=sa_text("disclose = 1 AND published = 0"),
+            postgresql_where=sa_text("disclose AND NOT published"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

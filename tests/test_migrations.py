@@ -6,6 +6,9 @@ Each test starts from an empty database: a new SQLite file, or a new PostgreSQL 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +18,9 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.db import Database
 from storage.migrate import (
+    VERSIONS,
     alembic_config,
+    alembic_head,
     current_revision,
     head_revision,
     schema_differences,
@@ -132,3 +137,43 @@ def test_downgrading_the_append_only_revision_lifts_the_triggers(empty_db):
     upgrade(empty_db.engine)
     with pytest.raises(DBAPIError, match="append-only"), empty_db.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_event"))
+
+
+def test_the_numbered_head_is_the_head_alembic_finds_and_each_revises_the_one_before():
+    """The running bot knows the newest revision from the file names; Alembic reads the
+    scripts: both must agree, and every migration must follow the one before it."""
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == alembic_head()
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    numbers = sorted(p.name[:4] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)]
+    for before, number in zip([None, *numbers], numbers, strict=False):
+        assert scripts.get_revision(number).down_revision == before
+
+
+def test_the_running_bot_checks_the_schema_without_loading_alembic(empty_db, tmp_path):
+    """What `proposalbot run` does before it serves: the check that the database is at the
+    newest revision, in a process of its own, with Alembic never imported."""
+    upgrade(empty_db.engine)
+    url = empty_db.engine.url.render_as_string(hide_password=False)
+    check = (
+        "import sys\n"
+        "import bot.run, bot.cli\n"
+        "from bot.app import build_app\n"
+        "build_app().require_schema()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    env = {**os.environ, "PROPOSALBOT_DATABASE_URL": url, "PROPOSALBOT_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+    with empty_db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    done = subprocess.run(
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0 and "请先运行 proposalbot init 升级" in done.stderr

@@ -473,8 +473,9 @@ def publication(ctx: Ctx) -> None:
     candidates = ctx.session.exec(
         select(Proposal)
         .where(
-            Proposal.disclose,
-            col(Proposal.published).is_(False),
+            # as equalities, so that both databases find them in ix_proposal_unpublished
+            Proposal.disclose == True,  # noqa: E712
+            Proposal.published == False,  # noqa: E712
             col(Proposal.delivered_at).is_not(None),
             col(Proposal.status).in_([ProposalStatus.DELIVERED, ProposalStatus.CLOSED]),
         )
