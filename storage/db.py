@@ -7,12 +7,15 @@ the workflow locks the rows it changes (``SELECT ... FOR UPDATE``).
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 DEFAULT_SQLITE_URL = "sqlite:///data/proposalbot.db"
@@ -55,10 +58,14 @@ def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engi
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn):  # pragma: no cover - driver hook
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not immediate:
 
+            @event.listens_for(engine, "begin")
+            def _on_begin_read(conn):  # pragma: no cover - driver hook
+                conn.exec_driver_sql("BEGIN")
+
+            return engine
+        _one_writer_at_a_time(engine)
         return engine
     return create_engine(
         url,
@@ -69,6 +76,48 @@ def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engi
         max_overflow=20,
         connect_args={"options": _utc_options(url)},
     )
+
+
+WRITER_WAIT_S = 30.0  # as long as SQLite's own busy timeout
+
+
+def _one_writer_at_a_time(engine: Engine) -> None:
+    """SQLite takes one writer at a time. Threads of this process queue for it on a lock of
+    their own, handed straight to the next when a transaction ends, before ``BEGIN IMMEDIATE``:
+    left to SQLite, a writer that finds the database locked sleeps and retries (1, 2, 5,
+    10 … 100 ms), and an update that lost the race twice waited tens of milliseconds for a
+    lock freed long before. Other processes (the CLI beside the bot) still meet SQLite's busy
+    timeout. A lock, not a re-entrant one: a transaction may end in another thread than it
+    began in; a thread that opened a second write transaction inside its first waits its
+    30 s, then is refused as SQLite would refuse it."""
+    writer = threading.Lock()
+    held = "holds_writer_lock"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - driver hook
+        if not writer.acquire(timeout=WRITER_WAIT_S):
+            # what SQLAlchemy raises when SQLite's own busy timeout runs out
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
+        conn.info[held] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            conn.info.pop(held, None)
+            writer.release()
+            raise
+
+    def _release(info: dict) -> None:
+        if info.pop(held, False):
+            writer.release()
+
+    # The transaction's end; and, should a connection leave without ending it (closed,
+    # invalidated, returned to the pool), that too.
+    event.listen(engine, "commit", lambda conn: _release(conn.info))
+    event.listen(engine, "rollback", lambda conn: _release(conn.info))
+    event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
+    event.listen(engine, "invalidate", lambda _dbapi, record, _exc: _release(record.info))
 
 
 def _utc_options(url: str) -> str:

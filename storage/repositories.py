@@ -6,12 +6,12 @@ They return rows or ``None`` and never decide anything; refusals belong to ``wor
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, ColumnElement, literal, literal_column
+from sqlalchemy import ARRAY, ColumnElement, Select, literal, literal_column
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, func, or_, select
@@ -23,18 +23,20 @@ DRAFT, WITHDRAWN, REASSIGNED = "draft", "withdrawn", "reassigned"
 OPEN_FOR_HANDLING = ("assigned", "replied")
 
 
-def one_of(session: Session, column: Any, values: Sequence) -> ColumnElement[bool]:
+def one_of(session: Session, column: Any, values: Iterable) -> ColumnElement[bool]:
     """``column IN values`` with the values sent as one parameter, however many there are:
-    an array on PostgreSQL (``= ANY``), a JSON list on SQLite (``json_each``). A sweep asks
+    an array on PostgreSQL (``unnest``), a JSON list on SQLite (``json_each``). A sweep asks
     about thousands at once; as separate parameters each costs a bind to compile and parse
     (6,000 idempotency keys: ~100 ms more on PostgreSQL than as one array)."""
-    values = list(values)
+    listed = list(values)
     if session.get_bind().dialect.name == "postgresql":
         # IN (SELECT unnest(..)), not = ANY(..): the planner then probes the index for each
         # value instead of scanning the table when there are thousands.
-        return column.in_(sa_select(func.unnest(literal(values, ARRAY(column.type)))))
-    rows = sa_select(literal_column("value")).select_from(func.json_each(json.dumps(values)))
-    return column.in_(rows)
+        return column.in_(sa_select(func.unnest(literal(listed, ARRAY(column.type)))))
+    each: Select = sa_select(literal_column("value")).select_from(
+        func.json_each(json.dumps(listed))
+    )
+    return column.in_(each)
 
 
 def people_with_role(session: Session, *, role: str, unit_id: int | None = None) -> list[int]:

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+import sqlalchemy.exc
+from sqlalchemy import event, text
 from sqlmodel import col, func, select
 
+import storage.db
 from storage.clock import as_utc
 from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, YearCounter
 from tests.conftest import requires_postgres
@@ -544,3 +546,104 @@ def test_on_postgres_work_on_different_proposals_does_not_wait(db, wf, world):
     for thread in threads:
         thread.join(WAIT_LIMIT * 2)
     assert outcomes == {world.handler_edu: None, world.handler_health: None}
+
+
+# ---------------------------------------------------------------- SQLite's one writer
+
+
+def sqlite_only(db) -> None:
+    if not db.is_sqlite:
+        pytest.skip("the writer queue is SQLite's; PostgreSQL writers run side by side")
+
+
+def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(db, world):
+    """Two threads write at once: the second one's BEGIN IMMEDIATE is sent only after the
+    first transaction's COMMIT, never into the locked database (where SQLite would have it
+    sleep and retry), and both changes are kept."""
+    sqlite_only(db)
+    said: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def watch(_conn, _cursor, statement, *_args) -> None:
+        with lock:
+            said.append((threading.current_thread().name, statement.split()[0].upper()))
+
+    def committing(_conn) -> None:
+        with lock:
+            said.append((threading.current_thread().name, "COMMIT"))
+
+    event.listen(db.engine, "before_cursor_execute", watch)
+    event.listen(db.engine, "commit", committing, insert=True)  # before the queue moves on
+    first_in = threading.Event()
+
+    def rename(person_id: int, name: str, hold: bool) -> None:
+        with db.session() as session:
+            person = session.get(Person, person_id)
+            person.name = name
+            session.add(person)
+            session.flush()
+            if hold:
+                first_in.set()
+                time.sleep(HOLD)
+
+    try:
+        a = threading.Thread(target=rename, args=(world.member, "甲", True), name="A")
+        b = threading.Thread(target=rename, args=(world.cosigner, "乙", False), name="B")
+        a.start()
+        assert first_in.wait(WAIT_LIMIT)
+        b.start()
+        a.join(WAIT_LIMIT)
+        b.join(WAIT_LIMIT)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", watch)
+        event.remove(db.engine, "commit", committing)
+
+    a_commit = said.index(("A", "COMMIT"))
+    b_begin = said.index(("B", "BEGIN"))
+    assert a_commit < b_begin
+    with db.read_session() as session:
+        assert session.get(Person, world.member).name == "甲"
+        assert session.get(Person, world.cosigner).name == "乙"
+
+
+def test_on_sqlite_a_writer_that_leaves_without_ending_frees_the_queue(db, world):
+    """A connection closed in the middle of its transaction (rolled back as it goes) lets
+    the next writer in at once."""
+    sqlite_only(db)
+    conn = db.engine.connect()
+    conn.execute(text("UPDATE person SET name = '丙' WHERE id = :id"), {"id": world.member})
+    conn.close()  # no commit: rolled back, the queue freed
+
+    done = threading.Event()
+
+    def write() -> None:
+        with db.session() as session:
+            session.execute(
+                text("UPDATE person SET name = '丁' WHERE id = :id").bindparams(id=world.member)
+            )
+        done.set()
+
+    threading.Thread(target=write).start()
+    assert done.wait(WAIT_LIMIT)
+    with db.read_session() as session:
+        assert session.get(Person, world.member).name == "丁"
+
+
+def test_on_sqlite_a_write_inside_a_write_of_the_same_thread_is_refused_as_locked(
+    db, world, monkeypatch
+):
+    """SQLite refuses a second writer while the first is open, after its busy timeout; the
+    queue does the same (its wait shortened here), and the first transaction goes on."""
+    sqlite_only(db)
+    monkeypatch.setattr(storage.db, "WRITER_WAIT_S", 0.2)
+    with db.session() as outer:
+        outer.execute(
+            text("UPDATE person SET name = '戊' WHERE id = :id").bindparams(id=world.member)
+        )
+        with (
+            pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"),
+            db.session() as inner,
+        ):
+            inner.execute(text("SELECT 1"))
+    with db.read_session() as session:
+        assert session.get(Person, world.member).name == "戊"
