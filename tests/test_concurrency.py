@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ from sqlmodel import col, func, select
 
 import storage.db
 from storage.clock import as_utc
+from storage.db import Database
+from storage.migrate import upgrade
 from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, YearCounter
 from tests.conftest import requires_postgres
 from tests.factories import Story
@@ -551,16 +553,33 @@ def test_on_postgres_work_on_different_proposals_does_not_wait(db, wf, world):
 # ---------------------------------------------------------------- SQLite's one writer
 
 
-def sqlite_only(db) -> None:
-    if not db.is_sqlite:
-        pytest.skip("the writer queue is SQLite's; PostgreSQL writers run side by side")
+@dataclass
+class TwoPeople:
+    db: Database
+    first: int
+    second: int
 
 
-def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(db, world):
+@pytest.fixture
+def sqlite_pair(tmp_path) -> Iterator[TwoPeople]:
+    """A migrated SQLite database of its own (whatever database the other tests run on)
+    with two people in it."""
+    db = Database(f"sqlite:///{tmp_path / 'writers.db'}")
+    upgrade(db.engine)
+    with db.session() as session:
+        people = [Person(name="甲", phone="13800000001"), Person(name="乙", phone="13800000002")]
+        session.add_all(people)
+        session.flush()
+        ids = [p.id for p in people]
+    yield TwoPeople(db, *ids)
+    db.dispose()
+
+
+def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(sqlite_pair):
     """Two threads write at once: the second one's BEGIN IMMEDIATE is sent only after the
     first transaction's COMMIT, never into the locked database (where SQLite would have it
     sleep and retry), and both changes are kept."""
-    sqlite_only(db)
+    db = sqlite_pair.db
     said: list[tuple[str, str]] = []
     lock = threading.Lock()
 
@@ -587,8 +606,8 @@ def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(db, worl
                 time.sleep(HOLD)
 
     try:
-        a = threading.Thread(target=rename, args=(world.member, "甲", True), name="A")
-        b = threading.Thread(target=rename, args=(world.cosigner, "乙", False), name="B")
+        a = threading.Thread(target=rename, args=(sqlite_pair.first, "甲", True), name="A")
+        b = threading.Thread(target=rename, args=(sqlite_pair.second, "乙", False), name="B")
         a.start()
         assert first_in.wait(WAIT_LIMIT)
         b.start()
@@ -602,16 +621,16 @@ def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(db, worl
     b_begin = said.index(("B", "BEGIN"))
     assert a_commit < b_begin
     with db.read_session() as session:
-        assert session.get(Person, world.member).name == "甲"
-        assert session.get(Person, world.cosigner).name == "乙"
+        assert session.get(Person, sqlite_pair.first).name == "甲"
+        assert session.get(Person, sqlite_pair.second).name == "乙"
 
 
-def test_on_sqlite_a_writer_that_leaves_without_ending_frees_the_queue(db, world):
+def test_on_sqlite_a_writer_that_leaves_without_ending_frees_the_queue(sqlite_pair):
     """A connection closed in the middle of its transaction (rolled back as it goes) lets
     the next writer in at once."""
-    sqlite_only(db)
+    db = sqlite_pair.db
     conn = db.engine.connect()
-    conn.execute(text("UPDATE person SET name = '丙' WHERE id = :id"), {"id": world.member})
+    conn.execute(text("UPDATE person SET name = '丙' WHERE id = :id"), {"id": sqlite_pair.first})
     conn.close()  # no commit: rolled back, the queue freed
 
     done = threading.Event()
@@ -619,26 +638,28 @@ def test_on_sqlite_a_writer_that_leaves_without_ending_frees_the_queue(db, world
     def write() -> None:
         with db.session() as session:
             session.execute(
-                text("UPDATE person SET name = '丁' WHERE id = :id").bindparams(id=world.member)
+                text("UPDATE person SET name = '丁' WHERE id = :id").bindparams(
+                    id=sqlite_pair.first
+                )
             )
         done.set()
 
     threading.Thread(target=write).start()
     assert done.wait(WAIT_LIMIT)
     with db.read_session() as session:
-        assert session.get(Person, world.member).name == "丁"
+        assert session.get(Person, sqlite_pair.first).name == "丁"
 
 
 def test_on_sqlite_a_write_inside_a_write_of_the_same_thread_is_refused_as_locked(
-    db, world, monkeypatch
+    sqlite_pair, monkeypatch
 ):
     """SQLite refuses a second writer while the first is open, after its busy timeout; the
     queue does the same (its wait shortened here), and the first transaction goes on."""
-    sqlite_only(db)
+    db = sqlite_pair.db
     monkeypatch.setattr(storage.db, "WRITER_WAIT_S", 0.2)
     with db.session() as outer:
         outer.execute(
-            text("UPDATE person SET name = '戊' WHERE id = :id").bindparams(id=world.member)
+            text("UPDATE person SET name = '戊' WHERE id = :id").bindparams(id=sqlite_pair.first)
         )
         with (
             pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"),
@@ -646,4 +667,4 @@ def test_on_sqlite_a_write_inside_a_write_of_the_same_thread_is_refused_as_locke
         ):
             inner.execute(text("SELECT 1"))
     with db.read_session() as session:
-        assert session.get(Person, world.member).name == "戊"
+        assert session.get(Person, sqlite_pair.first).name == "戊"
