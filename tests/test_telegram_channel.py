@@ -3,6 +3,9 @@ that expire, markup that cannot be injected, contacts, groups, files and long re
 
 from __future__ import annotations
 
+import asyncio
+import gc
+
 import pytest
 from sqlmodel import select
 
@@ -27,6 +30,26 @@ async def bot(db, wf, world, tmp_path):
         app = make_app(db, wf, tmp_path, tg)
         async with running(app):
             yield tg, app
+
+
+async def test_what_the_start_made_is_out_of_the_collectors_reach_while_the_bot_runs(
+    db, wf, world, tmp_path
+):
+    """Once started (the word index built), the objects the start made are frozen: Python's
+    full collections no longer walk them, which stopped every thread for ~100 ms each. When
+    the bot stops they are given back."""
+    assert gc.get_freeze_count() == 0
+    async with FakeTelegram(time_scale=20) as tg:
+        app = make_app(db, wf, tmp_path, tg)
+        async with running(app):
+            for _ in range(200):
+                if gc.get_freeze_count():
+                    break
+                await asyncio.sleep(0.05)
+            assert gc.get_freeze_count() > 10_000  # modules, mappers, the bot's objects
+            member = bind(db, wf, tg, world.member, 501, "林晓")
+            await member.send("/menu", expect="林晓，您好！")  # and it answers as before
+    assert gc.get_freeze_count() == 0
 
 
 def conversation(db, uid: int) -> Conversation:
