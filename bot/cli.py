@@ -355,9 +355,10 @@ def run(
     ),
 ) -> None:
     """运行机器人：Telegram（长轮询，或 --webhook-url 时用 webhook）与通知推送。"""
-    from bot.run import Webhook
+    from bot.run import Webhook, limit_malloc_arenas
     from bot.run import run as run_bot
 
+    limit_malloc_arenas()  # before the worker threads start
     app = app_ready()
     settings = app.settings
     if settings.telegram_token is None:

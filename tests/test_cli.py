@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -281,3 +285,47 @@ def test_sweep_runs_a_round_now(run, db, wf, world):
     result = run("sweep")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("已运行：") and "review_backlog 0 条" in result.output
+
+
+HEAPS = """
+import ctypes, ctypes.util, os, sys, tempfile, threading
+from bot.run import limit_malloc_arenas
+print(limit_malloc_arenas() if sys.argv[1] == "limit" else "none")
+kept = []
+together = threading.Barrier(8)
+def allocate():
+    together.wait()  # all alive at once: an exiting thread hands its heap to the next
+    kept.append([bytes(4096) for _ in range(500)])  # malloc, not the small-object allocator
+    together.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+path = tempfile.mktemp()
+out = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(out))
+libc.fclose(ctypes.c_void_p(out))
+print(open(path).read().count("<heap nr="))
+"""
+
+
+def heaps(mode: str) -> tuple[str, int]:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    done = subprocess.run(
+        [sys.executable, "-c", HEAPS, mode], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    said, count = done.stdout.split()
+    return said, int(count)
+
+
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's (this C library has none)"
+)
+def test_the_running_bot_keeps_its_threads_to_two_malloc_heaps():
+    """`proposalbot run` sets glibc's arena limit before its worker threads start: eight
+    threads that allocate share two heaps instead of taking one each."""
+    said, count = heaps("none")  # glibc's own way: a heap per thread, up to 8 per core
+    assert said == "none" and count > 2
+    assert heaps("limit") == ("True", 2)
