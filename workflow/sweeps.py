@@ -245,13 +245,16 @@ class _Told:
         proposal_id: int | None = None,
         actions: list[dict] | None = None,
     ) -> None:
-        """``notify`` at ``send``, leaving out whoever was already told under this kind and
-        key, before this sweep or earlier in it."""
+        """A notice to write at ``send``, leaving out whoever was already told under this kind
+        and key, before this sweep or earlier in it."""
         people = list(dict.fromkeys(p for p in recipients if p is not None))
         if people:
             self.pending.append((people, kind, text, key, proposal_id, actions))
 
     def send(self) -> None:
+        """Write what was told with one INSERT (``write_notices``), after one read of which
+        keys are already in the outbox; notices written on a day off wait for the next
+        working morning, as ``sweep`` makes those written by services wait."""
         keys = {f"{kind}:{key}:{p}" for people, kind, _, key, _, _ in self.pending for p in people}
         told: set[str] = set()
         if keys:
