@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
@@ -47,6 +48,21 @@ END = "END"  # an edge that ends the flow
 TEXT_MAX = 10_000  # longest text the engine passes on to a step
 
 Handler = Callable[..., str | None]
+
+# Built once: every event runs them, and SQLAlchemy reuses a statement object's compiled form
+# without building the expression again.
+_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.channel == bindparam("channel"))
+    .where(Conversation.external_id == bindparam("external_id"))
+    .with_for_update()
+)
+_PERSON = (
+    select(Person)
+    .join(ChannelAccount, col(ChannelAccount.person_id) == Person.id)
+    .where(ChannelAccount.channel == bindparam("channel"))
+    .where(ChannelAccount.external_id == bindparam("external_id"))
+)
 
 
 @dataclass
@@ -320,13 +336,8 @@ class Engine:
             turn.finish()  # back to the menu; kept drafts stay
 
     def _conversation(self, session: Session, sender: Sender) -> Conversation:
-        stmt = (
-            select(Conversation)
-            .where(Conversation.channel == sender.channel)
-            .where(Conversation.external_id == sender.external_id)
-            .with_for_update()
-        )
-        conv = session.exec(stmt).first()
+        params = {"channel": sender.channel, "external_id": sender.external_id}
+        conv = session.exec(_CONVERSATION, params=params).first()
         if conv is not None:
             return conv
         try:  # a first event; another process may be creating the same row right now
@@ -336,15 +347,11 @@ class Engine:
                 )
         except IntegrityError:
             pass
-        return session.exec(stmt).one()
+        return session.exec(_CONVERSATION, params=params).one()
 
     def _person(self, session: Session, sender: Sender) -> Person | None:
-        person = session.exec(
-            select(Person)
-            .join(ChannelAccount, col(ChannelAccount.person_id) == Person.id)
-            .where(ChannelAccount.channel == sender.channel)
-            .where(ChannelAccount.external_id == sender.external_id)
-        ).first()
+        params = {"channel": sender.channel, "external_id": sender.external_id}
+        person = session.exec(_PERSON, params=params).first()
         return person if person is not None and person.active else None
 
     def _dispatch(self, turn: Turn, event: Event, offered: list) -> None:

@@ -11,7 +11,7 @@ import hashlib
 from datetime import date, datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event
+from sqlalchemy import JSON, Column, Index, Table, Text, UniqueConstraint, event
 from sqlalchemy import text as sa_text
 from sqlmodel import Field, Session, SQLModel
 
@@ -31,6 +31,12 @@ def pk(row: _Row) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id until it is flushed")
     return row.id
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The table a model maps: statements on it skip the ORM's bookkeeping, for the
+    statements that run on every update or write many rows at once."""
+    return model.__table__  # type: ignore[attr-defined]
 
 
 _Model = TypeVar("_Model", bound=SQLModel)

@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy import insert as sa_insert
 from sqlmodel import Session, col, select
 
 from storage import repositories as repo
 from storage.clock import as_utc, utcnow
-from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, pk
+from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, pk, table_of
 from workflow.calendar import WorkCalendar
 from workflow.errors import (
     AlreadyHandled,
@@ -108,15 +108,17 @@ def fmt_date(day: date | None) -> str:
 # ---------------------------------------------------------------- loading and locking
 
 
+_LOCK_PROPOSAL = (  # built once: nearly every step that changes a proposal runs it
+    select(Proposal)
+    .where(Proposal.id == bindparam("id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
     """Load a proposal and lock its row until the transaction ends."""
-    stmt = (
-        select(Proposal)
-        .where(Proposal.id == proposal_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    proposal = ctx.session.exec(stmt).first()
+    proposal = ctx.session.exec(_LOCK_PROPOSAL, params={"id": proposal_id}).first()
     if proposal is None:
         raise NotFound("找不到编号为 {proposal_id} 的提案。", proposal_id=proposal_id)
     return proposal
@@ -237,8 +239,7 @@ def audit(
         to_status=to_status,
         detail={k: _jsonable(v) for k, v in detail.items()} or None,
     )
-    ctx.session.add(event)
-    ctx.session.flush()
+    ctx.session.add(event)  # written with the transaction's next flush, in the order added
     return event
 
 
@@ -249,7 +250,7 @@ def _jsonable(value):
 
 
 NOTICES_WRITTEN = "notices_written"  # Session.info key: this session wrote notices
-NOTICE_TABLE: Table = Notice.__table__  # type: ignore[attr-defined]
+NOTICE_TABLE: Table = table_of(Notice)
 
 
 def notify(

@@ -7,9 +7,10 @@ next message through that channel makes it reachable again.
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, update
 from sqlmodel import select
 
-from storage.models import ChannelAccount, Person
+from storage.models import ChannelAccount, Person, table_of
 from workflow.core import Ctx, audit, notify, people_with_role
 from workflow.roles import Role
 from workflow.texts import Text, label
@@ -49,13 +50,33 @@ def mark_unreachable(ctx: Ctx, channel: str, external_id: str, reason: str) -> b
     return True
 
 
+# Runs for every incoming update: one statement, built once, that changes a row only when
+# the account was unreachable, and says whose it was.
+_accounts = table_of(ChannelAccount).c
+_REACHABLE_AGAIN = (
+    update(table_of(ChannelAccount))  # the table: a plain statement, no ORM bookkeeping
+    .where(
+        _accounts.channel == bindparam("account_channel"),
+        _accounts.external_id == bindparam("account_id"),
+        _accounts.unreachable,
+    )
+    .values(unreachable=False)
+    .returning(_accounts.person_id)
+)
+
+
 def mark_reachable(ctx: Ctx, channel: str, external_id: str) -> None:
-    account = ctx.session.exec(
-        select(ChannelAccount).where(
-            ChannelAccount.channel == channel, ChannelAccount.external_id == external_id
-        )
-    ).first()
-    if account is not None and account.unreachable:
-        account.unreachable = False
-        ctx.session.add(account)
-        audit(ctx, "channel_reachable", channel=channel, person_id=account.person_id)
+    """The person wrote through this channel: it reaches them (again)."""
+    person_id = ctx.session.execute(
+        _REACHABLE_AGAIN, {"account_channel": channel, "account_id": external_id}
+    ).scalar()
+    if person_id is not None:
+        # A loaded account object would still say unreachable.
+        for account in ctx.session.identity_map.values():
+            if (
+                isinstance(account, ChannelAccount)
+                and account.channel == channel
+                and account.external_id == external_id
+            ):
+                ctx.session.expire(account, ["unreachable"])
+        audit(ctx, "channel_reachable", channel=channel, person_id=person_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.app import App
 from bot.dispatcher import Unreachable
@@ -55,7 +57,18 @@ CHANNEL = inbox.CHANNEL
 DOWNLOAD_MAX_BYTES = 20 * 1024 * 1024  # what the cloud Bot API lets a bot download
 SEND_ATTEMPTS = 4
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+NO_PREVIEW = {"is_disabled": True}  # link_preview_options: no link previews, ever
 log = logging.getLogger(__name__)
+
+# The channel sends its answers with ``Bot.do_api_request`` and no return type, so that
+# python-telegram-bot does not parse every sent message back into a ``Message`` the channel
+# would throw away (about half a millisecond each); the library's advice to call the named
+# method instead is meant for bots that want that object.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Please use 'Bot\.(sendMessage|editMessageText|editMessageReplyMarkup)'",
+    category=PTBUserWarning,
+)
 
 
 @dataclass
@@ -360,14 +373,21 @@ class TelegramChannel:
                 remove_keyboard = False
             await self._send_text(chat_id, piece.text, markup)
 
-    async def _send_text(self, chat_id: int, text: str, markup: Any = None) -> Message:
-        return await self._call(
-            self.application.bot.send_message,
-            chat_id,
-            tr.message_text(text),
+    async def _send_text(self, chat_id: int, text: str, markup: Any = None) -> None:
+        await self._call(
+            self._api,
+            "sendMessage",
+            chat_id=chat_id,
+            text=tr.message_text(text),
             parse_mode=ParseMode.HTML,
             reply_markup=markup,
-            disable_web_page_preview=True,
+            link_preview_options=NO_PREVIEW,
+        )
+
+    async def _api(self, method: str, **params) -> Any:
+        """Call a Bot API method; its answer is left as the JSON Telegram sent."""
+        return await self.application.bot.do_api_request(
+            method, api_kwargs={k: v for k, v in params.items() if v is not None}
         )
 
     async def deliver(self, external_id: str, text: str, actions: list[dict]) -> None:
@@ -405,15 +425,22 @@ class TelegramChannel:
                 text = message.text_html + "\n\n" + tr.escape(gettext(locale, CHOSEN, label=label))
                 if len(message.text) + len(label) + 20 <= 4096:
                     await self._call(
-                        message.edit_text,
-                        text,
+                        self._api,
+                        "editMessageText",
+                        chat_id=message.chat.id,
+                        message_id=message.message_id,
+                        text=text,
                         parse_mode=ParseMode.HTML,
-                        reply_markup=None,
-                        disable_web_page_preview=True,
+                        link_preview_options=NO_PREVIEW,
                     )
                     return
             if message.reply_markup is not None:
-                await self._call(message.edit_reply_markup, reply_markup=None)
+                await self._call(
+                    self._api,
+                    "editMessageReplyMarkup",
+                    chat_id=message.chat.id,
+                    message_id=message.message_id,
+                )
         except BadRequest:
             log.debug("tapped message %s left as it was", message.message_id, exc_info=True)
         except (TelegramError, Unreachable):

@@ -20,6 +20,7 @@ import asyncio
 import logging
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy import insert as sql_insert
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
@@ -28,11 +29,33 @@ from telegram import Update
 
 from storage.clock import utcnow
 from storage.db import Database
-from storage.models import InboundUpdate
+from storage.models import InboundUpdate, table_of
 
 CHANNEL = "telegram"
 MAX_ATTEMPTS = 3  # an update that failed this many starts is set aside as failed
 log = logging.getLogger(__name__)
+
+
+# Built once: these run for every update, and SQLAlchemy reuses a statement object's
+# compiled form without building the expression again.
+_STORE = sql_insert(table_of(InboundUpdate)).values(
+    channel=CHANNEL,
+    external_key=bindparam("key"),
+    payload=bindparam("payload"),
+    received_at=bindparam("now"),
+    state="pending",
+    attempts=0,
+)
+_inbound = table_of(InboundUpdate).c
+_MARK = (
+    sql_update(table_of(InboundUpdate))  # the table: a plain statement, no ORM bookkeeping
+    .where(
+        _inbound.channel == CHANNEL,
+        _inbound.external_key == bindparam("key"),
+        _inbound.state == "pending",
+    )
+    .values(state=bindparam("new_state"), done_at=bindparam("now"))
+)
 
 
 class AlreadyHandled(Exception):
@@ -47,31 +70,19 @@ def store(db: Database, key: str, payload: dict, now: datetime | None = None) ->
     """Keep an update; False when it was already kept (Telegram sent it again)."""
     try:
         with db.engine.begin() as conn:  # a plain INSERT: this runs for every update
-            conn.execute(
-                sql_insert(InboundUpdate).values(
-                    channel=CHANNEL,
-                    external_key=key,
-                    payload=payload,
-                    received_at=now or utcnow(),
-                    state="pending",
-                    attempts=0,
-                )
-            )
+            conn.execute(_STORE, {"key": key, "payload": payload, "now": now or utcnow()})
     except IntegrityError:
         return False
     return True
 
 
 def mark_done(session: Session, key: str, now: datetime | None = None) -> None:
-    """Inside the update's own transaction: claim it as done, or refuse if it already is."""
-    result = session.exec(  # type: ignore[call-overload]
-        sql_update(InboundUpdate)
-        .where(
-            col(InboundUpdate.channel) == CHANNEL,
-            col(InboundUpdate.external_key) == key,
-            col(InboundUpdate.state) == "pending",
-        )
-        .values(state="done", done_at=now or utcnow())
+    """Inside the update's own transaction: claim it as done, or refuse if it already is.
+
+    A statement on the table, not the mapped class: SQLAlchemy skips the ORM's bulk-update
+    bookkeeping (nothing of this table is loaded in the session)."""
+    result = session.connection().execute(
+        _MARK, {"key": key, "new_state": "done", "now": now or utcnow()}
     )
     if result.rowcount == 0:
         raise AlreadyHandled(key)
@@ -79,15 +90,7 @@ def mark_done(session: Session, key: str, now: datetime | None = None) -> None:
 
 def mark_failed(db: Database, key: str) -> None:
     with db.session() as session:
-        session.exec(  # type: ignore[call-overload]
-            sql_update(InboundUpdate)
-            .where(
-                col(InboundUpdate.channel) == CHANNEL,
-                col(InboundUpdate.external_key) == key,
-                col(InboundUpdate.state) == "pending",
-            )
-            .values(state="failed", done_at=utcnow())
-        )
+        session.execute(_MARK, {"key": key, "new_state": "failed", "now": utcnow()})
 
 
 def pending(db: Database) -> list[dict]:
