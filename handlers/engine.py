@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import and_, bindparam, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
 from handlers.i18n import N_, gettext
@@ -35,7 +34,7 @@ from handlers.messages import (
 from storage.clock import utcnow
 from storage.db import Database
 from storage.files import AttachmentStore
-from storage.models import ChannelAccount, Conversation, Person
+from storage.models import ChannelAccount, Conversation, Person, table_of
 from workflow.core import Ctx, Workflow, local_time
 from workflow.errors import WorkflowError
 from workflow.numbering import long_number_text, number_text
@@ -51,17 +50,32 @@ Handler = Callable[..., str | None]
 
 # Built once: every event runs them, and SQLAlchemy reuses a statement object's compiled form
 # without building the expression again.
-_CONVERSATION = (
-    select(Conversation)
+_CONVERSATION = (  # the conversation, locked, and the person the account belongs to
+    select(Conversation, Person)
+    .outerjoin(
+        ChannelAccount,
+        and_(
+            col(ChannelAccount.channel) == Conversation.channel,
+            col(ChannelAccount.external_id) == Conversation.external_id,
+        ),
+    )
+    .outerjoin(Person, col(Person.id) == ChannelAccount.person_id)
     .where(Conversation.channel == bindparam("channel"))
     .where(Conversation.external_id == bindparam("external_id"))
-    .with_for_update()
+    .with_for_update(of=Conversation)
 )
-_PERSON = (
-    select(Person)
-    .join(ChannelAccount, col(ChannelAccount.person_id) == Person.id)
-    .where(ChannelAccount.channel == bindparam("channel"))
-    .where(ChannelAccount.external_id == bindparam("external_id"))
+_conversations = table_of(Conversation).c
+_WRITE_CONVERSATION = (
+    update(table_of(Conversation))
+    .where(_conversations.id == bindparam("conv_id"))
+    .values(
+        person_id=bindparam("new_person_id"),
+        flow=bindparam("new_flow"),
+        step=bindparam("new_step"),
+        data=bindparam("new_data"),
+        version=bindparam("new_version"),
+        updated_at=bindparam("new_updated_at"),
+    )
 )
 
 
@@ -270,58 +284,67 @@ class Engine:
         if "\x00" in event.text:  # no database stores it, and no one means to type it
             event = dataclasses.replace(event, text=event.text.replace("\x00", ""))
         with self.db.session() as session:
-            conv = self._conversation(session, sender)
-            person = self._person(session, sender)
-            if conv.person_id != (person.id if person else None):
-                conv.person_id = person.id if person else None
-            # The new version and the data without the offered choices are what the step
-            # sees; they are written once, with everything else of the conversation, at the
-            # end (not flushed before the step's savepoint: one UPDATE less per event).
-            version = conv.version + 1
-            data = dict(conv.data or {})
-            offered = data.pop("_offered", [])
-            set_committed_value(conv, "version", version)
-            set_committed_value(conv, "data", data)
-            turn = Turn(self, session, conv, person, self.workflow.ctx(session, person))
-            nested = session.begin_nested()
+            turn, offered = self._turn(session, sender)
             try:
                 self._dispatch(turn, event, offered)
-                nested.commit()
             except WorkflowError as exc:
                 # The refusal changes nothing, except what it says must be kept.
-                self._undo(turn, nested, version, keep=getattr(exc, "commit_anyway", False))
+                turn = self._undo(session, sender, turn, keep=getattr(exc, "commit_anyway", False))
                 turn.say(turn.t(exc.text), expects="none")
                 self._recover(turn)
             except Exception:
                 log.exception("a step failed; its changes are rolled back")
-                self._undo(turn, nested, version, keep=False)
+                turn = self._undo(session, sender, turn, keep=False)
                 turn.say(
                     turn.t("抱歉，处理时出了问题，已撤销这一步。请重试，或发送 /menu 返回菜单。")
                 )
                 self._recover(turn)
-            conv.updated_at = utcnow()
-            conv.version = version
-            conv.data = dict(conv.data)
-            # Always written: a step may have changed the dict in place after a flush, when
-            # the new copy compares equal to the (same, mutated) value SQLAlchemy holds; and
-            # the version was set as if it were already stored.
-            flag_modified(conv, "data")
-            flag_modified(conv, "version")
-            session.add(conv)
+            self._write(session, turn.conv)
             if within is not None:
                 within(session, turn.person)
             return turn.out
 
-    def _undo(self, turn: Turn, nested, version: int, *, keep: bool) -> None:
+    def _turn(self, session: Session, sender: Sender) -> tuple[Turn, list]:
+        """The sender's conversation (locked) and who they are; (the turn, the choices the
+        last answer offered).
+
+        The conversation is taken out of the session: what the step changes in it is kept
+        in memory and written once, by ``_write``, with the new version; the session's
+        flushes before the step's queries never write it halfway.
+        """
+        conv, person = self._conversation(session, sender)
+        session.expunge(conv)
+        person = person if person is not None and person.active else None
+        conv.person_id = person.id if person else None
+        conv.version += 1
+        conv.data = dict(conv.data or {})
+        offered = conv.data.pop("_offered", [])
+        return Turn(self, session, conv, person, self.workflow.ctx(session, person)), offered
+
+    def _undo(self, session: Session, sender: Sender, turn: Turn, *, keep: bool) -> Turn:
+        """After a refusal or a failure: the turn to answer with, nothing of the step kept
+        (the transaction is rolled back and everything read again) unless ``keep``."""
         if keep:
-            nested.commit()
-        else:
-            nested.rollback()
-            turn.session.expire_all()
-            set_committed_value(turn.conv, "version", version)  # reloaded: the event's again
-        turn.out.clear()
-        turn.conv.data = dict(turn.conv.data or {})
-        turn.conv.data.pop("_offered", None)
+            turn.out.clear()
+            turn.conv.data.pop("_offered", None)
+            return turn
+        session.rollback()
+        turn, _offered = self._turn(session, sender)
+        return turn
+
+    def _write(self, session: Session, conv: Conversation) -> None:
+        session.execute(
+            _WRITE_CONVERSATION,
+            {
+                "conv_id": conv.id,
+                "new_person_id": conv.person_id,
+                "new_flow": conv.flow,
+                "new_step": conv.step,
+                "new_data": conv.data,
+                "new_version": conv.version,
+                "new_updated_at": utcnow(),
+            },
+        )
 
     def _recover(self, turn: Turn) -> None:
         """Ask the current question again after a refusal; never let that fail the event."""
@@ -335,11 +358,13 @@ class Engine:
             turn.session.expire_all()
             turn.finish()  # back to the menu; kept drafts stay
 
-    def _conversation(self, session: Session, sender: Sender) -> Conversation:
+    def _conversation(
+        self, session: Session, sender: Sender
+    ) -> tuple[Conversation, Person | None]:
         params = {"channel": sender.channel, "external_id": sender.external_id}
-        conv = session.exec(_CONVERSATION, params=params).first()
-        if conv is not None:
-            return conv
+        row = session.exec(_CONVERSATION, params=params).first()
+        if row is not None:
+            return row
         try:  # a first event; another process may be creating the same row right now
             with session.begin_nested():
                 session.add(
@@ -348,11 +373,6 @@ class Engine:
         except IntegrityError:
             pass
         return session.exec(_CONVERSATION, params=params).one()
-
-    def _person(self, session: Session, sender: Sender) -> Person | None:
-        params = {"channel": sender.channel, "external_id": sender.external_id}
-        person = session.exec(_PERSON, params=params).first()
-        return person if person is not None and person.active else None
 
     def _dispatch(self, turn: Turn, event: Event, offered: list) -> None:
         if event.kind == "text":

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -91,7 +92,7 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     began in; a thread that opened a second write transaction inside its first waits its
     30 s, then is refused as SQLite would refuse it."""
     writer = threading.Lock()
-    held = "holds_writer_lock"
+    holder: list[Any] = [None]  # the DBAPI connection whose transaction holds the lock
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - driver hook
@@ -100,24 +101,43 @@ def _one_writer_at_a_time(engine: Engine) -> None:
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
             )
-        conn.info[held] = True
+        holder[0] = conn.connection.dbapi_connection
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            conn.info.pop(held, None)
-            writer.release()
+            _release(holder[0])
             raise
 
-    def _release(info: dict) -> None:
-        if info.pop(held, False):
+    def _release(dbapi_connection) -> None:
+        # the pool's proxy of a connection, or the driver's connection itself
+        raw = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+        if raw is not None and raw is holder[0]:
+            holder[0] = None
             writer.release()
 
-    # The transaction's end; and, should a connection leave without ending it (closed,
-    # invalidated, returned to the pool), that too.
-    event.listen(engine, "commit", lambda conn: _release(conn.info))
-    event.listen(engine, "rollback", lambda conn: _release(conn.info))
-    event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
-    event.listen(engine, "invalidate", lambda _dbapi, record, _exc: _release(record.info))
+    # The transaction's end, once SQLite has ended it: the "commit" and "rollback" events
+    # come before the COMMIT is sent, and a writer let in then would find SQLite still
+    # locked and sleep in its busy loop. And should a connection leave without ending its
+    # transaction (closed, invalidated, returned to the pool), that too.
+    dialect = engine.dialect
+    for name in ("do_commit", "do_rollback"):
+        setattr(dialect, name, _then_release(getattr(dialect, name), _release))
+    event.listen(engine, "checkin", lambda dbapi_connection, _record: _release(dbapi_connection))
+    event.listen(
+        engine, "invalidate", lambda dbapi_connection, _record, _exc: _release(dbapi_connection)
+    )
+
+
+def _then_release(end: Callable[[Any], None], release: Callable[[Any], None]):
+    """The dialect's commit or rollback, then the writer lock let go."""
+
+    def ended(dbapi_connection) -> None:  # pragma: no cover - driver hook
+        try:
+            end(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    return ended
 
 
 def _utc_options(url: str) -> str:

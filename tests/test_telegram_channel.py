@@ -8,6 +8,7 @@ import gc
 
 import pytest
 from sqlmodel import select
+from telegram import Update
 
 from storage.models import Attachment, ChannelAccount, Conversation, InboundUpdate, Proposal
 from tests.fake_telegram import FakeTelegram
@@ -50,6 +51,45 @@ async def test_what_the_start_made_is_out_of_the_collectors_reach_while_the_bot_
             member = bind(db, wf, tg, world.member, 501, "林晓")
             await member.send("/menu", expect="林晓，您好！")  # and it answers as before
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_polled_update_is_stored_as_telegram_sent_it(bot, db, wf, world, monkeypatch):
+    """The durable queue keeps the JSON the getUpdates answer carried, field for field, and
+    never turns the parsed update back into a dict (python-telegram-bot's costliest step of
+    an update outside the engine); an update pushed with a field the library does not know
+    keeps it."""
+    tg, _app = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    pushed: list[dict] = []
+    push = tg.push_update
+    monkeypatch.setattr(tg, "push_update", lambda update: pushed.append(push(update)) or pushed[-1])
+
+    def refused(self, *args, **kwargs):
+        raise AssertionError("a polled update was turned back into a dict")
+
+    monkeypatch.setattr(Update, "to_dict", refused)
+    await member.send("/menu", expect="林晓，您好！")
+    tg.push_update(
+        {
+            "message": {
+                "message_id": 9001,
+                "date": 1789000000,
+                "chat": {"id": 501, "type": "private", "first_name": "林晓"},
+                "from": {"id": 501, "is_bot": False, "first_name": "林晓"},
+                "text": "/help",
+                "a_field_of_a_later_bot_api": {"kept": True},
+            }
+        }
+    )
+    await member.send("/menu", expect="林晓，您好！")  # one chat's updates go in order
+    with db.read_session() as session:
+        stored = {
+            int(u.external_key.split(":")[1]): u.payload
+            for u in session.exec(select(InboundUpdate).where(InboundUpdate.state == "done"))
+        }
+    assert len(pushed) == 3
+    for update in pushed:
+        assert stored[update["update_id"]] == update
 
 
 def conversation(db, uid: int) -> Conversation:

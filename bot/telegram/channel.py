@@ -30,7 +30,7 @@ from telegram import (
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.app import App
@@ -111,8 +111,13 @@ class TelegramChannel:
             builder = builder.base_file_url(self.base_file_url)
         if self.read_timeout is not None and self.request is None:
             builder = builder.read_timeout(self.read_timeout)
+        # Webhook updates arrive parsed; polled ones through this, which keeps their JSON.
+        self.queue.raw = inbox.KeepsRawUpdates(
+            self.request or HTTPXRequest(connection_pool_size=1)  # the builder's own default
+        )
+        builder = builder.get_updates_request(self.queue.raw)
         if self.request is not None:
-            builder = builder.request(self.request).get_updates_request(self.request)
+            builder = builder.request(self.request)
         if self.rate_limit:
             # python-telegram-bot types the builder's limiter as BaseRateLimiter[None];
             # AIORateLimiter is a BaseRateLimiter[dict] (it takes per-call arguments).
