@@ -24,20 +24,20 @@ def test_an_empty_text_is_never_sent_empty():
 def test_choices_become_rows_of_inline_buttons_with_the_engine_payloads():
     choices = [Choice("立案", "7|file"), Choice("不予立案", "7|reject"), Choice("并案", "7|merge")]
     markup = tr.inline_keyboard(choices, columns=2)
-    rows = [[(b.text, b.callback_data) for b in row] for row in markup.inline_keyboard]
+    rows = [[(b["text"], b["callback_data"]) for b in row] for row in markup["inline_keyboard"]]
     assert rows == [[("立案", "7|file"), ("不予立案", "7|reject")], [("并案", "7|merge")]]
 
 
 def test_a_payload_over_64_bytes_never_reaches_telegram():
     choices = [Choice("好", "1|" + "长" * 30), Choice("可以", "1|ok")]
     markup = tr.inline_keyboard(choices)
-    assert [b.callback_data for row in markup.inline_keyboard for b in row] == ["1|ok"]
+    assert [b["callback_data"] for row in markup["inline_keyboard"] for b in row] == ["1|ok"]
     assert tr.inline_keyboard([Choice("坏", "")]) is None
 
 
 def test_button_labels_are_one_line_and_bounded():
     markup = tr.inline_keyboard([Choice("第一行\n第二行" + "字" * 100, "1|x")])
-    label = markup.inline_keyboard[0][0].text
+    label = markup["inline_keyboard"][0][0]["text"]
     assert "\n" not in label and len(label) == tr.BUTTON_LABEL_MAX and label.endswith("…")
 
 

@@ -4,21 +4,15 @@ Every text is sent with ``parse_mode=HTML`` and escaped whole: the bot's texts c
 markup of their own, so nothing a person typed (a title, a reason, a name) can change the
 formatting or hide a link. Choices become inline keyboards; their payloads are the engine's
 compact codec (``<version>|<value>`` for a step's choice, ``<action>:<args>`` for a notice
-button), which never exceeds Telegram's 64 bytes.
+button), which never exceeds Telegram's 64 bytes. Keyboards are built as the Bot API's own
+JSON (the channel sends with ``Bot.do_api_request``), not as python-telegram-bot objects
+turned into that JSON again.
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-)
 
 from handlers.messages import MAX_MESSAGE, PAYLOAD_MAX_BYTES, Choice, Out
 
@@ -35,28 +29,29 @@ def fits_payload(payload: str) -> bool:
     return 0 < len(payload.encode()) <= PAYLOAD_MAX_BYTES
 
 
-def inline_keyboard(choices: list[Choice], columns: int = 1) -> InlineKeyboardMarkup | None:
+def inline_keyboard(choices: list[Choice], columns: int = 1) -> dict | None:
+    """An InlineKeyboardMarkup: the choices whose payload fits, ``columns`` to a row."""
     buttons = [
-        InlineKeyboardButton(_label(c.label), callback_data=c.payload)
+        {"text": _label(c.label), "callback_data": c.payload}
         for c in choices
         if fits_payload(c.payload)
     ]
     if not buttons:
         return None
     columns = max(1, columns)
-    rows = [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
-    return InlineKeyboardMarkup(rows)
+    return {"inline_keyboard": [buttons[i : i + columns] for i in range(0, len(buttons), columns)]}
 
 
-def contact_keyboard(label: str) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(label, request_contact=True)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
+def contact_keyboard(label: str) -> dict:
+    """A ReplyKeyboardMarkup of one button that shares the person's phone number."""
+    return {
+        "keyboard": [[{"text": label, "request_contact": True}]],
+        "resize_keyboard": True,
+        "one_time_keyboard": True,
+    }
 
 
-REMOVE_KEYBOARD = ReplyKeyboardRemove()
+REMOVE_KEYBOARD = {"remove_keyboard": True}  # a ReplyKeyboardRemove
 
 
 def _label(label: str) -> str:
