@@ -625,6 +625,44 @@ def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(sqlite_p
         assert session.get(Person, sqlite_pair.second).name == "乙"
 
 
+def test_on_sqlite_the_next_writer_is_let_in_once_sqlite_has_committed(sqlite_pair):
+    """With SQLite's own busy wait switched off, writers of eight threads at once never find
+    the database locked: the queue moves on once SQLite has ended the transaction, not when
+    SQLAlchemy is about to send COMMIT (the next BEGIN IMMEDIATE would meet a lock still
+    held, and sleep in SQLite's busy loop)."""
+    db = sqlite_pair.db
+    db.engine.dispose()  # new connections, each with the pragma below
+
+    def no_busy_wait(dbapi_connection, _record) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    event.listen(db.engine, "connect", no_busy_wait)
+    failures: list[BaseException] = []
+    rounds = 40
+
+    def rename(worker: int) -> None:
+        for i in range(rounds):
+            try:
+                with db.session() as session:
+                    person = session.get(Person, sqlite_pair.first)
+                    person.name = f"甲{worker}-{i}"
+                    session.add(person)
+            except BaseException as exc:
+                failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=rename, args=(w,)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT_LIMIT)
+    finally:
+        event.remove(db.engine, "connect", no_busy_wait)
+    assert failures == []
+    with db.read_session() as session:
+        assert session.get(Person, sqlite_pair.first).name.endswith(f"-{rounds - 1}")
+
+
 def test_on_sqlite_a_writer_that_leaves_without_ending_frees_the_queue(sqlite_pair):
     """A connection closed in the middle of its transaction (rolled back as it goes) lets
     the next writer in at once."""

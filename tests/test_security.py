@@ -633,7 +633,7 @@ def test_a_button_label_is_one_plain_line_and_a_document_name_has_no_path():
     """Button labels are not parsed by Telegram; they are cut to one line. A long record
     sent as a document is named from its first line, without any path or markup."""
     markup = tr.inline_keyboard([Choice('<a href="https://evil.example">x</a>\n[y](z)', "1|x")])
-    assert markup.inline_keyboard[0][0].text == '<a href="https://evil.example">x</a> [y](z)'
+    assert markup["inline_keyboard"][0][0]["text"] == '<a href="https://evil.example">x</a> [y](z)'
     name = tr.document_name("<b>../../etc/passwd</b>\n正文", "proposal")
     assert name == "betcpasswdb.txt" and "/" not in name and "<" not in name
     pieces = tr.pieces([Out("<b>长</b>" * 10, expects="none", continued=True)] * 2 + [Out("尾")])
