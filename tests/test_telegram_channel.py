@@ -62,7 +62,9 @@ async def test_a_polled_update_is_stored_as_telegram_sent_it(bot, db, wf, world,
     member = bind(db, wf, tg, world.member, 501, "林晓")
     pushed: list[dict] = []
     push = tg.push_update
-    monkeypatch.setattr(tg, "push_update", lambda update: pushed.append(push(update)) or pushed[-1])
+    monkeypatch.setattr(
+        tg, "push_update", lambda update: pushed.append(push(update)) or pushed[-1]
+    )
 
     def refused(self, *args, **kwargs):
         raise AssertionError("a polled update was turned back into a dict")
