@@ -128,6 +128,9 @@ class Turn:
     person: Person | None
     ctx: Ctx
     out: list[Out] = field(default_factory=list)
+    # What a step worked out and the next step's question asks again within the same event
+    # (never stored: it ends with the event).
+    scratch: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------- state
     @property

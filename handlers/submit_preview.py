@@ -9,7 +9,7 @@ from __future__ import annotations
 from handlers.cosigners import _cosigners
 from handlers.engine import Turn
 from handlers.i18n import N_
-from handlers.similar import similar_proposals
+from handlers.similar import Similar, similar_proposals
 from handlers.submit_common import _budget, _open, _pid, _shorten
 from handlers.turns import my_id
 from storage.models import Proposal, pk
@@ -99,7 +99,7 @@ def on_preview(turn: Turn, value: str) -> str | None:
                 items=turn.join(turn.t(label) for label in missing),
             )
         )
-    if similar_proposals(turn.session, proposal):
+    if _similar(turn, proposal):
         return "check"
     return _submit(turn)
 
@@ -139,12 +139,21 @@ def _joinable(turn: Turn, proposal: Proposal) -> bool:
     )
 
 
+def _similar(turn: Turn, proposal: Proposal) -> list[Similar]:
+    """The similar proposals of the draft, looked for once an event: 📤 提交 asks whether
+    there are any, and the question that follows shows them."""
+    key = ("similar", proposal.id)
+    if key not in turn.scratch:
+        turn.scratch[key] = similar_proposals(turn.session, proposal)
+    return turn.scratch[key]
+
+
 def ask_similar(turn: Turn) -> None:
     """Shows up to three similar proposals of the year, offering to co-sign one instead."""
     proposal = _open(turn)
     if proposal is None:
         return
-    found = similar_proposals(turn.session, proposal)
+    found = _similar(turn, proposal)
     choices = []
     if not found:
         lines = [turn.t("没有发现内容相近的提案。")]

@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from handlers import submit_preview
 from handlers.drafts import DRAFTS_FLOW
 from handlers.flows import build_engine
+from handlers.similar import similar_proposals
 from handlers.submit import SUBMIT_FLOW
 from storage.models import Attachment, AuditEvent, Conversation, Notice, Person, Proposal, Signer
 from tests.chat import Chat
@@ -498,7 +500,9 @@ async def walk_to_preview(chat: Chat) -> None:
         await action(chat)
 
 
-async def test_similar_proposals_are_shown_before_submitting(db, wf, world, chat_as, clock):
+async def test_similar_proposals_are_shown_before_submitting(
+    db, wf, world, chat_as, clock, monkeypatch
+):
     open_lift = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
     proposal_of(db, wf, world.cosigner, WATER_TITLE, WATER_ANALYSIS, WATER_SUGGESTIONS)
     filed_lift = proposal_of(
@@ -516,7 +520,14 @@ async def test_similar_proposals_are_shown_before_submitting(db, wf, world, chat
         proposals.submit(ctx, invited)
     chat = chat_as(world.member)
     await walk_to_preview(chat)
+    looked = []
+    monkeypatch.setattr(
+        submit_preview,
+        "similar_proposals",
+        lambda session, draft: looked.append(draft.id) or similar_proposals(session, draft),
+    )
     await chat.tap("📤 提交")
+    assert len(looked) == 1  # whether there are any, and what they are: one look
     said = chat.said
     assert "今年已有 3 件内容相近的提案" in said
     assert "《关于老旧小区电梯加装审批提速的建议》 提案人：何平 状态：待审查\n" in said

@@ -8,8 +8,9 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from storage.models import Assignment, AuditEvent, ContactRecord, Person, Proposal, Unit, pk
+from storage.models import Assignment, ContactRecord, Person, Proposal, Unit, pk
 from workflow.core import (
+    Audited,
     Ctx,
     audit,
     check_text,
@@ -70,7 +71,7 @@ def assignment_subject(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> 
     )
 
 
-def move_assignment(ctx: Ctx, assignment: Assignment, action: str, **detail) -> AuditEvent:
+def move_assignment(ctx: Ctx, assignment: Assignment, action: str, **detail) -> Audited:
     """Apply an assignment transition and write its audit event."""
     transition = ASSIGNMENT_TRANSITIONS[action]
     before = assignment.status

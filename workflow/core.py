@@ -219,6 +219,17 @@ def _label(word: str) -> str:
 # ---------------------------------------------------------------- audit and notices
 
 
+AUDIT_TABLE: Table = table_of(AuditEvent)
+_AUDIT = sa_insert(AUDIT_TABLE)
+
+
+@dataclass(frozen=True)
+class Audited:
+    """The audit event just written: its id makes the keys of the notices it causes."""
+
+    id: int
+
+
 def audit(
     ctx: Ctx,
     action: str,
@@ -228,19 +239,26 @@ def audit(
     from_status: str | None = None,
     to_status: str | None = None,
     **detail,
-) -> AuditEvent:
-    event = AuditEvent(
-        at=ctx.now,
-        actor_id=ctx.actor_id,
-        action=action,
-        proposal_id=proposal_id,
-        assignment_id=assignment_id,
-        from_status=from_status,
-        to_status=to_status,
-        detail={k: _jsonable(v) for k, v in detail.items()} or None,
+) -> Audited:
+    """One event of the append-only log, in the same transaction as the change it records.
+
+    Written at once with one INSERT on the table (after the session's pending changes, which
+    it may name), not as an ORM object: nearly every update writes one, and nothing reads
+    it back in the same transaction but through a query."""
+    result = ctx.session.execute(
+        _AUDIT,
+        {
+            "at": ctx.now,
+            "actor_id": ctx.actor_id,
+            "action": action,
+            "proposal_id": proposal_id,
+            "assignment_id": assignment_id,
+            "from_status": from_status,
+            "to_status": to_status,
+            "detail": {k: _jsonable(v) for k, v in detail.items()} or None,
+        },
     )
-    ctx.session.add(event)  # written with the transaction's next flush, in the order added
-    return event
+    return Audited(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 
 def _jsonable(value):

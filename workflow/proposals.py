@@ -10,6 +10,7 @@ from sqlmodel import select
 from storage.clock import as_utc
 from storage.models import AuditEvent, Person, Proposal, Signer, pk
 from workflow.core import (
+    Audited,
     Ctx,
     audit,
     check_text,
@@ -56,7 +57,7 @@ def _guard(ctx: Ctx, action: str, proposal: Proposal):
     return transition
 
 
-def _move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> AuditEvent:
+def _move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audited:
     """Apply the transition's target status and write the audit event."""
     transition = PROPOSAL_TRANSITIONS[action]
     before = proposal.status

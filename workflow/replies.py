@@ -8,9 +8,10 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from storage.models import Assignment, AuditEvent, Proposal, Rating, Reply, Signer, pk
+from storage.models import Assignment, Proposal, Rating, Reply, Signer, pk
 from workflow.assignments import lead_assignment, move_assignment, unit_name
 from workflow.core import (
+    Audited,
     Ctx,
     audit,
     check_text,
@@ -52,7 +53,7 @@ def rating_actions(proposal_id: int) -> list[dict]:
     ]
 
 
-def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> AuditEvent:
+def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audited:
     transition = PROPOSAL_TRANSITIONS[action]
     require_status(
         ctx,
