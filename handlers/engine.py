@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from handlers.i18n import N_, gettext
 from handlers.messages import (
@@ -50,21 +50,36 @@ Handler = Callable[..., str | None]
 
 # Built once: every event runs them, and SQLAlchemy reuses a statement object's compiled form
 # without building the expression again.
+_conversations = table_of(Conversation).c
 _CONVERSATION = (  # the conversation, locked, and the person the account belongs to
-    select(Conversation, Person)
+    select(
+        _conversations.id,
+        _conversations.flow,
+        _conversations.step,
+        _conversations.data,
+        _conversations.version,
+        Person,
+    )
+    .select_from(table_of(Conversation))
     .outerjoin(
         ChannelAccount,
         and_(
-            col(ChannelAccount.channel) == Conversation.channel,
-            col(ChannelAccount.external_id) == Conversation.external_id,
+            col(ChannelAccount.channel) == _conversations.channel,
+            col(ChannelAccount.external_id) == _conversations.external_id,
         ),
     )
     .outerjoin(Person, col(Person.id) == ChannelAccount.person_id)
-    .where(Conversation.channel == bindparam("channel"))
-    .where(Conversation.external_id == bindparam("external_id"))
-    .with_for_update(of=Conversation)
+    .where(_conversations.channel == bindparam("channel"))
+    .where(_conversations.external_id == bindparam("external_id"))
+    .with_for_update(of=table_of(Conversation))
 )
-_conversations = table_of(Conversation).c
+_NEW_CONVERSATION = insert(table_of(Conversation)).values(
+    channel=bindparam("channel"),
+    external_id=bindparam("external_id"),
+    data={},
+    version=0,
+    updated_at=bindparam("now"),
+)
 _WRITE_CONVERSATION = (
     update(table_of(Conversation))
     .where(_conversations.id == bindparam("conv_id"))
@@ -124,7 +139,7 @@ class Turn:
 
     engine: Engine
     session: Session
-    conv: Conversation
+    conv: ConversationState
     person: Person | None
     ctx: Ctx
     out: list[Out] = field(default_factory=list)
@@ -241,6 +256,22 @@ class Turn:
         self.conv.data = self._kept()
 
 
+@dataclass
+class ConversationState:
+    """One person's conversation on one channel, as a step sees and changes it: read at the
+    start of an event (its row locked) and written back once at the end, with the new
+    version. A plain object, not one the ORM tracks: nothing of it is flushed halfway."""
+
+    id: int
+    channel: str
+    external_id: str
+    person_id: int | None
+    flow: str | None
+    step: str | None
+    data: dict
+    version: int
+
+
 class Engine:
     """Runs flows for people on every channel; synchronous, one event per call."""
 
@@ -311,16 +342,14 @@ class Engine:
         """The sender's conversation (locked) and who they are; (the turn, the choices the
         last answer offered).
 
-        The conversation is taken out of the session: what the step changes in it is kept
-        in memory and written once, by ``_write``, with the new version; the session's
-        flushes before the step's queries never write it halfway.
+        What the step changes in the conversation is kept in memory and written once, by
+        ``_write``, with the new version; the session's flushes before the step's queries
+        never write it halfway.
         """
         conv, person = self._conversation(session, sender)
-        session.expunge(conv)
         person = person if person is not None and person.active else None
         conv.person_id = person.id if person else None
         conv.version += 1
-        conv.data = dict(conv.data or {})
         offered = conv.data.pop("_offered", [])
         return Turn(self, session, conv, person, self.workflow.ctx(session, person)), offered
 
@@ -335,7 +364,7 @@ class Engine:
         turn, _offered = self._turn(session, sender)
         return turn
 
-    def _write(self, session: Session, conv: Conversation) -> None:
+    def _write(self, session: Session, conv: ConversationState) -> None:
         session.execute(
             _WRITE_CONVERSATION,
             {
@@ -363,19 +392,28 @@ class Engine:
 
     def _conversation(
         self, session: Session, sender: Sender
-    ) -> tuple[Conversation, Person | None]:
+    ) -> tuple[ConversationState, Person | None]:
         params = {"channel": sender.channel, "external_id": sender.external_id}
-        row = session.exec(_CONVERSATION, params=params).first()
-        if row is not None:
-            return row
-        try:  # a first event; another process may be creating the same row right now
-            with session.begin_nested():
-                session.add(
-                    Conversation(channel=sender.channel, external_id=sender.external_id, data={})
-                )
-        except IntegrityError:
-            pass
-        return session.exec(_CONVERSATION, params=params).one()
+        row = session.execute(_CONVERSATION, params).first()
+        if row is None:
+            try:  # a first event; another process may be creating the same row right now
+                with session.begin_nested():
+                    session.execute(_NEW_CONVERSATION, {**params, "now": utcnow()})
+            except IntegrityError:
+                pass
+            row = session.execute(_CONVERSATION, params).one()
+        conv_id, flow, step, data, version, person = row
+        state = ConversationState(
+            conv_id,
+            sender.channel,
+            sender.external_id,
+            None,
+            flow,
+            step,
+            dict(data or {}),
+            version,
+        )
+        return state, person
 
     def _dispatch(self, turn: Turn, event: Event, offered: list) -> None:
         if event.kind == "text":

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from handlers.engine import Turn
 from storage.models import Proposal
-from workflow.core import require_role
-from workflow.errors import InvalidInput, WorkflowError
+from workflow.core import lock_proposal, require_role
+from workflow.errors import InvalidInput, NotFound, WorkflowError
 from workflow.proposals import body_length
 from workflow.statuses import PROPOSAL_TRANSITIONS, ProposalStatus
 
@@ -33,8 +33,15 @@ def _may_draft(turn: Turn) -> bool:
 
 
 def _draft(turn: Turn) -> Proposal | None:
+    """The proposal this conversation writes, locked (the step that reads it then changes
+    it through the workflow, which finds it locked already: one read, not two)."""
     pid = turn.data.get("pid")
-    return turn.session.get(Proposal, pid) if pid is not None else None
+    if pid is None:
+        return None
+    try:
+        return lock_proposal(turn.ctx, int(pid))
+    except NotFound:
+        return None
 
 
 def _open(turn: Turn) -> Proposal | None:

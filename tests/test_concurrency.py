@@ -29,6 +29,7 @@ from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, Yea
 from tests.conftest import requires_postgres
 from tests.factories import Story
 from workflow import assignments, proposals
+from workflow.core import lock_proposal
 from workflow.errors import AlreadyHandled
 
 HOLD = 0.2  # seconds the first transaction stays open after its change (SQLite)
@@ -191,6 +192,35 @@ def get_proposal(db, proposal_id: int) -> Proposal:
 
 
 # ---------------------------------------------------------------- filing the same proposal
+
+
+def test_a_proposal_is_locked_once_a_transaction_and_again_in_a_savepoint(db, wf, world):
+    """A step that reads its draft and then changes it locks the row once: the second lock
+    in the same transaction is the proposal already loaded. A savepoint locks anew (rolling
+    it back may release what it locked); a new transaction too."""
+    pid = Story(db, wf, world).draft()
+    selects: list[str] = []
+
+    def watch(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM proposal" in statement:
+            selects.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", watch)
+    try:
+        with db.session() as session:
+            ctx = wf.ctx(session, world.member)
+            first = lock_proposal(ctx, pid)
+            assert lock_proposal(ctx, pid) is first and len(selects) == 1
+            proposals.update_draft(ctx, pid, title="关于改善城区小学放学时段交通秩序的提案建议")
+            assert len(selects) == 1  # the workflow's own lock read nothing again
+            with session.begin_nested():
+                assert lock_proposal(ctx, pid) is first and len(selects) == 2
+            assert first.title.endswith("提案建议")
+        with db.session() as session:
+            lock_proposal(wf.ctx(session, world.member), pid)
+            assert len(selects) == 3
+    finally:
+        event.remove(db.engine, "before_cursor_execute", watch)
 
 
 @pytest.mark.parametrize("ordered", [False, True], ids=["together", "second-starts-while-held"])

@@ -116,11 +116,35 @@ _LOCK_PROPOSAL = (  # built once: nearly every step that changes a proposal runs
 )
 
 
+_LOCKED = "locked_proposals"  # Session.info: (transaction, ids of the proposals it locked)
+
+
+def _locked_in(session: Session) -> set[int]:
+    """The proposals the session's current transaction (or savepoint) has locked."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not transaction:
+        held = (transaction, set())
+        session.info[_LOCKED] = held
+    return held[1]
+
+
 def lock_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
-    """Load a proposal and lock its row until the transaction ends."""
+    """Load a proposal and lock its row until the transaction ends.
+
+    Locked once a transaction: asked again in the same transaction (a step reads its draft,
+    then the workflow changes it), the proposal is the one already loaded, current because
+    no one else can have changed the row since. A savepoint counts as a transaction of its
+    own (rolling it back may release what it locked)."""
+    locked = _locked_in(ctx.session)
+    if proposal_id in locked:
+        proposal = ctx.session.get(Proposal, proposal_id)
+        if proposal is not None:
+            return proposal
     proposal = ctx.session.exec(_LOCK_PROPOSAL, params={"id": proposal_id}).first()
     if proposal is None:
         raise NotFound("找不到编号为 {proposal_id} 的提案。", proposal_id=proposal_id)
+    locked.add(proposal_id)
     return proposal
 
 
