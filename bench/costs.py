@@ -35,7 +35,11 @@ NESTED = "↳ "
 STEPS = [
     ("engine: the update's transaction (engine.handle)", "handlers.engine", "Engine.handle"),
     (f"{NESTED}similar-proposal check, inside it", "handlers.similar", "similar_proposals"),
-    ("durable intake: storing the update (inbox.store)", "bot.telegram.inbox", "store"),
+    (
+        "durable intake: storing the updates (inbox.store_many, one transaction a batch)",
+        "bot.telegram.inbox",
+        "store_many",
+    ),
     (
         "dispatcher: claim (a read, then a write transaction when something is due)",
         "bot.dispatcher",

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 
 import pytest
 from sqlmodel import select
 from telegram import Update
 
+from bot.telegram import inbox
 from storage.models import Attachment, ChannelAccount, Conversation, InboundUpdate, Proposal
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import (
@@ -21,6 +23,7 @@ from tests.telegram_harness import (
     write_up_to_attachments,
 )
 
+WAIT_S = 10.0
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 64
 
@@ -92,6 +95,81 @@ async def test_a_polled_update_is_stored_as_telegram_sent_it(bot, db, wf, world,
     assert len(pushed) == 3
     for update in pushed:
         assert stored[update["update_id"]] == update
+
+
+def pushed_text(tg, uid: int, name: str, text: str) -> dict:
+    return tg.push_update(
+        {
+            "message": {
+                "message_id": 9000 + len(text),
+                "date": 1789000000,
+                "chat": {"id": uid, "type": "private", "first_name": name},
+                "from": {"id": uid, "is_bot": False, "first_name": name},
+                "text": text,
+            }
+        }
+    )
+
+
+async def test_updates_fetched_together_are_stored_together_before_telegram_is_told(
+    bot, db, wf, world, monkeypatch
+):
+    """The updates of one getUpdates answer are kept in one transaction, and the getUpdates
+    whose offset confirms them to Telegram waits until they are kept."""
+    tg, _app = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/menu", expect="林晓，您好！")
+    batches: list[list[str]] = []
+    release = threading.Event()
+    store_many = inbox.store_many
+
+    def held(db_, updates, now=None):
+        batches.append([key for key, _payload in updates])
+        assert release.wait(WAIT_S)
+        return store_many(db_, updates, now)
+
+    monkeypatch.setattr(inbox, "store_many", held)
+    for _ in range(5):
+        pushed_text(tg, 501, "林晓", "/help")
+    for _ in range(200):
+        if batches:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # long enough for the next getUpdates, were it not held
+    assert len(batches) == 1 and len(batches[0]) == 5
+    assert tg.updates_pending() == 5  # none confirmed while they are not kept
+    release.set()
+    await member.send("/menu", expect="林晓，您好！")
+    assert tg.updates_pending() == 0
+    with db.read_session() as session:
+        states = [u.state for u in session.exec(select(InboundUpdate))]
+    assert states == ["done"] * 7
+
+
+async def test_updates_that_could_not_be_stored_are_stored_later_and_only_then_confirmed(
+    bot, db, wf, world, monkeypatch, caplog
+):
+    tg, _app = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/menu", expect="林晓，您好！")
+    monkeypatch.setattr(inbox.DurableUpdateQueue, "RETRY_SECONDS", 0.3)
+    failures = [OSError("disk I/O error")]
+    store_many = inbox.store_many
+
+    def failing_once(db_, updates, now=None):
+        if failures:
+            raise failures.pop()
+        return store_many(db_, updates, now)
+
+    monkeypatch.setattr(inbox, "store_many", failing_once)
+    pushed_text(tg, 501, "林晓", "/help")
+    await asyncio.sleep(0.15)
+    assert not failures and tg.updates_pending() == 1  # failed once; not confirmed
+    await member.send("/menu", expect="林晓，您好！")
+    assert tg.updates_pending() == 0
+    with db.read_session() as session:
+        assert [u.state for u in session.exec(select(InboundUpdate))] == ["done"] * 3
+    assert "could not be stored; trying again" in caplog.text
 
 
 def conversation(db, uid: int) -> Conversation:

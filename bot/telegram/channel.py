@@ -115,6 +115,7 @@ class TelegramChannel:
         self.queue.raw = inbox.KeepsRawUpdates(
             self.request or HTTPXRequest(connection_pool_size=1)  # the builder's own default
         )
+        self.queue.raw.before_fetch = self.queue.stored  # confirm only what is kept
         builder = builder.get_updates_request(self.queue.raw)
         if self.request is not None:
             builder = builder.request(self.request)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy import insert as sql_insert
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
@@ -41,14 +42,6 @@ log = logging.getLogger(__name__)
 
 # Built once: these run for every update, and SQLAlchemy reuses a statement object's
 # compiled form without building the expression again.
-_STORE = sql_insert(table_of(InboundUpdate)).values(
-    channel=CHANNEL,
-    external_key=bindparam("key"),
-    payload=bindparam("payload"),
-    received_at=bindparam("now"),
-    state="pending",
-    attempts=0,
-)
 _inbound = table_of(InboundUpdate).c
 _MARK = (
     sql_update(table_of(InboundUpdate))  # the table: a plain statement, no ORM bookkeeping
@@ -69,14 +62,49 @@ def key_of(bot_id: int, update_id: int) -> str:
     return f"{bot_id}:{update_id}"
 
 
+_STORE_NEW: dict[str, Any] = {}  # dialect name -> the INSERT that skips updates kept already
+
+
+def _store_new(dialect: str):
+    statement = _STORE_NEW.get(dialect)
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(table_of(InboundUpdate))
+            .values(
+                channel=CHANNEL,
+                external_key=bindparam("key"),
+                payload=bindparam("payload"),
+                received_at=bindparam("now"),
+                state="pending",
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "external_key"])
+            .returning(_inbound.external_key)
+        )
+        _STORE_NEW[dialect] = statement
+    return statement
+
+
+def store_many(
+    db: Database, updates: list[tuple[str, dict]], now: datetime | None = None
+) -> set[str]:
+    """Keep updates (key, payload) in one transaction; the keys of those newly kept (an
+    update Telegram sent again is kept once)."""
+    if not updates:
+        return set()
+    at = now or utcnow()
+    with db.engine.begin() as conn:
+        rows = conn.execute(
+            _store_new(conn.dialect.name),
+            [{"key": key, "payload": payload, "now": at} for key, payload in updates],
+        )
+        return {row[0] for row in rows}
+
+
 def store(db: Database, key: str, payload: dict, now: datetime | None = None) -> bool:
     """Keep an update; False when it was already kept (Telegram sent it again)."""
-    try:
-        with db.engine.begin() as conn:  # a plain INSERT: this runs for every update
-            conn.execute(_STORE, {"key": key, "payload": payload, "now": now or utcnow()})
-    except IntegrityError:
-        return False
-    return True
+    return bool(store_many(db, [(key, payload)], now))
 
 
 def mark_done(session: Session, key: str, now: datetime | None = None) -> None:
@@ -139,6 +167,8 @@ class KeepsRawUpdates(BaseRequest):
     def __init__(self, inner: BaseRequest) -> None:
         self.inner = inner
         self._raw: dict[int, dict] = {}
+        # awaited before each getUpdates, whose offset confirms the updates fetched before
+        self.before_fetch: Callable[[], Awaitable[None]] | None = None
 
     @property
     def read_timeout(self) -> float | None:
@@ -161,6 +191,9 @@ class KeepsRawUpdates(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        fetching = url.endswith("/getUpdates")
+        if fetching and self.before_fetch is not None:
+            await self.before_fetch()
         code, payload = await self.inner.do_request(
             url,
             method,
@@ -170,7 +203,7 @@ class KeepsRawUpdates(BaseRequest):
             connect_timeout=connect_timeout,
             pool_timeout=pool_timeout,
         )
-        if code == 200 and url.endswith("/getUpdates"):
+        if code == 200 and fetching:
             self._keep(payload)
         return code, payload
 
@@ -193,20 +226,72 @@ class KeepsRawUpdates(BaseRequest):
 
 
 class DurableUpdateQueue(asyncio.Queue):
-    """The Application's update queue; an update is stored before it is queued."""
+    """The Application's update queue; an update is stored before it is queued.
+
+    Updates handed over together are stored together, in one transaction: python-telegram-bot
+    hands over a ``getUpdates`` answer's updates one after another without waiting between
+    them, and a polled update's ``put`` returns before it is stored; the next ``getUpdates``,
+    whose offset confirms them to Telegram, waits until they are (``stored``, called by
+    ``KeepsRawUpdates``). A webhook's update is stored before its ``put`` returns, and so
+    before the HTTP answer that confirms it. Storing that fails is tried again: nothing is
+    confirmed before it is kept.
+    """
+
+    RETRY_SECONDS = 1.0
 
     def __init__(self, db: Database) -> None:
         super().__init__()
         self.db = db
         self.bot_id: int | None = None
         self.raw: KeepsRawUpdates | None = None  # where polled updates' JSON waits
+        # (key, payload, update, the future a webhook's put waits on, or None when polled)
+        self._unstored: list[tuple[str, dict, Update, asyncio.Future | None]] = []
+        self._storing: asyncio.Task | None = None
 
     async def put(self, item) -> None:
-        if isinstance(item, Update) and self.bot_id is not None:
-            kept = self.raw.take(item.update_id) if self.raw is not None else None
-            payload = kept if kept is not None else item.to_dict()
-            key = key_of(self.bot_id, item.update_id)
-            if not await asyncio.to_thread(store, self.db, key, payload):
-                log.info("update %s arrived again; already kept", key)
-                return
-        await super().put(item)
+        if not isinstance(item, Update) or self.bot_id is None:
+            await super().put(item)
+            return
+        key = key_of(self.bot_id, item.update_id)
+        kept = self.raw.take(item.update_id) if self.raw is not None else None
+        if kept is not None:  # polled: the getUpdates that confirms it waits for it
+            self._unstored.append((key, kept, item, None))
+            self._store_soon()
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._unstored.append((key, item.to_dict(), item, done))
+        self._store_soon()
+        await done
+
+    async def stored(self) -> None:
+        """Wait until every update handed over so far is stored."""
+        while self._storing is not None and not self._storing.done():
+            await asyncio.shield(self._storing)
+
+    def _store_soon(self) -> None:
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self._store_all(), name="inbox:store")
+
+    async def _store_all(self) -> None:
+        while self._unstored:
+            batch, self._unstored = self._unstored, []
+            try:
+                new = await asyncio.to_thread(
+                    store_many, self.db, [(key, payload) for key, payload, _, _ in batch]
+                )
+            except Exception as exc:
+                log.exception("%d updates could not be stored; trying again", len(batch))
+                for *_, done in batch:
+                    if done is not None and not done.done():
+                        done.set_exception(exc)  # the webhook answers 500: Telegram resends
+                polled = [entry for entry in batch if entry[3] is None]
+                self._unstored[:0] = polled
+                await asyncio.sleep(self.RETRY_SECONDS)
+                continue
+            for key, _payload, update, done in batch:
+                if key in new:
+                    self.put_nowait(update)
+                else:
+                    log.info("update %s arrived again; already kept", key)
+                if done is not None and not done.done():
+                    done.set_result(None)
