@@ -4,6 +4,9 @@ line; nobody else can."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 from openpyxl import load_workbook
@@ -78,3 +81,26 @@ async def test_an_empty_year_says_so(db, wf, world, chat_as):
     assert "还没有可以导出的提案" in chat.said and chat.buttons == ["↩️ 返回"]
     await chat.tap("↩️ 返回")
     assert "许静，您好" in chat.said
+
+
+def test_the_running_bot_loads_openpyxl_only_for_an_export(tmp_path):
+    """openpyxl is about 6 MB of a process's memory: the bot and all its flows start without
+    it, and the first export loads it."""
+    check = (
+        "import sys\n"
+        "import bot.run, bot.cli\n"
+        "from bot.app import build_app\n"
+        "app = build_app()\n"
+        "app.engine\n"
+        "print('openpyxl' in sys.modules)\n"
+    )
+    env = {
+        **os.environ,
+        "PROPOSALBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "PROPOSALBOT_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

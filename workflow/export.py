@@ -11,9 +11,6 @@ import io
 from collections import defaultdict
 from collections.abc import Callable
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from sqlmodel import col, select
 
 from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit, pk
@@ -112,6 +109,12 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
                 else gettext(RATINGS.get(rating.result_rating or "", label("未评价")))
             )
             ratings[rating.proposal_id].append(f"{people.get(rating.person_id, '')}：{given}")
+
+    # Loaded for the first export, not by every process that may never make one (openpyxl
+    # is 6 MB of the running bot's memory).
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     sheet = book.active
