@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, inspect
 from sqlalchemy import insert as sa_insert
 from sqlmodel import Session, col, select
 
@@ -116,15 +116,16 @@ _LOCK_PROPOSAL = (  # built once: nearly every step that changes a proposal runs
 )
 
 
-_LOCKED = "locked_proposals"  # Session.info: (transaction, ids of the proposals it locked)
+_LOCKED = "locked_proposals"  # Session.info: (transaction, the proposals it locked, by id)
 
 
-def _locked_in(session: Session) -> set[int]:
-    """The proposals the session's current transaction (or savepoint) has locked."""
+def _locked_in(session: Session) -> dict[int, Proposal]:
+    """The proposals the session's current transaction (or savepoint) has locked; held here,
+    as the session's identity map holds unchanged objects only while something else does."""
     transaction = session.get_nested_transaction() or session.get_transaction()
     held = session.info.get(_LOCKED)
     if held is None or held[0] is not transaction:
-        held = (transaction, set())
+        held = (transaction, {})
         session.info[_LOCKED] = held
     return held[1]
 
@@ -133,18 +134,17 @@ def lock_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
     """Load a proposal and lock its row until the transaction ends.
 
     Locked once a transaction: asked again in the same transaction (a step reads its draft,
-    then the workflow changes it), the proposal is the one already loaded, current because
-    no one else can have changed the row since. A savepoint counts as a transaction of its
-    own (rolling it back may release what it locked)."""
+    then the workflow changes it, then the next question shows it), the proposal is the one
+    already loaded, current because no one else can have changed the row since. A savepoint
+    counts as a transaction of its own (rolling it back may release what it locked)."""
     locked = _locked_in(ctx.session)
-    if proposal_id in locked:
-        proposal = ctx.session.get(Proposal, proposal_id)
-        if proposal is not None:
-            return proposal
+    proposal = locked.get(proposal_id)
+    if proposal is not None and proposal in ctx.session and not inspect(proposal).deleted:
+        return proposal
     proposal = ctx.session.exec(_LOCK_PROPOSAL, params={"id": proposal_id}).first()
     if proposal is None:
         raise NotFound("找不到编号为 {proposal_id} 的提案。", proposal_id=proposal_id)
-    locked.add(proposal_id)
+    locked[proposal_id] = proposal
     return proposal
 
 
