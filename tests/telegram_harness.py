@@ -103,6 +103,20 @@ class Person:
         return any(label in button for m in self.user.messages for button in m.buttons)
 
 
+def text_message(uid: int, name: str, text: str, message_id: int = 1, **fields) -> dict:
+    """A private text message as the Bot API sends it in an update (``{"message": …}``)."""
+    return {
+        "message": {
+            "message_id": message_id,
+            "date": 1789000000,
+            "chat": {"id": uid, "type": "private", "first_name": name},
+            "from": {"id": uid, "is_bot": False, "first_name": name},
+            "text": text,
+            **fields,
+        }
+    }
+
+
 def bind(db, wf, tg: FakeTelegram, person_id: int, uid: int, name: str) -> Person:
     """A roster person whose Telegram account is already bound (they wrote to the bot)."""
     from workflow.invites import bind_account

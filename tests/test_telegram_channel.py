@@ -20,6 +20,7 @@ from tests.telegram_harness import (
     disclose_and_invite_up_to_preview,
     make_app,
     running,
+    text_message,
     write_up_to_attachments,
 )
 
@@ -75,16 +76,7 @@ async def test_a_polled_update_is_stored_as_telegram_sent_it(bot, db, wf, world,
     monkeypatch.setattr(Update, "to_dict", refused)
     await member.send("/menu", expect="林晓，您好！")
     tg.push_update(
-        {
-            "message": {
-                "message_id": 9001,
-                "date": 1789000000,
-                "chat": {"id": 501, "type": "private", "first_name": "林晓"},
-                "from": {"id": 501, "is_bot": False, "first_name": "林晓"},
-                "text": "/help",
-                "a_field_of_a_later_bot_api": {"kept": True},
-            }
-        }
+        text_message(501, "林晓", "/help", 9001, a_field_of_a_later_bot_api={"kept": True})
     )
     await member.send("/menu", expect="林晓，您好！")  # one chat's updates go in order
     with db.read_session() as session:
@@ -95,20 +87,6 @@ async def test_a_polled_update_is_stored_as_telegram_sent_it(bot, db, wf, world,
     assert len(pushed) == 3
     for update in pushed:
         assert stored[update["update_id"]] == update
-
-
-def pushed_text(tg, uid: int, name: str, text: str) -> dict:
-    return tg.push_update(
-        {
-            "message": {
-                "message_id": 9000 + len(text),
-                "date": 1789000000,
-                "chat": {"id": uid, "type": "private", "first_name": name},
-                "from": {"id": uid, "is_bot": False, "first_name": name},
-                "text": text,
-            }
-        }
-    )
 
 
 async def test_updates_fetched_together_are_stored_together_before_telegram_is_told(
@@ -130,7 +108,7 @@ async def test_updates_fetched_together_are_stored_together_before_telegram_is_t
 
     monkeypatch.setattr(inbox, "store_many", held)
     for _ in range(5):
-        pushed_text(tg, 501, "林晓", "/help")
+        tg.push_update(text_message(501, "林晓", "/help"))
     for _ in range(200):
         if batches:
             break
@@ -162,7 +140,7 @@ async def test_updates_that_could_not_be_stored_are_stored_later_and_only_then_c
         return store_many(db_, updates, now)
 
     monkeypatch.setattr(inbox, "store_many", failing_once)
-    pushed_text(tg, 501, "林晓", "/help")
+    tg.push_update(text_message(501, "林晓", "/help"))
     await asyncio.sleep(0.15)
     assert not failures and tg.updates_pending() == 1  # failed once; not confirmed
     await member.send("/menu", expect="林晓，您好！")

@@ -10,7 +10,7 @@ from bot.telegram import inbox
 from storage.models import ChannelAccount, InboundUpdate, Notice, Proposal
 from tests.factories import Story
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import bind, make_app, running
+from tests.telegram_harness import bind, make_app, running, text_message
 from workflow import proposals
 
 
@@ -121,14 +121,9 @@ async def test_an_update_stored_but_not_handled_before_a_crash_is_handled_on_res
     member = bind(db, wf, tg, world.member, 501, "林晓")
     update = {
         "update_id": 7001,
-        "message": {
-            "message_id": 1,
-            "date": 1789000000,
-            "chat": {"id": 501, "type": "private", "first_name": "林晓"},
-            "from": {"id": 501, "is_bot": False, "first_name": "林晓"},
-            "text": "/new",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 4}],
-        },
+        **text_message(
+            501, "林晓", "/new", entities=[{"type": "bot_command", "offset": 0, "length": 4}]
+        ),
     }
     assert inbox.store(db, inbox.key_of(tg.bot_id, 7001), update)
     assert not inbox.store(db, inbox.key_of(tg.bot_id, 7001), update)  # kept once
