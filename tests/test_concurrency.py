@@ -217,8 +217,13 @@ def test_a_proposal_is_locked_once_a_transaction_and_again_in_a_savepoint(db, wf
                 assert lock_proposal(ctx, pid) is first and len(selects) == 2
             assert first.title.endswith("提案建议")
         with db.session() as session:
-            lock_proposal(wf.ctx(session, world.member), pid)
+            ctx = wf.ctx(session, world.member)
+            session.commit()
+            lock_proposal(ctx, pid)  # the transaction's first statement
             assert len(selects) == 3
+            session.commit()
+            lock_proposal(ctx, pid)  # a new transaction's first statement again: read again
+            assert len(selects) == 4
     finally:
         event.remove(db.engine, "before_cursor_execute", watch)
 

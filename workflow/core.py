@@ -123,6 +123,8 @@ def _locked_in(session: Session) -> dict[int, Proposal]:
     """The proposals the session's current transaction (or savepoint) has locked; held here,
     as the session's identity map holds unchanged objects only while something else does."""
     transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:  # none begun yet: what is locked now is kept from the next call
+        return {}
     held = session.info.get(_LOCKED)
     if held is None or held[0] is not transaction:
         held = (transaction, {})
