@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import rjieba
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine as SAEngine
 from sqlmodel import Session, col, select
 
-from storage.models import Proposal
+from storage.models import Person, Proposal, table_of
 from workflow.statuses import ProposalStatus
 
 TITLE_WEIGHT = 3  # a title term counts as much as this many body terms
@@ -108,6 +109,7 @@ class Similar:
     proposal: Proposal
     score: float  # BM25 score
     relative: float  # score / the draft's score against itself
+    proposer: str = ""  # the proposer's name
 
 
 def _fields(proposal: Proposal) -> tuple[list[str], list[str]]:
@@ -215,16 +217,18 @@ def _index_for(session: Session, year: int) -> _YearIndex:
         return index
 
 
+_proposals = table_of(Proposal).c
+_YEAR_ROWS = (  # built once: it runs on every 📤 提交
+    sa_select(_proposals.id, _proposals.text_hash, _proposals.disclose, _proposals.proposer_id)
+    .where(_proposals.year == bindparam("year"))
+    .where(_proposals.status.not_in(COMPARED))
+    .order_by(_proposals.id)
+)
+
+
 def _year_rows(session: Session, year: int) -> list:
     """(id, text_hash, disclose, proposer_id) of the year's proposals that are compared."""
-    return list(
-        session.exec(
-            select(Proposal.id, Proposal.text_hash, Proposal.disclose, Proposal.proposer_id)
-            .where(Proposal.year == year)
-            .where(col(Proposal.status).not_in(COMPARED))
-            .order_by(col(Proposal.id))
-        ).all()
-    )
+    return list(session.connection().execute(_YEAR_ROWS, {"year": year}).all())
 
 
 def warm(session: Session, year: int) -> int:
@@ -265,50 +269,65 @@ def similar_proposals(
     with index.lock:
         index.follow(session, rows)
         slots = [index.slot_of[pid] for pid in shown]
-        in_corpus = bytearray(len(index.hashes))
-        total_length = 0
-        for slot in slots:
-            in_corpus[slot] = 1
-            total_length += index.lengths[slot]
         own_doc = _document(*mine)
         own_tf = Counter(own_doc)
         n_docs = len(slots) + 1
+        total_length = sum(index.lengths[slot] for slot in slots)
         avgdl = ((total_length + len(own_doc)) / n_docs) or 1.0
         k1, b = BM25.K1, BM25.B
-        scores: dict[int, float] = {}
+        # Every live slot is usually shown (dead slots and undisclosed proposals aside):
+        # then the postings need no filtering.
+        everything = len(slots) == len(index.hashes)
+        in_corpus = bytearray(len(index.hashes))
+        for slot in slots:
+            in_corpus[slot] = 1
+        norm_of = [k1 * (1 - b + b * length / avgdl) for length in index.lengths]
+        scores = [0.0] * len(index.hashes)
         own = 0.0
         for term, weight in query.items():
-            hits = []
             entry = index.postings.get(term)
+            hit_slots: Sequence[int] = ()
+            hit_counts: Sequence[int] = ()
             if entry is not None:
-                hits = [(s, c) for s, c in zip(*entry, strict=True) if in_corpus[s]]
-            df = len(hits) + (1 if term in own_tf else 0)
+                if everything:
+                    hit_slots, hit_counts = entry
+                else:
+                    kept = [(s, c) for s, c in zip(*entry, strict=True) if in_corpus[s]]
+                    hit_slots = [s for s, _ in kept]
+                    hit_counts = [c for _, c in kept]
+            own_count = own_tf.get(term, 0)
+            df = len(hit_slots) + (1 if own_count else 0)
             idf = math.log(1 + (n_docs + PRIOR_DOCS - df + 0.5) / (df + 0.5))
-            for slot, count in hits:
-                norm = k1 * (1 - b + b * index.lengths[slot] / avgdl)
-                scores[slot] = scores.get(slot, 0.0) + weight * idf * count * (k1 + 1) / (
-                    count + norm
-                )
-            if term in own_tf:
-                count = own_tf[term]
-                norm = k1 * (1 - b + b * len(own_doc) / avgdl)
-                own += weight * idf * count * (k1 + 1) / (count + norm)
+            factor = weight * idf * (k1 + 1)
+            for slot, count in zip(hit_slots, hit_counts, strict=True):
+                scores[slot] += factor * count / (count + norm_of[slot])
+            if own_count:
+                own += factor * own_count / (own_count + k1 * (1 - b + b * len(own_doc) / avgdl))
         id_of = {index.slot_of[pid]: pid for pid in shown}
-        if min_relative <= 0:  # then every proposal is similar: those sharing no term score 0
-            for slot in id_of:
-                scores.setdefault(slot, 0.0)
+        # A proposal sharing no term scores 0: shown only when every proposal is similar.
+        candidates = [
+            (scores[slot], pid)
+            for slot, pid in id_of.items()
+            if scores[slot] > 0 or min_relative <= 0
+        ]
     if own <= 0:
         return []
     ranked = sorted(
-        ((score, id_of[slot]) for slot, score in scores.items() if score / own >= min_relative),
+        (item for item in candidates if item[0] / own >= min_relative),
         key=lambda item: (-item[0], item[1]),
     )[:limit]
     if not ranked:
         return []
     loaded = {
-        p.id: p
-        for p in session.exec(
-            select(Proposal).where(col(Proposal.id).in_([pid for _, pid in ranked]))
+        p.id: (p, name)
+        for p, name in session.exec(
+            select(Proposal, Person.name)
+            .join(Person, col(Person.id) == col(Proposal.proposer_id))
+            .where(col(Proposal.id).in_([pid for _, pid in ranked]))
         ).all()
     }
-    return [Similar(loaded[pid], score, score / own) for score, pid in ranked]
+    return [
+        Similar(loaded[pid][0], score, score / own, loaded[pid][1])
+        for score, pid in ranked
+        if pid in loaded
+    ]

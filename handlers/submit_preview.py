@@ -16,7 +16,7 @@ from storage.models import Proposal, pk
 from workflow import attachments, proposals
 from workflow.core import person_name
 from workflow.errors import InvalidInput
-from workflow.permissions import signer_of
+from workflow.permissions import signed_among, signer_of
 from workflow.record import render_record
 from workflow.statuses import proposal_label
 
@@ -130,13 +130,14 @@ def _submit(turn: Turn) -> str:
 # ---------------------------------------------------------------- similar proposals
 
 
-def _joinable(turn: Turn, proposal: Proposal) -> bool:
-    """Whether to offer co-signing ``proposal`` instead (the workflow checks it again)."""
-    return (
-        proposal.proposer_id != my_id(turn)
-        and proposals.cosign_open(turn.ctx, proposal)
-        and signer_of(turn.ctx, pk(proposal), my_id(turn)) is None
-    )
+def _joinable(turn: Turn, proposal: Proposal, signed: set[int] | None = None) -> bool:
+    """Whether to offer co-signing ``proposal`` instead (the workflow checks it again).
+    ``signed``: the ids of proposals among those shown that I already sign, when known."""
+    if proposal.proposer_id == my_id(turn) or not proposals.cosign_open(turn.ctx, proposal):
+        return False
+    if signed is not None:
+        return pk(proposal) not in signed
+    return signer_of(turn.ctx, pk(proposal), my_id(turn)) is None
 
 
 def _similar(turn: Turn, proposal: Proposal) -> list[Similar]:
@@ -159,16 +160,17 @@ def ask_similar(turn: Turn) -> None:
         lines = [turn.t("没有发现内容相近的提案。")]
     else:
         lines = [turn.t("提交前请留意，今年已有 {n} 件内容相近的提案：", n=len(found))]
+    signed = signed_among(turn.ctx, [pk(match.proposal) for match in found], my_id(turn))
     for i, match in enumerate(found, 1):
         other = match.proposal
         line = turn.t(
             "{i}.《{title}》 提案人：{name} 状态：{status}",
             i=i,
             title=other.title,
-            name=person_name(turn.session, other.proposer_id),
+            name=match.proposer,
             status=turn.t(proposal_label(other.status)),
         )
-        if _joinable(turn, other):
+        if _joinable(turn, other, signed):
             line += turn.t("（可联名，截止{deadline}）", deadline=turn.time(other.cosign_deadline))
             choices.append(
                 turn.choice(

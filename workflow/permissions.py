@@ -47,6 +47,19 @@ def signer_of(ctx: Ctx, proposal_id: int, person_id: int | None) -> Signer | Non
     ).first()
 
 
+def signed_among(ctx: Ctx, proposal_ids: list[int], person_id: int | None) -> set[int]:
+    """The ids, among ``proposal_ids``, of the proposals ``person_id`` signs: one query."""
+    if person_id is None or not proposal_ids:
+        return set()
+    return set(
+        ctx.session.exec(
+            select(Signer.proposal_id)
+            .where(col(Signer.proposal_id).in_(proposal_ids))
+            .where(Signer.person_id == person_id)
+        ).all()
+    )
+
+
 def can_view(ctx: Ctx, proposal: Proposal) -> bool:
     """Who may read a record: staff; its signers; the units, supervisors and leader on it;
     anyone bound once a disclosed proposal has been filed."""
