@@ -6,7 +6,7 @@ draft → ✏️ 继续编辑 → 📤 提交) to the product as ``proposalbot r
 Bot API server over HTTP with Telegram's flood limits in force (real time). Each submission
 commits a receipt notice for the member; the dispatcher, woken by the channel after the
 update, sends it. The commit moment is taken from SQLAlchemy's ``after_commit`` event of the
-session that flushed the notice; the call's moment from the server's request log (the first
+session that wrote the notice; the call's moment from the server's request log (the first
 accepted sendMessage into that member's chat carrying the notice's text).
 """
 
@@ -34,6 +34,7 @@ from bot.telegram import render as tr
 from handlers.messages import split_text
 from storage.models import ChannelAccount, Notice
 from workflow import proposals
+from workflow.core import NOTICE_IDS
 
 
 @dataclass
@@ -59,28 +60,27 @@ def notice_commits() -> Iterator[dict[int, float]]:
     """{notice id: time.monotonic() of the commit that made it durable}, for the block."""
     committed: dict[int, float] = {}
 
-    def after_flush(session, _context) -> None:
-        ids = [obj.id for obj in session.new if isinstance(obj, Notice)]
-        if ids:
-            session.info.setdefault("bench_notices", []).extend(ids)
+    # Every session collects the ids of the notices it writes (``workflow.core.NOTICE_IDS``).
+    def after_begin(session, _transaction, _connection) -> None:
+        session.info.setdefault(NOTICE_IDS, [])
 
     def after_commit(session) -> None:
-        ids = session.info.pop("bench_notices", None)
+        ids = session.info.pop(NOTICE_IDS, None)
         if ids:
             now = time.monotonic()
             for notice_id in ids:
                 committed.setdefault(notice_id, now)
 
     def after_rollback(session) -> None:
-        session.info.pop("bench_notices", None)
+        session.info.pop(NOTICE_IDS, None)
 
-    event.listen(Session, "after_flush", after_flush)
+    event.listen(Session, "after_begin", after_begin)
     event.listen(Session, "after_commit", after_commit)
     event.listen(Session, "after_rollback", after_rollback)
     try:
         yield committed
     finally:
-        event.remove(Session, "after_flush", after_flush)
+        event.remove(Session, "after_begin", after_begin)
         event.remove(Session, "after_commit", after_commit)
         event.remove(Session, "after_rollback", after_rollback)
 

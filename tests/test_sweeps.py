@@ -31,7 +31,9 @@ from storage.models import (
 )
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story, World
 from workflow import assignments, attachments, invites, proposals, reach, replies, sweeps
+from workflow.core import notify
 from workflow.errors import InvalidTransition, PermissionDenied
+from workflow.texts import Text
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -744,3 +746,38 @@ def test_a_file_stored_again_while_being_discarded_is_kept(tmp_path):
     assert [f for f, _ in store.files()] == []
     assert store.put(b"reused bytes")[1] == path  # written anew
     assert store.read(path) == b"reused bytes"
+
+
+def test_a_sweep_counts_the_notices_its_transaction_keeps_and_holds_them_over_a_day_off(sw, world):
+    """What a sweep's services tell on a day off goes out on the next working morning; a
+    notice taken back with a skipped item (its savepoint rolled back) is neither written
+    nor counted; once the sweep is over, notices go out when they are written again."""
+
+    def skipped(person_id: int) -> None:
+        notify(ctx, [person_id], "test_taken_back", Text("撤回的通知"), key="1")
+        raise InvalidTransition("记录已被他人修改。")
+
+    def body(sweep_ctx) -> None:
+        nonlocal ctx
+        ctx = sweep_ctx
+        notify(ctx, [world.member], "test_kept", Text("保留的通知"), key="1")
+        sweeps._each(ctx, [world.cosigner], skipped)
+
+    ctx = None
+    sweeps.sweep("test_counting")(body)
+    try:
+        sw.at(d("2026-10-03"), 10)  # Saturday, in the National Day holiday
+        before = sw.last_notice()
+        with sw.db.session() as session:
+            sweep_ctx = sw.wf.ctx(session, None)
+            assert sweeps.SWEEPS["test_counting"](sweep_ctx) == 1
+            notify(sweep_ctx, [world.outsider], "test_after", Text("之后的通知"), key="1")
+        new = sw.notices(after=before)
+        assert [(n.kind, n.person_id) for n in new] == [
+            ("test_kept", world.member),
+            ("test_after", world.outsider),
+        ]
+        assert local(new[0].not_before) == datetime(2026, 10, 8, 8, 0, tzinfo=BEIJING)
+        assert local(new[1].not_before) == datetime(2026, 10, 3, 10, 30, tzinfo=BEIJING)
+    finally:
+        sweeps.SWEEPS.pop("test_counting", None)

@@ -294,6 +294,11 @@ def _jsonable(value):
 
 
 NOTICES_WRITTEN = "notices_written"  # Session.info key: this session wrote notices
+# Session.info keys a sweep sets while it runs: the earliest moment its notices may go out
+# (the next working morning, on a day off), and a list that collects the ids of the notices
+# written meanwhile (``sweeps`` counts those a savepoint did not take back).
+NOTICES_NOT_BEFORE = "notices_not_before"
+NOTICE_IDS = "notice_ids"
 NOTICE_TABLE: Table = table_of(Notice)
 
 
@@ -309,8 +314,9 @@ def notify(
     urgent: bool = False,
     not_before: datetime | None = None,
     exclude: Iterable[int | None] = (),
-) -> list[Notice]:
-    """Write one notice per recipient into the outbox; the key makes each one unique.
+) -> int:
+    """Write one notice per recipient into the outbox (one INSERT, past the ORM); the key
+    makes each one unique. Returns how many were written.
 
     The notice keeps the Text (said later in the recipient's language) and its Chinese
     rendering; action labels are message ids too, translated when the notice is shown.
@@ -327,10 +333,7 @@ def notify(
         not_before=not_before,
         exclude=exclude,
     )
-    ctx.session.info[NOTICES_WRITTEN] = True  # the channel wakes the dispatcher for these
-    notices = [Notice(**row) for row in rows]
-    ctx.session.add_all(notices)
-    return notices
+    return write_notices(ctx, rows)  # it tells the channel to wake the dispatcher
 
 
 def notice_rows(
@@ -348,6 +351,10 @@ def notice_rows(
 ) -> list[dict]:
     """The outbox rows ``notify`` writes, one per recipient (each once, none excluded)."""
     message = text.to_json() if isinstance(text, Text) else None
+    not_before = not_before or ctx.now
+    floor = ctx.session.info.get(NOTICES_NOT_BEFORE)
+    if floor is not None and as_utc(not_before) < floor:
+        not_before = floor
     skip = {p for p in exclude if p is not None}
     rows: list[dict] = []
     seen: set[int] = set()
@@ -363,7 +370,7 @@ def notice_rows(
                 "message": message,
                 "actions": actions,
                 "idempotency_key": f"{kind}:{key}:{person_id}",
-                "not_before": not_before or ctx.now,
+                "not_before": not_before,
                 "urgent": urgent,
                 "state": "pending",
                 "attempts": 0,
@@ -382,9 +389,17 @@ def write_notices(ctx: Ctx, rows: list[dict]) -> int:
     on PostgreSQL. Nothing is kept in the session; the rows are in the transaction."""
     if not rows:
         return 0
-    ctx.session.info[NOTICES_WRITTEN] = True
-    ctx.session.flush()  # notices still pending in the session go first
-    ctx.session.execute(sa_insert(NOTICE_TABLE), rows)
+    info = ctx.session.info
+    info[NOTICES_WRITTEN] = True
+    ctx.session.flush()  # what the session holds goes first: the rows may refer to it
+    collected = info.get(NOTICE_IDS)
+    if collected is None:
+        ctx.session.execute(sa_insert(NOTICE_TABLE), rows)
+    else:
+        inserted = ctx.session.execute(
+            sa_insert(NOTICE_TABLE).returning(NOTICE_TABLE.c.id), rows
+        ).scalars()
+        collected.extend(inserted)
     return len(rows)
 
 

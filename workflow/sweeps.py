@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Bundle, Mapped
 from sqlmodel import col, select
@@ -53,7 +52,15 @@ from storage.models import (
 )
 from storage.repositories import lead_units, one_of
 from workflow import assignments, proposals, replies
-from workflow.core import Ctx, lock_proposal, notice_rows, person_name, write_notices
+from workflow.core import (
+    NOTICE_IDS,
+    NOTICES_NOT_BEFORE,
+    Ctx,
+    lock_proposal,
+    notice_rows,
+    person_name,
+    write_notices,
+)
 from workflow.errors import WorkflowError
 from workflow.numbering import number_text
 from workflow.roles import Role
@@ -76,9 +83,6 @@ DIGEST_LIST_MAX = 5  # items listed under each count
 ORPHAN_FILE_DAYS = 7  # stored files no record refers to are deleted after this
 
 Sweep = Callable[[Ctx], int]
-# Session.info key: notices a sweep wrote in bulk (``_Told.send``), which the ORM events of
-# ``_new_notices`` do not see; counted with the ones written through services.
-_WRITTEN_PAST_ORM = "sweep_notices_in_bulk"
 SWEEPS: dict[str, Sweep] = {}
 
 
@@ -88,15 +92,16 @@ def sweep(name: str) -> Callable[[Callable[[Ctx], None]], Sweep]:
 
     def register(body: Callable[[Ctx], None]) -> Sweep:
         def run(ctx: Ctx) -> int:
-            before = ctx.session.info.get(_WRITTEN_PAST_ORM, 0)
-            with _new_notices(ctx) as written:
+            info = ctx.session.info
+            saved = info.get(NOTICES_NOT_BEFORE), info.get(NOTICE_IDS)
+            written: list[int] = []
+            info[NOTICE_IDS] = written
+            info[NOTICES_NOT_BEFORE] = _next_working_morning(ctx)
+            try:
                 body(ctx)
-            kept = [n for n in written if n in ctx.session]
-            send_from = _next_working_morning(ctx)
-            for notice in kept:
-                if send_from is not None and as_utc(notice.not_before) < send_from:
-                    notice.not_before = send_from
-            return len(kept) + ctx.session.info.get(_WRITTEN_PAST_ORM, 0) - before
+            finally:
+                info[NOTICES_NOT_BEFORE], info[NOTICE_IDS] = saved
+            return _still_there(ctx, written)
 
         run.__name__ = run.__qualname__ = body.__name__
         run.__doc__ = body.__doc__
@@ -115,20 +120,16 @@ def run_all(ctx: Ctx) -> dict[str, int]:
 # ---------------------------------------------------------------- helpers
 
 
-@contextmanager
-def _new_notices(ctx: Ctx):
-    """The notices added to the session inside the block (also by the services it calls)."""
-    added: list[Notice] = []
-
-    def collect(_session, instance) -> None:
-        if isinstance(instance, Notice):
-            added.append(instance)
-
-    event.listen(ctx.session, "transient_to_pending", collect)
-    try:
-        yield added
-    finally:
-        event.remove(ctx.session, "transient_to_pending", collect)
+def _still_there(ctx: Ctx, notice_ids: list[int]) -> int:
+    """How many of these notices the transaction still holds (a savepoint rolled back with
+    an item it skipped takes its notices with it)."""
+    if not notice_ids:
+        return 0
+    return ctx.session.exec(
+        select(func.count())
+        .select_from(Notice)
+        .where(one_of(ctx.session, col(Notice.id), notice_ids))
+    ).one()
 
 
 def _next_working_morning(ctx: Ctx) -> datetime | None:
@@ -253,8 +254,8 @@ class _Told:
 
     def send(self) -> None:
         """Write what was told with one INSERT (``write_notices``), after one read of which
-        keys are already in the outbox; notices written on a day off wait for the next
-        working morning, as ``sweep`` makes those written by services wait."""
+        keys are already in the outbox; on a day off they wait for the next working morning,
+        as every notice written while a sweep runs does (``sweep``)."""
         keys = {f"{kind}:{key}:{p}" for people, kind, _, key, _, _ in self.pending for p in people}
         told: set[str] = set()
         if keys:
@@ -266,7 +267,6 @@ class _Told:
                 ).all()
             )
         rows: list[dict] = []
-        send_from = _next_working_morning(self.ctx)
         for people, kind, text, key, proposal_id, actions in self.pending:
             fresh = [p for p in people if f"{kind}:{key}:{p}" not in told]
             told.update(f"{kind}:{key}:{p}" for p in fresh)
@@ -278,12 +278,9 @@ class _Told:
                 key=key,
                 proposal_id=proposal_id,
                 actions=actions,
-                not_before=max(self.ctx.now, send_from) if send_from else None,
             )
         self.pending.clear()
-        written = write_notices(self.ctx, rows)
-        info = self.ctx.session.info
-        info[_WRITTEN_PAST_ORM] = info.get(_WRITTEN_PAST_ORM, 0) + written
+        write_notices(self.ctx, rows)
 
 
 # What the reminders read of an assignment and its proposal: the columns, not whole records
