@@ -33,8 +33,7 @@ from bot.outbox import render_notice
 from bot.telegram import render as tr
 from handlers.messages import split_text
 from storage.models import ChannelAccount, Notice
-from workflow import proposals
-from workflow.core import NOTICE_IDS
+from workflow import core, proposals
 
 
 @dataclass
@@ -56,33 +55,39 @@ class Run:
 
 
 @contextlib.contextmanager
-def notice_commits() -> Iterator[dict[int, float]]:
-    """{notice id: time.monotonic() of the commit that made it durable}, for the block."""
-    committed: dict[int, float] = {}
+def notice_commits() -> Iterator[dict[str, float]]:
+    """{notice idempotency key: time.monotonic() of the commit that made it durable}, for
+    the block: the notices each session writes (``workflow.core.write_notices``, wrapped
+    for the block) are timed by that session's commit."""
+    committed: dict[str, float] = {}
+    original = core.write_notices
 
-    # Every session collects the ids of the notices it writes (``workflow.core.NOTICE_IDS``).
-    def after_begin(session, _transaction, _connection) -> None:
-        session.info.setdefault(NOTICE_IDS, [])
+    def write_notices(ctx, rows: list[dict]) -> int:
+        ctx.session.info.setdefault(_KEYS, []).extend(row["idempotency_key"] for row in rows)
+        return original(ctx, rows)
 
     def after_commit(session) -> None:
-        ids = session.info.pop(NOTICE_IDS, None)
-        if ids:
+        keys = session.info.pop(_KEYS, None)
+        if keys:
             now = time.monotonic()
-            for notice_id in ids:
-                committed.setdefault(notice_id, now)
+            for key in keys:
+                committed.setdefault(key, now)
 
     def after_rollback(session) -> None:
-        session.info.pop(NOTICE_IDS, None)
+        session.info.pop(_KEYS, None)
 
-    event.listen(Session, "after_begin", after_begin)
+    core.write_notices = write_notices  # notify() looks it up in its module each call
     event.listen(Session, "after_commit", after_commit)
     event.listen(Session, "after_rollback", after_rollback)
     try:
         yield committed
     finally:
-        event.remove(Session, "after_begin", after_begin)
+        core.write_notices = original
         event.remove(Session, "after_commit", after_commit)
         event.remove(Session, "after_rollback", after_rollback)
+
+
+_KEYS = "bench_notice_keys"  # Session.info: the keys of the notices written, until commit
 
 
 def draft_title(member: int, k: int, seed: int) -> str:
@@ -178,7 +183,7 @@ async def one_run(backend: Backend, sizes: Sizes, workdir: Path, seed: int) -> R
                 .where(Notice.kind == "submitted_receipt", ChannelAccount.channel == "telegram")
             ).all()
             for notice, external_id in rows:
-                if notice.id not in committed:
+                if notice.idempotency_key not in committed:
                     continue
                 run.notices += 1
                 text, _ = render_notice(notice, "zh")
@@ -194,7 +199,7 @@ async def one_run(backend: Backend, sizes: Sizes, workdir: Path, seed: int) -> R
                 if call is None:
                     run.unmatched += 1
                     continue
-                run.latencies.append(call.time - committed[notice.id])
+                run.latencies.append(call.time - committed[notice.idempotency_key])
     return run
 
 

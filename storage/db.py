@@ -63,7 +63,7 @@ def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engi
 
             @event.listens_for(engine, "begin")
             def _on_begin_read(conn):  # pragma: no cover - driver hook
-                conn.exec_driver_sql("BEGIN")
+                _begin(conn, "BEGIN")
 
             return engine
         _one_writer_at_a_time(engine)
@@ -103,7 +103,7 @@ def _one_writer_at_a_time(engine: Engine) -> None:
             )
         holder[0] = conn.connection.dbapi_connection
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin(conn, "BEGIN IMMEDIATE")
         except BaseException:
             _release(holder[0])
             raise
@@ -126,6 +126,16 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     event.listen(
         engine, "invalidate", lambda dbapi_connection, _record, _exc: _release(dbapi_connection)
     )
+
+
+def _begin(conn, statement: str) -> None:
+    """Say BEGIN on the driver's connection itself: every transaction starts with it, and
+    through SQLAlchemy's statement machinery it cost more than the conversation's own read.
+    A failure is raised as SQLAlchemy raises the driver's errors."""
+    try:
+        conn.connection.dbapi_connection.execute(statement)
+    except sqlite3.Error as exc:
+        raise OperationalError(statement, None, exc) from exc
 
 
 def _then_release(end: Callable[[Any], None], release: Callable[[Any], None]):

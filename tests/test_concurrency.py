@@ -618,15 +618,19 @@ def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(sqlite_p
     said: list[tuple[str, str]] = []
     lock = threading.Lock()
 
-    def watch(_conn, _cursor, statement, *_args) -> None:
+    def watch(statement: str) -> None:  # what SQLite runs, BEGIN included
         with lock:
             said.append((threading.current_thread().name, statement.split()[0].upper()))
+
+    def traced(dbapi_connection, _record) -> None:
+        dbapi_connection.set_trace_callback(watch)
 
     def committing(_conn) -> None:
         with lock:
             said.append((threading.current_thread().name, "COMMIT"))
 
-    event.listen(db.engine, "before_cursor_execute", watch)
+    db.engine.dispose()  # new connections, each traced
+    event.listen(db.engine, "connect", traced)
     event.listen(db.engine, "commit", committing, insert=True)  # before the queue moves on
     first_in = threading.Event()
 
@@ -649,8 +653,9 @@ def test_on_sqlite_a_second_writer_begins_only_once_the_first_has_ended(sqlite_p
         a.join(WAIT_LIMIT)
         b.join(WAIT_LIMIT)
     finally:
-        event.remove(db.engine, "before_cursor_execute", watch)
+        event.remove(db.engine, "connect", traced)
         event.remove(db.engine, "commit", committing)
+        db.engine.dispose()
 
     a_commit = said.index(("A", "COMMIT"))
     b_begin = said.index(("B", "BEGIN"))

@@ -294,11 +294,11 @@ def _jsonable(value):
 
 
 NOTICES_WRITTEN = "notices_written"  # Session.info key: this session wrote notices
-# Session.info keys a sweep sets while it runs: the earliest moment its notices may go out
-# (the next working morning, on a day off), and a list that collects the ids of the notices
-# written meanwhile (``sweeps`` counts those a savepoint did not take back).
+# Session.info keys: how many notices the session has written (a savepoint rolled back
+# must put it back, as ``sweeps`` does for a skipped item), and the earliest moment notices
+# written now may go out (a sweep on a day off sets it to the next working morning).
+NOTICES_COUNT = "notices_count"
 NOTICES_NOT_BEFORE = "notices_not_before"
-NOTICE_IDS = "notice_ids"
 NOTICE_TABLE: Table = table_of(Notice)
 
 
@@ -392,14 +392,8 @@ def write_notices(ctx: Ctx, rows: list[dict]) -> int:
     info = ctx.session.info
     info[NOTICES_WRITTEN] = True
     ctx.session.flush()  # what the session holds goes first: the rows may refer to it
-    collected = info.get(NOTICE_IDS)
-    if collected is None:
-        ctx.session.execute(sa_insert(NOTICE_TABLE), rows)
-    else:
-        inserted = ctx.session.execute(
-            sa_insert(NOTICE_TABLE).returning(NOTICE_TABLE.c.id), rows
-        ).scalars()
-        collected.extend(inserted)
+    ctx.session.execute(sa_insert(NOTICE_TABLE), rows)
+    info[NOTICES_COUNT] = info.get(NOTICES_COUNT, 0) + len(rows)
     return len(rows)
 
 

@@ -53,7 +53,7 @@ from storage.models import (
 from storage.repositories import lead_units, one_of
 from workflow import assignments, proposals, replies
 from workflow.core import (
-    NOTICE_IDS,
+    NOTICES_COUNT,
     NOTICES_NOT_BEFORE,
     Ctx,
     lock_proposal,
@@ -93,15 +93,13 @@ def sweep(name: str) -> Callable[[Callable[[Ctx], None]], Sweep]:
     def register(body: Callable[[Ctx], None]) -> Sweep:
         def run(ctx: Ctx) -> int:
             info = ctx.session.info
-            saved = info.get(NOTICES_NOT_BEFORE), info.get(NOTICE_IDS)
-            written: list[int] = []
-            info[NOTICE_IDS] = written
+            before, floor = info.get(NOTICES_COUNT, 0), info.get(NOTICES_NOT_BEFORE)
             info[NOTICES_NOT_BEFORE] = _next_working_morning(ctx)
             try:
                 body(ctx)
             finally:
-                info[NOTICES_NOT_BEFORE], info[NOTICE_IDS] = saved
-            return _still_there(ctx, written)
+                info[NOTICES_NOT_BEFORE] = floor
+            return info.get(NOTICES_COUNT, 0) - before
 
         run.__name__ = run.__qualname__ = body.__name__
         run.__doc__ = body.__doc__
@@ -118,18 +116,6 @@ def run_all(ctx: Ctx) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _still_there(ctx: Ctx, notice_ids: list[int]) -> int:
-    """How many of these notices the transaction still holds (a savepoint rolled back with
-    an item it skipped takes its notices with it)."""
-    if not notice_ids:
-        return 0
-    return ctx.session.exec(
-        select(func.count())
-        .select_from(Notice)
-        .where(one_of(ctx.session, col(Notice.id), notice_ids))
-    ).one()
 
 
 def _next_working_morning(ctx: Ctx) -> datetime | None:
@@ -151,12 +137,15 @@ def _week(day: date) -> str:
 
 def _each(ctx: Ctx, items: Iterable, change: Callable) -> None:
     """Apply ``change`` to each item in a savepoint; a refusal (someone changed the record
-    meanwhile) undoes that item only."""
+    meanwhile) undoes that item only, the notices it wrote included (and uncounted)."""
+    info = ctx.session.info
     for item in items:
+        written = info.get(NOTICES_COUNT, 0)
         try:
             with ctx.session.begin_nested():
                 change(item)
         except WorkflowError as refusal:
+            info[NOTICES_COUNT] = written
             log.info("sweep skipped %r: %s", item, refusal)
 
 
