@@ -278,9 +278,10 @@ def similar_proposals(
         # Every live slot is usually shown (dead slots and undisclosed proposals aside):
         # then the postings need no filtering.
         everything = len(slots) == len(index.hashes)
-        in_corpus = bytearray(len(index.hashes))
-        for slot in slots:
-            in_corpus[slot] = 1
+        in_corpus = bytearray(0 if everything else len(index.hashes))
+        if not everything:
+            for slot in slots:
+                in_corpus[slot] = 1
         norm_of = [k1 * (1 - b + b * length / avgdl) for length in index.lengths]
         scores = [0.0] * len(index.hashes)
         own = 0.0
