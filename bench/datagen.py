@@ -314,17 +314,27 @@ class Generator:
         ages.sort(reverse=True)
         numbers: dict[int, int] = {}
         quota_base, quota_extra = divmod(s.audit_events, s.proposals)
-        proposers = rng.choices(self.members, weights=self.member_weights, k=s.proposals)
+        # The last 12 months' proposals (the oldest first, so they come last) draw from
+        # random streams of their own: the same current work whatever the history before.
+        recent = 0 if s.recent is None else min(s.recent, s.proposals)
+        history = s.proposals - recent
+        proposers = rng.choices(self.members, weights=self.member_weights, k=history)
+        proposers += random.Random(f"{s.seed}:recent").choices(
+            self.members, weights=self.member_weights, k=recent
+        )
         signed: dict[int, int] = {}
         unit_load: dict[int, int] = {}
         longest = (0, 0, 0)  # (events, year, number)
         for i, age in enumerate(ages):
             quota = quota_base + (1 if i < quota_extra else 0)
+            if i >= history:
+                self.rng = random.Random(f"{s.seed}:recent:{i - history}")
             events, year, number = self.proposal(
                 age, proposers[i], quota, numbers, signed, unit_load
             )
             if number and events > longest[0]:
                 longest = (events, year, number)
+        self.rng = rng
         for year, last in sorted(numbers.items()):
             self.out.add("year_counter", {"year": year, "last_number": last})
         self.info.busiest_member = max(signed, key=signed.get)

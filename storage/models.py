@@ -148,6 +148,11 @@ class Proposal(SQLModel, table=True):
         UniqueConstraint("year", "number"),
         Index("ix_proposal_status_year", "status", "year"),
         Index("ix_proposal_submitted_at", "submitted_at"),
+        # A person's proposals newest first, read along the index and stopped at a page.
+        Index("ix_proposal_proposer", "proposer_id", "id"),
+        # A proposal's status by id without its row (the texts make the rows wide): a
+        # member's count of proposals checks each one's status here.
+        Index("ix_proposal_id_status", "id", "status"),
         # Only the disclosed proposals not yet published: the queue publication reads.
         Index(
             "ix_proposal_unpublished",
@@ -170,7 +175,7 @@ class Proposal(SQLModel, table=True):
     suggested_unit: str | None = Field(default=None, max_length=200)
     disclose: bool = Field(default=True)  # 信息公开
     status: str = Field(default="draft", max_length=20, index=True)
-    proposer_id: int = Field(foreign_key="person.id", index=True)
+    proposer_id: int = Field(foreign_key="person.id")
 
     submitted_at: datetime | None = None
     cosign_deadline: datetime | None = None
@@ -217,11 +222,15 @@ class Signer(SQLModel, table=True):
     """The lead signer (领衔) and co-signers (联名) of a proposal."""
 
     __tablename__ = "signer"
-    __table_args__ = (UniqueConstraint("proposal_id", "person_id"),)
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "person_id"),
+        # A member's proposals newest first, and how many, from the index alone.
+        Index("ix_signer_person", "person_id", "proposal_id", "state"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposal.id", index=True)
-    person_id: int = Field(foreign_key="person.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
     role: str = Field(default="co", max_length=10)  # lead | co
     position: int = Field(default=0)
     state: str = Field(default="pending", max_length=20)  # pending|confirmed|declined|expired
@@ -252,6 +261,8 @@ class Assignment(SQLModel, table=True):
     __tablename__ = "assignment"
     __table_args__ = (
         Index("ix_assignment_unit_status", "unit_id", "status"),
+        # A unit's proposals newest first, read along the index and stopped at a page.
+        Index("ix_assignment_unit_proposal", "unit_id", "proposal_id", "status"),
         Index("ix_assignment_status_due", "status", "due_date"),
     )
 

@@ -128,6 +128,9 @@ async def test_my_proposals_come_eight_at_a_time(db, wf, world, chat_as):
     story = Story(db, wf, world)
     for i in range(10):
         story.submitted(title=f"关于第{i + 1}个社区服务站建设的建议")
+    # Neither a draft nor a withdrawn proposal is listed or counted.
+    story.draft(title="关于尚在起草的建议")
+    story.run(world.member, proposals.withdraw, story.submitted(title="关于已撤回的建议"))
     chat = chat_as(world.member)
     await open_mine(chat)
     assert len(chat.buttons) == 9 and chat.buttons[-1] == "更多"

@@ -134,6 +134,13 @@ def test_list_filters_and_show_the_record(run, db, wf, world):
     overdue = run("list", "--overdue").output
     assert "放学时段" in overdue and "老年食堂" not in overdue and "（1 件）" in overdue
 
+    # In the order of the register: numbered first, by number; the unnumbered after.
+    assert listed.index("第〔1〕号") < listed.index("第〔2〕号") < listed.index("共享单车")
+    # --limit keeps the ones written last, still in the register's order.
+    newest = run("list", "--limit", "2").output
+    assert "提案（2 件）" in newest and "放学时段" not in newest
+    assert newest.index("老年食堂") < newest.index("共享单车")
+
     page = run("show", "1").output
     assert "编 号:第〔1〕号 所属类别:委员提案" in page
     assert "主办单位:区教育局" in page and "提案编号:2026年度第1号" in page
