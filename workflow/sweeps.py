@@ -491,16 +491,24 @@ def due_reminders(ctx: Ctx) -> None:
     if not _workday(ctx) or not ctx.rules.due_reminder_workdays:
         return
     offsets = sorted(ctx.rules.due_reminder_workdays)
-    moved = dict(
-        ctx.session.exec(
-            select(AuditEvent.assignment_id, func.max(AuditEvent.at))
-            .where(col(AuditEvent.action).in_(DUE_DATE_MOVES))
-            .group_by(col(AuditEvent.assignment_id))
-        ).all()
+    open_now = {role: _open_assignments(ctx, role) for role in ("lead", "co")}
+    ids = [pk(a) for rows in open_now.values() for a, _ in rows]
+    # When each open assignment's due date last moved (only theirs, not the archive's).
+    moved = (
+        dict(
+            ctx.session.exec(
+                select(AuditEvent.assignment_id, func.max(AuditEvent.at))
+                .where(col(AuditEvent.action).in_(DUE_DATE_MOVES))
+                .where(one_of(ctx.session, col(AuditEvent.assignment_id), ids))
+                .group_by(col(AuditEvent.assignment_id))
+            ).all()
+        )
+        if ids
+        else {}
     )
     told = _Told(ctx)
-    for role in ("lead", "co"):
-        for assignment, proposal in _open_assignments(ctx, role):
+    for role, rows in open_now.items():
+        for assignment, proposal in rows:
             remaining = ctx.calendar.workdays_between(ctx.today, assignment.due_date)
             reached = [o for o in offsets if o >= remaining]
             if remaining < 1 or not reached:
