@@ -151,9 +151,10 @@ def list_(
             overdue=overdue,
         )
         rows = queries.list_proposals(session, flt=flt, today=ctx.today, limit=limit)
-        people = {p.id: p.name for p in session.exec(select(Person))}
         leads = queries.lead_units(session, proposal_ids=[pk(p) for p in rows])
-        units = {u.id: u.name for u in session.exec(select(Unit))}
+        # The names of the people and units shown, not of the whole roster.
+        people = queries.names_of(session, Person, {p.proposer_id for p in rows})
+        units = queries.names_of(session, Unit, set(leads.values()))
     table = Table(title=f"提案（{len(rows)} 件）", show_lines=False)
     for column in ("编号", "年度", "标题", "提案人", "状态", "主办单位", "答复期限"):
         table.add_column(column, overflow="fold")

@@ -40,6 +40,16 @@ def one_of(session: Session, column: Any, values: Iterable) -> ColumnElement[boo
     return column.in_(each)
 
 
+def names_of(session: Session, model: type[Person] | type[Unit], ids: Iterable[int]) -> dict:
+    """id → name of these people or units (those that exist)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    ident = col(model.id)
+    rows = session.exec(select(ident, col(model.name)).where(one_of(session, ident, wanted)))
+    return dict(rows.all())
+
+
 def people_with_role(session: Session, *, role: str, unit_id: int | None = None) -> list[int]:
     """Ids of active people holding ``role`` (in ``unit_id`` if given)."""
     # A stored row's id is never NULL; the model types it ``int | None`` for unsaved rows.

@@ -9,7 +9,13 @@ from sqlmodel import Session
 
 from storage import repositories as repo
 from storage.models import Person, Proposal, Unit
-from storage.repositories import ProposalFilter, latest_year, lead_units, list_proposals
+from storage.repositories import (
+    ProposalFilter,
+    latest_year,
+    lead_units,
+    list_proposals,
+    names_of,
+)
 from workflow.errors import InvalidInput, NotFound
 from workflow.statuses import PROPOSAL_STATUS_LABELS
 from workflow.texts import Text
@@ -22,6 +28,7 @@ __all__ = [
     "latest_year",
     "lead_units",
     "list_proposals",
+    "names_of",
     "parse_status",
 ]
 
