@@ -98,7 +98,7 @@ class _Say:
 
 def is_party(ctx: Ctx, proposal: Proposal) -> bool:
     """Signers, staff and the people handling it see contact details; the public does not."""
-    if ctx.actor is None or ctx.has_role(Role.STAFF):
+    if ctx.actor is None or ctx.has_role(Role.STAFF) or proposal.proposer_id == ctx.actor_id:
         return True
     signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if signer is not None:
@@ -113,10 +113,21 @@ def is_party(ctx: Ctx, proposal: Proposal) -> bool:
     )
 
 
-def _names(ctx: Ctx, ids) -> list[str]:
-    people = {
-        p.id: p.name for p in ctx.session.exec(select(Person).where(col(Person.id).in_(ids)))
-    }
+def _name_map(ctx: Ctx, ids) -> dict[int, str]:
+    """id → name of these people, in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = ctx.session.exec(
+        select(col(Person.id), col(Person.name)).where(col(Person.id).in_(wanted))
+    ).all()
+    return {person_id: name for person_id, name in rows if person_id is not None}
+
+
+def _names(ctx: Ctx, ids, known: dict[int, str] | None = None) -> list[str]:
+    """The names of these people, in this order; ``known`` ones are not read again."""
+    people = dict(known or {})
+    people.update(_name_map(ctx, [i for i in ids if i not in people]))
     return [people[i] for i in ids if i in people]
 
 
@@ -139,7 +150,8 @@ def render_record(
     ).all()
     confirmed = [x.person_id for x in signers if x.state == "confirmed"]
     pending = [x.person_id for x in signers if x.state == "pending"]
-    lead_name = "、".join(_names(ctx, [proposal.proposer_id]))
+    known = _name_map(ctx, [proposal.proposer_id, *confirmed, *pending])  # one query
+    lead_name = "、".join(_names(ctx, [proposal.proposer_id], known))
     category = CATEGORIES.get(proposal.category, proposal.category)
 
     lines = [
@@ -153,10 +165,10 @@ def render_record(
             "提案人:{body}（领衔：{lead}）", body=proposal.collective_body, lead=lead_name
         )
     else:
-        proposer = Text("提案人:{names}", names=_names(ctx, confirmed))
+        proposer = Text("提案人:{names}", names=_names(ctx, confirmed, known))
     lines.append(say(proposer))
     if pending and not public:
-        lines.append(say(Text("待确认联名:{names}", names=_names(ctx, pending))))
+        lines.append(say(Text("待确认联名:{names}", names=_names(ctx, pending, known))))
     if proposal.field:
         sitting = Text(
             "会 次:{session} 领域:{field}",
@@ -195,7 +207,8 @@ def render_record(
     handling = s.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else proposal
     assert handling is not None
     lines += _handling_lines(ctx, handling, public, say)
-    reply = delivered_reply(ctx, proposal)
+    # A reply is written for an assignment: a proposal never assigned has none to read.
+    reply = delivered_reply(ctx, proposal) if handling.assigned_at is not None else None
     if reply is None and not public and proposal.status == ProposalStatus.REPLIED:
         lines.append(say(label("答复:已提交，待督办审核")))
     if reply is not None:
@@ -224,7 +237,10 @@ def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> li
         )
         .order_by(col(Assignment.id))
     ).all()
-    unit = {u.id: u.name for u in s.exec(select(Unit))}
+    shown = {a.unit_id for a in assignments} | {proposal.supervising_unit_id}
+    unit = dict(
+        s.exec(select(col(Unit.id), col(Unit.name)).where(col(Unit.id).in_(shown - {None}))).all()
+    )
     leads = [unit[a.unit_id] for a in assignments if a.role == "lead"]
     cos = [unit[a.unit_id] for a in assignments if a.role == "co"]
     assigned = Text(
@@ -385,10 +401,13 @@ def timeline_lines(
             select(Person).where(col(Person.id).in_({e.actor_id for e in events if e.actor_id}))
         )
     }
-    units = {u.id: u.name for u in ctx.session.exec(select(Unit))}
     unit_of = {
-        a.id: (units.get(a.unit_id, ""), a.role)
-        for a in ctx.session.exec(select(Assignment).where(Assignment.proposal_id == proposal.id))
+        assignment_id: (unit_name, role)
+        for assignment_id, unit_name, role in ctx.session.exec(
+            select(col(Assignment.id), col(Unit.name), col(Assignment.role))
+            .join(Unit, col(Unit.id) == Assignment.unit_id)
+            .where(Assignment.proposal_id == proposal.id)
+        ).all()
     }
     lines = []
     for event in events:
