@@ -38,6 +38,7 @@ from storage.models import ChannelAccount, Conversation, Person, table_of
 from workflow.core import Ctx, Workflow, local_time
 from workflow.errors import WorkflowError
 from workflow.numbering import long_number_text, number_text
+from workflow.reach import KNOWN_REACHABLE
 from workflow.roles import Role
 from workflow.texts import LIST_SEPARATORS, Text, date_text, time_text
 
@@ -58,6 +59,7 @@ _CONVERSATION = (  # the conversation, locked, and the person the account belong
         _conversations.step,
         _conversations.data,
         _conversations.version,
+        col(ChannelAccount.unreachable),
         Person,
     )
     .select_from(table_of(Conversation))
@@ -402,7 +404,11 @@ class Engine:
             except IntegrityError:
                 pass
             row = session.execute(_CONVERSATION, params).one()
-        conv_id, flow, step, data, version, person = row
+        conv_id, flow, step, data, version, unreachable, person = row
+        if unreachable is False:  # read in this transaction: nothing to make reachable again
+            session.info[KNOWN_REACHABLE] = (sender.channel, sender.external_id)
+        else:
+            session.info.pop(KNOWN_REACHABLE, None)
         state = ConversationState(
             conv_id,
             sender.channel,

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from bot.telegram import inbox
-from storage.models import ChannelAccount, InboundUpdate, Notice, Proposal
+from storage.models import AuditEvent, ChannelAccount, InboundUpdate, Notice, Proposal
 from tests.factories import Story
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import bind, make_app, running, text_message
@@ -91,6 +91,32 @@ async def test_blocking_and_unblocking_the_bot_follow_the_account(app, tg, db, w
             select(ChannelAccount).where(ChannelAccount.person_id == world.member)
         ).one()
         assert not account.unreachable
+
+
+async def test_a_message_from_an_account_marked_unreachable_makes_it_reachable_again(
+    app, tg, db, wf, world
+):
+    """A send refused while the member had blocked the bot marked the account; their next
+    message (no my_chat_member update came) makes it reachable again, once."""
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    with db.session() as session:
+        account = session.exec(
+            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
+        ).one()
+        account.unreachable = True
+        session.add(account)
+    async with running(app):
+        await member.send("/menu", expect="您好")
+        await member.send("/menu", expect="您好")
+    with db.read_session() as session:
+        account = session.exec(
+            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
+        ).one()
+        assert not account.unreachable
+        again = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "channel_reachable")
+        ).all()
+        assert [e.detail["person_id"] for e in again] == [world.member]  # the first only
 
 
 async def test_notices_get_through_transient_faults_and_arrive_once(app, tg, db, wf, world):

@@ -65,8 +65,16 @@ _REACHABLE_AGAIN = (
 )
 
 
+# Session.info key: (channel, external id) of an account this transaction has read as
+# reachable (the conversation engine reads it with the conversation), so that
+# ``mark_reachable`` has nothing to write for it.
+KNOWN_REACHABLE = "known_reachable"
+
+
 def mark_reachable(ctx: Ctx, channel: str, external_id: str) -> None:
     """The person wrote through this channel: it reaches them (again)."""
+    if ctx.session.info.get(KNOWN_REACHABLE) == (channel, external_id):
+        return
     person_id = ctx.session.execute(
         _REACHABLE_AGAIN, {"account_channel": channel, "account_id": external_id}
     ).scalar()

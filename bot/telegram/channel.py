@@ -194,8 +194,11 @@ class TelegramChannel:
         if chat is None or user is None or user.is_bot:
             await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
             return
+        answering = None
         if update.callback_query is not None:
-            await self._answer(update.callback_query)
+            # Answered while the update is handled: the button stops spinning at once, and
+            # an answer that is slow or retried holds nothing up.
+            answering = asyncio.create_task(self._answer(update.callback_query))
         lock = self._chat_locks.setdefault(chat.id, asyncio.Lock())
         self._waiting[chat.id] += 1
         try:
@@ -206,6 +209,8 @@ class TelegramChannel:
             if not self._waiting[chat.id]:
                 self._waiting.pop(chat.id, None)
                 self._chat_locks.pop(chat.id, None)
+            if answering is not None:
+                await answering
 
     async def _handle(self, update: Update, key: str, chat_id: int, chat_type: str, user) -> None:
         if chat_type != ChatType.PRIVATE:
@@ -241,10 +246,16 @@ class TelegramChannel:
             return
         if self.on_handled is not None and handled.notices:
             self.on_handled()  # the dispatcher also looks every second for anything else
-        if update.callback_query is not None:
-            await self._mark_chosen(update.callback_query, handled.locale)
         await self._update_menu(chat_id, handled)
-        await self.send_outs(chat_id, outs, handled.locale, after_contact=event.kind == "contact")
+        replies = self.send_outs(
+            chat_id, outs, handled.locale, after_contact=event.kind == "contact"
+        )
+        if update.callback_query is None:
+            await replies
+            return
+        # The tapped message shows the choice while the answer goes out: one round trip
+        # to Telegram less before the next question; each copes with its own failures.
+        await asyncio.gather(self._mark_chosen(update.callback_query, handled.locale), replies)
 
     async def _event(self, update: Update, sender: Sender, key: str, chat_id: int):
         query = update.callback_query
