@@ -246,16 +246,12 @@ class TelegramChannel:
             return
         if self.on_handled is not None and handled.notices:
             self.on_handled()  # the dispatcher also looks every second for anything else
+        if update.callback_query is not None:
+            # Before the next question: by the time it arrives, the tapped one has lost its
+            # buttons (edited at the same time, a quick tap could still find them).
+            await self._mark_chosen(update.callback_query, handled.locale)
         await self._update_menu(chat_id, handled)
-        replies = self.send_outs(
-            chat_id, outs, handled.locale, after_contact=event.kind == "contact"
-        )
-        if update.callback_query is None:
-            await replies
-            return
-        # The tapped message shows the choice while the answer goes out: one round trip
-        # to Telegram less before the next question; each copes with its own failures.
-        await asyncio.gather(self._mark_chosen(update.callback_query, handled.locale), replies)
+        await self.send_outs(chat_id, outs, handled.locale, after_contact=event.kind == "contact")
 
     async def _event(self, update: Update, sender: Sender, key: str, chat_id: int):
         query = update.callback_query
