@@ -171,6 +171,31 @@ async def test_a_tapped_prompt_keeps_its_text_and_says_what_was_chosen(bot, db, 
     assert [a.query_id for a in tg.callback_answers]  # the tap was answered
 
 
+async def test_the_tapped_prompt_loses_its_buttons_before_the_next_question_arrives(
+    bot, db, wf, world
+):
+    """Even when the edit has to wait (Telegram asked for a second's pause), the next
+    question comes after it: no quick second tap can find the old buttons."""
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/menu", expect="林晓，您好！")
+    menu = member.user.last
+    tg.inject("editMessageText", "429", times=1, retry_after=1)
+    await member.tap("新建提案", expect="标题")
+    calls = [r for r in tg.requests if r.method in ("editMessageText", "sendMessage")]
+    edited = next(
+        i
+        for i, r in enumerate(calls)
+        if r.method == "editMessageText"
+        and r.ok
+        and str(r.params["message_id"]) == str(menu.message_id)
+    )
+    asked = next(i for i, r in enumerate(calls) if "标题" in str(r.params.get("text", "")))
+    assert edited < asked
+    old = next(m for m in member.user.messages if m.message_id == menu.message_id)
+    assert old.buttons == [] and old.text.endswith("✔ 已选择：📝 新建提案")
+
+
 async def test_a_stale_button_says_it_expired_and_shows_the_current_step(bot, db, wf, world):
     tg, _ = bot
     member = bind(db, wf, tg, world.member, 501, "林晓")
