@@ -90,6 +90,9 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         while not stop.is_set():
+            # Cleared before the round, not after: a wake while it claims or sends (a notice
+            # committed after the claim read) makes the next round start at once.
+            self._wake.clear()
             try:
                 sent = await self.dispatch_once()
             except Exception:
@@ -97,7 +100,6 @@ class Dispatcher:
                 sent = 0
             if sent >= self.batch:
                 continue  # more are waiting
-            self._wake.clear()
             waiters = [
                 asyncio.ensure_future(self._wake.wait()),
                 asyncio.ensure_future(stop.wait()),

@@ -93,6 +93,41 @@ async def test_a_wake_with_nothing_due_takes_no_write_transaction(app, db, wf, w
         db.session = session
 
 
+async def test_a_wake_while_a_round_is_sending_is_not_lost(app, db, wf, world):
+    """A notice committed while the dispatcher is busy sending (after its claim read) goes
+    out as soon as that round ends, not on the next interval."""
+    bind_all(db, wf, [world.member, world.staff])
+    sending = asyncio.Event()
+    release = asyncio.Event()
+    sent_at: dict[str, float] = {}
+
+    async def slow_channel(external_id: str, text: str, actions: list[dict]) -> None:
+        if text.endswith("a"):
+            sending.set()
+            await release.wait()
+        sent_at[text] = asyncio.get_running_loop().time()
+
+    dispatcher = Dispatcher(app, {"telegram": slow_channel}, interval=30.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    try:
+        write(db, wf, [world.member], "a")
+        dispatcher.wake()
+        await asyncio.wait_for(sending.wait(), 5)
+        write(db, wf, [world.staff], "b")  # committed after the round's claim read
+        dispatcher.wake()
+        await asyncio.sleep(0.05)
+        release.set()
+        start = asyncio.get_running_loop().time()
+        while "测试通知 b" not in sent_at:
+            assert asyncio.get_running_loop().time() - start < 5, "the wake was lost"
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+    assert sent_at["测试通知 b"] >= sent_at["测试通知 a"]
+
+
 async def test_quiet_hours_hold_back_all_but_urgent_notices(app, db, wf, world, clock):
     bind_all(db, wf, [world.member])
     clock.set_local(2026, 9, 14, 22, 30)
