@@ -21,6 +21,7 @@ from storage.models import (
     Unit,
     pk,
 )
+from storage.repositories import names_of
 from workflow.assignments import CONTACT_METHODS, ROLE_NAMES
 from workflow.core import SYSTEM_NAME, Ctx
 from workflow.numbering import long_number_text, number_text
@@ -113,21 +114,10 @@ def is_party(ctx: Ctx, proposal: Proposal) -> bool:
     )
 
 
-def _name_map(ctx: Ctx, ids) -> dict[int, str]:
-    """id → name of these people, in one query."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = ctx.session.exec(
-        select(col(Person.id), col(Person.name)).where(col(Person.id).in_(wanted))
-    ).all()
-    return {person_id: name for person_id, name in rows if person_id is not None}
-
-
 def _names(ctx: Ctx, ids, known: dict[int, str] | None = None) -> list[str]:
     """The names of these people, in this order; ``known`` ones are not read again."""
     people = dict(known or {})
-    people.update(_name_map(ctx, [i for i in ids if i not in people]))
+    people.update(names_of(ctx.session, Person, [i for i in ids if i not in people]))
     return [people[i] for i in ids if i in people]
 
 
@@ -150,7 +140,7 @@ def render_record(
     ).all()
     confirmed = [x.person_id for x in signers if x.state == "confirmed"]
     pending = [x.person_id for x in signers if x.state == "pending"]
-    known = _name_map(ctx, [proposal.proposer_id, *confirmed, *pending])  # one query
+    known = names_of(s, Person, [proposal.proposer_id, *confirmed, *pending])  # one query
     lead_name = "、".join(_names(ctx, [proposal.proposer_id], known))
     category = CATEGORIES.get(proposal.category, proposal.category)
 
@@ -237,10 +227,10 @@ def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> li
         )
         .order_by(col(Assignment.id))
     ).all()
-    shown = {a.unit_id for a in assignments} | {proposal.supervising_unit_id}
-    unit = dict(
-        s.exec(select(col(Unit.id), col(Unit.name)).where(col(Unit.id).in_(shown - {None}))).all()
-    )
+    shown = {a.unit_id for a in assignments}
+    if proposal.supervising_unit_id is not None:
+        shown.add(proposal.supervising_unit_id)
+    unit = names_of(s, Unit, shown)
     leads = [unit[a.unit_id] for a in assignments if a.role == "lead"]
     cos = [unit[a.unit_id] for a in assignments if a.role == "co"]
     assigned = Text(
