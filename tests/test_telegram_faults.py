@@ -41,6 +41,10 @@ async def test_a_reply_gets_through_a_transient_fault_exactly_once(app, tg, db, 
         assert [u.state for u in session.exec(select(InboundUpdate))] == ["done"]
 
 
+def account_of(session, person_id: int) -> ChannelAccount:
+    return session.exec(select(ChannelAccount).where(ChannelAccount.person_id == person_id)).one()
+
+
 async def test_rate_limit_answers_are_waited_out_not_dropped(app, tg, db, wf, world):
     member = bind(db, wf, tg, world.member, 501, "林晓")
     async with running(app):
@@ -65,9 +69,7 @@ async def test_a_notice_to_someone_who_blocked_the_bot_is_reported_to_staff(
         await staff.user.wait_for("无法向林晓推送消息", timeout=10)
         await cosigner.user.wait_for("邀请您联名", timeout=10)  # the others are not held up
     with db.read_session() as session:
-        account = session.exec(
-            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
-        ).one()
+        account = account_of(session, world.member)
         assert account.unreachable
         to_member = session.exec(select(Notice).where(Notice.person_id == world.member)).all()
         assert {n.state for n in to_member} == {"failed"}
@@ -87,9 +89,7 @@ async def test_blocking_and_unblocking_the_bot_follow_the_account(app, tg, db, w
         member.user.unblock()
         await member.send("/menu", expect="您好")
     with db.read_session() as session:
-        account = session.exec(
-            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
-        ).one()
+        account = account_of(session, world.member)
         assert not account.unreachable
 
 
@@ -100,18 +100,14 @@ async def test_a_message_from_an_account_marked_unreachable_makes_it_reachable_a
     message (no my_chat_member update came) makes it reachable again, once."""
     member = bind(db, wf, tg, world.member, 501, "林晓")
     with db.session() as session:
-        account = session.exec(
-            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
-        ).one()
+        account = account_of(session, world.member)
         account.unreachable = True
         session.add(account)
     async with running(app):
         await member.send("/menu", expect="您好")
         await member.send("/menu", expect="您好")
     with db.read_session() as session:
-        account = session.exec(
-            select(ChannelAccount).where(ChannelAccount.person_id == world.member)
-        ).one()
+        account = account_of(session, world.member)
         assert not account.unreachable
         again = session.exec(
             select(AuditEvent).where(AuditEvent.action == "channel_reachable")
