@@ -22,6 +22,7 @@ from storage.models import Assignment, Person, Proposal, Signer, Unit, pk
 # Status codes used in queries (the workflow owns their meaning).
 DRAFT, WITHDRAWN, REASSIGNED = "draft", "withdrawn", "reassigned"
 OPEN_FOR_HANDLING = ("assigned", "replied")
+SIGNING = ("confirmed", "pending")  # a signer who signs the proposal or has yet to answer
 
 
 def one_of(session: Session, column: Any, values: Iterable) -> ColumnElement[bool]:
@@ -172,16 +173,17 @@ def _of_person(person_id: int):
     return (
         select(Signer.proposal_id)
         .join(Proposal, col(Proposal.id) == Signer.proposal_id)
-        .where(Signer.person_id == person_id, col(Signer.state).in_(["confirmed", "pending"]))
+        .where(Signer.person_id == person_id, col(Signer.state).in_(SIGNING))
         .where(col(Proposal.status).not_in([WITHDRAWN, DRAFT]))
     )
 
 
-# How many: each signature's proposal status read from ``proposal (id, status)``, not from the
-# proposal's wide row; SQLite, without statistics, prefers the row and is told (INDEXED BY).
+# How many: ``_of_person``'s conditions (bound from the same constants), with each
+# signature's proposal status read from ``proposal (id, status)``, not from the proposal's
+# wide row; SQLite, without statistics, prefers the row and is told (INDEXED BY).
 _COUNT_OF_PERSON = """
 SELECT count(*) FROM signer JOIN proposal {hint} ON proposal.id = signer.proposal_id
-WHERE signer.person_id = :person_id AND signer.state IN ('confirmed', 'pending')
+WHERE signer.person_id = :person_id AND signer.state IN (:confirmed, :pending)
 AND proposal.status NOT IN (:withdrawn, :draft)
 """
 
@@ -195,7 +197,14 @@ _COUNTS_OF_PERSON = {
 def count_proposals_of(session: Session, *, person_id: int) -> int:
     """How many proposals ``proposals_of`` lists, counted from indexes alone."""
     statement = _COUNTS_OF_PERSON[session.get_bind().dialect.name]
-    params = {"person_id": person_id, "withdrawn": WITHDRAWN, "draft": DRAFT}
+    confirmed, pending = SIGNING
+    params = {
+        "person_id": person_id,
+        "confirmed": confirmed,
+        "pending": pending,
+        "withdrawn": WITHDRAWN,
+        "draft": DRAFT,
+    }
     return session.connection().execute(statement, params).scalar_one()
 
 
