@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import sqlite3
 
@@ -62,6 +63,8 @@ ROSTER = (
     "supervisor",
     "leader",
 )
+# PROPOSALBOT_FUZZ_EXAMPLES=N: N random conversations instead of the suite's fixed 16
+FUZZ_EXAMPLES = int(os.environ.get("PROPOSALBOT_FUZZ_EXAMPLES") or 0)
 STRANGER = "stranger"
 PEOPLE = (*ROSTER, STRANGER)
 
@@ -748,10 +751,12 @@ def test_the_engine_survives_anything_anyone_sends(
         run_state_machine_as_test(
             make_machine(db, engine, world, baseline, errors, loop),
             settings=settings(
-                max_examples=16,
+                max_examples=FUZZ_EXAMPLES or 16,
                 stateful_step_count=50,
                 deadline=None,
-                derandomize=True,
+                # the test suite's 16 are the same every run; a longer run explores anew
+                derandomize=not FUZZ_EXAMPLES,
+                print_blob=True,  # a failure prints how to replay it (@reproduce_failure)
                 database=None,
                 suppress_health_check=list(HealthCheck),
             ),

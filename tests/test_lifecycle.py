@@ -239,3 +239,34 @@ def test_extension_moves_the_due_date_by_the_setting(db, wf, world):
     assert "延至" in told.text
     with pytest.raises(InvalidInput, match="晚于原期限"):
         story.run(world.staff, assignments.extend, lead, due_date=before)
+
+
+def test_choosing_what_a_draft_already_says_changes_nothing(db, wf, world, clock):
+    import pytest
+
+    from workflow.errors import PermissionDenied
+
+    story = Story(db, wf, world)
+    pid = story.draft()
+
+    def edits() -> list[tuple]:
+        with db.read_session() as s:
+            rows = s.exec(
+                select(AuditEvent).where(AuditEvent.proposal_id == pid).order_by(AuditEvent.id)
+            ).all()
+            return [(e.action, (e.detail or {}).get("fields")) for e in rows]
+
+    with db.read_session() as s:
+        before = s.get(Proposal, pid)
+    clock.advance(hours=1)
+    same = story.run(world.member, proposals.update_draft, pid, category="member", disclose=True)
+    assert (same.updated_at, same.category, same.disclose) == (before.updated_at, "member", True)
+    assert edits() == [("create", None)]
+
+    # Only what differs is written and audited.
+    story.run(world.member, proposals.update_draft, pid, disclose=False, field="社会事业")
+    assert edits() == [("create", None), ("edit_draft", ["disclose"])]
+
+    # Changing nothing still needs the right to change it.
+    with pytest.raises(PermissionDenied):
+        story.run(world.cosigner, proposals.update_draft, pid, disclose=False)

@@ -372,13 +372,12 @@ def lifecycle(w) -> list[tuple]:
             for who in (member, w.cosigner, w.staff, w.handler_tr)
         ],
         ("create", "draft", member, None),
-        drafted("category", "collective_body"),
+        # 委员提案 and 公开: 是 are what a draft starts with: chosen, they change nothing
         drafted("field"),
         drafted("analysis"),
         drafted("suggestions"),
         drafted("suggested_unit"),
         ("attach", None, member, None),
-        drafted("disclose"),
         ("invite_cosigner", None, member, w.cosigner),
         ("submit", "submitted", member, None),
         ("confirm_cosign", None, w.cosigner, w.cosigner),

@@ -167,15 +167,22 @@ def create_draft(ctx: Ctx, **fields) -> Proposal:
 
 
 def update_draft(ctx: Ctx, proposal_id: int, **fields) -> Proposal:
-    """Change fields of one's own draft; each text keeps within its limit."""
+    """Change fields of one's own draft; each text keeps within its limit.
+
+    Only what differs is written and audited: choosing the value a field already has (the
+    category or disclosure the draft starts with) is checked like any edit and changes
+    nothing."""
     proposal = _begin(ctx, "edit_draft", proposal_id)
     require_proposer(ctx, proposal)
     _guard(ctx, "edit_draft", proposal)
     clean = _clean_fields(ctx, fields)
-    for name, value in clean.items():
+    changed = {name: value for name, value in clean.items() if getattr(proposal, name) != value}
+    if not changed:
+        return proposal
+    for name, value in changed.items():
         setattr(proposal, name, value)
     _check_body(ctx, proposal)
-    _move(ctx, proposal, "edit_draft", fields=sorted(clean))
+    _move(ctx, proposal, "edit_draft", fields=sorted(changed))
     return proposal
 
 
