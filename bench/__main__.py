@@ -154,7 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         backends.append(Backend("postgresql", workdir, args.postgres_url))
     labels = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
-    started = datetime.now(UTC)
     report = Report(
         "Benchmarks"
         + (" (quick smoke: tiny sizes, the figures mean nothing)" if args.quick else ""),
@@ -167,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     scale_results = None
     for name in chosen:
         begun = time.perf_counter()
+        at = datetime.now(UTC)
+        with_scale = False  # growth measured by the scale step (same run, its databases)
         print(f"bench: {name}…", file=sys.stderr, flush=True)
         try:
             if name == "conversation":
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 section = scale.scale_section(scale_results, sc, labels)
             else:  # growth
+                with_scale = scale_results is not None
                 if scale_results is None:
                     scale_results = scale.measure(backends, sc, workdir, scale=False, growth=True)
                 section = scale.growth_section(scale_results, sc, labels)
@@ -190,9 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             section = Section(name, TITLES[name], "")
             section.notes.append(f"**This benchmark failed:** `{type(exc).__name__}: {exc}`")
-        section.notes.insert(
-            0, f"*Measured {started:%Y-%m-%d} in {time.perf_counter() - begun:.0f} s.*"
+        took = (
+            "with benchmark 4, in its time"
+            if with_scale
+            else f"in {time.perf_counter() - begun:.0f} s"
         )
+        section.notes.insert(0, f"*Measured {at:%Y-%m-%d %H:%M} UTC {took}.*")
         report.sections.append(section)
         print(f"bench: {name} done in {time.perf_counter() - begun:.0f} s", file=sys.stderr)
     if set(chosen) == set(BENCHMARKS) or not args.output.exists():
