@@ -36,7 +36,7 @@ STEPS = [
     ("engine: the update's transaction (engine.handle)", "handlers.engine", "Engine.handle"),
     (f"{NESTED}similar-proposal check, inside it", "handlers.similar", "similar_proposals"),
     (
-        "durable intake: storing the updates (inbox.store_many, one transaction a batch)",
+        "durable intake: storing updates still being handled at the next fetch (inbox.store_many)",
         "bot.telegram.inbox",
         "store_many",
     ),

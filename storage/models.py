@@ -415,8 +415,9 @@ class InboundUpdate(SQLModel, table=True):
     """An update from a chat platform, stored before the platform is told it arrived.
 
     Telegram forgets an update once it is confirmed; keeping it here first means an update
-    whose handling a crash interrupts is handled again on restart. It is marked done in the
-    same transaction as its effects, so it is never applied twice or by halves.
+    whose handling a crash interrupts is handled again on restart. It is kept done by the
+    transaction that applies its effects (inserted then, or marked done if it was stored
+    pending first), so it is never applied twice or by halves.
     """
 
     __tablename__ = "inbound_update"

@@ -89,21 +89,64 @@ async def test_a_polled_update_is_stored_as_telegram_sent_it(bot, db, wf, world,
         assert stored[update["update_id"]] == update
 
 
-async def test_updates_fetched_together_are_stored_together_before_telegram_is_told(
+def held_engine(app, monkeypatch) -> tuple[threading.Event, list[str]]:
+    """The engine waits, before each update, until the event is set; (the event, the texts
+    of the updates that reached it)."""
+    release, reached = threading.Event(), []
+    handle = app.engine.handle
+
+    def held(sender, event, **kwargs):
+        reached.append(event.text)
+        assert release.wait(WAIT_S)
+        return handle(sender, event, **kwargs)
+
+    monkeypatch.setattr(app.engine, "handle", held)
+    return release, reached
+
+
+async def test_an_update_handled_before_the_next_fetch_is_kept_by_its_own_transaction(
     bot, db, wf, world, monkeypatch
 ):
-    """The updates of one getUpdates answer are kept in one transaction, and the getUpdates
-    whose offset confirms them to Telegram waits until they are kept."""
+    """One update, one transaction: the transaction that applies a polled update inserts it,
+    done; nothing stores it beforehand. Telegram is told it arrived only after that."""
     tg, _app = bot
     member = bind(db, wf, tg, world.member, 501, "林晓")
+    stores: list[list[str]] = []
+    store_many = inbox.store_many
+
+    def counted(db_, updates, now=None):
+        stores.append([key for key, _payload in updates])
+        return store_many(db_, updates, now)
+
+    monkeypatch.setattr(inbox, "store_many", counted)
     await member.send("/menu", expect="林晓，您好！")
+    await member.send("/help", expect="/menu")
+    await member.send("/menu", expect="林晓，您好！")
+    assert stores == []
+    assert tg.updates_pending() == 0
+    with db.read_session() as session:
+        kept = session.exec(select(InboundUpdate)).all()
+    assert [u.state for u in kept] == ["done"] * 3
+    assert all(u.done_at is not None and u.payload["message"]["text"] for u in kept)
+
+
+async def test_updates_still_being_handled_are_stored_together_before_telegram_is_told(
+    bot, db, wf, world, monkeypatch
+):
+    """Updates whose handling takes longer than the queue's hold are kept in one
+    transaction, pending, and the getUpdates whose offset confirms them to Telegram waits
+    until they are; their handling then marks them done."""
+    tg, app = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/menu", expect="林晓，您好！")
+    engine_go, reached = held_engine(app, monkeypatch)
     batches: list[list[str]] = []
-    release = threading.Event()
+    store_go = threading.Event()
     store_many = inbox.store_many
 
     def held(db_, updates, now=None):
         batches.append([key for key, _payload in updates])
-        assert release.wait(WAIT_S)
+        assert store_go.wait(WAIT_S)
         return store_many(db_, updates, now)
 
     monkeypatch.setattr(inbox, "store_many", held)
@@ -114,11 +157,21 @@ async def test_updates_fetched_together_are_stored_together_before_telegram_is_t
             break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.3)  # long enough for the next getUpdates, were it not held
+    assert reached == ["/help"]  # the first is being handled, the rest wait their turn
     assert len(batches) == 1 and len(batches[0]) == 5
     assert tg.updates_pending() == 5  # none confirmed while they are not kept
-    release.set()
+    store_go.set()
+    for _ in range(200):
+        if not tg.updates_pending():
+            break
+        await asyncio.sleep(0.01)
+    assert tg.updates_pending() == 0  # kept, though not handled yet
+    with db.read_session() as session:
+        states = [u.state for u in session.exec(select(InboundUpdate))]
+    assert states == ["done", "pending", "pending", "pending", "pending", "pending"]
+    engine_go.set()
     await member.send("/menu", expect="林晓，您好！")
-    assert tg.updates_pending() == 0
+    assert reached == ["/help"] * 5 + ["/menu"]
     with db.read_session() as session:
         states = [u.state for u in session.exec(select(InboundUpdate))]
     assert states == ["done"] * 7
@@ -127,10 +180,11 @@ async def test_updates_fetched_together_are_stored_together_before_telegram_is_t
 async def test_updates_that_could_not_be_stored_are_stored_later_and_only_then_confirmed(
     bot, db, wf, world, monkeypatch, caplog
 ):
-    tg, _app = bot
+    tg, app = bot
     member = bind(db, wf, tg, world.member, 501, "林晓")
     await member.send("/menu", expect="林晓，您好！")
     monkeypatch.setattr(inbox.DurableUpdateQueue, "RETRY_SECONDS", 0.3)
+    engine_go, _reached = held_engine(app, monkeypatch)  # so that storing is needed
     failures = [OSError("disk I/O error")]
     store_many = inbox.store_many
 
@@ -143,11 +197,49 @@ async def test_updates_that_could_not_be_stored_are_stored_later_and_only_then_c
     tg.push_update(text_message(501, "林晓", "/help"))
     await asyncio.sleep(0.15)
     assert not failures and tg.updates_pending() == 1  # failed once; not confirmed
+    for _ in range(200):
+        if not tg.updates_pending():
+            break
+        await asyncio.sleep(0.01)
+    assert tg.updates_pending() == 0  # stored on the second try, then confirmed
+    engine_go.set()
     await member.send("/menu", expect="林晓，您好！")
-    assert tg.updates_pending() == 0
     with db.read_session() as session:
         assert [u.state for u in session.exec(select(InboundUpdate))] == ["done"] * 3
     assert "could not be stored; trying again" in caplog.text
+
+
+def test_an_update_is_kept_once_whichever_keeps_it_first(db):
+    """The update's own transaction and the store of updates still being handled may reach
+    the same update in either order; it ends kept once, with the handling's outcome, and is
+    never applied twice."""
+
+    def state(key):
+        with db.read_session() as session:
+            rows = session.exec(select(InboundUpdate).where(InboundUpdate.external_key == key))
+            return [(u.state, u.payload) for u in rows]
+
+    first, second, third = ({"update_id": n, "message": {"text": "/help"}} for n in (1, 2, 3))
+    # Handled before the store reached it: the store leaves it alone and queues nothing.
+    with db.session() as session:
+        inbox.mark_done(session, "b:1", first)
+    assert inbox.store_many(db, [("b:1", first)]) == set()
+    assert state("b:1") == [("done", first)]
+    # Stored first (pending), then handled.
+    assert inbox.store_many(db, [("b:2", second)]) == {"b:2"}
+    with db.session() as session:
+        inbox.mark_done(session, "b:2", second)
+    assert state("b:2") == [("done", second)]
+    # Either way, handling it again is refused.
+    for key, payload in (("b:1", first), ("b:2", second), ("b:2", None)):
+        with pytest.raises(inbox.AlreadyHandled), db.session() as session:
+            inbox.mark_done(session, key, payload)
+    # Set aside before it was ever stored: kept as failed, never handled after.
+    inbox.mark_failed(db, "b:3", third)
+    assert state("b:3") == [("failed", third)]
+    with pytest.raises(inbox.AlreadyHandled), db.session() as session:
+        inbox.mark_done(session, "b:3", third)
+    assert state("b:3") == [("failed", third)]
 
 
 def conversation(db, uid: int) -> Conversation:

@@ -1,8 +1,9 @@
 """The Telegram channel: python-telegram-bot's Application around the conversation engine.
 
-Each update is stored before Telegram is told it arrived (``inbox.DurableUpdateQueue``),
-then handled by the engine in a worker thread — one update, one transaction, marked done
-inside it — and what the engine says is sent back. Updates of one chat are handled in the
+Each update is kept in the database before Telegram is told it arrived
+(``inbox.DurableUpdateQueue``): handled by the engine in a worker thread — one update, one
+transaction, which keeps it, done — or stored first when its handling takes longer. What the
+engine says is sent back. Updates of one chat are handled in the
 order they came; different chats run concurrently.
 """
 
@@ -188,11 +189,17 @@ class TelegramChannel:
 
     # ------------------------------------------------------------- incoming
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        key = inbox.key_of(context.bot.id, update.update_id)
+        try:
+            await self._on_update_kept(update, key)
+        finally:
+            self.queue.settled(key)
+
+    async def _on_update_kept(self, update: Update, key: str) -> None:
         chat = update.effective_chat
         user = update.effective_user
-        key = inbox.key_of(context.bot.id, update.update_id)
         if chat is None or user is None or user.is_bot:
-            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            await self._set_aside(key)
             return
         answering = None
         if update.callback_query is not None:
@@ -212,22 +219,33 @@ class TelegramChannel:
             if answering is not None:
                 await answering
 
+    async def _set_aside(self, key: str, *, quietly: bool = False) -> None:
+        """The update is not handled (nothing to do, or its handling failed): kept as
+        failed, so it is neither handled again nor lost from the record."""
+        payload = self.queue.payload(key)
+        if quietly:
+            await asyncio.to_thread(_quietly, inbox.mark_failed, self.app.db, key, payload)
+        else:
+            await asyncio.to_thread(inbox.mark_failed, self.app.db, key, payload)
+
     async def _handle(self, update: Update, key: str, chat_id: int, chat_type: str, user) -> None:
         if chat_type != ChatType.PRIVATE:
             await self._decline_group(update, key, chat_id)
             return
         if update.my_chat_member is not None:
             blocked = update.my_chat_member.new_chat_member.status == "kicked"
-            await asyncio.to_thread(self._set_reachable, key, str(user.id), not blocked)
+            payload = self.queue.payload(key)
+            await asyncio.to_thread(self._set_reachable, key, payload, str(user.id), not blocked)
             return
         sender = Sender(CHANNEL, str(user.id), user.full_name)
         event = await self._event(update, sender, key, chat_id)
         if event is None:
             return
         handled = Handled()
+        payload = self.queue.payload(key)
 
         def within(session, person: Person | None) -> None:
-            inbox.mark_done(session, key)
+            inbox.mark_done(session, key, payload)
             mark_reachable(self.app.workflow.ctx(session, None), CHANNEL, sender.external_id)
             handled.notices = bool(session.info.get(NOTICES_WRITTEN))
             if person is not None:
@@ -241,7 +259,7 @@ class TelegramChannel:
             return
         except Exception:
             log.exception("update %s could not be handled; nothing was applied", key)
-            await asyncio.to_thread(_quietly, inbox.mark_failed, self.app.db, key)
+            await self._set_aside(key, quietly=True)
             await self._send_text(chat_id, gettext(handled.locale, TRY_AGAIN))
             return
         if self.on_handled is not None and handled.notices:
@@ -259,7 +277,7 @@ class TelegramChannel:
             return Event(kind="choice", payload=query.data or "")
         message = update.message
         if message is None:  # an edited message, a reaction…: nothing to do
-            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            await self._set_aside(key)
             return None
         if message.contact is not None:
             contact = message.contact
@@ -287,7 +305,7 @@ class TelegramChannel:
             name, mime = f"photo-{photo.file_unique_id}.jpg", "image/jpeg"
         locale = await asyncio.to_thread(self._locale_of, sender.external_id)
         if size > DOWNLOAD_MAX_BYTES:
-            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            await self._set_aside(key)
             text = gettext(
                 locale, FILE_TOO_BIG, size=_megabytes(size), limit=_megabytes(DOWNLOAD_MAX_BYTES)
             )
@@ -304,14 +322,14 @@ class TelegramChannel:
                     name, mime = f"{name.rsplit('.', 1)[0]}.{kind.extension}", kind.mime
         except (TelegramError, Unreachable):
             log.warning("file of update %s could not be fetched", key, exc_info=True)
-            await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+            await self._set_aside(key)
             await self._send_text(chat_id, gettext(locale, FILE_UNREADABLE))
             return None
         return Event(kind="file", file=FileIn(name=name, data=data, mime=mime))
 
     async def _decline_group(self, update: Update, key: str, chat_id: int) -> None:
         """Say once, politely, that the bot works in private chats, and leave the group."""
-        await asyncio.to_thread(inbox.mark_failed, self.app.db, key)
+        await self._set_aside(key)
         joined = update.my_chat_member is not None and (
             update.my_chat_member.new_chat_member.status in ("member", "administrator")
         )
@@ -336,10 +354,12 @@ class TelegramChannel:
             ).first()
             return person.locale if person is not None else DEFAULT_LOCALE
 
-    def _set_reachable(self, key: str | None, external_id: str, reachable: bool) -> None:
+    def _set_reachable(
+        self, key: str | None, payload: dict | None, external_id: str, reachable: bool
+    ) -> None:
         with self.app.db.session() as session:
             if key is not None:
-                inbox.mark_done(session, key)
+                inbox.mark_done(session, key, payload)
             ctx = self.app.workflow.ctx(session, None)
             if reachable:
                 mark_reachable(ctx, CHANNEL, external_id)
@@ -354,7 +374,7 @@ class TelegramChannel:
         try:
             await self._send_pieces(chat_id, outs, locale, after_contact)
         except Unreachable:
-            await asyncio.to_thread(self._set_reachable, None, str(chat_id), False)
+            await asyncio.to_thread(self._set_reachable, None, None, str(chat_id), False)
         except TelegramError:
             log.warning("a reply to chat %s could not be sent", chat_id, exc_info=True)
 

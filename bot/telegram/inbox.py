@@ -1,22 +1,26 @@
 """Updates are kept in the database before Telegram is told they arrived.
 
 python-telegram-bot's Updater puts every update it fetches (long polling) or receives
-(webhook) into ``Application.update_queue``. ``DurableUpdateQueue.put`` first stores the
-update in ``inbound_update``, so:
+(webhook) into ``Application.update_queue`` (``DurableUpdateQueue``):
 
-- in polling mode, the offset that confirms an update to Telegram is only sent after the
-  update is stored (the Updater confirms with its next ``getUpdates`` call);
-- in webhook mode, the HTTP answer that tells Telegram to stop retrying is only written after
-  the update is stored (the webhook handler awaits ``put``).
+- in polling mode, an update is handled at once, and kept by its own transaction: the one
+  that applies its effects also inserts it, done (``mark_done`` with its payload, in
+  ``Engine.handle``'s ``within`` hook). The offset that confirms it to Telegram is only sent
+  with the next ``getUpdates``, and that call waits until every update fetched before is
+  kept: handled, or, when its handling takes longer than ``HOLD_SECONDS``, stored as pending
+  in one transaction with the others still being handled;
+- in webhook mode, an update is stored before it is queued, and the HTTP answer that tells
+  Telegram to stop retrying is only written after that; its handling marks it done.
 
-An update is marked done inside the same transaction as its effects (``mark_done`` runs in
-``Engine.handle``'s ``within`` hook). On start, the updates still pending — those a crash
-interrupted — are queued again. An update Telegram sends twice is stored once.
+Either way an update is kept before it is confirmed, applied once, and never by halves. On
+start, the updates still pending — those a crash interrupted — are queued again. An update
+Telegram sends twice is kept once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -60,6 +64,33 @@ class AlreadyHandled(Exception):
 
 def key_of(bot_id: int, update_id: int) -> str:
     return f"{bot_id}:{update_id}"
+
+
+_KEEP: dict[str, Any] = {}  # dialect name -> the INSERT of an update with its outcome
+
+
+def _keep(dialect: str):
+    """Insert an update that was never stored, with its outcome; one stored pending takes
+    the outcome; one settled already (done or failed) is left alone and nothing returns."""
+    statement = _KEEP.get(dialect)
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        values = insert(table_of(InboundUpdate)).values(
+            channel=CHANNEL,
+            external_key=bindparam("key"),
+            payload=bindparam("payload"),
+            received_at=bindparam("now"),
+            state=bindparam("new_state"),
+            attempts=0,
+            done_at=bindparam("now"),
+        )
+        statement = values.on_conflict_do_update(
+            index_elements=["channel", "external_key"],
+            set_={"state": values.excluded.state, "done_at": values.excluded.done_at},
+            where=_inbound.state == "pending",
+        ).returning(_inbound.id)
+        _KEEP[dialect] = statement
+    return statement
 
 
 _STORE_NEW: dict[str, Any] = {}  # dialect name -> the INSERT that skips updates kept already
@@ -107,21 +138,34 @@ def store(db: Database, key: str, payload: dict, now: datetime | None = None) ->
     return bool(store_many(db, [(key, payload)], now))
 
 
-def mark_done(session: Session, key: str, now: datetime | None = None) -> None:
+def mark_done(
+    session: Session, key: str, payload: dict | None = None, now: datetime | None = None
+) -> None:
     """Inside the update's own transaction: claim it as done, or refuse if it already is.
 
-    A statement on the table, not the mapped class: SQLAlchemy skips the ORM's bulk-update
-    bookkeeping (nothing of this table is loaded in the session)."""
-    result = session.connection().execute(
-        _MARK, {"key": key, "new_state": "done", "now": now or utcnow()}
-    )
-    if result.rowcount == 0:
+    ``payload``: the update as Telegram sent it, when it may not be stored yet (a polled
+    update): it is inserted, done, unless it is stored already. Without it the update must
+    be stored (pending). Statements on the table, not the mapped class: SQLAlchemy skips the
+    ORM's bookkeeping (nothing of this table is loaded in the session)."""
+    if not _settle(session.connection(), key, "done", payload, now or utcnow()):
         raise AlreadyHandled(key)
 
 
-def mark_failed(db: Database, key: str) -> None:
+def mark_failed(db: Database, key: str, payload: dict | None = None) -> None:
+    """Set an update aside, unhandled (kept, as ``mark_done`` keeps it, when ``payload``)."""
     with db.session() as session:
-        session.execute(_MARK, {"key": key, "new_state": "failed", "now": utcnow()})
+        _settle(session.connection(), key, "failed", payload, utcnow())
+
+
+def _settle(conn, key: str, state: str, payload: dict | None, now: datetime) -> bool:
+    """Give a pending (or, with its payload, a not yet stored) update its outcome; False
+    when it had one already."""
+    params = {"key": key, "new_state": state, "now": now}
+    if payload is None:
+        return conn.execute(_MARK, params).rowcount > 0
+    return (
+        conn.execute(_keep(conn.dialect.name), {**params, "payload": payload}).first() is not None
+    )
 
 
 def pending(db: Database) -> list[dict]:
@@ -226,26 +270,32 @@ class KeepsRawUpdates(BaseRequest):
 
 
 class DurableUpdateQueue(asyncio.Queue):
-    """The Application's update queue; an update is stored before it is queued.
+    """The Application's update queue: no update is confirmed to Telegram before it is kept.
 
-    Updates handed over together are stored together, in one transaction: python-telegram-bot
-    hands over a ``getUpdates`` answer's updates one after another without waiting between
-    them, and a polled update's ``put`` returns before it is stored; the next ``getUpdates``,
-    whose offset confirms them to Telegram, waits until they are (``stored``, called by
-    ``KeepsRawUpdates``). A webhook's update is stored before its ``put`` returns, and so
-    before the HTTP answer that confirms it. Storing that fails is tried again: nothing is
-    confirmed before it is kept.
+    A polled update is queued at once; its handling keeps it (see the module docstring).
+    The next ``getUpdates``, whose offset confirms the updates fetched before it, first
+    waits (``stored``, called by ``KeepsRawUpdates``) up to ``HOLD_SECONDS`` for them to be
+    handled, then stores those still being handled, together, in one transaction. A
+    webhook's update is stored before its ``put`` returns, and so before the HTTP answer that
+    confirms it. Storing that fails is tried again: nothing is confirmed before it is kept.
     """
 
     RETRY_SECONDS = 1.0
+    HOLD_SECONDS = 0.02  # an update is handled in a few milliseconds; a file may take seconds
 
     def __init__(self, db: Database) -> None:
         super().__init__()
         self.db = db
         self.bot_id: int | None = None
         self.raw: KeepsRawUpdates | None = None  # where polled updates' JSON waits
-        # (key, payload, update, the future a webhook's put waits on, or None when polled)
-        self._unstored: list[tuple[str, dict, Update, asyncio.Future | None]] = []
+        # Polled updates being handled: key -> payload, until ``settled``.
+        self._payloads: dict[str, dict] = {}
+        self._open: set[str] = set()  # of those, the ones neither handled nor stored yet
+        self._none_open = asyncio.Event()
+        self._none_open.set()
+        # To store: (key, payload, the update to queue once stored or None when it is
+        # queued already, the future a webhook's put waits on or None)
+        self._unstored: list[tuple[str, dict, Update | None, asyncio.Future | None]] = []
         self._storing: asyncio.Task | None = None
 
     async def put(self, item) -> None:
@@ -255,16 +305,43 @@ class DurableUpdateQueue(asyncio.Queue):
         key = key_of(self.bot_id, item.update_id)
         kept = self.raw.take(item.update_id) if self.raw is not None else None
         if kept is not None:  # polled: the getUpdates that confirms it waits for it
-            self._unstored.append((key, kept, item, None))
-            self._store_soon()
+            if key in self._payloads:
+                log.info("update %s arrived again while being handled", key)
+                return
+            self._payloads[key] = kept
+            self._open.add(key)
+            self._none_open.clear()
+            self.put_nowait(item)
             return
         done = asyncio.get_running_loop().create_future()
         self._unstored.append((key, item.to_dict(), item, done))
         self._store_soon()
         await done
 
+    def payload(self, key: str) -> dict | None:
+        """A polled update's JSON while it is handled: its handling keeps it with this (None
+        for an update that was stored first: a webhook's, or one queued again at start)."""
+        return self._payloads.get(key)
+
+    def settled(self, key: str) -> None:
+        """The update's handling has ended: kept with its outcome, or given up (then it was
+        stored, or it is stored before the next fetch)."""
+        self._payloads.pop(key, None)
+        self._open.discard(key)
+        if not self._open:
+            self._none_open.set()
+
     async def stored(self) -> None:
-        """Wait until every update handed over so far is stored."""
+        """Wait until every update handed over so far is kept: handled within
+        ``HOLD_SECONDS``, or stored."""
+        if self._open:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._none_open.wait(), self.HOLD_SECONDS)
+        if self._open:  # still being handled: stored now, their handling marks them done
+            self._unstored.extend((key, self._payloads[key], None, None) for key in self._open)
+            self._open.clear()
+            self._none_open.set()
+            self._store_soon()
         while self._storing is not None and not self._storing.done():
             await asyncio.shield(self._storing)
 
@@ -289,7 +366,9 @@ class DurableUpdateQueue(asyncio.Queue):
                 await asyncio.sleep(self.RETRY_SECONDS)
                 continue
             for key, _payload, update, done in batch:
-                if key in new:
+                if update is None:
+                    pass  # polled, queued already: kept now, pending or handled meanwhile
+                elif key in new:
                     self.put_nowait(update)
                 else:
                     log.info("update %s arrived again; already kept", key)
