@@ -14,8 +14,8 @@ the same conversation. In a few places the kill comes in the middle of a step in
 
 - the update was handed out by getUpdates but the answer never reached the bot (so it was
   not stored): Telegram hands it out again after the restart;
-- a button tap was stored but not handled yet (its callback answer hangs): it is handled
-  from the inbox after the restart;
+- a file was stored but not handled yet (its download hangs, so the next getUpdates stored
+  it, pending, before confirming it): it is handled from the inbox after the restart;
 - a message was applied but its answer never went out, and the next message waits behind
   it: the first is not applied again, the second is handled after the restart.
 
@@ -181,19 +181,18 @@ class Crashes:
         await self.kill_and_start()
         await person.settle(expect)
 
-    async def stored_not_handled(self, person: CrashingPerson, label: str, expect: str):
-        """The tap is stored, then its callback answer hangs (it comes before handling):
-        killed there, it is handled from the inbox after the restart."""
-        self.tg.inject("answerCallbackQuery", "timeout", times=None)
-        assert await self.tg.wait_until(lambda: person.offers(label), TIMEOUT)
-        query = await person.user.tap(label)
-        await self.tg.wait_request(
-            "answerCallbackQuery",
-            timeout=TIMEOUT,
-            predicate=lambda r: r.params.get("callback_query_id") == query.id and bool(r.fault),
-        )
-        stored = self.update_of_tap(query)
-        assert stored is not None and stored.state == "pending"
+    async def stored_not_handled(
+        self, person: CrashingPerson, name: str, data: bytes, mime: str, expect: str
+    ):
+        """The file's download hangs, so its handling outlasts the queue's hold: the next
+        getUpdates stores it, pending, before confirming it. Killed there: it is handled
+        from the inbox after the restart."""
+        self.tg.inject("getFile", "timeout", times=None)
+        sent = await person.user.upload(name, data, mime)
+        await self.tg.wait_request("getFile", timeout=TIMEOUT, predicate=lambda r: bool(r.fault))
+        stored = await until(lambda: self.update_of(sent))
+        assert stored.state == "pending"
+        await until(lambda: self.tg.updates_pending() == 0)  # confirmed: kept
         self.tg.clear_faults()
         await self.kill_and_start()
         self.restarted.append(stored.external_key)
@@ -292,7 +291,9 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             await member.send(SAMPLE_SUGGESTIONS, expect="已记录")
             await member.tap("完成", expect="跳过")
             await member.send("区教育局", expect="附件")
-            await member.upload("现场照片说明.pdf", PDF, "application/pdf", expect="已收到附件")
+            await crashes.stored_not_handled(
+                member, "现场照片说明.pdf", PDF, "application/pdf", expect="已收到附件"
+            )
             await member.tap("完成", expect="是否同意公开")
             await member.tap("是", expect="联名")
             await member.send("何平", expect="找到 1 位委员")
@@ -308,11 +309,11 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             # ---- the co-signer confirms on the invitation
             await cosigner.tap("确认联名", expect="已确认联名")
 
-            # ---- staff file it (the tap killed before it is handled) and assign it
+            # ---- staff file it and assign it
             await staff.send("/menu", expect="请选择要办理的事项")
             await staff.tap("审查队列", expect="待审查 1 件")
             await staff.tap(TITLE, expect="当前状态:待审查")
-            await crashes.stored_not_handled(staff, "立案", expect="已立案，编号为")
+            await staff.tap("立案", expect="已立案，编号为")
             await staff.tap("现在交办", expect="第一步：请选择主办单位")
             await staff.tap("区教育局", expect="第二步")
             await staff.tap("区交通运输局", expect="已选协办单位：区交通运输局")
@@ -391,7 +392,7 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             await supervisor.send("/menu", expect="请选择要办理的事项")
             await supervisor.tap("答复审核", expect="待审核的答复 1 件")
             await supervisor.tap("第〔1〕号", expect="请审核这份答复")
-            await crashes.stored_not_handled(supervisor, "通过（A类）", expect="已审核通过")
+            await supervisor.tap("通过（A类）", expect="已审核通过")
 
             # ---- the member rates step by step; the co-signer with one tap
             await member.send("/menu", expect="请选择要办理的事项")
@@ -493,10 +494,10 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
     updates = crashes.updates()
     assert {u.state for u in updates} == {"done"}
     assert len({u.external_key for u in updates}) == len(updates)
-    assert len(crashes.restarted) == 3
+    assert len(crashes.restarted) == 2
     assert {u.external_key: u.attempts for u in updates if u.attempts} == dict.fromkeys(
         crashes.restarted, 1
     )
     # A kill after each step (the two messages sent into a hanging answer settle as one),
-    # one more in the middle of four steps, and one before the message that is never received.
-    assert crashes.kills == (len(updates) - 1) + 4 + 1 and bot.starts == crashes.kills + 1
+    # one more in the middle of three steps, and one before the message that is never received.
+    assert crashes.kills == (len(updates) - 1) + 3 + 1 and bot.starts == crashes.kills + 1
