@@ -209,6 +209,47 @@ async def test_updates_that_could_not_be_stored_are_stored_later_and_only_then_c
     assert "could not be stored; trying again" in caplog.text
 
 
+async def test_an_update_whose_handling_breaks_off_is_stored_and_handled_at_the_next_start(
+    db, wf, world, tmp_path, monkeypatch
+):
+    """An unexpected failure before the update's outcome is committed leaves nothing
+    applied; the update is not lost: stored, pending, before Telegram is told it arrived,
+    and handled when the bot starts again."""
+    from bot.telegram.channel import TelegramChannel
+
+    event = TelegramChannel._event
+    broken = [RuntimeError("the channel broke off")]
+
+    async def breaks_once(self, update, *args):
+        if broken and update.message is not None and update.message.text == "/help":
+            raise broken.pop()
+        return await event(self, update, *args)
+
+    monkeypatch.setattr(TelegramChannel, "_event", breaks_once)
+    async with FakeTelegram(time_scale=20) as tg:
+        app = make_app(db, wf, tmp_path, tg)
+        async with running(app):
+            member = bind(db, wf, tg, world.member, 501, "林晓")
+            await member.send("/menu", expect="林晓，您好！")
+            menu = member.user.messages[-1]
+            tg.push_update(text_message(501, "林晓", "/help"))
+            for _ in range(200):
+                if not broken and not tg.updates_pending():
+                    break
+                await asyncio.sleep(0.01)
+            assert not broken and tg.updates_pending() == 0
+            with db.read_session() as session:
+                states = [u.state for u in session.exec(select(InboundUpdate))]
+            assert states == ["done", "pending"]
+            assert member.user.messages[-1] is menu  # /help was not answered
+        app = make_app(db, wf, tmp_path, tg)
+        async with running(app):
+            await member.user.wait_for("/menu", timeout=WAIT_S, since=menu)  # at the start
+    with db.read_session() as session:
+        kept = session.exec(select(InboundUpdate)).all()
+    assert [(u.state, u.attempts) for u in kept] == [("done", 0), ("done", 1)]
+
+
 def test_an_update_is_kept_once_whichever_keeps_it_first(db):
     """The update's own transaction and the store of updates still being handled may reach
     the same update in either order; it ends kept once, with the handling's outcome, and is

@@ -192,8 +192,10 @@ class TelegramChannel:
         key = inbox.key_of(context.bot.id, update.update_id)
         try:
             await self._on_update_kept(update, key)
-        finally:
-            self.queue.settled(key)
+        except BaseException:
+            self.queue.settled(key, kept=False)  # stored pending: handled at the next start
+            raise
+        self.queue.settled(key)
 
     async def _on_update_kept(self, update: Update, key: str) -> None:
         chat = update.effective_chat

@@ -291,6 +291,7 @@ class DurableUpdateQueue(asyncio.Queue):
         # Polled updates being handled: key -> payload, until ``settled``.
         self._payloads: dict[str, dict] = {}
         self._open: set[str] = set()  # of those, the ones neither handled nor stored yet
+        self._abandoned: set[str] = set()  # open ones whose handling broke off
         self._none_open = asyncio.Event()
         self._none_open.set()
         # To store: (key, payload, the update to queue once stored or None when it is
@@ -323,9 +324,14 @@ class DurableUpdateQueue(asyncio.Queue):
         for an update that was stored first: a webhook's, or one queued again at start)."""
         return self._payloads.get(key)
 
-    def settled(self, key: str) -> None:
-        """The update's handling has ended: kept with its outcome, or given up (then it was
-        stored, or it is stored before the next fetch)."""
+    def settled(self, key: str, *, kept: bool = True) -> None:
+        """The update's handling has ended. ``kept``: its outcome is committed (done, or set
+        aside as failed). Otherwise its handling broke off before it could say so: it is
+        stored, pending, by the next fetch (if it is not already), and handled again at
+        the next start."""
+        if not kept and key in self._open:
+            self._abandoned.add(key)  # ``stored`` stores it, then lets its payload go
+            return
         self._payloads.pop(key, None)
         self._open.discard(key)
         if not self._open:
@@ -339,6 +345,9 @@ class DurableUpdateQueue(asyncio.Queue):
                 await asyncio.wait_for(self._none_open.wait(), self.HOLD_SECONDS)
         if self._open:  # still being handled: stored now, their handling marks them done
             self._unstored.extend((key, self._payloads[key], None, None) for key in self._open)
+            for key in self._abandoned:
+                self._payloads.pop(key, None)
+            self._abandoned.clear()
             self._open.clear()
             self._none_open.set()
             self._store_soon()
