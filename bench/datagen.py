@@ -119,13 +119,17 @@ class Generated:
         return FIRST_UID + person_id
 
 
-def reference_now(calendar: WorkCalendar | None = None) -> datetime:
-    """The latest working day up to today, at 10:00 Beijing time (UTC, aware)."""
+def reference_now(calendar: WorkCalendar | None = None, today: date | None = None) -> datetime:
+    """The latest working day up to today that follows a day off (a Monday, most weeks), at
+    10:00 Beijing time (UTC, aware): the sweeps' heaviest ordinary morning, when the
+    deadlines of the days off fall due and the weekly reminders start again. Any weekday
+    would make a run's figures depend on the day it ran (a Friday's sweeps write a third of
+    a Monday's notices)."""
     calendar = calendar or WorkCalendar()
-    today = datetime.now(TZ).date()
-    while not calendar.is_workday(today):
-        today -= timedelta(days=1)
-    return datetime(today.year, today.month, today.day, 10, 0, tzinfo=TZ).astimezone(UTC)
+    day = today or datetime.now(TZ).date()
+    while not (calendar.is_workday(day) and not calendar.is_workday(day - timedelta(days=1))):
+        day -= timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 10, 0, tzinfo=TZ).astimezone(UTC)
 
 
 # ---------------------------------------------------------------- writing

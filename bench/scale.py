@@ -19,7 +19,7 @@ from sqlalchemy import event
 
 from bench.bots import bench_rules
 from bench.databases import Backend, fresh
-from bench.datagen import Generated, Spec, generate
+from bench.datagen import TZ, Generated, Spec, generate
 from bench.people import content_for
 from bench.report import Section, code, figure, table
 from bench.stats import median
@@ -480,7 +480,8 @@ long ago; SQLite is measured as the product leaves it, without `ANALYZE`):
 {spec.describe()}, at least {spec.audit_events:,} audit events, with signers, assignments, replies, ratings, contacts and sent notices, each proposal in the state
 its age gives it (the last days' awaiting review or co-signers, the last three months' being
 handled, some overdue or asking for adjustment, replies awaiting review and rating, older ones
-closed and published). The reference moment is the latest working day, 10:00 Beijing time.
+closed and published). The reference moment is 10:00 Beijing time on the latest working day
+that follows a day off (a Monday, most weeks): the sweeps' heaviest ordinary morning.
 
 - *each sweep* (`workflow.sweeps.SWEEPS`, the daily digest among them): one sweep in one
   transaction at the reference moment, as the scheduler runs it, rolled back after so that
@@ -504,7 +505,8 @@ closed and published). The reference moment is the latest working day, 10:00 Bei
         where = labels[kind]
         g = m.generated
         s.blocks.append(
-            f"**Generated on {where}** in {g.seconds:.1f} s: "
+            f"**Generated on {where}** in {g.seconds:.1f} s, reference moment "
+            f"{g.now.astimezone(TZ):%Y-%m-%d %H:%M} Beijing time ({g.now.astimezone(TZ):%A}): "
             + ", ".join(f"{name} {count:,}" for name, count in g.rows.items())
         )
         for name, values in m.timings.items():
