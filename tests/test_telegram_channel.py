@@ -250,6 +250,51 @@ async def test_an_update_whose_handling_breaks_off_is_stored_and_handled_at_the_
     assert [(u.state, u.attempts) for u in kept] == [("done", 0), ("done", 1)]
 
 
+async def test_an_update_that_fails_and_cannot_be_set_aside_is_stored_for_the_next_start(
+    db, wf, world, tmp_path, monkeypatch
+):
+    """The engine fails on an update, and recording it as failed fails too (the database
+    went away for a moment): the person is asked to try again, and the update is stored,
+    pending, before Telegram is told it arrived, to be handled at the next start."""
+    async with FakeTelegram(time_scale=20) as tg:
+        app = make_app(db, wf, tmp_path, tg)
+        async with running(app):
+            member = bind(db, wf, tg, world.member, 501, "林晓")
+            await member.send("/menu", expect="林晓，您好！")
+            handle, mark_failed = app.engine.handle, inbox.mark_failed
+            unrecorded = [OSError("database is locked")]
+
+            def failing(sender, event, **kwargs):
+                if event.text == "/help":
+                    raise RuntimeError("the step broke")
+                return handle(sender, event, **kwargs)
+
+            def not_recorded(*args):
+                if unrecorded:
+                    raise unrecorded.pop()
+                return mark_failed(*args)
+
+            monkeypatch.setattr(app.engine, "handle", failing)
+            monkeypatch.setattr(inbox, "mark_failed", not_recorded)
+            await member.send("/help", expect="暂时无法处理这条消息")
+            for _ in range(200):
+                if not tg.updates_pending():
+                    break
+                await asyncio.sleep(0.01)
+            assert not unrecorded and tg.updates_pending() == 0
+            with db.read_session() as session:
+                states = [u.state for u in session.exec(select(InboundUpdate))]
+            assert states == ["done", "pending"]
+            menu = member.user.messages[-1]
+        monkeypatch.undo()
+        app = make_app(db, wf, tmp_path, tg)
+        async with running(app):
+            await member.user.wait_for("/menu", timeout=WAIT_S, since=menu)  # at the start
+    with db.read_session() as session:
+        kept = session.exec(select(InboundUpdate)).all()
+    assert [(u.state, u.attempts) for u in kept] == [("done", 0), ("done", 1)]
+
+
 def test_an_update_is_kept_once_whichever_keeps_it_first(db):
     """The update's own transaction and the store of updates still being handled may reach
     the same update in either order; it ends kept once, with the handling's outcome, and is

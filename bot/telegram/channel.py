@@ -225,10 +225,14 @@ class TelegramChannel:
         """The update is not handled (nothing to do, or its handling failed): kept as
         failed, so it is neither handled again nor lost from the record."""
         payload = self.queue.payload(key)
-        if quietly:
-            await asyncio.to_thread(_quietly, inbox.mark_failed, self.app.db, key, payload)
-        else:
+        try:
             await asyncio.to_thread(inbox.mark_failed, self.app.db, key, payload)
+        except Exception:
+            if not quietly:
+                raise
+            log.warning("could not record a failed update", exc_info=True)
+            # Not kept: stored pending by the next fetch, and handled again at the next start.
+            self.queue.settled(key, kept=False)
 
     async def _handle(self, update: Update, key: str, chat_id: int, chat_type: str, user) -> None:
         if chat_type != ChatType.PRIVATE:
@@ -537,10 +541,3 @@ def _seconds(value: float | timedelta) -> float:
 
 def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
-
-
-def _quietly(fn, *args) -> None:
-    try:
-        fn(*args)
-    except Exception:
-        log.warning("could not record a failed update", exc_info=True)

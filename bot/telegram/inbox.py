@@ -328,7 +328,9 @@ class DurableUpdateQueue(asyncio.Queue):
         """The update's handling has ended. ``kept``: its outcome is committed (done, or set
         aside as failed). Otherwise its handling broke off before it could say so: it is
         stored, pending, by the next fetch (if it is not already), and handled again at
-        the next start."""
+        the next start. Once so, it stays so (the handling's end may report it again)."""
+        if key in self._abandoned:
+            return
         if not kept and key in self._open:
             self._abandoned.add(key)  # ``stored`` stores it, then lets its payload go
             return
