@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
+from bot.outbox import render_notice
 from storage.clock import as_utc
 from storage.files import AttachmentStore
 from storage.models import (
@@ -298,6 +299,106 @@ def test_overdue_non_key_proposal_escalates_to_staff_only_and_stops_with_the_rep
     story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
     assert sw.run_twice("overdue", d("2026-10-09")) == []
     assert sw.run_twice("overdue", d("2026-10-12")) == []
+
+
+def test_watchers_get_one_escalation_a_day_at_most_listing_what_fell_overdue(sw, story, world):
+    """Four proposals fall overdue one after another. The lead unit hears of each every
+    working day; staff hear of them in one notice a week listing all of them, and between
+    Mondays in one notice listing those that fell overdue since they were last told: the
+    day the bot was down (Wednesday 14 October) is caught up on Thursday. The supervising
+    unit and the lead leader hear of the key proposal only."""
+    titles = {
+        "key": "关于改善城区小学放学时段交通秩序的建议",
+        "fri": "关于增设社区老年食堂的建议",
+        "tue": "关于规范共享单车停放的建议",
+        "wed": "关于加强校园周边食品安全监管的建议",
+    }
+    due = {"key": "2026-09-30", "fri": "2026-10-09", "tue": "2026-10-13", "wed": "2026-10-14"}
+    for name, title in titles.items():
+        pid = story.filed(title=title)
+        assign(story, pid, d(due[name]), key=name == "key")
+
+    escalations: dict[date, dict[str, str]] = {}
+    for day in days("2026-10-08", "2026-10-19"):
+        if day == d("2026-10-14"):
+            continue  # the bot is down all day
+        new = sw.run_twice("overdue", day)
+        if up := [n for n in new if n.kind == "overdue_escalated"]:
+            escalations[day] = {sw.names[n.person_id]: n.text for n in up}
+        daily = [n for n in new if n.kind == "overdue"]
+        assert len({n.proposal_id for n in daily}) == len(daily) // 2  # both handlers
+
+    number = {"key": "第〔1〕号", "fri": "第〔2〕号", "tue": "第〔3〕号", "wed": "第〔4〕号"}
+
+    def one(name: str, n: int, due: str) -> str:
+        return (
+            f"区教育局主办的{number[name]}提案《{titles[name]}》答复已逾期 {n} 个工作日"
+            f"（期限{due}），请予督办。"
+        )
+
+    assert sorted(escalations) == [d("2026-10-08"), d("2026-10-10"), d("2026-10-12"),
+                                   d("2026-10-15"), d("2026-10-19")]  # fmt: skip
+    # Thursday 8 October, the week's first working day: the key proposal, to everyone.
+    assert escalations[d("2026-10-08")] == {
+        who: one("key", 1, "2026年9月30日") for who in ("leader", "staff", "staff2", "supervisor")
+    }
+    # Saturday 10 October (a working day): the one that fell overdue, to staff only.
+    assert escalations[d("2026-10-10")] == {
+        who: one("fri", 1, "2026年10月9日") for who in ("staff", "staff2")
+    }
+    # Monday 12 October: a new week, everything each watcher watches.
+    monday = escalations[d("2026-10-12")]
+    assert monday["leader"] == monday["supervisor"] == one("key", 4, "2026年9月30日")
+    assert (
+        monday["staff"]
+        == monday["staff2"]
+        == (
+            "本周答复逾期的提案共 2 件，请予督办：\n"
+            f"· 区教育局主办的第〔1〕号提案《{titles['key']}》，期限2026年9月30日，已逾期 4 个工作日\n"
+            f"· 区教育局主办的第〔2〕号提案《{titles['fri']}》，期限2026年10月9日，已逾期 2 个工作日"
+        )
+    )
+    # Thursday 15 October: the two that fell overdue on Wednesday and Thursday, together.
+    assert escalations[d("2026-10-15")] == {
+        who: "又有 2 件提案的答复逾期，请予督办：\n"
+        f"· 区教育局主办的第〔3〕号提案《{titles['tue']}》，期限2026年10月13日，已逾期 2 个工作日\n"
+        f"· 区教育局主办的第〔4〕号提案《{titles['wed']}》，期限2026年10月14日，已逾期 1 个工作日"
+        for who in ("staff", "staff2")
+    }
+    # Monday 19 October: all four, the longest overdue first.
+    monday = escalations[d("2026-10-19")]
+    assert monday["staff"].splitlines()[0] == "本周答复逾期的提案共 4 件，请予督办："
+    assert [line[line.index("第") : line.index("号") + 1] for line in monday["staff"].splitlines()[1:]] == [
+        "第〔1〕号", "第〔2〕号", "第〔3〕号", "第〔4〕号"
+    ]  # fmt: skip
+    assert monday["leader"] == one("key", 9, "2026年9月30日")
+    # A notice of one proposal points to it; a list points to none.
+    with sw.db.read_session() as session:
+        listed = session.exec(
+            select(Notice.proposal_id, Notice.text).where(Notice.kind == "overdue_escalated")
+        ).all()
+    assert all((pid is None) == text.startswith(("本周", "又有")) for pid, text in listed)
+
+
+def test_a_long_escalation_lists_ten_and_counts_the_rest(sw, story, world):
+    """Twelve proposals overdue on the same day: the ten longest overdue are listed, then
+    how many more; the English rendering says the same."""
+    for i in range(12):
+        pid = story.filed(title=f"关于完善第{i + 1}批老旧小区改造的建议")
+        assign(story, pid, d("2026-09-21") + timedelta(days=i))
+    new = sw.run_twice("overdue", d("2026-10-12"))
+    [staff] = [n for n in new if n.kind == "overdue_escalated" and n.person_id == world.staff]
+    lines = staff.text.splitlines()
+    assert lines[0] == "本周答复逾期的提案共 12 件，请予督办："
+    assert len(lines) == 1 + sweeps.ESCALATION_LIST_MAX + 1
+    assert "第1批" in lines[1] and "第10批" in lines[10] and "第11批" not in staff.text
+    assert lines[-1] == "· ……另有 2 件"
+    english, _ = render_notice(staff, "en")
+    assert (
+        english.splitlines()[0]
+        == "12 proposals have overdue replies this week. Please follow them up:"
+    )
+    assert english.splitlines()[-1] == "· …and 2 more"
 
 
 # ---------------------------------------------------------------- the adjustment window

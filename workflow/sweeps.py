@@ -80,6 +80,7 @@ DUE_DATE_MOVES = ("assignment_extend", "assignment_rehandle")
 DIGEST = "digest"
 DIGEST_DUE_WITHIN_WORKDAYS = 5  # the digest's "due soon" section
 DIGEST_LIST_MAX = 5  # items listed under each count
+ESCALATION_LIST_MAX = 10  # overdue proposals listed in one escalation
 ORPHAN_FILE_DAYS = 7  # stored files no record refers to are deleted after this
 
 Sweep = Callable[[Ctx], int]
@@ -547,30 +548,41 @@ def due_reminders(ctx: Ctx) -> None:
 
 @sweep("overdue")
 def overdue(ctx: Ctx) -> None:
-    """A reply past its due date: the lead unit's handlers every working day; staff and the
-    supervising unit's people once a week, and the lead leader of a key proposal too."""
+    """A reply past its due date. The lead unit's handlers are told every working day, one
+    notice per proposal. Staff, the supervising unit's people and a key proposal's lead
+    leader (its watchers) get one notice each, not one per proposal: on the week's first
+    working day the sweep runs, every overdue proposal they watch; on later days of the
+    week, those that fell overdue since they were last told (a day the bot was down is
+    caught up). A notice of one proposal names it; one of several lists them, the longest
+    overdue first."""
     if not _workday(ctx):
         return
-    week = _week(ctx.today)
     told = _Told(ctx)
     staff = told.people(Role.STAFF)
+    watched: dict[int, list[_Late]] = {}
     for assignment, proposal in _open_assignments(ctx, "lead"):
         if assignment.due_date >= ctx.today:
             continue
-        late = ctx.calendar.workdays_between(assignment.due_date, ctx.today)
-        params = {
-            "number": number_text(proposal.number),
-            "title": proposal.title,
-            "due": assignment.due_date,
-            "n": late,
-        }
+        workdays = ctx.calendar.workdays_between(assignment.due_date, ctx.today)
+        late = _Late(
+            workdays,
+            assignment.due_date,
+            proposal.id,
+            {
+                "number": number_text(proposal.number),
+                "title": proposal.title,
+                "due": assignment.due_date,
+                "n": workdays,
+            },
+            told.unit_name(assignment.unit_id),
+        )
         told.tell(
             told.handlers(assignment.unit_id),
             "overdue",
             Text(
                 "{number}提案《{title}》的答复已于{due}到期，现已逾期 {n} 个工作日，"
                 "请尽快办理并提交答复。",
-                **params,
+                **late.params,
             ),
             key=f"{assignment.id}:{ctx.today.isoformat()}",
             proposal_id=proposal.id,
@@ -580,19 +592,80 @@ def overdue(ctx: Ctx) -> None:
             watchers += told.people(Role.SUPERVISOR, proposal.supervising_unit_id)
         if proposal.is_key and proposal.lead_leader_id is not None:
             watchers.append(proposal.lead_leader_id)
+        for watcher in dict.fromkeys(watchers):
+            watched.setdefault(watcher, []).append(late)
+    last_told = _escalated_this_week(ctx, list(watched))
+    for watcher, items in watched.items():
+        since = last_told.get(watcher)
+        if since is not None:
+            items = [late for late in items if late.due >= since]
+        if not items:
+            continue
+        items.sort(key=lambda late: (-late.workdays, late.proposal_id))
         told.tell(
-            watchers,
+            [watcher],
             "overdue_escalated",
-            Text(
-                "{unit}主办的{number}提案《{title}》答复已逾期 {n} 个工作日（期限{due}），"
-                "请予督办。",
-                unit=told.unit_name(assignment.unit_id),
-                **params,
-            ),
-            key=f"{proposal.id}:{week}",
-            proposal_id=proposal.id,
+            _escalation(items, first_this_week=since is None),
+            key=ctx.today.isoformat(),
+            proposal_id=items[0].proposal_id if len(items) == 1 else None,
         )
     told.send()
+
+
+@dataclass
+class _Late:
+    """An overdue lead assignment, as the escalations list it."""
+
+    workdays: int  # working days overdue
+    due: date
+    proposal_id: int
+    params: dict  # number, title, due, n: what its texts say
+    unit: str  # the lead unit's name
+
+
+def _escalated_this_week(ctx: Ctx, watchers: list[int]) -> dict[int, date]:
+    """{watcher: the latest day before today, this ISO week, they were sent an escalation};
+    one read of the outbox by its unique keys (a key names the day it was written for)."""
+    monday = ctx.today - timedelta(days=ctx.today.weekday())
+    days = [monday + timedelta(days=i) for i in range(ctx.today.weekday())]
+    keys = {f"overdue_escalated:{day.isoformat()}:{p}" for day in days for p in watchers}
+    latest: dict[int, date] = {}
+    if not keys:
+        return latest
+    found = ctx.session.exec(
+        select(Notice.idempotency_key).where(
+            one_of(ctx.session, col(Notice.idempotency_key), keys)
+        )
+    ).all()
+    for key in found:
+        _, day_text, person = key.split(":")
+        day, person_id = date.fromisoformat(day_text), int(person)
+        if day > latest.get(person_id, date.min):
+            latest[person_id] = day
+    return latest
+
+
+def _escalation(items: list[_Late], *, first_this_week: bool) -> Text:
+    """One watcher's escalation: the sentence for one proposal, a list for several."""
+    if len(items) == 1:
+        return Text(
+            "{unit}主办的{number}提案《{title}》答复已逾期 {n} 个工作日（期限{due}），请予督办。",
+            unit=items[0].unit,
+            **items[0].params,
+        )
+    lines = [
+        Text(
+            "{unit}主办的{number}提案《{title}》，期限{due}，已逾期 {n} 个工作日",
+            unit=late.unit,
+            **late.params,
+        )
+        for late in items
+    ]
+    if first_this_week:
+        title = Text("本周答复逾期的提案共 {n} 件，请予督办：", n=len(items))
+    else:
+        title = Text("又有 {n} 件提案的答复逾期，请予督办：", n=len(items))
+    return _section(title, lines, limit=ESCALATION_LIST_MAX)
 
 
 @sweep("first_contact")
@@ -778,10 +851,11 @@ def _lines(lines: list[Text]) -> Text:
     return text
 
 
-def _section(title: Text, items: list[Text]) -> Text:
-    lines = [title] + [Text("· {item}", item=item) for item in items[:DIGEST_LIST_MAX]]
-    if len(items) > DIGEST_LIST_MAX:
-        lines.append(Text("· ……另有 {n} 件", n=len(items) - DIGEST_LIST_MAX))
+def _section(title: Text, items: list[Text], limit: int = DIGEST_LIST_MAX) -> Text:
+    """A title, then up to ``limit`` items and how many more there are."""
+    lines = [title] + [Text("· {item}", item=item) for item in items[:limit]]
+    if len(items) > limit:
+        lines.append(Text("· ……另有 {n} 件", n=len(items) - limit))
     return _lines(lines)
 
 
