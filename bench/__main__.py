@@ -105,6 +105,7 @@ def sizes(args: argparse.Namespace):
             runs=1,
             memory_seconds=0.5,
             memory_people=1,
+            waiting=300,
         )
     else:
         conv, fan, lat, sc = conversation.Sizes(), fanout.Sizes(), latency.Sizes(), scale.Sizes()

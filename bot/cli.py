@@ -225,6 +225,7 @@ def export(
 
 NOTICE_STATES = {
     "pending": "待发送",
+    "parked": "待绑定账号",
     "sending": "发送中",
     "sent": "已发送",
     "failed": "失败",
@@ -235,7 +236,9 @@ NOTICE_STATES = {
 @cli.command()
 @friendly
 def notices(
-    state: str | None = typer.Option(None, help="pending、sending、sent、failed 或 cancelled"),
+    state: str | None = typer.Option(
+        None, help="pending、parked、sending、sent、failed 或 cancelled"
+    ),
     person: str | None = typer.Option(None, help="收件人姓名或手机号"),
     kind: str | None = typer.Option(None, help="通知类型，如 assigned"),
     limit: int = typer.Option(50, min=1, max=10000, help="最多列出多少条（最新的在前）"),

@@ -15,6 +15,10 @@ At least once, never lost:
 A crash between 1 and 3 leaves the notice ``sending``; when its lease runs out it is claimed
 again, so only a notice in flight at a crash can arrive twice. The dispatcher wakes when a
 handled update may have written notices (``wake``), and on an interval for the rest.
+
+Notices for people no account reaches are parked (``workflow.reach``) when the dispatcher
+starts and every ``park_every`` seconds after, so that a claim reads only what it may send,
+however many notices wait for staff who never bound an account.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from sqlmodel import col, select
 from bot.app import App
 from bot.outbox import render_notice
 from storage.models import ChannelAccount, Notice, Person
-from workflow.reach import mark_unreachable
+from workflow.reach import mark_unreachable, park_and_release
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,7 @@ class Dispatcher:
     concurrency: int = 16
     chat_rate: float = 1.0  # messages a second into one chat (Telegram: about one)
     chat_burst: int = 3  # a few may go at once before the pace applies
+    park_every: float = 60.0  # seconds between rounds of parking (workflow.reach)
     _buckets: dict[tuple[str, str], tuple[float, float]] = field(init=False, default_factory=dict)
     _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
@@ -89,7 +94,14 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        park_at = self._loop.time()
         while not stop.is_set():
+            if self._loop.time() >= park_at:
+                park_at = self._loop.time() + self.park_every
+                try:
+                    await asyncio.to_thread(self.park)
+                except Exception:
+                    log.exception("parking notices failed; trying again later")
             # Cleared before the round, not after: a wake while it claims or sends (a notice
             # committed after the claim read) makes the next round start at once.
             self._wake.clear()
@@ -147,6 +159,15 @@ class Dispatcher:
             await asyncio.to_thread(self.settle_retry, item, f"{type(exc).__name__}: {exc}")
         else:
             await asyncio.to_thread(self.settle_sent, item)
+
+    def park(self) -> tuple[int, int]:
+        """Park the notices no account can carry, release those that one can now;
+        (parked, released)."""
+        with self.app.db.session() as session:
+            parked, released = park_and_release(session)
+        if parked or released:
+            log.info("notices parked: %d, released: %d", parked, released)
+        return parked, released
 
     # ------------------------------------------------------------- the three transactions
     def claim(self) -> list[Claimed]:

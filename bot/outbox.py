@@ -36,13 +36,14 @@ def render_notice(notice: Notice, locale: str) -> tuple[str, list[dict]]:
 def claim_for_person(
     session: Session, person_id: int, now: datetime, limit: int = 20
 ) -> list[Notice]:
-    """The person's pending notices that are due, marked sent, oldest first."""
+    """The person's pending notices that are due, marked sent, oldest first; parked ones too
+    (the console reaches a person who has no chat account)."""
     notices = list(
         session.exec(
             select(Notice)
             .where(
                 Notice.person_id == person_id,
-                Notice.state == "pending",
+                col(Notice.state).in_(["pending", "parked"]),
                 col(Notice.not_before) <= now,
             )
             .order_by(col(Notice.id))

@@ -381,7 +381,8 @@ class Notice(SQLModel, table=True):
     idempotency_key: str = Field(max_length=200, unique=True)
     not_before: datetime = Field(default_factory=utcnow)
     urgent: bool = Field(default=False)
-    state: str = Field(default="pending", max_length=20)  # pending|sending|sent|failed|cancelled
+    # pending|parked (no account reaches the person: workflow.reach)|sending|sent|failed|cancelled
+    state: str = Field(default="pending", max_length=20)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)

@@ -60,8 +60,15 @@ def test_a_quick_run_of_every_benchmark_writes_the_whole_report(tmp_path):
             "`/status N`",
             "`my proposals`",
             "peak memory of `proposalbot run`",
+            "`dispatcher: a claim that finds nothing, notices not parked`",
+            "`dispatcher: a claim that finds nothing, notices parked`",
+            "`dispatcher: a round of parking, all parked`",
         ],
-        "growth": ["`sweep overdue`, ×3 history", "`list unit`, ×3 history"],
+        "growth": [
+            "`sweep overdue`, ×3 history",
+            "`list unit`, ×3 history",
+            "`dispatcher: a claim that finds nothing, notices parked`, ×3 history",
+        ],
     }
     for key in BENCHMARKS:
         body = section_text(text, key)

@@ -16,6 +16,7 @@ from bot.cli import cli
 from storage.models import ChannelAccount, Notice, Person
 from tests.factories import Story
 from workflow import assignments
+from workflow.reach import park_and_release
 
 
 @pytest.fixture
@@ -274,6 +275,11 @@ def test_notices_lists_the_outbox_with_filters(run, db, wf, world):
     assert "submitted_receipt" in result.output and "review_queue" not in result.output
     assert "通知（0 条）" in run("notices", "--state", "failed").output
     assert_one_line_error(run("notices", "--state", "lost"), "没有「lost」这种状态")
+    with db.session() as session:  # nobody here has bound an account: all three are parked
+        park_and_release(session)
+    parked = run("notices", "--state", "parked").output
+    assert "通知（3 条）" in parked and "待绑定账号" in parked
+    assert "合计：待发送 0，待绑定账号 3" in parked
 
 
 def test_sweep_dry_run_at_a_moment_shows_and_keeps_nothing(run, db, wf, world):

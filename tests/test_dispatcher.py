@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from bot.dispatcher import Dispatcher, Unreachable, in_quiet_hours
+from bot.outbox import claim_for_person
 from storage.models import Notice
 from tests.conftest import requires_postgres
 from workflow.core import notify
 from workflow.invites import bind_account
+from workflow.reach import mark_reachable, park_and_release
 from workflow.texts import Text
 
 
@@ -238,6 +240,109 @@ async def test_notices_into_one_chat_are_paced(app, db, wf, world):
     assert len(times) == 5
     assert gaps[0] < 0.03  # the burst
     assert all(gap >= 0.04 for gap in gaps[1:])  # then 1/20 s apart, give or take
+
+
+# ---------------------------------------------------------------- parked notices
+
+
+async def test_notices_for_someone_no_account_reaches_are_parked_until_they_bind(
+    app, db, wf, world
+):
+    """The leader has bound no account: the dispatcher's first round parks their notices
+    (its claims no longer read them); the moment they bind, they are due again and go out
+    in the next round, in order."""
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.member, world.leader], "a")
+    write(db, wf, [world.leader], "b")
+    channel = Recorder()
+    dispatcher = Dispatcher(app, {"telegram": channel})
+    assert dispatcher.park() == (2, 0)
+    assert dispatcher.park() == (0, 0)  # nothing more to do
+    assert await dispatcher.dispatch_once() == 1
+    assert sorted(states(db).values()) == ["parked", "parked", "sent"]
+
+    bind_all(db, wf, [world.leader])  # their parked notices are released as they bind
+    assert sorted(states(db).values()) == ["pending", "pending", "sent"]
+    assert await dispatcher.dispatch_once() == 2
+    assert channel.sent[1:] == [(f"tg-{world.leader}", "测试通知 a"), (f"tg-{world.leader}", "测试通知 b")]  # fmt: skip
+
+
+async def test_a_blocked_person_s_later_notices_are_parked_until_they_write_again(
+    app, db, wf, world
+):
+    """The member blocked the bot: the notice that found out fails (staff are told), the
+    ones written after are parked; when the member writes again they go out."""
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.member], "before")
+    dispatcher = Dispatcher(
+        app, {"telegram": Recorder(fail={f"tg-{world.member}": Unreachable("blocked")})}
+    )
+    await dispatcher.dispatch_once()
+    write(db, wf, [world.member], "after")
+    dispatcher.park()
+    with db.read_session() as session:
+        mine = {
+            n.text: n.state
+            for n in session.exec(select(Notice).where(Notice.person_id == world.member))
+        }
+    assert mine == {"测试通知 before": "failed", "测试通知 after": "parked"}
+
+    with db.session() as session:  # the member writes to the bot again
+        mark_reachable(wf.ctx(session, None), "telegram", f"tg-{world.member}")
+    channel = Recorder()
+    assert await Dispatcher(app, {"telegram": channel}).dispatch_once() == 1
+    assert channel.sent == [(f"tg-{world.member}", "测试通知 after")]
+
+
+async def test_a_notice_parked_by_a_race_is_released_by_the_next_round(app, db, wf, world):
+    """Parking in one process and binding in another can cross: a notice parked for a
+    person who can be reached is released by the next round of parking, and sent."""
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.member], "crossed")
+    with db.session() as session:
+        for notice in session.exec(select(Notice)):
+            notice.state = "parked"
+            session.add(notice)
+    channel = Recorder()
+    dispatcher = Dispatcher(app, {"telegram": channel})
+    assert await dispatcher.dispatch_once() == 0
+    assert dispatcher.park() == (0, 1)
+    assert await dispatcher.dispatch_once() == 1 and channel.sent
+
+
+async def test_the_running_dispatcher_parks_at_start_and_every_park_every_seconds(
+    app, db, wf, world
+):
+    write(db, wf, [world.leader], "first")
+    dispatcher = Dispatcher(app, {"telegram": Recorder()}, interval=0.01, park_every=0.2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    try:
+        for _ in range(100):
+            if set(states(db).values()) == {"parked"}:
+                break
+            await asyncio.sleep(0.01)
+        assert set(states(db).values()) == {"parked"}  # at start
+        write(db, wf, [world.leader], "second")
+        for _ in range(200):
+            if list(states(db).values()) == ["parked", "parked"]:
+                break
+            await asyncio.sleep(0.01)
+        assert list(states(db).values()) == ["parked", "parked"]  # a later round
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+
+
+def test_the_console_shows_a_person_their_parked_notices(db, wf, world, clock):
+    """The console reaches a person with no chat account: their parked notices show there."""
+    write(db, wf, [world.leader], "c")
+    with db.session() as session:
+        park_and_release(session)
+    with db.session() as session:
+        shown = claim_for_person(session, world.leader, clock())
+        assert [n.text for n in shown] == ["测试通知 c"]
+    assert set(states(db).values()) == {"sent"}
 
 
 @requires_postgres

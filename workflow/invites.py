@@ -18,6 +18,7 @@ from storage.locks import lock_name
 from storage.models import BindAttempt, ChannelAccount, InviteCode, Person, pk
 from workflow.core import Ctx, audit
 from workflow.errors import InvalidInput, PermissionDenied, RateLimited, WrongInviteCode
+from workflow.reach import release_parked
 from workflow.roles import Role
 from workflow.roster import normalise_phone
 
@@ -168,6 +169,7 @@ def bind_account(
     account.bound_at = ctx.now
     ctx.session.add(account)
     audit(ctx, "account_bound", person_id=person_id, channel=channel)
+    release_parked(ctx.session, person_id)
     return person
 
 

@@ -3,14 +3,21 @@
 A channel that is refused for good (the person blocked the bot) marks the account
 unreachable and tells staff once, so someone can get in touch another way; the person's
 next message through that channel makes it reachable again.
+
+Notices for people no account reaches (not bound yet, or every account they bound
+unreachable) are *parked*: set aside from ``pending`` so that the dispatcher, which looks for
+due notices every second, does not read them again each time. They go back to ``pending``
+the moment the person binds an account or writes again (``release_parked``), and the
+dispatcher's periodic ``park_and_release`` mends any that a race left on the wrong side.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import CursorResult, bindparam, exists, update
+from sqlalchemy.orm import Session
 from sqlmodel import select
 
-from storage.models import ChannelAccount, Person, table_of
+from storage.models import ChannelAccount, Notice, Person, table_of
 from workflow.core import Ctx, audit, notify, people_with_role
 from workflow.roles import Role
 from workflow.texts import Text, label
@@ -88,3 +95,47 @@ def mark_reachable(ctx: Ctx, channel: str, external_id: str) -> None:
             ):
                 ctx.session.expire(account, ["unreachable"])
         audit(ctx, "channel_reachable", channel=channel, person_id=person_id)
+        release_parked(ctx.session, person_id)
+
+
+# ---------------------------------------------------------------- parked notices
+
+PENDING, PARKED = "pending", "parked"
+_notices = table_of(Notice).c
+# Some account of the notice's recipient reaches them, on whatever channel.
+_REACHES = exists().where(
+    _accounts.person_id == _notices.person_id, _accounts.unreachable.is_(False)
+)
+
+
+def _changed(session: Session, statement) -> int:
+    """Run an UPDATE past the ORM; how many rows it changed."""
+    result: CursorResult = session.execute(  # type: ignore[assignment]
+        statement.execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def park_and_release(session: Session) -> tuple[int, int]:
+    """Park the pending notices of people no account reaches and release the parked ones of
+    people reachable again; (parked, released). Each statement reads only the notices in
+    its own state (the index on state), so this costs what is waiting, once a minute."""
+    released = _changed(
+        session,
+        update(table_of(Notice)).where(_notices.state == PARKED, _REACHES).values(state=PENDING),
+    )
+    parked = _changed(
+        session,
+        update(table_of(Notice)).where(_notices.state == PENDING, ~_REACHES).values(state=PARKED),
+    )
+    return parked, released
+
+
+def release_parked(session: Session, person_id: int) -> int:
+    """The person can be reached now: their parked notices are due again; how many."""
+    return _changed(
+        session,
+        update(table_of(Notice))
+        .where(_notices.person_id == person_id, _notices.state == PARKED)
+        .values(state=PENDING),
+    )
