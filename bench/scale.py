@@ -577,7 +577,8 @@ that follows a day off (a Monday, most weeks): the sweeps' heaviest ordinary mor
   and after the round of parking that sets them aside (`workflow.reach`), and a later
   round of parking (every minute) with all of them parked. Shown, not judged; their growth
   is judged in benchmark 5.
-- *peak memory*: `proposalbot run` in its own process on this database, against the fake Bot
+- *peak memory*: `proposalbot run` in its own process on this database (the dispatcher's
+  {sizes.waiting:,} parked notices included), against the fake Bot
   API server (Telegram's limits in force), for {sizes.memory_seconds:g} s while
   {sizes.memory_people} bound people send `/status N`, `/menu` and `/drafts` every 3 s, the
   start-up round of sweeps runs and the dispatcher sends what it wrote; VmHWM from /proc.
