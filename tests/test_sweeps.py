@@ -26,6 +26,7 @@ from storage.models import (
     AuditEvent,
     Conversation,
     Notice,
+    Person,
     Proposal,
     Rating,
     Signer,
@@ -378,6 +379,72 @@ def test_watchers_get_one_escalation_a_day_at_most_listing_what_fell_overdue(sw,
             select(Notice.proposal_id, Notice.text).where(Notice.kind == "overdue_escalated")
         ).all()
     assert all((pid is None) == text.startswith(("本周", "又有")) for pid, text in listed)
+
+
+def test_a_watcher_hears_midweek_of_what_they_were_not_told_this_week(sw, story, world):
+    """Told on Monday of the key proposal only, the inspection unit's supervisor is made
+    staff too (a roster import): on Tuesday they hear of the other reply, overdue since
+    last week, which staff heard of on Monday, and of nothing twice. A reply
+    whose due date was extended and that falls overdue again is news again that week."""
+    key = story.filed(title="关于改善城区小学放学时段交通秩序的建议")
+    [key_lead] = assign(story, key, d("2026-09-30"), key=True)
+    other = story.filed(title="关于增设社区老年食堂的建议")
+    assign(story, other, d("2026-10-09"))
+
+    def escalations(day: date) -> dict[str, str]:
+        new = sw.run_twice("overdue", day)
+        return {sw.names[n.person_id]: n.text for n in new if n.kind == "overdue_escalated"}
+
+    key_text = (
+        "区教育局主办的第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》答复已逾期 "
+        "{n} 个工作日（期限{due}），请予督办。"
+    )
+    monday = escalations(d("2026-10-12"))
+    assert monday["supervisor"] == monday["leader"] == key_text.format(n=4, due="2026年9月30日")
+    assert monday["staff"].startswith("本周答复逾期的提案共 2 件")
+
+    with sw.db.session() as session:
+        supervisor = session.get(Person, world.supervisor)
+        supervisor.roles = "supervisor,staff"
+    assert escalations(d("2026-10-13")) == {
+        "supervisor": "区教育局主办的第〔2〕号提案《关于增设社区老年食堂的建议》答复已逾期 "
+        "3 个工作日（期限2026年10月9日），请予督办。"
+    }
+    # Extended to Wednesday, overdue again on Thursday: everyone watching it hears again.
+    story.run(world.staff, assignments.extend, key_lead, due_date=d("2026-10-14"))
+    assert escalations(d("2026-10-14")) == {}
+    assert escalations(d("2026-10-15")) == {
+        who: key_text.format(n=1, due="2026年10月14日")
+        for who in ("leader", "staff", "staff2", "supervisor")
+    }
+    assert escalations(d("2026-10-16")) == {}
+
+
+def test_escalations_written_before_they_named_their_replies_still_count(sw, story, world):
+    """An escalation in the outbox from before escalations kept the replies they name
+    (its message has no ``named``): it counts as telling of every reply overdue on its
+    day, as escalations then did, so the watcher is not told of them again that week."""
+    pid = story.filed()
+    assign(story, pid, d("2026-10-09"))
+    later = story.filed(title="关于增设社区老年食堂的建议")
+    assign(story, later, d("2026-10-13"))
+    assert set(sw.who([n for n in sw.run_twice("overdue", d("2026-10-12"))
+                       if n.kind == "overdue_escalated"])) == {"staff", "staff2"}  # fmt: skip
+    with sw.db.session() as session:
+        for notice in session.exec(select(Notice).where(Notice.kind == "overdue_escalated")):
+            message = dict(notice.message)
+            message["params"] = {k: v for k, v in message["params"].items() if k != "named"}
+            notice.message = message
+            session.add(notice)
+    assert [n for n in sw.run_twice("overdue", d("2026-10-13"))
+            if n.kind == "overdue_escalated"] == []  # fmt: skip
+    wednesday = [n for n in sw.run_twice("overdue", d("2026-10-14"))
+                 if n.kind == "overdue_escalated"]  # fmt: skip
+    assert sw.who(wednesday) == ["staff", "staff2"]
+    assert {n.text for n in wednesday} == {
+        "区教育局主办的第〔2〕号提案《关于增设社区老年食堂的建议》答复已逾期 "
+        "1 个工作日（期限2026年10月13日），请予督办。"
+    }
 
 
 def test_a_long_escalation_lists_ten_and_counts_the_rest(sw, story, world):

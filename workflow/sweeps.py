@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -552,9 +552,10 @@ def overdue(ctx: Ctx) -> None:
     notice per proposal. Staff, the supervising unit's people and a key proposal's lead
     leader (its watchers) get one notice each, not one per proposal: on the week's first
     working day the sweep runs, every overdue proposal they watch; on later days of the
-    week, those that fell overdue since they were last told (a day the bot was down is
-    caught up). A notice of one proposal names it; one of several lists them, the longest
-    overdue first."""
+    week, those they have not been told of this week (fallen overdue since, or watched
+    since: a supervising unit set, a proposal made key; a day the bot was down is caught
+    up). A notice of one proposal names it; one of several lists them, the longest overdue
+    first."""
     if not _workday(ctx):
         return
     told = _Told(ctx)
@@ -594,18 +595,18 @@ def overdue(ctx: Ctx) -> None:
             watchers.append(proposal.lead_leader_id)
         for watcher in dict.fromkeys(watchers):
             watched.setdefault(watcher, []).append(late)
-    last_told = _escalated_this_week(ctx, list(watched))
+    heard = _escalated_this_week(ctx, list(watched))
     for watcher, items in watched.items():
-        since = last_told.get(watcher)
-        if since is not None:
-            items = [late for late in items if late.due >= since]
+        already = heard.get(watcher)
+        if already is not None:
+            items = [late for late in items if not already.told_of(late)]
         if not items:
             continue
         items.sort(key=lambda late: (-late.workdays, late.proposal_id))
         told.tell(
             [watcher],
             "overdue_escalated",
-            _escalation(items, first_this_week=since is None),
+            _escalation(items, first_this_week=already is None),
             key=ctx.today.isoformat(),
             proposal_id=items[0].proposal_id if len(items) == 1 else None,
         )
@@ -622,35 +623,61 @@ class _Late:
     params: dict  # number, title, due, n: what its texts say
     unit: str  # the lead unit's name
 
+    @property
+    def named(self) -> str:
+        """How an escalation's message keeps it: proposal id and due date."""
+        return f"{self.proposal_id}:{self.due.isoformat()}"
 
-def _escalated_this_week(ctx: Ctx, watchers: list[int]) -> dict[int, date]:
-    """{watcher: the latest day before today, this ISO week, they were sent an escalation};
-    one read of the outbox by its unique keys (a key names the day it was written for)."""
+
+@dataclass
+class _Heard:
+    """What a watcher was told in this week's escalations before today."""
+
+    # The overdue replies named: "<proposal id>:<due date>" (a reply whose due date was
+    # extended and that fell overdue again is news again).
+    named: set[str] = field(default_factory=set)
+    # Escalations written before they kept the proposals they name (their day): they named
+    # every watched proposal overdue on that day, i.e. due before it.
+    due_before: date = date.min
+
+    def told_of(self, late: _Late) -> bool:
+        return late.named in self.named or late.due < self.due_before
+
+
+def _escalated_this_week(ctx: Ctx, watchers: list[int]) -> dict[int, _Heard]:
+    """{watcher: what they were told in escalations this ISO week, before today}; one read
+    of the outbox by its unique keys (a key names the day it was written for), the
+    overdue replies each names kept in its message (``named``, see ``_escalation``)."""
     monday = ctx.today - timedelta(days=ctx.today.weekday())
     days = [monday + timedelta(days=i) for i in range(ctx.today.weekday())]
     keys = {f"overdue_escalated:{day.isoformat()}:{p}" for day in days for p in watchers}
-    latest: dict[int, date] = {}
+    heard: dict[int, _Heard] = {}
     if not keys:
-        return latest
+        return heard
     found = ctx.session.exec(
-        select(Notice.idempotency_key).where(
+        select(Notice.idempotency_key, Notice.message).where(
             one_of(ctx.session, col(Notice.idempotency_key), keys)
         )
     ).all()
-    for key in found:
+    for key, message in found:
         _, day_text, person = key.split(":")
-        day, person_id = date.fromisoformat(day_text), int(person)
-        if day > latest.get(person_id, date.min):
-            latest[person_id] = day
-    return latest
+        entry = heard.setdefault(int(person), _Heard())
+        named = Text.from_json(dict(message)).params.get("named") if message else None
+        if named is None:
+            entry.due_before = max(entry.due_before, date.fromisoformat(day_text))
+        else:
+            entry.named.update(named)
+    return heard
 
 
 def _escalation(items: list[_Late], *, first_this_week: bool) -> Text:
     """One watcher's escalation: the sentence for one proposal, a list for several."""
+    named = [late.named for late in items]  # all of them, listed or counted
     if len(items) == 1:
         return Text(
             "{unit}主办的{number}提案《{title}》答复已逾期 {n} 个工作日（期限{due}），请予督办。",
             unit=items[0].unit,
+            named=named,
             **items[0].params,
         )
     lines = [
@@ -665,7 +692,8 @@ def _escalation(items: list[_Late], *, first_this_week: bool) -> Text:
         title = Text("本周答复逾期的提案共 {n} 件，请予督办：", n=len(items))
     else:
         title = Text("又有 {n} 件提案的答复逾期，请予督办：", n=len(items))
-    return _section(title, lines, limit=ESCALATION_LIST_MAX)
+    listed = _section(title, lines, limit=ESCALATION_LIST_MAX)
+    return Text(listed.msgid, **listed.params, named=named)
 
 
 @sweep("first_contact")
