@@ -20,7 +20,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import conversation, fanout, latency, machine, scale
+from bench import conversation, fanout, floor, latency, machine, scale
 from bench.databases import DEFAULT_POSTGRES_URL, Backend, postgres_version
 from bench.datagen import Spec
 from bench.report import Report, Section, kept_notes, merge
@@ -94,6 +94,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def sizes(args: argparse.Namespace):
     if args.quick:
         conv = conversation.Sizes(members=2, concurrency=2, paced=2, think=0.01, runs=1)
+        conv.floor = floor.Sizes(repeats=20, members=1, calls=20, batches=1)
         fan = fanout.Sizes(notices=40, scale=10.0, runs=1)
         lat = latency.Sizes(members=1, proposals=1, think=0.05, runs=1)
         sc = scale.Sizes(

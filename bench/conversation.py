@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import floor
 from bench.botapi import TOKEN, InProcessBotAPI
 from bench.bots import echo_bot, make_app, product_bot
 from bench.costs import NESTED, STEPS, Costs, counting
@@ -50,6 +51,7 @@ class Sizes:
     paced: int = 50
     think: float = 1.0
     runs: int = 3
+    floor: floor.Sizes = field(default_factory=floor.Sizes)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Run:
     echo: list[float] = field(default_factory=list)
     costs: Costs | None = None  # the product's saturated phase
     echo_cpu: float = 0.0  # process CPU seconds of the echo bot's saturated phase
+    api_calls: int | None = None  # the product's Bot API calls (getUpdates aside), saturated
 
     @property
     def bot_rate(self) -> float:
@@ -76,20 +79,31 @@ class Run:
 ClientFactory = Callable[[int, str], object]
 
 
+def _calls(api: InProcessBotAPI) -> int:
+    """Bot API calls the bot made so far, its long polls aside."""
+    return sum(n for method, n in api.calls.items() if method != "getUpdates")
+
+
 @contextlib.asynccontextmanager
-async def product_on(transport: str, db, workdir: Path) -> AsyncIterator[ClientFactory]:
+async def product_on(
+    transport: str, db, workdir: Path
+) -> AsyncIterator[tuple[ClientFactory, Callable[[], int] | None]]:
+    """(people's clients, the count of the bot's Bot API calls where it can be read)."""
     if transport == "inprocess":
         api = InProcessBotAPI()
         app = make_app(db, workdir, TOKEN)
         async with product_bot(app, request=api, rate_limit=None):
-            yield lambda uid, name: InProcessClient(api.user(uid, name))
+            yield (lambda uid, name: InProcessClient(api.user(uid, name))), lambda: _calls(api)
         return
     from tests.fake_telegram import FakeTelegram, RateLimits
 
     async with FakeTelegram(limits=RateLimits.off()) as tg:
         app = make_app(db, workdir, tg.token, tg.url)
         async with product_bot(app, rate_limit=None):
-            yield lambda uid, name: HttpClient(tg.user(id=uid, first_name=name, started=True))
+            yield (
+                (lambda uid, name: HttpClient(tg.user(id=uid, first_name=name, started=True))),
+                None,
+            )
 
 
 @contextlib.asynccontextmanager
@@ -129,13 +143,14 @@ async def one_run(backend: Backend, transport: str, sizes: Sizes, workdir: Path,
     with fresh(backend, "conversation") as db:
         _world, bound = make_roster(db, 1 + sizes.members + sizes.paced)
         warm, busy, paced = bound[0], bound[1 : 1 + sizes.members], bound[1 + sizes.members :]
-        async with product_on(transport, db, workdir) as client_for:
+        async with product_on(transport, db, workdir) as (client_for, api_calls):
 
             def client(uid):
                 return client_for(uid, f"委员{uid}")
 
             # One member first: imports, the word list of the similar-proposal check, caches.
             await submit_proposal(client(warm[1]), content_for(0, seed))
+            calls_before = api_calls() if api_calls else 0
             with counting() as run.costs:
                 results, seconds = await crowd(
                     [
@@ -144,6 +159,8 @@ async def one_run(backend: Backend, transport: str, sizes: Sizes, workdir: Path,
                     ],
                     sizes.concurrency,
                 )
+            if api_calls:
+                run.api_calls = api_calls() - calls_before
             counts = [len(r) for r in results]
             run.bot_updates, run.bot_seconds = sum(counts), seconds
             run.saturated = [x for r in results for x in r]
@@ -179,10 +196,17 @@ async def one_run(backend: Backend, transport: str, sizes: Sizes, workdir: Path,
     return run
 
 
+@dataclass
+class Measured:
+    runs: dict[tuple[str, str], list[Run]]  # (database, transport) -> its runs
+    floors: dict[str, floor.Floor]  # database -> the layers under an update
+
+
 def measure(
     backends: list[Backend], transports: list[str], sizes: Sizes, workdir: Path
-) -> dict[tuple[str, str], list[Run]]:
+) -> Measured:
     out: dict[tuple[str, str], list[Run]] = {}
+    floors = {b.kind: floor.measure(b, sizes.floor, workdir) for b in backends}
     for backend in backends:
         for transport in transports:
             if transport == "http" and backend.kind != "sqlite":
@@ -191,10 +215,11 @@ def measure(
                 asyncio.run(one_run(backend, transport, sizes, workdir, seed=7 + i))
                 for i in range(sizes.runs)
             ]
-    return out
+    return Measured(out, floors)
 
 
-def section(results: dict[tuple[str, str], list[Run]], sizes: Sizes, labels: dict) -> Section:
+def section(measured: Measured, sizes: Sizes, labels: dict) -> Section:
+    results = measured.runs
     s = Section(
         "conversation",
         "1. Conversation throughput",
@@ -279,7 +304,40 @@ Medians of {sizes.runs} run(s); every run uses a fresh database.
                 + " ms",
             ),
         )
+    if measured.floors:
+        s.blocks.append(floor_block(measured, labels))
     return s
+
+
+def floor_block(measured: Measured, labels: dict) -> str:
+    """The floor table, and what it leaves for the ratio's target on SQLite."""
+    text = (
+        "**The floor under an update** (ms per transaction, update or call; each layer "
+        "timed alone in one thread before the runs, medians of "
+        f"{next(iter(measured.floors.values())).batches} timings):\n\n"
+        + floor.floor_table(measured.floors, labels)
+    )
+    sqlite = measured.floors.get("sqlite")
+    runs = measured.runs.get(("sqlite", "inprocess"))
+    if sqlite is None or not runs:
+        return text
+    echo = median([r.echo_cpu / r.echo_updates * 1000 for r in runs])
+    counted = [r.api_calls / r.bot_updates for r in runs if r.api_calls is not None]
+    if not counted:
+        return text
+    calls = median(counted)
+    budget = echo / 0.2
+    needed = sqlite.ms["submission"] + calls * sqlite.ms["api_call"]
+    return text + (
+        f"\n\nAt 0.2 of the echo bot's rate the product may spend {budget:.2f} ms of CPU per "
+        f"update (5 × the echo bot's {echo:.2f} ms, its whole process). On SQLite the engine "
+        f"alone, outside any event loop, spends {sqlite.ms['submission']:.2f} ms on an update "
+        f"of the submission; with the {calls:.1f} Bot API calls each update makes "
+        f"({sqlite.ms['api_call']:.3f} ms each) that is {needed:.2f} ms before "
+        "python-telegram-bot has read a single update. The Session's read and write of the "
+        f"conversation alone cost {sqlite.ms['session']:.2f} ms, the driver's "
+        f"{sqlite.ms['driver']:.3f} ms."
+    )
 
 
 def cost_table(runs: list[Run], where: str) -> str:

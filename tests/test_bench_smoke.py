@@ -89,6 +89,8 @@ def test_a_quick_run_of_every_benchmark_writes_the_whole_report(tmp_path):
     conversation = section_text(text, "conversation")
     assert "in-process Bot API" in conversation and "HTTP fake Bot API server" in conversation
     assert "Where an update's time goes" in conversation
+    assert "The floor under an update" in conversation
+    assert "Bot API calls each update makes" in conversation  # the in-process runs count them
     growth = section_text(text, "growth")
     assert "### Query plans of the sweeps" in growth and "EXPLAIN" in growth
     assert "```sql" in growth
