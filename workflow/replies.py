@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from sqlalchemy import exists
 from sqlmodel import col, select
 
 from storage.models import Assignment, Proposal, Rating, Reply, Signer, pk
@@ -394,8 +395,7 @@ def _ratings(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[Rating]:
 
 
 def _everyone_rated(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
-    rated = {r.person_id for r in _ratings(ctx, proposal, reply)}
-    return set(signer_ids(ctx.session, pk(proposal))) <= rated
+    return not unrated_signers(ctx, proposal, reply)
 
 
 def _any_unsatisfied(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
@@ -404,13 +404,31 @@ def _any_unsatisfied(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
     )
 
 
-def record_ratings_not_given(ctx: Ctx, proposal: Proposal) -> list[int]:
-    """At the end of the window, a missing rating is recorded as not given, never invented."""
-    reply = delivered_reply(ctx, proposal)
+def unrated_signers(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[int]:
+    """The confirmed signers with no rating of ``reply`` yet, in signing order (one query)."""
+    rated = exists().where(
+        col(Rating.proposal_id) == pk(proposal),
+        col(Rating.reply_id) == pk(reply),
+        col(Rating.person_id) == col(Signer.person_id),
+    )
+    return list(
+        ctx.session.exec(
+            select(Signer.person_id)
+            .where(Signer.proposal_id == pk(proposal), Signer.state == "confirmed", ~rated)
+            .order_by(col(Signer.position))
+        ).all()
+    )
+
+
+def record_ratings_not_given(
+    ctx: Ctx, proposal: Proposal, reply: Reply | None = None
+) -> list[int]:
+    """At the end of the window, a missing rating is recorded as not given, never invented.
+    ``reply``: the proposal's delivered reply, when the caller has read it already."""
+    reply = reply or delivered_reply(ctx, proposal)
     if reply is None:
         return []
-    rated = {r.person_id for r in _ratings(ctx, proposal, reply)}
-    missing = [p for p in signer_ids(ctx.session, pk(proposal)) if p not in rated]
+    missing = unrated_signers(ctx, proposal, reply)
     for person_id in missing:
         ctx.session.add(
             Rating(

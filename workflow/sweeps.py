@@ -425,6 +425,7 @@ def rating_window(ctx: Ctx) -> None:
     unrated = _unrated(ctx, ended)
     due = [pk(p) for p in ended if unrated[pk(p)][1]]
     told = _Told(ctx)
+    told.load_names(person for pid in due for person in unrated[pid][1])  # as read unlocked
 
     def record(proposal_id: int) -> None:
         proposal = lock_proposal(ctx, proposal_id)
@@ -433,10 +434,10 @@ def rating_window(ctx: Ctx) -> None:
             return
         if ctx.today <= deadline:
             return
-        missing = replies.record_ratings_not_given(ctx, proposal)
+        reply = replies.delivered_reply(ctx, proposal)
+        missing = replies.record_ratings_not_given(ctx, proposal, reply)
         if not missing:
             return
-        reply = replies.delivered_reply(ctx, proposal)
         told.tell(  # the last thing done for the proposal: kept once its savepoint is
             told.people(Role.STAFF),
             "ratings_not_given",
@@ -446,7 +447,7 @@ def rating_window(ctx: Ctx) -> None:
                 number=number_text(proposal.number),
                 title=proposal.title,
                 deadline=deadline,
-                names=[person_name(ctx.session, p) for p in missing],
+                names=[told.name(p) for p in missing],
             ),
             key=f"{proposal.id}:{reply.id if reply else 0}",
             proposal_id=proposal.id,
