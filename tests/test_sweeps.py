@@ -637,6 +637,43 @@ def test_the_rating_window_ends_with_not_given_recorded_never_satisfied(sw, stor
     assert sw.run_twice("rating_reminders", d("2026-10-23")) == []
 
 
+def test_windows_ending_together_are_told_to_staff_in_one_notice(sw, story, world):
+    """Three replies delivered on 24 September: nobody rates the first, the proposer rates
+    the second, everyone rates the third. When the window ends, staff get one notice each
+    listing the two with ratings missing and who did not rate, not one notice a proposal;
+    the next run writes nothing."""
+    sw.at(d("2026-09-24"), 10)
+    first, _, _ = story.delivered(title="关于增设社区老年食堂的建议", cosigners=[world.cosigner])
+    second, _, _ = story.delivered(title="关于规范共享单车停放的建议", cosigners=[world.cosigner])
+    third, _, _ = story.delivered(title="关于加强校园周边食品安全监管的建议")
+    sw.at(d("2026-09-28"), 10)
+    story.run(world.member, replies.rate, second, work="satisfied")
+    story.run(world.member, replies.rate, third, work="satisfied")
+
+    new = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+
+    assert sw.who(new) == ["staff", "staff2"]
+    assert {n.proposal_id for n in new} == {None}  # a list points to no one proposal
+    assert {n.text for n in new} == {
+        "2 件提案的评价期已结束，以下委员未作评价，已记为「未评价」：\n"
+        "· 第〔1〕号提案《关于增设社区老年食堂的建议》，评价期至2026年10月22日：林晓、何平\n"
+        "· 第〔2〕号提案《关于规范共享单车停放的建议》，评价期至2026年10月22日：何平"
+    }
+    english, _ = render_notice(new[0], "en")
+    assert english.splitlines()[0] == (
+        "The rating period of 2 proposals has ended; the members below did not rate them, "
+        'recorded as "not rated":'
+    )
+    with sw.db.read_session() as session:
+        not_given = session.exec(
+            select(Rating.proposal_id, Rating.person_id).where(Rating.not_given)
+        ).all()
+    assert sorted(not_given) == sorted(
+        [(first, world.member), (first, world.cosigner), (second, world.cosigner)]
+    )
+    assert sw.run_twice("rating_window", d("2026-10-26"), 0, 5) == []
+
+
 def test_a_rating_window_closed_on_a_saturday_is_told_to_staff_on_monday_morning(sw, story, world):
     """The window ends Thursday 22 October; the first sweep after it runs on Saturday 24
     October: the ratings are recorded at once, staff are told on Monday 26 October at 8:00

@@ -81,6 +81,7 @@ DIGEST = "digest"
 DIGEST_DUE_WITHIN_WORKDAYS = 5  # the digest's "due soon" section
 DIGEST_LIST_MAX = 5  # items listed under each count
 ESCALATION_LIST_MAX = 10  # overdue proposals listed in one escalation
+NOT_GIVEN_LIST_MAX = 20  # proposals listed in one notice of ratings recorded as not given
 ORPHAN_FILE_DAYS = 7  # stored files no record refers to are deleted after this
 
 Sweep = Callable[[Ctx], int]
@@ -223,6 +224,9 @@ class _Told:
         if person_id is None or person_id not in self._names:
             return person_name(self.ctx.session, person_id)
         return self._names[person_id]
+
+    def names(self, person_ids: Iterable[int]) -> list[str]:
+        return [self.name(p) for p in person_ids]
 
     # ------------------------------------------------------------ saying it
 
@@ -416,7 +420,9 @@ def adjustment_window(ctx: Ctx) -> None:
 @sweep("rating_window")
 def rating_window(ctx: Ctx) -> None:
     """When the rating window has ended, each signer who has not rated is recorded as not
-    having rated (never as satisfied); staff are told who."""
+    having rated (never as satisfied). Staff are told who in one notice each per run: the
+    sentence for one proposal, a list for several (on a Monday, the windows that ended
+    over the weekend)."""
     ended = []
     for proposal in _delivered(ctx):
         deadline = replies.rating_deadline(ctx, proposal)
@@ -426,6 +432,7 @@ def rating_window(ctx: Ctx) -> None:
     due = [pk(p) for p in ended if unrated[pk(p)][1]]
     told = _Told(ctx)
     told.load_names(person for pid in due for person in unrated[pid][1])  # as read unlocked
+    recorded: list[_NotGiven] = []
 
     def record(proposal_id: int) -> None:
         proposal = lock_proposal(ctx, proposal_id)
@@ -436,25 +443,58 @@ def rating_window(ctx: Ctx) -> None:
             return
         reply = replies.delivered_reply(ctx, proposal)
         missing = replies.record_ratings_not_given(ctx, proposal, reply)
-        if not missing:
-            return
-        told.tell(  # the last thing done for the proposal: kept once its savepoint is
-            told.people(Role.STAFF),
-            "ratings_not_given",
-            Text(
-                "{number}提案《{title}》的评价期已于{deadline}结束，{names}未作评价，"
-                "已记为「未评价」。",
-                number=number_text(proposal.number),
-                title=proposal.title,
-                deadline=deadline,
-                names=[told.name(p) for p in missing],
-            ),
-            key=f"{proposal.id}:{reply.id if reply else 0}",
-            proposal_id=proposal.id,
-        )
+        if missing:  # the last thing done for the proposal: kept once its savepoint is
+            recorded.append(
+                _NotGiven(proposal, pk(reply) if reply else 0, deadline, told.names(missing))
+            )
 
     _each(ctx, due, record)
+    if recorded:
+        first = recorded[0]
+        told.tell(
+            told.people(Role.STAFF),
+            "ratings_not_given",
+            _not_given(recorded),
+            # A proposal is recorded once: the first one recorded names this run's notice.
+            key=f"{first.proposal.id}:{first.reply_id}",
+            proposal_id=first.proposal.id if len(recorded) == 1 else None,
+        )
     told.send()
+
+
+@dataclass
+class _NotGiven:
+    """A proposal whose rating window ended with ratings missing, as staff are told of it."""
+
+    proposal: Proposal
+    reply_id: int
+    deadline: date
+    names: list[str]  # of the signers recorded as not having rated
+
+
+def _not_given(items: list[_NotGiven]) -> Text:
+    """Staff's notice of the ratings recorded as not given in one run."""
+
+    def params(item: _NotGiven) -> dict:
+        return {
+            "number": number_text(item.proposal.number),
+            "title": item.proposal.title,
+            "deadline": item.deadline,
+            "names": item.names,
+        }
+
+    if len(items) == 1:
+        return Text(
+            "{number}提案《{title}》的评价期已于{deadline}结束，{names}未作评价，"
+            "已记为「未评价」。",
+            **params(items[0]),
+        )
+    lines = [
+        Text("{number}提案《{title}》，评价期至{deadline}：{names}", **params(item))
+        for item in items
+    ]
+    title = Text("{n} 件提案的评价期已结束，以下委员未作评价，已记为「未评价」：", n=len(items))
+    return _section(title, lines, limit=NOT_GIVEN_LIST_MAX)
 
 
 @sweep("publication")
