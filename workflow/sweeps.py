@@ -593,10 +593,10 @@ def overdue(ctx: Ctx) -> None:
     notice per proposal. Staff, the supervising unit's people and a key proposal's lead
     leader (its watchers) get one notice each, not one per proposal: on the week's first
     working day the sweep runs, every overdue proposal they watch; on later days of the
-    week, those they have not been told of this week (fallen overdue since, or watched
-    since: a supervising unit set, a proposal made key; a day the bot was down is caught
-    up). A notice of one proposal names it; one of several lists them, the longest overdue
-    first."""
+    week, those they have not been told of this week (fallen overdue since, overdue again
+    after an extension, or newly theirs to watch: made staff by a roster import, say; a
+    day the bot was down is caught up). A notice of one proposal names it; one of several
+    lists them, the longest overdue first."""
     if not _workday(ctx):
         return
     told = _Told(ctx)
@@ -677,8 +677,8 @@ class _Heard:
     # The overdue replies named: "<proposal id>:<due date>" (a reply whose due date was
     # extended and that fell overdue again is news again).
     named: set[str] = field(default_factory=set)
-    # Escalations written before they kept the proposals they name (their day): they named
-    # every watched proposal overdue on that day, i.e. due before it.
+    # Escalations written before escalations kept the replies they name count by their
+    # day: they named every watched reply overdue on that day, i.e. due before it.
     due_before: date = date.min
 
     def told_of(self, late: _Late) -> bool:
