@@ -442,11 +442,11 @@ def rating_window(ctx: Ctx) -> None:
         if ctx.today <= deadline:
             return
         reply = replies.delivered_reply(ctx, proposal)
+        if reply is None:
+            return
         missing = replies.record_ratings_not_given(ctx, proposal, reply)
         if missing:  # the last thing done for the proposal: kept once its savepoint is
-            recorded.append(
-                _NotGiven(proposal, pk(reply) if reply else 0, deadline, told.names(missing))
-            )
+            recorded.append(_NotGiven(proposal, pk(reply), deadline, told.names(missing)))
 
     _each(ctx, due, record)
     if recorded:
