@@ -35,7 +35,7 @@ from sqlmodel import col, select
 from bot.app import App
 from bot.outbox import render_notice
 from storage.models import ChannelAccount, Notice, Person
-from workflow.reach import mark_unreachable, park_and_release
+from workflow.reach import mark_unreachable, park_and_release, to_mend
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,14 @@ class Dispatcher:
 
     def park(self) -> tuple[int, int]:
         """Park the notices no account can carry, release those that one can now;
-        (parked, released)."""
+        (parked, released). What there is to do is read first, outside any write
+        transaction: a round with nothing to do (almost every round) holds up no writer."""
+        with self.app.db.read_session() as session:
+            mending = to_mend(session)
+        if not mending:
+            return 0, 0
         with self.app.db.session() as session:
-            parked, released = park_and_release(session)
+            parked, released = park_and_release(session, mending)
         if parked or released:
             log.info("notices parked: %d, released: %d", parked, released)
         return parked, released

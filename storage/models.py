@@ -367,10 +367,14 @@ class Notice(SQLModel, table=True):
     """Outbox: a push to one person, written in the transaction that caused it."""
 
     __tablename__ = "notice"
-    __table_args__ = (Index("ix_notice_state_not_before", "state", "not_before"),)
+    __table_args__ = (
+        Index("ix_notice_state_not_before", "state", "not_before"),
+        # a person's notices in a state: parked ones released, the console's claim
+        Index("ix_notice_person_state", "person_id", "state"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
     kind: str = Field(max_length=40)
     text: str = Field(sa_column=Column(Text, nullable=False))  # in Chinese
     # The text to say in the recipient's language (workflow.texts.Text.to_json()); None on

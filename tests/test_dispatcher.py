@@ -11,11 +11,11 @@ from sqlmodel import select
 
 from bot.dispatcher import Dispatcher, Unreachable, in_quiet_hours
 from bot.outbox import claim_for_person
-from storage.models import Notice
+from storage.models import ChannelAccount, Notice
 from tests.conftest import requires_postgres
 from workflow.core import notify
 from workflow.invites import bind_account
-from workflow.reach import mark_reachable, park_and_release
+from workflow.reach import Mending, mark_reachable, park_and_release, to_mend
 from workflow.texts import Text
 
 
@@ -308,6 +308,57 @@ async def test_a_notice_parked_by_a_race_is_released_by_the_next_round(app, db, 
     assert await dispatcher.dispatch_once() == 0
     assert dispatcher.park() == (0, 1)
     assert await dispatcher.dispatch_once() == 1 and channel.sent
+
+
+async def test_a_round_of_parking_with_nothing_to_do_takes_no_write_transaction(
+    app, db, wf, world
+):
+    """Once the notices of people no account reaches are parked, the rounds after (every
+    minute) only read, and so hold up no update waiting to write; a new notice for them,
+    or a person reachable again, is the next round's work."""
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.leader, world.staff], "a")
+    dispatcher = Dispatcher(app, {"telegram": Recorder()})
+    assert dispatcher.park() == (2, 0)
+    writes = []
+    session = db.session
+    db.session = lambda *a, **k: writes.append(1) or session(*a, **k)
+    try:
+        assert dispatcher.park() == (0, 0)
+        assert writes == []  # nothing to do: read only
+        write(db, wf, [world.leader], "b")
+        writes.clear()
+        assert dispatcher.park() == (1, 0)
+        assert writes  # the new notice is parked
+        with session() as s:  # an account reaches the leader, but nothing released them
+            s.add(ChannelAccount(person_id=world.leader, channel="telegram", external_id="tg-9"))
+        writes.clear()
+        assert dispatcher.park() == (0, 2)
+        assert writes
+    finally:
+        db.session = session
+    assert sorted(states(db).values()) == ["parked", "pending", "pending"]
+
+
+def test_what_a_round_of_parking_would_change_is_read_per_reachable_person(db, wf, world):
+    """``to_mend`` says whether any pending notice waits for someone no account reaches,
+    and who, reachable, has notices parked: each once, whatever the number of notices."""
+    bind_all(db, wf, [world.member, world.cosigner])
+    write(db, wf, [world.member, world.leader], "a")
+    write(db, wf, [world.member], "b")
+    with db.read_session() as session:
+        assert to_mend(session) == Mending(park=True, release=())
+    with db.session() as session:
+        park_and_release(session)
+        for notice in session.exec(select(Notice).where(Notice.person_id == world.member)):
+            notice.state = "parked"  # as a race between two processes may leave them
+            session.add(notice)
+    with db.read_session() as session:
+        assert to_mend(session) == Mending(park=False, release=(world.member,))
+    with db.session() as session:
+        assert park_and_release(session) == (0, 2)
+    with db.read_session() as session:
+        assert not to_mend(session)
 
 
 async def test_the_running_dispatcher_parks_at_start_and_every_park_every_seconds(

@@ -13,6 +13,8 @@ dispatcher's periodic ``park_and_release`` mends any that a race left on the wro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import CursorResult, bindparam, exists, update
 from sqlalchemy.orm import Session
 from sqlmodel import select
@@ -116,18 +118,68 @@ def _changed(session: Session, statement) -> int:
     return result.rowcount
 
 
-def park_and_release(session: Session) -> tuple[int, int]:
+# Whoever some account reaches and who has notices parked: one index probe a reachable
+# account (``notice (person_id, state)``), however many notices wait for people who never
+# bound one.
+_PARKED_BUT_REACHABLE = (
+    select(_accounts.person_id)
+    .where(
+        _accounts.unreachable.is_(False),
+        exists().where(_notices.person_id == _accounts.person_id, _notices.state == PARKED),
+    )
+    .distinct()
+)
+# A pending notice no account can carry.
+_TO_PARK = select(_notices.id).where(_notices.state == PENDING, ~_REACHES).limit(1)
+
+
+@dataclass(frozen=True)
+class Mending:
+    """What a round of parking has to change, read without writing."""
+
+    park: bool  # some pending notice has no account to carry it
+    release: tuple[int, ...]  # people reachable again whose notices are parked
+
+    def __bool__(self) -> bool:
+        return self.park or bool(self.release)
+
+
+def to_mend(session: Session) -> Mending:
+    """What ``park_and_release`` would change; reads only. Nothing, almost always: the
+    dispatcher reads this first, so that a round with nothing to do takes no write lock."""
+    park = session.execute(_TO_PARK).first() is not None
+    release = tuple(sorted(session.execute(_PARKED_BUT_REACHABLE).scalars()))
+    return Mending(park, release)
+
+
+def park_and_release(session: Session, mending: Mending | None = None) -> tuple[int, int]:
     """Park the pending notices of people no account reaches and release the parked ones of
-    people reachable again; (parked, released). Each statement reads only the notices in
-    its own state (the index on state), so this costs what is waiting, once a minute."""
-    released = _changed(
-        session,
-        update(table_of(Notice)).where(_notices.state == PARKED, _REACHES).values(state=PENDING),
-    )
-    parked = _changed(
-        session,
-        update(table_of(Notice)).where(_notices.state == PENDING, ~_REACHES).values(state=PARKED),
-    )
+    people reachable again; (parked, released). ``mending``: what ``to_mend`` read, in
+    another transaction (each statement checks its conditions again); without it, read
+    here. Parking reads the pending notices (the index on state); releasing, an index probe
+    for each reachable account, whatever the number of parked notices."""
+    if mending is None:
+        mending = to_mend(session)
+    released = 0
+    if mending.release:
+        released = _changed(
+            session,
+            update(table_of(Notice))
+            .where(
+                _notices.person_id.in_(mending.release),
+                _notices.state == PARKED,
+                _REACHES,
+            )
+            .values(state=PENDING),
+        )
+    parked = 0
+    if mending.park:
+        parked = _changed(
+            session,
+            update(table_of(Notice))
+            .where(_notices.state == PENDING, ~_REACHES)
+            .values(state=PARKED),
+        )
     return parked, released
 
 
