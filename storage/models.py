@@ -369,12 +369,18 @@ class Notice(SQLModel, table=True):
     __tablename__ = "notice"
     __table_args__ = (
         Index("ix_notice_state_not_before", "state", "not_before"),
-        # a person's notices in a state: parked ones released, the console's claim
-        Index("ix_notice_person_state", "person_id", "state"),
+        # Only the parked notices, by person: whether someone reachable has any (the
+        # dispatcher's round of parking) without reading them all.
+        Index(
+            "ix_notice_parked",
+            "person_id",
+            sqlite_where=sa_text("state = 'parked'"),
+            postgresql_where=sa_text("state = 'parked'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id")
+    person_id: int = Field(foreign_key="person.id", index=True)
     kind: str = Field(max_length=40)
     text: str = Field(sa_column=Column(Text, nullable=False))  # in Chinese
     # The text to say in the recipient's language (workflow.texts.Text.to_json()); None on

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import CursorResult, bindparam, exists, update
+from sqlalchemy import CursorResult, bindparam, exists, literal_column, update
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
@@ -118,14 +118,18 @@ def _changed(session: Session, statement) -> int:
     return result.rowcount
 
 
-# Whoever some account reaches and who has notices parked: one index probe a reachable
-# account (``notice (person_id, state)``), however many notices wait for people who never
-# bound one.
+# Whoever some account reaches and who has notices parked: one probe of the index of parked
+# notices (``ix_notice_parked``, partial: the state is written out so that the databases
+# see the query is within it) a reachable account, however many notices wait for people who
+# never bound one.
 _PARKED_BUT_REACHABLE = (
     select(_accounts.person_id)
     .where(
         _accounts.unreachable.is_(False),
-        exists().where(_notices.person_id == _accounts.person_id, _notices.state == PARKED),
+        exists().where(
+            _notices.person_id == _accounts.person_id,
+            _notices.state == literal_column(f"'{PARKED}'"),
+        ),
     )
     .distinct()
 )
