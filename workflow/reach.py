@@ -118,10 +118,10 @@ def _changed(session: Session, statement) -> int:
     return result.rowcount
 
 
-# Whoever some account reaches and who has notices parked: one probe of the index of parked
-# notices (``ix_notice_parked``, partial: the state is written out so that the databases
-# see the query is within it) a reachable account, however many notices wait for people who
-# never bound one.
+# Whoever some account reaches and who has notices parked: for each reachable account, one
+# probe of the index of parked notices (``ix_notice_parked``; partial, so the state is
+# written out as a literal for the databases to see the query is within it), however many
+# notices wait for people who never bound one.
 _PARKED_BUT_REACHABLE = (
     select(_accounts.person_id)
     .where(
