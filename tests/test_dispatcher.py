@@ -4,7 +4,9 @@ retries and failure; pacing into one chat; and two dispatchers sharing one Postg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
@@ -53,6 +55,18 @@ def write(db, wf, people: list[int], key: str, *, urgent: bool = False) -> None:
         )
 
 
+@contextlib.contextmanager
+def write_sessions(db) -> Iterator[list[int]]:
+    """Counts the write sessions opened (``db.session()``) while the block runs."""
+    writes: list[int] = []
+    session = db.session
+    db.session = lambda *a, **k: writes.append(1) or session(*a, **k)
+    try:
+        yield writes
+    finally:
+        db.session = session
+
+
 def states(db) -> dict[int, str]:
     with db.read_session() as session:
         return {n.id: n.state for n in session.exec(select(Notice))}
@@ -76,10 +90,7 @@ async def test_a_wake_with_nothing_due_takes_no_write_transaction(app, db, wf, w
     """The dispatcher wakes after every handled update; when nothing is due it only reads."""
     bind_all(db, wf, [world.member])
     dispatcher = Dispatcher(app, {"telegram": Recorder()})
-    writes = []
-    session = db.session
-    db.session = lambda *a, **k: writes.append(1) or session(*a, **k)
-    try:
+    with write_sessions(db) as writes:
         assert await dispatcher.dispatch_once() == 0  # an empty outbox
         write(db, wf, [world.member], "later")
         with db.session() as s:
@@ -91,8 +102,6 @@ async def test_a_wake_with_nothing_due_takes_no_write_transaction(app, db, wf, w
         clock.advance(hours=1)
         assert await dispatcher.dispatch_once() == 1  # due now: claimed and sent
         assert writes
-    finally:
-        db.session = session
 
 
 async def test_a_wake_while_a_round_is_sending_is_not_lost(app, db, wf, world):
@@ -320,23 +329,18 @@ async def test_a_round_of_parking_with_nothing_to_do_takes_no_write_transaction(
     write(db, wf, [world.leader, world.staff], "a")
     dispatcher = Dispatcher(app, {"telegram": Recorder()})
     assert dispatcher.park() == (2, 0)
-    writes = []
-    session = db.session
-    db.session = lambda *a, **k: writes.append(1) or session(*a, **k)
-    try:
+    with write_sessions(db) as writes:
         assert dispatcher.park() == (0, 0)
         assert writes == []  # nothing to do: read only
         write(db, wf, [world.leader], "b")
         writes.clear()
         assert dispatcher.park() == (1, 0)
         assert writes  # the new notice is parked
-        with session() as s:  # an account reaches the leader, but nothing released them
+        with db.session() as s:  # an account reaches the leader, but nothing released them
             s.add(ChannelAccount(person_id=world.leader, channel="telegram", external_id="tg-9"))
         writes.clear()
         assert dispatcher.park() == (0, 2)
         assert writes
-    finally:
-        db.session = session
     assert sorted(states(db).values()) == ["parked", "pending", "pending"]
 
 
