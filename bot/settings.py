@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     title_max_chars: int = Field(_DEFAULTS.title_max_chars, ge=10, le=200)
     max_rehandles: int = Field(_DEFAULTS.max_rehandles, ge=0, le=5)
     rehandle_due_months: int = Field(_DEFAULTS.rehandle_due_months, ge=1, le=6)
+    due_max_months: int = Field(_DEFAULTS.due_max_months, ge=1, le=24)
     invite_ttl_hours: int = Field(_DEFAULTS.invite_ttl_hours, ge=1, le=24 * 90)
     invite_max_failures: int = Field(_DEFAULTS.invite_max_failures, ge=1, le=100)
     attachment_max_bytes: int = Field(_DEFAULTS.attachment_max_bytes, ge=1024, le=2 * 1024**3)

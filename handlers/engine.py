@@ -564,7 +564,7 @@ class Engine:
 
 def _pick(text: str, offered: list) -> str | None:
     """The value of the offered choice a typed text names: its number or its label."""
-    if text.isdigit() and 1 <= int(text) <= len(offered):
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(offered):  # not ① or ²
         return offered[int(text) - 1][1]
     for label, value in offered:
         if text == label:

@@ -267,6 +267,7 @@ def on_record(turn: Turn, value: str) -> str | None:
     if value == "rate":
         turn.data.pop("work", None)
         turn.data.pop("result", None)
+        turn.data.pop("rated", None)  # a one-tap rating before: this one is recorded anew
     if value == "withdraw":
         turn.data.pop("reason", None)
     return value  # withdraw | rate | back

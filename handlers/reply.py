@@ -13,7 +13,6 @@ flow): every step writes a new copy of it with the conversation row.
 from __future__ import annotations
 
 import copy
-import unicodedata
 from datetime import date
 from pathlib import PurePath
 
@@ -31,13 +30,13 @@ from handlers.unit_common import (
     _text,
     co_opinions,
 )
-from storage.models import Proposal, pk
+from storage.models import Assignment, Proposal, pk
 from workflow import attachments, replies
 from workflow.assignments import unit_name
 from workflow.attachments import MB
 from workflow.core import person_name
 from workflow.errors import InvalidInput
-from workflow.replies import CLASS_MEANINGS, PHONE_RE
+from workflow.replies import CLASS_MEANINGS, contact_phone_of
 
 # Limits the workflow applies to these texts (repeated here only to refuse them early,
 # before the person types the next step; the service call checks them again).
@@ -280,9 +279,9 @@ def ask_phone(turn: Turn) -> None:
     )
 
 
-def _set_phone(turn: Turn, phone: str) -> str:
-    phone = phone.strip()
-    if not PHONE_RE.match(phone):
+def _set_phone(turn: Turn, text: str) -> str:
+    phone = contact_phone_of(text)
+    if phone is None:
         raise InvalidInput(turn.t("联系电话格式不正确，例如 0839-8620000 或 13800000000。"))
     draft = _draft(turn)
     draft["phone"] = phone
@@ -291,7 +290,7 @@ def _set_phone(turn: Turn, phone: str) -> str:
 
 
 def on_phone_text(turn: Turn, text: str) -> str:
-    return _set_phone(turn, unicodedata.normalize("NFKC", text))
+    return _set_phone(turn, text)
 
 
 def on_phone_choice(turn: Turn, value: str) -> str:
@@ -301,7 +300,7 @@ def on_phone_choice(turn: Turn, value: str) -> str:
 
 
 def on_phone_contact(turn: Turn, phone: str, is_self: bool) -> str:
-    return _set_phone(turn, phone.replace("+86", "").replace(" ", ""))
+    return _set_phone(turn, phone)
 
 
 def ask_signing_unit(turn: Turn) -> None:
@@ -347,6 +346,12 @@ def ask_reply_date(turn: Turn) -> None:
 def _set_reply_date(turn: Turn, day: date) -> str:
     if day > turn.ctx.today:
         raise InvalidInput(turn.t("答复日期不能晚于今天。"))
+    asg = turn.data.get("asg")
+    assignment = turn.session.get(Assignment, int(asg)) if asg else None
+    if assignment is not None:
+        assigned = turn.ctx.local(assignment.assigned_at).date()
+        if day < assigned:
+            raise InvalidInput(turn.t("答复日期不能早于交办日期（{d}）。", d=turn.date(assigned)))
     draft = _draft(turn)
     draft["date"] = day.isoformat()
     _save(turn, draft)

@@ -63,7 +63,8 @@ def find_disclosed(session, query: str) -> list[Proposal]:
         return []
     texts = (col(Proposal.title), col(Proposal.analysis), col(Proposal.suggestions))
     matches = [text.contains(term, autoescape=True) for term in terms for text in texts]
-    numbers = [int(t) for t in terms if t.isdigit() and len(t) <= 6]
+    # ASCII digits only: ① and ² are digits to str.isdigit(), not to int()
+    numbers = [int(t) for t in terms if t.isascii() and t.isdigit() and len(t) <= 6]
     if numbers:
         matches.append(col(Proposal.number).in_(numbers))
     rows = session.exec(

@@ -116,7 +116,7 @@ def list_proposals(
     The page is found newest first along an index that ends in the proposal id (the
     unit's assignments, the proposer's, the status's or the year's proposals, or the
     table itself), read from its newest end and left at the page: a page costs the same
-    however many years the archive holds. A proposal's year is the year it was written in,
+    however many years the archive holds. A proposal's year is the year it was submitted in,
     so the newest written are those of the latest years."""
     newest: Any = col(Proposal.id)
     stmt = select(newest)
@@ -128,7 +128,8 @@ def list_proposals(
             .join(Proposal, col(Proposal.id) == newest)
             .where(Assignment.unit_id == flt.unit_id, col(Assignment.status) != REASSIGNED)
         )
-    stmt = stmt.where(Proposal.status != DRAFT)
+    # Never a draft, nor a draft deleted unsubmitted (kept as withdrawn, never submitted).
+    stmt = stmt.where(Proposal.status != DRAFT, col(Proposal.submitted_at).is_not(None))
     if flt.status:
         stmt = stmt.where(Proposal.status == flt.status)
     if flt.year:

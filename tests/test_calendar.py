@@ -195,3 +195,8 @@ def test_a_unit_may_ask_for_adjustment_on_the_adjusted_saturday_but_not_the_day_
     clock.set_local(2026, 10, 11, hour=9)
     with pytest.raises(InvalidTransition, match="2026年10月10日"):
         story.run(world.handler_tr, assignments.request_adjustment, co, "不属于本单位职责。")
+
+
+def test_the_last_year_a_date_can_have_is_counted_like_any_other(cal):
+    # A due date stored in 9999 (before due dates had a limit) must not stop the sweeps.
+    assert cal.workdays_between(date(9999, 12, 1), date(9999, 12, 31)) == 22

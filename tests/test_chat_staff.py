@@ -194,13 +194,13 @@ async def test_key_proposal_with_a_typed_date_and_edits_from_the_summary(db, wf,
     assert "主办单位：区教育局" in chat.said and "协办单位：无" in chat.said
     await chat.tap("修改答复期限")
     assert "当前已填：2027年3月15日" in chat.said
-    await chat.send("2027/4/1")
-    assert "答复期限：2027年4月1日" in chat.said
+    await chat.send("2027/3/1")
+    assert "答复期限：2027年3月1日" in chat.said
     await chat.tap("确认交办")
     assert "列为重点提案" in chat.said
 
     p = get(db, Proposal, pid)
-    assert (p.status, p.due_date, p.is_key) == ("assigned", date(2027, 4, 1), True)
+    assert (p.status, p.due_date, p.is_key) == ("assigned", date(2027, 3, 1), True)
     assert (p.supervising_unit_id, p.lead_leader_id) == (world.inspection, world.leader)
     with db.read_session() as session:
         made = session.exec(select(Assignment)).all()

@@ -435,8 +435,10 @@ async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, worl
     await chat.tap("修改日期")
     await chat.send("2026年9月30日")
     assert "答复日期不能晚于今天" in chat.said
-    await chat.send("9月11日")
-    assert "区教育局办公室\n2026年9月11日" in chat.said
+    await chat.send("9月11日")  # before the proposal was assigned to the unit
+    assert "答复日期不能早于交办日期（2026年9月14日）" in chat.said
+    await chat.send("9月14日")
+    assert "区教育局办公室\n2026年9月14日" in chat.said
     await chat.tap("修改正文")
     await chat.tap("清空重写")
     assert "请发送答复正文" in chat.said
@@ -451,7 +453,7 @@ async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, worl
     with db.read_session() as session:
         reply = session.exec(select(Reply)).one()
     assert (reply.reply_class, reply.contact_person, reply.body) == ("A", "梁雪", BODY_3)
-    assert (reply.signing_unit, reply.reply_date) == ("区教育局办公室", date(2026, 9, 11))
+    assert (reply.signing_unit, reply.reply_date) == ("区教育局办公室", date(2026, 9, 14))
 
 
 async def test_reply_with_uploaded_documents(db, wf, world, chat_as):

@@ -530,7 +530,7 @@ LEGAL = [
             ("assignment_complete", "accepted", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_delivered": SIGNERS},
+        {"reply_approved": EDU, "reply_delivered": SIGNERS},
     ),
     Legal(
         "approve_reply (key proposal, by its supervisor)",
@@ -543,7 +543,7 @@ LEGAL = [
             ("assignment_complete", "accepted", "done", None),
             ("approve_reply", "replied", "delivered", "supervisor"),
         ],
-        {"reply_delivered": SIGNERS},
+        {"reply_approved": EDU, "reply_delivered": SIGNERS},
     ),
     Legal(
         "complete (a co-handling unit that never accepted)",
@@ -556,7 +556,7 @@ LEGAL = [
             ("assignment_complete", "pending", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_delivered": ["member"]},
+        {"reply_approved": EDU, "reply_delivered": ["member"]},
     ),
     Legal(
         "complete (a co-handling unit that gave its opinion)",
@@ -569,7 +569,7 @@ LEGAL = [
             ("assignment_complete", "opinion_given", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_delivered": ["member"]},
+        {"reply_approved": EDU, "reply_delivered": ["member"]},
     ),
     Legal(
         "complete (a co-handling unit whose adjustment request is undecided)",
@@ -582,7 +582,7 @@ LEGAL = [
             ("assignment_complete", "adjustment_requested", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_delivered": ["member"]},
+        {"reply_approved": EDU, "reply_delivered": ["member"]},
     ),
     Legal(
         "deliver_merged (the merged proposal gets the main's reply)",
@@ -595,7 +595,7 @@ LEGAL = [
             ("approve_reply", "replied", "delivered", "staff"),
             ("deliver_merged", "merged", "delivered", None),
         ],
-        {"reply_delivered": ["member", "outsider"]},
+        {"reply_approved": EDU, "reply_delivered": ["member", "outsider"]},
     ),
     Legal(
         "deliver_merged (again, after the main was re-handled)",
@@ -608,7 +608,7 @@ LEGAL = [
             ("approve_reply", "replied", "delivered", "staff"),
             ("deliver_merged", "delivered", "delivered", None),
         ],
-        {"reply_delivered": ["member", "outsider"]},
+        {"reply_approved": EDU, "reply_delivered": ["member", "outsider"]},
     ),
     # --- rating, 重新办理, 办结
     Legal(

@@ -102,11 +102,20 @@ def _handling_unit(ctx: Ctx, unit_id: int) -> Unit:
 
 
 def due_date_or_default(ctx: Ctx, due_date: date | None, months: int, what: label) -> date:
-    """``due_date`` if it is after today, or the default ``months`` from today."""
+    """``due_date`` if it is after today and at most ``due_max_months`` ahead (a year typed
+    wrong, 2207 for 2027, is refused, not kept), or the default ``months`` from today."""
     if due_date is None:
         return ctx.calendar.add_months(ctx.today, months)
     if due_date <= ctx.today:
         raise InvalidInput("{what}必须晚于今天（{today}）。", what=what, today=ctx.today)
+    latest = ctx.calendar.add_months(ctx.today, ctx.rules.due_max_months)
+    if due_date > latest:
+        raise InvalidInput(
+            "{what}不能晚于{latest}（自今天起最长 {months} 个月）。",
+            what=what,
+            latest=latest,
+            months=ctx.rules.due_max_months,
+        )
     return due_date
 
 

@@ -10,10 +10,10 @@ from sqlmodel import col, func, select
 
 from storage.files import AttachmentStore
 from storage.models import Attachment, Reply, pk
-from workflow.core import Ctx, audit, lock_assignment, lock_proposal
+from workflow.core import Ctx, audit, lock_assignment, lock_proposal, require_role
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
 from workflow.permissions import require_proposer, require_unit_handler
-from workflow.statuses import AssignmentStatus, ProposalStatus
+from workflow.statuses import PROPOSAL_TRANSITIONS, AssignmentStatus, ProposalStatus
 from workflow.texts import label
 
 # Types a proposal or a reply may carry, by MIME type, with the extensions that go with them.
@@ -114,6 +114,7 @@ def attach_to_proposal(
     ctx: Ctx, store: AttachmentStore, proposal_id: int, filename: str, data: bytes
 ) -> Attachment:
     """The proposer adds a file to a draft; it is checked first and stored only if allowed."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["edit_draft"])
     proposal = lock_proposal(ctx, proposal_id)
     require_proposer(ctx, proposal)
     if proposal.status != ProposalStatus.DRAFT:
@@ -138,6 +139,7 @@ def attach_to_reply(
 
 def remove_attachment(ctx: Ctx, attachment_id: int) -> None:
     """The proposer removes a file from a draft (the stored bytes may be shared; kept)."""
+    require_role(ctx, PROPOSAL_TRANSITIONS["edit_draft"])
     attachment = ctx.session.get(Attachment, attachment_id)
     if attachment is None or attachment.proposal_id is None:
         raise NotFound("找不到这个附件。")

@@ -58,11 +58,11 @@ class WorkCalendar:
     def _year(self, year: int) -> list[int]:
         running = self._running.get(year)
         if running is None:
-            running, count, day = [], 0, date(year, 1, 1)
-            while day.year == year:
-                count += self.is_workday(day)
+            running, count = [], 0
+            first = date(year, 1, 1).toordinal()
+            for ordinal in range(first, date(year, 12, 31).toordinal() + 1):  # to 9999 too
+                count += self.is_workday(date.fromordinal(ordinal))
                 running.append(count)
-                day += timedelta(days=1)
             self._running[year] = running
         return running
 

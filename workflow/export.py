@@ -1,7 +1,8 @@
 """The year's proposal ledger (提案台账) as an Excel workbook, for committee staff.
 
-One row a proposal (drafts left out), in number order: what it is, who proposed it, where
-it stands, who handles it, by when, how it was answered and how the signers rated it.
+One row a submitted proposal (drafts, and drafts deleted before submission, left out), in
+number order: what it is, who proposed it, where it stands, who handles it, by when, how it
+was answered and how the signers rated it.
 Headings and labels are said in the reader's language (the caller passes gettext in).
 """
 
@@ -45,11 +46,16 @@ COLUMNS = (
 YES, NO = label("是"), label("否")
 
 
+# Submitted once: a draft deleted unsubmitted is kept as withdrawn (its audit trail stays) but
+# was never anyone's proposal but its writer's.
+_SUBMITTED = col(Proposal.submitted_at).is_not(None)
+
+
 def years(ctx: Ctx) -> list[int]:
-    """Years that have proposals other than drafts, newest first."""
+    """Years that have submitted proposals, newest first."""
     _require_staff(ctx)
     rows = ctx.session.exec(
-        select(Proposal.year).where(Proposal.status != "draft").distinct()
+        select(Proposal.year).where(_SUBMITTED, Proposal.status != "draft").distinct()
     ).all()
     return sorted(rows, reverse=True)
 
@@ -65,7 +71,7 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
     session = ctx.session
     proposals = session.exec(
         select(Proposal)
-        .where(Proposal.year == year, Proposal.status != "draft")
+        .where(Proposal.year == year, Proposal.status != "draft", _SUBMITTED)
         .order_by(col(Proposal.number).is_(None), col(Proposal.number), col(Proposal.id))
     ).all()
     ids = [p.id for p in proposals]
@@ -103,6 +109,9 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
         for rating in session.exec(
             select(Rating).where(col(Rating.proposal_id).in_(ids)).order_by(col(Rating.id))
         ):
+            shown = replies.get(rating.proposal_id)
+            if shown is not None and rating.reply_id != shown.id:
+                continue  # a rating of an earlier reply, one 重新办理 replaced
             given = (
                 gettext(label("未评价"))
                 if rating.not_given
@@ -149,6 +158,10 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if cell.data_type == "f":
+                # openpyxl takes any text starting with "=" for a formula: a title such as
+                # =HYPERLINK(…) would become a live link in staff's spreadsheet. Kept as text.
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)

@@ -75,18 +75,8 @@ def can_view(ctx: Ctx, proposal: Proposal) -> bool:
         return False
     if proposal.lead_leader_id == actor.id:
         return True
-    if actor.unit_id is not None:
-        if proposal.supervising_unit_id == actor.unit_id and ctx.has_role(Role.SUPERVISOR):
-            return True
-        if ctx.has_role(Role.HANDLER):
-            unit_ids = ctx.session.exec(
-                select(Assignment.unit_id).where(
-                    Assignment.proposal_id == proposal.id,
-                    col(Assignment.status).in_([*ACTIVE_ASSIGNMENT_STATUSES, "done"]),
-                )
-            ).all()
-            if actor.unit_id in unit_ids:
-                return True
+    if unit_party(ctx, proposal):
+        return True
     return proposal.disclose and proposal.status in (
         ProposalStatus.FILED,
         ProposalStatus.ASSIGNED,
@@ -94,6 +84,25 @@ def can_view(ctx: Ctx, proposal: Proposal) -> bool:
         ProposalStatus.DELIVERED,
         ProposalStatus.CLOSED,
     )
+
+
+def unit_party(ctx: Ctx, proposal: Proposal) -> bool:
+    """The actor works on the proposal for their unit: a supervisor of its supervising unit,
+    or a handler of a unit that has it (not a unit it was taken from by 改交)."""
+    actor = ctx.actor
+    if actor is None or actor.unit_id is None:
+        return False
+    if proposal.supervising_unit_id == actor.unit_id and ctx.has_role(Role.SUPERVISOR):
+        return True
+    if not ctx.has_role(Role.HANDLER):
+        return False
+    unit_ids = ctx.session.exec(
+        select(Assignment.unit_id).where(
+            Assignment.proposal_id == proposal.id,
+            col(Assignment.status).in_([*ACTIVE_ASSIGNMENT_STATUSES, "done"]),
+        )
+    ).all()
+    return actor.unit_id in unit_ids
 
 
 def require_view(ctx: Ctx, proposal: Proposal) -> None:

@@ -265,6 +265,10 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
     if missing:
         raise InvalidInput("还缺少：{items}，请补充后再提交。", items=missing)
     _check_body(ctx, proposal)
+    # A proposal belongs to the year and 会次 it is submitted in, not those its draft was
+    # started in (begun on 30 December, submitted on 5 January: next year's).
+    proposal.year = ctx.today.year
+    proposal.session_label = ctx.rules.session_label
     proposal.submitted_at = ctx.now
     proposal.cosign_deadline = cosign_deadline(ctx)
     _move(ctx, proposal, "submit")

@@ -25,7 +25,7 @@ from storage.repositories import names_of
 from workflow.assignments import CONTACT_METHODS, ROLE_NAMES
 from workflow.core import SYSTEM_NAME, Ctx
 from workflow.numbering import long_number_text, number_text
-from workflow.permissions import require_view, signer_of
+from workflow.permissions import require_view, signer_of, unit_party
 from workflow.proposals import CATEGORIES
 from workflow.replies import CLASS_MEANINGS, RATINGS, delivered_reply
 from workflow.roles import Role
@@ -102,16 +102,9 @@ def is_party(ctx: Ctx, proposal: Proposal) -> bool:
     if ctx.actor is None or ctx.has_role(Role.STAFF) or proposal.proposer_id == ctx.actor_id:
         return True
     signer = signer_of(ctx, pk(proposal), ctx.actor_id)
-    if signer is not None:
+    if signer is not None and signer.state in ("pending", "confirmed"):  # as can_view
         return True
-    units = {proposal.supervising_unit_id} | set(
-        ctx.session.exec(
-            select(Assignment.unit_id).where(Assignment.proposal_id == proposal.id)
-        ).all()
-    )
-    return proposal.lead_leader_id == ctx.actor_id or (
-        ctx.actor.unit_id is not None and ctx.actor.unit_id in units
-    )
+    return proposal.lead_leader_id == ctx.actor_id or unit_party(ctx, proposal)
 
 
 def _names(ctx: Ctx, ids, known: dict[int, str] | None = None) -> list[str]:

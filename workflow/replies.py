@@ -4,13 +4,19 @@ every signer (merged proposals too), ratings, 重新办理 and closing."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 from sqlalchemy import exists
 from sqlmodel import col, select
 
 from storage.models import Assignment, Proposal, Rating, Reply, Signer, pk
-from workflow.assignments import lead_assignment, move_assignment, unit_name
+from workflow.assignments import (
+    due_date_or_default,
+    lead_assignment,
+    move_assignment,
+    unit_name,
+)
 from workflow.core import (
     Audited,
     Ctx,
@@ -29,6 +35,7 @@ from workflow.errors import InvalidInput, InvalidTransition, NotFound, Permissio
 from workflow.numbering import number_text
 from workflow.permissions import require_reply_reviewer, require_unit_handler, signer_of
 from workflow.roles import Role
+from workflow.roster import normalise_phone
 from workflow.statuses import (
     ASSIGNMENT_TRANSITIONS,
     PROPOSAL_TRANSITIONS,
@@ -45,6 +52,19 @@ CLASS_MEANINGS = {
 RATINGS = {"satisfied": label("满意"), "basic": label("基本满意"), "unsatisfied": label("不满意")}
 PUBLISH = label("信息公开")
 PHONE_RE = re.compile(r"^[0-9][0-9\- ]{4,19}$")
+
+
+def contact_phone_of(text: str) -> str | None:
+    """A reply's contact phone as the letter prints it, or None: a mobile or a landline,
+    normalised (full-width digits, +86 or the 86 of a shared contact dropped), or a service
+    number of five digits or more such as 12345."""
+    normal = normalise_phone(text)
+    if normal is not None:
+        return normal
+    text = unicodedata.normalize("NFKC", text).strip()
+    if PHONE_RE.match(text) and sum(c.isdigit() for c in text) >= 5:
+        return text
+    return None
 
 
 def rating_actions(proposal_id: int) -> list[dict]:
@@ -116,9 +136,10 @@ def submit_reply(
         raise InvalidInput("答复类别只能是 {classes}。", classes="/".join(ctx.rules.reply_classes))
     body = check_text(body, "答复正文", max_chars=20000)
     contact_person = check_text(contact_person, "联系人", max_chars=50)
-    contact_phone = check_text(contact_phone, "联系电话", max_chars=30)
-    if not PHONE_RE.match(contact_phone):
+    phone = contact_phone_of(check_text(contact_phone, "联系电话", max_chars=30))
+    if phone is None:
         raise InvalidInput("联系电话格式不正确，例如 0839-8620000 或 13800000000。")
+    contact_phone = phone
     assignment, proposal = lock_assignment(ctx, assignment_id)
     require_unit_handler(ctx, assignment)
     if assignment.role != "lead":
@@ -130,6 +151,9 @@ def submit_reply(
     reply_date = reply_date or ctx.today
     if reply_date > ctx.today:
         raise InvalidInput("答复日期不能晚于今天。")
+    assigned = ctx.local(assignment.assigned_at).date()
+    if reply_date < assigned:
+        raise InvalidInput("答复日期不能早于交办日期（{d}）。", d=assigned)
     previous = latest_reply(ctx, pk(proposal))
     default_title = (
         f"关于{proposal.session_label}第{proposal.number}号提案的答复"
@@ -260,6 +284,32 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
     _proposal_move(
         ctx, proposal, "approve_reply", reply_id=reply.id, reply_class=reply.reply_class
     )
+    # The unit was told the review's outcome would follow: approved, as proposed or not.
+    approved = (
+        Text(
+            "{number}提案《{title}》的答复已审核通过（{reply_class}类），已送达提案人。",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            reply_class=reply.reply_class,
+        )
+        if reply.reply_class == reply.proposed_class or not reply.proposed_class
+        else Text(
+            "{number}提案《{title}》的答复已审核通过，答复类别由{proposed}类改为{reply_class}类，"
+            "已送达提案人。",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            proposed=reply.proposed_class,
+            reply_class=reply.reply_class,
+        )
+    )
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        "reply_approved",
+        approved,
+        key=str(reply.id),
+        proposal_id=proposal.id,
+    )
     _deliver(ctx, proposal, reply)
     for merged in ctx.session.exec(
         select(Proposal)
@@ -347,13 +397,20 @@ def rate(
     ).first()
     if rating is None:
         rating = Rating(proposal_id=pk(proposal), reply_id=pk(reply), person_id=signer.person_id)
+    before = (
+        None
+        if rating.id is None or rating.not_given
+        else (rating.work_rating, rating.result_rating, rating.feedback)
+    )
     rating.work_rating, rating.result_rating = work, result
     rating.feedback = feedback if feedback is not None else rating.feedback
     rating.not_given = False
     rating.rated_at = ctx.now
     ctx.session.add(rating)
     ctx.session.flush()
-    if "unsatisfied" in (work, result):
+    # The same rating again (a second tap on the notice's button) tells no one twice.
+    changed = before != (work, result, rating.feedback)
+    if "unsatisfied" in (work, result) and changed:
         lead = ctx.session.get(Assignment, reply.assignment_id)
         notify(
             ctx,
@@ -556,10 +613,9 @@ def order_rehandle(
     reply = delivered_reply(ctx, proposal)
     if reply is None or not _any_unsatisfied(ctx, proposal, reply):
         raise InvalidTransition("只有委员评价为「不满意」的答复才能重新办理。")
-    if due_date is None:
-        due_date = ctx.calendar.add_months(ctx.today, ctx.rules.rehandle_due_months)
-    elif due_date <= ctx.today:
-        raise InvalidInput("新的答复期限必须晚于今天（{today}）。", today=ctx.today)
+    due_date = due_date_or_default(
+        ctx, due_date, ctx.rules.rehandle_due_months, label("新的答复期限")
+    )
     lead = lead_assignment(ctx, pk(proposal))
     assert lead is not None
     lead, _ = lock_assignment(ctx, pk(lead))

@@ -24,6 +24,7 @@ class Rules:
     title_max_chars: int = 100
     max_rehandles: int = 1
     rehandle_due_months: int = 1
+    due_max_months: int = 6  # no due date staff set lies further ahead than this
     invite_ttl_hours: int = 72
     invite_max_failures: int = 5  # wrong codes per account within the window
     invite_failure_window_minutes: int = 60

@@ -1,0 +1,131 @@
+"""Member conversations at their edges: digits that are not ASCII, a role lost mid-flow, a
+draft deleted or carried into a new year, a rating tapped twice or given again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import select
+
+from handlers.messages import Event
+from storage.models import Attachment, Notice, Person, Proposal, Rating
+from tests.factories import SAMPLE_REPLY, Story
+from tests.test_chat_search import make
+from tests.test_chat_submit import my_draft, open_draft, rows
+from workflow import export, proposals, replies
+
+FAILED = "出了问题"  # the engine's answer to a step that failed: never for what a user types
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+async def test_a_circled_or_superscript_digit_is_searched_for_as_text(db, wf, world, chat_as):
+    make(db, wf, world, "关于加快老旧小区加装电梯的建议", "老旧小区多为六层住宅。")
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    await chat.tap("🔍")
+    for query in ("①", "²²", "① 电梯"):
+        await chat.send(query)
+        assert FAILED not in chat.said, (query, chat.said)
+    assert "找到 1 件与「① 电梯」相关" in chat.said  # 电梯 found it; ① was a word, not a number
+
+
+async def test_a_circled_digit_on_a_numbered_channel_is_not_a_choice(db, wf, world, chat_as):
+    chat = chat_as(world.member, channel="console")
+    await chat.send("/new")
+    await chat.send("关于加快老旧小区加装电梯的建议")
+    await chat.tap("委员提案")  # now at 领域, choices numbered 1, 2, …
+    out = await asyncio.to_thread(
+        chat.engine.handle, chat.sender, Event.of_text("①", numbered=True)
+    )
+    said = "\n".join(o.text for o in out)
+    assert FAILED not in said, said
+    assert said.startswith("这一步需要：请点选提案所属的领域。")  # asked again, nothing chosen
+    with db.read_session() as session:
+        assert session.exec(select(Proposal.field)).one() is None
+
+
+async def test_a_member_who_lost_the_role_can_neither_add_nor_remove_files(db, wf, world, chat_as):
+    my_draft(db, wf, world)
+    chat = chat_as(world.member)
+    await open_draft(chat)
+    await chat.tap("✏️ 附件")
+    await chat.upload("a.pdf", PDF)
+    assert "已收到附件" in chat.said
+    with db.session() as s:  # staff take the member role away meanwhile
+        person = s.get(Person, world.member)
+        assert person is not None
+        person.roles = "staff"
+        s.add(person)
+    await chat.tap("删除「a.pdf」")
+    assert "需要委员身份" in chat.said
+    await chat.upload("b.pdf", PDF)
+    assert "需要委员身份" in chat.said
+    assert [a.filename for a in rows(db, Attachment)] == ["a.pdf"]  # nothing changed
+
+
+async def test_a_draft_deleted_unsubmitted_is_in_no_ledger_or_list(db, wf, world, chat_as):
+    chat = chat_as(world.member)
+    await chat.send("/new")
+    await chat.send("关于我个人私下想法的建议")
+    await chat.send("/drafts")
+    await chat.tap("《关于我个人私下想法")
+    await chat.tap("🗑 删除草稿")
+    await chat.tap("确认删除")
+    assert "已删除" in chat.said
+    with db.session() as s:
+        ctx = wf.ctx(s, world.staff)
+        assert export.years(ctx) == []
+        assert export.ledger(ctx, 2026)[1] == 0
+    staff = chat_as(world.staff)
+    await staff.send("/list")
+    assert "私下想法" not in staff.said
+
+
+async def test_a_draft_begun_in_december_and_submitted_in_january_is_of_the_new_year(
+    db, wf, world, chat_as, clock
+):
+    clock.set_local(2026, 12, 30)
+    my_draft(db, wf, world)
+    clock.set_local(2027, 1, 5)
+    chat = chat_as(world.member)
+    await open_draft(chat)
+    await chat.tap("📤 提交")
+    assert "已于2027年1月5日" in chat.said
+    [p] = rows(db, Proposal)
+    assert (p.status, p.year) == ("submitted", 2027)
+    with db.session() as s:
+        filed = proposals.file_proposal(wf.ctx(s, world.staff), p.id)
+        assert (filed.year, filed.number) == (2027, 1)
+
+
+async def test_the_same_one_tap_rating_twice_tells_staff_and_the_unit_once(db, wf, world, chat_as):
+    pid, _lead, _reply = Story(db, wf, world).delivered()
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    await chat.press(f"rate:{pid}:unsatisfied")
+    await chat.send("/menu")
+    await chat.press(f"rate:{pid}:unsatisfied")  # the notice's button, tapped again
+    told = [n.person_id for n in rows(db, Notice, Notice.kind == "rated_unsatisfied")]
+    assert told and len(told) == len(set(told)), told
+
+
+async def test_a_rating_given_again_after_an_earlier_one_tap_is_recorded(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    pid, lead, _reply = story.delivered()
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    await chat.press(f"rate:{pid}:unsatisfied")  # one tap: on to the feedback question
+    assert "反馈意见" in chat.said
+    story.run(world.staff, replies.order_rehandle, pid)  # meanwhile staff order 重新办理
+    await chat.send("答复没有回应我提的问题")  # refused: the reply is no longer delivered
+    new = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, new.id)
+    await chat.tap("返回列表")
+    await chat.tap("第〔1〕号")
+    await chat.tap("⭐ 评价答复")
+    await chat.tap("满意")
+    await chat.tap("满意")
+    await chat.tap("跳过")
+    with db.read_session() as s:
+        rating = s.exec(select(Rating).where(Rating.reply_id == new.id)).one()
+    assert (rating.work_rating, rating.result_rating) == ("satisfied", "satisfied")

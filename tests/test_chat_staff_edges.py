@@ -1,0 +1,245 @@
+"""Staff and unit conversations at their edges: due dates typed wrong, a spreadsheet cell that
+looks like a formula, a unit relieved by 改交, the review's outcome, phones and dates of a
+reply letter, ratings of a reply 重新办理 replaced."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from sqlmodel import select
+
+from storage.models import Assignment, Notice, Proposal, Reply
+from tests.chat import Chat
+from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story
+from tests.states import States
+from workflow import assignments, proposals
+
+APOLOGY = "抱歉，处理时出了问题"
+BODY_1 = "您提出的关于改善小学放学时段交通秩序的建议收悉，我局高度重视，现答复如下。"
+
+
+async def open_first(chat: Chat) -> None:
+    await chat.send("/menu")
+    await chat.tap("📥 交办事项")
+    await chat.tap("第〔1〕号")
+
+
+async def wizard_to_phone(chat: Chat) -> None:
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    await chat.tap("B类")
+    await chat.send(BODY_1)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+
+
+def the_reply(db) -> Reply:
+    with db.read_session() as s:
+        return s.exec(select(Reply)).one()
+
+
+def ledger_rows(chat: Chat) -> list[list]:
+    from openpyxl import load_workbook
+
+    [file] = chat.files
+    sheet = load_workbook(io.BytesIO(file.data)).active
+    return [[c for c in row] for row in sheet.iter_rows(min_row=2)]
+
+
+async def export_ledger(chat: Chat) -> None:
+    await chat.send("/menu")
+    await chat.tap("📊 导出台账")
+    await chat.tap("2026年度")
+
+
+async def assign_with_due(chat: Chat, typed: str) -> None:
+    await chat.send("/menu")
+    await chat.tap("🔎 审查队列")
+    await chat.tap("第〔1〕号")
+    await chat.tap("交办")
+    await chat.tap("区教育局")
+    await chat.tap("完成")
+    await chat.send(typed)
+
+
+# ---------------------------------------------------------------- due dates
+
+
+async def test_a_due_date_centuries_ahead_is_refused_as_a_typing_error(db, wf, world, chat_as):
+    pid = Story(db, wf, world).filed()
+    chat = chat_as(world.staff)
+    await assign_with_due(chat, "2207-03-15")  # a typo for 2027
+    # six months from Monday 14 September 2026, on a working day
+    assert "答复期限不能晚于2027年3月15日（自今天起最长 6 个月）" in chat.said
+    assert "是否列为重点提案" not in chat.said
+    assert APOLOGY not in chat.said
+    await chat.send("2027-03-16")  # a day too far
+    assert "不能晚于" in chat.said
+    await chat.send("2026-12-14")
+    assert "是否列为重点提案" in chat.said
+    await chat.tap("否")
+    await chat.tap("确认交办")
+    with db.read_session() as s:
+        proposal = s.get(Proposal, pid)
+        assert proposal is not None and proposal.due_date == date(2026, 12, 14)
+
+
+async def test_the_furthest_due_date_is_a_setting(db, wf, world, chat_as):
+    import dataclasses
+
+    wf.rules = dataclasses.replace(wf.rules, due_max_months=12)
+    Story(db, wf, world).filed()
+    chat = chat_as(world.staff)
+    await assign_with_due(chat, "2027-09-01")
+    assert "是否列为重点提案" in chat.said
+
+
+def test_the_workflow_refuses_a_far_due_date_whatever_the_channel(db, wf, world):
+    from workflow.errors import InvalidInput
+
+    story = Story(db, wf, world)
+    pid = story.filed()
+    try:
+        story.run(
+            world.staff,
+            assignments.assign,
+            pid,
+            lead_unit_id=world.education,
+            due_date=date(9999, 12, 31),
+        )
+    except InvalidInput as exc:
+        assert "答复期限不能晚于" in exc.message
+    else:
+        raise AssertionError("a due date in 9999 was accepted")
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+async def test_a_title_that_looks_like_a_formula_stays_text_in_the_ledger(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    evil = '=HYPERLINK("http://evil.example/x","关于改善交通的建议")'
+    pid = story.run(
+        world.member,
+        proposals.create_draft,
+        title=evil,
+        analysis=SAMPLE_ANALYSIS,
+        suggestions=SAMPLE_SUGGESTIONS,
+    ).id
+    story.run(world.member, proposals.submit, pid)
+    chat = chat_as(world.staff)
+    await export_ledger(chat)
+    [row] = ledger_rows(chat)
+    title = row[1]
+    assert (title.value, title.data_type) == (evil, "s")
+
+
+async def test_the_ledger_shows_the_ratings_of_the_reply_it_lists(db, wf, world, chat_as):
+    from workflow import replies
+
+    story = Story(db, wf, world)
+    pid, lead, _reply = story.rated("unsatisfied")
+    story.run(world.staff, replies.order_rehandle, pid)
+    second = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, second.id)
+    story.run(world.member, replies.rate, pid, work="satisfied")
+    chat = chat_as(world.staff)
+    await export_ledger(chat)
+    [row] = ledger_rows(chat)
+    assert row[14].value == "林晓：满意"  # not also the 不满意 of the first reply
+
+
+# ---------------------------------------------------------------- a unit relieved by 改交
+
+
+async def test_a_unit_relieved_by_reassignment_reads_only_the_public_record(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    rec = s.assignment("reassigned")  # 区教育局 asked to be relieved; 区卫生健康委员会 leads now
+    with db.read_session() as session:
+        new = session.exec(
+            select(Assignment).where(
+                Assignment.proposal_id == rec.pid, Assignment.unit_id == world.health
+            )
+        ).one()
+    s.run(world.handler_health, assignments.accept, new.id)
+    s.run(
+        world.handler_health,
+        assignments.record_contact,
+        new.id,
+        method="phone",
+        contact_date=s.today(),
+        summary="电话沟通，委员同意先行试点，联系电话13912345678。",
+    )
+    health = chat_as(world.handler_health)
+    await health.send("/status 1")
+    assert "13912345678" in health.said  # the unit that has it
+    former = chat_as(world.handler_edu)
+    await former.send("/status 1")
+    assert "沟通情况" not in former.said
+    assert "13912345678" not in former.said
+
+
+# ---------------------------------------------------------------- the review's outcome
+
+
+async def test_the_unit_hears_that_its_reply_was_approved_and_its_class_changed(
+    db, wf, world, chat_as
+):
+    States(db, wf, world).accepted()
+    chat = chat_as(world.handler_edu)
+    await wizard_to_phone(chat)
+    await chat.send("0839-8620101")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    await chat.tap("提交审核")
+    assert "审核结果会通知您" in chat.said
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.tap("✅ 答复审核")
+    await staff.tap("第〔1〕号")
+    await staff.tap("改为C类后通过")
+    assert "已审核通过" in staff.said
+    with db.read_session() as session:
+        told = session.exec(select(Notice).where(Notice.kind == "reply_approved")).all()
+    assert {n.person_id for n in told} == {world.handler_edu, world.handler_edu2}
+    assert "答复类别由B类改为C类" in told[0].text
+
+
+# ---------------------------------------------------------------- the reply letter
+
+
+async def test_a_reply_phone_needs_five_digits(db, wf, world, chat_as):
+    States(db, wf, world).accepted()
+    chat = chat_as(world.handler_edu)
+    await wizard_to_phone(chat)
+    await chat.send("1----")
+    assert "联系电话格式不正确" in chat.said
+    await chat.send("12345")  # a service hotline
+    assert "第 5 步：落款单位" in chat.said
+
+
+async def test_a_shared_contact_phone_loses_its_country_code(db, wf, world, chat_as):
+    States(db, wf, world).accepted()
+    chat = chat_as(world.handler_edu)
+    await wizard_to_phone(chat)
+    await chat.share_contact("8613800000020")  # Telegram sends one's own contact without "+"
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "联系电话：13800000020" in chat.said
+
+
+async def test_a_reply_date_before_the_assignment_is_refused(db, wf, world, chat_as):
+    States(db, wf, world).accepted()
+    chat = chat_as(world.handler_edu)
+    await wizard_to_phone(chat)
+    await chat.send("0839-8620101")
+    await chat.tap("使用「")
+    await chat.send("2001-01-01")
+    assert "答复日期不能早于交办日期" in chat.said
+    assert "答复函预览" not in chat.said
+    await chat.tap("今天")
+    await chat.tap("提交审核")
+    assert the_reply(db).reply_date == date(2026, 9, 14)
