@@ -18,7 +18,7 @@ from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import Choice
 from handlers.paging import Fetched, Pager
-from handlers.turns import my_id
+from handlers.turns import my_id, resume
 from storage import repositories as repo
 from storage.clock import as_utc
 from storage.models import Proposal, Rating, Signer, pk
@@ -59,15 +59,6 @@ def has_words(text: str) -> bool:
 def goto(turn: Turn, step: str) -> None:
     """Move to another step of the current flow and ask its question (from a prompt)."""
     turn.conv.step = step
-    turn.engine.prompt(turn)
-
-
-def resume(turn: Turn) -> None:
-    """Ask the person's current question again, or show the menu outside a flow."""
-    flow = turn.engine.flows.get(turn.conv.flow or "")
-    if flow is None or turn.conv.step not in flow.steps:
-        turn.engine.menu(turn)
-        return
     turn.engine.prompt(turn)
 
 

@@ -38,7 +38,7 @@ from handlers.staff_common import (
     unit_picker,
     words,
 )
-from handlers.turns import me
+from handlers.turns import me, resume
 from handlers.unit import co_opinions
 from storage.models import Assignment, Proposal, Reply, existing, pk
 from workflow import assignments, replies
@@ -48,6 +48,7 @@ from workflow.core import (
     person_name,
     signer_ids,
 )
+from workflow.errors import InvalidInput
 from workflow.record import render_record
 from workflow.replies import CLASS_MEANINGS, RATINGS
 from workflow.statuses import (
@@ -693,5 +694,41 @@ REHANDLE_FLOW = Flow(
 FLOWS = (ADJUSTMENTS_FLOW, REPLY_REVIEW_FLOW, REHANDLE_FLOW)
 
 
+# ---------------------------------------------------------------- requests for more time
+
+
+def act_extension(turn: Turn, args: list[str]) -> None:
+    """``ext:<assignment id>:grant|refuse`` — decide a unit's request for more time with one
+    tap on its notice (the workflow refuses a request someone already decided)."""
+    if (
+        len(args) != 2
+        or not (args[0].isascii() and args[0].isdigit() and len(args[0]) <= 9)
+        or args[1] not in ("grant", "refuse")
+    ):
+        raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
+    asg_id = int(args[0])
+    if args[1] == "grant":
+        assignment = assignments.grant_extension(turn.ctx, asg_id)
+        message = N_("已同意延期：{unit}办理{num}提案《{title}》的期限延至{due}，已通知该单位。")
+    else:
+        assignment = assignments.refuse_extension(turn.ctx, asg_id)
+        message = N_(
+            "已告知{unit}：{num}提案《{title}》的延期申请未获同意，仍按原期限（{due}）办理。"
+        )
+    proposal = existing(turn.session, Proposal, assignment.proposal_id)
+    turn.say(
+        turn.t(
+            message,
+            unit=unit_name(turn.ctx, assignment.unit_id),
+            num=turn.number(proposal.number),
+            title=proposal.title,
+            due=turn.date(assignment.due_date),
+        ),
+        expects="none",
+    )
+    resume(turn)
+
+
 def install(engine: Engine) -> None:
     install_flows(engine, FLOWS)
+    engine.add_action("ext", act_extension)

@@ -18,3 +18,13 @@ def me(turn: Turn) -> Person:
 
 def my_id(turn: Turn) -> int:
     return pk(me(turn))
+
+
+def resume(turn: Turn) -> None:
+    """After a global action (a notice's button): ask the person's current question again,
+    or show the menu outside a flow."""
+    flow = turn.engine.flows.get(turn.conv.flow or "")
+    if flow is None or turn.conv.step not in flow.steps:
+        turn.engine.menu(turn)
+        return
+    turn.engine.prompt(turn)

@@ -228,6 +228,7 @@ ASSIGNMENT_CALLS: dict[str, Callable[[States, Rec], Call]] = {
         r.handler, assignments.request_extension, (r.asg, "需协调多个部门，申请延期一个月")
     ),
     "extend": lambda s, r: Call(s.w.staff, assignments.extend, (r.asg,)),
+    "refuse_extension": lambda s, r: Call(s.w.staff, assignments.refuse_extension, (r.asg,)),
 }
 
 # Not in the transition tables but calls the permission matrix covers too.
@@ -242,4 +243,6 @@ OTHER_CALLS: dict[str, Callable[[States, Rec], Call]] = {
         s.w.member, proposals.remove_cosigner, (r.pid, s.w.cosigner)
     ),
     "issue_invite": lambda s, r: Call(s.w.staff, invites.issue_invite, (s.w.member,)),
+    # 延期 of a unit's open request (the transition extend, with the request checked)
+    "grant_extension": lambda s, r: Call(s.w.staff, assignments.grant_extension, (r.asg,)),
 }

@@ -243,3 +243,87 @@ async def test_a_reply_date_before_the_assignment_is_refused(db, wf, world, chat
     await chat.tap("今天")
     await chat.tap("提交审核")
     assert the_reply(db).reply_date == date(2026, 9, 14)
+
+
+# ---------------------------------------------------------------- requests for more time
+
+
+async def ask_for_more_time(chat: Chat) -> None:
+    await open_first(chat)
+    await chat.tap("申请延期")
+    await chat.send("需协调多个部门，申请延期一个月")
+
+
+def notices_of(db, kind: str) -> list[Notice]:
+    with db.read_session() as session:
+        return list(session.exec(select(Notice).where(Notice.kind == kind)).all())
+
+
+async def test_staff_grant_a_units_request_for_more_time_with_one_tap(db, wf, world, chat_as):
+    States(db, wf, world).accepted()  # due 2026-12-14
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    assert "延期申请已提交，提案委决定后会通知您" in unit.said
+    [asked, *_] = notices_of(db, "extension_requested")
+    assert [a["label"] for a in asked.actions] == ["同意延期", "不同意"]
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.press(asked.actions[0]["payload"])
+    assert "已同意延期：区教育局办理第〔1〕号提案" in staff.said
+    assert "期限延至2027年1月14日" in staff.said
+    with db.read_session() as session:
+        [lead] = session.exec(select(Assignment).where(Assignment.role == "lead")).all()
+        assert lead.due_date == date(2027, 1, 14)
+    assert {n.person_id for n in notices_of(db, "extended")} == {
+        world.handler_edu,
+        world.handler_edu2,
+    }
+    other = chat_as(world.staff2)  # the same notice, tapped by a colleague afterwards
+    await other.send("/menu")
+    await other.press(asked.actions[1]["payload"])
+    assert "这项延期申请已由许静于" in other.said
+    assert notices_of(db, "extension_refused") == []
+
+
+async def test_staff_turn_down_a_request_for_more_time(db, wf, world, chat_as):
+    States(db, wf, world).accepted()
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    [asked, *_] = notices_of(db, "extension_requested")
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.press(asked.actions[1]["payload"])
+    assert "延期申请未获同意，仍按原期限（2026年12月14日）办理" in staff.said
+    [told, *_] = notices_of(db, "extension_refused")
+    assert "请按原期限（2026年12月14日）办理" in told.text
+    await ask_for_more_time(unit)  # decided: the unit may ask again
+    assert "延期申请已提交" in unit.said
+
+
+async def test_a_unit_asks_for_more_time_once_until_staff_decide(db, wf, world, chat_as):
+    States(db, wf, world).accepted()
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    colleague = chat_as(world.handler_edu2)
+    await ask_for_more_time(colleague)
+    assert "高远已于2026年9月14日" in colleague.said
+    assert "正等待提案委决定，不必再次申请" in colleague.said
+    assert len(notices_of(db, "extension_requested")) == 2  # one request, to both staff
+
+
+async def test_a_forged_extension_button_changes_nothing(db, wf, world, chat_as):
+    States(db, wf, world).accepted()
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    for payload in ("ext:1:grant", "ext:1:maybe", "ext:x:grant", "ext:99999:refuse"):
+        await staff.press(payload)
+        assert APOLOGY not in staff.said, (payload, staff.said)
+    with db.read_session() as session:
+        [lead] = session.exec(select(Assignment).where(Assignment.role == "lead")).all()
+        assert lead.due_date == date(2026, 12, 14)
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    [asked, *_] = notices_of(db, "extension_requested")
+    await unit.send("/menu")
+    await unit.press(asked.actions[0]["payload"])  # a unit cannot grant itself more time
+    assert notices_of(db, "extended") == []

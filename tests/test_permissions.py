@@ -65,6 +65,8 @@ give_opinion                        -       -        -       -     -     Y     -
 submit_reply                        -       -        -       -     Y     -     -        -        -
 request_extension                   -       -        -       -     Y     -     -        -        -
 extend                              -       -        -       Y     -     -     -        -        -
+grant_extension                     -       -        -       Y     -     -     -        -        -
+refuse_extension                    -       -        -       Y     -     -     -        -        -
 return_reply                        -       -        -       Y     -     -     -        -        -
 return_reply/key                    -       -        -       Y     -     -     -        Y        -
 return_reply/supervised-elsewhere   -       -        -       Y     -     -     -        -        -
@@ -102,6 +104,13 @@ def _proposal(status: str, **kw) -> Callable[[States], Rec]:
 
 def _assignment(status: str, role: str = "lead") -> Callable[[States], Rec]:
     return lambda s: s.assignment(status, role)
+
+
+def _extension_asked(s: States) -> Rec:
+    """The lead unit handling it has asked for more time."""
+    rec = s.assignment("accepted")
+    s.run(s.w.handler_edu, assignments.request_extension, rec.asg, "需协调多个部门。")
+    return rec
 
 
 def _with_main(s: States) -> Rec:
@@ -189,6 +198,8 @@ ROWS: dict[str, tuple[Callable[[States], Rec], Callable[[States, Rec], Call]]] =
     "submit_reply": (_assignment("accepted"), ASSIGNMENT_CALLS["submit_reply"]),
     "request_extension": (_assignment("accepted"), ASSIGNMENT_CALLS["request_extension"]),
     "extend": (_assignment("accepted"), ASSIGNMENT_CALLS["extend"]),
+    "grant_extension": (_extension_asked, OTHER_CALLS["grant_extension"]),
+    "refuse_extension": (_extension_asked, ASSIGNMENT_CALLS["refuse_extension"]),
     "return_reply": (_proposal("replied"), PROPOSAL_CALLS["return_reply"]),
     "return_reply/key": (_proposal("replied", key=True), PROPOSAL_CALLS["return_reply"]),
     "return_reply/supervised-elsewhere": (_supervised_elsewhere, PROPOSAL_CALLS["return_reply"]),
@@ -238,6 +249,8 @@ CALLS = {
     "close_adjustment_window",
     "request_extension",
     "extend",
+    "grant_extension",
+    "refuse_extension",
     "request_to_cosign",
     "add_cosigner",
 }

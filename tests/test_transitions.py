@@ -20,7 +20,15 @@ from sqlmodel import Session, col, select
 from storage.models import Assignment, AuditEvent, Notice, Proposal
 from tests.factories import World
 from tests.snapshot import assert_unchanged, is_chinese, snapshot
-from tests.states import ASSIGNMENT_CALLS, MAIN_TITLE, PROPOSAL_CALLS, Call, Rec, States
+from tests.states import (
+    ASSIGNMENT_CALLS,
+    MAIN_TITLE,
+    OTHER_CALLS,
+    PROPOSAL_CALLS,
+    Call,
+    Rec,
+    States,
+)
 from workflow import assignments, proposals, replies
 from workflow.core import Workflow, require_role, require_status
 from workflow.errors import AlreadyHandled, InvalidTransition, PermissionDenied
@@ -53,6 +61,17 @@ def do_asg(action: str) -> Callable[[States, Rec], object]:
 
 
 # ================================================================= legal moves
+
+
+def _extension_asked(status: str, role: str = "lead") -> Callable[[States], Rec]:
+    """The unit's assignment in ``status``, and its request for more time."""
+
+    def build(s: States) -> Rec:
+        rec = s.assignment(status, role)
+        run(s, ASSIGNMENT_CALLS["request_extension"](s, rec))
+        return rec
+
+    return build
 
 
 @dataclass
@@ -451,6 +470,33 @@ LEGAL = [
         {"asg": "opinion_given"},
         [("assignment_extend", None, None, "staff")],
         {"extended": ["handler_tr"]},
+    ),
+    Legal(
+        "extend (a unit's request granted)",
+        [A("extend", "accepted")],
+        _extension_asked("accepted"),
+        lambda s, r: run(s, OTHER_CALLS["grant_extension"](s, r)),
+        {"asg": "accepted", "pid": "assigned"},
+        [("assignment_extend", None, None, "staff")],
+        {"extended": EDU},
+    ),
+    Legal(
+        "refuse_extension (lead unit handling)",
+        [A("refuse_extension", "accepted")],
+        _extension_asked("accepted"),
+        do_asg("refuse_extension"),
+        {"asg": "accepted", "pid": "assigned"},
+        [("assignment_refuse_extension", None, None, "staff")],
+        {"extension_refused": EDU},
+    ),
+    Legal(
+        "refuse_extension (co-handling unit after its opinion)",
+        [A("refuse_extension", "opinion_given")],
+        _extension_asked("opinion_given", "co"),
+        do_asg("refuse_extension"),
+        {"asg": "opinion_given"},
+        [("assignment_refuse_extension", None, None, "staff")],
+        {"extension_refused": ["handler_tr"]},
     ),
     Legal(
         "give_opinion",

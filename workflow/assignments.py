@@ -8,12 +8,21 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from storage.models import Assignment, ContactRecord, Person, Proposal, Unit, pk
+from storage.models import (
+    Assignment,
+    AuditEvent,
+    ContactRecord,
+    Person,
+    Proposal,
+    Unit,
+    pk,
+)
 from workflow.core import (
     Audited,
     Ctx,
     audit,
     check_text,
+    local_time,
     lock_assignment,
     lock_proposal,
     notify,
@@ -499,11 +508,18 @@ def get_assignment(ctx: Ctx, assignment_id: int) -> Assignment:
 
 
 def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
-    """申请延期: a unit asks staff for more time, with its reason."""
+    """申请延期: a unit asks staff for more time, with its reason; one request at a time."""
     assignment, proposal = _begin(ctx, "request_extension", assignment_id)
     require_unit_handler(ctx, assignment)
     _guard(ctx, "request_extension", assignment, proposal)
     reason = check_text(reason, "申请延期的理由", max_chars=1000)
+    waiting = open_extension_request(ctx, pk(assignment))
+    if waiting is not None:
+        raise InvalidTransition(
+            "{name}已于{at}申请延期，正等待提案委决定，不必再次申请。",
+            name=person_name(ctx.session, waiting.actor_id),
+            at=local_time(ctx, waiting.at),
+        )
     event = move_assignment(ctx, assignment, "request_extension", reason=reason)
     notify(
         ctx,
@@ -519,6 +535,87 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         ),
         key=str(event.id),
         proposal_id=proposal.id,
+        actions=[
+            {"label": label("同意延期"), "payload": f"ext:{assignment.id}:grant"},
+            {"label": label("不同意"), "payload": f"ext:{assignment.id}:refuse"},
+        ],
+    )
+    return assignment
+
+
+# The audit actions that open and settle a unit's request for more time.
+_EXTENSION_EVENTS = (
+    "assignment_request_extension",
+    "assignment_extend",
+    "assignment_refuse_extension",
+)
+
+
+def open_extension_request(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
+    """The unit's request for more time that staff have not decided yet, if any: the latest
+    request, unless an extension or a refusal came after it."""
+    latest = ctx.session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.assignment_id == assignment_id,
+            col(AuditEvent.action).in_(_EXTENSION_EVENTS),
+        )
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
+    ).first()
+    return latest if latest is not None and latest.action == _EXTENSION_EVENTS[0] else None
+
+
+def _decided_already(ctx: Ctx, assignment_id: int) -> InvalidTransition:
+    """A stale button of a request someone already decided: who did, and when."""
+    decided = ctx.session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.assignment_id == assignment_id,
+            col(AuditEvent.action).in_(_EXTENSION_EVENTS[1:]),
+        )
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
+    ).first()
+    if decided is None:
+        return InvalidTransition("这个承办单位没有待决定的延期申请。")
+    return InvalidTransition(
+        "这项延期申请已由{name}于{at}处理。",
+        name=person_name(ctx.session, decided.actor_id),
+        at=local_time(ctx, decided.at),
+    )
+
+
+def grant_extension(ctx: Ctx, assignment_id: int) -> Assignment:
+    """同意延期: staff grant a unit's open request, by the extension the rules allow."""
+    assignment, proposal = _begin(ctx, "extend", assignment_id)
+    _guard(ctx, "extend", assignment, proposal)
+    if open_extension_request(ctx, assignment_id) is None:
+        raise _decided_already(ctx, assignment_id)
+    return _extend(ctx, assignment, proposal, due_date=None, note=None)
+
+
+def refuse_extension(ctx: Ctx, assignment_id: int, note: str | None = None) -> Assignment:
+    """不同意延期: staff turn down a unit's open request; the due date stays."""
+    assignment, proposal = _begin(ctx, "refuse_extension", assignment_id)
+    _guard(ctx, "refuse_extension", assignment, proposal)
+    note = check_text(note, "说明", max_chars=1000, required=False) or None
+    if open_extension_request(ctx, assignment_id) is None:
+        raise _decided_already(ctx, assignment_id)
+    event = move_assignment(ctx, assignment, "refuse_extension", note=note)
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        "extension_refused",
+        Text(
+            "提案委未同意延长{number}提案《{title}》的办理期限，请按原期限（{due}）办理。{extra}",
+            number=number_text(proposal.number),
+            title=proposal.title,
+            due=assignment.due_date,
+            extra=Text("说明：{note}", note=note) if note else None,
+        ),
+        key=str(event.id),
+        proposal_id=proposal.id,
     )
     return assignment
 
@@ -526,9 +623,21 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
 def extend(
     ctx: Ctx, assignment_id: int, *, due_date: date | None = None, note: str | None = None
 ) -> Assignment:
-    """延期: staff move a unit's due date, by default by the extension the rules allow."""
+    """延期: staff move a unit's due date, by default by the extension the rules allow
+    (an open request of the unit's is settled by it)."""
     assignment, proposal = _begin(ctx, "extend", assignment_id)
     _guard(ctx, "extend", assignment, proposal)
+    return _extend(ctx, assignment, proposal, due_date=due_date, note=note)
+
+
+def _extend(
+    ctx: Ctx,
+    assignment: Assignment,
+    proposal: Proposal,
+    *,
+    due_date: date | None,
+    note: str | None,
+) -> Assignment:
     note = check_text(note, "说明", max_chars=1000, required=False) or None
     if due_date is None:
         due_date = ctx.calendar.add_months(assignment.due_date, ctx.rules.reply_extension_months)

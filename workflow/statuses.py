@@ -198,6 +198,13 @@ ASSIGNMENT_TRANSITIONS: dict[str, Transition] = {
             {Role.HANDLER},
         ),
         _t("extend", label("延期"), {A.PENDING, A.ACCEPTED, A.OPINION_GIVEN}, None, {Role.STAFF}),
+        _t(
+            "refuse_extension",
+            label("不同意延期"),
+            {A.ACCEPTED, A.OPINION_GIVEN},
+            None,
+            {Role.STAFF},
+        ),
     ]
 }
 
