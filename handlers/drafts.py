@@ -7,6 +7,7 @@ from sqlmodel import col, select
 
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
+from handlers.paging import Pager
 from handlers.submit import (
     CATEGORY_LABELS,
     MEMBERS,
@@ -24,6 +25,10 @@ from workflow import attachments, proposals
 from workflow.statuses import ProposalStatus
 
 # ---------------------------------------------------------------- 我的草稿
+
+# A page at a time: Telegram takes at most 100 buttons, and drafts pile up (each title
+# typed after 📝 新建提案 starts one).
+DRAFTS_PAGER = Pager(key="draft_page", position=N_("（第 {first}–{last} 份，共 {total} 份）"))
 
 
 def my_drafts(turn: Turn) -> list[Proposal]:
@@ -51,8 +56,9 @@ def ask_draft_list(turn: Turn) -> None:
             columns=2,
         )
         return
+    page = DRAFTS_PAGER.page(turn, drafts)
     choices = []
-    for draft in drafts:
+    for draft in page.rows:
         day = turn.ctx.local(draft.updated_at)
         label = turn.t(
             "《{title}》 {month}月{day}日",
@@ -61,8 +67,10 @@ def ask_draft_list(turn: Turn) -> None:
             day=day.day,
         )
         choices.append(turn.choice(label, f"d:{draft.id}"))
+    choices += page.buttons(turn)
     choices.append(turn.choice(turn.t("返回菜单"), "menu"))
-    turn.say(turn.t("您有 {n} 份草稿，请点选一份继续编辑或删除：", n=len(drafts)), choices)
+    text = turn.t("您有 {n} 份草稿，请点选一份继续编辑或删除：", n=len(drafts))
+    turn.say("\n".join([text, *page.position(turn)]), choices)
 
 
 def on_draft_list(turn: Turn, value: str) -> str | None:
@@ -71,6 +79,8 @@ def on_draft_list(turn: Turn, value: str) -> str | None:
     if value == "new":
         turn.start("submit")
         return None
+    if DRAFTS_PAGER.take(turn, value):
+        return "page"
     turn.data["pid"] = int(value.removeprefix("d:"))
     return "open"
 
@@ -167,6 +177,7 @@ DRAFTS_FLOW = Flow(
     },
     edges={
         ("list", "open"): "draft",
+        ("list", "page"): "list",
         ("list", "menu"): END,
         ("draft", "delete"): "delete",
         ("draft", "list"): "list",

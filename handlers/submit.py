@@ -123,7 +123,9 @@ def on_title(turn: Turn, text: str) -> str:
     title = _words(turn, text)
     proposal = _draft(turn)
     if proposal is None:
-        proposal = proposals.create_draft(turn.ctx, title=title)
+        # Not public until the member says so at 信息公开: a draft left and resumed from
+        # 我的草稿 goes on at its first missing answer and may never pass that question.
+        proposal = proposals.create_draft(turn.ctx, title=title, disclose=False)
         turn.data["pid"] = proposal.id
         turn.say(turn.t("草稿已建立，之后每一步都会自动保存。"))
     else:

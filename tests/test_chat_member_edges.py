@@ -129,3 +129,48 @@ async def test_a_rating_given_again_after_an_earlier_one_tap_is_recorded(db, wf,
     with db.read_session() as s:
         rating = s.exec(select(Rating).where(Rating.reply_id == new.id)).one()
     assert (rating.work_rating, rating.result_rating) == ("satisfied", "satisfied")
+
+
+async def test_a_draft_resumed_past_the_disclosure_question_is_not_made_public(
+    db, wf, world, chat_as
+):
+    from tests.test_chat_submit import A1, S1, TITLE
+
+    chat = chat_as(world.member)
+    await chat.send("/new")
+    await chat.send(TITLE)
+    await chat.tap("委员提案")
+    await chat.tap("城乡建设")
+    await chat.send(A1)
+    await chat.tap("✅ 完成")
+    await chat.send(S1)
+    await chat.tap("✅ 完成")
+    await chat.send("/cancel")  # left before 信息公开 was asked
+    await chat.send("/drafts")
+    await chat.tap("《关于加快")
+    await chat.tap("✏️ 继续编辑")
+    assert "请核对提案内容" in chat.said  # the required answers are all there
+    assert "信息公开:否" in chat.said  # and it says it is not public, with ✏️ 信息公开 to change
+    await chat.tap("✏️ 信息公开")
+    await chat.tap("是")
+    assert "信息公开:是" in chat.said
+    await chat.tap("📤 提交")
+    [p] = rows(db, Proposal)
+    assert (p.status, p.disclose) == ("submitted", True)
+
+
+async def test_many_drafts_are_listed_a_page_at_a_time(db, wf, world, chat_as):
+    with db.session() as s:
+        ctx = wf.ctx(s, world.member)
+        for i in range(120):
+            proposals.create_draft(ctx, title=f"关于第{i}件事的建议")
+    chat = chat_as(world.member)
+    await chat.send("/drafts")
+    assert "您有 120 份草稿" in chat.said
+    assert "（第 1–8 份，共 120 份）" in chat.said
+    assert len(chat.buttons) <= 10
+    await chat.tap("下一页 ▶")
+    assert "（第 9–16 份，共 120 份）" in chat.said
+    await chat.tap("◀ 上一页")
+    await chat.tap("《关于第119件事的建议》")  # the latest written comes first
+    assert "✏️ 继续编辑" in chat.buttons
