@@ -35,7 +35,7 @@ from sqlmodel import col, select
 from bot.app import App
 from bot.outbox import render_notice
 from storage.models import ChannelAccount, Notice, Person
-from workflow.reach import mark_unreachable, park_and_release, to_mend
+from workflow.reach import PARKED, mark_unreachable, park_and_release, to_mend
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class Claimed:
     external_id: str
     text: str
     actions: list[dict]
+    lease_until: datetime | None = None  # after this another dispatcher may claim it too
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Dispatcher:
     _buckets: dict[tuple[str, str], tuple[float, float]] = field(init=False, default_factory=dict)
     _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
+    # Accounts found unreachable in the current round: their other notices are not sent.
+    _refused: set[tuple[str, str]] = field(init=False, default_factory=set)
 
     def now(self) -> datetime:
         return self.app.workflow.clock()
@@ -125,6 +128,7 @@ class Dispatcher:
         claimed = await asyncio.to_thread(self.claim)
         if not claimed:
             return 0
+        self._refused.clear()
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(item: Claimed) -> None:
@@ -150,9 +154,19 @@ class Dispatcher:
 
     async def _deliver(self, item: Claimed) -> None:
         await self._pace(item)
+        key = (item.channel, item.external_id)
+        if key in self._refused:  # blocked, as a notice sent earlier in the round found
+            await asyncio.to_thread(self.settle_unreachable, item, "blocked (found this round)")
+            return
+        if item.lease_until is not None and self.now() >= item.lease_until - self.lease / 4:
+            # Pacing into one chat took most of the claim's lease: another dispatcher may
+            # claim the notice once it ends. Not sent here; it is claimed again then.
+            log.info("notice %s left for the next round: its claim is ending", item.notice_id)
+            return
         try:
             await self.channels[item.channel](item.external_id, item.text, item.actions)
         except self.unreachable_errors as exc:
+            self._refused.add(key)
             await asyncio.to_thread(self.settle_unreachable, item, str(exc))
         except Exception as exc:
             log.warning("notice %s not delivered: %s", item.notice_id, exc)
@@ -231,7 +245,14 @@ class Dispatcher:
                 notice.not_before = now + self.lease
                 session.add(notice)
                 claimed.append(
-                    Claimed(notice.id, account.channel, account.external_id, text, actions)  # type: ignore[arg-type]
+                    Claimed(
+                        notice.id,  # type: ignore[arg-type]
+                        account.channel,
+                        account.external_id,
+                        text,
+                        actions,
+                        lease_until=notice.not_before,
+                    )
                 )
             return claimed
 
@@ -245,9 +266,12 @@ class Dispatcher:
                 session.add(notice)
 
     def settle_unreachable(self, item: Claimed, reason: str) -> None:
+        """The account refused the notice (the person blocked the bot). The notice that found
+        out fails, and staff are told; any other of theirs settled here after it (claimed in
+        the same round) is parked, and goes out when the person writes again."""
         with self.app.db.session() as session:
             ctx = self.app.workflow.ctx(session, None)
-            mark_unreachable(ctx, item.channel, item.external_id, reason)
+            newly = mark_unreachable(ctx, item.channel, item.external_id, reason)
             notice = session.get(Notice, item.notice_id)
             if notice is not None and notice.state == "sending":
                 # Another channel of the person may still carry it.
@@ -258,7 +282,7 @@ class Dispatcher:
                         ChannelAccount.unreachable == False,  # noqa: E712
                     )
                 ).first()
-                notice.state = "pending" if others else "failed"
+                notice.state = "pending" if others else "failed" if newly else PARKED
                 notice.not_before = self.now()
                 notice.last_error = f"unreachable on {item.channel}: {reason}"[:500]
                 session.add(notice)

@@ -468,7 +468,7 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
         account_bound=6,  # four bound beforehand, 林晓 and 何平 in the chat
         invite_issued=2,
         create=1,
-        edit_draft=4,  # field, analysis, suggestions, unit (category, disclosure: as they were)
+        edit_draft=5,  # field, analysis, suggestions, unit, disclosure (a draft begins private)
         attach=2,  # the proposal's file, the reply's
         invite_cosigner=1,
         submit=1,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -301,6 +302,65 @@ async def test_a_blocked_person_s_later_notices_are_parked_until_they_write_agai
     channel = Recorder()
     assert await Dispatcher(app, {"telegram": channel}).dispatch_once() == 1
     assert channel.sent == [(f"tg-{world.member}", "测试通知 after")]
+
+
+async def test_a_blocked_person_s_other_notices_of_the_round_are_parked_not_lost(
+    app, db, wf, world
+):
+    """Three notices wait for the member, who blocked the bot: the first sent finds out and
+    fails (staff are told once); the other two are not sent into the block but parked, and
+    go out when the member writes again."""
+    bind_all(db, wf, [world.member, world.staff])
+    for n in range(3):
+        write(db, wf, [world.member], f"n{n}")
+    blocked = Recorder(fail={f"tg-{world.member}": Unreachable("blocked")})
+    await Dispatcher(app, {"telegram": blocked}, chat_burst=1).dispatch_once()
+    with db.read_session() as session:
+        mine = {
+            n.text: n.state
+            for n in session.exec(
+                select(Notice).where(Notice.person_id == world.member, Notice.kind == "test")
+            )
+        }
+        told = session.exec(select(Notice).where(Notice.kind == "unreachable")).all()
+    assert mine == {"测试通知 n0": "failed", "测试通知 n1": "parked", "测试通知 n2": "parked"}
+    assert sorted(n.person_id for n in told) == [world.staff, world.staff2]  # once each
+
+    with db.session() as session:  # the member writes to the bot again
+        mark_reachable(wf.ctx(session, None), "telegram", f"tg-{world.member}")
+    channel = Recorder()
+    await Dispatcher(app, {"telegram": channel}).dispatch_once()
+    mine_sent = [text for who, text in channel.sent if who == f"tg-{world.member}"]
+    assert sorted(mine_sent) == ["测试通知 n1", "测试通知 n2"]
+
+
+async def test_a_notice_whose_claim_ran_out_while_paced_is_sent_once(app, db, wf, world):
+    """Six notices into one chat, paced one a second after a burst of three, while the
+    claim lasts two seconds (the clock runs thirty times faster than the pace): the ones
+    the pace would send as the claim ends are left, a second dispatcher claims them after
+    it, and each goes out once."""
+    bind_all(db, wf, [world.member])
+    for n in range(6):
+        write(db, wf, [world.member], f"q{n}")
+    start, began = wf.clock(), time.monotonic()
+    wf.clock = lambda: start + timedelta(seconds=(time.monotonic() - began) * 30)
+    sent: list[str] = []
+
+    async def channel(external_id: str, text: str, actions: list[dict]) -> None:
+        sent.append(text)
+
+    first = Dispatcher(app, {"telegram": channel}, chat_rate=1.0, chat_burst=3)
+    second = Dispatcher(app, {"telegram": channel}, chat_rate=1.0, chat_burst=3)
+
+    async def rounds() -> None:
+        for _ in range(40):
+            await asyncio.sleep(0.2)
+            await second.dispatch_once()
+            if len(set(sent)) == 6:
+                return
+
+    await asyncio.gather(first.dispatch_once(), rounds())
+    assert sorted(sent) == [f"测试通知 q{n}" for n in range(6)]  # each once
 
 
 async def test_a_notice_parked_by_a_race_is_released_by_the_next_round(app, db, wf, world):
