@@ -64,7 +64,11 @@ def friendly(fn):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]).upper()
-            fail(f"配置有误：PROPOSALBOT_{where}：{first['msg']}")
+            # A check of several settings together names none: say which it concerns.
+            name = f"PROPOSALBOT_{where}" if where else "设置之间"
+            fail(f"配置有误：{name}：{first['msg']}")
+        except UnicodeDecodeError:
+            fail("无法读取 .env 文件：请以 UTF-8 编码保存。")
         except (OperationalError, ProgrammingError) as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             fail(
@@ -136,7 +140,7 @@ def invite(who: str = typer.Argument(..., metavar="NAME_OR_PHONE", help="姓名�
 def list_(
     status: str | None = typer.Option(None, help="状态，如 filed 或 已立案"),
     unit: str | None = typer.Option(None, help="承办单位名称或简称"),
-    year: int | None = typer.Option(None, help="年度"),
+    year: int | None = typer.Option(None, min=2000, max=9999, help="年度"),
     overdue: bool = typer.Option(False, "--overdue", help="只列出超期未答复的"),
     limit: int = typer.Option(200, min=1, max=10000, help="最多列出多少件"),
 ) -> None:
@@ -175,7 +179,7 @@ def list_(
 @friendly
 def show(
     number: str = typer.Argument(..., metavar="N", help="提案编号（如 28），或 #内部号"),
-    year: int | None = typer.Option(None, help="年度，默认最近一年"),
+    year: int | None = typer.Option(None, min=2000, max=9999, help="年度，默认最近一年"),
 ) -> None:
     """显示一件提案的完整记录（提案、交办、答复、评价）及办理过程。"""
     app = app_ready()
@@ -188,12 +192,16 @@ def show(
 
 def _find_proposal(session, number: str, year: int | None) -> Proposal:
     text = number.strip().lstrip("第〔").rstrip("〕号")
-    if text.startswith("#") and text[1:].isdigit():
+
+    def is_number(t: str) -> bool:  # a number the database can hold (not ①, not 10**20)
+        return t.isascii() and t.isdigit() and len(t) <= 9
+
+    if text.startswith("#") and is_number(text[1:]):
         proposal = session.get(Proposal, int(text[1:]))
         if proposal is None or proposal.status == "draft":
             raise WorkflowError(f"没有内部号为 {text[1:]} 的提案。")
         return proposal
-    if not text.isdigit():
+    if not is_number(text):
         raise WorkflowError(f"「{number}」不是提案编号，例如：proposalbot show 28")
     year = year or queries.latest_year(session)
     if year is None:
@@ -204,7 +212,9 @@ def _find_proposal(session, number: str, year: int | None) -> Proposal:
 @cli.command()
 @friendly
 def export(
-    year: int | None = typer.Option(None, help="年度（默认为最近有提案的年度）"),
+    year: int | None = typer.Option(
+        None, min=2000, max=9999, help="年度（默认为最近有提案的年度）"
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="保存到这个文件"),
 ) -> None:
     """导出某一年度的提案台账（Excel）。"""
@@ -219,7 +229,10 @@ def export(
     target = output or Path(f"提案台账-{year}.xlsx")
     if target.is_dir():
         raise WorkflowError(f"{target} 是一个目录，请给出文件名。")
-    target.write_bytes(data)
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        raise WorkflowError(f"无法写入文件 {target}：{exc.strerror or exc}") from None
     out.print(f"已导出 {year} 年度提案台账（{count} 件）：{target}")
 
 
@@ -384,8 +397,18 @@ def run(
             fail("webhook 密钥只能由 1–256 个字母、数字、_ 和 - 组成。")
         webhook = Webhook(webhook_url, listen, port, secret, url_path)
     mode = f"webhook {webhook_url}" if webhook else "长轮询"
-    out.print(f"提案通已启动（Telegram，{mode}）。按 Ctrl-C 停止。")
-    run_bot(app, webhook)
+    out.print(f"提案通正在启动（Telegram，{mode}）。按 Ctrl-C 停止。")
+    from telegram.error import InvalidToken, NetworkError
+
+    try:
+        run_bot(app, webhook)
+    except InvalidToken:  # its message holds the token: never printed
+        fail("Telegram 拒绝了机器人令牌。请向 @BotFather 核对 PROPOSALBOT_TELEGRAM_TOKEN。")
+    except NetworkError as exc:
+        fail(
+            f"无法连接 Telegram（{type(exc).__name__}）。请检查网络，"
+            "或 PROPOSALBOT_TELEGRAM_API_URL 所指的 Bot API 服务器。"
+        )
 
 
 @cli.command()

@@ -90,7 +90,12 @@ class ConsoleChat:
             if not path.is_file():
                 self.console.print(f"找不到文件：{path}")
                 return None
-            return Event(kind="file", file=FileIn(path.name, path.read_bytes()))
+            try:
+                data = path.read_bytes()
+            except OSError as exc:  # no permission, a device that cannot be read…
+                self.console.print(f"无法读取文件：{path}（{exc.strerror or exc}）")
+                return None
+            return Event(kind="file", file=FileIn(path.name, data))
         return Event.of_text(line.rstrip("\n"), numbered=True)
 
     def send(self, event: Event) -> None:

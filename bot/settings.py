@@ -71,6 +71,27 @@ class Settings(BaseSettings):
     quiet_hours_start: str = _DEFAULTS.quiet_hours_start
     quiet_hours_end: str = _DEFAULTS.quiet_hours_end
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL, e.g. sqlite:///data/proposalbot.db") from None
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"{backend} is not supported: use SQLite or PostgreSQL")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -119,8 +140,8 @@ class Settings(BaseSettings):
         late = [d for d in self.rating_reminder_workdays if d >= self.rating_window_workdays]
         if late:
             raise ValueError(
-                f"rating reminders {late} must come before the rating window of "
-                f"{self.rating_window_workdays} working days ends"
+                f"PROPOSALBOT_RATING_REMINDER_WORKDAYS {late} must come before the rating "
+                f"window (PROPOSALBOT_RATING_WINDOW_WORKDAYS, {self.rating_window_workdays}) ends"
             )
         return self
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from handlers.engine import Engine, Flow, Step, Turn
@@ -15,6 +16,7 @@ from workflow import invites, queries
 from workflow.errors import InvalidInput, NotFound
 from workflow.record import render_record
 from workflow.roles import Role
+from workflow.roster import normalise_phone
 
 CODE_RE = re.compile(r"^[A-Za-z0-9\- ]{6,16}$")
 
@@ -94,8 +96,26 @@ def unbound(turn: Turn, event: Event) -> None:
     if event.kind == "command":
         name, args = event.command
         code = args if name == "/start" and args else None
-    elif event.kind == "text" and CODE_RE.match(event.text.strip()):
-        code = event.text.strip()
+    elif event.kind == "text":
+        text = unicodedata.normalize("NFKC", event.text).strip()
+        if invites.is_code(text):
+            code = text
+        elif normalise_phone(text) is not None:  # typed, not shared: who it is is unproven
+            turn.say(
+                turn.t("请点下方按钮分享您的手机号码；直接输入的号码无法证明是您本人的。"),
+                expects="contact",
+            )
+            return
+        elif CODE_RE.match(text):
+            turn.say(
+                turn.t(
+                    "这不是邀请码的格式：邀请码是 {n} 位字母和数字（不含 0、O、1、I、L）。"
+                    "请核对后重新输入，或点下方按钮分享手机号码。",
+                    n=invites.CODE_LENGTH,
+                ),
+                expects="contact",
+            )
+            return
     elif event.kind == "contact":
         if not event.contact_is_self:
             turn.say(turn.t("请分享您本人的手机号码，不能分享别人的名片。"))

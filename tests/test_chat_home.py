@@ -28,7 +28,7 @@ async def test_binding_with_a_deep_link_code_then_the_menu(db, wf, world, engine
 async def test_binding_by_a_typed_code_and_wrong_codes_are_limited(db, wf, world, engine):
     chat = Chat(engine, "tg-1002")
     for _ in range(wf.rules.invite_max_failures):
-        await chat.send("WRONGCODE1")
+        await chat.send("WRQNGC2DE3")  # the form of a code, not one issued
         assert "邀请码不正确" in chat.said
     code = invite(db, wf, world.staff)
     await chat.send(code)
@@ -46,6 +46,61 @@ async def test_binding_by_shared_phone_only_ones_own(db, wf, world, engine):
     assert "名册中没有这个手机号" in chat.said
     await chat.share_contact("+86 138 0000 0010")
     assert "绑定成功，许静" in chat.said and "许静，您好" in chat.said
+
+
+def bound_to(db, external_id: str) -> int | None:
+    with db.read_session() as s:
+        account = s.exec(
+            select(ChannelAccount).where(ChannelAccount.external_id == external_id)
+        ).first()
+        return account.person_id if account else None
+
+
+def attempts(db) -> int:
+    with db.read_session() as s:
+        return len(s.exec(select(BindAttempt)).all())
+
+
+async def test_a_shared_number_binds_only_as_the_mainland_mobile_it_is(db, wf, world, engine):
+    # A contact's number is international, "+" or not: 13800000010 is +1 380-000-0010.
+    stranger = Chat(engine, "tg-nanp")
+    await stranger.share_contact("13800000010")
+    assert "名册中没有这个手机号" in stranger.said
+    assert bound_to(db, "tg-nanp") is None
+    owner = Chat(engine, "tg-owner")
+    await owner.share_contact("8613800000010")  # 许静's, as Telegram sends it
+    assert "绑定成功，许静" in owner.said
+
+
+async def test_a_typed_phone_number_or_a_greeting_is_not_taken_for_a_code(db, wf, world, engine):
+    chat = Chat(engine, "tg-typed")
+    await chat.send("13800000010")
+    assert "请点下方按钮分享您的手机号码" in chat.said and chat.last[-1].expects == "contact"
+    await chat.send("Good morning")
+    assert "这不是邀请码的格式" in chat.said
+    assert attempts(db) == 0  # neither counts against the limit
+    assert bound_to(db, "tg-typed") is None
+
+
+async def test_a_code_typed_in_full_width_binds(db, wf, world, engine):
+    code = invite(db, wf, world.member)
+    chat = Chat(engine, "tg-fullwidth")
+    await chat.send("".join(chr(ord(c) + 0xFEE0) for c in code))  # ＫＶ３ＨＢ…
+    assert "绑定成功，林晓" in chat.said
+
+
+async def test_a_deactivated_person_is_told_so_when_sharing_their_phone(db, wf, world, engine):
+    from storage.models import Person
+
+    with db.session() as s:
+        person = s.get(Person, world.staff)
+        assert person is not None
+        person.active = False
+        s.add(person)
+    chat = Chat(engine, "tg-gone")
+    await chat.share_contact("+86 138 0000 0010")
+    assert "账号已停用" in chat.said
+    assert bound_to(db, "tg-gone") is None
 
 
 async def test_unbound_people_can_do_nothing_else(db, wf, world, engine):

@@ -342,3 +342,98 @@ def test_the_running_bot_keeps_its_threads_to_two_malloc_heaps():
     said, count = heaps("none")  # glibc's own way: a heap per thread, up to 8 per core
     assert said == "none" and count > 2
     assert heaps("limit") == ("True", 2)
+
+
+def test_numbers_too_big_for_the_database_are_one_line_errors(run, world):
+    huge = "9" * 20
+    assert_one_line_error(run("show", huge), "不是提案编号")
+    assert_one_line_error(run("show", f"#{huge}"), "不是提案编号")
+    assert_one_line_error(run("list", "--unit", huge), "找不到单位")
+    for command in (["show", "1", "--year", huge], ["export", "--year", "0"]):
+        result = run(*command)
+        assert result.exit_code == 2 and "Traceback" not in result.output  # typer's usage error
+
+
+def test_a_person_is_found_by_a_landline_typed_any_usual_way(run, tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text("名称,简称,类型\n区教育局,教育局,承办单位\n", encoding="utf-8")
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "姓名,手机,角色,单位\n李四,0839-8622340,承办人,教育局\n李四,13800000005,委员,\n",
+        encoding="utf-8",
+    )
+    assert run("import", "units", str(units)).exit_code == 0
+    assert run("import", "people", str(people)).exit_code == 0
+    assert_one_line_error(run("invite", "李四"), "请用手机号指定")
+    for typed in ("0839-8622340", "0839 8622340", "(0839)8622340", "+86 0839-8622340"):
+        result = run("invite", typed)
+        assert result.exit_code == 0, (typed, result.output)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("PROPOSALBOT_LOG_LEVEL", "bogus", "PROPOSALBOT_LOG_LEVEL"),
+        ("PROPOSALBOT_DATABASE_URL", "garbage", "PROPOSALBOT_DATABASE_URL"),
+        ("PROPOSALBOT_DATABASE_URL", "mysql://u@h/x", "not supported"),
+        ("PROPOSALBOT_RATING_WINDOW_WORKDAYS", "1", "PROPOSALBOT_RATING_REMINDER_WORKDAYS"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_a_one_line_error(run, variable, value, says):
+    assert_one_line_error(run("list", env={variable: value}), says)
+
+
+def test_an_env_file_not_in_utf8_is_a_one_line_error(run, tmp_path):
+    (tmp_path / ".env").write_bytes("PROPOSALBOT_COMMITTEE_NAME=示范区政协\n".encode("gbk"))
+    assert_one_line_error(run("list"), "UTF-8")
+
+
+def test_run_with_a_token_telegram_refuses_never_prints_the_token(run, world):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_POST(self):  # what the Bot API answers a revoked token
+            body = json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized"})
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = "123456:revoked-token-secret"
+    try:
+        result = run(
+            "run",
+            env={
+                "PROPOSALBOT_TELEGRAM_TOKEN": token,
+                "PROPOSALBOT_TELEGRAM_API_URL": f"http://127.0.0.1:{server.server_port}",
+            },
+        )
+    finally:
+        server.shutdown()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Telegram 拒绝了机器人令牌" in result.output
+    assert "revoked-token-secret" not in result.output
+
+
+def test_run_with_telegram_out_of_reach_is_a_short_error(run, world):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run(
+        "run",
+        env={
+            "PROPOSALBOT_TELEGRAM_TOKEN": "123456:some-token",
+            "PROPOSALBOT_TELEGRAM_API_URL": f"http://127.0.0.1:{port}",
+        },
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "无法连接 Telegram" in result.output

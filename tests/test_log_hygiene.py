@@ -57,7 +57,7 @@ async def test_telegram_logs_carry_no_token_invite_code_or_phone(db, wf, world, 
         async with running(app):
             await member.send(f"/start {code}", expect="绑定成功")
             await cosigner.send("/start", expect="请先绑定身份")
-            await cosigner.share_contact("13800000002", expect="绑定成功")
+            await cosigner.share_contact("8613800000002", expect="绑定成功")
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert tg.token not in text
     assert code not in text and "13800000002" not in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import unicodedata
 from datetime import timedelta
 
 from sqlmodel import col, func, select
@@ -20,7 +21,7 @@ from workflow.core import Ctx, audit
 from workflow.errors import InvalidInput, PermissionDenied, RateLimited, WrongInviteCode
 from workflow.reach import release_parked
 from workflow.roles import Role
-from workflow.roster import normalise_phone
+from workflow.roster import contact_mobile
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,21 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 CODE_LENGTH = 10
 
 
+def _plain(code: str) -> str:
+    """A code as issued: full-width letters and digits (a Chinese input method's) made
+    plain, spaces and dashes dropped, upper case."""
+    return "".join(unicodedata.normalize("NFKC", code).split()).replace("-", "").upper()
+
+
 def hash_code(code: str) -> str:
-    normalised = "".join(code.split()).replace("-", "").upper()
-    return hashlib.sha256(normalised.encode()).hexdigest()
+    return hashlib.sha256(_plain(code).encode()).hexdigest()
+
+
+def is_code(text: str) -> bool:
+    """Whether a typed text has the form of an invite code (its length, its letters and
+    digits): only such a text is tried, and counted against the limit when wrong."""
+    plain = _plain(text)
+    return len(plain) == CODE_LENGTH and all(c in ALPHABET for c in plain)
 
 
 def issue_invite(ctx: Ctx, person_id: int) -> str:
@@ -93,12 +106,14 @@ def bind_by_phone(ctx: Ctx, channel: str, external_id: str, phone: str) -> Perso
     failed attempt, like a wrong code.
     """
     _check_rate(ctx, channel, external_id)
-    normalised = normalise_phone(phone or "")
+    normalised = contact_mobile(phone or "")
     person = repo.person_by_phone(ctx.session, phone=normalised) if normalised else None
     ok = person is not None and person.active
     ctx.session.add(BindAttempt(channel=channel, external_id=external_id, at=ctx.now, success=ok))
     if not ok:
         ctx.session.flush()
+        if person is not None:  # on the roster, but no longer active
+            raise WrongInviteCode("您在名册中的账号已停用，不能绑定。如有疑问请联系提案委。")
         raise WrongInviteCode("名册中没有这个手机号。请使用邀请码，或联系提案委核对名册。")
     assert person is not None
     return bind_account(ctx, pk(person), channel, external_id)

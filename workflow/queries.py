@@ -17,6 +17,7 @@ from storage.repositories import (
     names_of,
 )
 from workflow.errors import InvalidInput, NotFound
+from workflow.roster import normalise_phone
 from workflow.statuses import PROPOSAL_STATUS_LABELS
 from workflow.texts import Text
 
@@ -48,7 +49,7 @@ def parse_status(text: str) -> str:
 def find_unit(session: Session, text: str) -> Unit:
     text = text.strip()
     unit = repo.unit_by_name(session, name=text)
-    if unit is None and text.isdigit():
+    if unit is None and text.isascii() and text.isdigit() and len(text) <= 9:
         unit = session.get(Unit, int(text))
     if unit is None:
         raise NotFound("找不到单位「{text}」。", text=text)
@@ -56,9 +57,11 @@ def find_unit(session: Session, text: str) -> Unit:
 
 
 def find_person(session: Session, text: str) -> Person:
-    """By phone, or by name when the name is unique."""
+    """By phone (as the roster keeps it: a mobile's 11 digits, a landline 0839-8622340;
+    typed in any of the usual ways), or by name when the name is unique."""
     text = text.strip()
-    person = repo.person_by_phone(session, phone=text.replace("-", "").replace(" ", ""))
+    phone = normalise_phone(text)
+    person = repo.person_by_phone(session, phone=phone) if phone else None
     if person is not None:
         return person
     people = repo.people_named(session, name=text)

@@ -276,6 +276,24 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"(0\d{2,3})-?(\d{7,8})")
 
 
+def contact_mobile(text: str) -> str | None:
+    """The mainland mobile of a phone number a chat app shared as a contact, or None.
+
+    Chat apps share the account's number in international form, "+" or not: 8613800000010.
+    Only +86 numbers are mainland ones: a bare 13800000010 from a contact is +1 380-000-0010
+    (North America), not the roster's 138 0000 0010, and must never bind as that person.
+    """
+    digits = re.sub(r"[\s\-()\u2010-\u2015\u2212]", "", unicodedata.normalize("NFKC", text))
+    digits = digits.removeprefix("+")
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86"):
+        digits = digits[2:]
+    else:
+        return None
+    return digits if _MOBILE.fullmatch(digits) else None
+
+
 def normalise_phone(text: str) -> str | None:
     """A mainland mobile as 11 digits or a landline as "0839-8622340"; None if neither."""
     text = unicodedata.normalize("NFKC", text)
