@@ -570,3 +570,40 @@ def test_people_import_refuses_an_inactive_unit(db, tmp_path):
 def test_new_handler_needs_a_unit_even_without_a_unit_column(db, tmp_path):
     error = refused(db, tmp_path, [["姓名", "手机", "角色"], ["梁雪", "13800000021", "承办人"]])
     assert error.errors == [RowError(2, "承办人必须填写所在单位")]
+
+
+def test_a_unit_name_or_short_name_held_by_another_unit_is_refused(db, tmp_path):
+    import_sample_units(db, tmp_path)  # 区教育局, 简称 教育局
+    for rows, says in (
+        ([["教育局", "市教"]], "单位名称「教育局」已是另一个单位的简称"),
+        ([["市教育局", "教育局"]], "简称「教育局」已是另一个单位的简称"),
+        ([["市教育局", "区教育局"]], "简称「区教育局」已是另一个单位的名称"),
+    ):
+        path = write_csv(tmp_path / "more.csv", [["名称", "简称"], *rows])
+        with db.session() as session, pytest.raises(RosterError) as refused:
+            import_units(session, path, now=NOW)
+        assert says in refused.value.errors[0].message
+    assert sorted(units_by_name(db)) == sorted(u[0] for u in UNITS)  # nothing added
+    # 区教育局 itself, imported again with its short name: unchanged, not refused
+    again = write_csv(tmp_path / "again.csv", [["名称", "简称"], ["区教育局", "教育局"]])
+    with db.session() as session:
+        assert import_units(session, again, now=NOW).unchanged == 1
+
+
+def test_a_handler_must_be_of_a_handling_unit_and_a_supervisor_of_a_supervising_one(db, tmp_path):
+    import_sample_units(db, tmp_path)
+    path = write_csv(
+        tmp_path / "p.csv",
+        [
+            ["姓名", "手机", "角色", "单位"],
+            ["高远", "13800000020", "承办人", "区政府督查室"],
+            ["董宁", "13800000030", "督办人", "区教育局"],
+        ],
+    )
+    with db.session() as session, pytest.raises(RosterError) as refused:
+        import_people(session, path, now=NOW)
+    assert [(e.row, e.message) for e in refused.value.errors] == [
+        (2, "承办人须属于承办单位，「区政府督查室」是督办单位"),
+        (3, "督办人须属于督办单位，「区教育局」是承办单位"),
+    ]
+    assert people_by_phone(db) == {}

@@ -369,10 +369,22 @@ def import_units(session: Session, path: Path, *, now: datetime) -> ImportReport
         elif "kind" in present:
             kind = "handling"
         parsed.append((name, short, kind))
+    existing = {u.name: u for u in session.exec(select(Unit)).all()}
+    # A name or short name must say one unit, across the file and the units kept already:
+    # else a people file that said 教育局 would find another unit on its next import.
+    names_in_file = {name for name, _short, _kind in parsed}
+    for number, (name, short, _kind) in zip((n for n, _row in rows), parsed, strict=True):
+        others = [u for u in existing.values() if u.name != name]
+        if name and any(u.short_name == name for u in others):
+            errors.append(RowError(number, f"单位名称「{name}」已是另一个单位的简称"))
+        if short and short != name:
+            if short in names_in_file or any(u.name == short for u in others):
+                errors.append(RowError(number, f"简称「{short}」已是另一个单位的名称"))
+            elif any(u.short_name == short for u in others if u.name not in names_in_file):
+                errors.append(RowError(number, f"简称「{short}」已是另一个单位的简称"))
     if errors:
         raise _refuse(errors)
 
-    existing = {u.name: u for u in session.exec(select(Unit)).all()}
     report = ImportReport()
     for name, short, kind in parsed:
         unit = existing.get(name)
@@ -409,6 +421,10 @@ def import_units(session: Session, path: Path, *, now: datetime) -> ImportReport
 # ---------------------------------------------------------------- people
 
 _NEEDS_UNIT = (Role.HANDLER, Role.SUPERVISOR)
+# The kind of unit each of those roles works in: a handler of a supervising unit would never
+# be given anything to handle, and nothing would say why.
+_ROLE_UNIT_KIND = {Role.HANDLER: "handling", Role.SUPERVISOR: "supervising"}
+_KIND_LABELS = {"handling": "承办单位", "supervising": "督办单位", "committee": "提案委"}
 # "林　晓": spaces that pad a two-character name to line up with three-character ones
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
@@ -495,6 +511,16 @@ def import_people(session: Session, path: Path, *, now: datetime) -> ImportRepor
             unit, problem = _find_unit(units, unit_text)
             if problem:
                 errors.append(RowError(number, problem))
+            elif unit is not None:
+                for role, kind in _ROLE_UNIT_KIND.items():
+                    if role in roles and unit.kind != kind:
+                        errors.append(
+                            RowError(
+                                number,
+                                f"{ROLE_LABELS[role]}须属于{_KIND_LABELS[kind]}，"
+                                f"「{unit.name}」是{_KIND_LABELS.get(unit.kind, unit.kind)}",
+                            )
+                        )
         else:
             needing = [ROLE_LABELS[r] for r in roles if r in _NEEDS_UNIT]
             if needing and "unit" in present:
