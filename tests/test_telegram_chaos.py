@@ -372,12 +372,14 @@ def lifecycle(w) -> list[tuple]:
             for who in (member, w.cosigner, w.staff, w.handler_tr)
         ],
         ("create", "draft", member, None),
-        # 委员提案 and 公开: 是 are what a draft starts with: chosen, they change nothing
+        # 委员提案 is what a draft starts with: chosen, it changes nothing; a draft begun in
+        # the chat is not public until the member says 公开: 是
         drafted("field"),
         drafted("analysis"),
         drafted("suggestions"),
         drafted("suggested_unit"),
         ("attach", None, member, None),
+        drafted("disclose"),
         ("invite_cosigner", None, member, w.cosigner),
         ("submit", "submitted", member, None),
         ("confirm_cosign", None, w.cosigner, w.cosigner),
