@@ -551,10 +551,9 @@ _EXTENSION_EVENTS = (
 )
 
 
-def open_extension_request(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
-    """The unit's request for more time that staff have not decided yet, if any: the latest
-    request, unless an extension or a refusal came after it."""
-    latest = ctx.session.exec(
+def _latest_extension_event(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
+    """The latest request for more time, extension or refusal of the assignment."""
+    return ctx.session.exec(
         select(AuditEvent)
         .where(
             AuditEvent.assignment_id == assignment_id,
@@ -563,23 +562,23 @@ def open_extension_request(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
         .order_by(col(AuditEvent.id).desc())
         .limit(1)
     ).first()
+
+
+def open_extension_request(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
+    """The unit's request for more time that staff have not decided yet, if any: the latest
+    request, unless an extension or a refusal came after it."""
+    latest = _latest_extension_event(ctx, assignment_id)
     return latest if latest is not None and latest.action == _EXTENSION_EVENTS[0] else None
 
 
-def _decided_already(ctx: Ctx, assignment_id: int) -> InvalidTransition:
-    """A stale button of a request someone already decided: who did, and when."""
-    decided = ctx.session.exec(
-        select(AuditEvent)
-        .where(
-            AuditEvent.assignment_id == assignment_id,
-            col(AuditEvent.action).in_(_EXTENSION_EVENTS[1:]),
-        )
-        .order_by(col(AuditEvent.id).desc())
-        .limit(1)
-    ).first()
+def _open_request_or_refuse(ctx: Ctx, assignment_id: int) -> None:
+    """Staff decide only an open request: a stale button says who decided it, and when."""
+    decided = _latest_extension_event(ctx, assignment_id)
+    if decided is not None and decided.action == _EXTENSION_EVENTS[0]:
+        return  # the request is open
     if decided is None:
-        return InvalidTransition("这个承办单位没有待决定的延期申请。")
-    return InvalidTransition(
+        raise InvalidTransition("这个承办单位没有待决定的延期申请。")
+    raise InvalidTransition(
         "这项延期申请已由{name}于{at}处理。",
         name=person_name(ctx.session, decided.actor_id),
         at=local_time(ctx, decided.at),
@@ -590,8 +589,7 @@ def grant_extension(ctx: Ctx, assignment_id: int) -> Assignment:
     """同意延期: staff grant a unit's open request, by the extension the rules allow."""
     assignment, proposal = _begin(ctx, "extend", assignment_id)
     _guard(ctx, "extend", assignment, proposal)
-    if open_extension_request(ctx, assignment_id) is None:
-        raise _decided_already(ctx, assignment_id)
+    _open_request_or_refuse(ctx, assignment_id)
     return _extend(ctx, assignment, proposal, due_date=None, note=None)
 
 
@@ -600,8 +598,7 @@ def refuse_extension(ctx: Ctx, assignment_id: int, note: str | None = None) -> A
     assignment, proposal = _begin(ctx, "refuse_extension", assignment_id)
     _guard(ctx, "refuse_extension", assignment, proposal)
     note = check_text(note, "说明", max_chars=1000, required=False) or None
-    if open_extension_request(ctx, assignment_id) is None:
-        raise _decided_already(ctx, assignment_id)
+    _open_request_or_refuse(ctx, assignment_id)
     event = move_assignment(ctx, assignment, "refuse_extension", note=note)
     notify(
         ctx,
