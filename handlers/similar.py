@@ -245,19 +245,22 @@ def similar_proposals(
     session: Session,
     draft: Proposal,
     *,
+    year: int | None = None,
     limit: int = LIMIT,
     min_relative: float = MIN_RELATIVE,
 ) -> list[Similar]:
     """Up to ``limit`` proposals of the same year most like ``draft``, best first.
 
-    The corpus is the draft and the submitted proposals of its year that its proposer may be
-    shown; only documents sharing a term with the draft can score, so only those are visited.
+    The corpus is the draft and the submitted proposals of ``year`` (the year it would be
+    submitted in; by default the draft's own) that its proposer may be shown; only documents
+    sharing a term with the draft can score, so only those are visited.
     """
+    year = draft.year if year is None else year
     mine = _fields(draft)
     query = _query(*mine)
     if not query:
         return []
-    rows = _year_rows(session, draft.year)
+    rows = _year_rows(session, year)
     shown = [
         pid
         for pid, _hash, disclose, proposer in rows
@@ -265,7 +268,7 @@ def similar_proposals(
     ]
     if not shown:
         return []
-    index = _index_for(session, draft.year)
+    index = _index_for(session, year)
     with index.lock:
         index.follow(session, rows)
         slots = [index.slot_of[pid] for pid in shown]

@@ -145,7 +145,8 @@ def _similar(turn: Turn, proposal: Proposal) -> list[Similar]:
     there are any, and the question that follows shows them."""
     key = ("similar", proposal.id)
     if key not in turn.scratch:
-        turn.scratch[key] = similar_proposals(turn.session, proposal)
+        # a draft begun last year is submitted into this one: compare it with this year's
+        turn.scratch[key] = similar_proposals(turn.session, proposal, year=turn.ctx.today.year)
     return turn.scratch[key]
 
 

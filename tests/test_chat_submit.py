@@ -524,7 +524,7 @@ async def test_similar_proposals_are_shown_before_submitting(
     monkeypatch.setattr(
         submit_preview,
         "similar_proposals",
-        lambda session, draft: looked.append(draft.id) or similar_proposals(session, draft),
+        lambda session, draft, **kw: looked.append(draft.id) or similar_proposals(session, draft, **kw),
     )
     await chat.tap("📤 提交")
     assert len(looked) == 1  # whether there are any, and what they are: one look
@@ -543,6 +543,26 @@ async def test_similar_proposals_are_shown_before_submitting(
     await chat.tap("📤 仍然提交")
     assert "提交，正在等待提案委审查" in chat.said
     assert rows(db, Proposal, Proposal.proposer_id == world.member)[0].status == "submitted"
+
+
+async def test_a_draft_begun_last_year_is_compared_with_the_year_it_is_submitted_in(
+    db, wf, world, chat_as, clock
+):
+    clock.set_local(2026, 12, 28)
+    proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
+    chat = chat_as(world.member)
+    await walk_to_preview(chat)  # the draft is begun in 2026
+    clock.set_local(2027, 1, 5)
+    this_year = "关于老旧小区加装电梯补贴的建议"
+    proposal_of(db, wf, world.cosigner2, this_year, LIFT_ANALYSIS, "1、给予补贴。")
+    await chat.tap("📤 提交")
+    said = chat.said
+    assert "今年已有 1 件内容相近的提案" in said
+    assert f"《{this_year}》 提案人：黄蕾" in said
+    assert LIFT_TITLE not in said  # last year's: another year's numbering and handling
+    await chat.tap("📤 仍然提交")
+    mine = rows(db, Proposal, Proposal.proposer_id == world.member)[0]
+    assert mine.status == "submitted" and mine.year == 2027
 
 
 async def test_co_sign_instead_gives_up_the_draft_and_asks_the_proposer(
