@@ -87,6 +87,6 @@ def build_app(settings: Settings | None = None) -> App:
     return App(
         settings=settings,
         db=Database(settings.database_url),
-        workflow=Workflow(rules=settings.rules()),
+        workflow=Workflow(rules=settings.rules(), calendar=settings.work_calendar()),
         store=AttachmentStore(settings.data_dir / "attachments"),
     )

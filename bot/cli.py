@@ -1,4 +1,4 @@
-"""The ``proposalbot`` command: init, import, invite, list, show, demo.
+"""The ``proposalbot`` command: init, import, invite, list, show, calendar, demo.
 
 A mistake a person can make (a wrong file, an unknown name, a database that is not set up)
 ends with a one-line message and a non-zero exit, never a traceback.
@@ -7,6 +7,7 @@ ends with a one-line message and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -408,6 +409,51 @@ def run(
         fail(
             f"无法连接 Telegram（{type(exc).__name__}）。请检查网络，"
             "或 PROPOSALBOT_TELEGRAM_API_URL 所指的 Bot API 服务器。"
+        )
+
+
+WEEKDAYS = "一二三四五六日"
+
+
+@cli.command()
+@friendly
+def calendar(
+    year: int = typer.Argument(
+        None, min=1900, max=9999, help="年份（默认今年）", show_default=False
+    ),
+) -> None:
+    """列出一年中工作日以外的安排：周一至周五的假日、周末的调休上班日，及其来源。"""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.settings import Settings
+
+    settings = Settings()
+    cal = settings.work_calendar()
+    year = year or datetime.now(ZoneInfo(settings.timezone)).year
+    sources = []
+    if cal.lists(year):
+        sources.append(f"节假日文件 {settings.holidays_file}")
+    if cal.package_covers(year):
+        sources.append("chinesecalendar")
+    if not sources:  # said below, once, in words; not also as the calendar's log warning
+        logging.getLogger("workflow.calendar").setLevel(logging.ERROR)
+    off, worked = cal.exceptions(year)
+
+    def days(items) -> str:
+        return "、".join(f"{d:%m-%d}（周{WEEKDAYS[d.weekday()]}）" for d in items) or "无"
+
+    out.print(f"{year} 年共 {cal.workdays_in(year)} 个工作日。")
+    out.print(f"周一至周五放假（{len(off)} 天）：{days(off)}")
+    out.print(f"周末调休上班（{len(worked)} 天）：{days(worked)}")
+    if sources:
+        out.print(f"依据：{'、'.join(sources)}。")
+    else:
+        err.print(
+            f"[yellow]注意：[/yellow]尚无 {year} 年的节假日安排，暂按周一至周五计算工作日。"
+            "请升级 chinesecalendar，或把当年的放假和调休日写入 PROPOSALBOT_HOLIDAYS_FILE "
+            "所指的文件（见 README）。",
+            soft_wrap=True,
         )
 
 

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.db import DEFAULT_SQLITE_URL
+from workflow.calendar import WorkCalendar, read_calendar_file
 from workflow.rules import Rules
 
 _DEFAULTS = Rules()
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     committee_name: str = _DEFAULTS.committee_name
     session_label: str = _DEFAULTS.session_label
     data_dir: Path = Path("data")
+    holidays_file: Path | None = Field(
+        None, description="the committee's own days off and working days (see README)"
+    )
     log_level: str = "WARNING"
     telegram_token: SecretStr | None = None
     telegram_bot_username: str | None = None
@@ -145,7 +149,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("telegram_token", "telegram_webhook_secret", mode="before")
+    @field_validator("telegram_token", "telegram_webhook_secret", "holidays_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         if isinstance(value, str) and not value.strip():
@@ -163,6 +167,12 @@ class Settings(BaseSettings):
             return None, None
         root = self.telegram_api_url.rstrip("/")
         return f"{root}/bot", f"{root}/file/bot"
+
+    def work_calendar(self) -> WorkCalendar:
+        """The national calendar, with the days of the holidays file if one is set."""
+        if self.holidays_file is None:
+            return WorkCalendar()
+        return WorkCalendar(read_calendar_file(self.holidays_file))
 
     def rules(self) -> Rules:
         names = {f.name for f in fields(Rules)}

@@ -15,8 +15,8 @@ from sqlmodel import select
 from storage.models import Assignment, Proposal
 from tests.factories import Story
 from workflow import assignments
-from workflow.calendar import WorkCalendar
-from workflow.errors import InvalidTransition
+from workflow.calendar import WorkCalendar, parse_calendar, read_calendar_file
+from workflow.errors import InvalidInput, InvalidTransition
 
 OUTSIDE_DATA = 2031  # a year chinesecalendar has no data for
 
@@ -200,3 +200,100 @@ def test_a_unit_may_ask_for_adjustment_on_the_adjusted_saturday_but_not_the_day_
 def test_the_last_year_a_date_can_have_is_counted_like_any_other(cal):
     # A due date stored in 9999 (before due dates had a limit) must not stop the sweeps.
     assert cal.workdays_between(date(9999, 12, 1), date(9999, 12, 31)) == 22
+
+
+# ---------------------------------------------------------------- the committee's calendar file
+
+NOTICE_2031 = """\
+# 2031 年部分节假日安排（示例）
+2031-01-01 休 元旦
+2031-01-22 ~ 2031-01-25  休  春节
+2031-01-26 班 春节调休   # a Sunday
+2031-02-08 班
+2031-10-01..2031-10-07 休 国庆节
+"""
+
+
+def test_a_calendar_file_brings_in_a_year_the_package_lacks(caplog):
+    caplog.set_level(logging.WARNING, logger="workflow.calendar")
+    cal = WorkCalendar(parse_calendar(NOTICE_2031))
+    assert cal.covers(OUTSIDE_DATA) and cal.lists(OUTSIDE_DATA)
+    assert not cal.package_covers(OUTSIDE_DATA)
+    assert not cal.is_workday(d("2031-01-01"))  # Wednesday, New Year's Day
+    assert cal.is_workday(d("2031-01-26"))  # Sunday, 调休
+    assert cal.is_workday(d("2031-01-02"))  # not listed: an ordinary Thursday
+    assert not cal.is_workday(d("2031-01-04"))  # not listed: an ordinary Saturday
+    # Tuesday 30 Sep 2031 + 1 working day: past the National Day week
+    assert cal.add_workdays(d("2031-09-30"), 1) == d("2031-10-08")
+    assert cal.workdays_between(d("2031-09-30"), d("2031-10-08")) == 1
+    assert not caplog.records  # a year the file lists is not a year without data
+
+
+def test_a_listed_day_overrides_the_package(cal):
+    assert cal.is_workday(d("2026-09-30"))
+    local = WorkCalendar({d("2026-09-30"): False, d("2026-10-04"): True})
+    assert not local.is_workday(d("2026-09-30"))  # a local day off
+    assert local.is_workday(d("2026-10-04"))  # a Sunday of the holiday worked
+    assert local.is_workday(d("2026-09-29")) and not local.is_workday(d("2026-10-05"))
+    assert local.add_workdays(d("2026-09-29"), 1) == d("2026-10-04")
+
+
+def test_calendar_file_lines_days_ranges_kinds_and_comments():
+    days = parse_calendar(
+        "\ufeff\n  # comment only\n2031-1-1 休\n2031-02-08 班 调休\n"
+        "2031-03-02～2031-03-03 off\n2031-03-07 至 2031-03-07 work\n2031-04-04到2031-04-05 假\n"
+    )
+    assert days == {
+        d("2031-01-01"): False,
+        d("2031-02-08"): True,
+        d("2031-03-02"): False,
+        d("2031-03-03"): False,
+        d("2031-03-07"): True,
+        d("2031-04-04"): False,
+        d("2031-04-05"): False,
+    }
+    assert parse_calendar("") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("2031-01-01", "第2行看不懂"),
+        ("2031-01-01 放假", "第2行看不懂"),
+        ("元旦 2031-01-01 休", "第2行看不懂"),
+        ("2031/01/01 休", "第2行看不懂"),
+        ("2031-02-30 休", "第2行的日期不存在"),
+        ("2031-13-01 休", "第2行的日期不存在"),
+        ("2031-02-10~2031-02-01 休", "第2行的起止日期有误"),
+        ("2031-01-01~2031-12-31 休", "第2行的起止日期有误"),
+        ("2031-01-02 班", "第2行：2031-01-02 前面已写过"),
+        ("2031-01-01~2031-01-03 班", "第2行：2031-01-01 前面已写过"),
+        ("9999-12-31~10000-01-02 休", "第2行看不懂"),
+    ],
+)
+def test_a_calendar_file_with_a_mistake_is_refused_naming_its_line(text, says):
+    with pytest.raises(InvalidInput) as refused:
+        parse_calendar("2031-01-01~2031-01-02 休\n" + text, "holidays.txt")
+    assert says in refused.value.message and "holidays.txt" in refused.value.message
+
+
+def test_a_repeated_line_that_agrees_is_fine():
+    assert parse_calendar("2031-01-01 休\n2031-01-01 休 元旦") == {d("2031-01-01"): False}
+
+
+def test_a_calendar_file_is_read_as_utf8(tmp_path):
+    good = tmp_path / "holidays.txt"
+    good.write_text(NOTICE_2031, encoding="utf-8")
+    assert read_calendar_file(good)[d("2031-01-26")] is True
+    bad = tmp_path / "gbk.txt"
+    bad.write_bytes(NOTICE_2031.encode("gbk"))
+    with pytest.raises(InvalidInput) as refused:
+        read_calendar_file(bad)
+    assert "请以 UTF-8 编码保存" in refused.value.message
+
+
+def test_the_year_9999_lists_its_exceptions():
+    cal = WorkCalendar({d("9999-12-31"): False})
+    off, worked = cal.exceptions(9999)
+    assert off == [d("9999-12-31")] and worked == []  # a Friday
+    assert cal.workdays_in(9999) == 260

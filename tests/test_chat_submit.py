@@ -524,7 +524,9 @@ async def test_similar_proposals_are_shown_before_submitting(
     monkeypatch.setattr(
         submit_preview,
         "similar_proposals",
-        lambda session, draft, **kw: looked.append(draft.id) or similar_proposals(session, draft, **kw),
+        lambda session, draft, **kw: (
+            looked.append(draft.id) or similar_proposals(session, draft, **kw)
+        ),
     )
     await chat.tap("📤 提交")
     assert len(looked) == 1  # whether there are any, and what they are: one look

@@ -437,3 +437,63 @@ def test_run_with_telegram_out_of_reach_is_a_short_error(run, world):
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "无法连接 Telegram" in result.output
+
+
+# ---------------------------------------------------------------- the working-day calendar
+
+HOLIDAYS_2031 = "2031-01-01 休 元旦\n2031-01-22~2031-01-25 休 春节\n2031-01-26 班 春节调休\n"
+
+
+def test_calendar_lists_the_holidays_and_working_weekends_of_a_year(run):
+    result = run("calendar", "2026")
+    assert result.exit_code == 0, result.output
+    assert "2026 年共 248 个工作日。" in result.output
+    assert "10-01（周四）、10-02（周五）、10-05（周一）" in result.output
+    assert "周末调休上班（6 天）：01-04（周日）、02-14（周六）" in result.output
+    assert "依据：chinesecalendar。" in result.output
+
+
+def test_a_year_nobody_has_yet_is_counted_monday_to_friday_and_said_so(run):
+    result = run("calendar", "2031")
+    assert result.exit_code == 0
+    assert "2031 年共 261 个工作日。" in result.output
+    assert "周一至周五放假（0 天）：无" in result.output
+    assert "尚无 2031 年的节假日安排，暂按周一至周五计算工作日" in result.output
+    assert "chinesecalendar has no data" not in result.output  # said once, in words
+
+
+def test_the_holidays_file_brings_a_year_in_for_deadlines_too(run, tmp_path, monkeypatch):
+    (tmp_path / "holidays.txt").write_text(HOLIDAYS_2031, encoding="utf-8")
+    monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "holidays.txt")
+    result = run("calendar", "2031")
+    assert result.exit_code == 0
+    assert "2031 年共 258 个工作日。" in result.output
+    assert (
+        "周一至周五放假（4 天）：01-01（周三）、01-22（周三）、01-23（周四）、01-24（周五）\n"
+        in result.output
+    )
+    assert "周末调休上班（1 天）：01-26（周日）" in result.output
+    assert "依据：节假日文件 holidays.txt。" in result.output
+    # the bot's own deadlines count the same days
+    from bot.app import build_app
+
+    cal = build_app().workflow.calendar
+    assert cal.add_workdays(date(2031, 1, 21), 1) == date(2031, 1, 26)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("2031-02-30 休\n", "节假日文件 holidays.txt 第1行的日期不存在。"),
+        ("2031-01-01 休\n元旦\n", "节假日文件 holidays.txt 第2行看不懂"),
+        (None, "无法读取文件：holidays.txt"),
+    ],
+)
+def test_a_holidays_file_that_cannot_be_used_stops_every_command(
+    run, tmp_path, monkeypatch, content, says
+):
+    if content is not None:
+        (tmp_path / "holidays.txt").write_text(content, encoding="utf-8")
+    monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "holidays.txt")
+    for command in (["calendar"], ["list"]):
+        assert_one_line_error(run(*command), says)
