@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
+from datetime import date
 
 import pytest
 from pydantic import ValidationError
@@ -111,3 +112,13 @@ def test_times_of_day_are_hours_and_minutes(monkeypatch):
         monkeypatch.setenv("PROPOSALBOT_QUIET_HOURS_END", bad)
         with pytest.raises(ValidationError, match="quiet_hours_end"):
             Settings()
+
+
+def test_a_holidays_file_is_optional_and_read_when_set(monkeypatch, tmp_path):
+    assert Settings().holidays_file is None and Settings().work_calendar().days == {}
+    monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", " ")
+    assert Settings().holidays_file is None
+    (tmp_path / "days.txt").write_text("2031-01-01 休 元旦\n", encoding="utf-8")
+    monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "days.txt")
+    cal = Settings().work_calendar()
+    assert cal.lists(2031) and not cal.is_workday(date(2031, 1, 1))
