@@ -47,12 +47,60 @@ def test_init_creates_the_schema_on_an_empty_database(tmp_path, monkeypatch):
     runner = CliRunner()
     env = {"PROPOSALBOT_DATABASE_URL": url}
     before = runner.invoke(cli, ["list"], env=env)
-    assert_one_line_error(before, "数据库尚未初始化，请先运行 proposalbot init")
+    assert_one_line_error(before, "数据库尚未初始化")
+    assert "请先运行 proposalbot init" in before.output
+    assert not (tmp_path / "fresh").exists()  # init makes the folder, not list
     first = runner.invoke(cli, ["init"], env=env)
     assert first.exit_code == 0 and "数据库已就绪" in first.output
     again = runner.invoke(cli, ["init"], env=env)
     assert again.exit_code == 0
     assert runner.invoke(cli, ["list"], env=env).exit_code == 0
+
+
+BEFORE_INIT = (
+    ["list"],
+    ["show", "1"],
+    ["invite", "林晓"],
+    ["export"],
+    ["notices"],
+    ["sweep"],
+    ["sweep", "--dry-run"],
+    ["chat", "--as", "林晓"],
+    ["run"],
+    ["import", "people", "people.csv"],
+    ["import", "units", "units.csv"],
+)
+
+
+def test_a_command_before_init_says_so_and_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    """Every command but init and demo needs the database made by init: on a fresh folder
+    it says to run init, and makes no data/ folder, no empty database file, no -wal or -shm."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROPOSALBOT_DATABASE_URL", raising=False)  # the default: data/…
+    (tmp_path / "people.csv").write_text("姓名,手机号,角色\n林晓,13800000001,委员\n", "utf-8")
+    (tmp_path / "units.csv").write_text("名称,简称,类型\n区教育局,教育局,承办单位\n", "utf-8")
+    runner = CliRunner()
+    env = {"PROPOSALBOT_TELEGRAM_TOKEN": "123456:some-token"}
+    for command in BEFORE_INIT:
+        result = runner.invoke(cli, command, env=env)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["people.csv", "units.csv"], command
+        assert_one_line_error(
+            result, "数据库尚未初始化（data/proposalbot.db 不存在），请先运行 proposalbot init。"
+        )
+
+    # An empty file, as an earlier version left behind, is a database before its first
+    # migration: said so, and left as it is.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "proposalbot.db").touch()
+    for command in BEFORE_INIT:
+        result = runner.invoke(cli, command, env=env)
+        assert [(p.name, p.stat().st_size) for p in (tmp_path / "data").iterdir()] == [
+            ("proposalbot.db", 0)
+        ], command
+        assert_one_line_error(result, "数据库尚未初始化（data/proposalbot.db 是空的）")
+
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["import", "units", "units.csv"]).exit_code == 0
 
 
 def test_default_database_is_a_file_under_data(tmp_path, monkeypatch):
