@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import select
@@ -41,7 +42,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]错误：[/red]{message}", markup=True, soft_wrap=True)
+    err.print(f"[red]错误：[/red]{escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -55,9 +56,10 @@ def friendly(fn):
         except typer.Exit:
             raise
         except roster.RosterError as exc:
-            err.print(f"[red]错误：[/red]{exc.message.splitlines()[0]}", soft_wrap=True)
-            for row_error in exc.errors:
-                err.print(f"  第{row_error.row}行：{row_error.message}", soft_wrap=True)
+            first, *rows = exc.lines()  # each bad row once, under a heading
+            err.print(f"[red]错误：[/red]{escape(first)}", soft_wrap=True)
+            for line in rows:
+                err.print(f"  {line}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except WorkflowError as exc:
             fail(exc.message)

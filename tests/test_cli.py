@@ -133,17 +133,51 @@ def test_import_units_then_people_then_invite(run, db, tmp_path):
     assert "https://t.me/tiantong_bot?start=" in result.output
 
 
-def test_bad_roster_lists_every_bad_row_and_imports_nothing(run, tmp_path):
+def test_bad_roster_lists_every_bad_row_once_and_imports_nothing(run, tmp_path):
     (tmp_path / "people.csv").write_text(
-        "姓名,手机号,角色\n林晓,123,委员\n,13800000002,委员\n何平,13800000003,校长\n",
+        "姓名,手机号,角色\n林晓,123,委员\n,13800000002,委员\n何平,13800000003,校长\n罗成,,\n",
         "utf-8",
     )
     result = run("import", "people", str(tmp_path / "people.csv"))
-    assert result.exit_code == 1
-    for row in ("第2行", "第3行", "第4行"):
-        assert row in result.output
-    assert "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    # a heading, then each bad row on a line of its own, each error said once
+    assert result.output.splitlines() == [
+        "错误：名册有 4 行有误，未导入任何数据，请改正后重新导入：",
+        "  第2行：手机号「123」格式不正确，应为11位手机号或带区号的固定电话（如 0839-8622340）",
+        "  第3行：姓名不能为空",
+        "  第4行：角色「校长」无法识别，可用的角色：委员、提案委、承办人、督办人、牵头领导",
+        "  第5行：手机号不能为空；角色不能为空",
+    ]
+    for said in ("「123」", "姓名不能为空", "「校长」", "手机号不能为空", "角色不能为空"):
+        assert result.output.count(said) == 1, said
     assert "名册里没有" in run("invite", "何平").output
+
+    (tmp_path / "units.csv").write_text(
+        "名称,简称,类型\n区教育局,教育局,承办单位\n区教育局,,\n", "utf-8"
+    )
+    result = run("import", "units", str(tmp_path / "units.csv"))
+    assert result.output.splitlines() == [
+        "错误：名册有 1 行有误，未导入任何数据，请改正后重新导入：",
+        "  第3行：单位「区教育局」与第2行重复",
+    ]
+    (tmp_path / "no-phone.csv").write_text("姓名,角色\n林晓,委员\n", "utf-8")
+    result = run("import", "people", str(tmp_path / "no-phone.csv"))
+    assert_one_line_error(result, "文件缺少「手机号」列")
+    assert result.output.count("缺少「手机号」列") == 1
+
+
+def test_a_roster_cell_that_looks_like_console_markup_is_said_as_written(run, tmp_path):
+    (tmp_path / "units.csv").write_text("名称,类型\n区教育局,[b]督办[/b]\n", "utf-8")
+    result = run("import", "units", str(tmp_path / "units.csv"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "  第2行：单位类型「[b]督办[/b]」无法识别" in result.output
+    (tmp_path / "people.csv").write_text(
+        "姓名,手机号,角色,单位\n林晓,13800000001,委员,[/b]教育局\n", "utf-8"
+    )
+    result = run("import", "people", str(tmp_path / "people.csv"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "  第2行：单位「[/b]教育局」不存在，请先导入单位" in result.output
+    assert_one_line_error(run("invite", "[/b]林晓"), "名册里没有「[/b]林晓」")
 
 
 def test_user_mistakes_are_one_line_errors(run, world, tmp_path):

@@ -302,6 +302,11 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(db, tmp_path):
     for row in (4, 5, 6, 7, 8, 9):
         assert f"第{row}行：" in text
     assert "未导入任何数据" in text
+    # as the command line says it: a heading, then a line for each bad row
+    lines = error.lines()
+    assert lines[0] == "名册有 7 行有误，未导入任何数据，请改正后重新导入："
+    assert [line.split("：")[0] for line in lines[1:]] == [f"第{n}行" for n in range(3, 10)]
+    assert lines[-1] == "第9行：手机号不能为空；角色不能为空"
     assert load(db, Person) == []
 
 

@@ -35,13 +35,34 @@ class RowError:
 
 
 class RosterError(InvalidInput):
-    """A file that cannot be imported; ``errors`` lists every bad row."""
+    """A file that cannot be imported; ``errors`` lists every bad row.
+
+    ``message`` says it all on one line. A refusal of bad rows also has a ``heading``:
+    ``lines()`` is then the heading and one line per bad row, each error said once.
+    """
 
     code = "roster_invalid"
 
-    def __init__(self, message: str, errors: Iterable[RowError] = ()) -> None:
+    def __init__(
+        self, message: str, errors: Iterable[RowError] = (), *, heading: str | None = None
+    ) -> None:
         super().__init__(message)
         self.errors: list[RowError] = list(errors)
+        self.heading = heading
+
+    def lines(self) -> list[str]:
+        """The refusal as the command line says it: a heading, then every bad row once."""
+        if self.heading is None:
+            return [self.message]
+        rows = _by_row(self.errors)
+        return [self.heading, *(f"第{row}行：{'；'.join(said)}" for row, said in rows.items())]
+
+
+def _by_row(errors: Iterable[RowError]) -> dict[int, list[str]]:
+    by_row: dict[int, list[str]] = {}
+    for error in sorted(errors, key=lambda e: e.row):
+        by_row.setdefault(error.row, []).append(error.message)
+    return by_row
 
 
 @dataclass
@@ -238,14 +259,16 @@ def _read(
 
 
 def _refuse(errors: list[RowError]) -> RosterError:
-    by_row: dict[int, list[str]] = {}
-    for error in errors:
-        by_row.setdefault(error.row, []).append(error.message)
-    parts = [f"第{row}行：{'，'.join(messages)}" for row, messages in sorted(by_row.items())]
+    by_row = _by_row(errors)
+    parts = [f"第{row}行：{'，'.join(messages)}" for row, messages in by_row.items()]
     shown = "；".join(parts[:20])
     if len(parts) > 20:
         shown += f"；……共 {len(parts)} 行有误"
-    return RosterError(f"{shown}。未导入任何数据，请改正后重新导入。", errors)
+    return RosterError(
+        f"{shown}。未导入任何数据，请改正后重新导入。",
+        errors,
+        heading=f"名册有 {len(by_row)} 行有误，未导入任何数据，请改正后重新导入：",
+    )
 
 
 def _check_length(errors: list[RowError], row: int, value: str, what: str, max_chars: int) -> None:
