@@ -105,7 +105,7 @@ def import_people(file: Path = typer.Argument(..., help="人员名册 CSV 或 XL
     app = app_ready()
     with app.db.session() as session:
         report = roster.import_people(session, file, now=app.workflow.clock())
-    out.print(f"人员名册已导入：{report.summary()}")
+    print_report("人员名册已导入：", report)
 
 
 @import_cli.command("units")
@@ -115,7 +115,15 @@ def import_units(file: Path = typer.Argument(..., help="单位名册 CSV 或 XLS
     app = app_ready()
     with app.db.session() as session:
         report = roster.import_units(session, file, now=app.workflow.clock())
-    out.print(f"单位名册已导入：{report.summary()}")
+    print_report("单位名册已导入：", report)
+
+
+def print_report(title: str, report: roster.ImportReport) -> None:
+    """The counts, then what the import changed in each one kept already, a row a line."""
+    summary, *changes = report.lines()
+    out.print(title + summary, markup=False)
+    for line in changes:
+        out.print(f"  {line}", markup=False)
 
 
 @cli.command()

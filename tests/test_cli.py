@@ -133,6 +133,33 @@ def test_import_units_then_people_then_invite(run, db, tmp_path):
     assert "https://t.me/tiantong_bot?start=" in result.output
 
 
+def test_a_reimport_lists_each_rename_and_other_change_with_its_row(run, tmp_path):
+    (tmp_path / "units.csv").write_text("名称,简称,类型\n区教育局,教育局,承办单位\n", "utf-8")
+    (tmp_path / "people.csv").write_text(
+        "姓名,手机号,角色,单位\n林晓,13800000001,委员,\n高远,13800000020,承办人,区教育局\n",
+        "utf-8",
+    )
+    assert run("import", "units", str(tmp_path / "units.csv")).exit_code == 0
+    assert run("import", "people", str(tmp_path / "people.csv")).exit_code == 0
+    (tmp_path / "people.csv").write_text(
+        "姓名,手机号,角色,单位\n林小晓,13800000001,委员,\n高远,13800000020,承办人、委员,教育局\n",
+        "utf-8",
+    )
+    result = run("import", "people", str(tmp_path / "people.csv"))
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "人员名册已导入：新增 0 条，更新 2 条（其中改名 1 人），未变 0 条。",
+        "  第2行 林小晓（13800000001）：姓名 林晓 → 林小晓",
+        "  第3行 高远（13800000020）：角色 承办人 → 承办人、委员",
+    ]
+    (tmp_path / "units.csv").write_text("名称,简称\n区教育局,教体局\n", "utf-8")
+    result = run("import", "units", str(tmp_path / "units.csv"))
+    assert result.output.splitlines() == [
+        "单位名册已导入：新增 0 条，更新 1 条，未变 0 条。",
+        "  第2行 区教育局：简称 教育局 → 教体局",
+    ]
+
+
 def test_bad_roster_lists_every_bad_row_once_and_imports_nothing(run, tmp_path):
     (tmp_path / "people.csv").write_text(
         "姓名,手机号,角色\n林晓,123,委员\n,13800000002,委员\n何平,13800000003,校长\n罗成,,\n",
