@@ -677,6 +677,36 @@ def test_a_unit_name_or_short_name_held_by_another_unit_is_refused(db, tmp_path)
         assert import_units(session, again, now=NOW).unchanged == 1
 
 
+def test_a_unit_keeps_the_kind_its_handlers_or_supervisors_need(db, tmp_path):
+    import_sample_units(db, tmp_path)
+    with db.session() as session:
+        import_people(session, write_csv(tmp_path / "p.csv", [PEOPLE_HEADER, *PEOPLE]), now=NOW)
+    path = write_csv(
+        tmp_path / "units2.csv",
+        [
+            UNITS_HEADER,
+            ["区教育局", "教育局", "提案委"],  # 高远 handles for it
+            ["区交通运输局", "交通局", "督办单位"],  # 蒋涛 handles for it
+            ["区政府督查室", "督查室", "承办单位"],  # 董宁 supervises from it
+            ["区政协提案委员会", "提案委", "承办单位"],  # nobody in it: may change
+        ],
+    )
+    with db.session() as session, pytest.raises(RosterError) as refused:
+        import_units(session, path, now=NOW)
+    assert [(e.row, e.message) for e in refused.value.errors] == [
+        (2, "「区教育局」有承办人高远，类型不能改为提案委（请先在人员名册中调整）"),
+        (3, "「区交通运输局」有承办人蒋涛，类型不能改为督办单位（请先在人员名册中调整）"),
+        (4, "「区政府督查室」有督办人董宁，类型不能改为承办单位（请先在人员名册中调整）"),
+    ]
+    units = units_by_name(db)
+    assert [units[name].kind for name, _short, _kind in UNITS] == [
+        "handling",
+        "handling",
+        "supervising",
+        "committee",
+    ]
+
+
 def test_a_handler_must_be_of_a_handling_unit_and_a_supervisor_of_a_supervising_one(db, tmp_path):
     import_sample_units(db, tmp_path)
     path = write_csv(

@@ -443,6 +443,24 @@ def import_units(session: Session, path: Path, *, now: datetime) -> ImportReport
                 errors.append(RowError(number, f"简称「{short}」已是另一个单位的名称"))
             elif any(u.short_name == short for u in others if u.name not in names_in_file):
                 errors.append(RowError(number, f"简称「{short}」已是另一个单位的简称"))
+    # A handler is of a handling unit and a supervisor of a supervising one, as the people
+    # import makes sure: a unit's new kind must still suit the people it has.
+    for number, (name, _short, kind) in zip((n for n, _row in rows), parsed, strict=True):
+        unit = existing.get(name)
+        if unit is None or kind is None or kind == unit.kind:
+            continue
+        staff = session.exec(select(Person).where(Person.unit_id == unit.id)).all()
+        for role, needed in _ROLE_UNIT_KIND.items():
+            names = [p.name for p in staff if role.value in p.role_set and kind != needed]
+            if names:
+                shown = "、".join(names[:5]) + (f"等 {len(names)} 人" if len(names) > 5 else "")
+                errors.append(
+                    RowError(
+                        number,
+                        f"「{name}」有{ROLE_LABELS[role]}{shown}，类型不能改为"
+                        f"{_KIND_LABELS.get(kind, kind)}（请先在人员名册中调整）",
+                    )
+                )
     if errors:
         raise _refuse(errors)
 
