@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from handlers.engine import Engine
-from storage.db import Database
+from storage.db import Database, sqlite_file
 from storage.files import AttachmentStore
 from storage.migrate import current_revision, head_revision, upgrade
 from workflow.core import Workflow
@@ -39,6 +39,18 @@ class App:
         return current_revision(self.db.engine)
 
     def require_schema(self) -> None:
+        """Refuse a database that is not at the newest schema. A SQLite file that is not
+        there (or empty, as a database is before its first migration) is refused before
+        anything connects to it: SQLite would create it, and the folder it is in."""
+        path = sqlite_file(self.db.engine.url)
+        if path is not None and not path.exists():
+            raise NotInitialised(
+                "数据库尚未初始化（{path} 不存在），请先运行 proposalbot init。", path=str(path)
+            )
+        if path is not None and path.is_file() and path.stat().st_size == 0:
+            raise NotInitialised(
+                "数据库尚未初始化（{path} 是空的），请先运行 proposalbot init。", path=str(path)
+            )
         current = current_revision(self.db.engine)
         if current is None:
             raise NotInitialised("数据库尚未初始化，请先运行 proposalbot init。")

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import select
@@ -42,7 +43,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]错误：[/red]{message}", markup=True, soft_wrap=True)
+    err.print(f"[red]错误：[/red]{escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -56,9 +57,10 @@ def friendly(fn):
         except typer.Exit:
             raise
         except roster.RosterError as exc:
-            err.print(f"[red]错误：[/red]{exc.message.splitlines()[0]}", soft_wrap=True)
-            for row_error in exc.errors:
-                err.print(f"  第{row_error.row}行：{row_error.message}", soft_wrap=True)
+            first, *rows = exc.lines()  # each bad row once, under a heading
+            err.print(f"[red]错误：[/red]{escape(first)}", soft_wrap=True)
+            for line in rows:
+                err.print(f"  {line}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except WorkflowError as exc:
             fail(exc.message)
@@ -104,7 +106,7 @@ def import_people(file: Path = typer.Argument(..., help="人员名册 CSV 或 XL
     app = app_ready()
     with app.db.session() as session:
         report = roster.import_people(session, file, now=app.workflow.clock())
-    out.print(f"人员名册已导入：{report.summary()}")
+    print_report("人员名册已导入：", report)
 
 
 @import_cli.command("units")
@@ -114,7 +116,15 @@ def import_units(file: Path = typer.Argument(..., help="单位名册 CSV 或 XLS
     app = app_ready()
     with app.db.session() as session:
         report = roster.import_units(session, file, now=app.workflow.clock())
-    out.print(f"单位名册已导入：{report.summary()}")
+    print_report("单位名册已导入：", report)
+
+
+def print_report(title: str, report: roster.ImportReport) -> None:
+    """The counts, then what the import changed in each one kept already, a row a line."""
+    summary, *changes = report.lines()
+    out.print(title + summary, markup=False)
+    for line in changes:
+        out.print(f"  {line}", markup=False)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
@@ -31,16 +31,30 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _prepare_sqlite_file(url: str) -> None:
-    database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite database URL; None for PostgreSQL, an in-memory database or a
+    ``file:`` URI (whose file SQLite's own options govern)."""
+    url = make_url(url) if isinstance(url, str) else url
+    database = url.database
+    if not url.drivername.startswith("sqlite") or not database:
+        return None
+    if database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def prepare_sqlite_file(url: str | URL) -> None:
+    """Make the folder a SQLite database file is to be created in. Only what creates the
+    database calls it (its first migration): an engine made or connected to a file that is
+    not there must not leave an empty folder behind."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def make_engine(url: str, *, immediate: bool = True, echo: bool = False) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        _prepare_sqlite_file(url)
         engine = create_engine(
             url,
             echo=echo,

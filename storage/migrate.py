@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from storage.db import normalise_url
+from storage.db import normalise_url, prepare_sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -32,8 +32,11 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database behind ``engine`` to ``revision``."""
+    """Upgrade the database behind ``engine`` to ``revision``; a SQLite file is created by
+    its first upgrade (with the folder it goes in)."""
     from alembic import command
+
+    prepare_sqlite_file(engine.url)
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:

@@ -13,6 +13,7 @@ from sqlmodel import select
 from storage.models import AuditEvent, Person, Unit
 from workflow.errors import InvalidInput
 from workflow.roster import (
+    Change,
     ImportReport,
     RosterError,
     RowError,
@@ -135,12 +136,12 @@ def test_units_then_people_from_csv(db, tmp_path):
         (
             "roster_import_units",
             None,
-            {"file": "units.csv", "created": 4, "updated": 0, "unchanged": 0},
+            {"file": "units.csv", "created": 4, "updated": 0, "unchanged": 0, "changes": []},
         ),
         (
             "roster_import_people",
             None,
-            {"file": "people.csv", "created": 5, "updated": 0, "unchanged": 0},
+            {"file": "people.csv", "created": 5, "updated": 0, "unchanged": 0, "changes": []},
         ),
     ]
     assert events[0].at == NOW
@@ -302,6 +303,11 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(db, tmp_path):
     for row in (4, 5, 6, 7, 8, 9):
         assert f"第{row}行：" in text
     assert "未导入任何数据" in text
+    # as the command line says it: a heading, then a line for each bad row
+    lines = error.lines()
+    assert lines[0] == "名册有 7 行有误，未导入任何数据，请改正后重新导入："
+    assert [line.split("：")[0] for line in lines[1:]] == [f"第{n}行" for n in range(3, 10)]
+    assert lines[-1] == "第9行：手机号不能为空；角色不能为空"
     assert load(db, Person) == []
 
 
@@ -443,7 +449,17 @@ def test_reimport_updates_people_by_phone(db, tmp_path):
     )
     with db.session() as session:
         report = import_people(session, second, now=later)
-    assert report == ImportReport(created=1, updated=1, unchanged=2)
+    gao_changed = Change(
+        4,
+        "高远（13800000020）",
+        ("角色 承办人 → 承办人、委员", "单位 区教育局 → 区交通运输局", "职务 科员 → 副局长"),
+    )
+    assert report == ImportReport(created=1, updated=1, unchanged=2, changes=[gao_changed])
+    assert report.lines() == [
+        "新增 1 条，更新 1 条，未变 2 条。",
+        "第4行 高远（13800000020）：角色 承办人 → 承办人、委员；单位 区教育局 → 区交通运输局；"
+        "职务 科员 → 副局长",
+    ]
 
     people = load(db, Person)
     assert len(people) == 6  # five from the first file, one new; none duplicated
@@ -470,8 +486,14 @@ def test_reimport_updates_people_by_phone(db, tmp_path):
 
     details = [e.detail for e in load(db, AuditEvent) if e.action == "roster_import_people"]
     assert details[1:] == [
-        {"file": "people2.xlsx", "created": 1, "updated": 1, "unchanged": 2},
-        {"file": "people2.xlsx", "created": 0, "updated": 0, "unchanged": 4},
+        {
+            "file": "people2.xlsx",
+            "created": 1,
+            "updated": 1,
+            "unchanged": 2,
+            "changes": [str(gao_changed)],
+        },
+        {"file": "people2.xlsx", "created": 0, "updated": 0, "unchanged": 4, "changes": []},
     ]
 
 
@@ -491,7 +513,18 @@ def test_reimport_renames_and_keeps_columns_the_file_lacks(db, tmp_path):
     )
     with db.session() as session:
         report = import_people(session, second, now=NOW + timedelta(hours=1))
-    assert report == ImportReport(created=0, updated=1, unchanged=1)
+    # the rename is said, with the row, the old name and the new
+    assert report == ImportReport(
+        created=0,
+        updated=1,
+        unchanged=1,
+        renamed=1,
+        changes=[Change(2, "林小晓（13800000001）", ("姓名 林晓 → 林小晓",))],
+    )
+    assert report.lines() == [
+        "新增 0 条，更新 1 条（其中改名 1 人），未变 1 条。",
+        "第2行 林小晓（13800000001）：姓名 林晓 → 林小晓",
+    ]
     people = people_by_phone(db)
     assert people["13800000001"].name == "林小晓"
     assert people["13800000001"].sector == "教育界"
@@ -514,7 +547,15 @@ def test_reimport_updates_units_by_name(db, tmp_path):
     later = NOW + timedelta(days=1)
     with db.session() as session:
         report = import_units(session, path, now=later)
-    assert report == ImportReport(created=1, updated=2, unchanged=1)
+    assert report == ImportReport(
+        created=1,
+        updated=2,
+        unchanged=1,
+        changes=[
+            Change(2, "区教育局", ("简称 教育局 → 教体局",)),
+            Change(3, "区交通运输局", ("类型 承办单位 → 督办单位",)),
+        ],
+    )
     units = units_by_name(db)
     assert len(units) == 5
     assert units["区教育局"].short_name == "教体局"
@@ -523,6 +564,52 @@ def test_reimport_updates_units_by_name(db, tmp_path):
     assert units["区政府督查室"].updated_at == NOW
     assert units["区住房和城乡建设局"].kind == "handling"
     assert units["区政协提案委员会"].kind == "committee"  # not in the file: untouched
+
+
+def test_a_reimport_says_what_it_cleared_and_whom_it_leaves_deactivated(db, tmp_path):
+    units = import_sample_units(db, tmp_path)
+    first = write_csv(tmp_path / "people.csv", [PEOPLE_HEADER, *PEOPLE])
+    with db.session() as session:
+        import_people(session, first, now=NOW)
+    with db.session() as session:
+        for phone in ("13800000002", "13800000022"):  # 何平 and 蒋涛 were deactivated
+            person = session.exec(select(Person).where(Person.phone == phone)).one()
+            person.active = False
+            session.add(person)
+        unit = session.get(Unit, units["区政协提案委员会"].id)
+        unit.active = False
+        session.add(unit)
+    people = write_csv(
+        tmp_path / "people2.csv",
+        [
+            PEOPLE_HEADER,
+            ["林晓", "13800000001", "委员", "", "", ""],  # 界别 cleared
+            ["何平", "13800000002", "提案委、委员", "", "医药卫生界", ""],  # same roles
+            ["蒋涛", "13800000022", "承办人", "交通局", "", "科长"],  # and a title
+            ["高远", "13800000020", "委员", "", "", "科员"],  # no longer a handler
+        ],
+    )
+    with db.session() as session:
+        report = import_people(session, people, now=NOW)
+    assert report.lines() == [
+        "新增 0 条，更新 3 条，未变 1 条。",
+        "第2行 林晓（13800000001）：界别 教育界 → （空）",
+        "第3行 何平（13800000002）：已停用，导入不会恢复启用",
+        "第4行 蒋涛（13800000022）：职务 （空） → 科长；已停用，导入不会恢复启用",
+        "第5行 高远（13800000020）：角色 承办人 → 委员；单位 区教育局 → （空）",
+    ]
+    stored = people_by_phone(db)
+    assert stored["13800000002"].roles == "member,staff"  # not rewritten in another order
+    assert not stored["13800000002"].active and not stored["13800000022"].active
+
+    again = write_csv(tmp_path / "units2.csv", [UNITS_HEADER, *UNITS])
+    with db.session() as session:
+        report = import_units(session, again, now=NOW)
+    assert report.lines() == [
+        "新增 0 条，更新 0 条，未变 4 条。",
+        "第5行 区政协提案委员会：已停用，导入不会恢复启用",
+    ]
+    assert not units_by_name(db)["区政协提案委员会"].active
 
 
 def test_blank_rows_are_skipped_but_rows_keep_their_numbers(db, tmp_path):
@@ -588,6 +675,36 @@ def test_a_unit_name_or_short_name_held_by_another_unit_is_refused(db, tmp_path)
     again = write_csv(tmp_path / "again.csv", [["名称", "简称"], ["区教育局", "教育局"]])
     with db.session() as session:
         assert import_units(session, again, now=NOW).unchanged == 1
+
+
+def test_a_unit_keeps_the_kind_its_handlers_or_supervisors_need(db, tmp_path):
+    import_sample_units(db, tmp_path)
+    with db.session() as session:
+        import_people(session, write_csv(tmp_path / "p.csv", [PEOPLE_HEADER, *PEOPLE]), now=NOW)
+    path = write_csv(
+        tmp_path / "units2.csv",
+        [
+            UNITS_HEADER,
+            ["区教育局", "教育局", "提案委"],  # 高远 handles for it
+            ["区交通运输局", "交通局", "督办单位"],  # 蒋涛 handles for it
+            ["区政府督查室", "督查室", "承办单位"],  # 董宁 supervises from it
+            ["区政协提案委员会", "提案委", "承办单位"],  # nobody in it: may change
+        ],
+    )
+    with db.session() as session, pytest.raises(RosterError) as refused:
+        import_units(session, path, now=NOW)
+    assert [(e.row, e.message) for e in refused.value.errors] == [
+        (2, "「区教育局」有承办人高远，类型不能改为提案委（请先在人员名册中调整）"),
+        (3, "「区交通运输局」有承办人蒋涛，类型不能改为督办单位（请先在人员名册中调整）"),
+        (4, "「区政府督查室」有督办人董宁，类型不能改为承办单位（请先在人员名册中调整）"),
+    ]
+    units = units_by_name(db)
+    assert [units[name].kind for name, _short, _kind in UNITS] == [
+        "handling",
+        "handling",
+        "supervising",
+        "committee",
+    ]
 
 
 def test_a_handler_must_be_of_a_handling_unit_and_a_supervisor_of_a_supervising_one(db, tmp_path):

@@ -2,7 +2,9 @@
 
 Every row is checked before anything is written; one bad row refuses the whole file with
 the row numbers a person sees in the spreadsheet (the header is row 1). Re-importing a file
-updates units matched by name and people matched by phone, and never duplicates them.
+updates units matched by name and people matched by phone, and never duplicates them; the
+report says, row by row, what it changed in each (a new name, other roles, another unit…)
+and which rows are of someone deactivated, whom an import does not bring back.
 Optional columns missing from the file leave the stored values alone; a present but blank
 cell clears the value.
 """
@@ -14,7 +16,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,46 @@ class RowError:
 
 
 class RosterError(InvalidInput):
-    """A file that cannot be imported; ``errors`` lists every bad row."""
+    """A file that cannot be imported; ``errors`` lists every bad row.
+
+    ``message`` says it all on one line. A refusal of bad rows also has a ``heading``:
+    ``lines()`` is then the heading and one line per bad row, each error said once.
+    """
 
     code = "roster_invalid"
 
-    def __init__(self, message: str, errors: Iterable[RowError] = ()) -> None:
+    def __init__(
+        self, message: str, errors: Iterable[RowError] = (), *, heading: str | None = None
+    ) -> None:
         super().__init__(message)
         self.errors: list[RowError] = list(errors)
+        self.heading = heading
+
+    def lines(self) -> list[str]:
+        """The refusal as the command line says it: a heading, then every bad row once."""
+        if self.heading is None:
+            return [self.message]
+        rows = _by_row(self.errors)
+        return [self.heading, *(f"第{row}行：{'；'.join(said)}" for row, said in rows.items())]
+
+
+def _by_row(errors: Iterable[RowError]) -> dict[int, list[str]]:
+    by_row: dict[int, list[str]] = {}
+    for error in sorted(errors, key=lambda e: e.row):
+        by_row.setdefault(error.row, []).append(error.message)
+    return by_row
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a re-import did to one unit or person already kept, or left undone."""
+
+    row: int  # spreadsheet row number
+    who: str  # the unit's name, or the person's name (as it is now) and phone
+    what: tuple[str, ...]  # "姓名 林晓 → 林小晓", "已停用，导入不会恢复启用"…
+
+    def __str__(self) -> str:
+        return f"第{self.row}行 {self.who}：{'；'.join(self.what)}"
 
 
 @dataclass
@@ -49,13 +84,36 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    renamed: int = 0  # of the updated: people whose name the file changed
+    changes: list[Change] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return self.created + self.updated + self.unchanged
 
     def summary(self) -> str:
-        return f"新增 {self.created} 条，更新 {self.updated} 条，未变 {self.unchanged} 条。"
+        renamed = f"（其中改名 {self.renamed} 人）" if self.renamed else ""
+        return (
+            f"新增 {self.created} 条，更新 {self.updated} 条{renamed}，未变 {self.unchanged} 条。"
+        )
+
+    def lines(self) -> list[str]:
+        """The summary, then every change to someone kept already, row by row."""
+        return [self.summary(), *(str(change) for change in self.changes)]
+
+
+def _was(old: str | None, new: str | None) -> str:
+    return f"{old or '（空）'} → {new or '（空）'}"
+
+
+def _role_names(roles: str) -> str:
+    names: list[str] = []
+    for code in filter(None, roles.split(",")):
+        try:
+            names.append(ROLE_LABELS[Role(code)])
+        except ValueError:  # a code no role has (not one an import writes): as it is
+            names.append(code)
+    return "、".join(names)
 
 
 # ---------------------------------------------------------------- headers
@@ -238,14 +296,16 @@ def _read(
 
 
 def _refuse(errors: list[RowError]) -> RosterError:
-    by_row: dict[int, list[str]] = {}
-    for error in errors:
-        by_row.setdefault(error.row, []).append(error.message)
-    parts = [f"第{row}行：{'，'.join(messages)}" for row, messages in sorted(by_row.items())]
+    by_row = _by_row(errors)
+    parts = [f"第{row}行：{'，'.join(messages)}" for row, messages in by_row.items()]
     shown = "；".join(parts[:20])
     if len(parts) > 20:
         shown += f"；……共 {len(parts)} 行有误"
-    return RosterError(f"{shown}。未导入任何数据，请改正后重新导入。", errors)
+    return RosterError(
+        f"{shown}。未导入任何数据，请改正后重新导入。",
+        errors,
+        heading=f"名册有 {len(by_row)} 行有误，未导入任何数据，请改正后重新导入：",
+    )
 
 
 def _check_length(errors: list[RowError], row: int, value: str, what: str, max_chars: int) -> None:
@@ -264,6 +324,7 @@ def _audit(session: Session, action: str, path: Path, report: ImportReport, now:
                 "created": report.created,
                 "updated": report.updated,
                 "unchanged": report.unchanged,
+                "changes": [str(change) for change in report.changes],
             },
         )
     )
@@ -382,11 +443,29 @@ def import_units(session: Session, path: Path, *, now: datetime) -> ImportReport
                 errors.append(RowError(number, f"简称「{short}」已是另一个单位的名称"))
             elif any(u.short_name == short for u in others if u.name not in names_in_file):
                 errors.append(RowError(number, f"简称「{short}」已是另一个单位的简称"))
+    # A handler is of a handling unit and a supervisor of a supervising one, as the people
+    # import makes sure: a unit's new kind must still suit the people it has.
+    for number, (name, _short, kind) in zip((n for n, _row in rows), parsed, strict=True):
+        unit = existing.get(name)
+        if unit is None or kind is None or kind == unit.kind:
+            continue
+        staff = session.exec(select(Person).where(Person.unit_id == unit.id)).all()
+        for role, needed in _ROLE_UNIT_KIND.items():
+            names = [p.name for p in staff if role.value in p.role_set and kind != needed]
+            if names:
+                shown = "、".join(names[:5]) + (f"等 {len(names)} 人" if len(names) > 5 else "")
+                errors.append(
+                    RowError(
+                        number,
+                        f"「{name}」有{ROLE_LABELS[role]}{shown}，类型不能改为"
+                        f"{_KIND_LABELS.get(kind, kind)}（请先在人员名册中调整）",
+                    )
+                )
     if errors:
         raise _refuse(errors)
 
     report = ImportReport()
-    for name, short, kind in parsed:
+    for number, (name, short, kind) in zip((n for n, _row in rows), parsed, strict=True):
         unit = existing.get(name)
         if unit is None:
             unit = Unit(
@@ -400,19 +479,25 @@ def import_units(session: Session, path: Path, *, now: datetime) -> ImportReport
             existing[name] = unit
             report.created += 1
             continue
-        changed = False
+        what: list[str] = []
         if "short_name" in present and unit.short_name != short:
+            what.append(f"简称 {_was(unit.short_name, short)}")
             unit.short_name = short
-            changed = True
         if kind is not None and unit.kind != kind:
+            what.append(
+                f"类型 {_KIND_LABELS.get(unit.kind, unit.kind)} → {_KIND_LABELS.get(kind, kind)}"
+            )
             unit.kind = kind
-            changed = True
-        if changed:
+        if what:
             unit.updated_at = now
             session.add(unit)
             report.updated += 1
         else:
             report.unchanged += 1
+        if not unit.active:
+            what.append("已停用，导入不会恢复启用")
+        if what:
+            report.changes.append(Change(number, name, tuple(what)))
     session.flush()
     _audit(session, "roster_import_units", path, report, now)
     return report
@@ -425,6 +510,13 @@ _NEEDS_UNIT = (Role.HANDLER, Role.SUPERVISOR)
 # be given anything to handle, and nothing would say why.
 _ROLE_UNIT_KIND = {Role.HANDLER: "handling", Role.SUPERVISOR: "supervising"}
 _KIND_LABELS = {"handling": "承办单位", "supervising": "督办单位", "committee": "提案委"}
+_FIELD_LABELS = {
+    "name": "姓名",
+    "roles": "角色",
+    "unit_id": "单位",
+    "sector": "界别",
+    "title": "职务",
+}
 # "林　晓": spaces that pad a two-character name to line up with three-character ones
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
@@ -552,11 +644,26 @@ def import_people(session: Session, path: Path, *, now: datetime) -> ImportRepor
     if errors:
         raise _refuse(sorted(errors, key=lambda e: e.row))
 
-    fields = ["name", "roles"] + [key for key in ("sector", "title") if key in present]
+    fields = ["name", "roles"]
     if "unit" in present:
         fields.append("unit_id")
+    fields += [key for key in ("sector", "title") if key in present]
+    unit_names = {u.id: u.name for u in units}
+
+    def shown(key: str, value: Any) -> str | None:
+        if key == "roles":
+            return _role_names(value)
+        if key == "unit_id":
+            return unit_names.get(value) if value is not None else None
+        return value
+
+    def same(key: str, old: Any, new: Any) -> bool:
+        if key == "roles":  # the same roles written in another order are no change
+            return set(filter(None, old.split(","))) == set(filter(None, new.split(",")))
+        return old == new
+
     report = ImportReport()
-    for item in parsed:
+    for number, item in zip((n for n, _row in rows), parsed, strict=True):
         person = existing.get(item.phone)
         if person is None:
             session.add(
@@ -573,18 +680,24 @@ def import_people(session: Session, path: Path, *, now: datetime) -> ImportRepor
             )
             report.created += 1
             continue
-        changed = False
-        for field in fields:
-            value = getattr(item, field)
-            if getattr(person, field) != value:
-                setattr(person, field, value)
-                changed = True
-        if changed:
+        what: list[str] = []
+        for key in fields:
+            value, old = getattr(item, key), getattr(person, key)
+            if not same(key, old, value):
+                what.append(f"{_FIELD_LABELS[key]} {_was(shown(key, old), shown(key, value))}")
+                setattr(person, key, value)
+                if key == "name":
+                    report.renamed += 1
+        if what:
             person.updated_at = now
             session.add(person)
             report.updated += 1
         else:
             report.unchanged += 1
+        if not person.active:
+            what.append("已停用，导入不会恢复启用")
+        if what:
+            report.changes.append(Change(number, f"{person.name}（{person.phone}）", tuple(what)))
     session.flush()
     _audit(session, "roster_import_people", path, report, now)
     return report

@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
-from storage.db import make_engine
+from storage.db import make_engine, prepare_sqlite_file
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -32,6 +32,7 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if url is None:
         raise RuntimeError("No database URL: run migrations through storage.migrate.")
+    prepare_sqlite_file(url)
     engine = make_engine(url, immediate=False)
     try:
         with engine.connect() as conn:
