@@ -38,8 +38,10 @@ cli = typer.Typer(
 import_cli = typer.Typer(help="导入名册（CSV 或 XLSX）。", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: titles, names and file names are what people wrote, and "[/b]" in a title must
+# print as written (rich would fail on it); the few styled lines say markup=True and escape.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -58,7 +60,7 @@ def friendly(fn):
             raise
         except roster.RosterError as exc:
             first, *rows = exc.lines()  # each bad row once, under a heading
-            err.print(f"[red]错误：[/red]{escape(first)}", soft_wrap=True)
+            err.print(f"[red]错误：[/red]{escape(first)}", markup=True, soft_wrap=True)
             for line in rows:
                 err.print(f"  {line}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
@@ -138,7 +140,10 @@ def invite(who: str = typer.Argument(..., metavar="NAME_OR_PHONE", help="姓名�
         code = invites.issue_invite(ctx, pk(person))
         ttl = timedelta(hours=app.settings.invite_ttl_hours)
         name, expires = person.name, fmt_time(ctx, ctx.now + ttl)
-    out.print(f"{name} 的邀请码：[bold]{code}[/bold]（{expires} 前有效，只能使用一次）")
+    out.print(
+        f"{escape(name)} 的邀请码：[bold]{code}[/bold]（{expires} 前有效，只能使用一次）",
+        markup=True,
+    )
     link = app.settings.deep_link(code)
     if link:
         out.print(f"Telegram 链接：{link}")
@@ -463,6 +468,7 @@ def calendar(
             f"[yellow]注意：[/yellow]尚无 {year} 年的节假日安排，暂按周一至周五计算工作日。"
             "请升级 chinesecalendar，或把当年的放假和调休日写入 PROPOSALBOT_HOLIDAYS_FILE "
             "所指的文件（见 README）。",
+            markup=True,
             soft_wrap=True,
         )
 

@@ -207,6 +207,17 @@ def test_a_roster_cell_that_looks_like_console_markup_is_said_as_written(run, tm
     assert_one_line_error(run("invite", "[/b]林晓"), "名册里没有「[/b]林晓」")
 
 
+def test_what_members_and_staff_wrote_is_printed_as_written(run, db, wf, world):
+    Story(db, wf, world).submitted(title="关于[/b]规范[bold]共享单车停放的建议")
+    listed = run("list")
+    assert listed.exit_code == 0 and "Traceback" not in listed.output
+    assert "关于[/b]规范[bold]共享单车停放的建议" in listed.output
+    with db.session() as s:
+        s.get(Person, world.member).name = "林[/i]晓"
+    invited = run("invite", "13800000001")
+    assert invited.exit_code == 0 and "林[/i]晓 的邀请码：" in invited.output
+
+
 def test_user_mistakes_are_one_line_errors(run, world, tmp_path):
     assert_one_line_error(run("invite", "无名氏"), "名册里没有「无名氏」")
     assert_one_line_error(run("import", "people", str(tmp_path / "none.csv")), "none.csv")
