@@ -11,9 +11,11 @@ At least once, never lost:
    committed (renewing the lease), and an attempt begins after the parts an earlier one
    delivered, so no part arrives twice.
 3. *Settle* (one short transaction): ``sent``; or, for a person who blocked the bot, the
-   account is marked unreachable (staff are told) and the notice ``failed``; or, for a
-   transient fault, back to ``pending`` after a backoff, ``failed`` after
-   ``max_attempts``.
+   account is marked unreachable (staff are told) and the notice ``failed``; or, when the
+   channel says how long to wait (Telegram's flood control: ``RetryLater``), back to
+   ``pending`` until then, the chat's other notices waiting as long, and not counted as a
+   failed attempt; or, for another transient fault, back to ``pending`` after a backoff,
+   ``failed`` after ``max_attempts``.
 
 A crash between 1 and 3 leaves the notice ``sending``; when its lease runs out it is claimed
 again, so only a message in flight at a crash can arrive twice. The dispatcher wakes when a
@@ -65,7 +67,8 @@ class Deliver(Protocol):
     ``parts_sent`` (an earlier attempt delivered them), and after each further part but the
     last awaits ``progress`` with the number delivered so far, so that a failure later on
     is retried from the next part. Raises an ``unreachable_errors`` exception when the
-    person blocked the bot, anything else for a transient fault."""
+    person blocked the bot, ``RetryLater`` when the channel was told how long to wait, and
+    anything else for a transient fault."""
 
     def __call__(
         self,
@@ -80,6 +83,16 @@ class Deliver(Protocol):
 
 class Unreachable(Exception):
     """A channel's refusal for good: the person blocked the bot."""
+
+
+class RetryLater(Exception):
+    """A channel's refusal for now that says when to try again (Telegram's flood control,
+    a 429 with ``retry_after``): the notice, and the others into the same chat, wait that
+    long, no less and no more; it does not count as a failed attempt."""
+
+    def __init__(self, after: timedelta, reason: str = "") -> None:
+        super().__init__(reason or f"retry after {after.total_seconds():g} s")
+        self.after = after
 
 
 class ClaimLost(Exception):
@@ -117,6 +130,8 @@ class Dispatcher:
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
     # Accounts found unreachable in the current round: their other notices are not sent.
     _refused: set[tuple[str, str]] = field(init=False, default_factory=set)
+    # Chats a channel was told to leave alone for a while (RetryLater): not before this.
+    _held: dict[tuple[str, str], datetime] = field(init=False, default_factory=dict)
 
     def now(self) -> datetime:
         return self.app.workflow.clock()
@@ -161,6 +176,8 @@ class Dispatcher:
         if not claimed:
             return 0
         self._refused.clear()
+        now = self.now()
+        self._held = {key: until for key, until in self._held.items() if until > now}
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(item: Claimed) -> None:
@@ -190,6 +207,12 @@ class Dispatcher:
         if key in self._refused:  # blocked, as a notice sent earlier in the round found
             await asyncio.to_thread(self.settle_unreachable, item, "blocked (found this round)")
             return
+        held = self._held.get(key)
+        if held is not None and self.now() < held:  # the channel asked to wait, for the chat
+            await asyncio.to_thread(
+                self.settle_later, item, held, "RetryLater: the chat was asked to wait"
+            )
+            return
         if item.lease_until is not None and self.now() >= item.lease_until - self.lease / 4:
             # Pacing into one chat took most of the claim's lease: another dispatcher may
             # claim the notice once it ends. Not sent here; it is claimed again then.
@@ -213,6 +236,11 @@ class Dispatcher:
         except self.unreachable_errors as exc:
             self._refused.add(key)
             await asyncio.to_thread(self.settle_unreachable, item, str(exc))
+        except RetryLater as exc:
+            until = self.now() + exc.after
+            self._held[key] = max(until, self._held.get(key, until))
+            log.info("notice %s waits until %s: %s", item.notice_id, until, exc)
+            await asyncio.to_thread(self.settle_later, item, until, f"RetryLater: {exc}")
         except Exception as exc:
             log.warning("notice %s not delivered: %s", item.notice_id, exc)
             await asyncio.to_thread(self.settle_retry, item, f"{type(exc).__name__}: {exc}")
@@ -360,4 +388,17 @@ class Dispatcher:
             else:
                 notice.state = "pending"
                 notice.not_before = self.now() + self.retry_base * 2 ** (notice.attempts - 1)
+            session.add(notice)
+
+    def settle_later(self, item: Claimed, until: datetime, error: str) -> None:
+        """The channel said when to try again: pending until then. Not a failed attempt:
+        the notice is not given up on for waiting as long as it was asked to."""
+        with self.app.db.session() as session:
+            notice = session.get(Notice, item.notice_id)
+            if notice is None or notice.state != "sending":
+                return
+            notice.last_error = error[:500]
+            notice.state = "pending"
+            notice.not_before = until
+            notice.attempts = max(notice.attempts - 1, 0)
             session.add(notice)

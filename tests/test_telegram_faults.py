@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -20,6 +21,8 @@ from tests.factories import Story
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import bind, make_app, running, text_message
 from workflow import proposals
+from workflow.core import notify
+from workflow.texts import Text
 
 
 @pytest.fixture
@@ -256,3 +259,35 @@ async def test_a_long_notice_cut_off_by_a_crash_goes_on_from_the_part_in_flight(
         assert await restarted.dispatch_once() == 1
     assert member.user.texts == PARTS
     assert notice_row(db, notice_id).state == "sent"
+
+
+async def test_a_notice_turned_away_by_flood_control_waits_as_long_as_telegram_asked(
+    app, tg, db, wf, world, clock, monkeypatch
+):
+    """Telegram answers 429 "retry after 30" and the channel gives up on it (here at the
+    first answer): the notice is tried again after exactly those 30 s, not the dispatcher's
+    own 5 s, and the next notice into the same chat waits as long instead of provoking
+    another 429. Waiting is not a failed attempt."""
+    monkeypatch.setattr(telegram, "SEND_ATTEMPTS", 1)
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    with db.session() as session:
+        for key in ("a", "b"):
+            notify(wf.ctx(session, None), [world.member], "test", Text("通知 {k}", k=key), key=key)
+    async with dispatching(app) as dispatcher:
+        dispatcher.chat_burst, dispatcher.chat_rate = 1, 4.0  # b a quarter second after a
+        limited = tg.inject("sendMessage", "429", retry_after=30, chat_id=501)
+        assert await dispatcher.dispatch_once() == 2
+        assert limited.hits == 1 and member.user.texts == []
+        with db.read_session() as session:
+            waiting = session.exec(select(Notice).order_by(Notice.id)).all()
+        assert [n.state for n in waiting] == ["pending", "pending"]
+        assert [n.not_before - clock() for n in waiting] == [timedelta(seconds=30)] * 2
+        assert [n.attempts for n in waiting] == [0, 0]
+        assert "Flood control exceeded" in waiting[0].last_error
+
+        clock.advance(seconds=29)
+        assert await dispatcher.dispatch_once() == 0
+        clock.advance(seconds=1)
+        assert await dispatcher.dispatch_once() == 2
+    assert sorted(member.user.texts) == ["通知 a", "通知 b"]
+    assert len(tg.calls("sendMessage")) == 3  # the one refused, then each once
