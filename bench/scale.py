@@ -209,7 +209,7 @@ class WaitingNotices:
         app = make_app(db, workdir, TOKEN)
         app.workflow.clock = lambda: gen.now  # 10:00 on a working day: no quiet hours
 
-        async def never(external_id: str, text: str, actions: list[dict]) -> None:
+        async def never(external_id: str, text: str, actions: list[dict], **_) -> None:
             raise AssertionError("nothing here may be sent")
 
         self.dispatcher = Dispatcher(app, {"telegram": never})

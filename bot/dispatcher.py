@@ -6,14 +6,19 @@ At least once, never lost:
    are taken with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite writes one at a time) and
    set to ``sending`` with a lease (``not_before`` = now + lease). Two dispatchers never
    claim the same notice.
-2. *Deliver* outside any transaction, in the recipient's language.
+2. *Deliver* outside any transaction, in the recipient's language. A text too long for one
+   message goes as several parts: after each part but the last the count delivered is
+   committed (renewing the lease), and an attempt begins after the parts an earlier one
+   delivered, so no part arrives twice.
 3. *Settle* (one short transaction): ``sent``; or, for a person who blocked the bot, the
-   account is marked unreachable (staff are told) and the notice ``failed``; or, for a
-   transient fault, back to ``pending`` after a backoff, ``failed`` after
-   ``max_attempts``.
+   account is marked unreachable (staff are told) and the notice ``failed``; or, when the
+   channel says how long to wait (Telegram's flood control: ``RetryLater``), back to
+   ``pending`` until then, the chat's other notices waiting as long, and not counted as a
+   failed attempt; or, for another transient fault, back to ``pending`` after a backoff,
+   ``failed`` after ``max_attempts``.
 
 A crash between 1 and 3 leaves the notice ``sending``; when its lease runs out it is claimed
-again, so only a notice in flight at a crash can arrive twice. The dispatcher wakes when a
+again, so only a message in flight at a crash can arrive twice. The dispatcher wakes when a
 handled update may have written notices (``wake``), and on an interval for the rest.
 
 Notices for people no account reaches are parked (``workflow.reach``) when the dispatcher
@@ -25,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Protocol
 
 from sqlalchemy import exists
 from sqlmodel import col, select
@@ -49,11 +55,49 @@ def in_quiet_hours(rules, moment: datetime) -> bool:
     return start <= local < end if start < end else (local >= start or local < end)
 
 
-Deliver = Callable[[str, str, list[dict]], Awaitable[None]]  # (external id, text, actions)
+class Progress(Protocol):
+    """Commits how many parts of the notice's text have arrived so far."""
+
+    def __call__(self, parts_sent: int) -> Awaitable[None]: ...
+
+
+class Deliver(Protocol):
+    """A channel's delivery of one notice to ``external_id``: its text, and its actions as
+    buttons. A channel that sends a long text as several messages (parts) skips the first
+    ``parts_sent`` (an earlier attempt delivered them), and after each further part but the
+    last awaits ``progress`` with the number delivered so far, so that a failure later on
+    is retried from the next part. Raises an ``unreachable_errors`` exception when the
+    person blocked the bot, ``RetryLater`` when the channel was told how long to wait, and
+    anything else for a transient fault."""
+
+    def __call__(
+        self,
+        external_id: str,
+        text: str,
+        actions: list[dict],
+        *,
+        parts_sent: int,
+        progress: Progress,
+    ) -> Awaitable[None]: ...
 
 
 class Unreachable(Exception):
     """A channel's refusal for good: the person blocked the bot."""
+
+
+class RetryLater(Exception):
+    """A channel's refusal for now that says when to try again (Telegram's flood control,
+    a 429 with ``retry_after``): the notice, and the others into the same chat, wait that
+    long, no less and no more; it does not count as a failed attempt."""
+
+    def __init__(self, after: timedelta, reason: str = "") -> None:
+        super().__init__(reason or f"retry after {after.total_seconds():g} s")
+        self.after = after
+
+
+class ClaimLost(Exception):
+    """The notice is no longer this dispatcher's to send (another settled it after its
+    lease ran out): the parts not yet sent are left alone."""
 
 
 @dataclass
@@ -64,6 +108,7 @@ class Claimed:
     text: str
     actions: list[dict]
     lease_until: datetime | None = None  # after this another dispatcher may claim it too
+    parts_sent: int = 0  # of a long text, delivered by an earlier attempt
 
 
 @dataclass
@@ -85,6 +130,8 @@ class Dispatcher:
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
     # Accounts found unreachable in the current round: their other notices are not sent.
     _refused: set[tuple[str, str]] = field(init=False, default_factory=set)
+    # Chats a channel was told to leave alone for a while (RetryLater): not before this.
+    _held: dict[tuple[str, str], datetime] = field(init=False, default_factory=dict)
 
     def now(self) -> datetime:
         return self.app.workflow.clock()
@@ -129,6 +176,8 @@ class Dispatcher:
         if not claimed:
             return 0
         self._refused.clear()
+        now = self.now()
+        self._held = {key: until for key, until in self._held.items() if until > now}
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(item: Claimed) -> None:
@@ -158,16 +207,40 @@ class Dispatcher:
         if key in self._refused:  # blocked, as a notice sent earlier in the round found
             await asyncio.to_thread(self.settle_unreachable, item, "blocked (found this round)")
             return
+        held = self._held.get(key)
+        if held is not None and self.now() < held:  # the channel asked to wait, for the chat
+            await asyncio.to_thread(
+                self.settle_later, item, held, "RetryLater: the chat was asked to wait"
+            )
+            return
         if item.lease_until is not None and self.now() >= item.lease_until - self.lease / 4:
             # Pacing into one chat took most of the claim's lease: another dispatcher may
             # claim the notice once it ends. Not sent here; it is claimed again then.
             log.info("notice %s left for the next round: its claim is ending", item.notice_id)
             return
+
+        async def progress(parts_sent: int) -> None:
+            if not await asyncio.to_thread(self.settle_progress, item, parts_sent):
+                raise ClaimLost(f"notice {item.notice_id} was settled elsewhere")
+
         try:
-            await self.channels[item.channel](item.external_id, item.text, item.actions)
+            await self.channels[item.channel](
+                item.external_id,
+                item.text,
+                item.actions,
+                parts_sent=item.parts_sent,
+                progress=progress,
+            )
+        except ClaimLost as exc:
+            log.info("notice %s not sent on: %s", item.notice_id, exc)
         except self.unreachable_errors as exc:
             self._refused.add(key)
             await asyncio.to_thread(self.settle_unreachable, item, str(exc))
+        except RetryLater as exc:
+            until = self.now() + exc.after
+            self._held[key] = max(until, self._held.get(key, until))
+            log.info("notice %s waits until %s: %s", item.notice_id, until, exc)
+            await asyncio.to_thread(self.settle_later, item, until, f"RetryLater: {exc}")
         except Exception as exc:
             log.warning("notice %s not delivered: %s", item.notice_id, exc)
             await asyncio.to_thread(self.settle_retry, item, f"{type(exc).__name__}: {exc}")
@@ -252,9 +325,24 @@ class Dispatcher:
                         text,
                         actions,
                         lease_until=notice.not_before,
+                        parts_sent=notice.parts_sent,
                     )
                 )
             return claimed
+
+    def settle_progress(self, item: Claimed, parts_sent: int) -> bool:
+        """Part of the notice's text arrived: the count is kept and the claim renewed for
+        the parts still to send. False if the notice is no longer being sent."""
+        with self.app.db.session() as session:
+            notice = session.get(Notice, item.notice_id)
+            if notice is None or notice.state != "sending":
+                return False
+            notice.parts_sent = max(notice.parts_sent, parts_sent)
+            notice.not_before = self.now() + self.lease
+            session.add(notice)
+        item.parts_sent = parts_sent
+        item.lease_until = notice.not_before
+        return True
 
     def settle_sent(self, item: Claimed) -> None:
         with self.app.db.session() as session:
@@ -284,6 +372,8 @@ class Dispatcher:
                 ).first()
                 notice.state = "pending" if others else "failed" if newly else PARKED
                 notice.not_before = self.now()
+                if others:  # what this chat got of a long text, another has not
+                    notice.parts_sent = 0
                 notice.last_error = f"unreachable on {item.channel}: {reason}"[:500]
                 session.add(notice)
 
@@ -298,4 +388,17 @@ class Dispatcher:
             else:
                 notice.state = "pending"
                 notice.not_before = self.now() + self.retry_base * 2 ** (notice.attempts - 1)
+            session.add(notice)
+
+    def settle_later(self, item: Claimed, until: datetime, error: str) -> None:
+        """The channel said when to try again: pending until then. Not a failed attempt:
+        the notice is not given up on for waiting as long as it was asked to."""
+        with self.app.db.session() as session:
+            notice = session.get(Notice, item.notice_id)
+            if notice is None or notice.state != "sending":
+                return
+            notice.last_error = error[:500]
+            notice.state = "pending"
+            notice.not_before = until
+            notice.attempts = max(notice.attempts - 1, 0)
             session.add(notice)

@@ -394,6 +394,9 @@ class Notice(SQLModel, table=True):
     # pending|parked (no account reaches the person: workflow.reach)|sending|sent|failed|cancelled
     state: str = Field(default="pending", max_length=20)
     attempts: int = Field(default=0)
+    # A text too long for one message goes out as several: how many have arrived, counted
+    # after each but the last (which makes the notice sent), so a retry resumes after them.
+    parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)

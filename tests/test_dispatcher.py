@@ -30,7 +30,7 @@ class Recorder:
         self.fail = fail or {}
         self.lock = threading.Lock()
 
-    async def __call__(self, external_id: str, text: str, actions: list[dict]) -> None:
+    async def __call__(self, external_id: str, text: str, actions: list[dict], **_) -> None:
         error = self.fail.get(external_id)
         if error is not None:
             raise error
@@ -113,7 +113,7 @@ async def test_a_wake_while_a_round_is_sending_is_not_lost(app, db, wf, world):
     release = asyncio.Event()
     sent_at: dict[str, float] = {}
 
-    async def slow_channel(external_id: str, text: str, actions: list[dict]) -> None:
+    async def slow_channel(external_id: str, text: str, actions: list[dict], **_) -> None:
         if text.endswith("a"):
             sending.set()
             await release.wait()
@@ -241,7 +241,7 @@ async def test_notices_into_one_chat_are_paced(app, db, wf, world):
         write(db, wf, [world.member], f"p{n}")
     times = []
 
-    async def channel(external_id, text, actions):
+    async def channel(external_id, text, actions, **_):
         times.append(asyncio.get_running_loop().time())
 
     dispatcher = Dispatcher(app, {"telegram": channel}, chat_rate=20.0, chat_burst=2)
@@ -250,6 +250,65 @@ async def test_notices_into_one_chat_are_paced(app, db, wf, world):
     assert len(times) == 5
     assert gaps[0] < 0.03  # the burst
     assert all(gap >= 0.04 for gap in gaps[1:])  # then 1/20 s apart, give or take
+
+
+async def test_each_part_of_a_long_notice_is_kept_and_renews_the_claim(app, db, wf, world, clock):
+    """A channel that sends a notice as several messages reports each but the last: the
+    count is committed at once, and the claim lasts a lease from then. Once the notice was
+    settled elsewhere (another dispatcher took it after a lease ran out), no further part
+    is sent from here, and what the other settled is left as it is."""
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.member], "long")
+    sent: list[int] = []
+    kept: list[tuple[int, timedelta]] = []
+
+    async def channel(external_id, text, actions, *, parts_sent, progress):
+        for part in range(parts_sent, 3):
+            sent.append(part)
+            if part == 2:
+                return  # the last part: the notice is settled sent
+            clock.advance(seconds=50)
+            await progress(part + 1)
+            with db.read_session() as session:
+                notice = session.exec(select(Notice)).one()
+            kept.append((notice.parts_sent, notice.not_before - clock()))
+            if part == 0:  # meanwhile another dispatcher delivered it and settled it
+                notice.state = "sent"
+                with db.session() as session:
+                    session.merge(notice)
+
+    dispatcher = Dispatcher(app, {"telegram": channel})
+    assert await dispatcher.dispatch_once() == 1
+    assert sent == [0, 1]  # the third part is not sent
+    assert kept == [(1, timedelta(seconds=60))]
+    with db.read_session() as session:
+        notice = session.exec(select(Notice)).one()
+    assert (notice.state, notice.parts_sent) == ("sent", 1)
+
+
+async def test_a_notice_another_channel_takes_over_begins_at_its_first_part(app, db, wf, world):
+    """Two parts of a long notice reached the member on Telegram, then Telegram found the
+    bot blocked: the notice goes by the member's other account, whole."""
+    bind_all(db, wf, [world.member])
+    bind_all(db, wf, [world.member], channel="wechat")
+    write(db, wf, [world.member], "long")
+    with db.session() as session:
+        for notice in session.exec(select(Notice)):
+            notice.parts_sent = 2
+            session.add(notice)
+    begun: list[tuple[str, int]] = []
+
+    async def telegram(external_id, text, actions, *, parts_sent, progress):
+        begun.append(("telegram", parts_sent))
+        raise Unreachable("blocked")
+
+    async def wechat(external_id, text, actions, *, parts_sent, progress):
+        begun.append(("wechat", parts_sent))
+
+    dispatcher = Dispatcher(app, {"telegram": telegram, "wechat": wechat})
+    await dispatcher.dispatch_once()
+    await dispatcher.dispatch_once()
+    assert begun == [("telegram", 2), ("wechat", 0)]
 
 
 # ---------------------------------------------------------------- parked notices
@@ -346,7 +405,7 @@ async def test_a_notice_whose_claim_ran_out_while_paced_is_sent_once(app, db, wf
     wf.clock = lambda: start + timedelta(seconds=(time.monotonic() - began) * 30)
     sent: list[str] = []
 
-    async def channel(external_id: str, text: str, actions: list[dict]) -> None:
+    async def channel(external_id: str, text: str, actions: list[dict], **_) -> None:
         sent.append(text)
 
     first = Dispatcher(app, {"telegram": channel}, chat_rate=1.0, chat_burst=3)

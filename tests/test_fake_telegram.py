@@ -552,6 +552,14 @@ async def test_injected_faults_as_ptb_sees_them(tg, bot):
     await bot.send_message(bob.id, "j")
     assert fault.hits == 2 and bob.texts == ["j"] and tg.faults == []
 
+    # a fault that lets the first calls through (the second message of a long text fails)
+    fault = tg.inject("sendMessage", "500", after=1, chat_id=bob.id)
+    await bot.send_message(bob.id, "k")
+    with pytest.raises(NetworkError):
+        await bot.send_message(bob.id, "l")
+    await bot.send_message(bob.id, "m")
+    assert fault.hits == 1 and bob.texts == ["j", "k", "m"] and tg.faults == []
+
 
 async def send_until_through(bot, chat_id: int, text: str) -> int:
     """What a careful client does: try again after any transient fault; returns the tries."""

@@ -139,6 +139,39 @@ def test_downgrading_the_append_only_revision_lifts_the_triggers(empty_db):
         conn.execute(text("DELETE FROM audit_event"))
 
 
+def test_notices_already_in_the_outbox_have_delivered_no_part_of_their_text(empty_db):
+    """Revision 0010 counts the messages of a long notice that arrived: a notice kept
+    before it has delivered none (its next attempt sends it whole); the downgrade drops the
+    count and leaves the notice."""
+    upgrade(empty_db.engine, "0009")
+    at = datetime(2026, 9, 14, 1, 30, tzinfo=UTC)
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO person (name, phone, roles, locale, active, created_at, updated_at)"
+                " VALUES ('林晓', '13900000001', 'member', 'zh', TRUE, :at, :at)"
+            ),
+            {"at": at},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO notice (person_id, kind, text, idempotency_key, not_before,"
+                " urgent, state, attempts, created_at)"
+                " SELECT id, 'test', '通知', 'test:1', :at, FALSE, 'pending', 0, :at FROM person"
+            ),
+            {"at": at},
+        )
+
+    upgrade(empty_db.engine)
+    with empty_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT state, parts_sent FROM notice")).one() == ("pending", 0)
+
+    downgrade(empty_db, "0009")
+    assert "parts_sent" not in {c["name"] for c in inspect(empty_db.engine).get_columns("notice")}
+    with empty_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT text FROM notice")).scalar_one() == "通知"
+
+
 def test_the_numbered_head_is_the_head_alembic_finds_and_each_revises_the_one_before():
     """The running bot knows the newest revision from the file names; Alembic reads the
     scripts: both must agree, and every migration must follow the one before it."""

@@ -3,15 +3,26 @@ nothing is applied twice, and a person who blocked the bot does not hold up anyo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 
+from bot.dispatcher import Dispatcher, Unreachable
+from bot.run import telegram_channel
+from bot.telegram import channel as telegram
 from bot.telegram import inbox
+from handlers.messages import split_text
 from storage.models import AuditEvent, ChannelAccount, InboundUpdate, Notice, Proposal
 from tests.factories import Story
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import bind, make_app, running, text_message
 from workflow import proposals
+from workflow.core import notify
+from workflow.texts import Text
 
 
 @pytest.fixture
@@ -157,3 +168,126 @@ async def test_an_update_stored_but_not_handled_before_a_crash_is_handled_on_res
         assert (row.state, row.attempts) == ("done", 1)
         assert session.exec(select(Proposal)).all() == []  # /new asks; the draft comes later
     assert sum("标题" in (m.text or "") for m in member.user.messages) == 1
+
+
+# ---------------------------------------------------------------- the dispatcher, round by round
+
+
+@contextlib.asynccontextmanager
+async def dispatching(app) -> AsyncIterator[Dispatcher]:
+    """The notice dispatcher on the real Telegram channel, a round at a time
+    (``dispatch_once``); the channel retries a failed call at once, without the limiter."""
+    channel = telegram_channel(app, rate_limit=None, retry_base_seconds=0.01)
+    async with channel:
+        yield Dispatcher(app, {"telegram": channel.deliver}, unreachable_errors=(Unreachable,))
+
+
+# A notice three messages long: each paragraph fills most of one.
+PARTS = [f"第{n}部分。" + "政协提案办理情况说明" * 300 for n in "一二三"]
+LONG_TEXT = "\n".join(PARTS)
+
+
+def long_notice(db, person_id: int, clock) -> int:
+    with db.session() as session:
+        notice = Notice(
+            person_id=person_id,
+            kind="test",
+            text=LONG_TEXT,
+            actions=[{"label": "查看", "payload": "view:1"}],
+            idempotency_key="long",
+            not_before=clock(),
+        )
+        session.add(notice)
+        session.flush()
+        return notice.id
+
+
+def notice_row(db, notice_id: int) -> Notice:
+    with db.read_session() as session:
+        return session.get(Notice, notice_id)
+
+
+async def test_a_long_notice_that_fails_part_way_goes_on_from_there_when_retried(
+    app, tg, db, wf, world, clock
+):
+    """Three messages long; the second fails on every try the channel makes. What arrived
+    is counted in the notice, and the retry sends the second and third: each part arrives
+    once, in order, and the buttons come with the last."""
+    assert len(LONG_TEXT) > 4096 and split_text(LONG_TEXT) == PARTS
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    notice_id = long_notice(db, world.member, clock)
+    async with dispatching(app) as dispatcher:
+        failing = tg.inject(
+            "sendMessage", "500", times=telegram.SEND_ATTEMPTS, after=1, chat_id=501
+        )
+        assert await dispatcher.dispatch_once() == 1
+        assert failing.hits == telegram.SEND_ATTEMPTS
+        assert member.user.texts == PARTS[:1]
+        notice = notice_row(db, notice_id)
+        assert (notice.state, notice.parts_sent) == ("pending", 1)
+        assert "NetworkError" in notice.last_error
+
+        clock.now = notice.not_before  # the dispatcher's backoff
+        assert await dispatcher.dispatch_once() == 1
+        assert await dispatcher.dispatch_once() == 0
+    assert member.user.texts == PARTS
+    assert [m.buttons for m in member.user.messages] == [[], [], ["查看"]]
+    assert notice_row(db, notice_id).state == "sent"
+
+
+async def test_a_long_notice_cut_off_by_a_crash_goes_on_from_the_part_in_flight(
+    app, tg, db, wf, world, clock
+):
+    """The process dies while the third part is on its way, the first two having arrived:
+    once the claim's lease ends, the dispatcher started again sends the third alone."""
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    notice_id = long_notice(db, world.member, clock)
+    async with dispatching(app) as dispatcher:
+        stalled = tg.inject("sendMessage", "timeout", after=2, chat_id=501)
+        sending = asyncio.create_task(dispatcher.dispatch_once())
+        assert await tg.wait_until(lambda: stalled.hits, 10)
+        sending.cancel()  # the process dies here
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+    assert member.user.texts == PARTS[:2]
+    notice = notice_row(db, notice_id)
+    assert (notice.state, notice.parts_sent) == ("sending", 2)
+
+    async with dispatching(app) as restarted:
+        assert await restarted.dispatch_once() == 0  # the dead process's claim still runs
+        clock.now = notice.not_before
+        assert await restarted.dispatch_once() == 1
+    assert member.user.texts == PARTS
+    assert notice_row(db, notice_id).state == "sent"
+
+
+async def test_a_notice_turned_away_by_flood_control_waits_as_long_as_telegram_asked(
+    app, tg, db, wf, world, clock, monkeypatch
+):
+    """Telegram answers 429 "retry after 30" and the channel gives up on it (here at the
+    first answer): the notice is tried again after exactly those 30 s, not the dispatcher's
+    own 5 s, and the next notice into the same chat waits as long instead of provoking
+    another 429. Waiting is not a failed attempt."""
+    monkeypatch.setattr(telegram, "SEND_ATTEMPTS", 1)
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    with db.session() as session:
+        for key in ("a", "b"):
+            notify(wf.ctx(session, None), [world.member], "test", Text("通知 {k}", k=key), key=key)
+    async with dispatching(app) as dispatcher:
+        dispatcher.chat_burst, dispatcher.chat_rate = 1, 4.0  # b a quarter second after a
+        limited = tg.inject("sendMessage", "429", retry_after=30, chat_id=501)
+        assert await dispatcher.dispatch_once() == 2
+        assert limited.hits == 1 and member.user.texts == []
+        with db.read_session() as session:
+            waiting = session.exec(select(Notice).order_by(Notice.id)).all()
+        assert [n.state for n in waiting] == ["pending", "pending"]
+        assert [n.not_before - clock() for n in waiting] == [timedelta(seconds=30)] * 2
+        assert [n.attempts for n in waiting] == [0, 0]
+        assert "Flood control exceeded" in waiting[0].last_error
+
+        clock.advance(seconds=29)
+        assert await dispatcher.dispatch_once() == 0
+        clock.advance(seconds=1)
+        assert await dispatcher.dispatch_once() == 2
+    assert sorted(member.user.texts) == ["通知 a", "通知 b"]
+    assert len(tg.calls("sendMessage")) == 3  # the one refused, then each once

@@ -374,6 +374,7 @@ def notice_rows(
                 "urgent": urgent,
                 "state": "pending",
                 "attempts": 0,
+                "parts_sent": 0,
                 "last_error": None,
                 "proposal_id": proposal_id,
                 "created_at": ctx.now,

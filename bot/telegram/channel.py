@@ -35,7 +35,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.app import App
-from bot.dispatcher import Unreachable
+from bot.dispatcher import Progress, RetryLater, Unreachable
 from bot.telegram import inbox
 from bot.telegram import render as tr
 from handlers.channel_texts import (
@@ -429,14 +429,35 @@ class TelegramChannel:
             method, api_kwargs={k: v for k, v in params.items() if v is not None}
         )
 
-    async def deliver(self, external_id: str, text: str, actions: list[dict]) -> None:
-        """Send one notice; its actions become buttons that work with one tap."""
+    async def deliver(
+        self,
+        external_id: str,
+        text: str,
+        actions: list[dict],
+        *,
+        parts_sent: int = 0,
+        progress: Progress | None = None,
+    ) -> None:
+        """Send one notice; its actions become buttons, on its last message, that work with
+        one tap. A long text goes as several messages: the first ``parts_sent`` arrived
+        before and are not sent again; ``progress`` hears of each further one but the last.
+
+        When Telegram's flood control still refuses after ``_call`` waited it out, the
+        dispatcher is told how long Telegram asked to wait (``RetryLater``)."""
         choices = [Choice(a["label"], a["payload"]) for a in actions or []]
         markup = tr.inline_keyboard(choices, columns=len(choices) if len(choices) <= 3 else 2)
         parts = split_text(text)
-        for part in parts[:-1]:
-            await self._send_text(int(external_id), part)
-        await self._send_text(int(external_id), parts[-1], markup)
+        # Never past the last part: it carries the buttons (a text said in another language
+        # since the earlier attempt may have fewer parts).
+        first = min(parts_sent, len(parts) - 1)
+        try:
+            for n in range(first, len(parts) - 1):
+                await self._send_text(int(external_id), parts[n])
+                if progress is not None:
+                    await progress(n + 1)
+            await self._send_text(int(external_id), parts[-1], markup)
+        except RetryAfter as exc:
+            raise RetryLater(timedelta(seconds=_seconds(exc.retry_after)), str(exc)) from exc
 
     async def _answer(self, query: CallbackQuery) -> None:
         """Every callback query is answered at once, so the button stops spinning."""

@@ -70,8 +70,9 @@ webhook_retry_delay=0.05, stall_seconds=120.0)``
   ``await tg.wait_until(predicate, timeout)``; ``tg.push_update({"message": {...}})`` for raw
   updates (also ``POST /_fake/updates``; ``GET /_fake/chats/<id>/messages`` lists a chat).
 - Faults: ``tg.inject(method="sendMessage", fault="429"|"500"|"502"|"400"|"403"|"timeout"|
-  "drop", *, times=1, retry_after=1, chat_id=None, description=None, perform=False)`` →
-  `Fault` (``.hits``); "timeout" never answers (the client's read timeout fires), "drop" closes
+  "drop", *, times=1, retry_after=1, chat_id=None, description=None, perform=False,
+  after=0)`` → `Fault` (``.hits``), failing once ``after`` matching calls went through;
+  "timeout" never answers (the client's read timeout fires), "drop" closes
   the connection without an answer, ``perform=True`` carries the call out before failing its
   answer (a refusal's answer too), ``times=None`` keeps failing, ``method=None`` hits every
   method but getUpdates.

@@ -322,7 +322,9 @@ class Fault:
     chat_id: int | str | None = None
     description: str | None = None
     perform: bool = False  # run the method first, then fail the response (lost reply)
+    after: int = 0  # matching calls let through before the first failure
     hits: int = 0
+    passed: int = 0  # matching calls let through so far (up to `after`)
 
     def matches(self, method: str, chat_id: int | str | None) -> bool:
         if self.times is not None and self.hits >= self.times:

@@ -558,8 +558,10 @@ class FakeTelegram:
         chat_id: int | str | None = None,
         description: str | None = None,
         perform: bool = False,
+        after: int = 0,
     ) -> Fault:
-        """Make the next `times` calls of `method` (to `chat_id`, if given) fail:
+        """Make the next `times` calls of `method` (to `chat_id`, if given) fail, once
+        `after` such calls went through (say the second message of a long text):
         "429" Too Many Requests with retry_after, "500"/"502" server errors, "400" (with
         `description`), "403" bot blocked, "timeout" (no answer until the client gives up),
         "drop" (connection closed without an answer). `perform=True` runs the method first
@@ -575,6 +577,7 @@ class FakeTelegram:
             chat_id=chat_id,
             description=description,
             perform=perform,
+            after=after,
         )
         self.faults.append(entry)
         return entry
@@ -636,6 +639,9 @@ class FakeTelegram:
     def _take_fault(self, method: str, chat_id: int | str | None) -> Fault | None:
         for fault in self.faults:
             if fault.matches(method, chat_id):
+                if fault.passed < fault.after:
+                    fault.passed += 1
+                    continue
                 fault.hits += 1
                 if fault.spent:
                     self.faults.remove(fault)
