@@ -223,14 +223,18 @@ class Dispatcher:
             if not await asyncio.to_thread(self.settle_progress, item, parts_sent):
                 raise ClaimLost(f"notice {item.notice_id} was settled elsewhere")
 
+        keeper = asyncio.ensure_future(self._keep_claim(item))
         try:
-            await self.channels[item.channel](
-                item.external_id,
-                item.text,
-                item.actions,
-                parts_sent=item.parts_sent,
-                progress=progress,
-            )
+            try:
+                await self.channels[item.channel](
+                    item.external_id,
+                    item.text,
+                    item.actions,
+                    parts_sent=item.parts_sent,
+                    progress=progress,
+                )
+            finally:
+                keeper.cancel()
         except ClaimLost as exc:
             log.info("notice %s not sent on: %s", item.notice_id, exc)
         except self.unreachable_errors as exc:
@@ -330,17 +334,34 @@ class Dispatcher:
                 )
             return claimed
 
-    def settle_progress(self, item: Claimed, parts_sent: int) -> bool:
-        """Part of the notice's text arrived: the count is kept and the claim renewed for
-        the parts still to send. False if the notice is no longer being sent."""
+    async def _keep_claim(self, item: Claimed) -> None:
+        """While the channel is sending, renew the claim every third of the lease: a send
+        that waits out Telegram's flood control (python-telegram-bot's limiter and ``_call``
+        both wait inside the call) or a slow network keeps the notice to this dispatcher,
+        instead of another claiming it when the lease runs out and sending it too."""
+        period = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(period)
+            try:
+                if not await asyncio.to_thread(self.settle_progress, item, None):
+                    return
+            except Exception:  # the database away for a moment: try again next period
+                log.warning("claim of notice %s not renewed", item.notice_id, exc_info=True)
+
+    def settle_progress(self, item: Claimed, parts_sent: int | None) -> bool:
+        """Part of the notice's text arrived (``parts_sent``; None: the send goes on): the
+        count is kept and the claim renewed for what is still to send. False if the notice
+        is no longer being sent."""
         with self.app.db.session() as session:
             notice = session.get(Notice, item.notice_id)
             if notice is None or notice.state != "sending":
                 return False
-            notice.parts_sent = max(notice.parts_sent, parts_sent)
+            if parts_sent is not None:
+                notice.parts_sent = max(notice.parts_sent, parts_sent)
             notice.not_before = self.now() + self.lease
             session.add(notice)
-        item.parts_sent = parts_sent
+        if parts_sent is not None:
+            item.parts_sent = parts_sent
         item.lease_until = notice.not_before
         return True
 

@@ -286,6 +286,30 @@ async def test_each_part_of_a_long_notice_is_kept_and_renews_the_claim(app, db, 
     assert (notice.state, notice.parts_sent) == ("sent", 1)
 
 
+async def test_a_send_that_outlasts_the_lease_keeps_its_claim(app, db, wf, world, clock):
+    """A send can wait long inside the channel (Telegram's flood control is waited out
+    within the call): while it does, the claim is renewed, so a second dispatcher never
+    takes the notice and sends it too."""
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.member], "slow")
+    lease = timedelta(milliseconds=300)
+    other = Dispatcher(app, {"telegram": Recorder()}, lease=lease)
+    taken_meanwhile: list[int] = []
+
+    async def channel(external_id, text, actions, *, parts_sent, progress):
+        for _ in range(4):  # twice the lease in all
+            clock.advance(seconds=0.15)
+            await asyncio.sleep(0.25)  # the dispatcher's own time to renew (every 0.1 s)
+            taken_meanwhile.extend(c.notice_id for c in await asyncio.to_thread(other.claim))
+
+    dispatcher = Dispatcher(app, {"telegram": channel}, lease=lease)
+    assert await dispatcher.dispatch_once() == 1
+    assert taken_meanwhile == []
+    with db.read_session() as session:
+        notice = session.exec(select(Notice)).one()
+    assert (notice.state, notice.attempts) == ("sent", 1)
+
+
 async def test_a_notice_another_channel_takes_over_begins_at_its_first_part(app, db, wf, world):
     """Two parts of a long notice reached the member on Telegram, then Telegram found the
     bot blocked: the notice goes by the member's other account, whole."""
