@@ -273,8 +273,13 @@ def ask_detail(turn: Turn) -> None:
         lines.append(turn.t("本单位协办意见：{o}", o=assignment.opinion))
     if assignment.status == AssignmentStatus.REPLIED:
         lines.append(turn.t("答复已提交，等待审核。"))
-    returned = replies.draft_start(turn.ctx, pk(assignment)).returned
-    if returned is not None and _can(assignment, "submit_reply"):
+    may_reply = assignment.role == "lead" and _can(assignment, "submit_reply")
+    returned = (
+        replies.draft_start(turn.ctx, pk(assignment)).returned
+        if may_reply and turn.has_role(Role.HANDLER)
+        else None
+    )
+    if returned is not None:
         lines.append(
             turn.t(
                 "第{v}稿答复被退回，审核意见：{c}",
@@ -287,7 +292,7 @@ def ask_detail(turn: Turn) -> None:
         buttons.append(turn.choice(turn.t("签收"), "accept"))
     if _can(assignment, "request_adjustment") and today <= assignment.adjust_deadline:
         buttons.append(turn.choice(turn.t("申请调整"), "adjust"))
-    if assignment.role == "lead" and _can(assignment, "submit_reply"):
+    if may_reply:
         label = turn.t("撰写答复") if returned is None else turn.t("修改答复并重新提交")
         buttons.append(turn.choice(label, "reply"))
     if assignment.role == "co" and _can(assignment, "give_opinion"):
