@@ -8,6 +8,11 @@ The steps (``r_class`` … ``r_preview``) are part of the ``inbox`` flow, which
 ``handlers/unit.py`` declares and installs. The draft lives in
 ``turn.keep["replies"][<assignment id>]``, which outlives the flow (/cancel, /menu, another
 flow): every step writes a new copy of it with the conversation row.
+
+Each handler of the unit has their own draft, and it notes which version of the unit's letter
+it began on. Once a colleague submits a letter, an older draft is out of date: opening the
+wizard (or submitting) then starts again from the unit's latest letter (returned: with its
+review comment), and the person is given back the text of the draft they leave.
 """
 
 from __future__ import annotations
@@ -26,17 +31,17 @@ from handlers.unit_common import (
     _gone,
     _parse_date,
     _parts_len,
-    _returned,
     _text,
     co_opinions,
 )
-from storage.models import Assignment, Proposal, pk
+from storage.models import Assignment, Proposal, Reply, pk
 from workflow import attachments, replies
 from workflow.assignments import unit_name
 from workflow.attachments import MB
 from workflow.core import person_name
 from workflow.errors import InvalidInput
 from workflow.replies import CLASS_MEANINGS, contact_phone_of
+from workflow.statuses import ASSIGNMENT_TRANSITIONS
 
 # Limits the workflow applies to these texts (repeated here only to refuse them early,
 # before the person types the next step; the service call checks them again).
@@ -66,15 +71,21 @@ def _drop(turn: Turn) -> None:
     turn.keep["replies"] = drafts
 
 
-def _start_reply(turn: Turn, asg_id: int) -> None:
-    """Open the draft of this assignment's reply; a returned reply fills it first."""
-    if _draft(turn):
-        return
-    draft: dict = {}
-    current = _current(turn)
-    last = _returned(turn, *current) if current else None
+def _base(draft: dict) -> int | None:
+    """The version of the unit's letter the draft began on (``DraftStart.version``). A draft
+    kept before drafts noted it tells only a returned letter it began on."""
+    if "base" in draft:
+        return draft["base"]
+    returned = draft.get("returned")
+    return returned["version"] if returned else None
+
+
+def _fresh(start: replies.DraftStart) -> dict:
+    """A new draft: empty, or filled from the unit's returned letter, with its comment."""
+    draft: dict = {"base": start.version}
+    last = start.returned
     if last is not None:
-        draft = {
+        draft |= {
             "cls": last.reply_class,
             "parts": [last.body],
             "person": last.contact_person,
@@ -82,7 +93,65 @@ def _start_reply(turn: Turn, asg_id: int) -> None:
             "unit": last.signing_unit,
             "returned": {"version": last.version, "comment": last.review_comment or ""},
         }
-    _save(turn, draft)
+    return draft
+
+
+def _tell_superseded(turn: Turn, draft: dict, newer: Reply) -> None:
+    """Say that the person's draft is out of date and give back what they wrote in it."""
+    lines = [
+        turn.t(
+            "您之前开始写的答复没有提交，已不是本单位的最新一稿：{name}于{at}提交了第{v}稿答复。",
+            name=person_name(turn.session, newer.submitted_by),
+            at=turn.time(newer.submitted_at),
+            v=newer.version,
+        )
+    ]
+    if newer.status == "returned":
+        lines.append(turn.t("这一稿已被退回，现在从它继续修改。"))
+    else:
+        lines.append(turn.t("这一稿已审核通过，这次的答复请重新撰写。"))
+    parts = draft.get("parts") or []
+    if parts:
+        lines += [
+            turn.t("您那份没有提交的答复正文如下，需要的内容请复制后使用："),
+            "",
+            "\n".join(parts),
+        ]
+    files = draft.get("files") or []
+    if files:
+        lines.append(
+            turn.t(
+                "其中上传的文件没有带入，需要的话请重新上传：{f}",
+                f=turn.join(f["name"] for f in files),
+            )
+        )
+    turn.say("\n".join(lines), expects="none")
+
+
+def _renew(turn: Turn, asg_id: int, draft: dict) -> bool:
+    """Replace the person's draft by a new one if a colleague submitted a letter since it
+    began (telling them, with their text); False if the draft is still current."""
+    newer = replies.superseding_letter(turn.ctx, asg_id, _base(draft))
+    if newer is None:
+        return False
+    if any(draft.get(key) for key in (*WIZARD, "files")):
+        _tell_superseded(turn, draft, newer)
+    _save(turn, _fresh(replies.draft_start(turn.ctx, asg_id)))
+    return True
+
+
+def _start_reply(turn: Turn, asg_id: int) -> None:
+    """Open the draft of this assignment's reply: the person's own while it is current,
+    else a new one, filled from the unit's letter if the review returned it."""
+    draft = _draft(turn)
+    if draft:
+        _renew(turn, asg_id, draft)
+    else:
+        _save(turn, _fresh(replies.draft_start(turn.ctx, asg_id)))
+
+
+def _can_reply(assignment: Assignment) -> bool:
+    return assignment.status in ASSIGNMENT_TRANSITIONS["submit_reply"].sources
 
 
 def _next(draft: dict) -> str:
@@ -442,9 +511,15 @@ def on_preview(turn: Turn, value: str) -> str:
     draft = _draft(turn)
     current = _current(turn)
     proposal = current[1] if current else None
+    asg_id = int(turn.data["asg"])
+    # A colleague's letter submitted meanwhile is the unit's work now: this draft would
+    # replace it unseen. (While that letter waits for review, submit_reply says so.)
+    may_reply = current is not None and _can_reply(current[0])
+    if may_reply and _renew(turn, asg_id, draft):
+        return "class"
     reply = replies.submit_reply(
         turn.ctx,
-        int(turn.data["asg"]),
+        asg_id,
         reply_class=draft.get("cls") or "",
         body="\n".join(draft.get("parts") or []),
         contact_person=draft.get("person") or "",
@@ -452,6 +527,7 @@ def on_preview(turn: Turn, value: str) -> str:
         signing_unit=draft.get("unit"),
         reply_date=date.fromisoformat(draft["date"]) if draft.get("date") else None,
         title=_reply_title(proposal) if proposal else None,
+        based_on=_base(draft),
     )
     for upload in draft.get("files") or []:
         attachments.attach_to_reply(

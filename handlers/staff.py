@@ -37,6 +37,7 @@ from handlers.staff_common import (
     search_list,
     short,
     the_proposal,
+    told_units,
     unit_picker,
     words,
 )
@@ -646,17 +647,16 @@ def on_confirm(turn: Turn, value: str) -> str:
     )
     p = the_proposal(turn)
     co = turn.join(unit_name(turn.ctx, a.unit_id) for a in made[1:])
-    turn.say(
-        turn.t(
-            "已交办：{n}《{title}》由{lead}主办{co}，答复期限{due}{key}。已通知各承办单位。",
-            n=number_of(turn, p),
-            title=p.title,
-            lead=unit_name(turn.ctx, made[0].unit_id),
-            co=turn.t("，{co}协办", co=co) if co else "",
-            due=turn.date(p.due_date),
-            key=turn.t("，列为重点提案") if is_key else "",
-        )
+    done = turn.t(
+        "已交办：{n}《{title}》由{lead}主办{co}，答复期限{due}{key}。",
+        n=number_of(turn, p),
+        title=p.title,
+        lead=unit_name(turn.ctx, made[0].unit_id),
+        co=turn.t("，{co}协办", co=co) if co else "",
+        due=turn.date(p.due_date),
+        key=turn.t("，列为重点提案") if is_key else "",
     )
+    turn.say(done + "\n" + told_units(turn, [a.unit_id for a in made]))
     for k in WIZARD_KEYS:
         data.pop(k, None)
     return "assigned"

@@ -15,7 +15,7 @@ from handlers.messages import Choice
 from handlers.paging import PAGE_SIZE as PAGE_SIZE  # the staff lists' page size
 from handlers.paging import Page, Pager
 from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
-from workflow import replies
+from workflow import reach, replies
 from workflow.assignments import due_date_or_default
 from workflow.core import (
     check_text,
@@ -50,6 +50,17 @@ def norm(text: str) -> str:
 def short(text: str, limit: int = LABEL_MAX) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def told_units(turn: Turn, unit_ids: Sequence[int]) -> str:
+    """After an action that wrote notices to these units' handlers: which units were
+    notified, and for each unit none of whose handlers will read it, why and what to do
+    (a unit with no handler on the roster, or handlers with no chat account reaching them)."""
+    reaches = reach.unit_reach(turn.ctx, unit_ids)
+    told = [r.unit for r in reaches if r.reachable]
+    lines = [turn.t("已通知{units}。", units=turn.join(told))] if told else []
+    lines += [turn.t(gap) for r in reaches if (gap := r.gap()) is not None]
+    return "\n".join(lines)
 
 
 def words(turn: Turn, text: str, what: str, max_chars: int) -> str:

@@ -35,6 +35,7 @@ from handlers.staff_common import (
     replies_to_review,
     search_list,
     short,
+    told_units,
     unit_picker,
     words,
 )
@@ -219,16 +220,16 @@ def on_reassign_confirm(turn: Turn, value: str) -> str:
         forget(turn, "new")
         return value
     new = assignments.reassign(turn.ctx, turn.data["aid"], turn.data["new"])
+    old = existing(turn.session, Assignment, turn.data["aid"])
     p = existing(turn.session, Proposal, new.proposal_id)
-    turn.say(
-        turn.t(
-            "已改交：{n}提案改由{unit}{role}，期限{due}。已通知原单位和新单位。",
-            n=number_of(turn, p),
-            unit=unit_name(turn.ctx, new.unit_id),
-            role=_role_label(turn, new),
-            due=turn.date(new.due_date),
-        )
+    done = turn.t(
+        "已改交：{n}提案改由{unit}{role}，期限{due}。",
+        n=number_of(turn, p),
+        unit=unit_name(turn.ctx, new.unit_id),
+        role=_role_label(turn, new),
+        due=turn.date(new.due_date),
     )
+    turn.say(done + "\n" + told_units(turn, [old.unit_id, new.unit_id]))
     return "done"
 
 
@@ -243,13 +244,12 @@ def ask_refuse_reason(turn: Turn) -> None:
 def on_refuse_reason(turn: Turn, text: str) -> str:
     reason = words(turn, text, turn.t("不予调整的理由"), 1000)
     a = assignments.refuse_adjustment(turn.ctx, turn.data["aid"], reason)
-    turn.say(
-        turn.t(
-            "已不予调整：{unit}须按期办理（{due}前），已通知该单位。",
-            unit=unit_name(turn.ctx, a.unit_id),
-            due=turn.date(a.due_date),
-        )
+    done = turn.t(
+        "已不予调整：{unit}须按期办理（{due}前）。",
+        unit=unit_name(turn.ctx, a.unit_id),
+        due=turn.date(a.due_date),
     )
+    turn.say(done + "\n" + told_units(turn, [a.unit_id]))
     return "done"
 
 
@@ -433,7 +433,9 @@ def on_return_comment(turn: Turn, text: str) -> str:
     comment = words(turn, text, turn.t("退回意见"), 2000)
     r = replies.return_reply(turn.ctx, turn.data["rid"], comment)
     p = existing(turn.session, Proposal, r.proposal_id)
-    turn.say(turn.t("已退回{n}提案的答复，已通知主办单位修改后重新提交。", n=number_of(turn, p)))
+    lead = existing(turn.session, Assignment, r.assignment_id)
+    done = turn.t("已退回{n}提案的答复，请主办单位修改后重新提交。", n=number_of(turn, p))
+    turn.say(done + "\n" + told_units(turn, [lead.unit_id]))
     return "done"
 
 
@@ -637,14 +639,13 @@ def _order_rehandle(turn: Turn, note: str | None) -> str:
         note=note,
     )
     p = existing(turn.session, Proposal, lead.proposal_id)
-    turn.say(
-        turn.t(
-            "已下达重新办理：{n}提案由{unit}在{due}前重新答复，已通知承办单位和提案人。",
-            n=number_of(turn, p),
-            unit=unit_name(turn.ctx, lead.unit_id),
-            due=turn.date(lead.due_date),
-        )
+    done = turn.t(
+        "已下达重新办理：{n}提案由{unit}在{due}前重新答复，已通知提案人。",
+        n=number_of(turn, p),
+        unit=unit_name(turn.ctx, lead.unit_id),
+        due=turn.date(lead.due_date),
     )
+    turn.say(done + "\n" + told_units(turn, [lead.unit_id]))
     return "done"
 
 
@@ -709,23 +710,19 @@ def act_extension(turn: Turn, args: list[str]) -> None:
     asg_id = int(args[0])
     if args[1] == "grant":
         assignment = assignments.grant_extension(turn.ctx, asg_id)
-        message = N_("已同意延期：{unit}办理{num}提案《{title}》的期限延至{due}，已通知该单位。")
+        message = N_("已同意延期：{unit}办理{num}提案《{title}》的期限延至{due}。")
     else:
         assignment = assignments.refuse_extension(turn.ctx, asg_id)
-        message = N_(
-            "已告知{unit}：{num}提案《{title}》的延期申请未获同意，仍按原期限（{due}）办理。"
-        )
+        message = N_("{unit}办理{num}提案《{title}》的延期申请未获同意，仍按原期限（{due}）办理。")
     proposal = existing(turn.session, Proposal, assignment.proposal_id)
-    turn.say(
-        turn.t(
-            message,
-            unit=unit_name(turn.ctx, assignment.unit_id),
-            num=turn.number(proposal.number),
-            title=proposal.title,
-            due=turn.date(assignment.due_date),
-        ),
-        expects="none",
+    done = turn.t(
+        message,
+        unit=unit_name(turn.ctx, assignment.unit_id),
+        num=turn.number(proposal.number),
+        title=proposal.title,
+        due=turn.date(assignment.due_date),
     )
+    turn.say(done + "\n" + told_units(turn, [assignment.unit_id]), expects="none")
     resume(turn)
 
 

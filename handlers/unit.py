@@ -42,7 +42,7 @@ from handlers.reply import (
     on_signing_unit_text,
 )
 from handlers.turns import me
-from handlers.unit_common import _current, _gone, _returned
+from handlers.unit_common import _current, _gone
 from handlers.unit_common import co_opinions as co_opinions  # the reply review shows them
 from handlers.unit_handling import (
     ask_adjust_confirm,
@@ -64,7 +64,7 @@ from handlers.unit_handling import (
     on_opinion_text,
 )
 from storage.models import Assignment, Proposal, existing, pk
-from workflow import assignments
+from workflow import assignments, replies
 from workflow.assignments import assignment_subject, unit_name
 from workflow.core import require_role, require_status
 from workflow.errors import InvalidInput, InvalidTransition
@@ -273,8 +273,13 @@ def ask_detail(turn: Turn) -> None:
         lines.append(turn.t("本单位协办意见：{o}", o=assignment.opinion))
     if assignment.status == AssignmentStatus.REPLIED:
         lines.append(turn.t("答复已提交，等待审核。"))
-    returned = _returned(turn, assignment, proposal)
-    if returned is not None and _can(assignment, "submit_reply"):
+    may_reply = assignment.role == "lead" and _can(assignment, "submit_reply")
+    returned = (
+        replies.draft_start(turn.ctx, pk(assignment)).returned
+        if may_reply and turn.has_role(Role.HANDLER)
+        else None
+    )
+    if returned is not None:
         lines.append(
             turn.t(
                 "第{v}稿答复被退回，审核意见：{c}",
@@ -287,7 +292,7 @@ def ask_detail(turn: Turn) -> None:
         buttons.append(turn.choice(turn.t("签收"), "accept"))
     if _can(assignment, "request_adjustment") and today <= assignment.adjust_deadline:
         buttons.append(turn.choice(turn.t("申请调整"), "adjust"))
-    if assignment.role == "lead" and _can(assignment, "submit_reply"):
+    if may_reply:
         label = turn.t("撰写答复") if returned is None else turn.t("修改答复并重新提交")
         buttons.append(turn.choice(label, "reply"))
     if assignment.role == "co" and _can(assignment, "give_opinion"):

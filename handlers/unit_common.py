@@ -16,8 +16,7 @@ from sqlmodel import col, select
 from handlers.engine import Turn
 from handlers.i18n import N_
 from handlers.turns import me
-from storage.models import Assignment, Proposal, Reply, existing, pk
-from workflow import replies
+from storage.models import Assignment, Proposal, existing
 from workflow.assignments import unit_name
 from workflow.core import check_text
 from workflow.errors import InvalidInput
@@ -75,14 +74,6 @@ def _current(turn: Turn) -> tuple[Assignment, Proposal] | None:
     ):
         return None
     return assignment, existing(turn.session, Proposal, assignment.proposal_id)
-
-
-def _returned(turn: Turn, assignment: Assignment, proposal: Proposal) -> Reply | None:
-    """The unit's last reply, if the review returned it (the wizard starts from it)."""
-    last = replies.latest_reply(turn.ctx, pk(proposal))
-    if last is not None and last.status == "returned" and last.assignment_id == assignment.id:
-        return last
-    return None
 
 
 def _gone(turn: Turn) -> None:

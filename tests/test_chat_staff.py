@@ -25,7 +25,8 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import MAIN_TITLE, OTHER_TITLE, States
-from workflow import proposals, replies
+from workflow import proposals, reach, replies
+from workflow.errors import PermissionDenied
 
 TITLE = "关于改善城区小学放学时段交通秩序的建议"  # Story's default title
 THIRD_TITLE = "关于推进社区养老服务中心建设的建议"
@@ -729,6 +730,129 @@ async def test_two_reviewers_on_one_reply(db, wf, world, chat_as):
     assert (r.status, r.reviewed_by, r.review_comment) == ("approved", world.staff, None)
 
 
+# ================================================================ whether a unit heard of it
+
+NOT_BOUND = "还没有绑定聊天账号，通知要等绑定后才会送达。请电话联系该单位。"
+NO_HANDLER = "在名册上没有承办人，这条通知没有发给任何人。请电话联系该单位，并在名册中添加承办人。"
+BLOCKED = "暂时收不到机器人的消息（未绑定聊天账号或已停用机器人）"
+
+
+def leave_roster(db, person_id: int) -> None:
+    with db.session() as session:
+        person = session.get(Person, person_id)
+        person.active = False
+        session.add(person)
+
+
+def block_bot(db, wf, person_id: int) -> None:
+    """The person blocked the bot on the chat ``chat_as`` bound."""
+    with db.session() as session:
+        reach.mark_unreachable(wf.ctx(session, None), "test", f"user-{person_id}", "blocked")
+
+
+async def assign_through_the_chat(chat: Chat, co: list[str]) -> None:
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    await chat.tap("立案")
+    await chat.tap("现在交办")
+    await chat.tap("区教育局")
+    for unit in co:
+        await chat.tap(unit)
+    await chat.tap("完成")
+    await chat.tap("使用默认")
+    await chat.tap("否")
+    await chat.tap("确认交办")
+
+
+async def test_assigning_says_which_units_were_notified(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    s.submitted()
+    chat_as(world.handler_edu)  # 区教育局: 高远 is bound; 区交通运输局: 蒋涛 is too
+    chat_as(world.handler_tr)
+    chat = chat_as(world.staff)
+    await assign_through_the_chat(chat, ["区交通运输局"])
+    assert "由区教育局主办，区交通运输局协办" in chat.said
+    assert "已通知区教育局、区交通运输局。" in chat.said
+    assert "没有绑定" not in chat.said and "没有承办人" not in chat.said
+
+
+async def test_assigning_tells_staff_of_a_unit_with_no_handler_or_none_bound(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    s.submitted()
+    chat_as(world.handler_edu2)  # 区教育局: 梁雪 is bound (高远 is not)
+    leave_roster(db, world.handler_health)  # 区卫生健康委员会: nobody handles for it
+    chat = chat_as(world.staff)  # 区交通运输局: 蒋涛 has not bound an account
+    await assign_through_the_chat(chat, ["区交通运输局", "区卫生健康委员会"])
+    said = chat.said
+    assert "已交办：第〔1〕号" in said and "已通知各承办单位" not in said
+    assert "已通知区教育局。" in said
+    assert f"区交通运输局的承办人蒋涛（13800000022）{NOT_BOUND}" in said
+    assert f"区卫生健康委员会{NO_HANDLER}" in said
+    assert [n.person_id for n in notices(db, "assigned")] == [
+        world.handler_edu,
+        world.handler_edu2,
+        world.handler_tr,
+    ]  # 蒋涛's waits for his account; 区卫生健康委员会's was written for nobody
+
+
+async def test_reassigning_tells_staff_the_new_unit_has_no_handler(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    s.assignment("adjustment_requested")  # 区教育局 (lead) asks
+    chat_as(world.handler_edu)
+    leave_roster(db, world.handler_health)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("第〔1〕号")
+    await chat.tap("同意并改交")
+    await chat.tap("区卫生健康委员会")
+    await chat.tap("确认改交")
+    said = chat.said
+    assert "已改交：第〔1〕号提案改由区卫生健康委员会主办" in said
+    assert "已通知区教育局。" in said and f"区卫生健康委员会{NO_HANDLER}" in said
+    assert "已通知原单位和新单位" not in said
+
+
+async def test_refusing_an_adjustment_to_a_unit_that_blocked_the_bot(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    s.assignment("adjustment_requested", role="co")  # 区交通运输局 asks
+    chat_as(world.handler_tr)
+    block_bot(db, wf, world.handler_tr)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("第〔1〕号")
+    await chat.tap("不予调整")
+    await chat.send("校园周边交通组织属于贵局职责。")
+    said = chat.said
+    assert "已不予调整：区交通运输局须按期办理（2026年10月14日前）。" in said
+    assert f"区交通运输局的承办人蒋涛（13800000022）{BLOCKED}" in said
+    assert "已通知" not in said
+
+
+async def test_returning_a_reply_tells_staff_whether_the_lead_unit_heard(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    s.proposal("replied")
+    chat = chat_as(world.staff)  # nobody of 区教育局 bound an account
+    await open_item(chat, "✅ 答复审核")
+    await chat.tap("第〔1〕号")
+    await chat.tap("退回修改")
+    await chat.send("请写明试点学校名单和推行时间。")
+    said = chat.said
+    assert "已退回第〔1〕号提案的答复，请主办单位修改后重新提交。" in said
+    assert f"区教育局的承办人高远（13800000020）、梁雪（13800000021）{NOT_BOUND}" in said
+    assert "已通知" not in said
+
+
+def test_only_staff_and_supervisors_ask_whether_a_unit_hears_its_notices(db, wf, world):
+    s = story(db, wf, world)
+    [edu] = s.run(world.supervisor, reach.unit_reach, [world.education])
+    assert (edu.unit, len(edu.handlers), edu.bound, edu.reachable) == ("区教育局", 2, 0, 0)
+    for who in (world.handler_edu, world.member):
+        with pytest.raises(PermissionDenied):
+            s.run(who, reach.unit_reach, [world.education])
+
+
 # ================================================================ 不满意 → 重新办理 / 办结
 
 
@@ -766,6 +890,7 @@ async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat
     assert "新的答复期限：2026年11月30日" in chat.said
     await chat.send("请扩大试点范围并与委员当面沟通。")
     assert "已下达重新办理：第〔1〕号提案由区教育局在2026年11月30日前重新答复" in chat.said
+    assert f"区教育局的承办人高远（13800000020）、梁雪（13800000021）{NOT_BOUND}" in chat.said
     p = get(db, Proposal, rec.pid)
     assert (p.status, p.rehandle_count, p.due_date) == ("assigned", 1, date(2026, 11, 30))
     lead = get(db, Assignment, rec.lead)
@@ -779,13 +904,14 @@ async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat
 async def test_rehandle_with_the_default_date_and_no_note(db, wf, world, chat_as):
     s = story(db, wf, world)
     pid, lead, _reply = s.rated()
+    chat_as(world.handler_edu)
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")
     await chat.tap("第〔1〕号")
     await chat.tap("重新办理")
     await chat.tap("使用默认")
     await chat.tap("不写要求")
-    assert "在2026年10月14日前重新答复" in chat.said
+    assert "在2026年10月14日前重新答复，已通知提案人。\n已通知区教育局。" in chat.said
     assert get(db, Proposal, pid).due_date == date(2026, 10, 14)
 
 

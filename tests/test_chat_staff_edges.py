@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from storage.models import Assignment, Notice, Proposal, Reply
+from storage.models import Assignment, Notice, Person, Proposal, Reply
 from tests.chat import Chat
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story
 from tests.states import States
@@ -270,7 +270,7 @@ async def test_staff_grant_a_units_request_for_more_time_with_one_tap(db, wf, wo
     await staff.send("/menu")
     await staff.press(asked.actions[0]["payload"])
     assert "已同意延期：区教育局办理第〔1〕号提案" in staff.said
-    assert "期限延至2027年1月14日" in staff.said
+    assert "期限延至2027年1月14日。\n已通知区教育局。" in staff.said
     with db.read_session() as session:
         [lead] = session.exec(select(Assignment).where(Assignment.role == "lead")).all()
         assert lead.due_date == date(2027, 1, 14)
@@ -293,11 +293,32 @@ async def test_staff_turn_down_a_request_for_more_time(db, wf, world, chat_as):
     staff = chat_as(world.staff)
     await staff.send("/menu")
     await staff.press(asked.actions[1]["payload"])
-    assert "延期申请未获同意，仍按原期限（2026年12月14日）办理" in staff.said
+    assert "延期申请未获同意，仍按原期限（2026年12月14日）办理。\n已通知区教育局。" in staff.said
     [told, *_] = notices_of(db, "extension_refused")
     assert "请按原期限（2026年12月14日）办理" in told.text
     await ask_for_more_time(unit)  # decided: the unit may ask again
     assert "延期申请已提交" in unit.said
+
+
+async def test_deciding_a_request_for_more_time_says_if_the_unit_cannot_hear_of_it(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    s.run(world.handler_edu, assignments.request_extension, lead, "需要等待预算批复。")
+    with db.session() as session:  # 高远, who asked, has left the unit; 梁雪 never bound
+        session.get(Person, world.handler_edu).active = False
+    [asked] = notices_of(db, "extension_requested")[:1]
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.press(asked.actions[0]["payload"])
+    said = staff.said
+    assert "已同意延期：区教育局办理第〔1〕号提案《" in said and "期限延至2027年1月14日。" in said
+    assert (
+        "区教育局的承办人梁雪（13800000021）还没有绑定聊天账号，通知要等绑定后才会送达。"
+        "请电话联系该单位。"
+    ) in said
+    assert "已通知" not in said
 
 
 async def test_a_unit_asks_for_more_time_once_until_staff_decide(db, wf, world, chat_as):

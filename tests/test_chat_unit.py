@@ -21,9 +21,11 @@ from storage.models import (
     Reply,
 )
 from tests.chat import Chat
+from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import States
-from workflow import assignments
+from workflow import assignments, replies
+from workflow.errors import InvalidTransition, PermissionDenied
 from workflow.replies import CLASS_MEANINGS
 
 APOLOGY = "抱歉，处理时出了问题"
@@ -532,6 +534,121 @@ async def test_returned_reply_keeps_its_own_phone(db, wf, world, chat_as):
     await chat.tap("使用「")
     await chat.tap("今天")
     assert "联系电话：0839-8620101" in chat.said
+
+
+async def test_a_colleagues_returned_letter_replaces_an_older_draft(db, wf, world, chat_as):
+    """Two handlers of one unit: 梁雪's unsent draft does not hide the letter 高远 submitted
+    and the review returned; she continues from that letter and gets her own text back."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    liang = chat_as(world.handler_edu2)
+    await open_first(liang)
+    await liang.tap("撰写答复")
+    await liang.tap("A类")
+    await liang.send(BODY_3)
+    await liang.send("/cancel")  # her draft is kept
+    first = s.submit_reply(lead)  # 高远 writes the unit's letter
+    s.run(world.staff, replies.return_reply, first, "请补充具体实施时间。")
+
+    await open_first(liang)
+    assert "第1稿答复被退回，审核意见：请补充具体实施时间。" in liang.said
+    await liang.tap("修改答复并重新提交")
+    said = liang.said
+    assert "您之前开始写的答复没有提交，已不是本单位的最新一稿" in said
+    assert "高远于2026年9月14日 09:30提交了第1稿答复" in said
+    assert "这一稿已被退回，现在从它继续修改" in said
+    assert f"您那份没有提交的答复正文如下，需要的内容请复制后使用：\n\n{BODY_3}" in said
+    assert "第1稿答复被退回，审核意见：请补充具体实施时间。" in said
+    assert "当前选的是 B 类" in said  # the returned letter's class, not her A
+    await liang.tap("B类")
+    assert f"已有 1 段，共 {len(SAMPLE_REPLY['body'])} 字" in liang.said
+    await liang.send("三、具体实施时间：2026年11月底前完成。")
+    await liang.tap("完成")
+    await liang.tap("使用我的姓名")
+    await liang.tap("保留：0839-8620101")
+    await liang.tap("使用「")
+    await liang.tap("今天")
+    assert "我局已会同交警部门" in liang.said and BODY_3 not in liang.said
+    await liang.tap("暂不提交")  # her revision of the returned letter is current: kept
+    await liang.tap("修改答复并重新提交")
+    assert "没有提交" not in liang.said and "当前选的是 B 类" in liang.said
+    await liang.tap("B类")  # straight back to her preview
+    assert "答复函预览" in liang.said and "三、具体实施时间" in liang.said
+    await liang.tap("提交审核")
+    assert "答复已提交审核（B类，第2稿）" in liang.said
+    with db.read_session() as session:
+        second = session.exec(select(Reply).where(Reply.version == 2)).one()
+    assert second.submitted_by == world.handler_edu2 and second.contact_person == "梁雪"
+    assert second.body == f"{SAMPLE_REPLY['body']}\n三、具体实施时间：2026年11月底前完成。"
+
+
+async def test_a_draft_left_behind_while_open_is_not_submitted_over_the_unit_letter(
+    db, wf, world, chat_as
+):
+    """梁雪 has her letter on the preview when 高远 submits his: hers is refused while his
+    waits for review, and once it is returned she is moved onto it, not over it."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    liang = chat_as(world.handler_edu2)
+    await wizard_to_preview(liang)
+    first = s.submit_reply(lead)
+    before = shot(db)
+    await liang.tap("提交审核")
+    assert "已答复待审核" in liang.said and "答复函预览" in liang.said
+    assert_same(db, before)
+    s.run(world.staff, replies.return_reply, first, "请补充具体实施时间。")
+    before = shot(db)
+    await liang.tap("提交审核")
+    said = liang.said
+    assert "高远于2026年9月14日 09:30提交了第1稿答复" in said and BODY_1 in said
+    assert "审核意见：请补充具体实施时间。" in said and "第 1 步" in said
+    assert_same(db, before)  # nothing submitted over the returned letter
+    await liang.tap("B类")
+    assert f"已有 1 段，共 {len(SAMPLE_REPLY['body'])} 字" in liang.said
+
+
+async def test_a_draft_from_before_the_approved_letter_does_not_come_back_on_rehandling(
+    db, wf, world, chat_as
+):
+    """梁雪's draft of the first round, left when 高远's letter was approved, is not what
+    the unit writes for 重新办理: she starts afresh and is given her old text."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted(co=False)
+    liang = chat_as(world.handler_edu2)
+    await open_first(liang)
+    await liang.tap("撰写答复")
+    await liang.tap("A类")
+    await liang.send(BODY_3)
+    await liang.send("/cancel")
+    first = s.submit_reply(lead)
+    s.run(world.staff, replies.approve_reply, first)
+    s.run(world.member, replies.rate, _pid, work="unsatisfied")
+    s.run(world.staff, replies.order_rehandle, _pid)
+    await open_first(liang)
+    await liang.tap("撰写答复")
+    said = liang.said
+    assert "高远于2026年9月14日 09:30提交了第1稿答复" in said
+    assert "这一稿已审核通过，这次的答复请重新撰写" in said and BODY_3 in said
+    assert "当前选的是" not in said  # a new letter, not her first-round A
+    await liang.tap("C类")
+    assert "请发送答复正文" in liang.said
+
+
+def test_the_workflow_refuses_a_letter_begun_before_the_units_latest(db, wf, world):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    start = s.run(world.handler_edu2, replies.draft_start, lead)
+    assert (start.version, start.returned) == (0, None)
+    first = s.submit_reply(lead)
+    s.run(world.staff, replies.return_reply, first, "请补充具体实施时间。")
+    with pytest.raises(InvalidTransition, match="本单位已有更新的第1稿答复（高远于"):
+        s.run(world.handler_edu2, replies.submit_reply, lead, based_on=0, **SAMPLE_REPLY)
+    start = s.run(world.handler_edu2, replies.draft_start, lead)
+    assert (start.version, start.returned.id) == (1, first)
+    second = s.run(world.handler_edu2, replies.submit_reply, lead, based_on=1, **SAMPLE_REPLY)
+    assert second.version == 2
+    with pytest.raises(PermissionDenied):
+        s.run(world.handler_tr, replies.draft_start, lead)
 
 
 async def test_a_notice_button_mid_wizard_keeps_the_reply_draft(db, wf, world, chat_as):

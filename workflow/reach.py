@@ -1,4 +1,4 @@
-"""Whether a person can be reached on a chat channel.
+"""Whether a person, or a unit's handlers, can be reached on a chat channel.
 
 A channel that is refused for good (the person blocked the bot) marks the account
 unreachable and tells staff once, so someone can get in touch another way; the person's
@@ -9,18 +9,24 @@ unreachable) are *parked*: set aside from ``pending`` so that the dispatcher, wh
 due notices every second, does not read them again each time. They go back to ``pending``
 the moment the person binds an account or writes again (``release_parked``), and the
 dispatcher's periodic ``park_and_release`` mends any that a race left on the wrong side.
+
+A notice to a unit goes to its active handlers (承办人); ``unit_reach`` says whether any of
+them will receive it, so that staff are never told a unit was notified when nobody there
+can read it (no handler on the roster, or none with a chat account that reaches them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import CursorResult, bindparam, exists, literal_column, update
 from sqlalchemy.orm import Session
-from sqlmodel import select
+from sqlmodel import col, select
 
-from storage.models import ChannelAccount, Notice, Person, table_of
+from storage.models import ChannelAccount, Notice, Person, Unit, table_of
 from workflow.core import Ctx, audit, notify, people_with_role
+from workflow.errors import PermissionDenied
 from workflow.roles import Role
 from workflow.texts import Text, label
 
@@ -29,6 +35,85 @@ CHANNEL_LABELS = {
     "wechat": label("微信"),
     "console": label("控制台"),
 }
+
+
+@dataclass(frozen=True)
+class UnitReach:
+    """Who would read a notice to a unit now: its active handlers (name and phone, for a
+    call), how many have bound a chat account, how many some bound account reaches."""
+
+    unit_id: int
+    unit: str
+    handlers: tuple[Text, ...]
+    bound: int
+    reachable: int
+
+    def gap(self) -> Text | None:
+        """What to say instead of "notified" when no handler of the unit will read the
+        notice; None when one will."""
+        if self.reachable:
+            return None
+        if not self.handlers:
+            return Text(
+                "{unit}在名册上没有承办人，这条通知没有发给任何人。"
+                "请电话联系该单位，并在名册中添加承办人。",
+                unit=self.unit,
+            )
+        if not self.bound:
+            return Text(
+                "{unit}的承办人{people}还没有绑定聊天账号，通知要等绑定后才会送达。"
+                "请电话联系该单位。",
+                unit=self.unit,
+                people=list(self.handlers),
+            )
+        return Text(
+            "{unit}的承办人{people}暂时收不到机器人的消息（未绑定聊天账号或已停用机器人），"
+            "通知要等他们绑定或再给机器人发消息后才会送达。请电话联系该单位。",
+            unit=self.unit,
+            people=list(self.handlers),
+        )
+
+
+def unit_reach(ctx: Ctx, unit_ids: Iterable[int]) -> list[UnitReach]:
+    """Whether notices to these units' handlers reach anyone, unit by unit (in the order
+    given, each once). For staff and supervisors, who act on units and phone them."""
+    if ctx.actor is not None and not (ctx.has_role(Role.STAFF) or ctx.has_role(Role.SUPERVISOR)):
+        raise PermissionDenied("只有提案委和督办单位可以查看承办单位能否收到通知。")
+    found = []
+    for unit_id in dict.fromkeys(unit_ids):
+        unit = ctx.session.get(Unit, unit_id)
+        handlers = people_with_role(ctx.session, Role.HANDLER, unit_id)
+        people = (
+            ctx.session.exec(select(Person).where(col(Person.id).in_(handlers))).all()
+            if handlers
+            else []
+        )
+        accounts = (
+            ctx.session.exec(
+                select(ChannelAccount.person_id, ChannelAccount.unreachable).where(
+                    col(ChannelAccount.person_id).in_(handlers)
+                )
+            ).all()
+            if handlers
+            else []
+        )
+        found.append(
+            UnitReach(
+                unit_id=unit_id,
+                unit=unit.name if unit else "",
+                handlers=tuple(
+                    Text("{name}（{phone}）", name=p.name, phone=p.phone)
+                    for p in sorted(people, key=_id)
+                ),
+                bound=len({person for person, _ in accounts}),
+                reachable=len({person for person, unreachable in accounts if not unreachable}),
+            )
+        )
+    return found
+
+
+def _id(person: Person) -> int:
+    return person.id or 0
 
 
 def mark_unreachable(ctx: Ctx, channel: str, external_id: str, reason: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import exists
@@ -22,6 +23,7 @@ from workflow.core import (
     Ctx,
     audit,
     check_text,
+    local_time,
     lock_assignment,
     lock_proposal,
     notify,
@@ -117,6 +119,56 @@ def latest_reply(ctx: Ctx, proposal_id: int, *, status: str | None = None) -> Re
     return ctx.session.exec(stmt.order_by(col(Reply.version).desc()).limit(1)).first()
 
 
+@dataclass(frozen=True)
+class DraftStart:
+    """Where a handler's reply draft starts: ``version``, the version of the proposal's latest
+    letter when it begins (0 while there is none), and ``returned``, that letter if the
+    review returned it to this unit: the unit's current work, which the draft continues."""
+
+    version: int
+    returned: Reply | None
+
+
+def _unit_assignment(ctx: Ctx, assignment_id: int) -> Assignment:
+    assignment = ctx.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound("找不到交办记录 {assignment_id}。", assignment_id=assignment_id)
+    require_unit_handler(ctx, assignment)
+    return assignment
+
+
+def draft_start(ctx: Ctx, assignment_id: int) -> DraftStart:
+    """What a handler of the assignment's unit begins a reply draft from (see DraftStart)."""
+    assignment = _unit_assignment(ctx, assignment_id)
+    latest = latest_reply(ctx, assignment.proposal_id)
+    if latest is None:
+        return DraftStart(0, None)
+    returned = (
+        latest if latest.status == "returned" and latest.assignment_id == assignment.id else None
+    )
+    return DraftStart(latest.version, returned)
+
+
+def _newer(latest: Reply | None, based_on: int | None) -> Reply | None:
+    if latest is None:
+        return None
+    if based_on is None:  # a draft that did not note its start: begun on no returned letter
+        return latest if latest.status == "returned" else None
+    return latest if latest.version != based_on else None
+
+
+def superseding_letter(ctx: Ctx, assignment_id: int, based_on: int | None) -> Reply | None:
+    """The letter a colleague submitted since a handler's draft began on version
+    ``based_on`` (``DraftStart.version``), or None while the draft is current.
+
+    Two handlers of a unit may write the same reply, each in their own draft. Once one of
+    them submits, the other drafts are out of date: whatever the review decides, the latest
+    letter (returned: with its review comment) is the unit's work from then on, and an
+    older draft must not replace it unseen."""
+    assignment = _unit_assignment(ctx, assignment_id)
+    return _newer(latest_reply(ctx, assignment.proposal_id), based_on)
+
+
 def submit_reply(
     ctx: Ctx,
     assignment_id: int,
@@ -128,8 +180,11 @@ def submit_reply(
     signing_unit: str | None = None,
     reply_date: date | None = None,
     title: str | None = None,
+    based_on: int | None = None,
 ) -> Reply:
-    """The lead unit's reply letter, submitted for supervision review."""
+    """The lead unit's reply letter, submitted for supervision review. ``based_on``: the
+    ``DraftStart.version`` the text was written from; a letter submitted since then makes
+    this one out of date, and it is refused (see ``superseding_letter``)."""
     require_role(ctx, ASSIGNMENT_TRANSITIONS["submit_reply"])
     reply_class = (reply_class or "").strip().upper()
     if reply_class not in ctx.rules.reply_classes:
@@ -155,6 +210,14 @@ def submit_reply(
     if reply_date < assigned:
         raise InvalidInput("答复日期不能早于交办日期（{d}）。", d=assigned)
     previous = latest_reply(ctx, pk(proposal))
+    if based_on is not None and (newer := _newer(previous, based_on)) is not None:
+        raise InvalidTransition(
+            "本单位已有更新的第{version}稿答复（{name}于{at}提交），这份答复是在它之前开始写的，"
+            "没有提交。请重新打开「撰写答复」，在最新一稿上修改。",
+            version=newer.version,
+            name=person_name(ctx.session, newer.submitted_by),
+            at=local_time(ctx, newer.submitted_at),
+        )
     default_title = (
         f"关于{proposal.session_label}第{proposal.number}号提案的答复"
         if proposal.number
