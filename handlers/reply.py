@@ -93,6 +93,10 @@ def _fresh(start: replies.DraftStart) -> dict:
             "unit": last.signing_unit,
             "returned": {"version": last.version, "comment": last.review_comment or ""},
         }
+        if start.files:  # the letter's files go on with it (the store keeps them)
+            draft["files"] = [
+                {"name": f.filename, "sha": f.sha256, "path": f.storage_path} for f in start.files
+            ]
     return draft
 
 
@@ -240,6 +244,8 @@ def ask_body(turn: Turn) -> None:
             turn.choice(turn.t("完成"), "done"),
             turn.choice(turn.t("清空重写"), "clear"),
         ]
+    if files:
+        buttons.append(turn.choice(turn.t("移除全部附件"), "nofiles"))
     turn.say("\n".join(lines), buttons)
 
 
@@ -266,6 +272,15 @@ def on_body_choice(turn: Turn, value: str) -> str:
     draft = _draft(turn)
     if value == "clear":
         draft["parts"] = []
+        _save(turn, draft)
+        return "more"
+    if value == "nofiles":
+        if draft.get("files"):
+            turn.say(
+                turn.t("已移除附件：{f}", f=turn.join(f["name"] for f in draft["files"])),
+                expects="none",
+            )
+        draft["files"] = []
         _save(turn, draft)
         return "more"
     if not draft.get("parts"):

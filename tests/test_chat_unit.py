@@ -19,6 +19,7 @@ from storage.models import (
     Notice,
     Proposal,
     Reply,
+    pk,
 )
 from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
@@ -518,6 +519,69 @@ async def test_a_returned_reply_fills_the_wizard(db, wf, world, chat_as):
     assert latest.body.endswith("2026年11月底前完成全部试点学校的泊位施划。")
     assert latest.body.startswith("您提出的关于改善城区小学放学时段交通秩序的建议收悉")
     assert row(db, Proposal, rec.pid).status == "replied"
+
+
+async def test_a_returned_letter_keeps_its_attachments_unless_removed(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    await chat.tap("B类")
+    await chat.send(BODY_1)
+    await chat.upload("附表.pdf", PDF)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.tap("使用我的手机号")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    await chat.tap("提交审核")
+    with db.read_session() as session:
+        first = session.exec(select(Reply)).one()
+    s.run(world.staff, replies.return_reply, pk(first), "请补充具体实施时间。")
+
+    await open_first(chat)
+    await chat.tap("修改答复并重新提交")
+    await chat.tap("B类")
+    assert "已上传的文件（提交后作为答复附件）：附表.pdf" in chat.said
+    await chat.send(BODY_2)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.tap("使用我的手机号")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "附件：附表.pdf" in chat.said
+    await chat.tap("提交审核")
+    assert "答复已提交审核（B类，第2稿，附件 1 个）" in chat.said
+    s.run(world.staff, replies.return_reply, pk(latest_reply_of(db, 2)), "附表有误，请删去。")
+
+    await open_first(chat)
+    await chat.tap("修改答复并重新提交")
+    await chat.tap("B类")
+    await chat.tap("移除全部附件")
+    assert "已移除附件：附表.pdf" in chat.said and "移除全部附件" not in chat.buttons
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.tap("使用我的手机号")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "附件：" not in chat.said
+    await chat.tap("提交审核")
+    assert "答复已提交审核（B类，第3稿）" in chat.said
+    with db.read_session() as session:
+        files = {
+            r.version: [
+                a.filename
+                for a in session.exec(select(Attachment).where(Attachment.reply_id == r.id))
+            ]
+            for r in session.exec(select(Reply))
+        }
+    assert files == {1: ["附表.pdf"], 2: ["附表.pdf"], 3: []}
+
+
+def latest_reply_of(db, version: int) -> Reply:
+    with db.read_session() as session:
+        return session.exec(select(Reply).where(Reply.version == version)).one()
 
 
 async def test_returned_reply_keeps_its_own_phone(db, wf, world, chat_as):

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import exists
 from sqlmodel import col, select
 
-from storage.models import Assignment, Proposal, Rating, Reply, Signer, pk
+from storage.models import Assignment, Attachment, Proposal, Rating, Reply, Signer, pk
 from workflow.assignments import (
     due_date_or_default,
     lead_assignment,
@@ -127,6 +127,7 @@ class DraftStart:
 
     version: int
     returned: Reply | None
+    files: tuple[Attachment, ...] = ()  # the returned letter's attachments, carried on
 
 
 def _unit_assignment(ctx: Ctx, assignment_id: int) -> Assignment:
@@ -143,10 +144,12 @@ def draft_start(ctx: Ctx, assignment_id: int) -> DraftStart:
     latest = latest_reply(ctx, assignment.proposal_id)
     if latest is None:
         return DraftStart(0, None)
-    returned = (
-        latest if latest.status == "returned" and latest.assignment_id == assignment.id else None
-    )
-    return DraftStart(latest.version, returned)
+    if latest.status != "returned" or latest.assignment_id != assignment.id:
+        return DraftStart(latest.version, None)
+    files = ctx.session.exec(
+        select(Attachment).where(Attachment.reply_id == latest.id).order_by(col(Attachment.id))
+    ).all()
+    return DraftStart(latest.version, latest, tuple(files))
 
 
 def _newer(latest: Reply | None, based_on: int | None) -> Reply | None:
