@@ -37,6 +37,7 @@ from handlers.staff_common import (
     search_list,
     short,
     the_proposal,
+    told_proposer,
     told_units,
     unit_picker,
     words,
@@ -169,7 +170,11 @@ def on_open(turn: Turn, value: str) -> str:
     pid = turn.data["pid"]
     if value == "file":
         p = proposals.file_proposal(turn.ctx, pid)
-        turn.say(turn.t("已立案，编号为{number}。已通知提案人。", number=both_numbers(turn, p)))
+        turn.say(
+            turn.t("已立案，编号为{number}。", number=both_numbers(turn, p))
+            + "\n"
+            + told_proposer(turn, p)
+        )
         return "filed"
     if value == "assign":
         return _start_wizard(turn)
@@ -230,7 +235,7 @@ def on_reject_confirm(turn: Turn, value: str) -> str:
     if value != "ok":
         return value
     p = proposals.reject(turn.ctx, turn.data["pid"], turn.data["reason"])
-    turn.say(turn.t("《{title}》不予立案，已通知提案人。", title=p.title))
+    turn.say(turn.t("《{title}》不予立案。", title=p.title) + "\n" + told_proposer(turn, p))
     return "done"
 
 
@@ -308,9 +313,9 @@ def on_merge_confirm(turn: Turn, value: str) -> str:
     p = proposals.merge(turn.ctx, turn.data["pid"], turn.data["target"])
     target = existing(turn.session, Proposal, turn.data["target"])
     turn.say(
-        turn.t(
-            "《{title}》已并入{n}提案，已通知提案人。", title=p.title, n=number_of(turn, target)
-        )
+        turn.t("《{title}》已并入{n}提案。", title=p.title, n=number_of(turn, target))
+        + "\n"
+        + told_proposer(turn, p)
     )
     return "done"
 
@@ -358,7 +363,7 @@ def on_convert_confirm(turn: Turn, value: str) -> str:
     if value != "ok":
         return value
     p = proposals.convert(turn.ctx, turn.data["pid"], turn.data.get("note"))
-    turn.say(turn.t("《{title}》已转为意见建议，已通知提案人。", title=p.title))
+    turn.say(turn.t("《{title}》已转为意见建议。", title=p.title) + "\n" + told_proposer(turn, p))
     return "done"
 
 

@@ -63,6 +63,13 @@ def told_units(turn: Turn, unit_ids: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
+def told_proposer(turn: Turn, p: Proposal) -> str:
+    """After an action that wrote the proposer a notice: that they were notified, or why
+    they will not read it yet and their phone number."""
+    gap = reach.person_reach(turn.ctx, p.proposer_id).gap()
+    return turn.t("已通知提案人。") if gap is None else turn.t(gap)
+
+
 def words(turn: Turn, text: str, what: str, max_chars: int) -> str:
     """A free text that must say something: within its limit, not only emoji or marks."""
     text = check_text(text, what, max_chars=max_chars)

@@ -35,6 +35,7 @@ from handlers.staff_common import (
     replies_to_review,
     search_list,
     short,
+    told_proposer,
     told_units,
     unit_picker,
     words,
@@ -435,7 +436,7 @@ def on_return_comment(turn: Turn, text: str) -> str:
     p = existing(turn.session, Proposal, r.proposal_id)
     lead = existing(turn.session, Assignment, r.assignment_id)
     done = turn.t("已退回{n}提案的答复，请主办单位修改后重新提交。", n=number_of(turn, p))
-    turn.say(done + "\n" + told_units(turn, [lead.unit_id]))
+    turn.say("\n".join([done, told_proposer(turn, p), told_units(turn, [lead.unit_id])]))
     return "done"
 
 
@@ -576,7 +577,9 @@ def on_rehandle(turn: Turn, value: str) -> str:
     if value == "close":
         p = replies.close(turn.ctx, turn.data["pid"])
         turn.say(
-            turn.t("{n}《{title}》已办结，已通知提案人。", n=number_of(turn, p), title=p.title)
+            turn.t("{n}《{title}》已办结。", n=number_of(turn, p), title=p.title)
+            + "\n"
+            + told_proposer(turn, p)
         )
         return "done"
     return value
@@ -640,12 +643,12 @@ def _order_rehandle(turn: Turn, note: str | None) -> str:
     )
     p = existing(turn.session, Proposal, lead.proposal_id)
     done = turn.t(
-        "已下达重新办理：{n}提案由{unit}在{due}前重新答复，已通知提案人。",
+        "已下达重新办理：{n}提案由{unit}在{due}前重新答复。",
         n=number_of(turn, p),
         unit=unit_name(turn.ctx, lead.unit_id),
         due=turn.date(lead.due_date),
     )
-    turn.say(done + "\n" + told_units(turn, [lead.unit_id]))
+    turn.say("\n".join([done, told_proposer(turn, p), told_units(turn, [lead.unit_id])]))
     return "done"
 
 

@@ -348,6 +348,7 @@ async def test_due_date_refusals(db, wf, world, chat_as):
 async def test_reject_asks_the_reason_and_confirms(db, wf, world, chat_as):
     s = story(db, wf, world)
     pid = s.submitted(cosigners=[world.cosigner])
+    chat_as(world.member)  # 林晓 has bound her account
     chat = chat_as(world.staff)
     await open_item(chat, "🔎 审查队列")
     await chat.tap(TITLE)
@@ -361,7 +362,7 @@ async def test_reject_asks_the_reason_and_confirms(db, wf, world, chat_as):
     await chat.send("属于学校日常管理事务，建议通过社情民意渠道反映。")
     assert get(db, Proposal, pid).status == "submitted"  # nothing until confirmed
     await chat.tap("确认不予立案")
-    assert "不予立案，已通知提案人" in chat.said and "审查队列是空的" in chat.said
+    assert "不予立案。\n已通知提案人。" in chat.said and "审查队列是空的" in chat.said
     p = get(db, Proposal, pid)
     assert p.status == "not_filed" and p.number is None
     assert p.review_reason == "属于学校日常管理事务，建议通过社情民意渠道反映。"
@@ -851,6 +852,11 @@ def test_only_staff_and_supervisors_ask_whether_a_unit_hears_its_notices(db, wf,
     for who in (world.handler_edu, world.member):
         with pytest.raises(PermissionDenied):
             s.run(who, reach.unit_reach, [world.education])
+    him = s.run(world.staff, reach.person_reach, world.cosigner)
+    assert (him.name, him.phone, him.bound, him.reachable) == ("何平", "13800000002", False, False)
+    for who in (world.handler_edu, world.member, world.cosigner):
+        with pytest.raises(PermissionDenied):  # who can be reached is staff's to know
+            s.run(who, reach.person_reach, world.cosigner)
 
 
 # ================================================================ 不满意 → 重新办理 / 办结
@@ -911,13 +917,20 @@ async def test_rehandle_with_the_default_date_and_no_note(db, wf, world, chat_as
     await chat.tap("重新办理")
     await chat.tap("使用默认")
     await chat.tap("不写要求")
-    assert "在2026年10月14日前重新答复，已通知提案人。\n已通知区教育局。" in chat.said
+    assert (
+        "在2026年10月14日前重新答复。\n"
+        "提案人林晓还没有绑定聊天账号，通知要等绑定后才会送达。"
+        "如需尽快告知，请电话联系（13800000001）。\n"
+        "已通知区教育局。"
+    ) in chat.said
     assert get(db, Proposal, pid).due_date == date(2026, 10, 14)
 
 
 async def test_close_waits_for_the_rating_window(db, wf, world, clock, chat_as):
     s = story(db, wf, world)
     pid, _lead, _reply = s.rated(cosigners=[world.cosigner])  # 何平 has not rated
+    chat_as(world.member)
+    block_bot(db, wf, world.member)  # 林晓 has blocked the bot since
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")
     await chat.tap("第〔1〕号")
@@ -928,7 +941,10 @@ async def test_close_waits_for_the_rating_window(db, wf, world, clock, chat_as):
     assert_same(db, before)
     clock.advance(days=30)
     await chat.tap("办结")
-    assert "已办结，已通知提案人" in chat.said
+    assert (
+        "已办结。\n提案人林晓暂时收不到机器人的消息（已停用机器人），"
+        "通知要等他再给机器人发消息后才会送达。如需尽快告知，请电话联系（13800000001）。"
+    ) in chat.said
     assert get(db, Proposal, pid).status == "closed"
     with db.read_session() as session:
         missing = session.exec(select(Rating).where(col(Rating.not_given).is_(True))).all()

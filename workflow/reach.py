@@ -74,11 +74,59 @@ class UnitReach:
         )
 
 
+@dataclass(frozen=True)
+class PersonReach:
+    """Whether a notice to the proposer reaches them now: name and phone, for a call."""
+
+    name: str
+    phone: str
+    bound: bool
+    reachable: bool
+
+    def gap(self) -> Text | None:
+        """What to say instead of "the proposer was notified" when they will not read it
+        yet; None when they will."""
+        if self.reachable:
+            return None
+        if not self.bound:
+            return Text(
+                "提案人{name}还没有绑定聊天账号，通知要等绑定后才会送达。"
+                "如需尽快告知，请电话联系（{phone}）。",
+                name=self.name,
+                phone=self.phone,
+            )
+        return Text(
+            "提案人{name}暂时收不到机器人的消息（已停用机器人），通知要等他再给机器人发消息后"
+            "才会送达。如需尽快告知，请电话联系（{phone}）。",
+            name=self.name,
+            phone=self.phone,
+        )
+
+
+def _require_staff_or_supervisor(ctx: Ctx) -> None:
+    if ctx.actor is not None and not (ctx.has_role(Role.STAFF) or ctx.has_role(Role.SUPERVISOR)):
+        raise PermissionDenied("只有提案委和督办单位可以查看承办单位能否收到通知。")
+
+
+def person_reach(ctx: Ctx, person_id: int) -> PersonReach:
+    """Whether notices to this person reach them, for staff who just told them something."""
+    _require_staff_or_supervisor(ctx)
+    person = ctx.session.get(Person, person_id)
+    accounts = ctx.session.exec(
+        select(ChannelAccount.unreachable).where(ChannelAccount.person_id == person_id)
+    ).all()
+    return PersonReach(
+        name=person.name if person else "",
+        phone=person.phone if person and person.phone else "",
+        bound=bool(accounts),
+        reachable=any(not unreachable for unreachable in accounts),
+    )
+
+
 def unit_reach(ctx: Ctx, unit_ids: Iterable[int]) -> list[UnitReach]:
     """Whether notices to these units' handlers reach anyone, unit by unit (in the order
     given, each once). For staff and supervisors, who act on units and phone them."""
-    if ctx.actor is not None and not (ctx.has_role(Role.STAFF) or ctx.has_role(Role.SUPERVISOR)):
-        raise PermissionDenied("只有提案委和督办单位可以查看承办单位能否收到通知。")
+    _require_staff_or_supervisor(ctx)
     found = []
     for unit_id in dict.fromkeys(unit_ids):
         unit = ctx.session.get(Unit, unit_id)
