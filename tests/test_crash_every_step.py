@@ -456,9 +456,10 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
     assert {(r.contact_person, r.contact_phone, r.signing_unit) for r in replies} == {
         ("高远", "0839-8620301", "区教育局")
     }
-    assert [(f.filename, f.proposal_id is not None) for f in files] == [
-        ("现场照片说明.pdf", True),
-        ("答复函附表.pdf", False),
+    assert [(f.filename, f.reply_id) for f in files] == [
+        ("现场照片说明.pdf", None),
+        ("答复函附表.pdf", replies[0].id),
+        ("答复函附表.pdf", replies[1].id),  # the returned letter's file went on with it
     ]
     assert [(r.person_id, r.work_rating, r.result_rating, r.feedback) for r in ratings] == [
         (w.member, "satisfied", "basic", FEEDBACK),
@@ -469,7 +470,7 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
         invite_issued=2,
         create=1,
         edit_draft=5,  # field, analysis, suggestions, unit, disclosure (a draft begins private)
-        attach=2,  # the proposal's file, the reply's
+        attach=3,  # the proposal's file, the reply's, and again on the letter after it was returned
         invite_cosigner=1,
         submit=1,
         confirm_cosign=1,
