@@ -845,6 +845,34 @@ def test_no_digest_on_a_sunday_or_during_the_holiday_and_one_on_the_adjusted_sat
     assert "新提交提案" not in saturday.text and "待审查提案 1 件" in saturday.text
 
 
+def test_after_a_day_without_a_digest_the_next_one_lists_what_that_day_would_have(
+    sw, story, world
+):
+    """The bot is down all of Wednesday 14 October: no digest that day. Thursday's lists
+    as new everything submitted since Tuesday's digest, the proposal staff filed on
+    Tuesday afternoon too, and nothing Tuesday's digest already listed."""
+    sw.at(d("2026-10-12"), 15)
+    story.submitted(title="关于增设社区老年食堂的建议")
+    [tuesday, _] = sw.run_twice("digest", d("2026-10-13"), 9, 0)
+    assert "· 《关于增设社区老年食堂的建议》（林晓）" in tuesday.text.split("待审查")[0]
+
+    sw.at(d("2026-10-13"), 15)
+    story.filed(title="关于规范共享单车停放的建议")  # submitted and filed on Tuesday
+    sw.at(d("2026-10-14"), 10)
+    story.submitted(title="关于加强校园周边食品安全监管的建议")
+
+    [thursday, _] = sw.run_twice("digest", d("2026-10-15"), 9, 0)
+    assert thursday.text.split("\n")[:4] == [
+        "示范区政协提案工作日报（2026年10月15日）",
+        "新提交提案 2 件：",
+        "· 《关于规范共享单车停放的建议》（林晓）",
+        "· 《关于加强校园周边食品安全监管的建议》（林晓）",
+    ]
+    # Friday's runs as usual: from Thursday's digest on, nothing new.
+    [friday, _] = sw.run_twice("digest", d("2026-10-16"), 9, 0)
+    assert "新提交提案" not in friday.text
+
+
 def test_a_long_list_is_cut_short_with_how_many_more(sw, story, world):
     sw.at(d("2026-10-10"), 10)
     for i in range(7):

@@ -80,6 +80,9 @@ DUE_DATE_MOVES = ("assignment_extend", "assignment_rehandle")
 DIGEST = "digest"
 DIGEST_DUE_WITHIN_WORKDAYS = 5  # the digest's "due soon" section
 DIGEST_LIST_MAX = 5  # items listed under each count
+# How far back the digest looks for the last one staff were sent: its "new" list begins
+# there, so that a day the bot was down is not left out.
+DIGEST_LOOKBACK_DAYS = 31
 ESCALATION_LIST_MAX = 10  # overdue proposals listed in one escalation
 NOT_GIVEN_LIST_MAX = 20  # proposals listed in one notice of ratings recorded as not given
 ORPHAN_FILE_DAYS = 7  # stored files no record refers to are deleted after this
@@ -904,6 +907,22 @@ def review_backlog(ctx: Ctx) -> None:
 # ---------------------------------------------------------------- the daily digest
 
 
+def _last_digest_day(ctx: Ctx, staff: list[int]) -> date | None:
+    """The last day before today, within ``DIGEST_LOOKBACK_DAYS``, on which staff were sent
+    a digest; None if none was. One read of the outbox by its unique keys (a digest's key
+    names its day)."""
+    days = [ctx.today - timedelta(days=n) for n in range(1, DIGEST_LOOKBACK_DAYS + 1)]
+    keys = {f"digest:{day.isoformat()}:{p}" for day in days for p in staff}
+    if not keys:
+        return None
+    found = ctx.session.exec(
+        select(Notice.idempotency_key).where(
+            one_of(ctx.session, col(Notice.idempotency_key), keys)
+        )
+    ).all()
+    return max((date.fromisoformat(key.split(":")[1]) for key in found), default=None)
+
+
 @dataclass
 class _Open:
     """A lead assignment still owing its reply, as the digest lists it."""
@@ -936,10 +955,13 @@ class _Digest:
         session = ctx.session
         today = ctx.today
         rules = ctx.rules
-        # New since the last working day's digest, up to today's: each is listed once.
+        self.told = _Told(ctx)
+        # New since the last digest staff were sent (the last working day's, unless the bot
+        # was down that day), up to today's: each is listed once.
+        last = _last_digest_day(ctx, self.told.people(Role.STAFF))
         since = as_utc(
             datetime.combine(
-                ctx.calendar.previous_workday(today), rules.digest_at, tzinfo=rules.tz
+                last or ctx.calendar.previous_workday(today), rules.digest_at, tzinfo=rules.tz
             )
         )
         until = as_utc(datetime.combine(today, rules.digest_at, tzinfo=rules.tz))
@@ -999,7 +1021,6 @@ class _Digest:
             ).all()
         )
         self.units = dict(session.exec(select(Unit.id, Unit.name)).all())
-        self.told = _Told(ctx)
         self.told.load_names(
             [p.proposer_id for p in self.new + self.awaiting_review]
             + [person for _, missing in self.unrated for person in missing]
@@ -1147,7 +1168,8 @@ class _Digest:
 @sweep(DIGEST)
 def digest(ctx: Ctx) -> None:
     """The daily digest, on working days from ``digest_time``: staff read everything (new
-    submissions between the last working day's digest time and today's, proposals awaiting review, replies
+    submissions since the digest time of the last day they were sent one, the last working
+    day unless the bot was down then, up to today's; proposals awaiting review, replies
     awaiting review, due within five working days, overdue, delivered but unrated, people
     the bot cannot reach, notices that failed); supervisors read their unit's key proposals.
     One per person per date; nothing is sent to someone with nothing to read."""
