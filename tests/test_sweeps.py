@@ -229,6 +229,36 @@ def test_an_extended_due_date_gets_its_own_reminders(sw, story, world):
     assert told == {d("2026-10-21"): ["handler_tr"], d("2026-10-27"): ["handler_tr"]}
 
 
+def test_more_time_granted_to_a_unit_over_a_month_late_runs_a_month_from_the_grant(
+    sw, story, world
+):
+    """The reply was due 30 September; on Thursday 12 November, six weeks late, the unit
+    asks for more time and staff grant it. A month from the old due date has passed too,
+    so the month runs from today: due Monday 14 December (12 December is a Saturday). The
+    daily overdue notices stop, and the unit is reminded before the new date."""
+    pid = story.filed()
+    [lead] = assign(story, pid, d("2026-09-30"))
+    story.run(world.handler_edu, assignments.accept, lead)
+    assert sw.who(
+        [n for n in sw.run_twice("overdue", d("2026-11-12"), 0, 5) if n.kind == "overdue"]
+    ) == ["handler_edu", "handler_edu2"]
+
+    sw.at(d("2026-11-12"), 10)
+    story.run(world.handler_edu, assignments.request_extension, lead, "需协调多个部门")
+    granted = story.run(world.staff, assignments.grant_extension, lead)
+
+    assert granted.due_date == d("2026-12-14")
+    [extended] = {n.text for n in sw.notices("extended")}
+    assert extended == (
+        "第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》的办理期限已由2026年9月30日"
+        "延至2026年12月14日。"
+    )
+    assert sw.calendar_of("overdue", "2026-11-13", "2026-12-14", "overdue") == {}
+    told = sw.calendar_of("due_reminders", "2026-11-13", "2026-12-15", "due_soon")
+    unit = ["handler_edu", "handler_edu2"]
+    assert told == {d("2026-11-23"): unit, d("2026-12-07"): unit, d("2026-12-11"): unit}
+
+
 # ---------------------------------------------------------------- overdue and escalation
 
 
