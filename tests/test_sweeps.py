@@ -229,6 +229,36 @@ def test_an_extended_due_date_gets_its_own_reminders(sw, story, world):
     assert told == {d("2026-10-21"): ["handler_tr"], d("2026-10-27"): ["handler_tr"]}
 
 
+def test_more_time_granted_to_a_unit_over_a_month_late_runs_a_month_from_the_grant(
+    sw, story, world
+):
+    """The reply was due 30 September; on Thursday 12 November, six weeks late, the unit
+    asks for more time and staff grant it. A month from the old due date has passed too,
+    so the month runs from today: due Monday 14 December (12 December is a Saturday). The
+    daily overdue notices stop, and the unit is reminded before the new date."""
+    pid = story.filed()
+    [lead] = assign(story, pid, d("2026-09-30"))
+    story.run(world.handler_edu, assignments.accept, lead)
+    assert sw.who(
+        [n for n in sw.run_twice("overdue", d("2026-11-12"), 0, 5) if n.kind == "overdue"]
+    ) == ["handler_edu", "handler_edu2"]
+
+    sw.at(d("2026-11-12"), 10)
+    story.run(world.handler_edu, assignments.request_extension, lead, "需协调多个部门")
+    granted = story.run(world.staff, assignments.grant_extension, lead)
+
+    assert granted.due_date == d("2026-12-14")
+    [extended] = {n.text for n in sw.notices("extended")}
+    assert extended == (
+        "第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》的办理期限已由2026年9月30日"
+        "延至2026年12月14日。"
+    )
+    assert sw.calendar_of("overdue", "2026-11-13", "2026-12-14", "overdue") == {}
+    told = sw.calendar_of("due_reminders", "2026-11-13", "2026-12-15", "due_soon")
+    unit = ["handler_edu", "handler_edu2"]
+    assert told == {d("2026-11-23"): unit, d("2026-12-07"): unit, d("2026-12-11"): unit}
+
+
 # ---------------------------------------------------------------- overdue and escalation
 
 
@@ -845,6 +875,34 @@ def test_no_digest_on_a_sunday_or_during_the_holiday_and_one_on_the_adjusted_sat
     assert "新提交提案" not in saturday.text and "待审查提案 1 件" in saturday.text
 
 
+def test_after_a_day_without_a_digest_the_next_one_lists_what_that_day_would_have(
+    sw, story, world
+):
+    """The bot is down all of Wednesday 14 October: no digest that day. Thursday's lists
+    as new everything submitted since Tuesday's digest, the proposal staff filed on
+    Tuesday afternoon too, and nothing Tuesday's digest already listed."""
+    sw.at(d("2026-10-12"), 15)
+    story.submitted(title="关于增设社区老年食堂的建议")
+    [tuesday, _] = sw.run_twice("digest", d("2026-10-13"), 9, 0)
+    assert "· 《关于增设社区老年食堂的建议》（林晓）" in tuesday.text.split("待审查")[0]
+
+    sw.at(d("2026-10-13"), 15)
+    story.filed(title="关于规范共享单车停放的建议")  # submitted and filed on Tuesday
+    sw.at(d("2026-10-14"), 10)
+    story.submitted(title="关于加强校园周边食品安全监管的建议")
+
+    [thursday, _] = sw.run_twice("digest", d("2026-10-15"), 9, 0)
+    assert thursday.text.split("\n")[:4] == [
+        "示范区政协提案工作日报（2026年10月15日）",
+        "新提交提案 2 件：",
+        "· 《关于规范共享单车停放的建议》（林晓）",
+        "· 《关于加强校园周边食品安全监管的建议》（林晓）",
+    ]
+    # Friday's runs as usual: from Thursday's digest on, nothing new.
+    [friday, _] = sw.run_twice("digest", d("2026-10-16"), 9, 0)
+    assert "新提交提案" not in friday.text
+
+
 def test_a_long_list_is_cut_short_with_how_many_more(sw, story, world):
     sw.at(d("2026-10-10"), 10)
     for i in range(7):
@@ -892,6 +950,95 @@ def test_running_every_sweep_every_half_hour_writes_each_notice_once(sw, story, 
         "09:05": {"digest": 2},  # staff; the supervisor has nothing to read
     }
     assert len(rounds) == 48
+
+
+def _round(sw, day: date, hour: int, minute: int = 5) -> list[Notice]:
+    """Every sweep once at this local time; the notices written."""
+    before = sw.last_notice()
+    sw.at(day, hour, minute)
+    with sw.db.session() as session:
+        sweeps.run_all(sw.wf.ctx(session, None))
+    return sw.notices(after=before)
+
+
+def _said(sw, notices: list[Notice]) -> list[tuple[str, str, datetime]]:
+    """(kind, who, when it may go out, local time) of each notice."""
+    return sorted((n.kind, sw.names[n.person_id], local(n.not_before)) for n in notices)
+
+
+def test_back_on_the_evening_before_the_holiday_the_bot_says_nothing_during_it(sw, story, world):
+    """Everything ran until Tuesday 29 September. On Wednesday 30 September, the last working
+    day before the National Day holiday, the bot is down until 22:00, in the quiet hours:
+    what it writes then would go out on the holiday morning. The rating window that ended on
+    the 29th is closed at once, and staff are told on Thursday 8 October at 08:00, when the
+    unit due on the 8th is also reminded; the day's overdue notice and digest are left to
+    the 8th, which has its own."""
+    sw.at(d("2026-09-08"), 10)
+    rated, _, _ = story.delivered(title="关于增加城区公共停车位的建议")  # rated by 29 September
+    sw.at(d("2026-09-14"), 10)
+    late = story.filed(title="关于完善农村客运班线的建议")
+    soon = story.filed(title="关于增设社区老年食堂的建议")
+    for pid, due in ((late, "2026-09-28"), (soon, "2026-10-08")):
+        [lead] = assign(story, pid, d(due))
+        story.run(world.handler_edu, assignments.accept, lead)
+    for day in days("2026-09-28", "2026-09-29"):
+        _round(sw, day, 0)
+        _round(sw, day, 9)
+
+    evening = _round(sw, d("2026-09-30"), 22)
+
+    morning = datetime(2026, 10, 8, 8, 0, tzinfo=BEIJING)
+    assert _said(sw, evening) == [
+        ("due_soon", "handler_edu", morning),
+        ("due_soon", "handler_edu2", morning),
+        ("ratings_not_given", "staff", morning),
+        ("ratings_not_given", "staff2", morning),
+    ]
+    [reminder, _] = [n for n in evening if n.kind == "due_soon"]
+    assert "答复期限为2026年10月8日，还有 1 个工作日到期" in reminder.text
+    with sw.db.read_session() as session:
+        assert session.exec(
+            select(Rating.person_id).where(Rating.proposal_id == rated, Rating.not_given)
+        ).all() == [world.member]
+    for day in days("2026-10-01", "2026-10-07"):
+        assert _round(sw, day, 0) + _round(sw, day, 9) == [], day
+
+    thursday = _round(sw, d("2026-10-08"), 0) + _round(sw, d("2026-10-08"), 9)
+    assert [(kind, who) for kind, who, _ in _said(sw, thursday)] == [
+        ("digest", "staff"),
+        ("digest", "staff2"),
+        ("overdue", "handler_edu"),
+        ("overdue", "handler_edu2"),
+        ("overdue_escalated", "staff"),
+        ("overdue_escalated", "staff2"),
+    ]
+
+
+def test_back_late_on_a_working_day_the_bot_leaves_the_days_reminders_to_the_next(
+    sw, story, world
+):
+    """Down from Monday 12 October at noon to Tuesday 13 October at 22:00: Tuesday's overdue
+    notice would go out on Wednesday morning beside Wednesday's own, so it is not written;
+    Wednesday's first round tells the unit once, and the digest lists what Tuesday's would
+    have."""
+    pid = story.filed()
+    [lead] = assign(story, pid, d("2026-10-09"))
+    story.run(world.handler_edu, assignments.accept, lead)
+    _round(sw, d("2026-10-12"), 0)
+    _round(sw, d("2026-10-12"), 9)
+    sw.at(d("2026-10-12"), 15)
+    story.submitted(title="关于增设社区老年食堂的建议")
+
+    assert _round(sw, d("2026-10-13"), 22) == []
+
+    wednesday = _round(sw, d("2026-10-14"), 0)
+    assert [(kind, who) for kind, who, _ in _said(sw, wednesday)] == [
+        ("overdue", "handler_edu"),
+        ("overdue", "handler_edu2"),
+    ]
+    assert "现已逾期 4 个工作日" in wednesday[0].text
+    [digest, _] = _round(sw, d("2026-10-14"), 9)
+    assert "新提交提案 1 件" in digest.text
 
 
 # ---------------------------------------------------------------- stored files

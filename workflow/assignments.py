@@ -586,7 +586,8 @@ def _open_request_or_refuse(ctx: Ctx, assignment_id: int) -> None:
 
 
 def grant_extension(ctx: Ctx, assignment_id: int) -> Assignment:
-    """同意延期: staff grant a unit's open request, by the extension the rules allow."""
+    """同意延期: staff grant a unit's open request, by the extension the rules allow (from
+    the due date, or from today once it has passed)."""
     assignment, proposal = _begin(ctx, "extend", assignment_id)
     _guard(ctx, "extend", assignment, proposal)
     _open_request_or_refuse(ctx, assignment_id)
@@ -637,7 +638,11 @@ def _extend(
 ) -> Assignment:
     note = check_text(note, "说明", max_chars=1000, required=False) or None
     if due_date is None:
-        due_date = ctx.calendar.add_months(assignment.due_date, ctx.rules.reply_extension_months)
+        # The extension runs from the due date, or from today once that has passed: a unit
+        # granted more time after its due date gets the whole extension, not what is left of
+        # it (nothing at all, were it over an extension late).
+        start = max(assignment.due_date, ctx.today)
+        due_date = ctx.calendar.add_months(start, ctx.rules.reply_extension_months)
     if due_date <= assignment.due_date or due_date <= ctx.today:
         raise InvalidInput("新的期限必须晚于原期限（{due}）和今天。", due=assignment.due_date)
     before = assignment.due_date

@@ -48,6 +48,16 @@ class Rules:
         return time.fromisoformat(self.digest_time)
 
     @property
+    def quiet_starts_at(self) -> time:
+        return time.fromisoformat(self.quiet_hours_start)
+
+    def quiet_evening(self, at: time) -> bool:
+        """Whether ``at`` lies in the quiet hours before midnight (when they span it): a
+        notice written then goes out the next morning."""
+        start, end = self.quiet_starts_at, self.day_starts_at
+        return start > end and at >= start
+
+    @property
     def day_starts_at(self) -> time:
         """When the quiet hours end: the earliest a notice written on a holiday is sent."""
         return time.fromisoformat(self.quiet_hours_end)

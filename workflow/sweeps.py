@@ -16,7 +16,10 @@ record someone else changed meanwhile is skipped and the rest go on.
 
 Reminders and escalations go out on working days only. Changes that fall due on a holiday
 are made on time, and the notices they write wait until the next working day's morning (the
-end of the quiet hours).
+end of the quiet hours); so does what a sweep writes in the evening quiet hours before a day
+off. Reminders said once a day or once a week are not written in the evening quiet hours at
+all (the bot was down until then): they would go out the next morning beside that day's
+own, and the next working day's run says them instead.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ DUE_DATE_MOVES = ("assignment_extend", "assignment_rehandle")
 DIGEST = "digest"
 DIGEST_DUE_WITHIN_WORKDAYS = 5  # the digest's "due soon" section
 DIGEST_LIST_MAX = 5  # items listed under each count
+# How far back the digest looks for the last one staff were sent: its "new" list begins
+# there, so that a day the bot was down is not left out.
+DIGEST_LOOKBACK_DAYS = 31
 ESCALATION_LIST_MAX = 10  # overdue proposals listed in one escalation
 NOT_GIVEN_LIST_MAX = 20  # proposals listed in one notice of ratings recorded as not given
 ORPHAN_FILE_DAYS = 7  # stored files no record refers to are deleted after this
@@ -120,16 +126,33 @@ def run_all(ctx: Ctx) -> dict[str, int]:
 # ---------------------------------------------------------------- helpers
 
 
+def _quiet_evening(ctx: Ctx) -> bool:
+    """Whether it is the evening part of the quiet hours: what is written now goes out the
+    next morning."""
+    return ctx.rules.quiet_evening(ctx.local(ctx.now).time())
+
+
 def _next_working_morning(ctx: Ctx) -> datetime | None:
-    """None on a working day; otherwise the next working day at the end of the quiet hours."""
-    if ctx.calendar.is_workday(ctx.today):
+    """None if a notice written now goes out on a working day (today, or tomorrow morning
+    in the evening quiet hours); otherwise the next working day at the end of the quiet
+    hours."""
+    day = ctx.today + timedelta(days=1) if _quiet_evening(ctx) else ctx.today
+    if ctx.calendar.is_workday(day):
         return None
-    day = ctx.calendar.next_workday(ctx.today)
+    day = ctx.calendar.next_workday(day)
     return as_utc(datetime.combine(day, ctx.rules.day_starts_at, tzinfo=ctx.rules.tz))
 
 
 def _workday(ctx: Ctx) -> bool:
     return ctx.calendar.is_workday(ctx.today)
+
+
+def _daily(ctx: Ctx) -> bool:
+    """Whether the reminders said once a day or once a week are written now: on a working
+    day, until the evening quiet hours begin. Written later (the bot was down until then),
+    one would go out the next morning beside the next working day's own, or on a day off;
+    the next working day's run says it instead."""
+    return _workday(ctx) and not _quiet_evening(ctx)
 
 
 def _week(day: date) -> str:
@@ -597,7 +620,7 @@ def overdue(ctx: Ctx) -> None:
     after an extension, or newly theirs to watch: made staff by a roster import, say; a
     day the bot was down is caught up). A notice of one proposal names it; one of several
     lists them, the longest overdue first."""
-    if not _workday(ctx):
+    if not _daily(ctx):
         return
     told = _Told(ctx)
     staff = told.people(Role.STAFF)
@@ -784,7 +807,7 @@ def first_contact(ctx: Ctx) -> None:
 def opinion_overdue(ctx: Ctx) -> None:
     """A co-handling unit's opinion not in by its due date: that unit and the lead unit are
     reminded, once a week while it is missing."""
-    if not _workday(ctx):
+    if not _daily(ctx):
         return
     week = _week(ctx.today)
     late = [(a, p) for a, p in _open_assignments(ctx, "co") if a.due_date < ctx.today]
@@ -870,7 +893,7 @@ def rating_reminders(ctx: Ctx) -> None:
 def review_backlog(ctx: Ctx) -> None:
     """Proposals awaiting review longer than ``review_backlog_workdays``: staff are told,
     once per proposal per working day."""
-    if not _workday(ctx):
+    if not _daily(ctx):
         return
     told = _Told(ctx)
     staff = told.people(Role.STAFF)
@@ -902,6 +925,22 @@ def review_backlog(ctx: Ctx) -> None:
 
 
 # ---------------------------------------------------------------- the daily digest
+
+
+def _last_digest_day(ctx: Ctx, staff: list[int]) -> date | None:
+    """The last day before today, within ``DIGEST_LOOKBACK_DAYS``, on which staff were sent
+    a digest; None if none was. One read of the outbox by its unique keys (a digest's key
+    names its day)."""
+    days = [ctx.today - timedelta(days=n) for n in range(1, DIGEST_LOOKBACK_DAYS + 1)]
+    keys = {f"digest:{day.isoformat()}:{p}" for day in days for p in staff}
+    if not keys:
+        return None
+    found = ctx.session.exec(
+        select(Notice.idempotency_key).where(
+            one_of(ctx.session, col(Notice.idempotency_key), keys)
+        )
+    ).all()
+    return max((date.fromisoformat(key.split(":")[1]) for key in found), default=None)
 
 
 @dataclass
@@ -936,10 +975,13 @@ class _Digest:
         session = ctx.session
         today = ctx.today
         rules = ctx.rules
-        # New since the last working day's digest, up to today's: each is listed once.
+        self.told = _Told(ctx)
+        # New since the last digest staff were sent (the last working day's, unless the bot
+        # was down that day), up to today's: each is listed once.
+        last = _last_digest_day(ctx, self.told.people(Role.STAFF))
         since = as_utc(
             datetime.combine(
-                ctx.calendar.previous_workday(today), rules.digest_at, tzinfo=rules.tz
+                last or ctx.calendar.previous_workday(today), rules.digest_at, tzinfo=rules.tz
             )
         )
         until = as_utc(datetime.combine(today, rules.digest_at, tzinfo=rules.tz))
@@ -999,7 +1041,6 @@ class _Digest:
             ).all()
         )
         self.units = dict(session.exec(select(Unit.id, Unit.name)).all())
-        self.told = _Told(ctx)
         self.told.load_names(
             [p.proposer_id for p in self.new + self.awaiting_review]
             + [person for _, missing in self.unrated for person in missing]
@@ -1147,12 +1188,15 @@ class _Digest:
 @sweep(DIGEST)
 def digest(ctx: Ctx) -> None:
     """The daily digest, on working days from ``digest_time``: staff read everything (new
-    submissions between the last working day's digest time and today's, proposals awaiting review, replies
+    submissions since the digest time of the last day they were sent one, the last working
+    day unless the bot was down then, up to today's; proposals awaiting review, replies
     awaiting review, due within five working days, overdue, delivered but unrated, people
     the bot cannot reach, notices that failed); supervisors read their unit's key proposals.
     One per person per date; nothing is sent to someone with nothing to read."""
     if not _workday(ctx) or ctx.local(ctx.now).time() < ctx.rules.digest_at:
         return
+    if not _daily(ctx) and not ctx.rules.quiet_evening(ctx.rules.digest_at):
+        return  # late (the bot was down): the next digest lists what this one would have
     facts = _Digest(ctx)
     told = facts.told
     key = ctx.today.isoformat()
