@@ -10,7 +10,7 @@ from storage.models import Conversation
 from tests.chat import Chat
 from tests.factories import Story
 from tests.snapshot import snapshot
-from workflow import proposals
+from workflow import proposals, sweeps
 
 APOLOGY = "出了问题"
 
@@ -92,7 +92,7 @@ async def test_search_finds_disclosed_filed_proposals_only(db, wf, world, chat_a
 
 
 async def test_search_by_jieba_tokens_and_no_contact_details_for_the_public(
-    db, wf, world, chat_as
+    db, wf, world, chat_as, clock
 ):
     Story(db, wf, world).delivered()
     outsider = chat_as(world.outsider)
@@ -100,7 +100,16 @@ async def test_search_by_jieba_tokens_and_no_contact_details_for_the_public(
     await outsider.send("小学交通")  # no such phrase; its words are in the title
     assert "找到 1 件" in outsider.said
     await outsider.tap("第〔1〕号")
-    assert "答复类别:(B)类" in outsider.said
+    # delivered to its signers, not yet published: the public learns only that it is answered
+    assert "答复:已答复，公开后可在此查看" in outsider.said
+    assert "答复类别" not in outsider.said and "收悉" not in outsider.said
+    clock.advance(days=40)  # past 20 working days (the National Day week between)
+    with db.session() as session:
+        assert sweeps.SWEEPS["publication"](wf.ctx(session, None)) > 0
+    await start_search(outsider)
+    await outsider.send("小学交通")
+    await outsider.tap("第〔1〕号")
+    assert "答复类别:(B)类" in outsider.said and "收悉" in outsider.said
     assert "0839-8620101" not in outsider.said and "联系人" not in outsider.said
 
     handler = chat_as(world.handler_health)  # anyone bound may search

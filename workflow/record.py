@@ -194,7 +194,11 @@ def render_record(
     reply = delivered_reply(ctx, proposal) if handling.assigned_at is not None else None
     if reply is None and not public and proposal.status == ProposalStatus.REPLIED:
         lines.append(say(label("答复:已提交，待督办审核")))
-    if reply is not None:
+    if reply is not None and public and not handling.published:
+        # the public reads a disclosed reply once it is published (PUBLICATION_WORKDAYS
+        # after delivery), as the signers are told; until then only that there is one
+        lines.append(say(label("答复:已答复，公开后可在此查看")))
+    elif reply is not None:
         lines += _reply_lines(ctx, handling, reply, lead_name, public, say)
         lines += _rating_lines(ctx, proposal, reply, public, say)
     if proposal.number:
