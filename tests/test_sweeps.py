@@ -33,6 +33,7 @@ from storage.models import (
 )
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story, World
 from workflow import assignments, attachments, invites, proposals, reach, replies, sweeps
+from workflow.calendar import WorkCalendar
 from workflow.core import notify
 from workflow.errors import InvalidTransition, PermissionDenied
 from workflow.texts import Text
@@ -913,6 +914,25 @@ def test_a_long_list_is_cut_short_with_how_many_more(sw, story, world):
     assert lines[2:8] == [f"· 《关于第{i}项民生实事的建议》（林晓）" for i in range(1, 6)] + [
         "· ……另有 2 件"
     ]
+
+
+def test_from_december_staff_are_told_when_next_years_holidays_are_unknown(sw, wf, world):
+    """chinesecalendar 1.11.0 has no 2027: from December the digest says so every working
+    day (deadlines and reminders there would count Monday to Friday) until the package or the
+    holidays file brings the year in."""
+    assert sw.run_twice("digest", d("2026-11-30")) == []  # November: not yet
+    new = sw.run_twice("digest", d("2026-12-01"))
+    assert sw.who(new) == ["staff", "staff2"]  # supervisors have nothing to do about it
+    assert new[0].text == "\n".join(
+        [
+            "示范区政协提案工作日报（2026年12月1日）",
+            "尚无2027年的节假日安排，暂按周一至周五计算工作日：期限、提醒和评价期可能落在"
+            "节假日。请升级 chinesecalendar，或由管理员把放假和调休日写入节假日文件"
+            "（PROPOSALBOT_HOLIDAYS_FILE）。",
+        ]
+    )
+    wf.calendar = WorkCalendar({d("2027-01-01"): False})  # a holidays file listing 2027
+    assert sw.run_twice("digest", d("2026-12-02")) == []
 
 
 def test_nobody_is_sent_an_empty_digest(sw, world):

@@ -1122,6 +1122,16 @@ class _Digest:
             sections.append(
                 Text("发送失败的消息 {n} 条，收件人：{names}", n=len(self.failed), names=names)
             )
+        unknown = self._years_without_holidays()
+        if unknown:
+            sections.append(
+                Text(
+                    "尚无{years}年的节假日安排，暂按周一至周五计算工作日：期限、提醒和评价期"
+                    "可能落在节假日。请升级 chinesecalendar，或由管理员把放假和调休日写入"
+                    "节假日文件（PROPOSALBOT_HOLIDAYS_FILE）。",
+                    years="、".join(str(year) for year in unknown),
+                )
+            )
         present = [s for s in sections if s is not None]
         if not present:
             return None
@@ -1131,6 +1141,13 @@ class _Digest:
             date=self.ctx.today,
         )
         return _lines([title, *present])
+
+    def _years_without_holidays(self) -> list[int]:
+        """This year, and from December the next, when the calendar does not know their
+        holidays (deadlines there count Monday to Friday)."""
+        today = self.ctx.today
+        years = [today.year, today.year + 1] if today.month == 12 else [today.year]
+        return [year for year in years if year <= 9999 and not self.ctx.calendar.covers(year)]
 
     def for_supervisor(self, unit_id: int) -> Text | None:
         present = [
