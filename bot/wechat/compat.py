@@ -68,6 +68,7 @@ from wechaty_puppet import PuppetOptions  # noqa: E402  (after the urllib3 shim)
 PuppetOptions.__hash__ = object.__hash__  # type: ignore[assignment,method-assign]
 
 import wechaty  # noqa: E402, F401  (after both shims: the point of this module)
+import wechaty_puppet_service  # noqa: E402, F401  (its loggers made now, to be adopted)
 
 _WECHATY_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 
