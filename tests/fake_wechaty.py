@@ -191,6 +191,15 @@ class WeChatPerson:
         text, self.seen = "\n".join(texts[self.seen :]), len(texts)
         return text
 
+    async def expect(self, text: str) -> None:
+        """Wait until the bot says ``text`` (a notice the dispatcher sends on its own)."""
+        try:
+            await self.wechat.wait_until(lambda: text in self.said)
+        except AssertionError:
+            raise AssertionError(f"the bot did not say {text!r}; it said:\n{self.said}") from None
+        await self.wechat.idle()
+        self.new()
+
     def files(self) -> list[Said]:
         return [s for s in self.wechat.puppet.said if s.to == self.contact_id and s.file_name]
 
@@ -198,6 +207,12 @@ class WeChatPerson:
         message_id = self.wechat.puppet.emit_message(self.contact_id, text=text, **kw)
         await self.wechat.settle(expect, self)
         return message_id
+
+    async def ask(self, text: str) -> str:
+        """Send a text; what the bot answered to it."""
+        before = len(self.wechat.puppet.texts_to(self.contact_id))
+        await self.send(text)
+        return "\n".join(self.wechat.puppet.texts_to(self.contact_id)[before:])
 
     async def send_file(
         self, name: str, data: bytes, *, image: bool = False, expect: str | None = None
@@ -214,12 +229,21 @@ class WeChatPerson:
         return message_id
 
     def choose(self, label: str) -> str:
-        """The number of the choice whose line holds ``label`` in the bot's last question
-        that listed numbered choices."""
+        """The number of the choice ``label`` (its whole label, else the first that holds
+        it) in the bot's last question that listed numbered choices."""
         for text in reversed(self.wechat.puppet.texts_to(self.contact_id)):
+            numbered = []
             for line in text.splitlines():
                 head, dot, rest = line.partition(". ")
-                if dot and head.isdigit() and label in rest:
+                if dot and head.isdigit():
+                    numbered.append((head, rest))
+            if not numbered:
+                continue
+            for head, rest in numbered:
+                if rest == label:
+                    return head
+            for head, rest in numbered:
+                if label in rest:
                     return head
         raise AssertionError(f"no numbered choice {label!r} in:\n{self.said[-1500:]}")
 
@@ -241,12 +265,21 @@ class WeChatPerson:
         await self.send(self.code(label), expect)
 
 
+def forget_emitted_ids() -> None:
+    """What a new process starts with: Wechaty remembers, in memory only, the ids of the
+    messages it emitted, and drops one emitted again."""
+    from wechaty.utils.async_helper import SingleIdContainer
+
+    SingleIdContainer._instance = None
+
+
 class FakeWeChat:
     """The fake WeChat and the people on it; ``channel`` is the bot under test once it runs."""
 
     def __init__(self) -> None:
         self.puppet = FakePuppet()
         self.channel = None  # set by the harness: the running WechatChannel
+        self.handled_before = 0  # by the bots that ran before it
 
     def person(self, contact_id: str, name: str) -> WeChatPerson:
         self.puppet.add_contact(contact_id, name)
@@ -277,7 +310,8 @@ class FakeWeChat:
             await asyncio.sleep(0.01)
 
     def handled(self) -> int:
-        return self.channel.finished if self.channel is not None else 0
+        """Messages the bots that ran on this fake WeChat have handled (ignored included)."""
+        return self.handled_before + (self.channel.finished if self.channel is not None else 0)
 
     async def settle(self, expect: str | None, who: WeChatPerson | None = None) -> None:
         if expect is not None and who is not None:
@@ -321,4 +355,5 @@ async def running(app, wechat: FakeWeChat, **options) -> AsyncIterator[FakeWeCha
     finally:
         stop.set()
         await asyncio.wait_for(task, TIMEOUT)
+        wechat.handled_before = wechat.handled()
         wechat.channel = None
