@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from pyee import AsyncIOEventEmitter
 from wechaty_puppet import FileBox, MessageType, Puppet
+from wechaty_puppet.exceptions import WechatyPuppetGrpcError
 from wechaty_puppet.schemas.event import EventMessagePayload
 from wechaty_puppet.schemas.types import (
     ContactPayload,
@@ -57,6 +58,9 @@ class FakePuppet(Puppet):
         self.said: list[Said] = []
         self.echo_own = echo_own  # WeChat shows the bot its own messages too
         self.started = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self.starts = 0
+        self.fail_starts = 0  # the next starts that fail (the service cannot be reached)
         self.fail_sends = 0  # the next sends that fail (a network fault)
         self.add_contact(BOT_ID, "提案通")
 
@@ -108,10 +112,25 @@ class FakePuppet(Puppet):
         return len(self.events.listeners(event_name))
 
     async def start(self) -> None:
+        """Like the puppet service: listens for events until stopped."""
+        self.starts += 1
+        if self.fail_starts:
+            self.fail_starts -= 1
+            raise WechatyPuppetGrpcError("can't fetch endpoint from chatie server")
+        self._stopped = asyncio.Event()
         self.started.set()
+        await self._stopped.wait()
 
     async def stop(self) -> None:
         self.events.remove_all_listeners()
+        self.started.clear()
+        self._stopped.set()
+
+    def drop_connection(self) -> None:
+        """The event stream ends, as when the connection to the service is lost."""
+        self.events.remove_all_listeners()
+        self.started.clear()
+        self._stopped.set()
 
     def self_id(self) -> str:
         return BOT_ID

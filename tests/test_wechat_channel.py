@@ -368,3 +368,21 @@ def _state(db, notice_id) -> str:
     with db.read_session() as session:
         notice = session.get(Notice, notice_id)
         return notice.state if notice is not None else ""
+
+
+async def test_the_bot_connects_again_when_the_puppet_service_fails_or_drops(
+    app, db, wf, world, caplog
+):
+    wechat = FakeWeChat()
+    wechat.puppet.fail_starts = 2  # the service cannot be reached at first
+    async with running(app, wechat, reconnect_seconds=0.05):
+        member = bound(db, wf, wechat, world.member, "wxid_linxiao", "林晓")
+        await member.send("/menu", expect="请选择要办理的事项")
+        assert wechat.puppet.starts == 3
+        wechat.puppet.drop_connection()  # the connection to the service is lost
+        await wechat.wait_until(wechat.puppet.started.is_set)
+        await member.send("/cancel", expect="已取消")
+        assert wechat.puppet.starts == 4
+    assert caplog.text.count("could not reach the Wechaty puppet service") == 2
+    assert "WechatyPuppetGrpcError" in caplog.text and "Traceback" not in caplog.text
+    assert "event stream ended; reconnecting" in caplog.text

@@ -85,6 +85,7 @@ class WechatChannel:
     send_interval: float = 1.5  # seconds between two messages the bot sends, at least
     on_handled: Callable[[], None] | None = None  # e.g. wake the notice dispatcher
     text_limit: int = TEXT_LIMIT
+    reconnect_seconds: float = 5.0  # the first wait before connecting to the puppet again
     bot: Wechaty = field(init=False)
     finished: int = field(init=False, default=0)  # messages whose handling has ended
     _locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
@@ -92,6 +93,7 @@ class WechatChannel:
     _send_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
     _last_send: float | None = field(init=False, default=None)
     _running: asyncio.Task | None = field(init=False, default=None)
+    _stopping: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         # The scheduler Wechaty's plugins would use: one in memory (its default keeps a
@@ -102,20 +104,54 @@ class WechatChannel:
 
     # ------------------------------------------------------------- life
     async def __aenter__(self) -> WechatChannel:
-        # Wechaty's start() returns only when the puppet's event stream ends: it runs on.
-        self._running = asyncio.create_task(self.bot.start(), name="wechaty")
+        self._stopping = False
+        self._running = asyncio.create_task(self._keep_connected(), name="wechaty")
         await asyncio.sleep(0)
         return self
 
     async def __aexit__(self, *exc_info) -> None:
+        self._stopping = True
         try:
-            await self.bot.stop()
+            await self.puppet.stop()  # its event stream ends: _keep_connected returns
         except Exception:
             log.warning("the Wechaty puppet did not stop cleanly", exc_info=True)
-        if self._running is not None and not self._running.done():
-            self._running.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._running
+        if self._running is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._running, 5.0)
+
+    async def _keep_connected(self) -> None:
+        """Wechaty's own ``start()``, without what it does on a failure: on some it stops
+        the whole event loop, on others it waits a minute and calls itself again. Here
+        the puppet's event stream (which runs until the connection ends) is started again
+        after a growing wait, whatever ended it, until the channel stops."""
+        delay = self.reconnect_seconds
+        while not self._stopping:
+            try:
+                await self.bot.init_puppet()
+                await self.bot.init_puppet_event_bridge(self.puppet)
+                self.bot.started = True
+                await self.puppet.start()  # returns when its event stream ends
+                delay = self.reconnect_seconds
+                if self._stopping:
+                    return
+                log.warning("the Wechaty puppet service's event stream ended; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The service's messages carry no token (and the log redacts it anyway).
+                log.error(
+                    "could not reach the Wechaty puppet service (%s: %s); trying again in %g s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+            self.bot.started = False
+            with contextlib.suppress(Exception):
+                await self.puppet.stop()
+            if self._stopping:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 300.0)
 
     # ------------------------------------------------------------- incoming
     async def _on_message(self, msg: Message) -> None:
@@ -134,6 +170,7 @@ class WechatChannel:
         if not payload.from_id or payload.from_id == self._self_id():
             return  # the bot's own (sent from this account), or no sender
         talker = msg.talker()
+        await talker.ready()
         if talker.payload is not None and talker.payload.type == ContactType.CONTACT_TYPE_OFFICIAL:
             return  # an official account's push, not a person
         if payload.type in IGNORED_TYPES:
@@ -207,10 +244,17 @@ class WechatChannel:
         await self._send_safely(sender.external_id, outs, handled.locale)
 
     async def _answer_alone(
-        self, key: str, record: dict, contact_id: str, text: str, **params: Any
+        self,
+        key: str,
+        record: dict,
+        contact_id: str,
+        text: str,
+        state: str = "done",
+        **params: Any,
     ) -> None:
-        """Answer a message the engine does not see, once: nothing of it is applied."""
-        if not await asyncio.to_thread(intake.record, self.app.db, key, record):
+        """Answer a message the engine does not see, once: nothing of it is applied (kept
+        ``failed`` when it could not be handled, as a file that could not be fetched)."""
+        if not await asyncio.to_thread(intake.record, self.app.db, key, record, state):
             return  # seen before: answered then
         locale = await asyncio.to_thread(self._locale_of, contact_id)
         await self._send_safely(contact_id, [Out(gettext(locale, text, **params))], locale)
@@ -235,7 +279,7 @@ class WechatChannel:
             return None
         except Exception:
             log.warning("file of WeChat message %s could not be fetched", key, exc_info=True)
-            await self._answer_alone(key, record, contact_id, FILE_UNREADABLE)
+            await self._answer_alone(key, record, contact_id, FILE_UNREADABLE, state="failed")
             return None
         name = (box.name or msg.payload.filename or "").strip() or f"file-{key[:16]}"
         mime = None
