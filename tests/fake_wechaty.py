@@ -62,6 +62,7 @@ class FakePuppet(Puppet):
         self.starts = 0
         self.fail_starts = 0  # the next starts that fail (the service cannot be reached)
         self.fail_sends = 0  # the next sends that fail (a network fault)
+        self.hang_sends = 0  # the next sends the service never answers
         self.add_contact(BOT_ID, "提案通")
 
     # ------------------------------------------------------------- the world
@@ -158,19 +159,22 @@ class FakePuppet(Puppet):
     async def message_send_text(
         self, conversation_id: str, message: str, mention_ids: list[str] | None = None
     ) -> str:
-        self._maybe_fail()
+        await self._maybe_fail()
         self.said.append(Said(conversation_id, text=message, at=time.monotonic()))
         return self._echo(conversation_id, message, MessageType.MESSAGE_TYPE_TEXT)
 
     async def message_send_file(self, conversation_id: str, file: FileBox) -> str:
-        self._maybe_fail()
+        await self._maybe_fail()
         data = base64.b64decode(file.base64)
         self.said.append(
             Said(conversation_id, file_name=file.name, file_data=data, at=time.monotonic())
         )
         return self._echo(conversation_id, "", MessageType.MESSAGE_TYPE_ATTACHMENT)
 
-    def _maybe_fail(self) -> None:
+    async def _maybe_fail(self) -> None:
+        if self.hang_sends:
+            self.hang_sends -= 1
+            await asyncio.Event().wait()
         if self.fail_sends:
             self.fail_sends -= 1
             raise ConnectionError("the puppet service did not answer")

@@ -357,6 +357,22 @@ async def test_a_notice_whose_send_failed_is_sent_again_after_its_backoff(
     await member.expect("a1. 满意")
 
 
+async def test_a_send_the_puppet_service_never_answers_fails_and_is_tried_again(
+    app, db, wf, world, clock
+):
+    wechat = FakeWeChat()
+    async with running(app, wechat, send_timeout=0.2):
+        member = bound(db, wf, wechat, world.member, "wxid_linxiao", "林晓")
+        wechat.puppet.hang_sends = 1
+        Story(db, wf, world).delivered()
+        await wechat.wait_until(lambda: _failed_once(db) is not None)
+        notice = _failed_once(db)
+        assert notice is not None and "TimeoutError" in (notice.last_error or "")
+        await member.send("/menu", expect="请选择要办理的事项")  # the channel goes on
+        clock.advance(seconds=10)
+        await member.expect("a1. 满意")
+
+
 def _failed_once(db) -> Notice | None:
     with db.read_session() as session:
         return session.exec(

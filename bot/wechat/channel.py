@@ -86,6 +86,7 @@ class WechatChannel:
     on_handled: Callable[[], None] | None = None  # e.g. wake the notice dispatcher
     text_limit: int = TEXT_LIMIT
     reconnect_seconds: float = 5.0  # the first wait before connecting to the puppet again
+    send_timeout: float = 60.0  # a send the puppet service has not answered by then failed
     bot: Wechaty = field(init=False)
     finished: int = field(init=False, default=0)  # messages whose handling has ended
     _locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
@@ -378,7 +379,8 @@ class WechatChannel:
         await self._paced(lambda: self.puppet.message_send_file(contact_id, box))
 
     async def _paced(self, send: Callable[[], Any]) -> Any:
-        """One message at a time, ``send_interval`` after the one before."""
+        """One message at a time, ``send_interval`` after the one before; one the service
+        does not answer within ``send_timeout`` fails (a notice is then tried again)."""
         loop = asyncio.get_running_loop()
         async with self._send_lock:
             if self._last_send is not None:
@@ -386,7 +388,7 @@ class WechatChannel:
                 if wait > 0:
                     await asyncio.sleep(wait)
             try:
-                return await send()
+                return await asyncio.wait_for(send(), self.send_timeout)
             finally:
                 self._last_send = loop.time()
 
