@@ -11,8 +11,10 @@ Imported before anything imports ``wechaty`` (this package's ``__init__`` does i
   accepted the default for.
 - ``telnetlib``, which Wechaty uses to see whether a port answers, left the standard library
   in Python 3.13: where it is missing, a module of that name does the same with a socket.
-- ``pyee`` must be older than 9 (``pyproject.toml``): Wechaty imports ``AsyncIOEventEmitter``
-  from ``pyee`` itself, which pyee 9 moved to ``pyee.asyncio``.
+- ``pyee`` is kept older than 9 (``pyproject.toml``): Wechaty imports ``AsyncIOEventEmitter``
+  from ``pyee`` itself, which pyee 9 moved to ``pyee.asyncio``, leaving at the old place a
+  deprecated subclass that warns each time an emitter is made (every contact, room and
+  puppet), and pyee 13 removed it (the import fails).
 
 Wechaty also writes where it should not unless told: its loggers print at INFO (every
 message's text) through handlers of their own, past the process's logging and its

@@ -8,10 +8,10 @@ valid) is kept by ``record``, alone. Wechaty itself drops an id it emitted befor
 in the memory of one process: this holds across restarts and between processes sharing
 the database.
 
-Unlike Telegram, the puppet service does not send a message again once it has emitted it:
-there is nothing to store before handling and nothing to resume at start. A message whose
-handling a crash interrupts is not applied (its transaction never committed); the person
-sees no answer and writes again.
+Unlike Telegram's updates, a message is not stored before it is handled, and nothing is
+resumed at start: the puppet service emits a message once, to whoever listens, and offers
+no way to confirm it. A message whose handling a crash interrupts is not applied (its
+transaction never committed); the person sees no answer and writes again.
 """
 
 from __future__ import annotations
