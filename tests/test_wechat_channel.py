@@ -188,6 +188,56 @@ async def test_a_rating_is_given_by_the_code_of_the_delivery_notice_even_after_a
         assert session.get(Proposal, 1).status == "closed"  # type: ignore[union-attr]
 
 
+REPLY = (
+    "经研究，我局已在城区十二所小学周边施划即停即走泊位，高峰时段安排交警值守。"
+    "下一步将会同教育部门推广错峰放学。"
+)
+
+
+async def test_a_unit_accepts_by_code_replies_by_numbers_and_the_member_rates_by_code(
+    wechat, db, wf, world
+):
+    """The second half of a proposal's life on WeChat, as tests/test_telegram_life.py plays
+    it on Telegram: every button a number or a code."""
+    member = bound(db, wf, wechat, world.member, "wxid_linxiao", "林晓")
+    staff = bound(db, wf, wechat, world.staff, "wxid_xujing", "许静")
+    edu = bound(db, wf, wechat, world.handler_edu, "wxid_gaoyuan", "高远")
+    Story(db, wf, world).assigned(co=False)  # 第〔1〕号, assigned to 区教育局
+
+    await edu.expect("回复编号办理：")
+    await edu.answer("签收", expect="已签收")
+    await edu.pick("记录沟通", expect="沟通方式")
+    await edu.pick("电话沟通", expect="沟通日期")
+    await edu.pick("今天")
+    await edu.send("电话联系林晓委员，听取了对泊位设置的意见。", expect="沟通情况已记录")
+    await edu.pick("撰写答复", expect="A类：")
+    await edu.pick("A类", expect="请发送答复正文")
+    await edu.send(REPLY, expect="已有 1 段")
+    await edu.pick("完成")
+    await edu.pick("使用我的姓名", expect="联系电话")
+    await edu.send("0839-8620301")
+    await edu.pick("使用「区教育局」")
+    await edu.pick("今天", expect="答复函预览")
+    await edu.pick("提交审核", expect="答复已提交审核（A类，第1稿）")
+
+    await staff.send("/menu", expect="请选择要办理的事项")
+    await staff.pick("答复审核", expect="第〔1〕号")
+    await staff.pick("第〔1〕号", expect="请审核这份答复")
+    await staff.pick("通过（A类）", expect="已审核通过")
+
+    await member.expect("a3. 不满意")
+    await member.answer("基本满意", expect="已记录您的评价")
+    with db.read_session() as session:
+        proposal = session.exec(select(Proposal)).one()
+        assert proposal.status == "closed"
+        ratings = session.exec(select(Rating)).all()
+        assert [(r.person_id, r.work_rating) for r in ratings] == [(world.member, "basic")]
+        # Every notice to someone bound on WeChat went out.
+        on_wechat = {world.member, world.staff, world.handler_edu}
+        pending = session.exec(select(Notice).where(Notice.state != "sent")).all()
+        assert [n for n in pending if n.person_id in on_wechat] == []
+
+
 async def test_a_forged_code_for_another_persons_notice_changes_nothing(wechat, db, wf, world):
     """A code names an action of the person it was given to; typed by someone else, it is
     not theirs (and the workflow would refuse the action anyway)."""
