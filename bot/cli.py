@@ -437,7 +437,7 @@ def run_wechat(app: App, webhook_url: str | None) -> None:
     if settings.wechaty_puppet_service_token is None:
         fail(
             "没有设置 PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN（Wechaty puppet 服务的令牌，"
-            "写入环境变量或 .env 文件；见 README「在微信上运行」）。不用账号也可以试用："
+            "写入环境变量或 .env 文件；见 README 的 Running on WeChat）。不用账号也可以试用："
             "proposalbot chat --as 姓名，或 proposalbot demo。"
         )
     out.print("提案通正在启动（微信，Wechaty puppet 服务）。按 Ctrl-C 停止。")
