@@ -59,7 +59,8 @@ class App:
 
 
 class Redact(logging.Filter):
-    """Replaces a secret (the bot token) wherever it would appear in a log line."""
+    """Replaces a secret (the bot token, the puppet service token) wherever it would appear
+    in a log line."""
 
     def __init__(self, secret: str) -> None:
         super().__init__()
@@ -76,17 +77,19 @@ def quiet_libraries(settings: Settings) -> None:
     """Keep secrets and what people send out of the logs.
 
     httpx logs every request URL, which carries the bot token; python-telegram-bot logs whole
-    updates at DEBUG, invite codes and phone numbers included.
+    updates at DEBUG, invite codes and phone numbers included. Wechaty's puppet service
+    writes its token into a warning and into the URL it fetches its endpoint from; its
+    loggers are the process's once ``bot.wechat`` is imported (``compat.adopt_loggers``).
     """
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     telegram = logging.getLogger("telegram")
     telegram.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
-    if settings.telegram_token is not None:
-        redact = Redact(settings.telegram_token.get_secret_value())
+    secrets = [settings.telegram_token, settings.wechaty_puppet_service_token]
+    for secret in (s.get_secret_value() for s in secrets if s is not None):
         for handler in logging.getLogger().handlers:
-            if not any(isinstance(f, Redact) for f in handler.filters):
-                handler.addFilter(redact)
+            if not any(isinstance(f, Redact) and f.secret == secret for f in handler.filters):
+                handler.addFilter(Redact(secret))
 
 
 def build_app(settings: Settings | None = None) -> App:

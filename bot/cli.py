@@ -386,14 +386,23 @@ def run(
         help="webhook 密钥，Telegram 每次推送都带上并被核对"
         "（默认取 PROPOSALBOT_TELEGRAM_WEBHOOK_SECRET，未设置则随机生成）",
     ),
+    channel: str | None = typer.Option(
+        None, help="telegram 或 wechat（默认取 PROPOSALBOT_CHANNEL，未设置为 telegram）"
+    ),
 ) -> None:
-    """运行机器人：Telegram（长轮询，或 --webhook-url 时用 webhook）与通知推送。"""
+    """运行机器人：Telegram（长轮询，或 --webhook-url 时用 webhook）或微信，与通知推送。"""
     from bot.run import Webhook, limit_malloc_arenas
     from bot.run import run as run_bot
 
     limit_malloc_arenas()  # before the worker threads start
     app = app_ready()
     settings = app.settings
+    chosen = (channel or settings.channel).strip().lower()
+    if chosen not in ("telegram", "wechat"):
+        fail(f"没有 {chosen} 这个渠道：--channel 只能是 telegram 或 wechat。")
+    if chosen == "wechat":
+        run_wechat(app, webhook_url)
+        return
     if settings.telegram_token is None:
         fail(
             "没有设置 PROPOSALBOT_TELEGRAM_TOKEN（向 Telegram 的 @BotFather 申请机器人令牌后，"
@@ -425,6 +434,29 @@ def run(
             f"无法连接 Telegram（{type(exc).__name__}）。请检查网络，"
             "或 PROPOSALBOT_TELEGRAM_API_URL 所指的 Bot API 服务器。"
         )
+
+
+def run_wechat(app: App, webhook_url: str | None) -> None:
+    """``proposalbot run`` on WeChat, through the Wechaty puppet service the settings name."""
+    from bot.run import run as run_bot
+    from bot.wechat.serve import PUPPET_SERVICE
+
+    settings = app.settings
+    if webhook_url is not None:
+        fail("--webhook-url 只用于 Telegram；微信经 Wechaty 服务收发消息。")
+    if settings.wechaty_puppet != PUPPET_SERVICE:
+        fail(
+            f"PROPOSALBOT_WECHATY_PUPPET 只能是 {PUPPET_SERVICE}：微信协议的 puppet"
+            "（如 wechaty-puppet-padlocal）在 Wechaty 服务中运行，机器人通过服务令牌连接它。"
+        )
+    if settings.wechaty_puppet_service_token is None:
+        fail(
+            "没有设置 PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN（Wechaty puppet 服务的令牌，"
+            "写入环境变量或 .env 文件；见 README 的 Running on WeChat）。不用账号也可以试用："
+            "proposalbot chat --as 姓名，或 proposalbot demo。"
+        )
+    out.print("提案通正在启动（微信，Wechaty puppet 服务）。按 Ctrl-C 停止。")
+    run_bot(app, channel="wechat")
 
 
 WEEKDAYS = "一二三四五六日"

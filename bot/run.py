@@ -154,14 +154,19 @@ async def serve(
             gc.unfreeze()  # back to the collector, for a process that runs the bot again
 
 
-def run(app: App, webhook: Webhook | None = None) -> None:
-    """Run in the foreground until SIGINT or SIGTERM."""
+def run(app: App, webhook: Webhook | None = None, channel: str = "telegram") -> None:
+    """Run in the foreground until SIGINT or SIGTERM, on ``channel`` (telegram or wechat)."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if channel == "wechat":
+            from bot.wechat.serve import serve as serve_wechat
+
+            await serve_wechat(app, stop)
+            return
         await serve(app, stop, webhook=webhook)
 
     asyncio.run(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         None, description="the committee's own days off and working days (see README)"
     )
     log_level: str = "WARNING"
+    channel: Literal["telegram", "wechat"] = Field(
+        "telegram", description="the chat channel proposalbot run serves"
+    )
     telegram_token: SecretStr | None = None
     telegram_bot_username: str | None = None
     telegram_api_url: str | None = Field(
@@ -43,6 +46,14 @@ class Settings(BaseSettings):
     # A little under Telegram's 30 messages a second: requests reach Telegram with some
     # jitter, and a sender pacing at exactly 30/s meets its limit (429s) now and then.
     telegram_rate_limit: float = Field(28.0, gt=0, le=1000)
+    wechaty_puppet: str = "wechaty-puppet-service"
+    wechaty_puppet_service_token: SecretStr | None = None
+    wechaty_puppet_service_endpoint: str | None = Field(
+        None, description="host:port of the puppet service (found from the token otherwise)"
+    )
+    # WeChat restricts accounts that send fast: every message the bot sends (answers and
+    # notices, over all contacts) goes out at least this many seconds after the one before.
+    wechat_send_interval: float = Field(1.5, ge=0, le=60)
     notice_lease_seconds: int = Field(
         60, ge=1, le=3600, description="a notice being sent is claimed again after this"
     )
@@ -149,12 +160,24 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("telegram_token", "telegram_webhook_secret", "holidays_file", mode="before")
+    @field_validator(
+        "telegram_token",
+        "telegram_webhook_secret",
+        "holidays_file",
+        "wechaty_puppet_service_token",
+        "wechaty_puppet_service_endpoint",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _channel_name(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("telegram_bot_username")
     @classmethod

@@ -45,3 +45,16 @@ def commands_for(roles: set[str] | None, locale: str | None) -> list[tuple[str, 
         for name, text, needed in COMMANDS
         if not needed or any(role.value in roles for role in needed)
     ]
+
+
+# WeChat: no buttons (choices are numbered lines, notice actions codes such as a1) and no
+# way to share a phone number; only text, files and pictures are taken.
+WECHAT_NOTICE_CODES = N_("回复编号办理：")
+WECHAT_CODE_UNKNOWN = N_(
+    "没有编号为 {code} 的操作，或者它已过期，没有做任何更改。请回复通知下方列出的编号（如 a1）。"
+)
+WECHAT_UNSUPPORTED = N_(
+    "这类消息（语音、表情、链接、名片、视频等）暂不能处理，没有做任何更改。"
+    "请发送文字；附件请以文件或图片发送。"
+)
+WECHAT_NO_CONTACT = N_("微信中不能分享手机号：请直接发送提案委给您的邀请码。")

@@ -356,6 +356,24 @@ def test_run_without_a_token_says_what_to_set_and_how_to_try_it_without_one(run,
     assert "proposalbot chat --as" in result.output and "proposalbot demo" in result.output
 
 
+def test_run_on_wechat_says_in_one_line_what_is_missing(run, world):
+    for args, env in (
+        (["--channel", "wechat"], {"PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN": ""}),
+        ([], {"PROPOSALBOT_CHANNEL": "wechat", "PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN": ""}),
+    ):
+        result = run("run", *args, env=env)
+        assert_one_line_error(result, "没有设置 PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN")
+        assert "proposalbot chat --as" in result.output
+    env = {"PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN": "puppet_padlocal_abc"}
+    result = run("run", "--channel", "wechat", "--webhook-url", "https://x.org/h", env=env)
+    assert_one_line_error(result, "--webhook-url 只用于 Telegram")
+    env = {**env, "PROPOSALBOT_WECHATY_PUPPET": "wechaty-puppet-padlocal"}
+    result = run("run", "--channel", "wechat", env=env)
+    assert_one_line_error(result, "PROPOSALBOT_WECHATY_PUPPET 只能是 wechaty-puppet-service")
+    assert "puppet_padlocal_abc" not in result.output
+    assert_one_line_error(run("run", "--channel", "line"), "没有 line 这个渠道")
+
+
 def test_run_refuses_a_webhook_that_is_not_https_or_a_bad_secret(run, world):
     env = {"PROPOSALBOT_TELEGRAM_TOKEN": "123:abc"}
     result = run("run", "--webhook-url", "http://bot.example.org/hook", env=env)

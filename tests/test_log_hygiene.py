@@ -89,3 +89,36 @@ async def test_a_file_over_the_limit_is_refused_in_the_megabytes_the_prompt_uses
     await member.tap("✏️ 附件")
     await member.upload("大.pdf", b"%PDF-1.4\n" + b"0" * wf.rules.attachment_max_bytes)
     assert "单个附件不能超过 20 MB" in member.said
+
+
+async def test_wechat_logs_carry_no_puppet_token_invite_code_or_message(
+    app, db, wf, world, caplog
+):
+    import dataclasses
+
+    from bot.app import quiet_libraries
+    from bot.wechat.serve import puppet_service
+    from tests.fake_wechaty import FakeWeChat, running
+
+    caplog.set_level(logging.DEBUG)
+    token = "puppet_padlocal_0123456789abcdef"
+    settings = app.settings.model_copy(
+        update={
+            "wechaty_puppet_service_token": SecretStr(token),
+            "wechaty_puppet_service_endpoint": "127.0.0.1:8788",
+        }
+    )
+    quiet_libraries(settings)  # as build_app does; caplog's handler is redacted too
+    # The puppet service warns that it has both, naming the token.
+    service = puppet_service(settings)
+    assert service.options.token == token and service.options.end_point == "127.0.0.1:8788"
+    assert any("<token>" in r.getMessage() for r in caplog.records)
+    with db.session() as session:
+        code = issue_invite(wf.ctx(session, world.staff), world.member)
+    wechat = FakeWeChat()
+    async with running(dataclasses.replace(app, settings=settings), wechat):
+        member = wechat.person("wxid_linxiao", "林晓")
+        await member.send(code, expect="绑定成功")
+        await member.send("我的手机号是13800000001", expect="这一步需要")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert token not in text and code not in text and "13800000001" not in text

@@ -122,3 +122,27 @@ def test_a_holidays_file_is_optional_and_read_when_set(monkeypatch, tmp_path):
     monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "days.txt")
     cal = Settings().work_calendar()
     assert cal.lists(2031) and not cal.is_workday(date(2031, 1, 1))
+
+
+def test_the_channel_and_the_wechaty_puppet_service(monkeypatch):
+    settings = Settings()
+    assert (settings.channel, settings.wechaty_puppet) == ("telegram", "wechaty-puppet-service")
+    assert settings.wechaty_puppet_service_token is None
+    assert settings.wechat_send_interval == 1.5  # seconds between two messages sent
+    monkeypatch.setenv("PROPOSALBOT_CHANNEL", " WeChat ")
+    monkeypatch.setenv("PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN", "puppet_padlocal_abc")
+    monkeypatch.setenv("PROPOSALBOT_WECHATY_PUPPET_SERVICE_ENDPOINT", " ")
+    monkeypatch.setenv("PROPOSALBOT_WECHAT_SEND_INTERVAL", "3")
+    settings = Settings()
+    assert settings.channel == "wechat" and settings.wechat_send_interval == 3.0
+    assert settings.wechaty_puppet_service_token is not None
+    assert settings.wechaty_puppet_service_token.get_secret_value() == "puppet_padlocal_abc"
+    assert "puppet_padlocal_abc" not in repr(settings)
+    assert settings.wechaty_puppet_service_endpoint is None  # blank is unset
+    monkeypatch.setenv("PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN", "")
+    assert Settings().wechaty_puppet_service_token is None
+    for name, value in (("CHANNEL", "whatsapp"), ("WECHAT_SEND_INTERVAL", "-1")):
+        monkeypatch.setenv(f"PROPOSALBOT_{name}", value)
+        with pytest.raises(ValidationError, match=name.lower()):
+            Settings()
+        monkeypatch.delenv(f"PROPOSALBOT_{name}")

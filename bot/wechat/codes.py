@@ -1,0 +1,99 @@
+"""Short codes for the actions of notices: WeChat has no buttons.
+
+A notice's actions (rate a reply, confirm co-signing, accept an assignment…) are sent as
+numbered lines with a code each, ``a1``, ``a2``…; the person answers by typing the code.
+The codes are the person's own, counted on (never reused), and kept with their
+conversation on WeChat, in the part of it that outlives every flow (``_keep``, as the
+engine keeps drafts): a restart loses none. The newest ``KEEP`` are kept; an older code, or
+one never given, is answered as not valid and changes nothing. A code only names an
+action: whether the person may take it, and whether it was taken already, the workflow
+decides as for a button.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from handlers.i18n import DEFAULT_LOCALE
+from storage.clock import utcnow
+from storage.db import Database
+from storage.models import ChannelAccount, Conversation, Person
+
+KEEP = 100  # codes kept per person: far more than the notices anyone leaves unanswered
+BOOK = "notice_codes"  # in conversation.data["_keep"]: {"next": int, "codes": {code: payload}}
+CODE_RE = re.compile(r"a[1-9][0-9]{0,6}")
+
+
+def as_code(text: str) -> str | None:
+    """The code a typed text is (``a12``, ``A12``, ``ａ１２``, `` a12 ``), or None."""
+    code = unicodedata.normalize("NFKC", text).strip().lower()
+    return code if CODE_RE.fullmatch(code) else None
+
+
+def issue(
+    db: Database, channel: str, external_id: str, payloads: list[str]
+) -> tuple[list[str], str]:
+    """New codes for these action payloads, kept before the notice is sent (a person who
+    answers at once finds them); (the codes, the person's language)."""
+    with db.session() as session:
+        conv = _conversation(session, channel, external_id)
+        data = dict(conv.data or {})
+        keep = dict(data.get("_keep") or {})
+        book = keep.get(BOOK) or {}
+        number = int(book.get("next") or 1)
+        known = dict(book.get("codes") or {})
+        codes = []
+        for payload in payloads:
+            code = f"a{number}"
+            known[code] = payload
+            codes.append(code)
+            number += 1
+        newest = sorted(known, key=lambda c: int(c[1:]))[-KEEP:]
+        keep[BOOK] = {"next": number, "codes": {c: known[c] for c in newest}}
+        data["_keep"] = keep
+        conv.data = data
+        conv.updated_at = utcnow()
+        session.add(conv)
+        locale = session.exec(
+            select(Person.locale)
+            .join(ChannelAccount, ChannelAccount.person_id == Person.id)  # type: ignore[arg-type]
+            .where(ChannelAccount.channel == channel, ChannelAccount.external_id == external_id)
+        ).first()
+        return codes, locale or DEFAULT_LOCALE
+
+
+def lookup(db: Database, channel: str, external_id: str, code: str) -> str | None:
+    """The action payload a code of this person names; None for a code not (or no longer)
+    theirs."""
+    with db.read_session() as session:
+        data = session.exec(
+            select(Conversation.data).where(
+                Conversation.channel == channel, Conversation.external_id == external_id
+            )
+        ).first()
+    book = ((data or {}).get("_keep") or {}).get(BOOK) or {}
+    payload = (book.get("codes") or {}).get(code)
+    return payload if isinstance(payload, str) else None
+
+
+def _conversation(session, channel: str, external_id: str) -> Conversation:
+    """The person's conversation on the channel, locked (the engine locks it too); made if
+    they never wrote (an account bound by other means)."""
+    query = (
+        select(Conversation)
+        .where(Conversation.channel == channel, Conversation.external_id == external_id)
+        .with_for_update()
+    )
+    conv = session.exec(query).first()
+    if conv is None:
+        try:
+            with session.begin_nested():
+                session.add(Conversation(channel=channel, external_id=external_id, data={}))
+        except IntegrityError:  # another process made it at the same moment
+            pass
+        conv = session.exec(query).one()
+    return conv
