@@ -63,6 +63,7 @@ class FakePuppet(Puppet):
         self.fail_starts = 0  # the next starts that fail (the service cannot be reached)
         self.fail_sends = 0  # the next sends that fail (a network fault)
         self.hang_sends = 0  # the next sends the service never answers
+        self.fail_after = 0  # with fail_sends: this many sends go through first
         self.add_contact(BOT_ID, "提案通")
 
     # ------------------------------------------------------------- the world
@@ -175,7 +176,9 @@ class FakePuppet(Puppet):
         if self.hang_sends:
             self.hang_sends -= 1
             await asyncio.Event().wait()
-        if self.fail_sends:
+        if self.fail_sends and self.fail_after:
+            self.fail_after -= 1
+        elif self.fail_sends:
             self.fail_sends -= 1
             raise ConnectionError("the puppet service did not answer")
 

@@ -407,6 +407,37 @@ async def test_a_notice_whose_send_failed_is_sent_again_after_its_backoff(
     await member.expect("a1. 满意")
 
 
+async def test_a_long_notice_that_failed_part_way_goes_on_from_the_part_that_failed(
+    wechat, db, wf, world, clock
+):
+    """Three messages long (WeChat takes 2,000 characters a message); the second fails: the
+    retry sends the second and the third, each part arriving once, the codes with the last."""
+    member = bound(db, wf, wechat, world.member, "wxid_linxiao", "林晓")
+    parts = [f"第{n}部分。" + "政协提案办理情况说明" * 150 for n in "一二三"]
+    wechat.puppet.fail_sends, wechat.puppet.fail_after = 1, 1
+    with db.session() as session:
+        notice = Notice(
+            person_id=world.member,
+            kind="test",
+            text="\n".join(parts),
+            actions=[{"label": "查看", "payload": "view:1"}],
+            idempotency_key="long",
+            not_before=clock(),
+        )
+        session.add(notice)
+        session.flush()
+        notice_id = notice.id
+    await wechat.wait_until(lambda: _failed_once(db) is not None)
+    with db.read_session() as session:
+        assert session.get(Notice, notice_id).parts_sent == 1
+    clock.advance(seconds=10)  # past the first backoff (5 s)
+    await wechat.wait_until(lambda: _state(db, notice_id) == "sent")
+    texts = wechat.puppet.texts_to("wxid_linxiao")
+    assert [t[:4] for t in texts] == ["第一部分", "第二部分", "第三部分"]
+    assert texts[:2] == parts[:2] and texts[2].startswith(parts[2])
+    await member.expect("a1. 查看")
+
+
 async def test_a_send_the_puppet_service_never_answers_fails_and_is_tried_again(
     app, db, wf, world, clock
 ):

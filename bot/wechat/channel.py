@@ -36,6 +36,7 @@ from wechaty_puppet.file_box.type import FileBoxType
 from wechaty_puppet.schemas.types import ContactType
 
 from bot.app import App
+from bot.dispatcher import Progress
 from bot.wechat import codes as notice_codes
 from bot.wechat import intake
 from handlers.channel_texts import (
@@ -353,8 +354,19 @@ class WechatChannel:
         for part in parts:
             await self._send_text(contact_id, part)
 
-    async def deliver(self, external_id: str, text: str, actions: list[dict]) -> None:
-        """Send one notice; its actions become lines with a code the person types back."""
+    async def deliver(
+        self,
+        external_id: str,
+        text: str,
+        actions: list[dict],
+        *,
+        parts_sent: int = 0,
+        progress: Progress | None = None,
+    ) -> None:
+        """Send one notice; its actions become lines with a code the person types back. A
+        long text goes as several messages: the first ``parts_sent`` arrived before and are
+        not sent again, and ``progress`` hears of each further one but the last (see
+        ``bot.dispatcher.Deliver``)."""
         choices = [Choice(a["label"], a["payload"]) for a in actions or []]
         lines = [text]
         if choices:
@@ -367,8 +379,11 @@ class WechatChannel:
             )
             lines += ["", gettext(locale, WECHAT_NOTICE_CODES)]
             lines += [f"{code}. {c.label}" for code, c in zip(given, choices, strict=True)]
-        for part in split_text("\n".join(lines), self.text_limit):
-            await self._send_text(external_id, part)
+        parts = split_text("\n".join(lines), self.text_limit)
+        for n in range(min(parts_sent, len(parts) - 1), len(parts)):
+            await self._send_text(external_id, parts[n])
+            if progress is not None and n < len(parts) - 1:
+                await progress(n + 1)
 
     async def _send_text(self, contact_id: str, text: str) -> None:
         text = text if text.strip() else "…"

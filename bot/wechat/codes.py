@@ -2,7 +2,7 @@
 
 A notice's actions (rate a reply, confirm co-signing, accept an assignment…) are sent as
 numbered lines with a code each, ``a1``, ``a2``…; the person answers by typing the code.
-The codes are the person's own, counted on (never reused), and kept with their
+The codes are the person's own, counted on (a code never names another action), and kept with their
 conversation on WeChat, in the part of it that outlives every flow (``_keep``, as the
 engine keeps drafts): a restart loses none. The newest ``KEEP`` are kept; an older code, or
 one never given, is answered as not valid and changes nothing. A code only names an
@@ -37,8 +37,9 @@ def as_code(text: str) -> str | None:
 def issue(
     db: Database, channel: str, external_id: str, payloads: list[str]
 ) -> tuple[list[str], str]:
-    """New codes for these action payloads, kept before the notice is sent (a person who
-    answers at once finds them); (the codes, the person's language)."""
+    """Codes for these action payloads, kept before the notice is sent (a person who
+    answers at once finds them): new ones, or those an action was given before; (the
+    codes, the person's language)."""
     with db.session() as session:
         conv = _conversation(session, channel, external_id)
         data = dict(conv.data or {})
@@ -46,12 +47,17 @@ def issue(
         book = keep.get(BOOK) or {}
         number = int(book.get("next") or 1)
         known = dict(book.get("codes") or {})
+        # An action given a code before keeps it: a notice tried again after a failed send
+        # says the same codes, whatever the person saw of the first attempt.
+        given = {payload: code for code, payload in known.items()}
         codes = []
         for payload in payloads:
-            code = f"a{number}"
-            known[code] = payload
+            code = given.get(payload)
+            if code is None:
+                code = given[payload] = f"a{number}"
+                known[code] = payload
+                number += 1
             codes.append(code)
-            number += 1
         newest = sorted(known, key=lambda c: int(c[1:]))[-KEEP:]
         keep[BOOK] = {"next": number, "codes": {c: known[c] for c in newest}}
         data["_keep"] = keep
