@@ -439,7 +439,15 @@ def run(
 def run_wechat(app: App, webhook_url: str | None) -> None:
     """``proposalbot run`` on WeChat, through the Wechaty puppet service the settings name."""
     from bot.run import run as run_bot
-    from bot.wechat.serve import PUPPET_SERVICE
+
+    try:
+        from bot.wechat.serve import PUPPET_SERVICE
+    except ImportError as exc:  # the channel's packages are an extra
+        missing = exc.name or "wechaty"
+        fail(
+            f'微信渠道需要另行安装（缺少 {missing}）：pip install "proposal-bot[wechat]"'
+            '（从源码安装：pip install ".[wechat]"）。'
+        )
 
     settings = app.settings
     if webhook_url is not None:

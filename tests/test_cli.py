@@ -356,6 +356,19 @@ def test_run_without_a_token_says_what_to_set_and_how_to_try_it_without_one(run,
     assert "proposalbot chat --as" in result.output and "proposalbot demo" in result.output
 
 
+def test_run_on_wechat_without_its_extra_says_how_to_install_it(run, world, monkeypatch):
+    """A Telegram install (`pip install .`) has no Wechaty: asked to run on WeChat, the
+    command says which extra to install."""
+    for name in [m for m in sys.modules if m == "bot.wechat" or m.startswith("bot.wechat.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "wechaty", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "wechaty_puppet", None)
+    env = {"PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN": "puppet_padlocal_abc"}
+    result = run("run", "--channel", "wechat", env=env)
+    assert_one_line_error(result, "微信渠道需要另行安装（缺少 wechaty")
+    assert 'pip install "proposal-bot[wechat]"' in result.output
+
+
 def test_run_on_wechat_says_in_one_line_what_is_missing(run, world):
     for args, env in (
         (["--channel", "wechat"], {"PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN": ""}),
