@@ -442,10 +442,9 @@ def run_wechat(app: App, webhook_url: str | None) -> None:
 
     try:
         from bot.wechat.serve import PUPPET_SERVICE
-    except ImportError as exc:  # the channel's packages are an extra
-        missing = exc.name or "wechaty"
+    except ImportError:  # the channel's packages (Wechaty and what it needs) are an extra
         fail(
-            f'微信渠道需要另行安装（缺少 {missing}）：pip install "proposal-bot[wechat]"'
+            '微信渠道的软件包（Wechaty）没有安装：pip install "proposal-bot[wechat]"'
             '（从源码安装：pip install ".[wechat]"）。'
         )
 

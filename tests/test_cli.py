@@ -365,7 +365,7 @@ def test_run_on_wechat_without_its_extra_says_how_to_install_it(run, world, monk
     monkeypatch.setitem(sys.modules, "wechaty_puppet", None)
     env = {"PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN": "puppet_padlocal_abc"}
     result = run("run", "--channel", "wechat", env=env)
-    assert_one_line_error(result, "微信渠道需要另行安装（缺少 wechaty")
+    assert_one_line_error(result, "微信渠道的软件包（Wechaty）没有安装")
     assert 'pip install "proposal-bot[wechat]"' in result.output
 
 
