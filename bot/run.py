@@ -126,7 +126,6 @@ async def serve(
         max_attempts=settings.notice_max_attempts,
     )
     channel.on_handled = dispatcher.wake
-    scheduler = Scheduler(app, on_notices=dispatcher.wake) if schedule else None
     async with channel:
         if webhook is not None:
             await channel.start_webhook(
@@ -138,20 +137,35 @@ async def serve(
             )
         else:
             await channel.start_polling()
-        task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
-        warming = asyncio.create_task(settle_in(app), name="warm")
+        await run_beside(app, dispatcher, stop, schedule=schedule, started=started)
+
+
+async def run_beside(
+    app: App,
+    dispatcher: Dispatcher,
+    stop: asyncio.Event,
+    *,
+    schedule: bool = True,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Beside a channel that runs: the notice dispatcher, the warm-up (``settle_in``) and
+    the scheduled sweeps (``schedule``), until ``stop`` is set; ``started`` is set once all
+    of them are going."""
+    scheduler = Scheduler(app, on_notices=dispatcher.wake) if schedule else None
+    task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
+    warming = asyncio.create_task(settle_in(app), name="warm")
+    if scheduler is not None:
+        scheduler.start()
+    if started is not None:
+        started.set()
+    try:
+        await stop.wait()
+    finally:
         if scheduler is not None:
-            scheduler.start()
-        if started is not None:
-            started.set()
-        try:
-            await stop.wait()
-        finally:
-            if scheduler is not None:
-                scheduler.shutdown()
-            await task
-            await warming
-            gc.unfreeze()  # back to the collector, for a process that runs the bot again
+            scheduler.shutdown()
+        await task
+        await warming
+        gc.unfreeze()  # back to the collector, for a process that runs the bot again
 
 
 def run(app: App, webhook: Webhook | None = None, channel: str = "telegram") -> None:

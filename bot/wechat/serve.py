@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,7 +12,6 @@ from wechaty_puppet import Puppet, PuppetOptions
 
 from bot.app import App
 from bot.dispatcher import Dispatcher, Unreachable
-from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.wechat.channel import CHANNEL, WechatChannel
 
@@ -72,7 +70,7 @@ async def serve(
     """Run until ``stop`` is set: WeChat through ``puppet`` (the puppet service the
     settings name by default), the notice dispatcher and the scheduled sweeps
     (``schedule``); ``on_channel`` is shown the channel once it is made."""
-    from bot.run import settle_in
+    from bot.run import run_beside
 
     settings = app.settings
     options: dict[str, Any] = {"send_interval": settings.wechat_send_interval}
@@ -82,19 +80,5 @@ async def serve(
     channel.on_handled = dispatcher.wake
     if on_channel is not None:
         on_channel(channel)
-    scheduler = Scheduler(app, on_notices=dispatcher.wake) if schedule else None
     async with channel:
-        task = asyncio.create_task(dispatcher.run(stop), name="dispatcher")
-        warming = asyncio.create_task(settle_in(app), name="warm")
-        if scheduler is not None:
-            scheduler.start()
-        if started is not None:
-            started.set()
-        try:
-            await stop.wait()
-        finally:
-            if scheduler is not None:
-                scheduler.shutdown()
-            await task
-            await warming
-            gc.unfreeze()
+        await run_beside(app, dispatcher, stop, schedule=schedule, started=started)
