@@ -6,16 +6,18 @@ At least once, never lost:
    are taken with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite writes one at a time) and
    set to ``sending`` with a lease (``not_before`` = now + lease). Two dispatchers never
    claim the same notice.
-2. *Deliver* outside any transaction, in the recipient's language. A text too long for one
-   message goes as several parts: after each part but the last the count delivered is
-   committed (renewing the lease), and an attempt begins after the parts an earlier one
-   delivered, so no part arrives twice.
+2. *Deliver* outside any transaction, in the recipient's language. A chat's notices go one
+   after another in the order claimed, each message into it (every part of a long text)
+   paced to ``chat_rate`` after a burst of ``chat_burst``; chats are served side by side. A
+   text too long for one message goes as several parts: after each part but the last the
+   count delivered is committed (renewing the lease), and an attempt begins after the parts
+   an earlier one delivered, so no part arrives twice.
 3. *Settle* (one short transaction): ``sent``; or, for a person who blocked the bot, the
    account is marked unreachable (staff are told) and the notice ``failed``; or, when the
    channel says how long to wait (Telegram's flood control: ``RetryLater``), back to
-   ``pending`` until then, the chat's other notices waiting as long, and not counted as a
-   failed attempt; or, for another transient fault, back to ``pending`` after a backoff,
-   ``failed`` after ``max_attempts``.
+   ``pending`` until then, the person's other notices waiting as long (in the database, so
+   that every bot process holds back), and not counted as a failed attempt; or, for another
+   transient fault, back to ``pending`` after a backoff, ``failed`` after ``max_attempts``.
 
 A crash between 1 and 3 leaves the notice ``sending``; when its lease runs out it is claimed
 again, so only a message in flight at a crash can arrive twice. The dispatcher wakes when a
@@ -36,6 +38,7 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 
 from sqlalchemy import exists
+from sqlalchemy import update as sa_update
 from sqlmodel import col, select
 
 from bot.app import App
@@ -179,12 +182,20 @@ class Dispatcher:
         now = self.now()
         self._held = {key: until for key, until in self._held.items() if until > now}
         limit = asyncio.Semaphore(self.concurrency)
+        # One chat's notices go one after another, in the order claimed (urgent first, then
+        # oldest): sent side by side, two could reach the person in either order. Chats
+        # are served side by side; one waiting for its pace holds no place of the others.
+        chats: dict[tuple[str, str], list[Claimed]] = {}
+        for item in claimed:
+            chats.setdefault((item.channel, item.external_id), []).append(item)
 
-        async def one(item: Claimed) -> None:
-            async with limit:
-                await self._deliver(item)
+        async def one_chat(items: list[Claimed]) -> None:
+            for item in items:
+                await self._pace(item)
+                async with limit:
+                    await self._deliver(item)
 
-        await asyncio.gather(*(one(item) for item in claimed))
+        await asyncio.gather(*(one_chat(items) for items in chats.values()))
         return len(claimed)
 
     async def _pace(self, item: Claimed) -> None:
@@ -202,7 +213,8 @@ class Dispatcher:
             await asyncio.sleep((1 - tokens) / self.chat_rate)
 
     async def _deliver(self, item: Claimed) -> None:
-        await self._pace(item)
+        """Deliver one notice, its chat's pace kept (``_pace``) before it and before each
+        further part of a long one, and settle it."""
         key = (item.channel, item.external_id)
         if key in self._refused:  # blocked, as a notice sent earlier in the round found
             await asyncio.to_thread(self.settle_unreachable, item, "blocked (found this round)")
@@ -222,6 +234,7 @@ class Dispatcher:
         async def progress(parts_sent: int) -> None:
             if not await asyncio.to_thread(self.settle_progress, item, parts_sent):
                 raise ClaimLost(f"notice {item.notice_id} was settled elsewhere")
+            await self._pace(item)  # each part is a message into the chat
 
         keeper = asyncio.ensure_future(self._keep_claim(item))
         try:
@@ -413,7 +426,9 @@ class Dispatcher:
 
     def settle_later(self, item: Claimed, until: datetime, error: str) -> None:
         """The channel said when to try again: pending until then. Not a failed attempt:
-        the notice is not given up on for waiting as long as it was asked to."""
+        the notice is not given up on for waiting as long as it was asked to. The person's
+        other pending notices wait as long, in the database: a second bot process (or this
+        one after a restart) does not provoke the same refusal with them."""
         with self.app.db.session() as session:
             notice = session.get(Notice, item.notice_id)
             if notice is None or notice.state != "sending":
@@ -423,3 +438,14 @@ class Dispatcher:
             notice.not_before = until
             notice.attempts = max(notice.attempts - 1, 0)
             session.add(notice)
+            session.execute(
+                sa_update(Notice)
+                .where(
+                    col(Notice.person_id) == notice.person_id,
+                    col(Notice.state) == "pending",
+                    col(Notice.not_before) < until,
+                    col(Notice.id) != notice.id,
+                )
+                .values(not_before=until)
+                .execution_options(synchronize_session=False)
+            )

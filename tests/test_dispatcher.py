@@ -256,6 +256,48 @@ async def test_notices_into_one_chat_are_paced(app, db, wf, world):
             assert times[j] - times[i] >= (j - i + 1 - 2) / 20.0 - 0.002, (i, j, times)
 
 
+async def test_a_chats_notices_arrive_in_the_order_they_were_written(app, db, wf, world):
+    """Three notices into one chat, the first the slowest to send (a long text, a slow
+    connection): the member still reads them in the order they were written, while another
+    member's chat is served beside them."""
+    bind_all(db, wf, [world.member, world.cosigner])
+    for key in ("first", "second", "third"):
+        write(db, wf, [world.member], key)
+    write(db, wf, [world.cosigner], "other")
+    arrived: list[tuple[str, str]] = []
+    delays = {"first": 0.06, "second": 0.03, "third": 0.0, "other": 0.0}
+
+    async def channel(external_id, text, actions, **_):
+        key = text.removeprefix("测试通知 ")
+        await asyncio.sleep(delays[key])
+        arrived.append((external_id, key))
+
+    dispatcher = Dispatcher(app, {"telegram": channel}, chat_rate=100.0, chat_burst=5)
+    assert await dispatcher.dispatch_once() == 4
+    mine = [key for chat, key in arrived if chat == f"tg-{world.member}"]
+    assert mine == ["first", "second", "third"]
+    assert arrived[0] == (f"tg-{world.cosigner}", "other")  # not held up behind them
+
+
+async def test_each_part_of_a_long_notice_keeps_the_chats_pace(app, db, wf, world):
+    """A notice sent as three messages is three messages into the chat: after the burst,
+    each part waits its turn like a notice of its own (Telegram limits messages a chat)."""
+    bind_all(db, wf, [world.member])
+    write(db, wf, [world.member], "long")
+    times: list[float] = []
+
+    async def channel(external_id, text, actions, *, parts_sent, progress):
+        for part in range(parts_sent, 3):
+            times.append(asyncio.get_running_loop().time())
+            if part < 2:
+                await progress(part + 1)
+
+    dispatcher = Dispatcher(app, {"telegram": channel}, chat_rate=10.0, chat_burst=1)
+    assert await dispatcher.dispatch_once() == 1
+    assert len(times) == 3
+    assert times[1] - times[0] >= 0.1 - 0.002 and times[2] - times[1] >= 0.1 - 0.002, times
+
+
 async def test_each_part_of_a_long_notice_is_kept_and_renews_the_claim(app, db, wf, world, clock):
     """A channel that sends a notice as several messages reports each but the last: the
     count is committed at once, and the claim lasts a lease from then. Once the notice was

@@ -289,5 +289,29 @@ async def test_a_notice_turned_away_by_flood_control_waits_as_long_as_telegram_a
         assert await dispatcher.dispatch_once() == 0
         clock.advance(seconds=1)
         assert await dispatcher.dispatch_once() == 2
-    assert sorted(member.user.texts) == ["通知 a", "通知 b"]
+    assert member.user.texts == ["通知 a", "通知 b"]  # in the order written
     assert len(tg.calls("sendMessage")) == 3  # the one refused, then each once
+
+
+async def test_a_flood_control_wait_holds_back_every_bot_process(
+    app, tg, db, wf, world, clock, monkeypatch
+):
+    """Two bot processes share the outbox. The first sends the member a notice and Telegram
+    answers 429 "retry after 30": the second, which never heard that answer, does not send
+    the member's next notice into the same chat before the 30 s are over either."""
+    monkeypatch.setattr(telegram, "SEND_ATTEMPTS", 1)
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    with db.session() as session:
+        for key in ("a", "b"):
+            notify(wf.ctx(session, None), [world.member], "test", Text("通知 {k}", k=key), key=key)
+    async with dispatching(app) as first, dispatching(app) as second:
+        first.batch = 1  # it claims "a" only; "b" is left for whoever looks next
+        tg.inject("sendMessage", "429", retry_after=30, chat_id=501)
+        assert await first.dispatch_once() == 1
+        assert await second.dispatch_once() == 0
+        with db.read_session() as session:
+            waiting = session.exec(select(Notice).order_by(Notice.id)).all()
+        assert [n.not_before - clock() for n in waiting] == [timedelta(seconds=30)] * 2
+        clock.advance(seconds=30)
+        assert await second.dispatch_once() == 2
+    assert member.user.texts == ["通知 a", "通知 b"]
