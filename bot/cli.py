@@ -1,4 +1,5 @@
-"""The ``proposalbot`` command: init, import, invite, list, show, calendar, demo.
+"""The ``proposalbot`` command: init, import, invite, list, show, export, stats, notices,
+sweep, chat, run, calendar, demo.
 
 A mistake a person can make (a wrong file, an unknown name, a database that is not set up)
 ends with a one-line message and a non-zero exit, never a traceback.
@@ -250,6 +251,25 @@ def export(
     except OSError as exc:
         raise WorkflowError(f"无法写入文件 {target}：{exc.strerror or exc}") from None
     out.print(f"已导出 {year} 年度提案台账（{count} 件）：{target}")
+
+
+@cli.command()
+@friendly
+def stats(
+    year: int | None = typer.Option(
+        None, min=2000, max=9999, help="年度（默认为最近有提案的年度）"
+    ),
+) -> None:
+    """年度提案工作统计：收到、立案、交办、按期答复、答复类别、满意率，及各承办单位。"""
+    from workflow.statistics import render_statistics, year_statistics
+
+    app = app_ready()
+    with app.db.read_session() as session:
+        year = year or queries.latest_year(session)
+        if year is None:
+            raise WorkflowError("还没有任何提案。")
+        figures = year_statistics(app.workflow.ctx(session, None), year)
+    out.print(render_statistics(figures))
 
 
 NOTICE_STATES = {

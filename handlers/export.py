@@ -1,4 +1,5 @@
-"""Staff export the year's proposal ledger (提案台账) as an Excel file, sent into the chat."""
+"""Staff's views of a whole year: the proposal ledger (提案台账) as an Excel file sent into
+the chat, and the year's statistics (年度提案工作统计) as a message."""
 
 from __future__ import annotations
 
@@ -7,23 +8,28 @@ from handlers.i18n import N_
 from handlers.messages import FileOut
 from workflow import export
 from workflow.roles import Role
+from workflow.statistics import render_statistics, year_statistics
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BACK = "back"
 
 
-def ask_year(turn: Turn) -> None:
+def _ask_year(turn: Turn, question: str, none: str) -> None:
     years = export.years(turn.ctx)[:6]
     if not years:
-        turn.say(
-            turn.t("还没有可以导出的提案（草稿不导出）。"), [turn.choice(turn.t("↩️ 返回"), BACK)]
-        )
+        turn.say(none, [turn.choice(turn.t("↩️ 返回"), BACK)])
         return
     turn.say(
-        turn.t("导出哪一年度的提案台账？"),
+        question,
         [turn.choice(turn.t("{year}年度", year=year), str(year)) for year in years]
         + [turn.choice(turn.t("↩️ 返回"), BACK)],
         columns=3,
+    )
+
+
+def ask_year(turn: Turn) -> None:
+    _ask_year(
+        turn, turn.t("导出哪一年度的提案台账？"), turn.t("还没有可以导出的提案（草稿不导出）。")
     )
 
 
@@ -40,6 +46,18 @@ def on_year(turn: Turn, value: str) -> str:
     return "sent"
 
 
+def ask_stats_year(turn: Turn) -> None:
+    _ask_year(turn, turn.t("查看哪一年度的提案工作统计？"), turn.t("还没有提交的提案，暂无统计。"))
+
+
+def on_stats_year(turn: Turn, value: str) -> str:
+    if value == BACK:
+        return "back"
+    figures = year_statistics(turn.ctx, int(value))
+    turn.say(render_statistics(figures, turn.gettext, turn.locale))
+    return "shown"
+
+
 EXPORT_FLOW = Flow(
     name="export",
     start="year",
@@ -49,5 +67,17 @@ EXPORT_FLOW = Flow(
 )
 
 
+STATS_FLOW = Flow(
+    name="stats",
+    start="year",
+    roles=frozenset({Role.STAFF}),
+    steps={
+        "year": Step(prompt=ask_stats_year, choice=on_stats_year, hint=N_("请点选要统计的年度。"))
+    },
+    edges={("year", "shown"): "END", ("year", "back"): "END"},
+)
+
+
 def install(engine: Engine) -> None:
     engine.add_flow(EXPORT_FLOW)
+    engine.add_flow(STATS_FLOW)

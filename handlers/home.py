@@ -41,6 +41,7 @@ MENU: list[MenuItem] = [
     ),
     MenuItem("rehandle", N_("⚠️ 不满意待处理"), "rehandle", frozenset({Role.STAFF})),
     MenuItem("export", N_("📊 导出台账"), "export", frozenset({Role.STAFF})),
+    MenuItem("stats", N_("📈 年度统计"), "stats", frozenset({Role.STAFF})),
     MenuItem("inbox", N_("📥 交办事项"), "inbox", frozenset({Role.HANDLER})),
     MenuItem("status", N_("🔢 查询提案"), "status", None),
     MenuItem("search", N_("🔍 搜索公开提案"), "search", None),

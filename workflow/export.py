@@ -20,6 +20,7 @@ from workflow.errors import PermissionDenied
 from workflow.proposals import CATEGORIES
 from workflow.replies import RATINGS
 from workflow.roles import Role
+from workflow.statistics import CLASSES, Ratings, YearStatistics, year_statistics
 from workflow.statuses import proposal_label
 from workflow.texts import date_text, label
 
@@ -163,6 +164,78 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
                 # =HYPERLINK(…) would become a live link in staff's spreadsheet. Kept as text.
                 cell.data_type = "s"
     sheet.freeze_panes = "A2"
+    _unit_sheet(book, year_statistics(ctx, year), gettext)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue(), len(proposals)
+
+
+UNIT_COLUMNS = (
+    (label("承办单位"), 24),
+    (label("主办"), 8),
+    (label("协办"), 8),
+    (label("已答复"), 8),
+    (label("按期答复"), 10),
+    (label("逾期答复"), 10),
+    (label("超期未答复"), 10),
+    (label("A类"), 6),
+    (label("B类"), 6),
+    (label("C类"), 6),
+    (label("满意"), 8),
+    (label("基本满意"), 10),
+    (label("不满意"), 8),
+    (label("未评价"), 8),
+    (label("满意率"), 10),
+)
+TOTAL = label("合计")
+
+
+def _unit_sheet(book, stats: YearStatistics, gettext: Gettext) -> None:
+    """The year's figures unit by unit (``workflow.statistics``), with a total row."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = book.create_sheet(gettext(label("各承办单位统计")))
+    sheet.append([gettext(heading) for heading, _ in UNIT_COLUMNS])
+    for n, (_, width) in enumerate(UNIT_COLUMNS, 1):
+        sheet.column_dimensions[get_column_letter(n)].width = width
+        sheet.cell(row=1, column=n).font = Font(bold=True)
+
+    def row(name: str, result: Ratings, figures: tuple) -> list:
+        rated = result.rated
+        return [
+            name,
+            *figures,
+            result.given["satisfied"],
+            result.given["basic"],
+            result.given["unsatisfied"],
+            result.not_given,
+            round(result.satisfied / rated, 4) if rated else None,
+        ]
+
+    for u in stats.units:
+        sheet.append(
+            row(
+                u.name,
+                u.result,
+                (u.lead, u.co, u.answered, u.on_time, u.late, u.overdue, *_classes(u.classes)),
+            )
+        )
+    s = stats
+    sheet.append(
+        row(
+            gettext(TOTAL),
+            s.result,
+            (s.assigned, None, s.answered, s.on_time, s.late, s.overdue, *_classes(s.classes)),
+        )
+    )
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            if cell.data_type == "f":  # a unit named "=…" is a name, never a formula
+                cell.data_type = "s"
+        line[-1].number_format = "0.0%"
+    sheet.freeze_panes = "B2"
+
+
+def _classes(counts) -> tuple[int, ...]:
+    return tuple(counts[c] for c in CLASSES)

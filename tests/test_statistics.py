@@ -1,0 +1,164 @@
+"""The year's statistics: what came in and how it was decided, how the units answered and
+how the answers were rated, for staff only; in the CLI and in the ledger's second sheet."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.factories import SAMPLE_REPLY, Story
+from tests.test_cli import assert_one_line_error, run  # noqa: F401 - run is a fixture
+from workflow import proposals, replies
+from workflow.errors import PermissionDenied
+from workflow.statistics import render_statistics, year_statistics
+
+
+@pytest.fixture
+def year_of_work(db, wf, world, clock) -> Story:
+    """Six proposals of 2026 at every stage, and a draft never submitted."""
+    story = Story(db, wf, world)
+    story.rated("satisfied")  # answered on time and rated: closed
+    _late, late_lead, _ = story.accepted()
+    story.accepted()  # never answered: overdue once its due date passes
+    story.run(world.staff, proposals.reject, story.submitted(), "不属于提案受理范围。")
+    story.run(world.member, proposals.withdraw, story.submitted())
+    story.submitted()  # still in review
+    story.draft()
+    clock.advance(days=120)  # past the due dates (three months after 交办)
+    reply = story.run(world.handler_edu, replies.submit_reply, late_lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    return story
+
+
+def figures(db, wf, actor):
+    with db.read_session() as session:
+        return year_statistics(wf.ctx(session, actor), 2026)
+
+
+def test_the_year_counts_every_stage_of_every_proposal(db, wf, world, year_of_work):
+    stats = figures(db, wf, world.staff)
+    assert (stats.received, stats.filed, stats.not_filed, stats.withdrawn, stats.in_review) == (
+        6,
+        3,
+        1,
+        1,
+        1,
+    )
+    assert (stats.assigned, stats.answered, stats.on_time, stats.late, stats.overdue) == (
+        3,
+        2,
+        1,
+        1,
+        1,
+    )
+    assert stats.closed == 1 and stats.classes["B"] == 2
+    assert (stats.result.given["satisfied"], stats.result.rated) == (1, 1)
+    lead, co = stats.units
+    assert (lead.name, lead.lead, lead.answered, lead.on_time, lead.late, lead.overdue) == (
+        "区教育局",
+        3,
+        2,
+        1,
+        1,
+        1,
+    )
+    assert (co.name, co.lead, co.co) == ("区交通运输局", 0, 3)
+
+    text = render_statistics(stats)
+    assert text.splitlines()[0] == "2026 年度提案工作统计（截至 2027年1月12日）"
+    assert (
+        "收到提案 6 件：立案 3 件，不予立案 1 件，并案 0 件，转为意见建议 0 件，撤回 1 件，"
+        "待审查 1 件。"
+    ) in text
+    assert "立案率（已审查的提案中）：75.0%" in text
+    assert "按领域：社会事业 6 件（立案 3）" in text
+    assert "已答复 2 件，其中按期 1 件、逾期 1 件；尚未答复且已超期 1 件" in text
+    assert "按期答复率：50.0%；答复类别：A 类 0 件，B 类 2 件，C 类 0 件。" in text
+    assert "办理结果评价：满意 1，基本满意 0，不满意 0，未评价 0；满意率 100.0%。" in text
+    assert (
+        "· 区教育局：主办 3，协办 0；已答复 2（按期 1），超期未答复 1；A/B/C 0/2/0；满意率 100.0%"
+    ) in text
+    assert "· 区交通运输局：主办 0，协办 3；已答复 0（按期 0），超期未答复 0；A/B/C 0/0/0；满意率 —" in (
+        text
+    )
+
+
+def test_a_rating_of_a_reply_that_was_handled_again_no_longer_counts(db, wf, world, clock):
+    """不满意 → 重新办理: the new reply is the one counted, and until it is rated, so is
+    the year's satisfaction; the first reply's class is not counted twice."""
+    story = Story(db, wf, world)
+    pid, _lead, _reply = story.rated("unsatisfied")
+    before = figures(db, wf, world.staff)
+    assert before.result.given["unsatisfied"] == 1
+    story.run(world.staff, replies.order_rehandle, pid, note="请重新研究。")
+    after = figures(db, wf, world.staff)
+    assert after.rehandled == 1 and after.answered == 0 and after.result.rated == 0
+    assert sum(after.classes.values()) == 0
+
+
+def test_only_staff_see_the_statistics(db, wf, world, year_of_work):
+    for someone in (world.member, world.handler_edu, world.supervisor, world.leader):
+        with pytest.raises(PermissionDenied, match="只有提案委工作人员可以查看提案工作统计"):
+            figures(db, wf, someone)
+
+
+def test_the_cli_says_the_year_and_the_ledger_has_the_units_sheet(run, db, wf, world, tmp_path):
+    from openpyxl import load_workbook
+
+    assert_one_line_error(run("stats"), "还没有任何提案")
+    Story(db, wf, world).rated("satisfied")
+    result = run("stats")
+    assert result.exit_code == 0, result.output
+    assert "2026 年度提案工作统计" in result.output
+    assert "收到提案 1 件：立案 1 件" in result.output
+    assert "· 区教育局：主办 1，协办 0；已答复 1（按期 1）" in result.output
+
+    assert run("export", "-o", str(tmp_path / "台账.xlsx")).exit_code == 0
+    book = load_workbook(io.BytesIO((tmp_path / "台账.xlsx").read_bytes()))
+    assert book.sheetnames == ["2026", "各承办单位统计"]
+    rows = [[cell.value for cell in row] for row in book["各承办单位统计"].iter_rows()]
+    assert rows[0][:4] == ["承办单位", "主办", "协办", "已答复"]
+    assert rows[1] == ["区教育局", 1, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1]
+    assert rows[2][:2] == ["区交通运输局", 0] and rows[2][2] == 1
+    assert rows[-1][0] == "合计" and rows[-1][1] == 1 and rows[-1][-1] == 1
+
+
+async def test_staff_read_the_years_statistics_in_the_chat(db, wf, world, chat_as, year_of_work):
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📈 年度统计")
+    assert "查看哪一年度的提案工作统计？" in chat.said
+    assert chat.buttons == ["2026年度", "↩️ 返回"]
+    await chat.tap("2026年度")
+    assert "2026 年度提案工作统计（截至 2027年1月12日）" in chat.said
+    assert "收到提案 6 件：立案 3 件" in chat.said
+    assert "· 区教育局：主办 3，协办 0；已答复 2（按期 1），超期未答复 1" in chat.said
+    assert "许静，您好" in chat.said  # back at the menu
+    await chat.tap("📈 年度统计")
+    await chat.tap("↩️ 返回")
+    assert "许静，您好" in chat.said
+
+
+async def test_no_one_but_staff_finds_the_statistics_in_the_chat(db, wf, world, chat_as):
+    Story(db, wf, world).filed()
+    for person in (world.member, world.handler_edu, world.supervisor, world.leader):
+        chat = chat_as(person)
+        await chat.send("/menu")
+        assert "📈 年度统计" not in chat.buttons
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.tap("📈 年度统计")
+    payload = staff.payload_of("2026年度")
+    member = chat_as(world.member)
+    await member.send("/menu")
+    await member.press(payload)  # a button copied from staff's chat
+    assert "收到提案" not in member.said
+    assert "这个按钮已过期" in member.said or "这个选项无效" in member.said
+
+
+async def test_statistics_of_a_year_without_proposals_say_so(db, wf, world, chat_as):
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📈 年度统计")
+    assert "还没有提交的提案，暂无统计。" in chat.said and chat.buttons == ["↩️ 返回"]
