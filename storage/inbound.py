@@ -145,9 +145,7 @@ def mark_failed(db: Database, channel: str, key: str, payload: dict | None = Non
         return settle(session.connection(), channel, key, "failed", payload, utcnow())
 
 
-def settle(
-    conn, channel: str, key: str, state: str, payload: dict | None, now: datetime
-) -> bool:
+def settle(conn, channel: str, key: str, state: str, payload: dict | None, now: datetime) -> bool:
     """Give a pending (or, with its payload, a not yet stored) update its outcome; False
     when it had one already."""
     params = {"ch": channel, "key": key[:KEY_MAX], "new_state": state, "now": now}
@@ -184,7 +182,10 @@ def pending(
                 row.state = "failed"
                 row.done_at = utcnow()
                 log.error(
-                    "%s update %s failed %d times; set aside", channel, row.external_key, max_attempts
+                    "%s update %s failed %d times; set aside",
+                    channel,
+                    row.external_key,
+                    max_attempts,
                 )
                 resumed.set_aside.append((row.external_key, row.payload))
             else:
