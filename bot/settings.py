@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # WeChat restricts accounts that send fast: every message the bot sends (answers and
     # notices, over all contacts) goes out at least this many seconds after the one before.
     wechat_send_interval: float = Field(1.5, ge=0, le=60)
+    wechat_accept_friends: bool = Field(
+        True, description="accept WeChat friend requests and tell the new contact how to bind"
+    )
     notice_lease_seconds: int = Field(
         60, ge=1, le=3600, description="a notice being sent is claimed again after this"
     )

@@ -303,6 +303,11 @@ class Engine:
     def add_command(self, name: str, handler: Callable[[Turn, str], None]) -> None:
         self.commands[name] = handler
 
+    def takes_text(self, flow: str | None, step: str | None) -> bool:
+        """Whether a conversation at this step takes free text (a title, a reply…)."""
+        found = self.flows.get(flow or "")
+        return found is not None and step in found.steps and found.steps[step].text is not None
+
     # ------------------------------------------------------------- handling
     def handle(
         self,

@@ -428,8 +428,9 @@ class Conversation(SQLModel, table=True):
 class InboundUpdate(SQLModel, table=True):
     """An update from a chat platform, stored before the platform is told it arrived.
 
-    Telegram forgets an update once it is confirmed; keeping it here first means an update
-    whose handling a crash interrupts is handled again on restart. It is kept done by the
+    Telegram forgets an update once it is confirmed, and the WeChat puppet service emits a
+    message once; keeping it here first means an update whose handling a crash interrupts
+    is handled again on restart (``storage.inbound``). It is kept done by the
     transaction that applies its effects (inserted then, or marked done if it was stored
     pending first), so it is never applied twice or by halves.
     """

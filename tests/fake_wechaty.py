@@ -20,10 +20,16 @@ from dataclasses import dataclass, field
 from pyee import AsyncIOEventEmitter
 from wechaty_puppet import FileBox, MessageType, Puppet
 from wechaty_puppet.exceptions import WechatyPuppetGrpcError
-from wechaty_puppet.schemas.event import EventMessagePayload
+from wechaty_puppet.schemas.event import (
+    EventFriendshipPayload,
+    EventLoginPayload,
+    EventMessagePayload,
+)
 from wechaty_puppet.schemas.types import (
     ContactPayload,
     ContactType,
+    FriendshipPayload,
+    FriendshipType,
     MessagePayload,
     RoomPayload,
 )
@@ -55,6 +61,8 @@ class FakePuppet(Puppet):
         self.rooms: dict[str, RoomPayload] = {}
         self.messages: dict[str, MessagePayload] = {}
         self.files: dict[str, FileBox] = {}
+        self.friendships: dict[str, FriendshipPayload] = {}
+        self.accepted: list[str] = []  # friend requests accepted, in order
         self.said: list[Said] = []
         self.echo_own = echo_own  # WeChat shows the bot its own messages too
         self.started = asyncio.Event()
@@ -67,11 +75,32 @@ class FakePuppet(Puppet):
         self.add_contact(BOT_ID, "提案通")
 
     # ------------------------------------------------------------- the world
-    def add_contact(self, contact_id: str, name: str, *, official: bool = False) -> None:
+    def add_contact(
+        self, contact_id: str, name: str, *, official: bool = False, friend: bool = True
+    ) -> None:
         kind = ContactType.CONTACT_TYPE_OFFICIAL if official else ContactType.CONTACT_TYPE_PERSONAL
         self.contacts[contact_id] = ContactPayload(
-            id=contact_id, name=name, type=kind, friend=True
+            id=contact_id, name=name, type=kind, friend=friend
         )
+
+    def request_friendship(
+        self,
+        contact_id: str,
+        name: str,
+        *,
+        hello: str = "",
+        kind: FriendshipType = FriendshipType.FRIENDSHIP_TYPE_RECEIVE,
+        friendship_id: str | None = None,
+    ) -> str:
+        """Someone not yet a friend asks to be one (a stranger cannot be written to)."""
+        friendship_id = friendship_id or f"friendship-{uuid.uuid4().hex}"
+        if contact_id not in self.contacts:
+            self.add_contact(contact_id, name, friend=False)
+        self.friendships[friendship_id] = FriendshipPayload(
+            id=friendship_id, contact_id=contact_id, hello=hello, type=kind
+        )
+        self.events.emit("friendship", EventFriendshipPayload(friendship_id=friendship_id))
+        return friendship_id
 
     def add_room(self, room_id: str, topic: str, members: list[str]) -> None:
         self.rooms[room_id] = RoomPayload(id=room_id, topic=topic, member_ids=members)
@@ -121,6 +150,8 @@ class FakePuppet(Puppet):
             raise WechatyPuppetGrpcError("can't fetch endpoint from chatie server")
         self._stopped = asyncio.Event()
         self.started.set()
+        # The service says who is logged in at every connection.
+        self.events.emit("login", EventLoginPayload(contact_id=BOT_ID))
         await self._stopped.wait()
 
     async def stop(self) -> None:
@@ -151,6 +182,19 @@ class FakePuppet(Puppet):
     async def room_members(self, room_id: str) -> list[str]:
         return list(self.rooms[room_id].member_ids)
 
+    async def friendship_payload(
+        self, friendship_id: str, payload: FriendshipPayload | None = None
+    ) -> FriendshipPayload:
+        return self.friendships[friendship_id]
+
+    async def friendship_accept(self, friendship_id: str) -> None:
+        request = self.friendships[friendship_id]
+        contact = self.contacts[request.contact_id]
+        if contact.friend:
+            raise WechatyPuppetGrpcError("the friend request was accepted already")
+        contact.friend = True
+        self.accepted.append(friendship_id)
+
     async def message_file(self, message_id: str) -> FileBox:
         return self.files[message_id]
 
@@ -160,19 +204,22 @@ class FakePuppet(Puppet):
     async def message_send_text(
         self, conversation_id: str, message: str, mention_ids: list[str] | None = None
     ) -> str:
-        await self._maybe_fail()
+        await self._maybe_fail(conversation_id)
         self.said.append(Said(conversation_id, text=message, at=time.monotonic()))
         return self._echo(conversation_id, message, MessageType.MESSAGE_TYPE_TEXT)
 
     async def message_send_file(self, conversation_id: str, file: FileBox) -> str:
-        await self._maybe_fail()
+        await self._maybe_fail(conversation_id)
         data = base64.b64decode(file.base64)
         self.said.append(
             Said(conversation_id, file_name=file.name, file_data=data, at=time.monotonic())
         )
         return self._echo(conversation_id, "", MessageType.MESSAGE_TYPE_ATTACHMENT)
 
-    async def _maybe_fail(self) -> None:
+    async def _maybe_fail(self, to: str) -> None:
+        contact = self.contacts.get(to)
+        if contact is not None and not contact.friend:
+            raise WechatyPuppetGrpcError(f"{to} is not a friend")
         if self.hang_sends:
             self.hang_sends -= 1
             await asyncio.Event().wait()

@@ -129,6 +129,9 @@ def test_the_channel_and_the_wechaty_puppet_service(monkeypatch):
     assert (settings.channel, settings.wechaty_puppet) == ("telegram", "wechaty-puppet-service")
     assert settings.wechaty_puppet_service_token is None
     assert settings.wechat_send_interval == 1.5  # seconds between two messages sent
+    assert settings.wechat_accept_friends is True
+    monkeypatch.setenv("PROPOSALBOT_WECHAT_ACCEPT_FRIENDS", "false")
+    assert Settings().wechat_accept_friends is False
     monkeypatch.setenv("PROPOSALBOT_CHANNEL", " WeChat ")
     monkeypatch.setenv("PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN", "puppet_padlocal_abc")
     monkeypatch.setenv("PROPOSALBOT_WECHATY_PUPPET_SERVICE_ENDPOINT", " ")

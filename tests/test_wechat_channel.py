@@ -4,6 +4,7 @@ lines, answering choices with their numbers and notice actions with their codes.
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -11,6 +12,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 from wechaty_puppet import MessageType
 
+from bot.settings import Settings
 from storage.models import (
     Attachment,
     ChannelAccount,
@@ -80,6 +82,54 @@ async def test_binding_with_an_invite_code(wechat, db, wf, world):
     with db.read_session() as session:
         account = session.exec(select(ChannelAccount).where(ChannelAccount.channel == "wechat"))
         assert [(a.person_id, a.external_id) for a in account] == [(world.member, "wxid_linxiao")]
+
+
+async def test_a_friend_request_is_accepted_and_the_new_contact_is_told_how_to_bind(
+    wechat, db, wf, world
+):
+    with db.session() as session:
+        code = issue_invite(wf.ctx(session, world.staff), world.member)
+    request = wechat.puppet.request_friendship("wxid_linxiao", "林晓", hello="我是林晓委员")
+    member = WeChatPerson(wechat, "wxid_linxiao", "林晓")
+    await member.expect("请先绑定身份")
+    assert wechat.puppet.accepted == [request]
+    assert wechat.puppet.contacts["wxid_linxiao"].friend
+    assert "微信中不能分享手机号：请直接发送提案委给您的邀请码。" in member.said
+    # The request arrives again (a reconnection): neither accepted nor answered twice.
+    from wechaty_puppet.schemas.event import EventFriendshipPayload
+
+    wechat.puppet.events.emit("friendship", EventFriendshipPayload(friendship_id=request))
+    await asyncio.sleep(0.2)
+    await wechat.idle()
+    assert wechat.puppet.accepted == [request] and member.said.count("请先绑定身份") == 1
+    await member.send(code, expect="绑定成功，林晓！")
+    with db.read_session() as session:
+        kept = session.exec(select(InboundUpdate)).all()
+        assert [(k.external_key, k.state) for k in kept][0] == (f"friendship:{request}", "done")
+
+
+async def test_friend_requests_are_left_alone_when_the_settings_say_so(
+    app, db, world, monkeypatch
+):
+    """PROPOSALBOT_WECHAT_ACCEPT_FRIENDS=false: whoever runs the account accepts them; set
+    back to true (the default), the bot does."""
+    default = app.settings
+    refusing = Settings(_env_file=None, data_dir=default.data_dir, wechat_accept_friends=False)
+    monkeypatch.setattr(app, "settings", refusing)
+    wechat = FakeWeChat()
+    async with running(app, wechat):
+        wechat.puppet.request_friendship("wxid_linxiao", "林晓")
+        await asyncio.sleep(0.3)
+        await wechat.idle()
+    assert wechat.puppet.accepted == [] and wechat.puppet.said == []
+    assert not wechat.puppet.contacts["wxid_linxiao"].friend
+    with db.read_session() as session:
+        assert session.exec(select(InboundUpdate)).all() == []
+    monkeypatch.setattr(app, "settings", default)
+    async with running(app, wechat):
+        request = wechat.puppet.request_friendship("wxid_heping", "何平")
+        await WeChatPerson(wechat, "wxid_heping", "何平").expect("请先绑定身份")
+    assert wechat.puppet.accepted == [request]
 
 
 # ---------------------------------------------------------------- a whole proposal
@@ -186,6 +236,32 @@ async def test_a_rating_is_given_by_the_code_of_the_delivery_notice_even_after_a
             (world.member, "satisfied", "satisfied")
         ]
         assert session.get(Proposal, 1).status == "closed"  # type: ignore[union-attr]
+
+
+async def test_a_code_shaped_text_is_a_code_only_when_the_person_holds_that_code(
+    wechat, db, wf, world
+):
+    """At a step that takes text (a proposal's title), ``a7`` is the title: no code a7 was
+    given to the person. A code they hold is the code at every step, this one included."""
+    member = bound(db, wf, wechat, world.member, "wxid_linxiao", "林晓")
+    await member.send("/new", expect="标题")
+    await member.send("a7", expect="草稿已建立")
+    assert "没有编号" not in member.said
+    with db.read_session() as session:
+        assert [p.title for p in session.exec(select(Proposal))] == ["a7"]
+    assert step_of(db, member.contact_id)[:2] == ("submit", "category")
+    # Back at a step that takes text, with codes given by a notice.
+    await member.send("/new", expect="标题")
+    Story(db, wf, world).delivered()
+    await member.expect("a1. 满意")
+    assert step_of(db, member.contact_id)[:2] == ("submit", "title")
+    await member.send("a1", expect="已记录您的评价")  # the code, not a title
+    with db.read_session() as session:
+        assert [r.work_rating for r in session.exec(select(Rating))] == ["satisfied"]
+        assert len(session.exec(select(Proposal).where(Proposal.title == "a1")).all()) == 0
+    # Not holding a9: at the menu it is answered as a code not valid, changing nothing.
+    await member.send("/menu", expect="请选择要办理的事项")
+    await member.send("a9", expect="没有编号为 a9 的操作")
 
 
 REPLY = (

@@ -27,94 +27,26 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy import update as sql_update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
-from storage.clock import utcnow
+from storage import inbound
 from storage.db import Database
-from storage.models import InboundUpdate, table_of
 
 CHANNEL = "telegram"
-MAX_ATTEMPTS = 3  # an update that failed this many starts is set aside as failed
+MAX_ATTEMPTS = inbound.MAX_ATTEMPTS  # an update that failed this many starts is set aside
 log = logging.getLogger(__name__)
 
 
-# Built once: these run for every update, and SQLAlchemy reuses a statement object's
-# compiled form without building the expression again.
-_inbound = table_of(InboundUpdate).c
-_MARK = (
-    sql_update(table_of(InboundUpdate))  # the table: a plain statement, no ORM bookkeeping
-    .where(
-        _inbound.channel == CHANNEL,
-        _inbound.external_key == bindparam("key"),
-        _inbound.state == "pending",
-    )
-    .values(state=bindparam("new_state"), done_at=bindparam("now"))
-)
-
-
-class AlreadyHandled(Exception):
-    """Another worker (or an earlier run) already applied this update."""
+AlreadyHandled = inbound.AlreadyHandled  # another worker (or an earlier run) applied it
 
 
 def key_of(bot_id: int, update_id: int) -> str:
     return f"{bot_id}:{update_id}"
 
 
-_KEEP: dict[str, Any] = {}  # dialect name -> the INSERT of an update with its outcome
-
-
-def _keep(dialect: str):
-    """Insert an update that was never stored, with its outcome; one stored pending takes
-    the outcome; one settled already (done or failed) is left alone and nothing returns."""
-    statement = _KEEP.get(dialect)
-    if statement is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        values = insert(table_of(InboundUpdate)).values(
-            channel=CHANNEL,
-            external_key=bindparam("key"),
-            payload=bindparam("payload"),
-            received_at=bindparam("now"),
-            state=bindparam("new_state"),
-            attempts=0,
-            done_at=bindparam("now"),
-        )
-        statement = values.on_conflict_do_update(
-            index_elements=["channel", "external_key"],
-            set_={"state": values.excluded.state, "done_at": values.excluded.done_at},
-            where=_inbound.state == "pending",
-        ).returning(_inbound.id)
-        _KEEP[dialect] = statement
-    return statement
-
-
-_STORE_NEW: dict[str, Any] = {}  # dialect name -> the INSERT that skips updates kept already
-
-
-def _store_new(dialect: str):
-    statement = _STORE_NEW.get(dialect)
-    if statement is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(table_of(InboundUpdate))
-            .values(
-                channel=CHANNEL,
-                external_key=bindparam("key"),
-                payload=bindparam("payload"),
-                received_at=bindparam("now"),
-                state="pending",
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "external_key"])
-            .returning(_inbound.external_key)
-        )
-        _STORE_NEW[dialect] = statement
-    return statement
+# The statements are ``storage.inbound``'s, for every channel; these name Telegram's.
 
 
 def store_many(
@@ -122,15 +54,7 @@ def store_many(
 ) -> set[str]:
     """Keep updates (key, payload) in one transaction; the keys of those newly kept (an
     update Telegram sent again is kept once)."""
-    if not updates:
-        return set()
-    at = now or utcnow()
-    with db.engine.begin() as conn:
-        rows = conn.execute(
-            _store_new(conn.dialect.name),
-            [{"key": key, "payload": payload, "now": at} for key, payload in updates],
-        )
-        return {row[0] for row in rows}
+    return inbound.store_many(db, CHANNEL, updates, now)
 
 
 def store(db: Database, key: str, payload: dict, now: datetime | None = None) -> bool:
@@ -145,59 +69,22 @@ def mark_done(
 
     ``payload``: the update as Telegram sent it, when it may not be stored yet (a polled
     update): it is inserted, done, unless it is stored already. Without it the update must
-    be stored (pending). Statements on the table, not the mapped class: SQLAlchemy skips the
-    ORM's bookkeeping (nothing of this table is loaded in the session)."""
-    if not _settle(session.connection(), key, "done", payload, now or utcnow()):
-        raise AlreadyHandled(key)
+    be stored (pending)."""
+    inbound.mark_done(session, CHANNEL, key, payload, now)
 
 
 def mark_failed(db: Database, key: str, payload: dict | None = None) -> None:
     """Set an update aside, unhandled (kept, as ``mark_done`` keeps it, when ``payload``)."""
-    with db.session() as session:
-        _settle(session.connection(), key, "failed", payload, utcnow())
-
-
-def _settle(conn, key: str, state: str, payload: dict | None, now: datetime) -> bool:
-    """Give a pending (or, with its payload, a not yet stored) update its outcome; False
-    when it had one already."""
-    params = {"key": key, "new_state": state, "now": now}
-    if payload is None:
-        return conn.execute(_MARK, params).rowcount > 0
-    return (
-        conn.execute(_keep(conn.dialect.name), {**params, "payload": payload}).first() is not None
-    )
+    inbound.mark_failed(db, CHANNEL, key, payload)
 
 
 def pending(db: Database) -> list[dict]:
     """Updates a crash left unhandled, oldest first; each start counts as an attempt."""
-    with db.session() as session:
-        rows = session.exec(
-            select(InboundUpdate)
-            .where(InboundUpdate.channel == CHANNEL, InboundUpdate.state == "pending")
-            .order_by(col(InboundUpdate.id))
-        ).all()
-        payloads = []
-        for row in rows:
-            row.attempts += 1
-            if row.attempts > MAX_ATTEMPTS:
-                row.state = "failed"
-                row.done_at = utcnow()
-                log.error("update %s failed %d times; set aside", row.external_key, MAX_ATTEMPTS)
-            else:
-                payloads.append(row.payload)
-            session.add(row)
-        return payloads
+    return [payload for _key, payload in inbound.pending(db, CHANNEL).due]
 
 
 def counts(db: Database) -> dict[str, int]:
-    with db.read_session() as session:
-        rows = session.exec(
-            select(InboundUpdate.state).where(InboundUpdate.channel == CHANNEL)
-        ).all()
-    result: dict[str, int] = {}
-    for state in rows:
-        result[state] = result.get(state, 0) + 1
-    return result
+    return inbound.counts(db, CHANNEL)
 
 
 class KeepsRawUpdates(BaseRequest):

@@ -8,6 +8,12 @@ engine keeps drafts): a restart loses none. The newest ``KEEP`` are kept; an old
 one never given, is answered as not valid and changes nothing. A code only names an
 action: whether the person may take it, and whether it was taken already, the workflow
 decides as for a button.
+
+A text is read as a code only when it is one the person holds now (``a7`` typed as a
+proposal's title is the title when no ``a7`` was given to them). A code they hold is the
+code at every step, a free-text one included: a notice's action can be taken whatever the
+person is writing. A text shaped like a code they do not hold is text at a step that takes
+text, and answered as a code not valid elsewhere.
 """
 
 from __future__ import annotations
@@ -72,18 +78,21 @@ def issue(
         return codes, locale or DEFAULT_LOCALE
 
 
-def lookup(db: Database, channel: str, external_id: str, code: str) -> str | None:
-    """The action payload a code of this person names; None for a code not (or no longer)
-    theirs."""
+def lookup(
+    db: Database, channel: str, external_id: str, code: str
+) -> tuple[str | None, str | None, str | None]:
+    """(the action payload a code of this person names, or None for a code not or no
+    longer theirs; the flow and the step their conversation is at)."""
     with db.read_session() as session:
-        data = session.exec(
-            select(Conversation.data).where(
+        row = session.exec(
+            select(Conversation.data, Conversation.flow, Conversation.step).where(
                 Conversation.channel == channel, Conversation.external_id == external_id
             )
         ).first()
+    data, flow, step = row if row is not None else (None, None, None)
     book = ((data or {}).get("_keep") or {}).get(BOOK) or {}
     payload = (book.get("codes") or {}).get(code)
-    return payload if isinstance(payload, str) else None
+    return (payload if isinstance(payload, str) else None), flow, step
 
 
 def _conversation(session, channel: str, external_id: str) -> Conversation:

@@ -96,6 +96,9 @@ def adopt_loggers() -> int:
         logger.propagate = True
         logger.setLevel(max(logging.WARNING, logger.level))
         adopted += 1
+    # Warns at every login that no plugin has a web page (the bot uses no plugin).
+    plugins = logging.getLogger("wechaty.plugin")
+    plugins.setLevel(max(logging.ERROR, plugins.level))
     return adopted
 
 

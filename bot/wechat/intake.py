@@ -1,86 +1,66 @@
-"""Every WeChat message is handled once, whatever the puppet service sends again.
+"""Every WeChat message is kept before it is handled, and handled once.
 
-A message's id is kept in ``inbound_update`` (channel ``wechat``), by the transaction that
-applies the message's effects (``claim``, in ``Engine.handle``'s ``within`` hook): a message
-seen before finds its id there, and that transaction is rolled back, nothing applied. A
-message answered without the engine (a type the bot does not take, a code that is not
-valid) is kept by ``record``, alone. Wechaty itself drops an id it emitted before, but only
-in the memory of one process: this holds across restarts and between processes sharing
-the database.
+The puppet service emits a message once, to whoever listens, and offers no way to confirm
+it: the bot keeps it itself. On receipt a message is stored in ``inbound_update`` (channel
+``wechat``, its message id as the key), ``pending``, in a small transaction of its own
+(``keep``), with what handling it again needs: who sent it, its type, its text (a file is
+fetched again from the puppet service by the message id). The transaction that applies its
+effects marks it ``done`` (``mark_done``, in ``Engine.handle``'s ``within`` hook); one
+answered without the engine (a type the bot does not take, a code that is not valid, a file
+that cannot be fetched) is given its outcome alone (``settle``). A message the puppet
+service sends again finds itself kept and is not handled again — Wechaty drops an id it
+emitted before only in the memory of one process.
 
-Unlike Telegram's updates, a message is not stored before it is handled, and nothing is
-resumed at start: the puppet service emits a message once, to whoever listens, and offers
-no way to confirm it. A message whose handling a crash interrupts is not applied (its
-transaction never committed); the person sees no answer and writes again.
+A message whose handling a crash (or a stop) interrupted stays pending: the next start
+handles it again once the puppet service has logged in (``pending``), oldest first, each
+start counting as an attempt; one that failed ``MAX_ATTEMPTS`` starts is set aside as
+failed. The statements are ``storage.inbound``'s, shared with Telegram.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from storage import inbound
 from storage.clock import utcnow
 from storage.db import Database
-from storage.models import InboundUpdate, table_of
 
 CHANNEL = "wechat"
-_inbound = table_of(InboundUpdate).c
-_SEEN = select(_inbound.id).where(
-    _inbound.channel == CHANNEL, _inbound.external_key == bindparam("key")
-)
-_KEEP: dict[str, Any] = {}  # dialect name -> the INSERT that keeps a message's id once
+MAX_ATTEMPTS = inbound.MAX_ATTEMPTS
+AlreadyHandled = inbound.AlreadyHandled
+Resumed = inbound.Resumed
 
 
-class AlreadyHandled(Exception):
-    """The message was handled before (by this process, an earlier run or another one)."""
+def keep(db: Database, key: str, payload: dict) -> bool:
+    """Store a message, pending, before it is handled; False when it was kept before (the
+    puppet service sent it again)."""
+    return bool(inbound.store_many(db, CHANNEL, [(key, payload)]))
 
 
-def _keep(dialect: str):
-    statement = _KEEP.get(dialect)
-    if statement is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(table_of(InboundUpdate))
-            .values(
-                channel=CHANNEL,
-                external_key=bindparam("key"),
-                payload=bindparam("payload"),
-                received_at=bindparam("now"),
-                state=bindparam("new_state"),
-                attempts=0,
-                done_at=bindparam("now"),
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "external_key"])
-            .returning(_inbound.id)
-        )
-        _KEEP[dialect] = statement
-    return statement
+def mark_done(session: Session, key: str) -> None:
+    """Inside the message's own transaction: claim it as done, or raise ``AlreadyHandled``
+    when it has an outcome already (the transaction is then rolled back)."""
+    inbound.mark_done(session, CHANNEL, key)
 
 
-def _insert(session: Session, key: str, payload: dict, state: str, now: datetime) -> bool:
-    conn = session.connection()
-    params = {"key": key[:100], "payload": payload, "new_state": state, "now": now}
-    return conn.execute(_keep(conn.dialect.name), params).first() is not None
-
-
-def claim(session: Session, key: str, payload: dict) -> None:
-    """Inside the message's own transaction: keep its id, done, or refuse if it is kept."""
-    if not _insert(session, key, payload, "done", utcnow()):
-        raise AlreadyHandled(key)
-
-
-def record(db: Database, key: str, payload: dict, state: str = "done") -> bool:
-    """Keep a message answered without the engine; False when it was seen before."""
+def settle(db: Database, key: str, state: str = "done") -> bool:
+    """Give a message answered without the engine its outcome (``done``, or ``failed`` when
+    it could not be handled); False when it had one already (it was answered then)."""
     with db.session() as session:
-        return _insert(session, key, payload, state, utcnow())
+        return inbound.settle(session.connection(), CHANNEL, key, state, None, utcnow())
 
 
-def seen(db: Database, key: str) -> bool:
-    """Whether a message was handled before (read before fetching a file again)."""
-    with db.read_session() as session:
-        return session.execute(_SEEN, {"key": key[:100]}).first() is not None
+def last_pending(db: Database) -> int | None:
+    """Where a start's resumption ends: what is stored after it is this run's own."""
+    return inbound.last_pending(db, CHANNEL)
+
+
+def pending(db: Database, up_to: int | None) -> Resumed:
+    """Messages a crash left unhandled, up to ``up_to``, oldest first (an attempt each)."""
+    if up_to is None:
+        return Resumed()
+    return inbound.pending(db, CHANNEL, up_to=up_to, max_attempts=MAX_ATTEMPTS)
+
+
+def state_of(db: Database, key: str) -> str | None:
+    return inbound.state_of(db, CHANNEL, key)

@@ -73,7 +73,10 @@ async def serve(
     from bot.run import run_beside
 
     settings = app.settings
-    options: dict[str, Any] = {"send_interval": settings.wechat_send_interval}
+    options: dict[str, Any] = {
+        "send_interval": settings.wechat_send_interval,
+        "accept_friends": settings.wechat_accept_friends,
+    }
     options.update(channel_options)
     channel = WechatChannel(app, puppet or puppet_service(settings), **options)
     dispatcher = dispatcher_for(app, channel)
