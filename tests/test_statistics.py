@@ -79,8 +79,9 @@ def test_the_year_counts_every_stage_of_every_proposal(db, wf, world, year_of_wo
     assert (
         "· 区教育局：主办 3，协办 0；已答复 2（按期 1），超期未答复 1；A/B/C 0/2/0；满意率 100.0%"
     ) in text
-    assert "· 区交通运输局：主办 0，协办 3；已答复 0（按期 0），超期未答复 0；A/B/C 0/0/0；满意率 —" in (
-        text
+    assert (
+        "· 区交通运输局：主办 0，协办 3；已答复 0（按期 0），超期未答复 0；A/B/C 0/0/0；满意率 —"
+        in (text)
     )
 
 
@@ -103,7 +104,7 @@ def test_only_staff_see_the_statistics(db, wf, world, year_of_work):
             figures(db, wf, someone)
 
 
-def test_the_cli_says_the_year_and_the_ledger_has_the_units_sheet(run, db, wf, world, tmp_path):
+def test_the_cli_says_the_year_and_the_ledger_has_the_units_sheet(run, db, wf, world, tmp_path):  # noqa: F811
     from openpyxl import load_workbook
 
     assert_one_line_error(run("stats"), "还没有任何提案")
