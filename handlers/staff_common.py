@@ -16,7 +16,7 @@ from handlers.paging import PAGE_SIZE as PAGE_SIZE  # the staff lists' page size
 from handlers.paging import Page, Pager
 from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
 from workflow import reach, replies
-from workflow.assignments import due_date_or_default
+from workflow.assignments import due_date_or_default, postponement
 from workflow.core import (
     check_text,
 )
@@ -111,7 +111,7 @@ def parse_date(text: str) -> date | None:
 
 def read_date(turn: Turn, text: str, months: int, what: label) -> date:
     """A typed due date, refused with the workflow's own message when it is not later than
-    today."""
+    today; one on a day off becomes the next working day, and the person is told so."""
     if len(text) > 40:
         raise InvalidInput(turn.t("日期太长了。") + turn.t(DATE_HINT))
     day = parse_date(text)
@@ -120,7 +120,11 @@ def read_date(turn: Turn, text: str, months: int, what: label) -> date:
             turn.t("看不懂这个日期，或者没有这一天：{text}。", text=short(text, 20))
             + turn.t(DATE_HINT)
         )
-    return due_date_or_default(turn.ctx, day, months, what)
+    due = due_date_or_default(turn.ctx, day, months, what)
+    said = postponement(turn.ctx, day, what)
+    if said:
+        turn.say("".join(turn.t(text) for text in said))
+    return due
 
 
 def guarded_prompt(

@@ -907,6 +907,24 @@ async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat
     assert "没有评价为不满意" in chat.said
 
 
+async def test_a_rehandling_due_date_typed_on_a_holiday_moves_to_the_next_working_day(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    pid, lead, _reply = s.rated()
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    await chat.tap("第〔1〕号")
+    await chat.tap("重新办理")
+    await chat.send("2026-10-04")  # a Sunday in the National Day holiday
+    assert "2026年10月4日是休息日，新的答复期限顺延至2026年10月8日（星期四）。" in chat.said
+    assert "新的答复期限：2026年10月8日" in chat.said
+    await chat.tap("不写要求")
+    assert "在2026年10月8日前重新答复" in chat.said
+    assert get(db, Proposal, pid).due_date == date(2026, 10, 8)
+    assert get(db, Assignment, lead).due_date == date(2026, 10, 8)
+
+
 async def test_rehandle_with_the_default_date_and_no_note(db, wf, world, chat_as):
     s = story(db, wf, world)
     pid, lead, _reply = s.rated()

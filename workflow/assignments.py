@@ -110,11 +110,57 @@ def _handling_unit(ctx: Ctx, unit_id: int) -> Unit:
     return unit
 
 
+WEEKDAYS = (
+    label("星期一"),
+    label("星期二"),
+    label("星期三"),
+    label("星期四"),
+    label("星期五"),
+    label("星期六"),
+    label("星期日"),
+)
+
+
 def due_date_or_default(ctx: Ctx, due_date: date | None, months: int, what: label) -> date:
     """``due_date`` if it is after today and at most ``due_max_months`` ahead (a year typed
-    wrong, 2207 for 2027, is refused, not kept), or the default ``months`` from today."""
+    wrong, 2207 for 2027, is refused, not kept), or the default ``months`` from today.
+
+    A due date on a day off moves to the next working day (顺延), as a deadline does in
+    administrative practice; ``postponement`` says so to the person who typed it."""
     if due_date is None:
         return ctx.calendar.add_months(ctx.today, months)
+    return ctx.calendar.next_workday(_due_date_in_range(ctx, due_date, what))
+
+
+def postponement(ctx: Ctx, typed: date, what: label) -> list[Text]:
+    """What to tell the person who typed a due date that is not kept as typed: "2026年10月1日
+    是休息日，答复期限顺延至2026年10月9日（星期五）。"; and, for a year whose holidays are not
+    known, that its working days are counted Monday to Friday. Nothing for a working day of a
+    year the calendar knows."""
+    day = ctx.calendar.next_workday(typed)
+    said = []
+    if day != typed:
+        said.append(
+            Text(
+                "{typed}是休息日，{what}顺延至{day}（{weekday}）。",
+                typed=typed,
+                what=what,
+                day=day,
+                weekday=WEEKDAYS[day.weekday()],
+            )
+        )
+    unknown = sorted(y for y in {typed.year, day.year} if not ctx.calendar.covers(y))
+    if unknown:
+        said.append(
+            Text(
+                "尚无{years}年的节假日安排，暂按周一至周五为工作日计算，该日期可能落在节假日。",
+                years=[str(y) for y in unknown],
+            )
+        )
+    return said
+
+
+def _due_date_in_range(ctx: Ctx, due_date: date, what: label) -> date:
     if due_date <= ctx.today:
         raise InvalidInput("{what}必须晚于今天（{today}）。", what=what, today=ctx.today)
     latest = ctx.calendar.add_months(ctx.today, ctx.rules.due_max_months)
@@ -643,6 +689,7 @@ def _extend(
         # it (nothing at all, were it over an extension late).
         start = max(assignment.due_date, ctx.today)
         due_date = ctx.calendar.add_months(start, ctx.rules.reply_extension_months)
+    due_date = ctx.calendar.next_workday(due_date)  # a typed one on a day off: 顺延
     if due_date <= assignment.due_date or due_date <= ctx.today:
         raise InvalidInput("新的期限必须晚于原期限（{due}）和今天。", due=assignment.due_date)
     before = assignment.due_date
