@@ -21,6 +21,7 @@ from workflow.core import (
     check_text,
 )
 from workflow.errors import InvalidInput
+from workflow.numbering import bracket_number_text, parse_number
 from workflow.roles import Role
 from workflow.statuses import (
     AssignmentStatus,
@@ -79,14 +80,17 @@ def words(turn: Turn, text: str, what: str, max_chars: int) -> str:
 
 
 def number_of(turn: Turn, p: Proposal) -> str:
-    """第〔3〕号, No. 3; nothing before the proposal is filed."""
-    return turn.number(p.number) if p.number else ""
+    """2026年度第3号, No. 3 of 2026; nothing before the proposal is filed."""
+    return turn.number(p.year, p.number) if p.number else ""
 
 
 def both_numbers(turn: Turn, p: Proposal) -> str:
-    """2026年度第3号（第〔3〕号）, No. 3 of 2026 (No. 3)"""
+    """2026年度第3号（第〔3〕号）, No. 3 of 2026 (No. 3): the number as documents carry it,
+    beside its year."""
     return turn.t(
-        "{long}（{short}）", long=turn.long_number(p.year, p.number), short=turn.number(p.number)
+        "{long}（{short}）",
+        long=turn.number(p.year, p.number),
+        short=turn.t(bracket_number_text(p.number)),
     )
 
 
@@ -249,13 +253,13 @@ def merge_targets(session: Session, proposal: Proposal) -> list[Proposal]:
     )
 
 
-NUMBER_RE = re.compile(r"第?\s*[〔\[(（]?\s*(\d{1,6})\s*[〕\])）]?\s*号?")
-
-
 def proposal_matches(proposal: Proposal, query: str) -> bool:
-    match = NUMBER_RE.fullmatch(query)
-    if match:
-        return proposal.number == int(match.group(1))
+    """Whether a typed number (28, 第〔28〕号, 2026-28, 2026年度第28号) or part of a title
+    names the proposal."""
+    parsed = parse_number(query)
+    if parsed:
+        year, number = parsed
+        return proposal.number == number and year in (None, proposal.year)
     return query.lower() in (proposal.title or "").lower()
 
 

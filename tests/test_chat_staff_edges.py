@@ -23,7 +23,7 @@ BODY_1 = "您提出的关于改善小学放学时段交通秩序的建议收悉�
 async def open_first(chat: Chat) -> None:
     await chat.send("/menu")
     await chat.tap("📥 交办事项")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
 
 
 async def wizard_to_phone(chat: Chat) -> None:
@@ -57,7 +57,7 @@ async def export_ledger(chat: Chat) -> None:
 async def assign_with_due(chat: Chat, typed: str) -> None:
     await chat.send("/menu")
     await chat.tap("🔎 审查队列")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("交办")
     await chat.tap("区教育局")
     await chat.tap("完成")
@@ -199,7 +199,7 @@ async def test_a_title_that_looks_like_a_formula_stays_text_in_the_ledger(db, wf
     chat = chat_as(world.staff)
     await export_ledger(chat)
     [row] = ledger_rows(chat)
-    title = row[1]
+    title = row[2]
     assert (title.value, title.data_type) == (evil, "s")
 
 
@@ -215,7 +215,7 @@ async def test_the_ledger_shows_the_ratings_of_the_reply_it_lists(db, wf, world,
     chat = chat_as(world.staff)
     await export_ledger(chat)
     [row] = ledger_rows(chat)
-    assert row[14].value == "林晓：满意"  # not also the 不满意 of the first reply
+    assert row[15].value == "林晓：满意"  # not also the 不满意 of the first reply
 
 
 # ---------------------------------------------------------------- a unit relieved by 改交
@@ -267,7 +267,7 @@ async def test_the_unit_hears_that_its_reply_was_approved_and_its_class_changed(
     staff = chat_as(world.staff)
     await staff.send("/menu")
     await staff.tap("✅ 答复审核")
-    await staff.tap("第〔1〕号")
+    await staff.tap("2026年度第1号")
     await staff.tap("改为C类后通过")
     assert "已审核通过" in staff.said
     with db.read_session() as session:
@@ -337,7 +337,7 @@ async def test_staff_grant_a_units_request_for_more_time_with_one_tap(db, wf, wo
     staff = chat_as(world.staff)
     await staff.send("/menu")
     await staff.press(asked.actions[0]["payload"])
-    assert "已同意延期：区教育局办理第〔1〕号提案" in staff.said
+    assert "已同意延期：区教育局办理2026年度第1号提案" in staff.said
     assert "期限延至2027年1月14日。\n已通知区教育局。" in staff.said
     with db.read_session() as session:
         [lead] = session.exec(select(Assignment).where(Assignment.role == "lead")).all()
@@ -405,7 +405,9 @@ async def test_deciding_a_request_for_more_time_says_if_the_unit_cannot_hear_of_
     await staff.send("/menu")
     await staff.press(asked.actions[0]["payload"])
     said = staff.said
-    assert "已同意延期：区教育局办理第〔1〕号提案《" in said and "期限延至2027年1月14日。" in said
+    assert (
+        "已同意延期：区教育局办理2026年度第1号提案《" in said and "期限延至2027年1月14日。" in said
+    )
     assert (
         "区教育局的承办人梁雪（13800000021）还没有绑定聊天账号，通知要等绑定后才会送达。"
         "请电话联系该单位。"

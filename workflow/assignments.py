@@ -76,7 +76,7 @@ def assignment_subject(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> 
     return Text(
         "{unit}承办的{number}提案",
         unit=unit_name(ctx, assignment.unit_id),
-        number=number_text(proposal.number),
+        number=number_text(proposal.year, proposal.number),
     )
 
 
@@ -204,7 +204,7 @@ def _new_assignment(
 
 def _tell_unit(ctx: Ctx, proposal: Proposal, assignment: Assignment) -> None:
     params = {
-        "number": number_text(proposal.number),
+        "number": number_text(proposal.year, proposal.number),
         "title": proposal.title,
         "due": assignment.due_date,
         "deadline": assignment.adjust_deadline,
@@ -306,7 +306,7 @@ def assign(
         watchers += people_with_role(ctx.session, Role.SUPERVISOR, supervising_unit_id)
     if watchers:
         params = {
-            "number": number_text(proposal.number),
+            "number": number_text(proposal.year, proposal.number),
             "title": proposal.title,
             "unit": unit_name(ctx, lead_unit_id),
             "due": lead_due,
@@ -364,7 +364,7 @@ def request_adjustment(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         Text(
             "{unit}申请调整{number}提案《{title}》的交办。理由：{reason}",
             unit=unit_name(ctx, assignment.unit_id),
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             reason=reason,
         ),
@@ -412,7 +412,7 @@ def reassign(
         "adjustment_granted",
         Text(
             "贵单位关于{number}提案的调整申请已同意，改由{unit}办理。",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             unit=unit_name(ctx, new_unit_id),
         ),
         key=str(assignment.id),
@@ -436,7 +436,7 @@ def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
         "adjustment_refused",
         Text(
             "贵单位关于{number}提案《{title}》的调整申请未获同意，请按期办理（{due}前）。理由：{note}",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             due=assignment.due_date,
             note=note,
@@ -465,7 +465,7 @@ def close_adjustment_window(ctx: Ctx, assignment_id: int) -> Assignment:
         Text(
             "{unit}承办的{number}提案《{title}》调整申请期已满，交办确定，请按期办理。",
             unit=unit_name(ctx, assignment.unit_id),
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
         ),
         key=str(assignment.id),
@@ -525,7 +525,7 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
             Text(
                 "{unit}已就{number}提案《{title}》提出协办意见（{name}）：\n{opinion}",
                 unit=unit_name(ctx, assignment.unit_id),
-                number=number_text(proposal.number),
+                number=number_text(proposal.year, proposal.number),
                 title=proposal.title,
                 name=person_name(ctx.session, ctx.actor_id),
                 opinion=opinion,
@@ -574,7 +574,7 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         Text(
             "{unit}申请延长{number}提案《{title}》的办理期限（现为{due}）。理由：{reason}",
             unit=unit_name(ctx, assignment.unit_id),
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             due=assignment.due_date,
             reason=reason,
@@ -653,7 +653,7 @@ def refuse_extension(ctx: Ctx, assignment_id: int, note: str | None = None) -> A
         "extension_refused",
         Text(
             "提案委未同意延长{number}提案《{title}》的办理期限，请按原期限（{due}）办理。{extra}",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             due=assignment.due_date,
             extra=Text("说明：{note}", note=note) if note else None,
@@ -704,7 +704,7 @@ def _extend(
         "extended",
         Text(
             "{number}提案《{title}》的办理期限已由{before}延至{due}。{extra}",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             before=before,
             due=due_date,
