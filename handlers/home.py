@@ -12,8 +12,6 @@ from handlers.i18n import LOCALES, N_
 from handlers.messages import Event
 from handlers.turns import me
 from workflow import invites, queries
-from workflow.errors import InvalidInput
-from workflow.numbering import parse_number
 from workflow.record import render_record
 from workflow.roles import Role
 from workflow.roster import normalise_phone
@@ -173,8 +171,6 @@ def cmd_status(turn: Turn, args: str) -> None:
 def show_status(turn: Turn, text: str) -> None:
     """Shows the record of proposal No. ``text``: this year's (the latest year a proposal
     was filed in), or with its year, "2025-28", "2025年28号"."""
-    if parse_number(text) is None:
-        raise InvalidInput(turn.t("请发送提案编号，例如 28，或 2025-28。"))
     proposal = queries.find_by_number(turn.session, text)
     turn.say(
         render_record(turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale),

@@ -95,9 +95,7 @@ def find_by_number(session: Session, typed: str, *, year: int | None = None) -> 
     """
     parsed = parse_number(typed)
     if parsed is None:
-        raise InvalidInput(
-            "「{text}」不是提案编号，请发送如 28，或连同年度 2025-28。", text=typed.strip()[:20]
-        )
+        raise InvalidInput("请发送提案编号，例如 28，或 2025-28。")
     typed_year, number = parsed
     year = typed_year or year
     if year is not None:
