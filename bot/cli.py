@@ -26,7 +26,7 @@ from storage.models import Notice, Person, Proposal, Unit, pk
 from workflow import invites, queries, roster
 from workflow.core import fmt_date, fmt_time
 from workflow.errors import WorkflowError
-from workflow.numbering import short_number
+from workflow.numbering import parse_number, proposal_number
 from workflow.record import render_record
 from workflow.statuses import proposal_label
 
@@ -177,12 +177,11 @@ def list_(
         people = queries.names_of(session, Person, {p.proposer_id for p in rows})
         units = queries.names_of(session, Unit, set(leads.values()))
     table = Table(title=f"提案（{len(rows)} 件）", show_lines=False)
-    for column in ("编号", "年度", "标题", "提案人", "状态", "主办单位", "答复期限"):
+    for column in ("编号", "标题", "提案人", "状态", "主办单位", "答复期限"):
         table.add_column(column, overflow="fold")
     for p in rows:
         table.add_row(
-            short_number(p.number) if p.number else f"#{p.id}",
-            str(p.year),
+            proposal_number(p.year, p.number) if p.number else f"{p.year}年度 #{p.id}",
             p.title,
             people.get(p.proposer_id, ""),
             proposal_label(p.status),
@@ -195,8 +194,12 @@ def list_(
 @cli.command()
 @friendly
 def show(
-    number: str = typer.Argument(..., metavar="N", help="提案编号（如 28），或 #内部号"),
-    year: int | None = typer.Option(None, min=2000, max=9999, help="年度，默认最近一年"),
+    number: str = typer.Argument(
+        ..., metavar="N", help="提案编号：28（今年的），或连同年度 2026-28；或 #内部号"
+    ),
+    year: int | None = typer.Option(
+        None, min=2000, max=9999, help="年度（编号不带年度时），默认最近立案的一年"
+    ),
 ) -> None:
     """显示一件提案的完整记录（提案、交办、答复、评价）及办理过程。"""
     app = app_ready()
@@ -208,22 +211,18 @@ def show(
 
 
 def _find_proposal(session, number: str, year: int | None) -> Proposal:
-    text = number.strip().lstrip("第〔").rstrip("〕号")
-
-    def is_number(t: str) -> bool:  # a number the database can hold (not ①, not 10**20)
-        return t.isascii() and t.isdigit() and len(t) <= 9
-
-    if text.startswith("#") and is_number(text[1:]):
-        proposal = session.get(Proposal, int(text[1:]))
+    text = number.strip()
+    internal = text.removeprefix("#")
+    if text.startswith("#") and internal.isascii() and internal.isdigit() and len(internal) <= 9:
+        proposal = session.get(Proposal, int(internal))
         if proposal is None or proposal.status == "draft":
-            raise WorkflowError(f"没有内部号为 {text[1:]} 的提案。")
+            raise WorkflowError(f"没有内部号为 {internal} 的提案。")
         return proposal
-    if not is_number(text):
-        raise WorkflowError(f"「{number}」不是提案编号，例如：proposalbot show 28")
-    year = year or queries.latest_year(session)
-    if year is None:
-        raise WorkflowError("还没有任何提案。")
-    return queries.get_by_number(session, int(text), year)
+    if parse_number(text) is None:
+        raise WorkflowError(
+            f"「{number}」不是提案编号，例如：proposalbot show 28，或 proposalbot show 2026-28"
+        )
+    return queries.find_by_number(session, text, year=year)
 
 
 @cli.command()

@@ -35,7 +35,7 @@ from storage.models import Person, Proposal, Unit, existing, pk
 from workflow.core import Workflow
 from workflow.errors import WorkflowError
 from workflow.invites import bind_account
-from workflow.numbering import short_number
+from workflow.numbering import proposal_number
 from workflow.record import render_record
 from workflow.roles import format_roles
 from workflow.statuses import ProposalStatus
@@ -396,7 +396,8 @@ def play(stage: Stage) -> Proposal:
     clock.days(1, hour=10)
     s.tap("沈佳", "🔎 审查队列", Value(f"p:{pid}"))
     s.tap("沈佳", "立案", expect="已立案")
-    number = short_number(s.require(pid, ProposalStatus.FILED, "立案").number)
+    filed = s.require(pid, ProposalStatus.FILED, "立案")
+    number = proposal_number(filed.year, filed.number)
     s.tap("沈佳", "现在交办")
     s.send("沈佳", "住建")  # the unit lists narrow to what is typed
     s.tap("沈佳", "区住房和城乡建设局")
@@ -470,7 +471,7 @@ def run_demo(app: App, out: Console) -> int:
     stage = Stage(app, out, clock, ids)
     proposal = play(stage)
 
-    out.rule(f"提案记录（{proposal.year}年度第{proposal.number}号，秦岚委员所见）")
+    out.rule(f"提案记录（{proposal_number(proposal.year, proposal.number)}，秦岚委员所见）")
     with app.db.read_session() as session:
         ctx = stage.wf.ctx(session, ids["秦岚"])
         assert ctx.actor is not None  # a context for a person's id acts as that person
@@ -486,7 +487,7 @@ def run_demo(app: App, out: Console) -> int:
     out.rule()
     out.print(
         f"示例数据已写入 {app.db.engine.url.render_as_string(hide_password=True)}。"
-        f"可以试试：proposalbot list，proposalbot show {proposal.number}，"
+        f"可以试试：proposalbot list，proposalbot show {proposal.year}-{proposal.number}，"
         "proposalbot chat --as 秦岚",
         markup=False,
     )

@@ -37,7 +37,7 @@ from storage.files import AttachmentStore
 from storage.models import ChannelAccount, Conversation, Person, table_of
 from workflow.core import Ctx, Workflow, local_time
 from workflow.errors import WorkflowError
-from workflow.numbering import long_number_text, number_text
+from workflow.numbering import number_text
 from workflow.reach import KNOWN_REACHABLE
 from workflow.roles import Role
 from workflow.texts import LIST_SEPARATORS, Text, date_text, time_text
@@ -186,13 +186,10 @@ class Turn:
         """One message id in the person's language, unformatted (see workflow.texts)."""
         return gettext(self.locale, message)
 
-    def number(self, number: int | None) -> str:
-        """A proposal number as the person reads it: 第〔28〕号, No. 28 (未编号 without one)."""
-        return self.t(number_text(number))
-
-    def long_number(self, year: int, number: int | None) -> str:
-        """A proposal number with its year: 2026年度第28号, No. 28 of 2026."""
-        return self.t(long_number_text(year, number))
+    def number(self, year: int, number: int | None) -> str:
+        """A proposal number, with its year as numbers restart every year, as the person
+        reads it: 2026年度第28号, No. 28 of 2026 (未编号 without one)."""
+        return self.t(number_text(year, number))
 
     def date(self, day: date | None) -> str:
         """A day as the person reads it: 2026年9月14日, 14 Sep 2026 ("" for None)."""

@@ -11,9 +11,7 @@ from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import LOCALES, N_
 from handlers.messages import Event
 from handlers.turns import me
-from storage import repositories as repo
 from workflow import invites, queries
-from workflow.errors import InvalidInput, NotFound
 from workflow.record import render_record
 from workflow.roles import Role
 from workflow.roster import normalise_phone
@@ -172,14 +170,9 @@ def cmd_status(turn: Turn, args: str) -> None:
 
 
 def show_status(turn: Turn, text: str) -> None:
-    """Shows the record of proposal No. ``text`` (this year's, or "2025-28")."""
-    match = re.fullmatch(r"(?:(\d{4})\s*[-/年]\s*)?第?〔?(\d{1,6})〕?号?", text.strip())
-    if not match:
-        raise InvalidInput(turn.t("请发送提案编号，例如 28，或 2025-28。"))
-    year = int(match.group(1)) if match.group(1) else repo.latest_year(turn.session)
-    if year is None:
-        raise NotFound(turn.t("还没有任何提案。"))
-    proposal = queries.get_by_number(turn.session, int(match.group(2)), year)
+    """Shows the record of proposal No. ``text``: this year's (the latest year a proposal
+    was filed in), or with its year, "2025-28", "2025年28号"."""
+    proposal = queries.find_by_number(turn.session, text)
     turn.say(
         render_record(turn.ctx, proposal, timeline=True, gettext=turn.gettext, locale=turn.locale),
         expects="none",

@@ -92,7 +92,7 @@ def proposal_button(turn: Turn, proposal: Proposal) -> str:
     """《title》 with its number and status, short enough for a button."""
     return turn.t(
         "{number} {title} · {status}",
-        number=turn.number(proposal.number),
+        number=turn.number(proposal.year, proposal.number),
         title=short_title(proposal.title),
         status=turn.t(proposal_label(proposal.status)),
     )

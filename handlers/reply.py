@@ -174,7 +174,7 @@ def ask_class(turn: Turn) -> None:
         lines.append(
             turn.t(
                 "撰写答复 · {num}提案《{title}》",
-                num=turn.number(current[1].number),
+                num=turn.number(current[1].year, current[1].number),
                 title=current[1].title,
             )
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import rjieba
-from sqlmodel import col, or_, select
+from sqlmodel import and_, col, or_, select
 
 from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import N_
@@ -24,6 +24,7 @@ from handlers.member import (
     proposal_button,
 )
 from storage.models import Proposal
+from workflow.numbering import parse_number
 from workflow.statuses import ProposalStatus
 
 DISCLOSED_STATUSES = (
@@ -67,6 +68,10 @@ def find_disclosed(session, query: str) -> list[Proposal]:
     numbers = [int(t) for t in terms if t.isascii() and t.isdigit() and len(t) <= 6]
     if numbers:
         matches.append(col(Proposal.number).in_(numbers))
+    # a number with its year (2026-5, 2026年度第5号) names one proposal
+    year, number = parse_number(query) or (None, None)
+    if year is not None:
+        matches.append(and_(Proposal.year == year, Proposal.number == number))
     rows = session.exec(
         select(Proposal)
         .where(
@@ -80,7 +85,8 @@ def find_disclosed(session, query: str) -> list[Proposal]:
     def score(p: Proposal) -> tuple:
         body = f"{p.analysis}\n{p.suggestions}"
         hits = sum(3 * (t in p.title) + (t in body) for t in terms)
-        return (-hits - 5 * (p.number in numbers), -p.year, p.number or 0, p.id)
+        named = 5 * (p.number in numbers) + 10 * (p.year == year and p.number == number)
+        return (-hits - named, -p.year, p.number or 0, p.id)
 
     return sorted(rows, key=score)
 

@@ -16,11 +16,12 @@ from handlers.paging import PAGE_SIZE as PAGE_SIZE  # the staff lists' page size
 from handlers.paging import Page, Pager
 from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
 from workflow import reach, replies
-from workflow.assignments import due_date_or_default
+from workflow.assignments import due_date_or_default, postponement
 from workflow.core import (
     check_text,
 )
 from workflow.errors import InvalidInput
+from workflow.numbering import bracket_number_text, parse_number
 from workflow.roles import Role
 from workflow.statuses import (
     AssignmentStatus,
@@ -79,14 +80,17 @@ def words(turn: Turn, text: str, what: str, max_chars: int) -> str:
 
 
 def number_of(turn: Turn, p: Proposal) -> str:
-    """第〔3〕号, No. 3; nothing before the proposal is filed."""
-    return turn.number(p.number) if p.number else ""
+    """2026年度第3号, No. 3 of 2026; nothing before the proposal is filed."""
+    return turn.number(p.year, p.number) if p.number else ""
 
 
 def both_numbers(turn: Turn, p: Proposal) -> str:
-    """2026年度第3号（第〔3〕号）, No. 3 of 2026 (No. 3)"""
+    """2026年度第3号（第〔3〕号）, No. 3 of 2026 (No. 3): the number as documents carry it,
+    beside its year."""
     return turn.t(
-        "{long}（{short}）", long=turn.long_number(p.year, p.number), short=turn.number(p.number)
+        "{long}（{short}）",
+        long=turn.number(p.year, p.number),
+        short=turn.t(bracket_number_text(p.number)),
     )
 
 
@@ -111,7 +115,7 @@ def parse_date(text: str) -> date | None:
 
 def read_date(turn: Turn, text: str, months: int, what: label) -> date:
     """A typed due date, refused with the workflow's own message when it is not later than
-    today."""
+    today; one on a day off becomes the next working day, and the person is told so."""
     if len(text) > 40:
         raise InvalidInput(turn.t("日期太长了。") + turn.t(DATE_HINT))
     day = parse_date(text)
@@ -120,7 +124,11 @@ def read_date(turn: Turn, text: str, months: int, what: label) -> date:
             turn.t("看不懂这个日期，或者没有这一天：{text}。", text=short(text, 20))
             + turn.t(DATE_HINT)
         )
-    return due_date_or_default(turn.ctx, day, months, what)
+    due = due_date_or_default(turn.ctx, day, months, what)
+    said = postponement(turn.ctx, day, what)
+    if said:
+        turn.say("".join(turn.t(text) for text in said))
+    return due
 
 
 def guarded_prompt(
@@ -245,13 +253,13 @@ def merge_targets(session: Session, proposal: Proposal) -> list[Proposal]:
     )
 
 
-NUMBER_RE = re.compile(r"第?\s*[〔\[(（]?\s*(\d{1,6})\s*[〕\])）]?\s*号?")
-
-
 def proposal_matches(proposal: Proposal, query: str) -> bool:
-    match = NUMBER_RE.fullmatch(query)
-    if match:
-        return proposal.number == int(match.group(1))
+    """Whether a typed number (28, 第〔28〕号, 2026-28, 2026年度第28号) or part of a title
+    names the proposal."""
+    parsed = parse_number(query)
+    if parsed:
+        year, number = parsed
+        return proposal.number == number and year in (None, proposal.year)
     return query.lower() in (proposal.title or "").lower()
 
 

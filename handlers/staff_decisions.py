@@ -721,7 +721,7 @@ def act_extension(turn: Turn, args: list[str]) -> None:
     done = turn.t(
         message,
         unit=unit_name(turn.ctx, assignment.unit_id),
-        num=turn.number(proposal.number),
+        num=turn.number(proposal.year, proposal.number),
         title=proposal.title,
         due=turn.date(assignment.due_date),
     )

@@ -98,7 +98,10 @@ def _label(turn: Turn, assignment: Assignment, proposal: Proposal) -> str:
     title = proposal.title if len(proposal.title) <= 22 else proposal.title[:21] + "…"
     role = turn.t(ROLE_LABELS.get(assignment.role, assignment.role))
     return turn.t(
-        "{num}{title}（{role}）", num=turn.number(proposal.number), title=title, role=role
+        "{num}{title}（{role}）",
+        num=turn.number(proposal.year, proposal.number),
+        title=title,
+        role=role,
     )
 
 
@@ -192,7 +195,7 @@ def ask_list(turn: Turn) -> None:
         lines.append(
             turn.t(
                 "· {num}《{title}》 {role} · {due} · {status}",
-                num=turn.number(proposal.number),
+                num=turn.number(proposal.year, proposal.number),
                 title=proposal.title,
                 role=turn.t(ROLE_LABELS.get(assignment.role, assignment.role)),
                 due=_due_text(turn, assignment),
@@ -242,7 +245,7 @@ def ask_detail(turn: Turn) -> None:
     lines = [
         turn.t(
             "{num}提案《{title}》",
-            num=turn.number(proposal.number),
+            num=turn.number(proposal.year, proposal.number),
             title=proposal.title,
         ),
         turn.t(
@@ -319,7 +322,9 @@ def on_detail(turn: Turn, value: str) -> str | None:
         assignment = assignments.accept(turn.ctx, asg_id)
         proposal = existing(turn.session, Proposal, assignment.proposal_id)
         turn.say(
-            turn.t("已签收{num}提案，请按期办理。", num=turn.number(proposal.number)),
+            turn.t(
+                "已签收{num}提案，请按期办理。", num=turn.number(proposal.year, proposal.number)
+            ),
             expects="none",
         )
         return "again"
@@ -503,7 +508,7 @@ def on_notice(turn: Turn, args: list[str]) -> None:
         turn.say(
             turn.t(
                 "已签收{num}提案《{title}》，请按期办理。",
-                num=turn.number(proposal.number),
+                num=turn.number(proposal.year, proposal.number),
                 title=proposal.title,
             ),
             expects="none",

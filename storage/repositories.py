@@ -93,6 +93,24 @@ def latest_year(session: Session) -> int | None:
     return session.exec(select(func.max(Proposal.year))).one()
 
 
+def latest_numbered_year(session: Session) -> int | None:
+    """The latest year a proposal was filed (numbered) in."""
+    return session.exec(
+        select(func.max(Proposal.year)).where(col(Proposal.number).is_not(None))
+    ).one()
+
+
+def years_with_number(session: Session, *, number: int) -> list[int]:
+    """The years that have a proposal numbered ``number``, newest first."""
+    return list(
+        session.exec(
+            select(Proposal.year)
+            .where(Proposal.number == number)
+            .order_by(col(Proposal.year).desc())
+        ).all()
+    )
+
+
 @dataclass(frozen=True)
 class ProposalFilter:
     status: str | None = None

@@ -23,7 +23,7 @@ def rows_of(data: bytes) -> list[tuple]:
 
 async def test_staff_export_the_ledger_of_the_year(db, wf, world, chat_as):
     story = Story(db, wf, world)
-    story.delivered()  # 第〔1〕号, answered
+    story.delivered()  # 2026年度第1号, answered
     story.submitted()  # waiting for review, no number yet
     story.draft(title="关于一份还没提交的草稿的建议")  # drafts are left out
     chat = chat_as(world.staff)
@@ -35,17 +35,19 @@ async def test_staff_export_the_ledger_of_the_year(db, wf, world, chat_as):
     [file] = chat.files
     assert file.name == "提案台账-2026.xlsx" and file.mime.endswith("spreadsheetml.sheet")
     rows = rows_of(file.data)
-    assert rows[0][:7] == ("编号", "标题", "类别", "领域", "提案人", "联名人", "状态")
+    # numbers restart every year: each row names its proposal by year and number
+    assert rows[0][:8] == ("年度", "编号", "标题", "类别", "领域", "提案人", "联名人", "状态")
     assert len(rows) == 3
     first, second = rows[1], rows[2]
-    assert (first[0], first[4], first[6], first[8], first[12]) == (
+    assert (first[0], first[1], first[5], first[7], first[9], first[13]) == (
+        2026,
         1,
         "林晓",
         "已答复",
         "区教育局",
         "B",
     )
-    assert (second[0], second[6], second[8]) == (None, "待审查", None)
+    assert (second[0], second[1], second[7], second[9]) == (2026, None, "待审查", None)
     assert "林晓，" not in chat.said or "许静，您好" in chat.said  # back at the menu
 
 
@@ -59,8 +61,9 @@ async def test_the_export_is_in_the_readers_language(db, wf, world, chat_as):
     await chat.tap("2026")
     [file] = chat.files
     rows = rows_of(file.data)
-    assert rows[0][:3] == ("No.", "Title", "Category")
-    assert rows[1][2] == "Member proposal" and rows[1][6] == "Filed"
+    assert rows[0][1:4] == ("No.", "Title", "Category")
+    assert rows[1][:2] == (2026, 1)
+    assert rows[1][3] == "Member proposal" and rows[1][7] == "Filed"
 
 
 async def test_nobody_but_staff_may_export(db, wf, world, chat_as):

@@ -148,11 +148,58 @@ async def test_status_shows_the_record_to_those_who_may_see_it(db, wf, world, ch
     story.filed()
     chat = chat_as(world.member)
     await chat.send("/status 1")
-    assert "编 号:第〔1〕号" in chat.said and "提案编号:2026年度第1号" in chat.said
+    assert "编 号:2026年度第1号" in chat.said and "提案编号:2026年度第1号" in chat.said
     await chat.send("/status 99")
     assert "2026年度没有第99号提案" in chat.said
     await chat.send("/status abc")
     assert "请发送提案编号" in chat.said
+
+
+async def test_a_number_is_this_years_and_a_year_typed_with_it_reaches_another(
+    db, wf, world, chat_as, clock
+):
+    """Numbers restart every year: in January 2027 there are a 第1号 of 2026 and of 2027."""
+    story = Story(db, wf, world)
+    story.filed(title="关于改善城区小学放学时段交通秩序的建议")  # 2026年度第1号
+    story.filed(title="关于增设社区老年食堂的建议")  # 2026年度第2号
+    clock.set_local(2027, 1, 11)
+    story.filed(title="关于规范共享单车停放的建议")  # 2027年度第1号
+    chat = chat_as(world.member)
+    await chat.send("/status 1")  # without a year: this year's
+    assert "编 号:2027年度第1号" in chat.said and "共享单车" in chat.said
+    for typed in (
+        "2026-1",
+        "2026/1",
+        "2026年1号",
+        "2026年第〔1〕号",
+        "2026年度第1号",
+        "２０２６－１",
+    ):
+        await chat.send(f"/status {typed}")
+        assert "编 号:2026年度第1号" in chat.said and "放学时段" in chat.said, typed
+        assert "立案，编号2026年度第1号" in chat.said, typed
+    await chat.send("/status 2")  # this year has no 第2号 yet: the refusal names last year's
+    assert (
+        "2027年度没有第2号提案；有此编号的是2026年度第2号，请连同年度发送，如 2026-2。"
+    ) in chat.said
+    await chat.send("/status 2026-2")
+    assert "编 号:2026年度第2号" in chat.said and "老年食堂" in chat.said
+    await chat.send("/status 2027-2")
+    assert "2027年度没有第2号提案。" in chat.said
+    await chat.send("/status 9")
+    assert "2027年度没有第9号提案。" in chat.said and "有此编号" not in chat.said
+
+
+async def test_a_number_before_this_years_first_filing_is_last_years(
+    db, wf, world, chat_as, clock
+):
+    story = Story(db, wf, world)
+    story.filed()  # 2026年度第1号
+    clock.set_local(2027, 1, 11)
+    story.submitted(title="关于规范共享单车停放的建议")  # 2027's, not numbered yet
+    chat = chat_as(world.member)
+    await chat.send("/status 1")
+    assert "编 号:2026年度第1号" in chat.said
 
 
 async def test_language_switch_is_per_person(db, wf, world, chat_as):
@@ -218,4 +265,4 @@ async def test_after_a_refused_step_its_buttons_work_and_older_ones_are_stale(
     assert "按钮已过期" in chat.said
     await chat.tap("返回列表")  # shown with the refusal: it works
     assert "点选一件查看记录" in chat.said and "按钮已过期" not in chat.said
-    assert chat.buttons == ["第〔1〕号 关于改善城区小学放学时段交通秩… · 已立案"]
+    assert chat.buttons == ["2026年度第1号 关于改善城区小学放学时段交通秩… · 已立案"]

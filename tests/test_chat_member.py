@@ -86,10 +86,10 @@ async def test_my_proposals_list_and_record_with_timeline(db, wf, world, chat_as
     assert "您的提案" in chat.said
     assert chat.buttons == [
         "未编号 关于改善城区小学放学时段交通秩… · 待审查",
-        "第〔1〕号 关于改善城区小学放学时段交通秩… · 已答复",
+        "2026年度第1号 关于改善城区小学放学时段交通秩… · 已答复",
     ]
-    await chat.tap("第〔1〕号")
-    assert "编 号:第〔1〕号" in chat.said and "当前状态:已答复" in chat.said
+    await chat.tap("2026年度第1号")
+    assert "编 号:2026年度第1号" in chat.said and "当前状态:已答复" in chat.said
     assert "办理过程:" in chat.said and "审核通过答复 → 已答复  许静" in chat.said
     assert chat.buttons == ["⭐ 评价答复", "返回列表"]
     await chat.tap("返回列表")
@@ -98,7 +98,7 @@ async def test_my_proposals_list_and_record_with_timeline(db, wf, world, chat_as
     assert chat.buttons == ["↩️ 撤回提案", "返回列表"]
 
     cosigner = chat_as(world.cosigner)
-    await open_mine(cosigner, "第〔1〕号")
+    await open_mine(cosigner, "2026年度第1号")
     assert "提案人:林晓、何平" in cosigner.said
     assert cosigner.buttons == ["⭐ 评价答复", "返回列表"]  # rates, may not withdraw
 
@@ -201,7 +201,7 @@ async def test_rate_in_the_flow_work_and_result_then_feedback(db, wf, world, cha
     story = Story(db, wf, world)
     pid, _lead, reply_id = story.delivered()
     chat = chat_as(world.member)
-    await open_mine(chat, "第〔1〕号")
+    await open_mine(chat, "2026年度第1号")
     await chat.tap("⭐")
     assert "办理工作" in chat.said and chat.buttons == ["满意", "基本满意", "不满意"]
     await chat.tap("满意")
@@ -279,7 +279,7 @@ async def test_a_restart_between_rating_steps_resumes(db, wf, world, chat_as, tm
     story = Story(db, wf, world)
     pid, _lead, _reply = story.delivered(cosigners=[world.cosigner])
     chat = chat_as(world.member)
-    await open_mine(chat, "第〔1〕号")
+    await open_mine(chat, "2026年度第1号")
     await chat.tap("⭐")
     await chat.tap("不满意")
 
@@ -300,7 +300,7 @@ async def test_rating_refused_when_the_proposal_moved_on(db, wf, world, chat_as)
     story = Story(db, wf, world)
     pid, _lead, _reply = story.delivered(cosigners=[world.cosigner])
     chat = chat_as(world.member)
-    await open_mine(chat, "第〔1〕号")
+    await open_mine(chat, "2026年度第1号")
     await chat.tap("⭐")
     await chat.tap("满意")
     await chat.tap("满意")
@@ -443,7 +443,7 @@ async def _to_list(chat, ids):
 
 
 async def _to_record(chat, ids):
-    await open_mine(chat, "第〔1〕号")
+    await open_mine(chat, "2026年度第1号")
 
 
 async def _to_reason(chat, ids):

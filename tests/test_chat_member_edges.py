@@ -121,7 +121,7 @@ async def test_a_rating_given_again_after_an_earlier_one_tap_is_recorded(db, wf,
     new = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
     story.run(world.staff, replies.approve_reply, new.id)
     await chat.tap("返回列表")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("⭐ 评价答复")
     await chat.tap("满意")
     await chat.tap("满意")

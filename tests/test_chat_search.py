@@ -79,16 +79,30 @@ async def test_search_finds_disclosed_filed_proposals_only(db, wf, world, chat_a
     assert "搜索的关键词" in chat.said
     await chat.send("老旧小区")
     assert "找到 1 件" in chat.said
-    assert chat.buttons == ["第〔1〕号 关于加快老旧小区加装电梯的建议 · 已立案", "换个关键词"]
+    assert chat.buttons == ["2026年度第1号 关于加快老旧小区加装电梯的建议 · 已立案", "换个关键词"]
     for hidden in ("停车", "垃圾分类", "绿化"):
         await chat.send(hidden)  # a new search straight from the results
         assert f"没有找到与「{hidden}」相关的公开提案" in chat.said, hidden
     await chat.send("电梯")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     assert "关于加快老旧小区加装电梯的建议" in chat.said and "当前状态:已立案" in chat.said
     assert chat.buttons == ["返回搜索结果", "换个关键词"]
     await chat.tap("换个关键词")
     assert state(db, chat)[:2] == ("search", "query")
+
+
+async def test_a_number_with_its_year_finds_that_years_proposal(
+    db, wf, world, chat_as, library, clock
+):
+    clock.set_local(2027, 1, 11)
+    make(db, wf, world, "关于规范共享单车停放的建议", "共享单车乱停乱放。")  # 2027年度第1号
+    chat = chat_as(world.member)
+    await start_search(chat)
+    await chat.send("2026-1")
+    assert chat.buttons[0] == "2026年度第1号 关于加快老旧小区加装电梯的建议 · 已立案"
+    assert "2027年度第1号 关于规范共享单车停放的建议 · 已立案" not in chat.buttons
+    await chat.send("2027年度第1号")
+    assert chat.buttons[0] == "2027年度第1号 关于规范共享单车停放的建议 · 已立案"
 
 
 async def test_search_by_jieba_tokens_and_no_contact_details_for_the_public(
@@ -99,7 +113,7 @@ async def test_search_by_jieba_tokens_and_no_contact_details_for_the_public(
     await start_search(outsider)
     await outsider.send("小学交通")  # no such phrase; its words are in the title
     assert "找到 1 件" in outsider.said
-    await outsider.tap("第〔1〕号")
+    await outsider.tap("2026年度第1号")
     # delivered to its signers, not yet published: the public learns only that it is answered
     assert "答复:已答复，公开后可在此查看" in outsider.said
     assert "答复类别" not in outsider.said and "收悉" not in outsider.said
@@ -108,7 +122,7 @@ async def test_search_by_jieba_tokens_and_no_contact_details_for_the_public(
         assert sweeps.SWEEPS["publication"](wf.ctx(session, None)) > 0
     await start_search(outsider)
     await outsider.send("小学交通")
-    await outsider.tap("第〔1〕号")
+    await outsider.tap("2026年度第1号")
     assert "答复类别:(B)类" in outsider.said and "收悉" in outsider.said
     assert "0839-8620101" not in outsider.said and "联系人" not in outsider.said
 
@@ -148,7 +162,7 @@ async def _to_results(chat):
 
 async def _to_show(chat):
     await _to_results(chat)
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
 
 
 STEPS = {"query": (_to_query, True), "results": (_to_results, True), "show": (_to_show, False)}

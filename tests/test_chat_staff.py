@@ -142,7 +142,7 @@ async def test_file_then_assign_with_search_and_co_units(db, wf, world, chat_as)
         assert line in chat.said
     assert "督办单位" not in chat.said
     await chat.tap("确认交办")
-    assert "已交办：第〔1〕号" in chat.said and "由区教育局主办，区交通运输局协办" in chat.said
+    assert "已交办：2026年度第1号" in chat.said and "由区教育局主办，区交通运输局协办" in chat.said
     assert "审查队列是空的" in chat.said
 
     p = get(db, Proposal, pid)
@@ -164,7 +164,7 @@ async def test_key_proposal_with_a_typed_date_and_edits_from_the_summary(db, wf,
     chat = chat_as(world.staff)
     await open_item(chat, "🔎 审查队列")
     assert "【待交办】" in chat.said and "【待审查】" not in chat.said
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     assert chat.buttons == ["交办", "↩️ 返回"]
     await chat.tap("交办")
     await chat.tap("区交通运输局")
@@ -217,7 +217,7 @@ async def test_key_proposal_can_be_turned_back_to_normal(db, wf, world, chat_as)
     pid = s.filed()
     chat = chat_as(world.staff)
     await open_item(chat, "🔎 审查队列")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("交办")
     await chat.tap("区教育局")
     await chat.tap("完成")
@@ -245,7 +245,7 @@ async def test_unit_lists_are_paged_searchable_and_only_active(db, wf, world, ch
         session.add(Unit(name="区审计局", short_name="审计"))
     chat = chat_as(world.staff)
     await open_item(chat, "🔎 审查队列")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("交办")
     assert "（第 1/2 页）" in chat.said and "下一页 ▶" in chat.buttons
     await chat.tap("下一页")
@@ -326,7 +326,7 @@ async def test_due_date_refusals(db, wf, world, chat_as):
     s.filed()
     chat = chat_as(world.staff)
     await open_item(chat, "🔎 审查队列")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("交办")
     await chat.tap("区教育局")
     await chat.tap("完成")
@@ -371,8 +371,8 @@ async def test_reject_asks_the_reason_and_confirms(db, wf, world, chat_as):
 
 async def test_merge_into_a_target_found_by_keyword_or_number(db, wf, world, chat_as):
     s = story(db, wf, world)
-    first = s.filed(title=MAIN_TITLE)  # 第〔1〕号
-    second, _lead, _co = s.assigned(title=THIRD_TITLE)  # 第〔2〕号, assigned
+    first = s.filed(title=MAIN_TITLE)  # 2026年度第1号
+    second, _lead, _co = s.assigned(title=THIRD_TITLE)  # 2026年度第2号, assigned
     s.submitted(title="关于完善农村饮水安全保障的建议")  # submitted: not a target
     pid = s.submitted(title=OTHER_TITLE)
     chat = chat_as(world.staff)
@@ -380,23 +380,23 @@ async def test_merge_into_a_target_found_by_keyword_or_number(db, wf, world, cha
     await chat.tap(OTHER_TITLE[:10])
     await chat.tap("并案")
     assert "2026年度已立案或办理中" in chat.said
-    assert chat.buttons[0].startswith("第〔1〕号 关于加强") and chat.buttons[0].endswith("…")
-    assert chat.buttons[1].startswith("第〔2〕号 关于推进社区养老")
+    assert chat.buttons[0].startswith("2026年度第1号 关于加强") and chat.buttons[0].endswith("…")
+    assert chat.buttons[1].startswith("2026年度第2号 关于推进社区养老")
     assert not any("饮水" in b for b in chat.buttons)
     await chat.send("养老")
     assert "含「养老」的提案（1 件）" in chat.said
-    assert chat.buttons[0].startswith("第〔2〕号")
-    await chat.send("第〔1〕号")
-    assert chat.buttons[0].startswith("第〔1〕号") and "第〔2〕号" not in chat.said
+    assert chat.buttons[0].startswith("2026年度第2号")
+    await chat.send("2026年度第1号")
+    assert chat.buttons[0].startswith("2026年度第1号") and "2026年度第2号" not in chat.said
     await chat.send("99")
     assert "没有找到含「99」的提案" in chat.said
     await chat.send("1")
-    await chat.tap("第〔1〕号")
-    assert f"并入第〔1〕号《{MAIN_TITLE}》" in chat.said
+    await chat.tap("2026年度第1号")
+    assert f"并入2026年度第1号《{MAIN_TITLE}》" in chat.said
     await chat.tap("重新选择")
-    await chat.tap("第〔2〕号")
+    await chat.tap("2026年度第2号")
     await chat.tap("确认并案")
-    assert "已并入第〔2〕号提案" in chat.said
+    assert "已并入2026年度第2号提案" in chat.said
     p = get(db, Proposal, pid)
     assert (p.status, p.merged_into_id, p.number) == ("merged", second, None)
     assert get(db, Proposal, first).status == "filed"
@@ -435,8 +435,8 @@ async def test_filed_proposal_waits_in_the_queue_and_is_assigned_later(db, wf, w
     await chat.tap("立案")
     await chat.tap("稍后交办")
     assert "待审查 0 件，待交办 1 件" in chat.said and "【待交办】" in chat.said
-    assert f"1. 第〔1〕号《{TITLE}》 林晓" in chat.said
-    await chat.tap("第〔1〕号")
+    assert f"1. 2026年度第1号《{TITLE}》 林晓" in chat.said
+    await chat.tap("2026年度第1号")
     await chat.tap("交办")
     await chat.tap("区教育局")
     await chat.tap("完成")
@@ -461,7 +461,10 @@ async def test_queue_oldest_first_in_pages(db, wf, world, clock, chat_as):
     assert chat.buttons[PAGE_SIZE:] == ["下一页 ▶", "🏠 返回菜单"]
     await chat.tap("下一页")
     assert "（第 2/2 页）" in chat.said and "9. 《关于第10个社区问题的建议》" in chat.said
-    assert chat.buttons[:2] == ["关于第10个社区问题的建议", "第〔1〕号 关于第1个社区问题的建议"]
+    assert chat.buttons[:2] == [
+        "关于第10个社区问题的建议",
+        "2026年度第1号 关于第1个社区问题的建议",
+    ]
     assert "【待审查】" in chat.said and "【待交办】" in chat.said
     await chat.tap("◀ 上一页")
     assert "（第 1/2 页）" in chat.said
@@ -485,7 +488,7 @@ async def test_two_staff_on_one_proposal(db, wf, world, chat_as):
     before = db_state(db)
     await b.tap("立案")
     assert "已由许静于2026年9月14日 09:30处理" in b.said and "无法再立案" in b.said
-    assert "这件提案已立案（第〔1〕号），尚未交办" in b.said  # asked again, as it is now
+    assert "这件提案已立案（2026年度第1号），尚未交办" in b.said  # asked again, as it is now
     assert_same(db, before)
     assert get(db, Proposal, pid).number == 1
     with db.read_session() as session:
@@ -567,8 +570,8 @@ async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_
     chat = chat_as(world.staff)
     await open_item(chat, "🔁 调整申请")
     assert "待处理的调整申请 1 件" in chat.said and "区教育局（主办）" in chat.said
-    await chat.tap("第〔1〕号")
-    assert "区教育局申请调整第〔1〕号" in chat.said and "理由：不属于本单位职责" in chat.said
+    await chat.tap("2026年度第1号")
+    assert "区教育局申请调整2026年度第1号" in chat.said and "理由：不属于本单位职责" in chat.said
     assert "申请人：高远" in chat.said
     assert chat.buttons == ["同意并改交", "不予调整", "↩️ 返回"]
     await chat.tap("同意并改交")
@@ -580,7 +583,7 @@ async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_
     await chat.tap("区卫生健康委员会")
     assert "改由区卫生健康委员会主办" in chat.said
     await chat.tap("确认改交")
-    assert "已改交：第〔1〕号提案改由区卫生健康委员会主办" in chat.said
+    assert "已改交：2026年度第1号提案改由区卫生健康委员会主办" in chat.said
     assert "没有待处理的调整申请" in chat.said
     assert get(db, Assignment, rec.lead).status == "reassigned"
     with db.read_session() as session:
@@ -598,7 +601,7 @@ async def test_adjustment_refused_with_a_reason(db, wf, world, chat_as):
     chat = chat_as(world.staff)
     await open_item(chat, "🔁 调整申请")
     assert "区交通运输局（协办）" in chat.said
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("不予调整")
     assert "将告知区交通运输局" in chat.said
     await chat.send("🙅")
@@ -622,7 +625,7 @@ async def test_reply_letter_is_shown_and_approved_as_it_is(db, wf, world, chat_a
     chat = chat_as(world.staff)
     await open_item(chat, "✅ 答复审核")
     assert "待审核的答复 1 件" in chat.said and "区教育局，B类，第1稿" in chat.said
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     for part in (
         "答复类别：B类（所提问题正在解决或已列入计划逐步解决）",
         "我局已会同交警部门",
@@ -635,7 +638,9 @@ async def test_reply_letter_is_shown_and_approved_as_it_is(db, wf, world, chat_a
         assert part in chat.said, part
     assert chat.buttons == ["通过（B类）", "改为A类后通过", "改为C类后通过", "退回修改", "↩️ 返回"]
     await chat.tap("通过")
-    assert "已审核通过第〔1〕号提案的答复（B类）" in chat.said and "没有待审核的答复" in chat.said
+    assert (
+        "已审核通过2026年度第1号提案的答复（B类）" in chat.said and "没有待审核的答复" in chat.said
+    )
     r = get(db, Reply, reply_id)
     assert (r.status, r.reply_class, r.reviewed_by) == ("approved", "B", world.staff)
     assert get(db, Proposal, rec.pid).status == "delivered"
@@ -647,7 +652,7 @@ async def test_reply_class_changed_on_approval(db, wf, world, chat_as):
     rec = s.proposal("replied")
     chat = chat_as(world.staff)
     await open_item(chat, "✅ 答复审核")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("改为A类后通过")
     assert "答复（A类）" in chat.said
     r = get(db, Reply, rec.reply)
@@ -659,12 +664,12 @@ async def test_reply_returned_with_a_comment(db, wf, world, chat_as):
     rec = s.proposal("replied")
     chat = chat_as(world.staff)
     await open_item(chat, "✅ 答复审核")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("退回修改")
     await chat.send("   ")
     assert "内容不能为空" in chat.said
     await chat.send("请写明试点学校名单和推行时间。")
-    assert "已退回第〔1〕号提案的答复" in chat.said
+    assert "已退回2026年度第1号提案的答复" in chat.said
     r = get(db, Reply, rec.reply)
     assert (r.status, r.review_comment) == ("returned", "请写明试点学校名单和推行时间。")
     assert get(db, Proposal, rec.pid).status == "assigned"
@@ -701,12 +706,12 @@ async def test_supervisor_reviews_only_the_proposals_their_unit_supervises(db, w
     assert "✅ 答复审核" in chat.buttons and "🔎 审查队列" not in chat.buttons
     await chat.tap("✅ 答复审核")
     assert "待审核的答复 1 件" in chat.said
-    assert len([b for b in chat.buttons if b.startswith("第〔")]) == 1
+    assert len([b for b in chat.buttons if b.startswith("2026年度第")]) == 1
     before = db_state(db)
     await chat.press(f"{version(chat)}|r:{plain.reply}")  # not offered to them
     assert "选项无效" in chat.said
     assert_same(db, before)
-    await chat.tap("第〔")
+    await chat.tap("2026年度第")
     await chat.tap("改为C类后通过")
     assert "答复（C类）" in chat.said
     r = get(db, Reply, key.reply)
@@ -720,7 +725,7 @@ async def test_two_reviewers_on_one_reply(db, wf, world, chat_as):
     supervisor, staff = chat_as(world.supervisor), chat_as(world.staff)
     for chat in (supervisor, staff):
         await open_item(chat, "✅ 答复审核")
-        await chat.tap("第〔1〕号")
+        await chat.tap("2026年度第1号")
     await staff.tap("通过")
     before = db_state(db)
     await supervisor.tap("退回修改")
@@ -787,7 +792,7 @@ async def test_assigning_tells_staff_of_a_unit_with_no_handler_or_none_bound(
     chat = chat_as(world.staff)  # 区交通运输局: 蒋涛 has not bound an account
     await assign_through_the_chat(chat, ["区交通运输局", "区卫生健康委员会"])
     said = chat.said
-    assert "已交办：第〔1〕号" in said and "已通知各承办单位" not in said
+    assert "已交办：2026年度第1号" in said and "已通知各承办单位" not in said
     assert "已通知区教育局。" in said
     assert f"区交通运输局的承办人蒋涛（13800000022）{NOT_BOUND}" in said
     assert f"区卫生健康委员会{NO_HANDLER}" in said
@@ -805,12 +810,12 @@ async def test_reassigning_tells_staff_the_new_unit_has_no_handler(db, wf, world
     leave_roster(db, world.handler_health)
     chat = chat_as(world.staff)
     await open_item(chat, "🔁 调整申请")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("同意并改交")
     await chat.tap("区卫生健康委员会")
     await chat.tap("确认改交")
     said = chat.said
-    assert "已改交：第〔1〕号提案改由区卫生健康委员会主办" in said
+    assert "已改交：2026年度第1号提案改由区卫生健康委员会主办" in said
     assert "已通知区教育局。" in said and f"区卫生健康委员会{NO_HANDLER}" in said
     assert "已通知原单位和新单位" not in said
 
@@ -822,7 +827,7 @@ async def test_refusing_an_adjustment_to_a_unit_that_blocked_the_bot(db, wf, wor
     block_bot(db, wf, world.handler_tr)
     chat = chat_as(world.staff)
     await open_item(chat, "🔁 调整申请")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("不予调整")
     await chat.send("校园周边交通组织属于贵局职责。")
     said = chat.said
@@ -836,11 +841,11 @@ async def test_returning_a_reply_tells_staff_whether_the_lead_unit_heard(db, wf,
     s.proposal("replied")
     chat = chat_as(world.staff)  # nobody of 区教育局 bound an account
     await open_item(chat, "✅ 答复审核")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("退回修改")
     await chat.send("请写明试点学校名单和推行时间。")
     said = chat.said
-    assert "已退回第〔1〕号提案的答复，请主办单位修改后重新提交。" in said
+    assert "已退回2026年度第1号提案的答复，请主办单位修改后重新提交。" in said
     assert f"区教育局的承办人高远（13800000020）、梁雪（13800000021）{NOT_BOUND}" in said
     assert "已通知" not in said
 
@@ -876,7 +881,7 @@ async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")
     assert "评价为不满意的提案 1 件" in chat.said
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     for part in (
         "评价情况（第1稿答复，B类）",
         "林晓：办理工作基本满意，办理结果不满意；意见：试点范围太小",
@@ -895,7 +900,7 @@ async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat
     await chat.send("2026年11月30日")
     assert "新的答复期限：2026年11月30日" in chat.said
     await chat.send("请扩大试点范围并与委员当面沟通。")
-    assert "已下达重新办理：第〔1〕号提案由区教育局在2026年11月30日前重新答复" in chat.said
+    assert "已下达重新办理：2026年度第1号提案由区教育局在2026年11月30日前重新答复" in chat.said
     assert f"区教育局的承办人高远（13800000020）、梁雪（13800000021）{NOT_BOUND}" in chat.said
     p = get(db, Proposal, rec.pid)
     assert (p.status, p.rehandle_count, p.due_date) == ("assigned", 1, date(2026, 11, 30))
@@ -907,13 +912,31 @@ async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat
     assert "没有评价为不满意" in chat.said
 
 
+async def test_a_rehandling_due_date_typed_on_a_holiday_moves_to_the_next_working_day(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    pid, lead, _reply = s.rated()
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    await chat.tap("2026年度第1号")
+    await chat.tap("重新办理")
+    await chat.send("2026-10-04")  # a Sunday in the National Day holiday
+    assert "2026年10月4日是休息日，新的答复期限顺延至2026年10月8日（星期四）。" in chat.said
+    assert "新的答复期限：2026年10月8日" in chat.said
+    await chat.tap("不写要求")
+    assert "在2026年10月8日前重新答复" in chat.said
+    assert get(db, Proposal, pid).due_date == date(2026, 10, 8)
+    assert get(db, Assignment, lead).due_date == date(2026, 10, 8)
+
+
 async def test_rehandle_with_the_default_date_and_no_note(db, wf, world, chat_as):
     s = story(db, wf, world)
     pid, lead, _reply = s.rated()
     chat_as(world.handler_edu)
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("重新办理")
     await chat.tap("使用默认")
     await chat.tap("不写要求")
@@ -933,7 +956,7 @@ async def test_close_waits_for_the_rating_window(db, wf, world, clock, chat_as):
     block_bot(db, wf, world.member)  # 林晓 has blocked the bot since
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     before = db_state(db)
     await chat.tap("办结")
     assert "评价期到" in chat.said and "评价期满后才能办结" in chat.said
@@ -962,7 +985,7 @@ async def test_a_second_rehandle_is_refused_by_the_workflow(db, wf, world, chat_
     s.run(world.member, replies.rate, pid, work="unsatisfied")
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     assert "评价情况（第2稿答复" in chat.said and "已重新办理 1 次" in chat.said
     await chat.tap("重新办理")
     await chat.tap("使用默认")
@@ -1040,7 +1063,7 @@ async def test_a_staff_member_who_loses_the_role_is_refused_by_the_workflow(
 
 
 def _review_setup(s: States) -> None:
-    s.filed(title=MAIN_TITLE)  # 第〔1〕号, a merge target
+    s.filed(title=MAIN_TITLE)  # 2026年度第1号, a merge target
     s.submitted(cosigners=[s.w.cosigner])
 
 
@@ -1061,7 +1084,7 @@ STEPS = {
     ("review", "merge_confirm"): (
         "🔎 审查队列",
         _review_setup,
-        [("tap", TITLE), ("tap", "并案"), ("tap", "第〔1〕号")],
+        [("tap", TITLE), ("tap", "并案"), ("tap", "2026年度第1号")],
     ),
     ("review", "convert_note"): ("🔎 审查队列", _review_setup, [("tap", TITLE), ("tap", "转为")]),
     ("review", "convert_confirm"): (
@@ -1119,45 +1142,45 @@ STEPS = {
     ("adjustments", "open"): (
         "🔁 调整申请",
         lambda s: s.assignment("adjustment_requested"),
-        [("tap", "第〔1〕号")],
+        [("tap", "2026年度第1号")],
     ),
     ("adjustments", "new_unit"): (
         "🔁 调整申请",
         lambda s: s.assignment("adjustment_requested"),
-        [("tap", "第〔1〕号"), ("tap", "同意并改交")],
+        [("tap", "2026年度第1号"), ("tap", "同意并改交")],
     ),
     ("adjustments", "reassign_confirm"): (
         "🔁 调整申请",
         lambda s: s.assignment("adjustment_requested"),
-        [("tap", "第〔1〕号"), ("tap", "同意并改交"), ("tap", "区卫生健康委员会")],
+        [("tap", "2026年度第1号"), ("tap", "同意并改交"), ("tap", "区卫生健康委员会")],
     ),
     ("adjustments", "refuse_reason"): (
         "🔁 调整申请",
         lambda s: s.assignment("adjustment_requested"),
-        [("tap", "第〔1〕号"), ("tap", "不予调整")],
+        [("tap", "2026年度第1号"), ("tap", "不予调整")],
     ),
     ("reply_review", "list"): ("✅ 答复审核", lambda s: s.proposal("replied"), []),
     ("reply_review", "open"): (
         "✅ 答复审核",
         lambda s: s.proposal("replied"),
-        [("tap", "第〔1〕号")],
+        [("tap", "2026年度第1号")],
     ),
     ("reply_review", "return_comment"): (
         "✅ 答复审核",
         lambda s: s.proposal("replied"),
-        [("tap", "第〔1〕号"), ("tap", "退回修改")],
+        [("tap", "2026年度第1号"), ("tap", "退回修改")],
     ),
     ("rehandle", "list"): ("⚠️ 不满意待处理", lambda s: s.rated(), []),
-    ("rehandle", "open"): ("⚠️ 不满意待处理", lambda s: s.rated(), [("tap", "第〔1〕号")]),
+    ("rehandle", "open"): ("⚠️ 不满意待处理", lambda s: s.rated(), [("tap", "2026年度第1号")]),
     ("rehandle", "due"): (
         "⚠️ 不满意待处理",
         lambda s: s.rated(),
-        [("tap", "第〔1〕号"), ("tap", "重新办理")],
+        [("tap", "2026年度第1号"), ("tap", "重新办理")],
     ),
     ("rehandle", "note"): (
         "⚠️ 不满意待处理",
         lambda s: s.rated(),
-        [("tap", "第〔1〕号"), ("tap", "重新办理"), ("tap", "使用默认")],
+        [("tap", "2026年度第1号"), ("tap", "重新办理"), ("tap", "使用默认")],
     ),
 }
 

@@ -14,6 +14,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story
 from tests.states import States
 from workflow import assignments, proposals
+from workflow.calendar import WorkCalendar, parse_calendar
 
 APOLOGY = "抱歉，处理时出了问题"
 BODY_1 = "您提出的关于改善小学放学时段交通秩序的建议收悉，我局高度重视，现答复如下。"
@@ -22,7 +23,7 @@ BODY_1 = "您提出的关于改善小学放学时段交通秩序的建议收悉�
 async def open_first(chat: Chat) -> None:
     await chat.send("/menu")
     await chat.tap("📥 交办事项")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
 
 
 async def wizard_to_phone(chat: Chat) -> None:
@@ -56,7 +57,7 @@ async def export_ledger(chat: Chat) -> None:
 async def assign_with_due(chat: Chat, typed: str) -> None:
     await chat.send("/menu")
     await chat.tap("🔎 审查队列")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("交办")
     await chat.tap("区教育局")
     await chat.tap("完成")
@@ -114,6 +115,73 @@ def test_the_workflow_refuses_a_far_due_date_whatever_the_channel(db, wf, world)
         raise AssertionError("a due date in 9999 was accepted")
 
 
+async def test_a_due_date_typed_on_a_weekend_moves_to_the_next_working_day(db, wf, world, chat_as):
+    pid = Story(db, wf, world).filed()
+    chat = chat_as(world.staff)
+    await assign_with_due(chat, "2026-11-14")  # a Saturday
+    assert "2026年11月14日是休息日，答复期限顺延至2026年11月16日（星期一）。" in chat.said
+    assert "是否列为重点提案" in chat.said
+    await chat.tap("否")
+    assert "答复期限：2026年11月16日" in chat.said
+    await chat.tap("确认交办")
+    with db.read_session() as s:
+        proposal = s.get(Proposal, pid)
+        assert proposal is not None and proposal.due_date == date(2026, 11, 16)
+        [lead] = s.exec(select(Assignment)).all()
+        assert lead.due_date == date(2026, 11, 16)
+    [told, *_] = notices_of(db, "assigned")
+    assert "答复请于2026年11月16日前完成" in told.text
+
+
+async def test_a_due_date_typed_on_national_day_moves_past_the_holiday(db, wf, world, chat_as):
+    pid = Story(db, wf, world).filed()
+    chat = chat_as(world.staff)
+    await assign_with_due(chat, "2026年10月1日")  # National Day: 1 to 7 October 2026 are off
+    assert "2026年10月1日是休息日，答复期限顺延至2026年10月8日（星期四）。" in chat.said
+    await chat.tap("否")
+    assert "答复期限：2026年10月8日" in chat.said
+    await chat.tap("修改答复期限")
+    await chat.send("2026-10-10")  # the adjusted working Saturday (调休) is kept as typed
+    assert "休息日" not in chat.said and "节假日" not in chat.said
+    assert "答复期限：2026年10月10日" in chat.said
+    await chat.tap("确认交办")
+    with db.read_session() as s:
+        proposal = s.get(Proposal, pid)
+        assert proposal is not None and proposal.due_date == date(2026, 10, 10)
+
+
+async def test_a_due_date_in_a_year_without_holiday_data_says_how_it_was_counted(
+    db, wf, world, chat_as
+):
+    Story(db, wf, world).filed()
+    chat = chat_as(world.staff)
+    await assign_with_due(chat, "2027-02-13")  # chinesecalendar has no 2027 yet
+    assert "2027年2月13日是休息日，答复期限顺延至2027年2月15日（星期一）。" in chat.said
+    assert "尚无2027年的节假日安排，暂按周一至周五为工作日计算" in chat.said
+    await chat.tap("↩️ 返回")  # back to the due date, with the calendar file's 2027
+    wf.calendar = WorkCalendar(
+        parse_calendar("2027-02-06 ~ 2027-02-17 休 春节\n2027-02-20 班 春节调休\n")
+    )
+    await chat.send("2027-02-13")
+    assert "2027年2月13日是休息日，答复期限顺延至2027年2月18日（星期四）。" in chat.said
+    assert "尚无2027年" not in chat.said
+    await chat.send("2027-03-01")  # a Monday: kept, and nothing to say about it
+    assert "休息日" not in chat.said and "尚无" not in chat.said
+
+
+def test_a_due_date_given_to_the_workflow_on_a_day_off_is_moved_there_too(db, wf, world):
+    story = Story(db, wf, world)
+    pid = story.filed()
+    [lead, *_] = story.run(
+        world.staff,
+        assignments.assign,
+        pid,
+        lead_unit_id=world.education,
+        due_date=date(2026, 10, 3),
+    )
+    assert lead.due_date == date(2026, 10, 8)
+
+
 # ---------------------------------------------------------------- the ledger
 
 
@@ -131,7 +199,7 @@ async def test_a_title_that_looks_like_a_formula_stays_text_in_the_ledger(db, wf
     chat = chat_as(world.staff)
     await export_ledger(chat)
     [row] = ledger_rows(chat)
-    title = row[1]
+    title = row[2]
     assert (title.value, title.data_type) == (evil, "s")
 
 
@@ -147,7 +215,7 @@ async def test_the_ledger_shows_the_ratings_of_the_reply_it_lists(db, wf, world,
     chat = chat_as(world.staff)
     await export_ledger(chat)
     [row] = ledger_rows(chat)
-    assert row[14].value == "林晓：满意"  # not also the 不满意 of the first reply
+    assert row[15].value == "林晓：满意"  # not also the 不满意 of the first reply
 
 
 # ---------------------------------------------------------------- a unit relieved by 改交
@@ -199,7 +267,7 @@ async def test_the_unit_hears_that_its_reply_was_approved_and_its_class_changed(
     staff = chat_as(world.staff)
     await staff.send("/menu")
     await staff.tap("✅ 答复审核")
-    await staff.tap("第〔1〕号")
+    await staff.tap("2026年度第1号")
     await staff.tap("改为C类后通过")
     assert "已审核通过" in staff.said
     with db.read_session() as session:
@@ -269,7 +337,7 @@ async def test_staff_grant_a_units_request_for_more_time_with_one_tap(db, wf, wo
     staff = chat_as(world.staff)
     await staff.send("/menu")
     await staff.press(asked.actions[0]["payload"])
-    assert "已同意延期：区教育局办理第〔1〕号提案" in staff.said
+    assert "已同意延期：区教育局办理2026年度第1号提案" in staff.said
     assert "期限延至2027年1月14日。\n已通知区教育局。" in staff.said
     with db.read_session() as session:
         [lead] = session.exec(select(Assignment).where(Assignment.role == "lead")).all()
@@ -283,6 +351,30 @@ async def test_staff_grant_a_units_request_for_more_time_with_one_tap(db, wf, wo
     await other.press(asked.actions[1]["payload"])
     assert "这项延期申请已由许静于" in other.said
     assert notices_of(db, "extension_refused") == []
+
+
+async def test_an_extension_ending_on_a_day_off_ends_on_the_next_working_day(
+    db, wf, world, clock, chat_as
+):
+    clock.set_local(2026, 6, 1)
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()  # due 2026-09-01
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    [asked, *_] = notices_of(db, "extension_requested")
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.press(asked.actions[0]["payload"])
+    # a month after 1 September is National Day: the extension ends on 8 October
+    assert "期限延至2026年10月8日。" in staff.said
+    # a date given for the extension (not the default) on a Sunday: the Monday after
+    s.run(world.staff, assignments.extend, lead, due_date=date(2026, 10, 11))
+    with db.read_session() as session:
+        assignment = session.get(Assignment, lead)
+        assert assignment is not None and assignment.due_date == date(2026, 10, 12)
+        proposal = session.get(Proposal, assignment.proposal_id)
+        assert proposal is not None and proposal.due_date == date(2026, 10, 12)
+    assert any("延至2026年10月12日" in n.text for n in notices_of(db, "extended"))
 
 
 async def test_staff_turn_down_a_request_for_more_time(db, wf, world, chat_as):
@@ -313,7 +405,9 @@ async def test_deciding_a_request_for_more_time_says_if_the_unit_cannot_hear_of_
     await staff.send("/menu")
     await staff.press(asked.actions[0]["payload"])
     said = staff.said
-    assert "已同意延期：区教育局办理第〔1〕号提案《" in said and "期限延至2027年1月14日。" in said
+    assert (
+        "已同意延期：区教育局办理2026年度第1号提案《" in said and "期限延至2027年1月14日。" in said
+    )
     assert (
         "区教育局的承办人梁雪（13800000021）还没有绑定聊天账号，通知要等绑定后才会送达。"
         "请电话联系该单位。"

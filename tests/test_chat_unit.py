@@ -95,7 +95,7 @@ async def open_inbox(chat: Chat) -> None:
 
 async def open_first(chat: Chat) -> None:
     await open_inbox(chat)
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
 
 
 # ---------------------------------------------------------------- the inbox
@@ -116,11 +116,13 @@ async def test_inbox_lists_pending_first_with_roles_and_due_dates(db, wf, world,
     await open_inbox(chat)
     said = chat.said
     assert "共 2 件，其中待签收 1 件" in said
-    assert said.index("【待签收】") < said.index("第〔2〕号") < said.index("【办理中】")
-    assert said.index("【办理中】") < said.index("第〔1〕号")
+    assert said.index("【待签收】") < said.index("2026年度第2号") < said.index("【办理中】")
+    assert said.index("【办理中】") < said.index("2026年度第1号")
     assert "协办 · 协办意见期限 2026年10月14日 · 待签收" in said
     assert "主办 · 答复期限 2026年12月14日 · 办理中" in said
-    assert chat.buttons[0].startswith("第〔2〕号") and chat.buttons[1].startswith("第〔1〕号")
+    assert chat.buttons[0].startswith("2026年度第2号") and chat.buttons[1].startswith(
+        "2026年度第1号"
+    )
     # another unit sees only its own
     other = chat_as(world.handler_health)
     await open_inbox(other)
@@ -138,10 +140,10 @@ async def test_inbox_pages_eight_at_a_time(db, wf, world, chat_as):
     chat = chat_as(world.handler_edu)
     await open_inbox(chat)
     assert "共 10 件" in chat.said and "第 1/2 页" in chat.said
-    assert sum(b.startswith("第〔") for b in chat.buttons) == 8
+    assert sum(b.startswith("2026年度第") for b in chat.buttons) == 8
     await chat.tap("下一页")
-    assert "第 2/2 页" in chat.said and "第〔9〕号" in chat.said
-    assert sum(b.startswith("第〔") for b in chat.buttons) == 2
+    assert "第 2/2 页" in chat.said and "2026年度第9号" in chat.said
+    assert sum(b.startswith("2026年度第") for b in chat.buttons) == 2
     await chat.tap("上一页")
     assert "第 1/2 页" in chat.said
     await chat.tap("返回菜单")
@@ -161,7 +163,7 @@ async def test_accept_from_the_inbox(db, wf, world, chat_as):
     assert chat.buttons[:2] == ["签收", "申请调整"]
     await chat.tap("签收")
     said_ok(chat)
-    assert "已签收第〔1〕号提案" in chat.said and "本单位办理状态：办理中" in chat.said
+    assert "已签收2026年度第1号提案" in chat.said and "本单位办理状态：办理中" in chat.said
     assert {"撰写答复", "记录沟通", "申请延期"} <= set(chat.buttons)
     assert "协办意见" not in chat.buttons  # the lead unit writes the reply instead
     asg = row(db, Assignment, lead)
@@ -177,7 +179,7 @@ async def test_accept_with_one_tap_on_the_notice(db, wf, world, chat_as):
     chat = chat_as(world.handler_edu)
     await chat.press(accept)
     said_ok(chat)
-    assert "已签收第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》" in chat.said
+    assert "已签收2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》" in chat.said
     assert "撰写答复" in chat.buttons  # the assignment, ready for the next action
     assert row(db, Assignment, lead).status == "accepted"
     # a colleague taps the same notice later: told who did it, nothing changes
@@ -199,7 +201,7 @@ async def test_accept_from_the_notice_in_the_middle_of_a_flow_asks_that_step_aga
     await open_first(chat)
     await chat.tap("记录沟通")
     await chat.press(f"asg:{made[0].id}:accept")
-    assert "已签收第〔2〕号提案" in chat.said and "请选择沟通方式" in chat.said
+    assert "已签收2026年度第2号提案" in chat.said and "请选择沟通方式" in chat.said
     await chat.tap("电话沟通")
     assert "沟通日期" in chat.said
 
@@ -728,9 +730,9 @@ async def test_a_notice_button_mid_wizard_keeps_the_reply_draft(db, wf, world, c
     await chat.press(f"asg:{made[0].id}:adjust")
     assert "请说明这件提案不属于本单位职责的理由" in chat.said
     await chat.tap("返回")
-    assert "第〔2〕号提案" in chat.said
+    assert "2026年度第2号提案" in chat.said
     await chat.tap("返回列表")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("撰写答复")
     assert "当前选的是 A 类" in chat.said
     await chat.tap("A类")
@@ -741,7 +743,7 @@ async def test_a_notice_button_mid_wizard_keeps_the_reply_draft(db, wf, world, c
 WIZARD = [
     lambda c: c.send("/menu"),
     lambda c: c.tap("📥 交办事项"),
-    lambda c: c.tap("第〔1〕号"),
+    lambda c: c.tap("2026年度第1号"),
     lambda c: c.tap("撰写答复"),
     lambda c: c.tap("A类"),
     lambda c: c.send(BODY_1),
@@ -854,7 +856,7 @@ async def test_a_reassigned_assignment_leaves_the_inbox(db, wf, world, chat_as):
     await open_inbox(chat)
     s.run(world.handler_edu, assignments.request_adjustment, lead, "不属于本单位职责。")
     s.run(world.staff, assignments.reassign, lead, world.health)
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     assert "已办结或已改交" in chat.said and "目前没有需要办理的交办事项" in chat.said
 
 
@@ -984,14 +986,14 @@ async def test_a_reply_draft_survives_cancel_and_the_menu(db, wf, world, chat_as
     chat = chat_as(world.handler_edu)
     await chat.send("/menu")
     await chat.tap("📥")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("撰写答复")
     await chat.tap("B")
     await chat.send("我局已在五所小学周边试点即停即走车位。")
     await chat.send("/cancel")
     assert "草稿不会丢失" in chat.said
     await chat.tap("📥")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("撰写答复")
     assert "当前选的是 B 类" in chat.said
     kept = conversation(db, chat).data["_keep"]["replies"][str(lead)]

@@ -246,7 +246,7 @@ def test_list_filters_and_show_the_record(run, db, wf, world):
 
     listed = run("list").output
     assert "提案（3 件）" in listed
-    assert "第〔1〕号" in listed and "第〔2〕号" in listed and "共享单车" in listed
+    assert "2026年度第1号" in listed and "2026年度第2号" in listed and "共享单车" in listed
     by_status = run("list", "--status", "已立案").output
     assert "老年食堂" in by_status and "放学时段" not in by_status
     by_unit = run("list", "--unit", "区教育局").output
@@ -256,20 +256,42 @@ def test_list_filters_and_show_the_record(run, db, wf, world):
     assert "放学时段" in overdue and "老年食堂" not in overdue and "（1 件）" in overdue
 
     # In the order of the register: numbered first, by number; the unnumbered after.
-    assert listed.index("第〔1〕号") < listed.index("第〔2〕号") < listed.index("共享单车")
+    assert listed.index("2026年度第1号") < listed.index("2026年度第2号") < listed.index("共享单车")
     # --limit keeps the ones written last, still in the register's order.
     newest = run("list", "--limit", "2").output
     assert "提案（2 件）" in newest and "放学时段" not in newest
     assert newest.index("老年食堂") < newest.index("共享单车")
 
     page = run("show", "1").output
-    assert "编 号:第〔1〕号 所属类别:委员提案" in page
+    assert "编 号:2026年度第1号 所属类别:委员提案" in page
     assert "主办单位:区教育局" in page and "提案编号:2026年度第1号" in page
     assert "答复期限:2026年10月15日" in page
     assert "办理过程:" in page and "交办 → 办理中" in page
     assert "老年食堂" in run("show", "2", "--year", "2026").output
     assert "共享单车" in run("show", f"#{3}").output
     assert_one_line_error(run("show", "9"), "2026年度没有第9号提案")
+
+
+def test_numbers_of_two_years_are_listed_and_shown_with_their_year(run, db, wf, world, clock):
+    story = Story(db, wf, world)
+    story.filed(title="关于改善城区小学放学时段交通秩序的建议")  # 2026年度第1号
+    story.filed(title="关于增设社区老年食堂的建议")  # 2026年度第2号
+    clock.set_local(2027, 1, 11)
+    story.filed(title="关于规范共享单车停放的建议")  # 2027年度第1号
+
+    listed = run("list").output
+    assert "2027年度第1号" in listed and "2026年度第1号" in listed and "2026年度第2号" in listed
+    assert "第〔" not in listed
+    assert "共享单车" in run("show", "1").output  # this year's
+    for typed in ("2026-1", "2026年1号", "2026年度第1号"):
+        assert "放学时段" in run("show", typed).output, typed
+    assert "放学时段" in run("show", "1", "--year", "2026").output
+    assert_one_line_error(
+        run("show", "2"),
+        "2027年度没有第2号提案；有此编号的是2026年度第2号，请连同年度发送，如 2026-2。",
+    )
+    assert "老年食堂" in run("show", "2026-2").output
+    assert_one_line_error(run("show", "2026-x"), "不是提案编号")
 
 
 def test_demo_walks_a_proposal_through_its_whole_life(run, db):
@@ -290,7 +312,7 @@ def test_demo_walks_a_proposal_through_its_whole_life(run, db):
         "沈佳 › [立案]",
         "已立案，编号为",
         "沈佳 › [确认交办]",
-        "已交办：第〔1〕号",
+        "已交办：2026年度第1号",
         "韩冰 › 🔔[签收]",
         "杜明 › [📥 交办事项]",
         "沈佳 › 住建",
@@ -307,7 +329,7 @@ def test_demo_walks_a_proposal_through_its_whole_life(run, db):
         assert text in said, text
     # Notices are shown as they are dispatched, with their buttons.
     assert "🔔 → 魏东：秦岚委员邀请您联名提案" in said and "[确认联名] [谢绝]" in said
-    assert "🔔 → 韩冰：第〔1〕号提案" in said and "[签收] [申请调整]" in said
+    assert "🔔 → 韩冰：2026年度第1号提案" in said and "[签收] [申请调整]" in said
     # The record at the end, as the member sees it.
     record = said[said.index("秦岚委员所见") :]
     for text in (
@@ -331,7 +353,7 @@ def test_demo_walks_a_proposal_through_its_whole_life(run, db):
     again = run("demo")
     assert again.exit_code == 0, again.output
     assert "秦岚 › [📤 仍然提交]" in again.output  # the first run's proposal is similar
-    assert "年度第2号" in again.output and "已交办：第〔2〕号" in again.output
+    assert "年度第2号" in again.output and "已交办：2026年度第2号" in again.output
     with db.read_session() as s:
         assert len(s.exec(select(Person)).all()) == 7  # the roster is reused
         assert len(s.exec(select(ChannelAccount)).all()) == 7
@@ -412,7 +434,7 @@ def test_export_writes_the_ledger_of_the_latest_year(run, db, wf, world, tmp_pat
     assert result.exit_code == 0, result.output
     assert "已导出 2026 年度提案台账（1 件）" in result.output
     sheet = load_workbook(io.BytesIO((tmp_path / "台账.xlsx").read_bytes())).active
-    assert sheet.cell(row=2, column=1).value == 1
+    assert (sheet.cell(row=2, column=1).value, sheet.cell(row=2, column=2).value) == (2026, 1)
     assert_one_line_error(run("export", "-o", str(tmp_path)), "是一个目录")
 
 

@@ -332,7 +332,7 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
                 "牵头领导：邓启明（副区长）",
             ):
                 assert line in summary, line
-            await staff.tap("确认交办", expect="已交办：第〔1〕号")
+            await staff.tap("确认交办", expect="已交办：2026年度第1号")
 
             # ---- the co-handling unit asks for adjustment on its notice
             await transport.tap("申请调整", expect="理由")
@@ -372,12 +372,12 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             # ---- the supervisor returns it; the unit revises it; the supervisor approves
             await supervisor.send("/menu", expect="请选择要办理的事项")
             await supervisor.tap("答复审核", expect="待审核的答复 1 件")
-            await supervisor.tap("第〔1〕号", expect="请审核这份答复")
+            await supervisor.tap("2026年度第1号", expect="请审核这份答复")
             await supervisor.tap("退回修改", expect="退回意见")
-            await supervisor.send(RETURNED, expect="已退回第〔1〕号提案的答复")
+            await supervisor.send(RETURNED, expect="已退回2026年度第1号提案的答复")
             await edu.send("/menu", expect="请选择要办理的事项")
-            await edu.tap("交办事项", expect="第〔1〕号")
-            await edu.tap("第〔1〕号", expect=f"审核意见：{RETURNED}")
+            await edu.tap("交办事项", expect="2026年度第1号")
+            await edu.tap("2026年度第1号", expect=f"审核意见：{RETURNED}")
             await edu.tap("修改答复并重新提交", expect="当前选的是 B 类")
             await edu.tap("A类", expect="答复正文已有 1 段")
             await edu.send(BODY_3, expect="已有 2 段")
@@ -391,13 +391,13 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             await edu.tap("提交审核", expect="答复已提交审核（A类，第2稿")
             await supervisor.send("/menu", expect="请选择要办理的事项")
             await supervisor.tap("答复审核", expect="待审核的答复 1 件")
-            await supervisor.tap("第〔1〕号", expect="请审核这份答复")
+            await supervisor.tap("2026年度第1号", expect="请审核这份答复")
             await supervisor.tap("通过（A类）", expect="已审核通过")
 
             # ---- the member rates step by step; the co-signer with one tap
             await member.send("/menu", expect="请选择要办理的事项")
             await member.tap("我的提案", expect="点选一件查看记录")
-            await member.tap("第〔1〕号", expect="编 号:第〔1〕号")
+            await member.tap("2026年度第1号", expect="编 号:2026年度第1号")
             await member.tap("评价答复", expect="请评价承办单位的办理工作")
             await member.tap("满意", expect="请评价办理结果")
             await member.tap("基本满意", expect="反馈意见")
@@ -411,13 +411,13 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
         (member, "草稿已建立"),
         (member, "已收到附件"),
         (staff, "已立案，编号为"),
-        (staff, "已交办：第〔1〕号"),
+        (staff, "已交办：2026年度第1号"),
         (edu, "已签收"),
         (edu, "沟通情况已记录"),
         (cosigner, "已确认联名"),
         (transport, "调整申请已提交"),
         (edu, "答复已提交审核（B类，第1稿"),
-        (supervisor, "已退回第〔1〕号提案的答复"),
+        (supervisor, "已退回2026年度第1号提案的答复"),
         (edu, "答复已提交审核（A类，第2稿"),
         (supervisor, "已审核通过"),
         (member, "已记录您的评价"),

@@ -95,7 +95,7 @@ WORDS = [
     "11月20日",
     "1",
     "2025-1",
-    "第〔1〕号",
+    "2026年度第1号",
     "满意",
     "关于改善城区小学放学时段交通秩序的建议",
     "建议优化信号灯配时，由我局负责实施。",
@@ -211,7 +211,7 @@ VALUES = [
 # stops. ("tap", prefix) taps the first offered button whose label starts with prefix (the
 # script stops when there is none); "tap?" is skipped when there is none.
 REPLY_BODY = "我局已会同交警部门在五所小学周边试点即停即走车位，护学岗排班制度将于下学期推行。"
-OPEN_ASSIGNMENT = [("send", "/menu"), ("tap", "📥"), ("tap", "第〔"), ("tap?", "签收")]
+OPEN_ASSIGNMENT = [("send", "/menu"), ("tap", "📥"), ("tap", "2026年度第"), ("tap?", "签收")]
 WRITE_REPLY = [
     *OPEN_ASSIGNMENT,
     *[("tap", "撰写"), ("tap", "A类"), ("send", REPLY_BODY), ("tap", "完成")],
@@ -238,17 +238,23 @@ SCRIPTS = {
     "contact": ("handler_edu", [*OPEN_ASSIGNMENT, ("tap", "记录沟通"), ("tap", "电话")]),
     "review": ("staff", REVIEW_STEPS),
     "assign": ("staff", [*REVIEW_STEPS, *ASSIGN_STEPS, ("tap", "否"), ("tap", "确认交办")]),
-    "replies": ("staff", [("send", "/menu"), ("tap", "✅"), ("tap", "第〔")]),
-    "approve": ("staff", [("send", "/menu"), ("tap", "✅"), ("tap", "第〔"), ("tap", "通过")]),
-    "supervise": ("supervisor", [("send", "/menu"), ("tap", "✅"), ("tap", "第〔")]),
-    "adjustments": ("staff", [("send", "/menu"), ("tap", "🔁"), ("tap", "第〔")]),
-    "rehandle": ("staff", [("send", "/menu"), ("tap", "⚠️"), ("tap", "第〔")]),
+    "replies": ("staff", [("send", "/menu"), ("tap", "✅"), ("tap", "2026年度第")]),
+    "approve": (
+        "staff",
+        [("send", "/menu"), ("tap", "✅"), ("tap", "2026年度第"), ("tap", "通过")],
+    ),
+    "supervise": ("supervisor", [("send", "/menu"), ("tap", "✅"), ("tap", "2026年度第")]),
+    "adjustments": ("staff", [("send", "/menu"), ("tap", "🔁"), ("tap", "2026年度第")]),
+    "rehandle": ("staff", [("send", "/menu"), ("tap", "⚠️"), ("tap", "2026年度第")]),
     "write": ("member", WRITE_PROPOSAL),
     "submit": ("member", [*WRITE_PROPOSAL, ("tap", "📤")]),
     "drafts": ("member", [("send", "/menu"), ("tap", "🗂"), ("tap", "《"), ("tap", "✏️")]),
-    "mine": ("member", [("send", "/menu"), ("tap", "📋"), ("tap", "第〔")]),
+    "mine": ("member", [("send", "/menu"), ("tap", "📋"), ("tap", "2026年度第")]),
     "cosign": ("cosigner", [("send", "/menu"), ("tap", "✍️"), ("tap", "")]),
-    "search": ("outsider", [("send", "/menu"), ("tap", "🔍"), ("send", "交通"), ("tap", "第〔")]),
+    "search": (
+        "outsider",
+        [("send", "/menu"), ("tap", "🔍"), ("send", "交通"), ("tap", "2026年度第")],
+    ),
 }
 
 

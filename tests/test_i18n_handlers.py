@@ -74,9 +74,9 @@ async def in_english(db, chat_as, person: int, *taps: str) -> Chat:
     [
         (
             "zh",
-            ("第〔28〕号", "未编号", "2026年度第28号", "2026年9月14日", "2026年9月14日 09:30"),
+            ("2026年度第28号", "未编号", "2026年9月14日", "2026年9月14日 09:30"),
         ),
-        ("en", ("No. 28", "Unnumbered", "No. 28 of 2026", "14 Sep 2026", "14 Sep 2026 09:30")),
+        ("en", ("No. 28 of 2026", "Unnumbered", "14 Sep 2026", "14 Sep 2026 09:30")),
     ],
 )
 def test_numbers_dates_and_times_in_the_readers_language(db, wf, locale, expected):
@@ -86,9 +86,8 @@ def test_numbers_dates_and_times_in_the_readers_language(db, wf, locale, expecte
             engine=None, session=session, conv=None, person=reader, ctx=wf.ctx(session, None)
         )
         said = (
-            turn.number(28),
-            turn.number(None),
-            turn.long_number(2026, 28),
+            turn.number(2026, 28),
+            turn.number(2026, None),
             turn.date(date(2026, 9, 14)),
             turn.time(datetime(2026, 9, 14, 1, 30, tzinfo=UTC)),  # 09:30 in Beijing
         )
@@ -113,19 +112,19 @@ async def test_an_english_members_proposals_and_record(db, wf, world, chat_as):
         "Your proposals (including those you co-signed). Tap one to see its record and progress:"
     )
     assert chat.buttons == [
-        f"No. 2 {TITLE_2} · Filed",
+        f"No. 2 of 2026 {TITLE_2} · Filed",
         f"Unnumbered {shortened(TITLE_3, 16)} · Awaiting review",
-        f"No. 1 {shortened(TITLE, 16)} · Being handled",
+        f"No. 1 of 2026 {shortened(TITLE, 16)} · Being handled",
     ]
 
     await chat.tap("No. 1")
     record = lines_of(chat.said)
     for line in (
-        "Number: No. 1 Category: Member proposal",
+        "Number: No. 1 of 2026 Category: Member proposal",
         "Assigned on: 14 Sep 2026 Key proposal: No",
         "Reply due: 14 Dec 2026",
         "Proposal number: No. 1 of 2026",
-        "  14 Sep 2026 09:30  Filed as No. 1 → Filed  许静",
+        "  14 Sep 2026 09:30  Filed as No. 1 of 2026 → Filed  许静",
     ):
         assert line in record, line
     assert not_english(chat.said) == []
@@ -157,13 +156,20 @@ async def test_an_english_staff_members_review_queue_and_filing(db, wf, world, c
         "[Awaiting review] (oldest submission first)",
         f"1. “{TITLE_3}” 林晓, submitted 9/14",
         "[Awaiting assignment] (filed, not yet assigned)",
-        f"2. No. 1 “{TITLE_2}” 林晓",
+        f"2. No. 1 of 2026 “{TITLE_2}” 林晓",
         "Tap a proposal to view and handle it:",
     ]
-    assert chat.buttons == [shortened(TITLE_3, 22), f"No. 1 {TITLE_2}", "🏠 Back to menu"]
+    assert chat.buttons == [
+        shortened(TITLE_3, 22),
+        shortened(f"No. 1 of 2026 {TITLE_2}", 22),
+        "🏠 Back to menu",
+    ]
 
     await chat.tap("No. 1")
-    assert lines_of(chat.said)[-1] == "This proposal has been filed (No. 1) but not yet assigned."
+    assert (
+        lines_of(chat.said)[-1]
+        == "This proposal has been filed (No. 1 of 2026) but not yet assigned."
+    )
     await chat.tap("↩️ Back")
     await chat.tap(shortened(TITLE_3, 22))
     assert chat.buttons[0] == "File"
@@ -178,8 +184,8 @@ async def test_an_english_staff_members_review_queue_and_filing(db, wf, world, c
 
 async def test_an_english_staff_member_assigns_a_key_proposal(db, wf, world, chat_as):
     States(db, wf, world).filed(title=TITLE_2)  # No. 1
-    chat = await in_english(db, chat_as, world.staff, "🔎 Review queue", "No. 1", "Assign")
-    assert lines_of(chat.said)[0] == f"Assign No. 1 “{TITLE_2}”"
+    chat = await in_english(db, chat_as, world.staff, "🔎 Review queue", "No. 1 of 2026", "Assign")
+    assert lines_of(chat.said)[0] == f"Assign No. 1 of 2026 “{TITLE_2}”"
     await chat.tap("区卫生健康委员会")
     await chat.tap("区交通运输局")
     await chat.tap("区教育局")
@@ -195,7 +201,7 @@ async def test_an_english_staff_member_assigns_a_key_proposal(db, wf, world, cha
     await chat.tap("邓启明 (副区长)")
     assert lines_of(chat.said) == [
         "Please check the assignment:",
-        f"Proposal: No. 1 “{TITLE_2}”",
+        f"Proposal: No. 1 of 2026 “{TITLE_2}”",
         "Lead unit: 区卫生健康委员会",
         "Co-handling units: 区交通运输局, 区教育局",
         "Reply due: 14 Dec 2026 (default, 3 months after assignment)",
@@ -205,7 +211,7 @@ async def test_an_english_staff_member_assigns_a_key_proposal(db, wf, world, cha
     ]
     await chat.tap("Confirm assignment")
     assert lines_of(chat.said)[0] == (
-        f"Assigned: No. 1 “{TITLE_2}” to 区卫生健康委员会 as lead unit, with 区交通运输局, "
+        f"Assigned: No. 1 of 2026 “{TITLE_2}” to 区卫生健康委员会 as lead unit, with 区交通运输局, "
         "区教育局 co-handling, reply due 14 Dec 2026, as a key proposal."
     )  # the lines after it say which units were notified, or why one was not
     assert not_english("\n".join(text for _who, text in chat.transcript)) == []
@@ -222,21 +228,21 @@ async def test_an_english_handlers_inbox_and_detail(db, wf, world, chat_as):
     assert lines_of(chat.said) == [
         "Assignments of 区交通运输局: 2 in all, 1 of them awaiting acceptance.",
         "[Awaiting acceptance]",
-        f"· No. 2 “{TITLE_2}” co-handling unit · co-handling opinion due 14 Oct 2026 · "
+        f"· No. 2 of 2026 “{TITLE_2}” co-handling unit · co-handling opinion due 14 Oct 2026 · "
         "Awaiting acceptance",
         "[Being handled]",
-        f"· No. 1 “{TITLE}” co-handling unit · co-handling opinion due 14 Oct 2026 · "
+        f"· No. 1 of 2026 “{TITLE}” co-handling unit · co-handling opinion due 14 Oct 2026 · "
         "Being handled",
         "Please tap the one to handle:",
     ]
     assert chat.buttons == [
-        f"No. 2 {TITLE_2} (co-handling unit)",
-        f"No. 1 {shortened(TITLE, 22)} (co-handling unit)",
+        f"No. 2 of 2026 {TITLE_2} (co-handling unit)",
+        f"No. 1 of 2026 {shortened(TITLE, 22)} (co-handling unit)",
         "Back to menu",
     ]
     await chat.tap("No. 2")
     assert lines_of(chat.last[-1].text) == [
-        f"Proposal No. 2 “{TITLE_2}”",
+        f"Proposal No. 2 of 2026 “{TITLE_2}”",
         "Role: co-handling unit, co-handling opinion due 14 Oct 2026",
         "Adjustment request deadline: 20 Sep 2026",
         "This unit's status: Awaiting acceptance",
@@ -250,11 +256,11 @@ async def test_an_english_handlers_inbox_and_detail(db, wf, world, chat_as):
 async def test_an_english_refusal_names_the_assignment_in_english(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, lead, _co = s.assigned()
-    chat = await in_english(db, chat_as, world.handler_edu, "📥 Assignments", "No. 1")
+    chat = await in_english(db, chat_as, world.handler_edu, "📥 Assignments", "No. 1 of 2026")
     s.run(world.handler_edu2, assignments.accept, lead)  # a colleague is faster
     await chat.tap("Adjustment request")
     assert lines_of(chat.said)[0] == (
-        "Proposal No. 1 handled by 区教育局 was already handled by 梁雪 at 14 Sep 2026 09:30 "
+        "Proposal No. 1 of 2026 handled by 区教育局 was already handled by 梁雪 at 14 Sep 2026 09:30 "
         'and is now "Being handled"; "Adjustment request" is no longer possible.'
     )
     assert not_english(chat.said) == []
@@ -264,10 +270,10 @@ async def test_an_english_handlers_reply_preview(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, _lead, co = s.accepted()
     s.run(world.handler_tr, assignments.give_opinion, co, OPINION)
-    chat = await in_english(db, chat_as, world.handler_edu, "📥 Assignments", "No. 1")
+    chat = await in_english(db, chat_as, world.handler_edu, "📥 Assignments", "No. 1 of 2026")
     assert "Role: lead unit, reply due 14 Dec 2026" in lines_of(chat.said)
     await chat.tap("Write reply")
-    assert lines_of(chat.said)[0] == f"Write reply · proposal No. 1 “{TITLE}”"
+    assert lines_of(chat.said)[0] == f"Write reply · proposal No. 1 of 2026 “{TITLE}”"
     await chat.tap("Class B")
     body = SAMPLE_REPLY["body"]
     await chat.send(body)

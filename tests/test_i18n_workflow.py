@@ -260,7 +260,7 @@ async def test_the_record_in_english_from_my_proposals_and_the_lookup(db, wf, wo
     for line in (
         "示范区政协 - Proposal",
         f"Member proposal >> {TITLE}",
-        "Number: No. 1 Category: Member proposal",
+        "Number: No. 1 of 2026 Category: Member proposal",
         "Proposer(s): 林晓, 何平",
         "Session: 七届二次会议 Field: Social affairs",
         "  I. Problems",
@@ -281,7 +281,7 @@ async def test_the_record_in_english_from_my_proposals_and_the_lookup(db, wf, wo
         "Proposal number: No. 1 of 2026",
         "Current status: Replied",
         "Progress:",
-        "  14 Sep 2026 09:30  Filed as No. 1 → Filed  许静",
+        "  14 Sep 2026 09:30  Filed as No. 1 of 2026 → Filed  许静",
         "  14 Sep 2026 09:30  Accept (区教育局, lead unit)  高远",
         "  14 Sep 2026 09:30  Approve reply → Replied  许静",
     ):
@@ -298,8 +298,8 @@ async def test_the_record_in_english_from_my_proposals_and_the_lookup(db, wf, wo
     cosigner = chat_as(world.cosigner)
     await cosigner.send("/menu")
     await cosigner.tap("📋")
-    await cosigner.tap("第〔1〕号")
-    assert "编 号:第〔1〕号 所属类别:委员提案" in cosigner.said
+    await cosigner.tap("2026年度第1号")
+    assert "编 号:2026年度第1号 所属类别:委员提案" in cosigner.said
     assert "审核通过答复 → 已答复  许静" in cosigner.said
     assert pid
 

@@ -33,7 +33,7 @@ def test_whole_life_from_draft_to_closed(db, wf, world, clock):
     filed = story.run(w.staff, proposals.file_proposal, pid)
     assert filed.number == 1
     [told] = notices_for(db, w.cosigner, "filed")
-    assert "2026年度第1号" in told.text and "第〔1〕号" in told.text
+    assert "2026年度第1号" in told.text and "2026年度第1号" in told.text
 
     made = story.run(
         w.staff,
@@ -97,7 +97,7 @@ def test_whole_life_from_draft_to_closed(db, wf, world, clock):
     with db.read_session() as s:
         page = render_record(wf.ctx(s, w.member), s.get(Proposal, pid), timeline=True)
     for expected in [
-        "编 号:第〔1〕号 所属类别:委员提案",
+        "编 号:2026年度第1号 所属类别:委员提案",
         "提案人:林晓、何平",
         "审查结果:已立案 信息公开:是",
         "是否重点:是",
@@ -165,7 +165,7 @@ def test_merged_proposal_proposer_gets_the_reply_and_rates_it(db, wf, world):
     with db.read_session() as s:
         assert s.get(Proposal, other.id).status == "closed"
         page = render_record(wf.ctx(s, w.cosigner), s.get(Proposal, other.id))
-    assert "并入第〔1〕号提案" in page and "满意评价:基本满意" in page
+    assert "并入2026年度第1号提案" in page and "满意评价:基本满意" in page
 
 
 def test_unconfirmed_cosigner_drops_off_at_review(db, wf, world):

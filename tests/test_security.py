@@ -230,7 +230,7 @@ async def test_a_whole_life_through_the_chats_logs_no_code_phone_or_token(
     await staff.tap("使用默认")
     await staff.tap("否")
     await staff.tap("确认交办")
-    assert "已交办：第〔1〕号" in staff.said, staff.dump()
+    assert "已交办：2026年度第1号" in staff.said, staff.dump()
 
     # 区教育局 accepts from the notice and writes the reply
     await tap_notice(edu, "签收")
@@ -249,7 +249,7 @@ async def test_a_whole_life_through_the_chats_logs_no_code_phone_or_token(
     # staff approve; both rate with one tap on the delivery notice
     await staff.send("/menu")
     await staff.tap("✅ 答复审核")
-    await staff.tap("第〔1〕号")
+    await staff.tap("2026年度第1号")
     await staff.tap("通过（A类）")
     await tap_notice(member, "满意")
     assert "已记录您的评价" in member.said
@@ -364,7 +364,7 @@ async def test_refused_uploads_in_the_reply_wizard_are_never_stored(
     chat = chat_as(world.handler_edu)
     await chat.send("/menu")
     await chat.tap("📥 交办事项")
-    await chat.tap("第〔1〕号")
+    await chat.tap("2026年度第1号")
     await chat.tap("撰写答复")
     await chat.tap("A类")
     assert "请发送答复正文" in chat.said
@@ -433,8 +433,8 @@ async def test_a_unit_never_sees_or_acts_on_another_units_assignment(db, wf, wor
     # the inbox lists his own unit's assignment only
     await tr.send("/menu")
     await refused(lambda: tr.tap("📥 交办事项"), says="共 1 件")
-    assert [b for b in tr.buttons if b.startswith("第〔")] == [
-        "第〔2〕号关于增设学校周边人行过街设施的建议（主办）"
+    assert [b for b in tr.buttons if b.startswith("2026年度第")] == [
+        "2026年度第2号关于增设学校周边人行过街设施的建议（主办）"
     ]
     assert not [p for p in payloads(tr) if p.endswith(f"|a:{theirs.id}")]
     await refused(lambda: tr.press(f"{version_of(tr)}|a:{theirs.id}"), says="这个选项无效")
@@ -449,8 +449,8 @@ async def test_a_unit_never_sees_or_acts_on_another_units_assignment(db, wf, wor
     await tr.send("/menu")
     await tr.tap("🔍")
     await refused(lambda: tr.send("噪声"), says="找到 1 件")
-    assert [b for b in tr.buttons if b.startswith("第〔")] == [
-        "第〔3〕号 关于治理城区道路交通噪声的建议 · 已立案"
+    assert [b for b in tr.buttons if b.startswith("2026年度第")] == [
+        "2026年度第3号 关于治理城区道路交通噪声的建议 · 已立案"
     ]
     await refused(lambda: tr.send("夜间施工"), says="没有找到")
 
@@ -475,7 +475,7 @@ async def test_a_unit_never_sees_or_acts_on_another_units_assignment(db, wf, wor
     for step in (
         lambda: edu.send("/menu"),
         lambda: edu.tap("📥 交办事项"),
-        lambda: edu.tap(f"第〔{number}〕号"),
+        lambda: edu.tap(f"2026年度第{number}号"),
         lambda: edu.tap("签收"),
         lambda: edu.tap("撰写答复"),
         lambda: edu.tap("A类"),
@@ -498,9 +498,9 @@ async def test_a_unit_never_sees_or_acts_on_another_units_assignment(db, wf, wor
 
     async def at_own_reply() -> None:
         await at_inbox()
-        await tr.tap("第〔2〕号")
+        await tr.tap("2026年度第2号")
         await tr.tap("撰写答复")
-        assert "撰写答复 · 第〔2〕号提案" in tr.said
+        assert "撰写答复 · 2026年度第2号提案" in tr.said
 
     for where in (at_inbox, at_own_reply):
         for payload in seen:

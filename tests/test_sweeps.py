@@ -173,7 +173,7 @@ def test_due_reminders_at_15_5_and_1_working_days_skip_the_national_day_holiday(
     }
     texts = [n.text for n in sw.notices("due_soon")]
     assert texts[1] == (
-        "第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》的协办意见期限为"
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的协办意见期限为"
         "2026年10月14日，还有 5 个工作日到期，请及时向主办单位提出协办意见。"
     )
 
@@ -251,7 +251,7 @@ def test_more_time_granted_to_a_unit_over_a_month_late_runs_a_month_from_the_gra
     assert granted.due_date == d("2026-12-14")
     [extended] = {n.text for n in sw.notices("extended")}
     assert extended == (
-        "第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》的办理期限已由2026年9月30日"
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的办理期限已由2026年9月30日"
         "延至2026年12月14日。"
     )
     assert sw.calendar_of("overdue", "2026-11-13", "2026-12-14", "overdue") == {}
@@ -310,11 +310,11 @@ def test_overdue_daily_to_the_unit_weekly_to_supervisors_staff_and_the_lead_lead
 
     texts = {n.kind: n.text for n in sw.notices() if n.kind.startswith("overdue")}
     assert texts["overdue"] == (
-        "第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》的答复已于2026年9月30日到期，"
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的答复已于2026年9月30日到期，"
         "现已逾期 10 个工作日，请尽快办理并提交答复。"
     )
     assert texts["overdue_escalated"] == (
-        "区教育局主办的第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》答复已逾期 "
+        "区教育局主办的2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》答复已逾期 "
         "9 个工作日（期限2026年9月30日），请予督办。"
     )
 
@@ -360,7 +360,12 @@ def test_watchers_get_one_escalation_a_day_at_most_listing_what_fell_overdue(sw,
         daily = [n for n in new if n.kind == "overdue"]
         assert len({n.proposal_id for n in daily}) == len(daily) // 2  # both handlers
 
-    number = {"key": "第〔1〕号", "fri": "第〔2〕号", "tue": "第〔3〕号", "wed": "第〔4〕号"}
+    number = {
+        "key": "2026年度第1号",
+        "fri": "2026年度第2号",
+        "tue": "2026年度第3号",
+        "wed": "2026年度第4号",
+    }
 
     def one(name: str, n: int, due: str) -> str:
         return (
@@ -386,22 +391,22 @@ def test_watchers_get_one_escalation_a_day_at_most_listing_what_fell_overdue(sw,
         == monday["staff2"]
         == (
             "本周答复逾期的提案共 2 件，请予督办：\n"
-            f"· 区教育局主办的第〔1〕号提案《{titles['key']}》，期限2026年9月30日，已逾期 4 个工作日\n"
-            f"· 区教育局主办的第〔2〕号提案《{titles['fri']}》，期限2026年10月9日，已逾期 2 个工作日"
+            f"· 区教育局主办的2026年度第1号提案《{titles['key']}》，期限2026年9月30日，已逾期 4 个工作日\n"
+            f"· 区教育局主办的2026年度第2号提案《{titles['fri']}》，期限2026年10月9日，已逾期 2 个工作日"
         )
     )
     # Thursday 15 October: the two that fell overdue on Wednesday and Thursday, together.
     assert escalations[d("2026-10-15")] == {
         who: "又有 2 件提案的答复逾期，请予督办：\n"
-        f"· 区教育局主办的第〔3〕号提案《{titles['tue']}》，期限2026年10月13日，已逾期 2 个工作日\n"
-        f"· 区教育局主办的第〔4〕号提案《{titles['wed']}》，期限2026年10月14日，已逾期 1 个工作日"
+        f"· 区教育局主办的2026年度第3号提案《{titles['tue']}》，期限2026年10月13日，已逾期 2 个工作日\n"
+        f"· 区教育局主办的2026年度第4号提案《{titles['wed']}》，期限2026年10月14日，已逾期 1 个工作日"
         for who in ("staff", "staff2")
     }
     # Monday 19 October: all four, the longest overdue first.
     monday = escalations[d("2026-10-19")]
     assert monday["staff"].splitlines()[0] == "本周答复逾期的提案共 4 件，请予督办："
-    assert [line[line.index("第") : line.index("号") + 1] for line in monday["staff"].splitlines()[1:]] == [
-        "第〔1〕号", "第〔2〕号", "第〔3〕号", "第〔4〕号"
+    assert [line[line.index("2026") : line.index("号") + 1] for line in monday["staff"].splitlines()[1:]] == [
+        "2026年度第1号", "2026年度第2号", "2026年度第3号", "2026年度第4号"
     ]  # fmt: skip
     assert monday["leader"] == one("key", 9, "2026年9月30日")
     # A notice of one proposal points to it; a list points to none.
@@ -427,7 +432,7 @@ def test_a_watcher_hears_midweek_of_what_they_were_not_told_this_week(sw, story,
         return {sw.names[n.person_id]: n.text for n in new if n.kind == "overdue_escalated"}
 
     key_text = (
-        "区教育局主办的第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》答复已逾期 "
+        "区教育局主办的2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》答复已逾期 "
         "{n} 个工作日（期限{due}），请予督办。"
     )
     monday = escalations(d("2026-10-12"))
@@ -438,7 +443,7 @@ def test_a_watcher_hears_midweek_of_what_they_were_not_told_this_week(sw, story,
         supervisor = session.get(Person, world.supervisor)
         supervisor.roles = "supervisor,staff"
     assert escalations(d("2026-10-13")) == {
-        "supervisor": "区教育局主办的第〔2〕号提案《关于增设社区老年食堂的建议》答复已逾期 "
+        "supervisor": "区教育局主办的2026年度第2号提案《关于增设社区老年食堂的建议》答复已逾期 "
         "3 个工作日（期限2026年10月9日），请予督办。"
     }
     # Extended to Wednesday, overdue again on Thursday: everyone watching it hears again.
@@ -473,7 +478,7 @@ def test_escalations_written_before_they_named_their_replies_still_count(sw, sto
                  if n.kind == "overdue_escalated"]  # fmt: skip
     assert sw.who(wednesday) == ["staff", "staff2"]
     assert {n.text for n in wednesday} == {
-        "区教育局主办的第〔2〕号提案《关于增设社区老年食堂的建议》答复已逾期 "
+        "区教育局主办的2026年度第2号提案《关于增设社区老年食堂的建议》答复已逾期 "
         "1 个工作日（期限2026年10月13日），请予督办。"
     }
 
@@ -609,7 +614,7 @@ def test_a_missing_co_handling_opinion_reminds_both_units_weekly_until_it_is_in(
     assert seen == {d("2026-10-15"): both, d("2026-10-19"): both}
     texts = {n.kind: n.text for n in sw.notices()}
     assert "请尽快向主办单位区教育局提出协办意见" in texts["opinion_overdue"]
-    assert texts["opinion_overdue_lead"].startswith("协办单位区交通运输局尚未就第〔1〕号提案")
+    assert texts["opinion_overdue_lead"].startswith("协办单位区交通运输局尚未就2026年度第1号提案")
 
     sw.at(d("2026-10-20"), 15)
     story.run(world.handler_tr, assignments.give_opinion, co, "建议优化周边信号灯配时。")
@@ -652,7 +657,7 @@ def test_the_rating_window_ends_with_not_given_recorded_never_satisfied(sw, stor
 
     assert sw.who(new) == ["staff", "staff2"]
     assert new[0].text == (
-        "第〔1〕号提案《关于改善城区小学放学时段交通秩序的建议》的评价期已于2026年10月22日结束，"
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的评价期已于2026年10月22日结束，"
         "何平未作评价，已记为「未评价」。"
     )
     with sw.db.read_session() as session:
@@ -687,8 +692,8 @@ def test_windows_ending_together_are_told_to_staff_in_one_notice(sw, story, worl
     assert {n.proposal_id for n in new} == {None}  # a list points to no one proposal
     assert {n.text for n in new} == {
         "2 件提案的评价期已结束，以下委员未作评价，已记为「未评价」：\n"
-        "· 第〔1〕号提案《关于增设社区老年食堂的建议》，评价期至2026年10月22日：林晓、何平\n"
-        "· 第〔2〕号提案《关于规范共享单车停放的建议》，评价期至2026年10月22日：何平"
+        "· 2026年度第1号提案《关于增设社区老年食堂的建议》，评价期至2026年10月22日：林晓、何平\n"
+        "· 2026年度第2号提案《关于规范共享单车停放的建议》，评价期至2026年10月22日：何平"
     }
     english, _ = render_notice(new[0], "en")
     assert english.splitlines()[0] == (
@@ -840,13 +845,13 @@ def test_the_digest_tells_staff_everything_and_supervisors_their_key_proposals(s
                 "· 《关于扶持农产品电商发展的建议》（曹磊）",
                 "· 《关于增设社区老年食堂的建议》（林晓）",
                 "答复待审核 1 件：",
-                "· 第〔3〕号《关于加强校园食品安全监管的建议》（区教育局）",
+                "· 2026年度第3号《关于加强校园食品安全监管的建议》（区教育局）",
                 "5 个工作日内到期 1 件：",
-                "· 第〔1〕号《关于推进老旧小区加装电梯的建议》（区教育局，2026年10月15日到期）",
+                "· 2026年度第1号《关于推进老旧小区加装电梯的建议》（区教育局，2026年10月15日到期）",
                 "已逾期 1 件：",
-                "· 第〔2〕号《关于完善农村客运班线的建议》（区教育局，逾期 4 个工作日）",
+                "· 2026年度第2号《关于完善农村客运班线的建议》（区教育局，逾期 4 个工作日）",
                 "已答复未评价 1 件：",
-                "· 第〔4〕号《关于增加城区公共停车位的建议》（未评价：林晓、何平）",
+                "· 2026年度第4号《关于增加城区公共停车位的建议》（未评价：林晓、何平）",
                 "无法推送消息的人员 1 位：黄蕾",
                 "发送失败的消息 1 条，收件人：曹磊",
             ]
@@ -856,7 +861,7 @@ def test_the_digest_tells_staff_everything_and_supervisors_their_key_proposals(s
         [
             "区政府督查室督办重点提案日报（2026年10月12日）",
             "5 个工作日内到期 1 件：",
-            "· 第〔1〕号《关于推进老旧小区加装电梯的建议》（区教育局，2026年10月15日到期）",
+            "· 2026年度第1号《关于推进老旧小区加装电梯的建议》（区教育局，2026年10月15日到期）",
         ]
     )
     assert sw.run_twice("digest", monday, 17) == []

@@ -583,7 +583,11 @@ async def test_an_export_arrives_as_an_excel_document(bot, db, wf, world):
     document = next(m for m in staff.user.messages if m.document is not None)
     assert document.document.file_name == "提案台账-2026.xlsx"
     sheet = load_workbook(io.BytesIO(document.document.data)).active
-    assert sheet.cell(row=2, column=2).value == "关于改善城区小学放学时段交通秩序的建议"
+    assert [sheet.cell(row=2, column=n).value for n in (1, 2, 3)] == [
+        2026,
+        1,
+        "关于改善城区小学放学时段交通秩序的建议",
+    ]
 
 
 # ---------------------------------------------------------------- notices

@@ -168,7 +168,7 @@ async def test_a_proposal_lives_through_random_bot_api_faults(seed, mode, db, wf
             await staff.tap("完成", expect="默认为交办后 3 个月")
             await staff.tap("使用默认", expect="是否列为重点提案")
             await staff.tap("否", expect="请核对交办信息")
-            await staff.tap("确认交办", expect="已交办：第〔1〕号")
+            await staff.tap("确认交办", expect="已交办：2026年度第1号")
 
             # ---- 区交通运输局 accepts from the notice, records a contact, writes the reply
             await transport.tap("签收", expect="已签收")
@@ -195,7 +195,7 @@ async def test_a_proposal_lives_through_random_bot_api_faults(seed, mode, db, wf
             # ---- staff approve; both signers rate with one tap on the delivery notice
             await staff.send("/menu", expect="请选择要办理的事项")
             await staff.tap("答复审核", expect="待审核的答复 1 件")
-            await staff.tap("第〔1〕号", expect="请审核这份答复")
+            await staff.tap("2026年度第1号", expect="请审核这份答复")
             await staff.tap("通过（A类）", expect="已审核通过")
             await member.tap("满意", expect="已记录您的评价")
             await cosigner.tap("基本满意", expect="提案已办结")

@@ -97,7 +97,7 @@ async def test_a_proposal_from_binding_to_rating(life, db, wf, world):
     await staff.tap("完成", expect="默认为交办后 3 个月")
     await staff.tap("使用默认", expect="是否列为重点提案")
     await staff.tap("否", expect="请核对交办信息")
-    await staff.tap("确认交办", expect="已交办：第〔1〕号")
+    await staff.tap("确认交办", expect="已交办：2026年度第1号")
 
     # ---- 区教育局 asks for adjustment from the assignment notice; staff reassign
     await edu.tap("申请调整", expect="理由")
@@ -105,7 +105,7 @@ async def test_a_proposal_from_binding_to_rating(life, db, wf, world):
     await edu.tap("确认申请调整", expect="调整申请已提交")
     await staff.send("/menu", expect="请选择要办理的事项")
     await staff.tap("调整申请", expect="待处理的调整申请 1 件")
-    await staff.tap("第〔1〕号", expect="区教育局申请调整第〔1〕号")
+    await staff.tap("2026年度第1号", expect="区教育局申请调整2026年度第1号")
     await staff.tap("同意并改交")
     await staff.tap("区交通运输局", expect="改由区交通运输局主办")
     await staff.tap("确认改交", expect="已改交")
@@ -128,8 +128,8 @@ async def test_a_proposal_from_binding_to_rating(life, db, wf, world):
 
     # ---- staff approve; the member rates with one tap on the delivery notice
     await staff.send("/menu", expect="请选择要办理的事项")
-    await staff.tap("答复审核", expect="第〔1〕号")
-    await staff.tap("第〔1〕号", expect="请审核这份答复")
+    await staff.tap("答复审核", expect="2026年度第1号")
+    await staff.tap("2026年度第1号", expect="请审核这份答复")
     await staff.tap("通过（A类）", expect="已审核通过")
     await member.tap("满意", expect="已记录您的评价")
     await cosigner.tap("基本满意", expect="提案已办结")

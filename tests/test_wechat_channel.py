@@ -199,7 +199,7 @@ async def test_the_ledger_export_arrives_as_an_excel_file(wechat, db, wf, world)
     [file] = staff.files()
     assert file.file_name == "提案台账-2026.xlsx"
     sheet = load_workbook(io.BytesIO(file.file_data or b"")).active
-    assert [c.value for c in sheet[2]][:2] == [1, "关于改善城区小学放学时段交通秩序的建议"]
+    assert [c.value for c in sheet[2]][:3] == [2026, 1, "关于改善城区小学放学时段交通秩序的建议"]
 
 
 # ---------------------------------------------------------------- notices and codes
@@ -278,7 +278,7 @@ async def test_a_unit_accepts_by_code_replies_by_numbers_and_the_member_rates_by
     member = bound(db, wf, wechat, world.member, "wxid_linxiao", "林晓")
     staff = bound(db, wf, wechat, world.staff, "wxid_xujing", "许静")
     edu = bound(db, wf, wechat, world.handler_edu, "wxid_gaoyuan", "高远")
-    Story(db, wf, world).assigned(co=False)  # 第〔1〕号, assigned to 区教育局
+    Story(db, wf, world).assigned(co=False)  # 2026年度第1号, assigned to 区教育局
 
     await edu.expect("回复编号办理：")
     await edu.answer("签收", expect="已签收")
@@ -297,8 +297,8 @@ async def test_a_unit_accepts_by_code_replies_by_numbers_and_the_member_rates_by
     await edu.pick("提交审核", expect="答复已提交审核（A类，第1稿）")
 
     await staff.send("/menu", expect="请选择要办理的事项")
-    await staff.pick("答复审核", expect="第〔1〕号")
-    await staff.pick("第〔1〕号", expect="请审核这份答复")
+    await staff.pick("答复审核", expect="2026年度第1号")
+    await staff.pick("2026年度第1号", expect="请审核这份答复")
     await staff.pick("通过（A类）", expect="已审核通过")
 
     await member.expect("a3. 不满意")

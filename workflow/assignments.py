@@ -76,7 +76,7 @@ def assignment_subject(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> 
     return Text(
         "{unit}承办的{number}提案",
         unit=unit_name(ctx, assignment.unit_id),
-        number=number_text(proposal.number),
+        number=number_text(proposal.year, proposal.number),
     )
 
 
@@ -110,11 +110,57 @@ def _handling_unit(ctx: Ctx, unit_id: int) -> Unit:
     return unit
 
 
+WEEKDAYS = (
+    label("星期一"),
+    label("星期二"),
+    label("星期三"),
+    label("星期四"),
+    label("星期五"),
+    label("星期六"),
+    label("星期日"),
+)
+
+
 def due_date_or_default(ctx: Ctx, due_date: date | None, months: int, what: label) -> date:
     """``due_date`` if it is after today and at most ``due_max_months`` ahead (a year typed
-    wrong, 2207 for 2027, is refused, not kept), or the default ``months`` from today."""
+    wrong, 2207 for 2027, is refused, not kept), or the default ``months`` from today.
+
+    A due date on a day off moves to the next working day (顺延), as a deadline does in
+    administrative practice; ``postponement`` says so to the person who typed it."""
     if due_date is None:
         return ctx.calendar.add_months(ctx.today, months)
+    return ctx.calendar.next_workday(_due_date_in_range(ctx, due_date, what))
+
+
+def postponement(ctx: Ctx, typed: date, what: label) -> list[Text]:
+    """What to tell the person who typed a due date that is not kept as typed: "2026年10月1日
+    是休息日，答复期限顺延至2026年10月9日（星期五）。"; and, for a year whose holidays are not
+    known, that its working days are counted Monday to Friday. Nothing for a working day of a
+    year the calendar knows."""
+    day = ctx.calendar.next_workday(typed)
+    said = []
+    if day != typed:
+        said.append(
+            Text(
+                "{typed}是休息日，{what}顺延至{day}（{weekday}）。",
+                typed=typed,
+                what=what,
+                day=day,
+                weekday=WEEKDAYS[day.weekday()],
+            )
+        )
+    unknown = sorted(y for y in {typed.year, day.year} if not ctx.calendar.covers(y))
+    if unknown:
+        said.append(
+            Text(
+                "尚无{years}年的节假日安排，暂按周一至周五为工作日计算，该日期可能落在节假日。",
+                years=[str(y) for y in unknown],
+            )
+        )
+    return said
+
+
+def _due_date_in_range(ctx: Ctx, due_date: date, what: label) -> date:
     if due_date <= ctx.today:
         raise InvalidInput("{what}必须晚于今天（{today}）。", what=what, today=ctx.today)
     latest = ctx.calendar.add_months(ctx.today, ctx.rules.due_max_months)
@@ -158,7 +204,7 @@ def _new_assignment(
 
 def _tell_unit(ctx: Ctx, proposal: Proposal, assignment: Assignment) -> None:
     params = {
-        "number": number_text(proposal.number),
+        "number": number_text(proposal.year, proposal.number),
         "title": proposal.title,
         "due": assignment.due_date,
         "deadline": assignment.adjust_deadline,
@@ -260,7 +306,7 @@ def assign(
         watchers += people_with_role(ctx.session, Role.SUPERVISOR, supervising_unit_id)
     if watchers:
         params = {
-            "number": number_text(proposal.number),
+            "number": number_text(proposal.year, proposal.number),
             "title": proposal.title,
             "unit": unit_name(ctx, lead_unit_id),
             "due": lead_due,
@@ -318,7 +364,7 @@ def request_adjustment(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         Text(
             "{unit}申请调整{number}提案《{title}》的交办。理由：{reason}",
             unit=unit_name(ctx, assignment.unit_id),
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             reason=reason,
         ),
@@ -366,7 +412,7 @@ def reassign(
         "adjustment_granted",
         Text(
             "贵单位关于{number}提案的调整申请已同意，改由{unit}办理。",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             unit=unit_name(ctx, new_unit_id),
         ),
         key=str(assignment.id),
@@ -390,7 +436,7 @@ def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
         "adjustment_refused",
         Text(
             "贵单位关于{number}提案《{title}》的调整申请未获同意，请按期办理（{due}前）。理由：{note}",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             due=assignment.due_date,
             note=note,
@@ -419,7 +465,7 @@ def close_adjustment_window(ctx: Ctx, assignment_id: int) -> Assignment:
         Text(
             "{unit}承办的{number}提案《{title}》调整申请期已满，交办确定，请按期办理。",
             unit=unit_name(ctx, assignment.unit_id),
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
         ),
         key=str(assignment.id),
@@ -479,7 +525,7 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
             Text(
                 "{unit}已就{number}提案《{title}》提出协办意见（{name}）：\n{opinion}",
                 unit=unit_name(ctx, assignment.unit_id),
-                number=number_text(proposal.number),
+                number=number_text(proposal.year, proposal.number),
                 title=proposal.title,
                 name=person_name(ctx.session, ctx.actor_id),
                 opinion=opinion,
@@ -528,7 +574,7 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         Text(
             "{unit}申请延长{number}提案《{title}》的办理期限（现为{due}）。理由：{reason}",
             unit=unit_name(ctx, assignment.unit_id),
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             due=assignment.due_date,
             reason=reason,
@@ -607,7 +653,7 @@ def refuse_extension(ctx: Ctx, assignment_id: int, note: str | None = None) -> A
         "extension_refused",
         Text(
             "提案委未同意延长{number}提案《{title}》的办理期限，请按原期限（{due}）办理。{extra}",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             due=assignment.due_date,
             extra=Text("说明：{note}", note=note) if note else None,
@@ -643,6 +689,7 @@ def _extend(
         # it (nothing at all, were it over an extension late).
         start = max(assignment.due_date, ctx.today)
         due_date = ctx.calendar.add_months(start, ctx.rules.reply_extension_months)
+    due_date = ctx.calendar.next_workday(due_date)  # a typed one on a day off: 顺延
     if due_date <= assignment.due_date or due_date <= ctx.today:
         raise InvalidInput("新的期限必须晚于原期限（{due}）和今天。", due=assignment.due_date)
     before = assignment.due_date
@@ -657,7 +704,7 @@ def _extend(
         "extended",
         Text(
             "{number}提案《{title}》的办理期限已由{before}延至{due}。{extra}",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             before=before,
             due=due_date,

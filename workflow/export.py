@@ -28,6 +28,7 @@ Gettext = Callable[[str], str]
 
 # (heading, width in characters)
 COLUMNS = (
+    (label("年度"), 6),  # numbers restart every year: a row names its proposal with both
     (label("编号"), 8),
     (label("标题"), 40),
     (label("类别"), 10),
@@ -139,6 +140,7 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
         reply = replies.get(pid)
         sheet.append(
             [
+                p.year,
                 p.number,
                 p.title,
                 gettext(CATEGORIES.get(p.category, label(p.category))),

@@ -24,7 +24,7 @@ from workflow.core import (
     signer_ids,
 )
 from workflow.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from workflow.numbering import long_number_text, number_text, short_number, take_number
+from workflow.numbering import bracket_number_text, number_text, take_number
 from workflow.permissions import require_proposer, signer_of
 from workflow.roles import Role
 from workflow.statuses import PROPOSAL_TRANSITIONS, ProposalStatus, proposal_label
@@ -78,10 +78,6 @@ def _move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audited:
 def _begin(ctx: Ctx, action: str, proposal_id: int) -> Proposal:
     require_role(ctx, PROPOSAL_TRANSITIONS[action])
     return lock_proposal(ctx, proposal_id)
-
-
-def display_number(proposal: Proposal) -> str:
-    return short_number(proposal.number) if proposal.number else f"草稿{proposal.id}"
 
 
 # ---------------------------------------------------------------- drafting
@@ -559,8 +555,8 @@ def file_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
         Text(
             "您的提案《{title}》已立案，编号为{number}（{short}），将交有关单位办理。",
             title=proposal.title,
-            number=long_number_text(proposal.year, proposal.number),
-            short=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
+            short=bracket_number_text(proposal.number),
         ),
     )
     return proposal
@@ -618,7 +614,7 @@ def merge(ctx: Ctx, proposal_id: int, target_id: int, note: str | None = None) -
         Text(
             "您的提案《{title}》与{number}提案《{target}》内容相近，已并案办理；答复将同样送达您。",
             title=proposal.title,
-            number=number_text(target.number),
+            number=number_text(target.year, target.number),
             target=target.title,
         ),
     )

@@ -17,6 +17,7 @@ from storage.repositories import (
     names_of,
 )
 from workflow.errors import InvalidInput, NotFound
+from workflow.numbering import number_text, parse_number
 from workflow.roster import normalise_phone
 from workflow.statuses import PROPOSAL_STATUS_LABELS
 from workflow.texts import Text
@@ -24,6 +25,7 @@ from workflow.texts import Text
 __all__ = [
     "ProposalFilter",
     "find_person",
+    "find_by_number",
     "find_unit",
     "get_by_number",
     "latest_year",
@@ -82,3 +84,35 @@ def get_by_number(session: Session, number: int, year: int) -> Proposal:
     if proposal is None:
         raise NotFound("{year}年度没有第{number}号提案。", year=year, number=number)
     return proposal
+
+
+def find_by_number(session: Session, typed: str, *, year: int | None = None) -> Proposal:
+    """The proposal a typed number names: 28, 第〔28〕号, 2026-28, 2026年28号, 2026年度第28号.
+
+    Numbers restart every year. A number typed without a year (and no ``year`` given) is
+    this year's: the latest year a proposal was filed in, so last year's until this year's
+    first is filed. If that year has no such number, the refusal names the years that do.
+    """
+    parsed = parse_number(typed)
+    if parsed is None:
+        raise InvalidInput("请发送提案编号，例如 28，或 2025-28。")
+    typed_year, number = parsed
+    year = typed_year or year
+    if year is not None:
+        return get_by_number(session, number, year)
+    latest = repo.latest_numbered_year(session)
+    if latest is None:
+        raise NotFound("还没有立案的提案。")
+    proposal = repo.proposal_by_number(session, year=latest, number=number)
+    if proposal is not None:
+        return proposal
+    others = repo.years_with_number(session, number=number)
+    if not others:
+        raise NotFound("{year}年度没有第{number}号提案。", year=latest, number=number)
+    raise NotFound(
+        "{year}年度没有第{number}号提案；有此编号的是{found}，请连同年度发送，如 {example}。",
+        year=latest,
+        number=number,
+        found=[number_text(y, number) for y in others],
+        example=f"{others[0]}-{number}",
+    )

@@ -24,7 +24,7 @@ from storage.models import (
 from storage.repositories import names_of
 from workflow.assignments import CONTACT_METHODS, ROLE_NAMES
 from workflow.core import SYSTEM_NAME, Ctx
-from workflow.numbering import long_number_text, number_text
+from workflow.numbering import number_text
 from workflow.permissions import require_view, signer_of, unit_party
 from workflow.proposals import CATEGORIES
 from workflow.replies import CLASS_MEANINGS, RATINGS, delivered_reply
@@ -141,7 +141,7 @@ def render_record(
         say(Text("{committee} - 提案", committee=ctx.rules.committee_name)),
         f"{say(category)} >> {say(proposal.title or NO_TITLE)}",
     ]
-    number = number_text(proposal.number)
+    number = number_text(proposal.year, proposal.number)
     lines.append(say(Text("编 号:{number} 所属类别:{category}", number=number, category=category)))
     if proposal.category == "collective" and proposal.collective_body:
         proposer = Text(
@@ -180,7 +180,7 @@ def render_record(
         if main is not None:
             merged = Text(
                 "并案:并入{number}提案《{title}》",
-                number=number_text(main.number),
+                number=number_text(main.year, main.number),
                 title=main.title,
             )
             lines.append(say(merged))
@@ -202,7 +202,7 @@ def render_record(
         lines += _reply_lines(ctx, handling, reply, lead_name, public, say)
         lines += _rating_lines(ctx, proposal, reply, public, say)
     if proposal.number:
-        number = long_number_text(proposal.year, proposal.number)
+        number = number_text(proposal.year, proposal.number)
         lines.append(say(Text("提案编号:{number}", number=number)))
     lines.append(say(Text("领衔委员:{name}", name=lead_name)))
     lines.append(say(Text("当前状态:{status}", status=proposal_label(proposal.status))))
@@ -406,7 +406,7 @@ def timeline_lines(
         if event.action == "close" and detail.get("reason") == "all_rated":
             what, who = label("全部评价完成，办结"), SYSTEM_NAME
         elif event.action == "file" and detail.get("number"):
-            what = Text("立案，编号{number}", number=number_text(detail["number"]))
+            what = Text("立案，编号{number}", number=number_text(proposal.year, detail["number"]))
         elif event.assignment_id in unit_of:
             unit, role = unit_of[event.assignment_id]
             what = Text(

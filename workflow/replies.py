@@ -83,7 +83,7 @@ def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audit
         transition,
         proposal.status,
         label=proposal_label,
-        subject=Text("{number}提案", number=number_text(proposal.number)),
+        subject=Text("{number}提案", number=number_text(proposal.year, proposal.number)),
         proposal_id=pk(proposal),
     )
     before = proposal.status
@@ -106,7 +106,7 @@ def _assignment_guard(ctx: Ctx, action: str, assignment: Assignment, proposal: P
         ASSIGNMENT_TRANSITIONS[action],
         assignment.status,
         label=assignment_label,
-        subject=Text("{number}提案的答复", number=number_text(proposal.number)),
+        subject=Text("{number}提案的答复", number=number_text(proposal.year, proposal.number)),
         proposal_id=pk(proposal),
         assignment_id=assignment.id,
     )
@@ -257,7 +257,7 @@ def submit_reply(
         Text(
             "{unit}已提交{number}提案《{title}》的答复（{cls}类，第{version}稿），请审核。",
             unit=unit_name(ctx, assignment.unit_id),
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             cls=reply_class,
             version=reply.version,
@@ -299,7 +299,7 @@ def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
         "reply_returned",
         Text(
             "{number}提案《{title}》的答复被退回，请修改后重新提交。\n审核意见：{comment}",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             comment=comment,
         ),
@@ -354,7 +354,7 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
     approved = (
         Text(
             "{number}提案《{title}》的答复已审核通过（{reply_class}类），已送达提案人。",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             reply_class=reply.reply_class,
         )
@@ -362,7 +362,7 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
         else Text(
             "{number}提案《{title}》的答复已审核通过，答复类别由{proposed}类改为{reply_class}类，"
             "已送达提案人。",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             proposed=reply.proposed_class,
             reply_class=reply.reply_class,
@@ -397,7 +397,9 @@ def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = 
     source = via or proposal
     last_day = ctx.calendar.add_workdays(ctx.today, ctx.rules.rating_window_workdays)
     merged_note = (
-        Text("（并案办理，主案为{number}）", number=number_text(source.number)) if via else None
+        Text("（并案办理，主案为{number}）", number=number_text(source.year, source.number))
+        if via
+        else None
     )
     notify(
         ctx,
@@ -497,7 +499,7 @@ def rate(
 def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Text:
     params = {
         "name": person_name(ctx.session, ctx.actor_id),
-        "number": number_text(proposal.number),
+        "number": number_text(proposal.year, proposal.number),
         "title": proposal.title,
     }
     if feedback:
@@ -627,7 +629,7 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
         PROPOSAL_TRANSITIONS["close"],
         proposal.status,
         label=proposal_label,
-        subject=Text("{number}提案", number=number_text(proposal.number)),
+        subject=Text("{number}提案", number=number_text(proposal.year, proposal.number)),
         proposal_id=pk(proposal),
     )
     if proposal.merged_into_id:
@@ -667,7 +669,7 @@ def order_rehandle(
         PROPOSAL_TRANSITIONS["order_rehandle"],
         proposal.status,
         label=proposal_label,
-        subject=Text("{number}提案", number=number_text(proposal.number)),
+        subject=Text("{number}提案", number=number_text(proposal.year, proposal.number)),
         proposal_id=pk(proposal),
     )
     if proposal.merged_into_id:
@@ -694,7 +696,7 @@ def order_rehandle(
     _proposal_move(ctx, proposal, "order_rehandle", due_date=due_date, note=note)
     text = Text(
         "{number}提案《{title}》因委员不满意，须重新办理，请于{due}前重新答复。{extra}",
-        number=number_text(proposal.number),
+        number=number_text(proposal.year, proposal.number),
         title=proposal.title,
         due=due_date,
         extra=Text("要求：{note}", note=note) if note else None,

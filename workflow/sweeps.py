@@ -312,6 +312,7 @@ _ASSIGNMENT: Bundle = Bundle(
 _PROPOSAL: Bundle = Bundle(
     "proposal",
     col(Proposal.id),
+    col(Proposal.year),
     col(Proposal.number),
     col(Proposal.title),
     col(Proposal.proposer_id),
@@ -500,7 +501,7 @@ def _not_given(items: list[_NotGiven]) -> Text:
 
     def params(item: _NotGiven) -> dict:
         return {
-            "number": number_text(item.proposal.number),
+            "number": number_text(item.proposal.year, item.proposal.number),
             "title": item.proposal.title,
             "deadline": item.deadline,
             "names": item.names,
@@ -583,7 +584,7 @@ def due_reminders(ctx: Ctx) -> None:
             if ctx.calendar.workdays_between(set_on, assignment.due_date) <= offset:
                 continue
             params = {
-                "number": number_text(proposal.number),
+                "number": number_text(proposal.year, proposal.number),
                 "title": proposal.title,
                 "due": assignment.due_date,
                 "n": remaining,
@@ -634,7 +635,7 @@ def overdue(ctx: Ctx) -> None:
             assignment.due_date,
             proposal.id,
             {
-                "number": number_text(proposal.number),
+                "number": number_text(proposal.year, proposal.number),
                 "title": proposal.title,
                 "due": assignment.due_date,
                 "n": workdays,
@@ -792,7 +793,7 @@ def first_contact(ctx: Ctx) -> None:
             Text(
                 "{number}提案《{title}》交办已满 {n} 个工作日，尚无与提案人{name}委员沟通的"
                 "记录。请尽快联系提案人，并记录沟通情况。",
-                number=number_text(proposal.number),
+                number=number_text(proposal.year, proposal.number),
                 title=proposal.title,
                 n=days,
                 name=told.name(proposal.proposer_id),
@@ -816,7 +817,7 @@ def opinion_overdue(ctx: Ctx) -> None:
     for assignment, proposal in late:
         lead_unit = leads.get(proposal.id)
         params = {
-            "number": number_text(proposal.number),
+            "number": number_text(proposal.year, proposal.number),
             "title": proposal.title,
             "due": assignment.due_date,
         }
@@ -1060,7 +1061,7 @@ class _Digest:
     def _reply_item(self, proposal: Proposal) -> Text:
         return Text(
             "{number}《{title}》（{unit}）",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             unit=self.units.get(self.lead_units.get(pk(proposal), 0), ""),
         )
@@ -1068,7 +1069,7 @@ class _Digest:
     def _due_item(self, row: _Open) -> Text:
         return Text(
             "{number}《{title}》（{unit}，{due}到期）",
-            number=number_text(row.proposal.number),
+            number=number_text(row.proposal.year, row.proposal.number),
             title=row.proposal.title,
             unit=self.units.get(row.assignment.unit_id, ""),
             due=row.assignment.due_date,
@@ -1077,7 +1078,7 @@ class _Digest:
     def _overdue_item(self, row: _Open) -> Text:
         return Text(
             "{number}《{title}》（{unit}，逾期 {n} 个工作日）",
-            number=number_text(row.proposal.number),
+            number=number_text(row.proposal.year, row.proposal.number),
             title=row.proposal.title,
             unit=self.units.get(row.assignment.unit_id, ""),
             n=self.ctx.calendar.workdays_between(row.assignment.due_date, self.ctx.today),
@@ -1086,7 +1087,7 @@ class _Digest:
     def _unrated_item(self, proposal: Proposal, missing: list[int]) -> Text:
         return Text(
             "{number}《{title}》（未评价：{names}）",
-            number=number_text(proposal.number),
+            number=number_text(proposal.year, proposal.number),
             title=proposal.title,
             names=[self._name(p) for p in missing],
         )
