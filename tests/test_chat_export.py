@@ -61,7 +61,7 @@ async def test_the_export_is_in_the_readers_language(db, wf, world, chat_as):
     await chat.tap("2026")
     [file] = chat.files
     rows = rows_of(file.data)
-    assert rows[0][1:4] == ("No.", "Title", "Category")
+    assert rows[0][:4] == ("Year", "No.", "Title", "Category")
     assert rows[1][:2] == (2026, 1)
     assert rows[1][3] == "Member proposal" and rows[1][7] == "Filed"
 
