@@ -203,3 +203,17 @@ def test_someone_is_found_by_id_phone_or_a_name_only_they_have(db, world):
         )
         with pytest.raises(NotFound, match="名册里没有「无名氏」"):
             people.find(session, "无名氏")
+
+
+def test_a_co_signing_invitation_waiting_for_them_is_left_to_expire(db, wf, world):
+    from storage.models import Signer
+
+    pid = Story(db, wf, world).submitted(cosigners=[world.cosigner], confirm=False)
+    done = deactivate(db, wf, world.cosigner)
+    assert done.notices_cancelled == 1  # the request to co-sign
+    with db.read_session() as session:
+        signer = session.exec(
+            select(Signer).where(Signer.proposal_id == pid, Signer.person_id == world.cosigner)
+        ).one()
+        assert signer.state == "pending"  # the co-signing window closes on it as on any other
+    assert [n.kind for n in notices_of(db, world.cosigner) if n.state != "cancelled"] == []
