@@ -1,5 +1,5 @@
-"""The ``proposalbot`` command: init, import, invite, list, show, export, stats, notices,
-sweep, chat, run, calendar, demo.
+"""The ``proposalbot`` command: init, import, people, invite, list, show, export, stats,
+notices, sweep, chat, run, calendar, demo.
 
 A mistake a person can make (a wrong file, an unknown name, a database that is not set up)
 ends with a one-line message and a non-zero exit, never a traceback.
@@ -22,12 +22,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import select
 
 from bot.app import App, build_app
-from storage.models import Notice, Person, Proposal, Unit, pk
-from workflow import invites, queries, roster
+from storage.models import ChannelAccount, Notice, Person, Proposal, Unit, pk
+from workflow import invites, people, queries, roster
 from workflow.core import fmt_date, fmt_time
 from workflow.errors import WorkflowError
 from workflow.numbering import parse_number, proposal_number
 from workflow.record import render_record
+from workflow.roles import format_roles
 from workflow.statuses import proposal_label
 
 cli = typer.Typer(
@@ -38,6 +39,8 @@ cli = typer.Typer(
 )
 import_cli = typer.Typer(help="导入名册（CSV 或 XLSX）。", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
+people_cli = typer.Typer(help="名册中的人员：列出、停用、恢复启用。", no_args_is_help=True)
+cli.add_typer(people_cli, name="people")
 
 # Markup off: titles, names and file names are what people wrote, and "[/b]" in a title must
 # print as written (rich would fail on it); the few styled lines say markup=True and escape.
@@ -104,12 +107,38 @@ def init() -> None:
 
 @import_cli.command("people")
 @friendly
-def import_people(file: Path = typer.Argument(..., help="人员名册 CSV 或 XLSX")) -> None:
-    """导入人员：姓名、手机号、角色、单位、界别、职务。按手机号更新，不会重复。"""
+def import_people(
+    file: Path = typer.Argument(..., help="人员名册 CSV 或 XLSX"),
+    deactivate_missing: bool = typer.Option(
+        False, "--deactivate-missing", help="同时停用名册中有、但这份文件里没有的人"
+    ),
+) -> None:
+    """导入人员：姓名、手机号、角色、单位、界别、职务。按手机号更新，不会重复。
+
+    名册中有、但文件里没有的人只列出，不会停用；加 --deactivate-missing 才一并停用。
+    文件里有、但已停用的人不会因导入而恢复启用（用 proposalbot people reactivate）。
+    """
     app = app_ready()
     with app.db.session() as session:
         report = roster.import_people(session, file, now=app.workflow.clock())
+        done: list[people.Deactivation] = []
+        if deactivate_missing and report.missing:
+            try:
+                done = people.deactivate_missing(app.workflow.ctx(session, None), report)
+            except WorkflowError as exc:
+                raise WorkflowError(f"{exc.message}未导入任何数据。") from None
     print_report("人员名册已导入：", report)
+    if done:
+        out.print(f"已停用名册中有、但文件里没有的 {len(done)} 人：")
+        for item in done:
+            out.print(f"  {item.name}：{deactivation_summary(item)}")
+    elif report.missing:
+        out.print(
+            f"名册中有 {len(report.missing)} 人不在这份文件里，仍为在用"
+            "（加 --deactivate-missing 可在导入时一并停用，或用 proposalbot people deactivate）："
+        )
+        for missing in report.missing:
+            out.print(f"  {missing}")
 
 
 @import_cli.command("units")
@@ -128,6 +157,123 @@ def print_report(title: str, report: roster.ImportReport) -> None:
     out.print(title + summary, markup=False)
     for line in changes:
         out.print(f"  {line}", markup=False)
+
+
+def deactivation_summary(done: people.Deactivation) -> str:
+    """What deactivating one person changed, on one line."""
+    said = [f"取消待发通知 {done.notices_cancelled} 条", f"作废邀请码 {done.codes_revoked} 个"]
+    for unit in done.units_left:
+        open_ = (
+            f"，办理中的提案 {unit.open_assignments} 件无人办理" if unit.open_assignments else ""
+        )
+        said.append(f"{unit.name}已没有在用的承办人{open_}（已通知提案委）")
+    return "；".join(said)
+
+
+def described(session, person: Person) -> str:
+    """A person as the people commands name them: #12 林晓（13800000001，委员，区教育局）."""
+    unit = session.get(Unit, person.unit_id) if person.unit_id else None
+    parts = [person.phone, format_roles(person.roles), *([unit.name] if unit else [])]
+    return f"#{person.id} {person.name}（{'，'.join(parts)}）"
+
+
+def confirmed(question: str, yes: bool) -> bool:
+    """Whether to go on: ``--yes``, or the operator answers yes (no answer is a no)."""
+    if yes:
+        return True
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        return False
+
+
+WHO_HELP = "编号（如 12 或 #12）、手机号，或名册中唯一的姓名"
+
+
+@people_cli.command("list")
+@friendly
+def people_list(
+    inactive: bool = typer.Option(False, "--inactive", help="列出已停用的人，而不是在用的"),
+) -> None:
+    """列出名册中在用的人员（或已停用的），及其绑定的聊天账号。"""
+    from workflow.reach import CHANNEL_LABELS
+
+    app = app_ready()
+    with app.db.read_session() as session:
+        rows = people.listed(session, inactive=inactive)
+        units = queries.names_of(session, Unit, {p.unit_id for p in rows if p.unit_id})
+        accounts: dict[int, list[str]] = {}
+        for person_id, channel in session.exec(
+            select(ChannelAccount.person_id, ChannelAccount.channel).order_by(
+                ChannelAccount.channel
+            )
+        ):
+            accounts.setdefault(person_id, []).append(str(CHANNEL_LABELS.get(channel, channel)))
+    title = "已停用的人员" if inactive else "在用的人员"
+    table = Table(title=f"{title}（{len(rows)} 人）")
+    for column in ("编号", "姓名", "手机号", "角色", "单位", "聊天账号"):
+        table.add_column(column, overflow="fold")
+    for p in rows:
+        table.add_row(
+            str(p.id),
+            p.name,
+            p.phone,
+            format_roles(p.roles),
+            units.get(p.unit_id, ""),
+            "、".join(accounts.get(pk(p), [])) or "未绑定",
+        )
+    out.print(table)
+
+
+@people_cli.command("deactivate")
+@friendly
+def people_deactivate(
+    who: str = typer.Argument(..., metavar="WHO", help=WHO_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接停用"),
+) -> None:
+    """停用一个人（离任的委员、调走的承办人、退休的工作人员）。
+
+    停用后不再收到通知，未用的邀请码作废，发消息只会得到“账号已停用”的答复；
+    提案、答复等记录和草稿都保留，恢复启用后草稿还在。
+    """
+    app = app_ready()
+    with app.db.trial_session() as session:  # what it would do, or its refusal, first
+        person = people.find(session, who)
+        person_id, name = pk(person), described(session, person)
+        preview = people.deactivate(app.workflow.ctx(session, None), person_id)
+    if not yes:
+        out.print(f"将停用 {name}：{deactivation_summary(preview)}。")
+    if not confirmed("确定停用吗？", yes):
+        fail("已放弃，没有做任何更改。")
+    with app.db.session() as session:
+        done = people.deactivate(app.workflow.ctx(session, None), person_id)
+    out.print(f"已停用 {name}：{deactivation_summary(done)}。")
+
+
+@people_cli.command("reactivate")
+@friendly
+def people_reactivate(
+    who: str = typer.Argument(..., metavar="WHO", help=WHO_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接恢复启用"),
+) -> None:
+    """恢复启用一个已停用的人；已绑定的聊天账号可以直接继续使用，草稿都还在。"""
+    app = app_ready()
+    with app.db.trial_session() as session:
+        person = people.find(session, who)
+        person_id, name = pk(person), described(session, person)
+        people.reactivate(app.workflow.ctx(session, None), person_id)
+    if not confirmed(f"确定恢复启用 {name} 吗？", yes):
+        fail("已放弃，没有做任何更改。")
+    with app.db.session() as session:
+        people.reactivate(app.workflow.ctx(session, None), person_id)
+        bound = session.exec(
+            select(ChannelAccount.id).where(ChannelAccount.person_id == person_id)
+        ).first()
+    out.print(f"已恢复启用 {name}。")
+    if bound is None:
+        out.print("此人还没有绑定聊天账号：可用 proposalbot invite 为其发放邀请码。")
+    else:
+        out.print("此人已绑定的聊天账号可以直接继续使用。")
 
 
 @cli.command()

@@ -44,6 +44,7 @@ from sqlmodel import col, select
 from bot.app import App
 from bot.outbox import render_notice
 from storage.models import ChannelAccount, Notice, Person
+from workflow.core import RECIPIENT_INACTIVE
 from workflow.reach import PARKED, mark_unreachable, park_and_release, to_mend
 
 log = logging.getLogger(__name__)
@@ -312,9 +313,11 @@ class Dispatcher:
                 .with_for_update(skip_locked=True)
             ).all()
             ids = {n.person_id for n in notices}
-            locales = dict(
-                session.exec(select(Person.id, Person.locale).where(col(Person.id).in_(ids))).all()
-            )
+            people = session.exec(
+                select(Person.id, Person.locale, Person.active).where(col(Person.id).in_(ids))
+            ).all()
+            locales = {person_id: locale for person_id, locale, _active in people}
+            inactive = {person_id for person_id, _locale, active in people if not active}
             accounts: dict[int, ChannelAccount] = {}  # the preferred reachable account
             for account in session.exec(
                 select(ChannelAccount).where(
@@ -328,6 +331,10 @@ class Dispatcher:
                     accounts[account.person_id] = account
             claimed = []
             for notice in notices:
+                if notice.person_id in inactive:  # written as they were being deactivated
+                    notice.state, notice.last_error = "cancelled", RECIPIENT_INACTIVE
+                    session.add(notice)
+                    continue
                 account = accounts[notice.person_id]
                 text, actions = render_notice(notice, locales.get(notice.person_id) or "zh")
                 notice.state = "sending"

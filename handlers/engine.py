@@ -148,6 +148,9 @@ class Turn:
     # What a step worked out and the next step's question asks again within the same event
     # (never stored: it ends with the event).
     scratch: dict = field(default_factory=dict)
+    # The person the account is bound to, when they have been deactivated: ``person`` is
+    # None then, and they are told so in their language (never asked for an invite code).
+    deactivated: Person | None = None
 
     # ------------------------------------------------------------- state
     @property
@@ -165,7 +168,8 @@ class Turn:
 
     @property
     def locale(self) -> str:
-        return self.person.locale if self.person else "zh"
+        person = self.person or self.deactivated
+        return person.locale if person else "zh"
 
     @property
     def store(self) -> AttachmentStore:
@@ -351,11 +355,13 @@ class Engine:
         never write it halfway.
         """
         conv, person = self._conversation(session, sender)
-        person = person if person is not None and person.active else None
+        deactivated = person if person is not None and not person.active else None
+        person = None if deactivated else person
         conv.person_id = person.id if person else None
         conv.version += 1
         offered = conv.data.pop("_offered", [])
-        return Turn(self, session, conv, person, self.workflow.ctx(session, person)), offered
+        ctx = self.workflow.ctx(session, person)
+        return Turn(self, session, conv, person, ctx, deactivated=deactivated), offered
 
     def _undo(self, session: Session, sender: Sender, turn: Turn, *, keep: bool) -> Turn:
         """After a refusal or a failure: the turn to answer with, nothing of the step kept
@@ -440,6 +446,13 @@ class Engine:
                 picked = _pick(text, offered)
                 if picked is not None:
                     event = Event(kind="choice", payload=f"{turn.conv.version - 1}|{picked}")
+        if turn.deactivated is not None:
+            # Their conversation and drafts are kept as they were, for if they come back.
+            turn.say(
+                turn.t("您的账号已停用，不能再通过提案通办理事项。如有疑问，请联系提案委。"),
+                expects="none",
+            )
+            return
         if turn.person is None:
             self.unbound(turn, event)
             return

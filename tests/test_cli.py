@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bot.cli import cli
 from storage.models import ChannelAccount, Notice, Person
 from tests.factories import Story
-from workflow import assignments
+from workflow import assignments, invites
 from workflow.reach import park_and_release
 
 
@@ -670,3 +670,129 @@ def test_a_holidays_file_that_cannot_be_used_stops_every_command(
     monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "holidays.txt")
     for command in (["calendar"], ["list"]):
         assert_one_line_error(run(*command), says)
+
+
+def test_people_are_listed_deactivated_and_reactivated(run, db, wf, world):
+    listed = run("people", "list")
+    assert listed.exit_code == 0 and "在用的人员（12 人）" in listed.output
+    assert "林晓" in listed.output and "未绑定" in listed.output
+    with db.session() as session:
+        invites.issue_invite(wf.ctx(session, None), world.member)
+
+    result = run("people", "deactivate", "林晓", "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"已停用 #{world.member} 林晓（13800000001，委员）：取消待发通知 0 条；作废邀请码 1 个。"
+    ]
+    assert "林晓" not in run("people", "list").output
+    inactive = run("people", "list", "--inactive")
+    assert "已停用的人员（1 人）" in inactive.output and "林晓" in inactive.output
+
+    result = run("people", "reactivate", "13800000001", "--yes")
+    assert result.output.splitlines() == [
+        f"已恢复启用 #{world.member} 林晓（13800000001，委员）。",
+        "此人还没有绑定聊天账号：可用 proposalbot invite 为其发放邀请码。",
+    ]
+    assert "在用的人员（12 人）" in run("people", "list").output
+
+
+def test_deactivating_asks_first_and_says_what_it_will_do(run, db, wf, world):
+    Story(db, wf, world).assigned(co=False)
+    run("people", "deactivate", "高远", "--yes")
+    answered_no = CliRunner().invoke(cli, ["people", "deactivate", "梁雪"], input="n\n")
+    assert answered_no.exit_code == 1
+    assert f"将停用 #{world.handler_edu2} 梁雪（13800000021，承办人，区教育局）：" in (
+        answered_no.output
+    )
+    assert "区教育局已没有在用的承办人，办理中的提案 1 件无人办理（已通知提案委）" in (
+        answered_no.output
+    )
+    assert "已放弃，没有做任何更改。" in answered_no.output
+    with db.read_session() as session:
+        assert session.get(Person, world.handler_edu2).active
+        assert not session.exec(select(Notice).where(Notice.kind == "unit_without_handler")).all()
+
+    no_answer = CliRunner().invoke(cli, ["people", "deactivate", "梁雪"], input="")
+    assert no_answer.exit_code == 1 and "已放弃" in no_answer.output
+
+    answered_yes = CliRunner().invoke(cli, ["people", "deactivate", "梁雪"], input="y\n")
+    assert answered_yes.exit_code == 0, answered_yes.output
+    assert "已停用 #" in answered_yes.output
+    with db.read_session() as session:
+        assert not session.get(Person, world.handler_edu2).active
+        told = session.exec(select(Notice).where(Notice.kind == "unit_without_handler")).all()
+        assert sorted(n.person_id for n in told) == [world.staff, world.staff2]
+
+
+def test_people_commands_refuse_in_one_line_and_change_nothing(run, db, world):
+    with db.session() as session:
+        session.add(Person(name="林晓", phone="13900000009", roles="member"))
+    assert_one_line_error(run("people", "deactivate", "无名氏", "--yes"), "名册里没有「无名氏」")
+    result = run("people", "deactivate", "林晓", "--yes")
+    assert_one_line_error(result, "名册里有 2 位「林晓」：")
+    assert "13800000001" in result.output and "13900000009" in result.output
+    assert_one_line_error(run("people", "reactivate", "林晓", "--yes"), "名册里有 2 位「林晓」")
+    assert run("people", "deactivate", "罗成", "--yes").exit_code == 0
+    assert_one_line_error(
+        run("people", "deactivate", "许静", "--yes"), "许静是名册中唯一在用的提案委工作人员"
+    )
+    assert_one_line_error(run("people", "reactivate", "许静", "--yes"), "许静没有停用")
+    assert_one_line_error(run("people", "deactivate", "罗成", "--yes"), "罗成已经是停用状态")
+    with db.read_session() as session:
+        assert all(p.active for p in session.exec(select(Person)) if p.id != world.staff2)
+
+
+def test_a_name_that_looks_like_console_markup_is_printed_as_written(run, db, world):
+    with db.session() as session:
+        session.get(Person, world.member).name = "林[/b]晓"
+    result = run("people", "deactivate", "林[/b]晓", "--yes")
+    assert result.exit_code == 0 and "林[/b]晓（13800000001，委员）" in result.output
+    assert "林[/b]晓" in run("people", "list", "--inactive").output
+
+
+def test_a_people_import_lists_who_is_missing_and_deactivates_them_when_asked(
+    run, db, world, tmp_path
+):
+    header = "姓名,手机号,角色,单位\n"
+    kept = "许静,13800000010,提案委,\n高远,13800000020,承办人,区教育局\n"
+    (tmp_path / "people.csv").write_text(header + kept + "林晓,13800000001,委员,\n", "utf-8")
+    result = run("import", "people", str(tmp_path / "people.csv"))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "人员名册已导入：新增 0 条，更新 0 条，未变 3 条。"
+    assert lines[1] == (
+        "名册中有 9 人不在这份文件里，仍为在用"
+        "（加 --deactivate-missing 可在导入时一并停用，或用 proposalbot people deactivate）："
+    )
+    assert f"  #{world.staff2} 罗成（13800000011）" in lines
+    assert "在用的人员（12 人）" in run("people", "list").output
+
+    (tmp_path / "fewer.csv").write_text(header + kept, "utf-8")  # 林晓 is gone too
+    result = run("import", "people", str(tmp_path / "fewer.csv"), "--deactivate-missing")
+    assert result.exit_code == 0, result.output
+    assert "已停用名册中有、但文件里没有的 10 人：" in result.output
+    assert "  梁雪：取消待发通知 0 条；作废邀请码 0 个" in result.output
+    assert (
+        "  彭娟：取消待发通知 0 条；作废邀请码 0 个；区卫生健康委员会已没有在用的承办人（已通知提案委）"
+        in (result.output)
+    )
+    assert "在用的人员（2 人）" in run("people", "list").output
+
+    # Listed again, a deactivated person stays deactivated: reactivating is its own command.
+    (tmp_path / "back.csv").write_text(header + kept + "林晓,13800000001,委员,\n", "utf-8")
+    result = run("import", "people", str(tmp_path / "back.csv"), "--deactivate-missing")
+    assert "第4行 林晓（13800000001）：已停用，导入不会恢复启用" in result.output
+    assert "在用的人员（2 人）" in run("people", "list").output
+
+
+def test_an_import_that_would_leave_no_staff_imports_nothing(run, db, world, tmp_path):
+    (tmp_path / "people.csv").write_text(
+        "姓名,手机号,角色\n林小晓,13800000001,委员\n新人,13800000099,委员\n", "utf-8"
+    )
+    result = run("import", "people", str(tmp_path / "people.csv"), "--deactivate-missing")
+    assert_one_line_error(result, "是名册中唯一在用的提案委工作人员")
+    assert "未导入任何数据。" in result.output
+    with db.read_session() as session:
+        assert all(p.active for p in session.exec(select(Person)))
+        assert session.get(Person, world.member).name == "林晓"
+        assert session.exec(select(Person).where(Person.phone == "13800000099")).first() is None

@@ -15,6 +15,7 @@ from workflow.errors import InvalidInput
 from workflow.roster import (
     Change,
     ImportReport,
+    Missing,
     RosterError,
     RowError,
     import_people,
@@ -454,7 +455,14 @@ def test_reimport_updates_people_by_phone(db, tmp_path):
         "高远（13800000020）",
         ("角色 承办人 → 承办人、委员", "单位 区教育局 → 区交通运输局", "职务 科员 → 副局长"),
     )
-    assert report == ImportReport(created=1, updated=1, unchanged=2, changes=[gao_changed])
+    stored = people_by_phone(db)
+    left_out = [  # people missing from the file are named, and left alone
+        Missing(stored[phone].id, stored[phone].name, phone)
+        for phone in ("13800000022", "0839-8622340")
+    ]
+    assert report == ImportReport(
+        created=1, updated=1, unchanged=2, changes=[gao_changed], missing=left_out
+    )
     assert report.lines() == [
         "新增 1 条，更新 1 条，未变 2 条。",
         "第4行 高远（13800000020）：角色 承办人 → 承办人、委员；单位 区教育局 → 区交通运输局；"
@@ -481,10 +489,11 @@ def test_reimport_updates_people_by_phone(db, tmp_path):
     # the same file again changes nothing
     with db.session() as session:
         report = import_people(session, second, now=later + timedelta(days=1))
-    assert report == ImportReport(created=0, updated=0, unchanged=4)
+    assert report == ImportReport(created=0, updated=0, unchanged=4, missing=left_out)
     assert len(load(db, Person)) == 6
 
     details = [e.detail for e in load(db, AuditEvent) if e.action == "roster_import_people"]
+    named = [str(m) for m in left_out]
     assert details[1:] == [
         {
             "file": "people2.xlsx",
@@ -492,8 +501,16 @@ def test_reimport_updates_people_by_phone(db, tmp_path):
             "updated": 1,
             "unchanged": 2,
             "changes": [str(gao_changed)],
+            "missing": named,
         },
-        {"file": "people2.xlsx", "created": 0, "updated": 0, "unchanged": 4, "changes": []},
+        {
+            "file": "people2.xlsx",
+            "created": 0,
+            "updated": 0,
+            "unchanged": 4,
+            "changes": [],
+            "missing": named,
+        },
     ]
 
 
@@ -520,6 +537,11 @@ def test_reimport_renames_and_keeps_columns_the_file_lacks(db, tmp_path):
         unchanged=1,
         renamed=1,
         changes=[Change(2, "林小晓（13800000001）", ("姓名 林晓 → 林小晓",))],
+        missing=[
+            Missing(p.id, p.name, p.phone)
+            for p in sorted(people_by_phone(db).values(), key=lambda p: p.id)
+            if p.phone not in ("13800000001", "13800000020")
+        ],
     )
     assert report.lines() == [
         "新增 0 条，更新 1 条（其中改名 1 人），未变 1 条。",
@@ -724,3 +746,27 @@ def test_a_handler_must_be_of_a_handling_unit_and_a_supervisor_of_a_supervising_
         (3, "督办人须属于督办单位，「区教育局」是承办单位"),
     ]
     assert people_by_phone(db) == {}
+
+
+def test_a_people_import_names_who_the_file_leaves_out_and_deactivates_nobody(db, tmp_path):
+    import_sample_units(db, tmp_path)
+    with db.session() as session:
+        import_people(session, write_csv(tmp_path / "all.csv", [PEOPLE_HEADER, *PEOPLE]), now=NOW)
+    with db.session() as session:
+        gone = session.exec(select(Person).where(Person.phone == "13800000022")).one()
+        gone.active = False  # 蒋涛, deactivated already: not said to be missing
+        session.add(gone)
+    fewer = write_csv(tmp_path / "fewer.csv", [PEOPLE_HEADER, *PEOPLE[:2]])
+    with db.session() as session:
+        report = import_people(session, fewer, now=NOW)
+    stored = people_by_phone(db)
+    assert [str(m) for m in report.missing] == [
+        f"#{stored['13800000020'].id} 高远（13800000020）",
+        f"#{stored['0839-8622340'].id} 董宁（0839-8622340）",
+    ]
+    assert stored["13800000020"].active and stored["0839-8622340"].active
+    with db.read_session() as session:
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "roster_import_people")
+        ).all()[-1]
+    assert event.detail["missing"] == [str(m) for m in report.missing]

@@ -300,6 +300,7 @@ NOTICES_WRITTEN = "notices_written"  # Session.info key: this session wrote noti
 NOTICES_COUNT = "notices_count"
 NOTICES_NOT_BEFORE = "notices_not_before"
 NOTICE_TABLE: Table = table_of(Notice)
+RECIPIENT_INACTIVE = "收件人已停用"  # why a notice was cancelled, as ``proposalbot notices`` says
 
 
 def notify(
@@ -393,6 +394,18 @@ def write_notices(ctx: Ctx, rows: list[dict]) -> int:
     info = ctx.session.info
     info[NOTICES_WRITTEN] = True
     ctx.session.flush()  # what the session holds goes first: the rows may refer to it
+    # A deactivated person receives nothing: their notices are kept, but cancelled.
+    inactive = set(
+        ctx.session.exec(
+            select(Person.id).where(
+                repo.one_of(ctx.session, col(Person.id), {row["person_id"] for row in rows}),
+                col(Person.active).is_(False),
+            )
+        ).all()
+    )
+    for row in rows:
+        if row["person_id"] in inactive:
+            row["state"], row["last_error"] = "cancelled", RECIPIENT_INACTIVE
     ctx.session.execute(sa_insert(NOTICE_TABLE), rows)
     info[NOTICES_COUNT] = info.get(NOTICES_COUNT, 0) + len(rows)
     return len(rows)

@@ -4,7 +4,10 @@ Every row is checked before anything is written; one bad row refuses the whole f
 the row numbers a person sees in the spreadsheet (the header is row 1). Re-importing a file
 updates units matched by name and people matched by phone, and never duplicates them; the
 report says, row by row, what it changed in each (a new name, other roles, another unit…)
-and which rows are of someone deactivated, whom an import does not bring back.
+and which rows are of someone deactivated, whom an import does not bring back (``proposalbot
+people reactivate`` does). People on the roster whom a people file no longer lists are named
+in the report and left as they are; ``workflow.people.deactivate_missing`` deactivates them
+in the same transaction when the operator asks for it.
 Optional columns missing from the file leave the stored values alone; a present but blank
 cell clears the value.
 """
@@ -79,6 +82,18 @@ class Change:
         return f"第{self.row}行 {self.who}：{'；'.join(self.what)}"
 
 
+@dataclass(frozen=True)
+class Missing:
+    """An active person on the roster whom a people file does not list."""
+
+    person_id: int
+    name: str
+    phone: str
+
+    def __str__(self) -> str:
+        return f"#{self.person_id} {self.name}（{self.phone}）"
+
+
 @dataclass
 class ImportReport:
     created: int = 0
@@ -86,6 +101,9 @@ class ImportReport:
     unchanged: int = 0
     renamed: int = 0  # of the updated: people whose name the file changed
     changes: list[Change] = field(default_factory=list)
+    # People still active whom the file does not list: said, never deactivated by the import
+    # itself (``workflow.people.deactivate_missing`` does, when asked).
+    missing: list[Missing] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -325,6 +343,7 @@ def _audit(session: Session, action: str, path: Path, report: ImportReport, now:
                 "updated": report.updated,
                 "unchanged": report.unchanged,
                 "changes": [str(change) for change in report.changes],
+                **({"missing": [str(m) for m in report.missing]} if report.missing else {}),
             },
         )
     )
@@ -699,5 +718,13 @@ def import_people(session: Session, path: Path, *, now: datetime) -> ImportRepor
         if what:
             report.changes.append(Change(number, f"{person.name}（{person.phone}）", tuple(what)))
     session.flush()
+    listed = set(seen_phones)
+    report.missing = [
+        Missing(person.id, person.name, person.phone)
+        for person in session.exec(
+            select(Person).where(col(Person.active).is_(True)).order_by(col(Person.id))
+        ).all()
+        if person.phone not in listed and person.id is not None
+    ]
     _audit(session, "roster_import_people", path, report, now)
     return report
