@@ -238,7 +238,7 @@ def people_deactivate(
     """
     app = app_ready()
     with app.db.trial_session() as session:  # what it would do, or its refusal, first
-        person = people.find(session, who)
+        person = queries.find_person(session, who)
         person_id, name = pk(person), described(session, person)
         preview = people.deactivate(app.workflow.ctx(session, None), person_id)
     if not yes:
@@ -259,7 +259,7 @@ def people_reactivate(
     """恢复启用一个已停用的人；已绑定的聊天账号可以直接继续使用，草稿都还在。"""
     app = app_ready()
     with app.db.trial_session() as session:
-        person = people.find(session, who)
+        person = queries.find_person(session, who)
         person_id, name = pk(person), described(session, person)
         people.reactivate(app.workflow.ctx(session, None), person_id)
     if not confirmed(f"确定恢复启用 {name} 吗？", yes):

@@ -537,7 +537,7 @@ def test_a_person_is_found_by_a_landline_typed_any_usual_way(run, tmp_path):
     )
     assert run("import", "units", str(units)).exit_code == 0
     assert run("import", "people", str(people)).exit_code == 0
-    assert_one_line_error(run("invite", "李四"), "请用手机号指定")
+    assert_one_line_error(run("invite", "李四"), "请用编号或手机号指定")
     for typed in ("0839-8622340", "0839 8622340", "(0839)8622340", "+86 0839-8622340"):
         result = run("invite", typed)
         assert result.exit_code == 0, (typed, result.output)

@@ -11,7 +11,7 @@ from bot.dispatcher import Dispatcher
 from storage.models import AuditEvent, InviteCode, Notice, Person
 from tests.chat import Chat
 from tests.factories import Story
-from workflow import invites, people
+from workflow import invites, people, queries
 from workflow.core import notify
 from workflow.errors import InvalidInput, NotFound, PermissionDenied, WrongInviteCode
 from workflow.texts import Text
@@ -191,18 +191,18 @@ def test_someone_is_found_by_id_phone_or_a_name_only_they_have(db, world):
         session.flush()
         other = namesake.id
     with db.read_session() as session:
-        assert people.find(session, str(world.staff)).id == world.staff
-        assert people.find(session, f"#{world.staff}").id == world.staff
-        assert people.find(session, "138 0000 0010").id == world.staff
-        assert people.find(session, "许静").id == world.staff
+        assert queries.find_person(session, str(world.staff)).id == world.staff
+        assert queries.find_person(session, f"#{world.staff}").id == world.staff
+        assert queries.find_person(session, "138 0000 0010").id == world.staff
+        assert queries.find_person(session, "许静").id == world.staff
         with pytest.raises(InvalidInput) as ambiguous:
-            people.find(session, "林晓")
+            queries.find_person(session, "林晓")
         assert ambiguous.value.message == (
             f"名册里有 2 位「林晓」：#{world.member}（13800000001）、"
             f"#{other}（13900000001，已停用）。请用编号或手机号指定。"
         )
         with pytest.raises(NotFound, match="名册里没有「无名氏」"):
-            people.find(session, "无名氏")
+            queries.find_person(session, "无名氏")
 
 
 def test_a_co_signing_invitation_waiting_for_them_is_left_to_expire(db, wf, world):

@@ -27,13 +27,12 @@ from dataclasses import dataclass
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, func, select
 
-from storage import repositories as repo
 from storage.locks import lock_name
 from storage.models import Assignment, InviteCode, Notice, Person, Unit, pk, table_of
 from workflow.core import RECIPIENT_INACTIVE, Ctx, audit, notify, people_with_role
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
 from workflow.roles import Role
-from workflow.roster import ImportReport, normalise_phone
+from workflow.roster import ImportReport
 from workflow.statuses import ACTIVE_ASSIGNMENT_STATUSES
 from workflow.texts import Text
 
@@ -192,49 +191,6 @@ def reactivate(ctx: Ctx, person_id: int) -> Person:
 
 
 # ---------------------------------------------------------------- finding and listing
-
-
-def find(session: Session, who: str) -> Person:
-    """A person by id (``12`` or ``#12``), phone (typed any usual way) or exact name; a
-    name that several people share is refused, listing them."""
-    text = who.strip()
-    digits = text.removeprefix("#")
-    if digits.isascii() and digits.isdigit() and len(digits) <= 9:
-        person = session.get(Person, int(digits))
-        if person is not None:
-            return person
-    phone = normalise_phone(text)
-    person = repo.person_by_phone(session, phone=phone) if phone else None
-    if person is not None:
-        return person
-    people = repo.people_named(session, name=text)
-    if len(people) == 1:
-        return people[0]
-    if len(people) > 1:
-        raise InvalidInput(
-            "名册里有 {n} 位「{text}」：{people}。请用编号或手机号指定。",
-            n=len(people),
-            text=text,
-            people=[_described(session, p) for p in sorted(people, key=_id)],
-        )
-    raise NotFound("名册里没有「{text}」。", text=text)
-
-
-def _id(person: Person) -> int:
-    return person.id or 0
-
-
-def _described(session: Session, person: Person) -> Text:
-    unit = session.get(Unit, person.unit_id) if person.unit_id else None
-    where = Text("，{unit}", unit=unit.name) if unit else ""
-    state = "" if person.active else Text("，已停用")
-    return Text(
-        "#{id}（{phone}{where}{state}）",
-        id=pk(person),
-        phone=person.phone,
-        where=where,
-        state=state,
-    )
 
 
 def listed(session: Session, *, inactive: bool = False) -> list[Person]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from storage import repositories as repo
-from storage.models import Person, Proposal, Unit
+from storage.models import Person, Proposal, Unit, pk
 from storage.repositories import (
     ProposalFilter,
     latest_year,
@@ -58,10 +58,15 @@ def find_unit(session: Session, text: str) -> Unit:
     return unit
 
 
-def find_person(session: Session, text: str) -> Person:
-    """By phone (as the roster keeps it: a mobile's 11 digits, a landline 0839-8622340;
-    typed in any of the usual ways), or by name when the name is unique."""
-    text = text.strip()
+def find_person(session: Session, who: str) -> Person:
+    """A person by id (``12`` or ``#12``), phone (typed any usual way) or exact name; a
+    name that several people share is refused, listing them."""
+    text = who.strip()
+    digits = text.removeprefix("#")
+    if digits.isascii() and digits.isdigit() and len(digits) <= 9:
+        person = session.get(Person, int(digits))
+        if person is not None:
+            return person
     phone = normalise_phone(text)
     person = repo.person_by_phone(session, phone=phone) if phone else None
     if person is not None:
@@ -71,12 +76,29 @@ def find_person(session: Session, text: str) -> Person:
         return people[0]
     if len(people) > 1:
         raise InvalidInput(
-            "名册里有 {n} 位「{text}」（手机尾号 {phones}），请用手机号指定。",
+            "名册里有 {n} 位「{text}」：{people}。请用编号或手机号指定。",
             n=len(people),
             text=text,
-            phones=[p.phone[-4:] for p in people],
+            people=[_described(session, p) for p in sorted(people, key=_id)],
         )
     raise NotFound("名册里没有「{text}」。", text=text)
+
+
+def _id(person: Person) -> int:
+    return person.id or 0
+
+
+def _described(session: Session, person: Person) -> Text:
+    unit = session.get(Unit, person.unit_id) if person.unit_id else None
+    where = Text("，{unit}", unit=unit.name) if unit else ""
+    state = "" if person.active else Text("，已停用")
+    return Text(
+        "#{id}（{phone}{where}{state}）",
+        id=pk(person),
+        phone=person.phone,
+        where=where,
+        state=state,
+    )
 
 
 def get_by_number(session: Session, number: int, year: int) -> Proposal:
