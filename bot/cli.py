@@ -371,6 +371,14 @@ def _find_proposal(session, number: str, year: int | None) -> Proposal:
     return queries.find_by_number(session, text, year=year)
 
 
+def _year_or_latest(session, year: int | None) -> int:
+    """The year asked for, or the latest year with proposals."""
+    year = year or queries.latest_year(session)
+    if year is None:
+        raise WorkflowError("还没有任何提案。")
+    return year
+
+
 @cli.command()
 @friendly
 def export(
@@ -384,9 +392,7 @@ def export(
 
     app = app_ready()
     with app.db.read_session() as session:
-        year = year or queries.latest_year(session)
-        if year is None:
-            raise WorkflowError("还没有任何提案。")
+        year = _year_or_latest(session, year)
         data, count = ledger(app.workflow.ctx(session, None), year)
     target = output or Path(f"提案台账-{year}.xlsx")
     if target.is_dir():
@@ -410,10 +416,7 @@ def stats(
 
     app = app_ready()
     with app.db.read_session() as session:
-        year = year or queries.latest_year(session)
-        if year is None:
-            raise WorkflowError("还没有任何提案。")
-        figures = year_statistics(app.workflow.ctx(session, None), year)
+        figures = year_statistics(app.workflow.ctx(session, None), _year_or_latest(session, year))
     out.print(render_statistics(figures))
 
 
