@@ -163,3 +163,23 @@ async def test_statistics_of_a_year_without_proposals_say_so(db, wf, world, chat
     await chat.send("/menu")
     await chat.tap("📈 年度统计")
     assert "还没有提交的提案，暂无统计。" in chat.said and chat.buttons == ["↩️ 返回"]
+
+
+async def test_the_statistics_are_said_in_the_readers_language(
+    db, wf, world, chat_as, year_of_work
+):
+    chat = chat_as(world.staff)
+    await chat.send("/lang")
+    await chat.tap("English")
+    await chat.send("/menu")
+    await chat.tap("📈 Year statistics")
+    assert "Statistics of which year?" in chat.said
+    await chat.tap("2026")
+    said = chat.said
+    assert "Proposal work statistics of 2026 (as of 12 Jan 2027)" in said
+    assert "Proposals received: 6. Filed 3, not filed 1" in said
+    assert "Filing rate (of those reviewed): 75.0%" in said
+    assert "By field: Social affairs 6 (filed 3)" in said
+    assert "Answered on time: 50.0%. Reply classes: A 0, B 2, C 0." in said
+    assert "Result ratings: satisfied 1, basically satisfied 0, unsatisfied 0" in said
+    assert "· 区教育局: leads 3, co-handles 0; answered 2 (on time 1), overdue 1" in said
