@@ -87,6 +87,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--proposals", type=int, help="proposals of the national-scale database (100000)"
     )
     g.add_argument("--growth", help="sizes for the growth benchmark (1000,10000,100000)")
+    g.add_argument(
+        "--growth-rounds", type=int, help="growth: rounds over all its sizes, in turn (3)"
+    )
     g.add_argument("--memory-seconds", type=float, help="how long the running bot is watched (30)")
     return p.parse_args(argv)
 
@@ -104,6 +107,7 @@ def sizes(args: argparse.Namespace):
             growth_people=200,
             growth_units=30,
             runs=1,
+            growth_rounds=2,
             memory_seconds=0.5,
             memory_people=1,
             waiting=300,
@@ -123,6 +127,7 @@ def sizes(args: argparse.Namespace):
         ("latency_members", lat, "members"),
         ("latency_proposals", lat, "proposals"),
         ("memory_seconds", sc, "memory_seconds"),
+        ("growth_rounds", sc, "growth_rounds"),
     ]:
         value = getattr(args, name)
         if value is not None:

@@ -5,6 +5,7 @@ memory of the running bot on it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -48,7 +49,8 @@ class Sizes:
     growth_recent: int = 1_000  # the same year's work at every size; the rest is history
     growth_people: int = 10_000
     growth_units: int = 1_000
-    runs: int = 5  # repetitions of each timed query
+    runs: int = 5  # repetitions of each timed query (in each round)
+    growth_rounds: int = 3  # growth: rounds over all its sizes, in turn
     memory_seconds: float = 30.0
     memory_people: int = 40  # people chatting with the bot while its memory is watched
     waiting: int = 50_000  # due notices for people no account reaches (years of staff's)
@@ -75,6 +77,8 @@ class Measured:
     plans: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
     profiles: dict[str, list[tuple[str, int, float, float]]] = field(default_factory=dict)
     memory: dict[str, float] = field(default_factory=dict)
+    rounds: dict[str, list[float]] = field(default_factory=dict)  # name → each round's median
+    sql_rounds: dict[str, list[float]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- timing
@@ -101,8 +105,9 @@ class SqlClock:
 
     def close(self) -> None:
         for engine in self.engines:
-            event.remove(engine, "before_cursor_execute", self._before)
-            event.remove(engine, "after_cursor_execute", self._after)
+            if event.contains(engine, "before_cursor_execute", self._before):
+                event.remove(engine, "before_cursor_execute", self._before)
+                event.remove(engine, "after_cursor_execute", self._after)
 
 
 def _timed(
@@ -269,24 +274,46 @@ def capture(db: Database) -> tuple[list[tuple[str, object]], Callable[[], None]]
     return seen, lambda: event.remove(db.engine, "before_cursor_execute", before)
 
 
-def measure_size(
-    db: Database, spec: Spec, sizes: Sizes, workdir: Path, *, explain: bool
-) -> Measured:
-    runs = sizes.runs
-    gen = generate(db, spec)
-    wf = Workflow(rules=bench_rules())
-    m = Measured(spec, gen)
-    sql = SqlClock(db)
-    try:
+class SizeUnderTest:
+    """One generated database, measured in rounds: every round times each query ``runs``
+    times and keeps the round's median beside the runs, so that the growth between two sizes
+    can be judged round by round (the sizes measured in turn, one round each, so that a
+    passing disturbance of the machine falls on both sides of a ratio)."""
 
-        def timed(name: str, fn: Callable[[], object], n: int = runs) -> None:
-            m.sql[name] = []
-            m.timings[name] = _timed(fn, n, sql, m.sql[name])
+    def __init__(
+        self, db: Database, spec: Spec, sizes: Sizes, workdir: Path, *, explain: bool
+    ) -> None:
+        self.db, self.sizes, self.workdir, self.explain = db, sizes, workdir, explain
+        self.gen = generate(db, spec)
+        self.wf = Workflow(rules=bench_rules())
+        self.m = Measured(spec, self.gen)
+        self.sql = SqlClock(db)
+        self.chat: ChatQueries | None = None
+        self.waiting: WaitingNotices | None = None
 
+    def _timed(self, name: str, fn: Callable[[], object], n: int | None = None) -> None:
+        m, runs = self.m, n or self.sizes.runs
+        sql: list[float] = []
+        values = _timed(fn, runs, self.sql, sql)
+        m.timings.setdefault(name, []).extend(values)
+        m.sql.setdefault(name, []).extend(sql)
+        m.rounds.setdefault(name, []).append(median(values))
+        m.sql_rounds.setdefault(name, []).append(median(sql))
+
+    def _timed_rounds(self, name: str, values: list[float]) -> None:
+        self.m.timings.setdefault(name, []).extend(values)
+        self.m.rounds.setdefault(name, []).append(median(values))
+
+    def round(self) -> None:
+        """One round of every measurement; the first also warms each query and takes the
+        measurements made once (a cold cache, the first parking) and the query plans."""
+        db, wf, gen, m, first = self.db, self.wf, self.gen, self.m, self.chat is None
+        runs = self.sizes.runs
         for name in sweeps.SWEEPS:
-            sweep_once(db, wf, gen, name)  # warm: the first run pays for caches
-            timed(f"sweep {name}", lambda n=name: sweep_once(db, wf, gen, n))
-            if explain:
+            if first:
+                sweep_once(db, wf, gen, name)  # warm: the first run pays for caches
+            self._timed(f"sweep {name}", lambda n=name: sweep_once(db, wf, gen, n))
+            if first and self.explain:
                 seen, stop = capture(db)
                 try:
                     sweep_once(db, wf, gen, name)
@@ -294,32 +321,67 @@ def measure_size(
                     stop()
                 m.statements[name] = seen
         for which in LIST_FILTERS:
-            list_once(db, gen, which)
-            timed(f"list {which}", lambda w=which: list_once(db, gen, w))
-        chat = ChatQueries(db, wf, gen, workdir)
-        chat.status()
-        timed("/status N", chat.status)
-        chat.mine()
-        m.timings["my proposals"] = chat.timed_mine(runs)
-        chat.statistics()
-        m.timings[YEAR_STATISTICS] = chat.timed_statistics(runs)
-        timed("similar-proposal check, cold token cache", chat.similar, 1)
-        timed("similar-proposal check", chat.similar)
-        waiting = WaitingNotices(db, gen, workdir, sizes.waiting)
-        waiting.claim()
-        timed(CLAIM_NOT_PARKED, waiting.claim)
-        timed(PARKING_FIRST, waiting.park, 1)
-        waiting.claim()
-        timed(CLAIM_PARKED, waiting.claim)
-        timed(PARKING, waiting.park)
+            if first:
+                list_once(db, gen, which)
+            self._timed(f"list {which}", lambda w=which: list_once(db, gen, w))
+        if self.chat is None:
+            self.chat = ChatQueries(db, wf, gen, self.workdir)
+            self.chat.status()
+            self.chat.mine()
+            self.chat.statistics()
+        chat = self.chat
+        self._timed("/status N", chat.status)
+        self._timed_rounds("my proposals", chat.timed_mine(runs))
+        self._timed_rounds(YEAR_STATISTICS, chat.timed_statistics(runs))
+        if first:
+            self._timed("similar-proposal check, cold token cache", chat.similar, 1)
+        self._timed("similar-proposal check", chat.similar)
+        if self.waiting is None:
+            self.waiting = WaitingNotices(db, gen, self.workdir, self.sizes.waiting)
+            self.waiting.claim()
+            self._timed(CLAIM_NOT_PARKED, self.waiting.claim)
+            self._timed(PARKING_FIRST, self.waiting.park, 1)
+            self.waiting.claim()
+        self._timed(CLAIM_PARKED, self.waiting.claim)
+        self._timed(PARKING, self.waiting.park)
+
+    def finish(self) -> Measured:
+        self.sql.close()
+        m, db, wf, gen = self.m, self.db, self.wf, self.gen
+        if self.explain:
+            m.plans = plans(db, m.statements)
+            for name in sweeps.SWEEPS:
+                if median(m.timings[f"sweep {name}"]) > SWEEP_TARGET_S:
+                    m.profiles[name] = profile(lambda n=name: sweep_once(db, wf, gen, n))
+        return m
+
+
+def measure_size(
+    db: Database, spec: Spec, sizes: Sizes, workdir: Path, *, explain: bool
+) -> Measured:
+    """One size, one round."""
+    size = SizeUnderTest(db, spec, sizes, workdir, explain=explain)
+    try:
+        size.round()
     finally:
-        sql.close()
-    if explain:
-        m.plans = plans(db, m.statements)
-        for name in sweeps.SWEEPS:
-            if median(m.timings[f"sweep {name}"]) > SWEEP_TARGET_S:
-                m.profiles[name] = profile(lambda n=name: sweep_once(db, wf, gen, n))
+        m = size.finish()
     return m
+
+
+def measure_growth(backend: Backend, sizes: Sizes, workdir: Path) -> dict[int, Measured]:
+    """Every growth size generated, then ``growth_rounds`` rounds over them all, in turn
+    (the order reversed every other round)."""
+    grown = sorted(sizes.growth)
+    with contextlib.ExitStack() as stack:
+        under: dict[int, SizeUnderTest] = {}
+        for size in grown:
+            db = stack.enter_context(fresh(backend, f"growth{size}"))
+            under[size] = SizeUnderTest(db, sizes.growth_spec(size), sizes, workdir, explain=False)
+            stack.callback(under[size].sql.close)
+        for r in range(sizes.growth_rounds):
+            for size in grown if r % 2 == 0 else reversed(grown):
+                under[size].round()
+        return {size: under[size].finish() for size in grown}
 
 
 SWEEP_TARGET_S = 0.2
@@ -531,12 +593,7 @@ def measure(backends: list[Backend], sizes: Sizes, workdir: Path, *, scale: bool
                 )
             out.national[backend.kind] = m
         if growth:
-            out.growth[backend.kind] = {}
-            for size in sorted(sizes.growth):
-                with fresh(backend, f"growth{size}") as db:
-                    out.growth[backend.kind][size] = measure_size(
-                        db, sizes.growth_spec(size), sizes, workdir, explain=False
-                    )
+            out.growth[backend.kind] = measure_growth(backend, sizes, workdir)
     return out
 
 
@@ -680,6 +737,7 @@ that follows a day off (a Monday, most weeks): the sweeps' heaviest ordinary mor
                     f"{m.memory['sent']} messages sent in {m.memory['seconds']:g} s",
                 )
             )
+    s.blocks.extend(plans_blocks(results, labels))
     return s
 
 
@@ -696,13 +754,18 @@ roster of {sizes.growth_people:,} people and {sizes.growth_units:,} units — an
 history over the 19 years before: what grows is the archive, as it does year after year
 (the last 12 months are generated from random streams of their own, so their proposals are
 in the same states at every size).
-Times are medians of {sizes.runs} in ms, in all and inside the database driver (SQL). The
-verdicts, for the whole time and for its SQL part: the cost at {large:,} ÷ the cost at
-{small:,} (each floored at 1 ms, below which differences are noise) must be at most 2 — ten times the history may cost a little more (logarithmic: an index one level
-deeper) but not ten times more (linear: reading the history). Below: the query plans
-(`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL) of every distinct SELECT each sweep
-runs on the national-scale database of benchmark 4, how many times it ran in one sweep, the
-indexes it uses and the big tables it reads whole.
+All sizes are generated first, then measured in {sizes.growth_rounds} rounds, one size after
+the other in each (the order reversed every other round), so that a passing disturbance of
+the machine falls on both sides of a comparison; a round runs each query {sizes.runs} times.
+Times in the tables are medians of all {sizes.growth_rounds * sizes.runs} runs in ms, in all
+and inside the database driver (SQL). The verdicts, for the whole time and for its SQL part:
+in each round, the cost at {large:,} ÷ the cost at {small:,} (the round's medians, each
+floored at 1 ms, below which differences are noise); the median of the rounds' ratios must be
+at most 2 — ten times the history may cost a little more (logarithmic: an index one level
+deeper) but not ten times more (linear: reading the history). The query plans (`EXPLAIN
+QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL) of every distinct SELECT each sweep runs, on
+the national-scale database, with the indexes it uses and the big tables it reads whole, are
+at the end of benchmark 4.
 """,
     )
     for kind, by_size in results.growth.items():
@@ -721,26 +784,35 @@ indexes it uses and the big tables it reads whole.
             rows.append([f"`{name}`", *cells])
             if small not in by_size or large not in by_size or small == large or _info_only(name):
                 continue
-            for what, source in (("", "timings"), ("SQL of ", "sql")):
+            for what, source in (("", "rounds"), ("SQL of ", "sql_rounds")):
                 before = getattr(by_size[small], source).get(name)
                 after = getattr(by_size[large], source).get(name)
                 if not before or not after:
                     continue
-                a, b = max(median(before), 0.001), max(median(after), 0.001)
+                pairs = list(zip(before, after, strict=True))  # one pair a round
+                ratios = [max(b, 0.001) / max(a, 0.001) for a, b in pairs]
                 s.add(
                     figure(
                         f"{what}`{name}`, ×{large // small} history ({where})",
-                        [b / a],
+                        ratios,
                         "×",
                         target=("<=", 2),
                         digits=2,
-                        method=f"{median(before) * 1000:.1f} → {median(after) * 1000:.1f} ms",
+                        method="ms per round: "
+                        + ", ".join(f"{a * 1000:.1f} → {b * 1000:.1f}" for a, b in pairs),
                     )
                 )
         s.blocks.append(
             f"**{where}**: total ms / of which in SQL ms (medians)\n\n"
             + table(["query", *(f"{n:,} proposals" for n in grown)], rows)
         )
+    return s
+
+
+def plans_blocks(results: Results, labels: dict) -> list[str]:
+    """The query plans of the sweeps on the national-scale database, with the indexes they
+    use and the big tables they read whole."""
+    blocks = []
     for kind, m in results.national.items():
         if not m.plans:
             continue
@@ -758,8 +830,8 @@ indexes it uses and the big tables it reads whole.
                 )
                 parts.append(code(_short(statement), "sql"))
                 parts.append(code(plan))
-        s.blocks.append("\n\n".join(parts))
-    return s
+        blocks.append("\n\n".join(parts))
+    return blocks
 
 
 def _short(statement: str, limit: int = 1500) -> str:

@@ -91,9 +91,14 @@ def test_a_quick_run_of_every_benchmark_writes_the_whole_report(tmp_path):
     assert "Where an update's time goes" in conversation
     assert "The floor under an update" in conversation
     assert "Bot API calls each update makes" in conversation  # the in-process runs count them
+    scale_text = section_text(text, "scale")  # the plans belong to the national database
+    assert "### Query plans of the sweeps" in scale_text and "```sql" in scale_text
     growth = section_text(text, "growth")
-    assert "### Query plans of the sweeps" in growth and "EXPLAIN" in growth
-    assert "```sql" in growth
+    assert "EXPLAIN" in growth and "benchmark 4" in growth  # where the plans are
+    # growth is judged round by round: each judged figure has a ratio for every round
+    judged = [row for row in figure_rows(growth) if row[5] != "—"]
+    assert judged and all(row[2] == "2" for row in judged), judged
+    assert all(row[6].startswith("ms per round: ") for row in judged)
     if PG_URL:
         for key in BENCHMARKS:
             assert "(PostgreSQL" in section_text(text, key), key
