@@ -436,7 +436,9 @@ def on_return_comment(turn: Turn, text: str) -> str:
     p = existing(turn.session, Proposal, r.proposal_id)
     lead = existing(turn.session, Assignment, r.assignment_id)
     done = turn.t("已退回{n}提案的答复，请主办单位修改后重新提交。", n=number_of(turn, p))
-    turn.say("\n".join([done, told_proposer(turn, p), told_units(turn, [lead.unit_id])]))
+    # Only the lead unit is told of a returned reply: the proposer hears of the reply once
+    # it is approved.
+    turn.say("\n".join([done, told_units(turn, [lead.unit_id])]))
     return "done"
 
 

@@ -850,6 +850,30 @@ async def test_returning_a_reply_tells_staff_whether_the_lead_unit_heard(db, wf,
     assert "已通知" not in said
 
 
+async def test_returning_a_reply_does_not_claim_the_proposer_was_told(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    s.proposal("replied", key=True)
+    chat_as(world.member)  # 林晓 is bound: a notice to her would reach her
+    chat_as(world.handler_edu)
+    chat = chat_as(world.supervisor)
+    await open_item(chat, "✅ 答复审核")
+    await chat.tap("2026年度第1号")
+    await chat.tap("退回修改")
+    await chat.send("请写明试点学校名单和推行时间。")
+    said = chat.said
+    assert "已退回2026年度第1号提案的答复，请主办单位修改后重新提交。\n已通知区教育局。" in said
+    # the review stays between the reviewers and the unit: the proposer hears of the reply
+    # only once it is approved, and the reviewer is not told otherwise
+    assert "提案人" not in said
+    assert notices(db, "reply_returned") and all(
+        n.person_id in (world.handler_edu, world.handler_edu2)
+        for n in notices(db, "reply_returned")
+    )
+    with db.read_session() as session:
+        told_member = session.exec(select(Notice).where(Notice.person_id == world.member)).all()
+    assert all("退回" not in n.text for n in told_member)
+
+
 def test_only_staff_and_supervisors_ask_whether_a_unit_hears_its_notices(db, wf, world):
     s = story(db, wf, world)
     [edu] = s.run(world.supervisor, reach.unit_reach, [world.education])
