@@ -337,7 +337,6 @@ def on_detail(turn: Turn, value: str) -> str | None:
         return "contact"
     if value == "opinion":
         _check_may(turn, "give_opinion", asg_id)
-        turn.data["parts"] = []
         return "opinion"
     if value == "extend":
         _check_may(turn, "request_extension", asg_id)

@@ -335,6 +335,45 @@ async def test_co_handler_gives_an_opinion_in_several_messages(db, wf, world, ch
     assert row(db, Assignment, co).opinion == "补充：我局将在十月底前完成泊位施划。"
 
 
+async def test_a_half_written_opinion_survives_the_menu_cancel_and_a_notice(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, _lead, co = s.accepted()
+    pid2 = s.filed(title="关于加强校园食品安全监管的建议")
+    made = s.run(world.staff, assignments.assign, pid2, lead_unit_id=world.transport)
+    chat = chat_as(world.handler_tr)
+    await open_first(chat)
+    await chat.tap("协办意见")
+    await chat.send(OPINION_1)
+    await chat.send("/menu")  # to look something up
+    await open_first(chat)
+    await chat.tap("协办意见")
+    assert "已收到 1 段" in chat.said, chat.dump()
+    await chat.send(OPINION_2)
+    await chat.send("/cancel")
+    assert "草稿不会丢失" in chat.said
+    await open_first(chat)
+    await chat.tap("协办意见")
+    assert "已收到 2 段" in chat.said
+    await chat.press(f"asg:{made[0].id}:adjust")  # another assignment's notice
+    assert "请说明这件提案不属于本单位职责的理由" in chat.said
+    await chat.tap("返回")
+    await chat.tap("返回列表")
+    await chat.tap("2026年度第1号")
+    await chat.tap("协办意见")
+    assert f"已收到 2 段，共 {len(OPINION_1) + 1 + len(OPINION_2)} 字" in chat.said
+    await chat.tap("完成")
+    assert "协办意见已送主办单位" in chat.said
+    assert row(db, Assignment, co).opinion == f"{OPINION_1}\n{OPINION_2}"
+    # once sent, the next opinion starts empty (it replaces the one given)
+    await chat.tap("修改协办意见")
+    assert "已收到" not in chat.said and "将被新的内容替换" in chat.said
+    assert "opinions" not in conversation(db, chat).data.get("_keep", {}) or not (
+        conversation(db, chat).data["_keep"]["opinions"].get(str(co))
+    )
+
+
 async def test_request_an_extension(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, lead, _co = s.accepted()
