@@ -66,7 +66,7 @@ from handlers.unit_handling import (
 from storage.models import Assignment, Proposal, existing, pk
 from workflow import assignments, replies
 from workflow.assignments import assignment_subject, unit_name
-from workflow.core import require_role, require_status
+from workflow.core import person_name, require_role, require_status
 from workflow.errors import InvalidInput, InvalidTransition
 from workflow.permissions import require_unit_handler
 from workflow.record import render_record
@@ -142,6 +142,8 @@ def _check_may(turn: Turn, action: str, assignment_id: int) -> Assignment:
         proposal_id=pk(proposal),
         assignment_id=assignment.id,
     )
+    if action == "request_extension":
+        assignments.refuse_a_second_extension_request(turn.ctx, pk(assignment))
     if action == "request_adjustment" and turn.ctx.today > assignment.adjust_deadline:
         raise InvalidTransition(
             turn.t(
@@ -276,6 +278,15 @@ def ask_detail(turn: Turn) -> None:
         lines.append(turn.t("本单位协办意见：{o}", o=assignment.opinion))
     if assignment.status == AssignmentStatus.REPLIED:
         lines.append(turn.t("答复已提交，等待审核。"))
+    waiting = assignments.open_extension_request(turn.ctx, pk(assignment))
+    if waiting is not None:
+        lines.append(
+            turn.t(
+                "{name}已于{at}申请延期，正等待提案委决定，不必再次申请。",
+                name=person_name(turn.session, waiting.actor_id),
+                at=turn.time(waiting.at),
+            )
+        )
     may_reply = assignment.role == "lead" and _can(assignment, "submit_reply")
     returned = (
         replies.draft_start(turn.ctx, pk(assignment)).returned
@@ -303,7 +314,7 @@ def ask_detail(turn: Turn) -> None:
         buttons.append(turn.choice(label, "opinion"))
     if _can(assignment, "record_contact"):
         buttons.append(turn.choice(turn.t("记录沟通"), "contact"))
-    if _can(assignment, "request_extension"):
+    if _can(assignment, "request_extension") and waiting is None:
         buttons.append(turn.choice(turn.t("申请延期"), "extend"))
     buttons.append(turn.choice(turn.t("提案全文"), "record"))
     buttons.append(turn.choice(turn.t("返回列表"), "back"))

@@ -420,9 +420,11 @@ async def test_a_unit_asks_for_more_time_once_until_staff_decide(db, wf, world, 
     unit = chat_as(world.handler_edu)
     await ask_for_more_time(unit)
     colleague = chat_as(world.handler_edu2)
-    await ask_for_more_time(colleague)
-    assert "高远已于2026年9月14日" in colleague.said
-    assert "正等待提案委决定，不必再次申请" in colleague.said
+    await open_first(colleague)
+    assert (
+        "高远已于2026年9月14日 09:30申请延期，正等待提案委决定，不必再次申请。" in colleague.said
+    )
+    assert "申请延期" not in colleague.buttons
     assert len(notices_of(db, "extension_requested")) == 2  # one request, to both staff
 
 

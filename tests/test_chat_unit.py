@@ -389,6 +389,37 @@ async def test_request_an_extension(db, wf, world, chat_as):
     assert "需要等待年度预算批复" in told[0].text
 
 
+async def test_a_request_for_more_time_waiting_for_staff_is_shown_not_asked_again(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    colleague = chat_as(world.handler_edu2)
+    await open_first(colleague)  # 梁雪 has the assignment open…
+    clock.advance(hours=1)
+    s.run(world.handler_edu, assignments.request_extension, lead, "需要等待年度预算批复。")
+    before = shot(db)
+    await colleague.tap("申请延期")  # …and taps 申请延期 after 高远 asked
+    said_ok(colleague)
+    assert "高远已于2026年9月14日 10:30申请延期，正等待提案委决定，不必再次申请。" in (
+        colleague.said
+    )
+    assert "请说明需要延期的理由" not in colleague.said  # no reason typed for nothing
+    assert conversation(db, colleague).step == "detail"
+    assert_same(db, before)
+    # the assignment says the request is waiting, and does not offer another
+    await colleague.tap("返回列表")
+    await colleague.tap("2026年度第1号")
+    assert "高远已于2026年9月14日 10:30申请延期，正等待提案委决定，不必再次申请。" in (
+        colleague.said
+    )
+    assert "申请延期" not in colleague.buttons
+    # once staff decide, the unit may ask again
+    s.run(world.staff, assignments.refuse_extension, lead)
+    await open_first(colleague)
+    assert "正等待提案委决定" not in colleague.said and "申请延期" in colleague.buttons
+
+
 # ---------------------------------------------------------------- the reply wizard
 
 

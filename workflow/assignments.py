@@ -559,13 +559,7 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
     require_unit_handler(ctx, assignment)
     _guard(ctx, "request_extension", assignment, proposal)
     reason = check_text(reason, "申请延期的理由", max_chars=1000)
-    waiting = open_extension_request(ctx, pk(assignment))
-    if waiting is not None:
-        raise InvalidTransition(
-            "{name}已于{at}申请延期，正等待提案委决定，不必再次申请。",
-            name=person_name(ctx.session, waiting.actor_id),
-            at=local_time(ctx, waiting.at),
-        )
+    refuse_a_second_extension_request(ctx, pk(assignment))
     event = move_assignment(ctx, assignment, "request_extension", reason=reason)
     notify(
         ctx,
@@ -615,6 +609,18 @@ def open_extension_request(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
     request, unless an extension or a refusal came after it."""
     latest = _latest_extension_event(ctx, assignment_id)
     return latest if latest is not None and latest.action == _EXTENSION_EVENTS[0] else None
+
+
+def refuse_a_second_extension_request(ctx: Ctx, assignment_id: int) -> None:
+    """A unit asks for more time once until staff decide: refuse another request while one
+    waits, saying who asked and when (also before the handler types a reason for it)."""
+    waiting = open_extension_request(ctx, assignment_id)
+    if waiting is not None:
+        raise InvalidTransition(
+            "{name}已于{at}申请延期，正等待提案委决定，不必再次申请。",
+            name=person_name(ctx.session, waiting.actor_id),
+            at=local_time(ctx, waiting.at),
+        )
 
 
 def _open_request_or_refuse(ctx: Ctx, assignment_id: int) -> None:
