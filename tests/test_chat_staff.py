@@ -25,7 +25,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import MAIN_TITLE, OTHER_TITLE, States
-from workflow import proposals, reach, replies
+from workflow import assignments, proposals, reach, replies
 from workflow.errors import PermissionDenied
 
 TITLE = "关于改善城区小学放学时段交通秩序的建议"  # Story's default title
@@ -593,6 +593,34 @@ async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_
         world.handler_edu,
         world.handler_edu2,
     }
+
+
+async def test_a_key_proposals_watchers_are_told_its_new_lead_unit(db, wf, world, clock, chat_as):
+    s = story(db, wf, world)
+    pid, lead, co = s.assigned(key=True)  # 区教育局 leads, due 2026-12-14
+    s.run(world.handler_edu, assignments.request_adjustment, lead, "不属于本单位职责")
+    clock.advance(days=2)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("2026年度第1号")
+    await chat.tap("同意并改交")
+    await chat.tap("区卫生健康委员会")
+    await chat.tap("确认改交")
+    assert "已改交：2026年度第1号提案改由区卫生健康委员会主办，期限2026年12月16日。" in chat.said
+    # the supervising unit and the lead leader follow the proposal's new lead unit
+    watched = [n for n in notices(db, "assigned_watch") if "区卫生健康委员会" in n.text]
+    assert sorted(n.person_id for n in watched) == sorted([world.supervisor, world.leader])
+    assert all(
+        "重点提案2026年度第1号《" in n.text
+        and "主办单位：区卫生健康委员会，答复期限2026年12月16日，请予督办。" in n.text
+        for n in watched
+    )
+    assert len(notices(db, "assigned_watch")) == 4  # two at 交办, two at 改交
+    # a co-handling unit changed: the lead unit, all they were told of, stays
+    s.run(world.handler_tr, assignments.request_adjustment, co, "不属于本单位职责")
+    s.run(world.staff, assignments.reassign, co, world.education)
+    assert len(notices(db, "assigned_watch")) == 4
+    assert get(db, Proposal, pid).due_date == date(2026, 12, 16)
 
 
 async def test_adjustment_refused_with_a_reason(db, wf, world, chat_as):

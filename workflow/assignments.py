@@ -300,18 +300,24 @@ def assign(
     assignments += [_new_assignment(ctx, proposal, u, "co", co_due) for u in co_ids]
     for assignment in assignments:
         _tell_unit(ctx, proposal, assignment)
+    _tell_watchers(ctx, proposal, assignments[0], key=str(proposal.id))
+    return assignments
 
-    watchers = [lead_leader_id] if lead_leader_id else []
-    if supervising_unit_id is not None:
-        watchers += people_with_role(ctx.session, Role.SUPERVISOR, supervising_unit_id)
+
+def _tell_watchers(ctx: Ctx, proposal: Proposal, lead: Assignment, *, key: str) -> None:
+    """The proposal's lead leader and its supervising unit's people: which unit leads it and
+    by when (at 交办, and again when the lead unit changes)."""
+    watchers = [proposal.lead_leader_id] if proposal.lead_leader_id else []
+    if proposal.supervising_unit_id is not None:
+        watchers += people_with_role(ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id)
     if watchers:
         params = {
             "number": number_text(proposal.year, proposal.number),
             "title": proposal.title,
-            "unit": unit_name(ctx, lead_unit_id),
-            "due": lead_due,
+            "unit": unit_name(ctx, lead.unit_id),
+            "due": lead.due_date,
         }
-        if is_key:
+        if proposal.is_key:
             text = Text(
                 "重点提案{number}《{title}》已交办，主办单位：{unit}，答复期限{due}，请予督办。",
                 **params,
@@ -326,10 +332,9 @@ def assign(
             watchers,
             "assigned_watch",
             text,
-            key=str(proposal.id),
+            key=key,
             proposal_id=proposal.id,
         )
-    return assignments
 
 
 def accept(ctx: Ctx, assignment_id: int) -> Assignment:
@@ -419,6 +424,8 @@ def reassign(
         proposal_id=proposal.id,
     )
     _tell_unit(ctx, proposal, new)
+    if new.role == "lead":  # those who watch the proposal follow its new lead unit
+        _tell_watchers(ctx, proposal, new, key=f"{proposal.id}:{new.id}")
     return new
 
 
