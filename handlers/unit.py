@@ -293,6 +293,13 @@ def ask_detail(turn: Turn) -> None:
         if may_reply and turn.has_role(Role.HANDLER)
         else None
     )
+    rehandle = (
+        replies.rehandle_order(turn.ctx, pk(assignment))
+        if assignment.role == "lead" and turn.has_role(Role.HANDLER)
+        else None
+    )
+    if rehandle is not None:
+        lines.append(turn.t(rehandle))
     if returned is not None:
         lines.append(
             turn.t(

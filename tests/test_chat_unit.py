@@ -770,6 +770,58 @@ async def test_a_draft_from_before_the_approved_letter_does_not_come_back_on_reh
     assert "请发送答复正文" in liang.said
 
 
+async def test_the_assignment_handled_again_says_why_and_what_staff_require(
+    db, wf, world, clock, chat_as
+):
+    """A handler who did not see the 重新办理 notice (a colleague's, or read long ago) finds
+    it on the assignment itself, until the new reply is approved."""
+    s = States(db, wf, world)
+    pid, lead, _reply = s.rated("unsatisfied")
+    clock.advance(days=1)
+    s.run(
+        world.staff,
+        replies.order_rehandle,
+        pid,
+        note="请与林晓委员当面沟通后重新答复。",
+    )
+    chat = chat_as(world.handler_edu2)
+    await open_first(chat)
+    said = chat.said
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》因委员不满意，须重新办理，"
+        "请于2026年10月15日前重新答复。要求：请与林晓委员当面沟通后重新答复。"
+    ) in said
+    assert "撰写答复" in chat.buttons
+    # the due date said is the one in force: an extension moves it
+    s.run(world.staff, assignments.extend, lead)
+    await chat.tap("返回列表")
+    await chat.tap("2026年度第1号")
+    assert "请于2026年11月16日前重新答复。要求：请与林晓委员当面沟通后重新答复。" in chat.said
+    # the first round's assignment said nothing of it; the new reply approved, it is gone
+    new = s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    s.run(world.staff, replies.approve_reply, new.id)
+    await chat.tap("返回列表")
+    assert "目前没有需要办理的交办事项" in chat.said
+    # no requirement written: the reason alone
+    pid2, lead2, _r2 = s.rated("unsatisfied", title="关于加强校园食品安全监管的建议")
+    s.run(world.staff, replies.order_rehandle, pid2)
+    await chat.tap("返回菜单")
+    await chat.tap("📥 交办事项")
+    await chat.tap("2026年度第2号")
+    assert "因委员不满意，须重新办理，请于2026年10月15日前重新答复。\n" in chat.said
+    assert "要求：" not in chat.said
+
+
+async def test_a_first_round_assignment_says_nothing_of_handling_again(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    assert "重新办理" not in chat.said
+    with pytest.raises(PermissionDenied):  # another unit's assignment is not theirs to read
+        s.run(world.handler_tr, replies.rehandle_order, 1)
+
+
 def test_the_workflow_refuses_a_letter_begun_before_the_units_latest(db, wf, world):
     s = States(db, wf, world)
     _pid, lead, _co = s.accepted()
