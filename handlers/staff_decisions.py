@@ -378,6 +378,9 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
     if opinions:
         lines.append(turn.t("协办意见："))
         lines += ["  " + opinion for opinion in opinions]
+    returned = replies.returned_before(turn.ctx, reply)
+    if returned is not None:  # what this letter answers, to check it did
+        lines += ["", turn.t("上一稿的审核意见：{c}", c=returned.review_comment or "")]
     return "\n".join(lines)
 
 

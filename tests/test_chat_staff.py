@@ -708,6 +708,35 @@ async def test_reply_returned_with_a_comment(db, wf, world, chat_as):
     }
 
 
+async def test_a_resubmitted_reply_is_reviewed_beside_the_comment_it_answers(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    rec = s.proposal("replied", key=True)
+    supervisor = chat_as(world.supervisor)
+    await open_item(supervisor, "✅ 答复审核")
+    await supervisor.tap("2026年度第1号")
+    assert "上一稿的审核意见" not in supervisor.said  # the first letter answers no comment
+    await supervisor.tap("退回修改")
+    await supervisor.send("请写明试点学校名单和推行时间。")
+    second = s.submit_reply(rec.lead)
+    staff = chat_as(world.staff)  # another reviewer than the one who returned it
+    await open_item(staff, "✅ 答复审核")
+    await staff.tap("2026年度第1号")
+    assert "的答复（第2稿，区教育局主办）" in staff.said
+    assert "上一稿的审核意见：请写明试点学校名单和推行时间。" in staff.said
+    await staff.tap("通过")
+    assert get(db, Reply, second).status == "approved"
+    # 重新办理: the new round's first letter answers the member, not an old comment
+    s.run(world.member, replies.rate, rec.pid, work="unsatisfied")
+    s.run(world.staff, replies.order_rehandle, rec.pid)
+    s.submit_reply(rec.lead)
+    await open_item(staff, "✅ 答复审核")
+    await staff.tap("2026年度第1号")
+    assert "的答复（第3稿，区教育局主办）" in staff.said
+    assert "上一稿的审核意见" not in staff.said
+
+
 async def test_supervisor_reviews_only_the_proposals_their_unit_supervises(db, wf, world, chat_as):
     s = story(db, wf, world)
     key = s.proposal("replied", key=True)  # supervised by 区政府督查室

@@ -278,6 +278,19 @@ def submit_reply(
     return reply
 
 
+def returned_before(ctx: Ctx, reply: Reply) -> Reply | None:
+    """The letter the review returned just before ``reply`` was written, in the same round:
+    its review comment is what ``reply`` answers. None for a round's first letter."""
+    previous = ctx.session.exec(
+        select(Reply).where(
+            Reply.proposal_id == reply.proposal_id, Reply.version == reply.version - 1
+        )
+    ).first()
+    if previous is None or previous.status != "returned" or previous.round != reply.round:
+        return None
+    return previous
+
+
 def _lock_reply(ctx: Ctx, reply_id: int) -> tuple[Reply, Assignment, Proposal]:
     reply = ctx.session.get(Reply, reply_id)
     if reply is None:
