@@ -582,9 +582,11 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         ),
         key=str(event.id),
         proposal_id=proposal.id,
+        # The buttons name the request they decide: tapped once a later request is open,
+        # they do not decide that one, which whoever taps has not read.
         actions=[
-            {"label": label("同意延期"), "payload": f"ext:{assignment.id}:grant"},
-            {"label": label("不同意"), "payload": f"ext:{assignment.id}:refuse"},
+            {"label": label("同意延期"), "payload": f"ext:{assignment.id}:grant:{event.id}"},
+            {"label": label("不同意"), "payload": f"ext:{assignment.id}:refuse:{event.id}"},
         ],
     )
     return assignment
@@ -630,12 +632,37 @@ def refuse_a_second_extension_request(ctx: Ctx, assignment_id: int) -> None:
         )
 
 
-def _open_request_or_refuse(ctx: Ctx, assignment_id: int) -> None:
-    """Staff decide only an open request: a stale button says who decided it, and when."""
-    decided = _latest_extension_event(ctx, assignment_id)
-    if decided is not None and decided.action == _EXTENSION_EVENTS[0]:
+def _open_request_or_refuse(ctx: Ctx, assignment_id: int, request_id: int | None) -> None:
+    """Staff decide only an open request (``request_id``: that request's, when the button
+    names it): a stale button says who decided it, and when."""
+    if request_id is not None:
+        request = ctx.session.get(AuditEvent, request_id)
+        if (
+            request is None
+            or request.assignment_id != assignment_id
+            or request.action != _EXTENSION_EVENTS[0]
+        ):
+            raise InvalidTransition("这个承办单位没有待决定的延期申请。")
+    latest = _latest_extension_event(ctx, assignment_id)
+    if (
+        latest is not None
+        and latest.action == _EXTENSION_EVENTS[0]
+        and request_id in (None, latest.id)
+    ):
         return  # the request is open
-    if decided is None:
+    decided = latest
+    if request_id is not None:  # what settled the request the button is for
+        decided = ctx.session.exec(
+            select(AuditEvent)
+            .where(
+                AuditEvent.assignment_id == assignment_id,
+                col(AuditEvent.action).in_(_EXTENSION_EVENTS[1:]),
+                col(AuditEvent.id) > request_id,
+            )
+            .order_by(col(AuditEvent.id))
+            .limit(1)
+        ).first()
+    if decided is None or decided.action == _EXTENSION_EVENTS[0]:
         raise InvalidTransition("这个承办单位没有待决定的延期申请。")
     raise InvalidTransition(
         "这项延期申请已由{name}于{at}处理。",
@@ -644,21 +671,25 @@ def _open_request_or_refuse(ctx: Ctx, assignment_id: int) -> None:
     )
 
 
-def grant_extension(ctx: Ctx, assignment_id: int) -> Assignment:
-    """同意延期: staff grant a unit's open request, by the extension the rules allow (from
-    the due date, or from today once it has passed)."""
+def grant_extension(ctx: Ctx, assignment_id: int, request_id: int | None = None) -> Assignment:
+    """同意延期: staff grant a unit's open request (``request_id``, the request's audit
+    event, if given: that one only), by the extension the rules allow (from the due date,
+    or from today once it has passed)."""
     assignment, proposal = _begin(ctx, "extend", assignment_id)
     _guard(ctx, "extend", assignment, proposal)
-    _open_request_or_refuse(ctx, assignment_id)
+    _open_request_or_refuse(ctx, assignment_id, request_id)
     return _extend(ctx, assignment, proposal, due_date=None, note=None)
 
 
-def refuse_extension(ctx: Ctx, assignment_id: int, note: str | None = None) -> Assignment:
-    """不同意延期: staff turn down a unit's open request; the due date stays."""
+def refuse_extension(
+    ctx: Ctx, assignment_id: int, note: str | None = None, request_id: int | None = None
+) -> Assignment:
+    """不同意延期: staff turn down a unit's open request (``request_id``: as in
+    ``grant_extension``); the due date stays."""
     assignment, proposal = _begin(ctx, "refuse_extension", assignment_id)
     _guard(ctx, "refuse_extension", assignment, proposal)
     note = check_text(note, "说明", max_chars=1000, required=False) or None
-    _open_request_or_refuse(ctx, assignment_id)
+    _open_request_or_refuse(ctx, assignment_id, request_id)
     event = move_assignment(ctx, assignment, "refuse_extension", note=note)
     notify(
         ctx,
