@@ -11,6 +11,7 @@ from datetime import date
 
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
+from handlers.messages import FileOut
 from handlers.staff_common import (
     BACK,
     DATE_HINT,
@@ -45,7 +46,7 @@ from handlers.unit import co_opinions
 from storage.models import Assignment, Proposal, Reply, existing, pk
 from workflow import assignments, replies
 from workflow.assignments import due_date_or_default, unit_name
-from workflow.attachments import attachments_of
+from workflow.attachments import attachments_of, reply_files
 from workflow.core import (
     person_name,
     signer_ids,
@@ -309,6 +310,7 @@ def _reply(turn: Turn) -> Reply | None:
 
 def ask_replies(turn: Turn) -> None:
     turn.data.pop("rid", None)
+    turn.data.pop("files_of", None)
     pending = replies_to_review(turn.session, me(turn))
     if not pending:
         turn.say(turn.t("没有待审核的答复。"), [turn.choice(turn.t(TO_MENU), "menu")])
@@ -392,6 +394,13 @@ def ask_reply(turn: Turn) -> None:
         goto(turn, "list")
         return
     turn.say(reply_letter(turn, r, p), expects="none")
+    if turn.data.get("files_of") != r.id:  # the letter's files, once each time it is opened
+        turn.data["files_of"] = r.id
+        for f, data in reply_files(turn.ctx, turn.store, pk(r)):
+            turn.send_file(
+                FileOut(name=f.filename, data=data, mime=f.mime_type),
+                turn.t("附件：{names}", names=f.filename),
+            )
     if r.status != "submitted":
         turn.say(
             turn.t("这一稿答复已经审核过了。"),

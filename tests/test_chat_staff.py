@@ -25,7 +25,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import MAIN_TITLE, OTHER_TITLE, States
-from workflow import assignments, proposals, reach, replies
+from workflow import assignments, attachments, proposals, reach, replies
 from workflow.errors import PermissionDenied
 
 TITLE = "关于改善城区小学放学时段交通秩序的建议"  # Story's default title
@@ -706,6 +706,45 @@ async def test_reply_returned_with_a_comment(db, wf, world, chat_as):
         world.handler_edu,
         world.handler_edu2,
     }
+
+
+async def test_the_reviewer_receives_the_files_of_the_reply_letter(db, wf, world, chat_as):
+    """The unit may put the letter itself in a file and only its gist in the body: the
+    reviewer gets the files with the letter, once each time they open it."""
+    s = story(db, wf, world)
+    s.accepted(key=True)
+    letter = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    unit = chat_as(world.handler_edu)
+    await unit.send("/menu")
+    await unit.tap("📥 交办事项")
+    await unit.tap("2026年度第1号")
+    await unit.tap("撰写答复")
+    await unit.tap("B类")
+    await unit.upload("答复函（盖章件）.pdf", letter)
+    await unit.send("答复要点：试点即停即走车位，下学期推行护学岗排班。")
+    await unit.tap("完成")
+    await unit.tap("使用我的姓名")
+    await unit.send("0839-8620101")
+    await unit.tap("使用「")
+    await unit.tap("今天")
+    await unit.tap("提交审核")
+    assert "附件 1 个" in unit.said
+    supervisor = chat_as(world.supervisor)
+    await open_item(supervisor, "✅ 答复审核")
+    await supervisor.tap("2026年度第1号")
+    assert "附件：答复函（盖章件）.pdf" in supervisor.said
+    [sent] = supervisor.files
+    assert (sent.name, sent.data, sent.mime) == ("答复函（盖章件）.pdf", letter, "application/pdf")
+    await supervisor.send("看过了")  # a word instead of a button: asked again, not sent again
+    assert "请审核这份答复" in supervisor.said and supervisor.files == []
+    await supervisor.tap("↩️ 返回")
+    await supervisor.tap("2026年度第1号")
+    assert len(supervisor.files) == 1
+    # whoever may not review the letter does not get its files
+    with pytest.raises(PermissionDenied):
+        s.run(world.handler_tr, attachments.reply_files, unit.engine.store, 1)
+    with pytest.raises(PermissionDenied):
+        s.run(world.member, attachments.reply_files, unit.engine.store, 1)
 
 
 async def test_a_resubmitted_reply_is_reviewed_beside_the_comment_it_answers(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from pathlib import PurePath
 
@@ -9,10 +10,15 @@ import filetype
 from sqlmodel import col, func, select
 
 from storage.files import AttachmentStore
-from storage.models import Attachment, Reply, pk
+from storage.models import Assignment, Attachment, Proposal, Reply, existing, pk
 from workflow.core import Ctx, audit, lock_assignment, lock_proposal, require_role
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
-from workflow.permissions import require_proposer, require_unit_handler
+from workflow.permissions import (
+    require_proposer,
+    require_reply_reviewer,
+    require_unit_handler,
+    require_view,
+)
 from workflow.statuses import PROPOSAL_TRANSITIONS, AssignmentStatus, ProposalStatus
 from workflow.texts import label
 
@@ -29,6 +35,8 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
 }
 TYPE_NAMES = label("PDF、Word、Excel、JPG/PNG 图片或纯文本")
 
+
+log = logging.getLogger(__name__)
 
 MB = 1024 * 1024  # sizes are said in binary megabytes, as the prompts say them
 
@@ -149,6 +157,30 @@ def remove_attachment(ctx: Ctx, attachment_id: int) -> None:
         raise PermissionDenied("提交后的附件不能删除。")
     ctx.session.delete(attachment)
     audit(ctx, "detach", proposal_id=proposal.id, filename=attachment.filename)
+
+
+def reply_files(ctx: Ctx, store: AttachmentStore, reply_id: int) -> list[tuple[Attachment, bytes]]:
+    """The files of a reply letter with their bytes, for whoever may read the letter: while
+    it is not approved, its reviewers and the lead unit's handlers; once approved, whoever
+    may view the proposal. A file missing from the store is left out (and logged)."""
+    reply = ctx.session.get(Reply, reply_id)
+    if reply is None:
+        raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
+    proposal = existing(ctx.session, Proposal, reply.proposal_id)
+    if reply.status == "approved":
+        require_view(ctx, proposal)
+    else:
+        try:
+            require_reply_reviewer(ctx, proposal)
+        except PermissionDenied:
+            require_unit_handler(ctx, existing(ctx.session, Assignment, reply.assignment_id))
+    files = []
+    for attachment in attachments_of(ctx, reply_id=reply_id):
+        try:
+            files.append((attachment, store.read(attachment.storage_path)))
+        except (OSError, ValueError):
+            log.warning("attachment %s is missing from the store", attachment.id)
+    return files
 
 
 def attachments_of(ctx: Ctx, *, proposal_id: int | None = None, reply_id: int | None = None):
