@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
+from handlers.messages import FileOut
 from handlers.paging import Pager
 from handlers.reply import (
     _start_reply,
@@ -64,7 +65,7 @@ from handlers.unit_handling import (
     on_opinion_text,
 )
 from storage.models import Assignment, Proposal, existing, pk
-from workflow import assignments, replies
+from workflow import assignments, attachments, replies
 from workflow.assignments import assignment_subject, unit_name
 from workflow.core import person_name, require_role, require_status
 from workflow.errors import InvalidInput, InvalidTransition
@@ -228,13 +229,20 @@ def on_list(turn: Turn, value: str) -> str | None:
 # ---------------------------------------------------------------- one assignment
 
 
-def _show_record(turn: Turn) -> None:
+def _show_record(turn: Turn, *, files: bool = False) -> None:
+    """The proposal's record; with ``files``, the files the proposer attached to it too."""
     current = _current(turn)
     if current is not None:
         turn.say(
             render_record(turn.ctx, current[1], gettext=turn.gettext, locale=turn.locale),
             expects="none",
         )
+        if files:
+            for f, data in attachments.proposal_files(turn.ctx, turn.store, pk(current[1])):
+                turn.send_file(
+                    FileOut(name=f.filename, data=data, mime=f.mime_type),
+                    turn.t("附件：{names}", names=f.filename),
+                )
 
 
 def ask_detail(turn: Turn) -> None:
@@ -258,6 +266,9 @@ def ask_detail(turn: Turn) -> None:
         turn.t("调整申请期限：{d}", d=turn.date(assignment.adjust_deadline)),
         turn.t("本单位办理状态：{s}", s=turn.t(assignment_label(assignment.status))),
     ]
+    attached = attachments.proposal_attachments(turn.ctx, pk(proposal))
+    if attached:  # sent with 提案全文
+        lines.append(turn.t("附件：{names}", names=turn.join(f.filename for f in attached)))
     if assignment.status == AssignmentStatus.PENDING:
         if today <= assignment.adjust_deadline:
             lines.append(
@@ -333,7 +344,7 @@ def on_detail(turn: Turn, value: str) -> str | None:
     if value == "back":
         return "back"
     if value == "record":
-        _show_record(turn)
+        _show_record(turn, files=True)
         return "again"
     asg_id = int(turn.data.get("asg") or 0)
     if value == "accept":

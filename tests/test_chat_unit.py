@@ -25,7 +25,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import States
-from workflow import assignments, replies
+from workflow import assignments, attachments, proposals, replies
 from workflow.errors import InvalidTransition, PermissionDenied
 from workflow.replies import CLASS_MEANINGS
 
@@ -529,6 +529,36 @@ async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, worl
         reply = session.exec(select(Reply)).one()
     assert (reply.reply_class, reply.contact_person, reply.body) == ("A", "梁雪", BODY_3)
     assert (reply.signing_unit, reply.reply_date) == ("区教育局办公室", date(2026, 9, 14))
+
+
+async def test_the_unit_sees_and_receives_the_files_attached_to_the_proposal(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    chat = chat_as(world.handler_tr)
+    store = chat.engine.store
+    pid = s.draft()
+    s.run(world.member, attachments.attach_to_proposal, store, pid, "调研报告.pdf", PDF)
+    s.run(world.member, proposals.submit, pid)
+    s.run(world.staff, proposals.file_proposal, pid)
+    s.run(
+        world.staff,
+        assignments.assign,
+        pid,
+        lead_unit_id=world.education,
+        co_unit_ids=[world.transport],
+    )
+    await open_first(chat)  # the co-handling unit
+    assert "附件：调研报告.pdf" in chat.said and chat.files == []
+    await chat.tap("提案全文")
+    said_ok(chat)
+    assert "一、存在问题" in chat.said
+    [sent] = chat.files
+    assert (sent.name, sent.data, sent.mime) == ("调研报告.pdf", PDF, "application/pdf")
+    assert "请选择要办理的事项" in chat.said
+    # a unit not on the proposal gets none of it
+    with pytest.raises(PermissionDenied):
+        s.run(world.handler_health, attachments.proposal_files, store, pid)
 
 
 async def test_reply_with_uploaded_documents(db, wf, world, chat_as):

@@ -17,7 +17,6 @@ from workflow.permissions import (
     require_proposer,
     require_reply_reviewer,
     require_unit_handler,
-    require_view,
 )
 from workflow.statuses import PROPOSAL_TRANSITIONS, AssignmentStatus, ProposalStatus
 from workflow.texts import label
@@ -159,28 +158,59 @@ def remove_attachment(ctx: Ctx, attachment_id: int) -> None:
     audit(ctx, "detach", proposal_id=proposal.id, filename=attachment.filename)
 
 
+def proposal_files(
+    ctx: Ctx, store: AttachmentStore, proposal_id: int
+) -> list[tuple[Attachment, bytes]]:
+    """The files the proposer attached to a proposal, with their bytes, for the parties to
+    it: staff, its signers, the units handling it, its supervisors and lead leader (not the
+    public, who may read a disclosed proposal). A file missing from the store is left out
+    (and logged)."""
+    proposal = ctx.session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound("找不到编号为 {proposal_id} 的提案。", proposal_id=proposal_id)
+    _require_party(ctx, proposal)
+    return _read(store, proposal_attachments(ctx, proposal_id))
+
+
+def _require_party(ctx: Ctx, proposal: Proposal) -> None:
+    from workflow.record import is_party  # the record's own rule for contact details
+
+    if not is_party(ctx, proposal):
+        raise PermissionDenied("您无权查看这件提案。")
+
+
+def proposal_attachments(ctx: Ctx, proposal_id: int) -> list[Attachment]:
+    """The files attached to the proposal itself (not those of its replies)."""
+    return [a for a in attachments_of(ctx, proposal_id=proposal_id) if a.reply_id is None]
+
+
+def _read(store: AttachmentStore, files: list[Attachment]) -> list[tuple[Attachment, bytes]]:
+    read = []
+    for attachment in files:
+        try:
+            read.append((attachment, store.read(attachment.storage_path)))
+        except (OSError, ValueError):
+            log.warning("attachment %s is missing from the store", attachment.id)
+    return read
+
+
 def reply_files(ctx: Ctx, store: AttachmentStore, reply_id: int) -> list[tuple[Attachment, bytes]]:
     """The files of a reply letter with their bytes, for whoever may read the letter: while
-    it is not approved, its reviewers and the lead unit's handlers; once approved, whoever
-    may view the proposal. A file missing from the store is left out (and logged)."""
+    it is not approved, its reviewers and the lead unit's handlers; once approved, the
+    parties to the proposal (as ``proposal_files``). A file missing from the store is left
+    out (and logged)."""
     reply = ctx.session.get(Reply, reply_id)
     if reply is None:
         raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
     proposal = existing(ctx.session, Proposal, reply.proposal_id)
     if reply.status == "approved":
-        require_view(ctx, proposal)
+        _require_party(ctx, proposal)
     else:
         try:
             require_reply_reviewer(ctx, proposal)
         except PermissionDenied:
             require_unit_handler(ctx, existing(ctx.session, Assignment, reply.assignment_id))
-    files = []
-    for attachment in attachments_of(ctx, reply_id=reply_id):
-        try:
-            files.append((attachment, store.read(attachment.storage_path)))
-        except (OSError, ValueError):
-            log.warning("attachment %s is missing from the store", attachment.id)
-    return files
+    return _read(store, attachments_of(ctx, reply_id=reply_id))
 
 
 def attachments_of(ctx: Ctx, *, proposal_id: int | None = None, reply_id: int | None = None):
