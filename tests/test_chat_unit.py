@@ -308,6 +308,48 @@ async def test_record_a_contact_with_the_proposer(db, wf, world, clock, chat_as)
     assert days == [date(2026, 9, 16), date(2026, 9, 18)]
 
 
+async def test_a_date_without_its_year_typed_in_january_is_last_decembers(
+    db, wf, world, clock, chat_as
+):
+    clock.set_local(2026, 12, 21)
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted(co=False)  # assigned on 21 December 2026
+    clock.set_local(2027, 1, 5)
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("记录沟通")
+    await chat.tap("电话沟通")
+    await chat.send("12月28日")  # last week, before the new year
+    said_ok(chat)
+    assert "2026年12月28日电话沟通" in chat.said
+    await chat.send("电话联系林晓委员，约定一月中旬到学校实地查看。")
+    with db.read_session() as session:
+        contact = session.exec(select(ContactRecord)).one()
+    assert contact.contact_date == date(2026, 12, 28)
+    # a day of this year still means this year, and one still to come is refused
+    await chat.tap("记录沟通")
+    await chat.tap("座谈面商")
+    await chat.send("1月4日")
+    assert "2027年1月4日座谈面商" in chat.said
+    await chat.tap("返回")
+    await chat.tap("记录沟通")
+    await chat.tap("座谈面商")
+    await chat.send("2027-01-06")
+    assert "沟通日期不能晚于今天" in chat.said
+    # the reply letter's date, too
+    await chat.send("/menu")
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    await chat.tap("A类")
+    await chat.send(BODY_1)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.send("0839-8620101")
+    await chat.tap("使用「")
+    await chat.send("12月30日")
+    assert "答复函预览" in chat.said and "2026年12月30日" in chat.said
+
+
 async def test_co_handler_gives_an_opinion_in_several_messages(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, _lead, co = s.accepted()
