@@ -269,6 +269,9 @@ def ask_detail(turn: Turn) -> None:
     attached = attachments.proposal_attachments(turn.ctx, pk(proposal))
     if attached:  # sent with 提案全文
         lines.append(turn.t("附件：{names}", names=turn.join(f.filename for f in attached)))
+    overdue = assignments.overdue_text(turn.ctx, assignment, proposal)
+    if overdue is not None:
+        lines.append(turn.t(overdue))
     if assignment.status == AssignmentStatus.PENDING:
         if today <= assignment.adjust_deadline:
             lines.append(

@@ -308,6 +308,33 @@ async def test_record_a_contact_with_the_proposer(db, wf, world, clock, chat_as)
     assert days == [date(2026, 9, 16), date(2026, 9, 18)]
 
 
+async def test_an_overdue_assignment_says_so_in_working_days(db, wf, world, clock, chat_as):
+    s = States(db, wf, world)
+    pid, lead, co = s.accepted()  # the reply due 2026-12-14, the opinion 2026-10-14
+    lead_unit, co_unit = chat_as(world.handler_edu), chat_as(world.handler_tr)
+    await open_first(lead_unit)
+    await open_first(co_unit)
+    assert "到期" not in lead_unit.said and "到期" not in co_unit.said
+    clock.set_local(2026, 10, 19)  # Monday; 15 and 16 October were working days
+    await open_first(co_unit)
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的协办意见已于"
+        "2026年10月14日到期，尚未提出，请尽快向主办单位区教育局提出协办意见。"
+    ) in co_unit.said
+    await co_unit.tap("协办意见")
+    await co_unit.send(OPINION_1)
+    await co_unit.tap("完成")
+    assert "到期" not in co_unit.said  # the opinion is in
+    clock.set_local(2026, 12, 17)  # Thursday: 15, 16 and 17 December past the due date
+    await open_first(lead_unit)
+    assert (
+        "的答复已于2026年12月14日到期，现已逾期 3 个工作日，请尽快办理并提交答复。"
+    ) in lead_unit.said
+    s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    await open_first(lead_unit)
+    assert "逾期" not in lead_unit.said and "答复已提交，等待审核" in lead_unit.said
+
+
 async def test_a_date_without_its_year_typed_in_january_is_last_decembers(
     db, wf, world, clock, chat_as
 ):

@@ -543,6 +543,38 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
     return assignment
 
 
+def overdue_text(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text | None:
+    """What the unit is told of its assignment past its due date, as the daily reminders say
+    it (working days overdue for the lead unit's reply); None while it is not overdue, or
+    once its answer is in (the reply submitted, the co-handling opinion given)."""
+    unanswered = (
+        AssignmentStatus.PENDING,
+        AssignmentStatus.ACCEPTED,
+        AssignmentStatus.ADJUSTMENT_REQUESTED,
+    )
+    if assignment.status not in unanswered or assignment.due_date >= ctx.today:
+        return None
+    params = {
+        "number": number_text(proposal.year, proposal.number),
+        "title": proposal.title,
+        "due": assignment.due_date,
+    }
+    if assignment.role == "lead":
+        return Text(
+            "{number}提案《{title}》的答复已于{due}到期，现已逾期 {n} 个工作日，"
+            "请尽快办理并提交答复。",
+            n=ctx.calendar.workdays_between(assignment.due_date, ctx.today),
+            **params,
+        )
+    lead = lead_assignment(ctx, pk(proposal))
+    return Text(
+        "{number}提案《{title}》的协办意见已于{due}到期，尚未提出，"
+        "请尽快向主办单位{lead}提出协办意见。",
+        lead=unit_name(ctx, lead.unit_id if lead else None),
+        **params,
+    )
+
+
 def lead_assignment(ctx: Ctx, proposal_id: int) -> Assignment | None:
     return ctx.session.exec(
         select(Assignment).where(
