@@ -45,16 +45,19 @@ from handlers.turns import me, resume
 from handlers.unit import co_opinions
 from storage.models import Assignment, Proposal, Reply, existing, pk
 from workflow import assignments, replies
-from workflow.assignments import due_date_or_default, unit_name
+from workflow.assignments import assignment_subject, due_date_or_default, unit_name
 from workflow.attachments import attachments_of, reply_files
 from workflow.core import (
     person_name,
+    require_role,
+    require_status,
     signer_ids,
 )
 from workflow.errors import InvalidInput
 from workflow.record import render_record
 from workflow.replies import CLASS_MEANINGS, RATINGS
 from workflow.statuses import (
+    ASSIGNMENT_TRANSITIONS,
     AssignmentStatus,
     ProposalStatus,
     assignment_label,
@@ -159,6 +162,22 @@ def ask_adjustment(turn: Turn) -> None:
 
 
 def on_adjustment(turn: Turn, value: str) -> str:
+    if value in ("grant", "refuse"):
+        # A request a colleague decided meanwhile is refused now, with who and when, not
+        # after a unit was picked or a reason typed (the service call checks it again).
+        action = "reassign" if value == "grant" else "refuse_adjustment"
+        a = _the_assignment(turn)
+        p = existing(turn.session, Proposal, a.proposal_id)
+        require_role(turn.ctx, ASSIGNMENT_TRANSITIONS[action])
+        require_status(
+            turn.ctx,
+            ASSIGNMENT_TRANSITIONS[action],
+            a.status,
+            label=assignment_label,
+            subject=assignment_subject(turn.ctx, a, p),
+            proposal_id=pk(p),
+            assignment_id=a.id,
+        )
     if value == "grant":
         forget(turn, "new")
         turn.data.pop("new", None)

@@ -623,6 +623,25 @@ async def test_a_key_proposals_watchers_are_told_its_new_lead_unit(db, wf, world
     assert get(db, Proposal, pid).due_date == date(2026, 12, 16)
 
 
+async def test_an_adjustment_request_a_colleague_decided_is_refused_at_once(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    rec = s.assignment("adjustment_requested")  # 区教育局 (lead) asks
+    chat = chat_as(world.staff2)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("2026年度第1号")  # 罗成 reads the request…
+    s.run(world.staff, assignments.refuse_adjustment, rec.lead, "属于贵局职责。")  # …许静 decides
+    before = db_state(db)
+    await chat.tap("同意并改交")
+    said = chat.said
+    assert "已由许静于2026年9月14日 09:30处理" in said and "无法再改交" in said
+    assert "请选择改由哪个单位" not in said  # no unit to pick for nothing
+    assert_same(db, before)
+    await chat.tap("↩️ 返回")
+    assert "没有待处理的调整申请" in chat.said
+
+
 async def test_adjustment_refused_with_a_reason(db, wf, world, chat_as):
     s = story(db, wf, world)
     rec = s.assignment("adjustment_requested", role="co")  # 区交通运输局 (co) asks
