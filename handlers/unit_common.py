@@ -24,6 +24,14 @@ from workflow.statuses import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
 
 DONE_WORDS = {"完成", "done", "Done", "DONE"}
 
+
+def is_done_word(text: str) -> bool:
+    """Whether a message is the word 完成 sent instead of tapping the button, as people type
+    it: with a full stop or an exclamation mark, full-width letters, any case."""
+    word = unicodedata.normalize("NFKC", text).strip().rstrip("。.!！~～ ").strip()
+    return word in DONE_WORDS or word.lower() == "done"
+
+
 BACK = N_("返回")
 
 

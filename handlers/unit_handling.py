@@ -12,7 +12,14 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.engine import Turn
-from handlers.unit_common import BACK, DONE_WORDS, _current, _parse_date, _parts_len, _text
+from handlers.unit_common import (
+    BACK,
+    _current,
+    _parse_date,
+    _parts_len,
+    _text,
+    is_done_word,
+)
 from workflow import assignments
 from workflow.assignments import CONTACT_METHODS
 from workflow.errors import InvalidInput
@@ -207,7 +214,7 @@ def ask_opinion(turn: Turn) -> None:
 
 
 def on_opinion_text(turn: Turn, text: str) -> str:
-    if text.strip() in DONE_WORDS:
+    if is_done_word(text):
         return on_opinion_choice(turn, "done")
     limit = turn.ctx.rules.body_max_chars
     part = _text(turn, text, turn.t("协办意见"), limit)

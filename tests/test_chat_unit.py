@@ -443,6 +443,38 @@ async def test_a_half_written_opinion_survives_the_menu_cancel_and_a_notice(
     )
 
 
+async def test_done_typed_with_a_full_stop_ends_the_text_and_is_not_part_of_it(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, _lead, co = s.accepted()
+    co_unit = chat_as(world.handler_tr)
+    await open_first(co_unit)
+    await co_unit.tap("协办意见")
+    await co_unit.send(OPINION_1)
+    await co_unit.send("完成。")
+    assert "协办意见已送主办单位" in co_unit.said
+    assert row(db, Assignment, co).opinion == OPINION_1
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    await lead_unit.tap("撰写答复")
+    await lead_unit.tap("B类")
+    await lead_unit.send(BODY_1)
+    await lead_unit.send("ＤＯＮＥ!")
+    assert "第 3 步" in lead_unit.said
+    await lead_unit.tap("使用我的姓名")
+    await lead_unit.send("0839-8620101")
+    await lead_unit.tap("使用「")
+    await lead_unit.tap("今天")
+    await lead_unit.tap("修改正文")
+    await lead_unit.send("完成！")
+    assert "答复函预览" in lead_unit.said and "完成！" not in lead_unit.said
+    # the word inside a sentence is text like any other
+    await lead_unit.tap("修改正文")
+    await lead_unit.send("改造工程预计年底完成。")
+    assert "答复正文已有 2 段" in lead_unit.said
+
+
 async def test_request_an_extension(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, lead, _co = s.accepted()
