@@ -397,6 +397,8 @@ def export(
     target = output or Path(f"提案台账-{year}.xlsx")
     if target.is_dir():
         raise WorkflowError(f"{target} 是一个目录，请给出文件名。")
+    if target.suffix.lower() != ".xlsx":  # a .csv or .xls name would not open as one
+        raise WorkflowError(f"{target}：台账是 Excel 文件，文件名须以 .xlsx 结尾。")
     try:
         target.write_bytes(data)
     except OSError as exc:

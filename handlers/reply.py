@@ -26,13 +26,13 @@ from handlers.messages import FileIn
 from handlers.turns import me
 from handlers.unit_common import (
     BACK,
-    DONE_WORDS,
     _current,
     _gone,
     _parse_date,
     _parts_len,
     _text,
     co_opinions,
+    is_done_word,
 )
 from storage.models import Assignment, Proposal, Reply, pk
 from workflow import attachments, replies
@@ -250,7 +250,7 @@ def ask_body(turn: Turn) -> None:
 
 
 def on_body_text(turn: Turn, text: str) -> str:
-    if text.strip() in DONE_WORDS:
+    if is_done_word(text):
         return on_body_choice(turn, "done")
     part = _text(turn, text, turn.t("答复正文"), REPLY_BODY_MAX)
     draft = _draft(turn)

@@ -11,6 +11,7 @@ from datetime import date
 
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
+from handlers.messages import FileOut
 from handlers.staff_common import (
     BACK,
     DATE_HINT,
@@ -44,16 +45,19 @@ from handlers.turns import me, resume
 from handlers.unit import co_opinions
 from storage.models import Assignment, Proposal, Reply, existing, pk
 from workflow import assignments, replies
-from workflow.assignments import due_date_or_default, unit_name
-from workflow.attachments import attachments_of
+from workflow.assignments import assignment_subject, due_date_or_default, unit_name
+from workflow.attachments import attachments_of, reply_files
 from workflow.core import (
     person_name,
+    require_role,
+    require_status,
     signer_ids,
 )
 from workflow.errors import InvalidInput
 from workflow.record import render_record
 from workflow.replies import CLASS_MEANINGS, RATINGS
 from workflow.statuses import (
+    ASSIGNMENT_TRANSITIONS,
     AssignmentStatus,
     ProposalStatus,
     assignment_label,
@@ -158,6 +162,22 @@ def ask_adjustment(turn: Turn) -> None:
 
 
 def on_adjustment(turn: Turn, value: str) -> str:
+    if value in ("grant", "refuse"):
+        # A request a colleague decided meanwhile is refused now, with who and when, not
+        # after a unit was picked or a reason typed (the service call checks it again).
+        action = "reassign" if value == "grant" else "refuse_adjustment"
+        a = _the_assignment(turn)
+        p = existing(turn.session, Proposal, a.proposal_id)
+        require_role(turn.ctx, ASSIGNMENT_TRANSITIONS[action])
+        require_status(
+            turn.ctx,
+            ASSIGNMENT_TRANSITIONS[action],
+            a.status,
+            label=assignment_label,
+            subject=assignment_subject(turn.ctx, a, p),
+            proposal_id=pk(p),
+            assignment_id=a.id,
+        )
     if value == "grant":
         forget(turn, "new")
         turn.data.pop("new", None)
@@ -309,6 +329,7 @@ def _reply(turn: Turn) -> Reply | None:
 
 def ask_replies(turn: Turn) -> None:
     turn.data.pop("rid", None)
+    turn.data.pop("files_of", None)
     pending = replies_to_review(turn.session, me(turn))
     if not pending:
         turn.say(turn.t("没有待审核的答复。"), [turn.choice(turn.t(TO_MENU), "menu")])
@@ -378,6 +399,9 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
     if opinions:
         lines.append(turn.t("协办意见："))
         lines += ["  " + opinion for opinion in opinions]
+    returned = replies.returned_before(turn.ctx, reply)
+    if returned is not None:  # what this letter answers, to check it did
+        lines += ["", turn.t("上一稿的审核意见：{c}", c=returned.review_comment or "")]
     return "\n".join(lines)
 
 
@@ -389,6 +413,13 @@ def ask_reply(turn: Turn) -> None:
         goto(turn, "list")
         return
     turn.say(reply_letter(turn, r, p), expects="none")
+    if turn.data.get("files_of") != r.id:  # the letter's files, once each time it is opened
+        turn.data["files_of"] = r.id
+        for f, data in reply_files(turn.ctx, turn.store, pk(r)):
+            turn.send_file(
+                FileOut(name=f.filename, data=data, mime=f.mime_type),
+                turn.t("附件：{names}", names=f.filename),
+            )
     if r.status != "submitted":
         turn.say(
             turn.t("这一稿答复已经审核过了。"),
@@ -436,7 +467,9 @@ def on_return_comment(turn: Turn, text: str) -> str:
     p = existing(turn.session, Proposal, r.proposal_id)
     lead = existing(turn.session, Assignment, r.assignment_id)
     done = turn.t("已退回{n}提案的答复，请主办单位修改后重新提交。", n=number_of(turn, p))
-    turn.say("\n".join([done, told_proposer(turn, p), told_units(turn, [lead.unit_id])]))
+    # Only the lead unit is told of a returned reply: the proposer hears of the reply once
+    # it is approved.
+    turn.say("\n".join([done, told_units(turn, [lead.unit_id])]))
     return "done"
 
 
@@ -701,21 +734,29 @@ FLOWS = (ADJUSTMENTS_FLOW, REPLY_REVIEW_FLOW, REHANDLE_FLOW)
 # ---------------------------------------------------------------- requests for more time
 
 
+def _id_text(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 12
+
+
 def act_extension(turn: Turn, args: list[str]) -> None:
-    """``ext:<assignment id>:grant|refuse`` — decide a unit's request for more time with one
-    tap on its notice (the workflow refuses a request someone already decided)."""
+    """``ext:<assignment id>:grant|refuse:<request id>`` — decide a unit's request for more
+    time with one tap on its notice (the workflow refuses a request someone already decided,
+    and the button of one request never decides a later one). Notices written before the
+    buttons named their request have no ``<request id>``: they decide the open request."""
     if (
-        len(args) != 2
-        or not (args[0].isascii() and args[0].isdigit() and len(args[0]) <= 9)
+        len(args) not in (2, 3)
+        or not (_id_text(args[0]) and len(args[0]) <= 9)
         or args[1] not in ("grant", "refuse")
+        or (len(args) == 3 and not _id_text(args[2]))
     ):
         raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
     asg_id = int(args[0])
+    request_id = int(args[2]) if len(args) == 3 else None
     if args[1] == "grant":
-        assignment = assignments.grant_extension(turn.ctx, asg_id)
+        assignment = assignments.grant_extension(turn.ctx, asg_id, request_id)
         message = N_("已同意延期：{unit}办理{num}提案《{title}》的期限延至{due}。")
     else:
-        assignment = assignments.refuse_extension(turn.ctx, asg_id)
+        assignment = assignments.refuse_extension(turn.ctx, asg_id, request_id=request_id)
         message = N_("{unit}办理{num}提案《{title}》的延期申请未获同意，仍按原期限（{due}）办理。")
     proposal = existing(turn.session, Proposal, assignment.proposal_id)
     done = turn.t(

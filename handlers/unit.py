@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
+from handlers.messages import FileOut
 from handlers.paging import Pager
 from handlers.reply import (
     _start_reply,
@@ -64,9 +65,9 @@ from handlers.unit_handling import (
     on_opinion_text,
 )
 from storage.models import Assignment, Proposal, existing, pk
-from workflow import assignments, replies
+from workflow import assignments, attachments, replies
 from workflow.assignments import assignment_subject, unit_name
-from workflow.core import require_role, require_status
+from workflow.core import person_name, require_role, require_status
 from workflow.errors import InvalidInput, InvalidTransition
 from workflow.permissions import require_unit_handler
 from workflow.record import render_record
@@ -142,6 +143,8 @@ def _check_may(turn: Turn, action: str, assignment_id: int) -> Assignment:
         proposal_id=pk(proposal),
         assignment_id=assignment.id,
     )
+    if action == "request_extension":
+        assignments.refuse_a_second_extension_request(turn.ctx, pk(assignment))
     if action == "request_adjustment" and turn.ctx.today > assignment.adjust_deadline:
         raise InvalidTransition(
             turn.t(
@@ -226,13 +229,20 @@ def on_list(turn: Turn, value: str) -> str | None:
 # ---------------------------------------------------------------- one assignment
 
 
-def _show_record(turn: Turn) -> None:
+def _show_record(turn: Turn, *, files: bool = False) -> None:
+    """The proposal's record; with ``files``, the files the proposer attached to it too."""
     current = _current(turn)
     if current is not None:
         turn.say(
             render_record(turn.ctx, current[1], gettext=turn.gettext, locale=turn.locale),
             expects="none",
         )
+        if files:
+            for f, data in attachments.proposal_files(turn.ctx, turn.store, pk(current[1])):
+                turn.send_file(
+                    FileOut(name=f.filename, data=data, mime=f.mime_type),
+                    turn.t("附件：{names}", names=f.filename),
+                )
 
 
 def ask_detail(turn: Turn) -> None:
@@ -256,6 +266,12 @@ def ask_detail(turn: Turn) -> None:
         turn.t("调整申请期限：{d}", d=turn.date(assignment.adjust_deadline)),
         turn.t("本单位办理状态：{s}", s=turn.t(assignment_label(assignment.status))),
     ]
+    attached = attachments.proposal_attachments(turn.ctx, pk(proposal))
+    if attached:  # sent with 提案全文
+        lines.append(turn.t("附件：{names}", names=turn.join(f.filename for f in attached)))
+    overdue = assignments.overdue_text(turn.ctx, assignment, proposal)
+    if overdue is not None:
+        lines.append(turn.t(overdue))
     if assignment.status == AssignmentStatus.PENDING:
         if today <= assignment.adjust_deadline:
             lines.append(
@@ -276,12 +292,28 @@ def ask_detail(turn: Turn) -> None:
         lines.append(turn.t("本单位协办意见：{o}", o=assignment.opinion))
     if assignment.status == AssignmentStatus.REPLIED:
         lines.append(turn.t("答复已提交，等待审核。"))
+    waiting = assignments.open_extension_request(turn.ctx, pk(assignment))
+    if waiting is not None:
+        lines.append(
+            turn.t(
+                "{name}已于{at}申请延期，正等待提案委决定，不必再次申请。",
+                name=person_name(turn.session, waiting.actor_id),
+                at=turn.time(waiting.at),
+            )
+        )
     may_reply = assignment.role == "lead" and _can(assignment, "submit_reply")
     returned = (
         replies.draft_start(turn.ctx, pk(assignment)).returned
         if may_reply and turn.has_role(Role.HANDLER)
         else None
     )
+    rehandle = (
+        replies.rehandle_order(turn.ctx, pk(assignment))
+        if assignment.role == "lead" and turn.has_role(Role.HANDLER)
+        else None
+    )
+    if rehandle is not None:
+        lines.append(turn.t(rehandle))
     if returned is not None:
         lines.append(
             turn.t(
@@ -303,7 +335,7 @@ def ask_detail(turn: Turn) -> None:
         buttons.append(turn.choice(label, "opinion"))
     if _can(assignment, "record_contact"):
         buttons.append(turn.choice(turn.t("记录沟通"), "contact"))
-    if _can(assignment, "request_extension"):
+    if _can(assignment, "request_extension") and waiting is None:
         buttons.append(turn.choice(turn.t("申请延期"), "extend"))
     buttons.append(turn.choice(turn.t("提案全文"), "record"))
     buttons.append(turn.choice(turn.t("返回列表"), "back"))
@@ -315,7 +347,7 @@ def on_detail(turn: Turn, value: str) -> str | None:
     if value == "back":
         return "back"
     if value == "record":
-        _show_record(turn)
+        _show_record(turn, files=True)
         return "again"
     asg_id = int(turn.data.get("asg") or 0)
     if value == "accept":
@@ -337,7 +369,6 @@ def on_detail(turn: Turn, value: str) -> str | None:
         return "contact"
     if value == "opinion":
         _check_may(turn, "give_opinion", asg_id)
-        turn.data["parts"] = []
         return "opinion"
     if value == "extend":
         _check_may(turn, "request_extension", asg_id)

@@ -24,6 +24,14 @@ from workflow.statuses import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
 
 DONE_WORDS = {"完成", "done", "Done", "DONE"}
 
+
+def is_done_word(text: str) -> bool:
+    """Whether a message is the word 完成 sent instead of tapping the button, as people type
+    it: with a full stop or an exclamation mark, full-width letters, any case."""
+    word = unicodedata.normalize("NFKC", text).strip().rstrip("。.!！~～ ").strip()
+    return word in DONE_WORDS or word.lower() == "done"
+
+
 BACK = N_("返回")
 
 
@@ -42,7 +50,9 @@ def _text(turn: Turn, text: str, what: str, max_chars: int) -> str:
 
 
 def _parse_date(turn: Turn, text: str) -> date:
-    """今天, 2026-11-20, 2026/11/20, 2026年11月20日, 11月20日, 11-20 (this year)."""
+    """今天, 2026-11-20, 2026/11/20, 2026年11月20日, 11月20日, 11-20: a past day (a contact,
+    a reply letter). Without its year, the latest such day: this year's, or last year's if
+    this year's is still to come (12月28日 typed on 5 January is last December's)."""
     text = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
     today = turn.ctx.today
     if text in ("今天", "today"):
@@ -52,9 +62,15 @@ def _parse_date(turn: Turn, text: str) -> date:
         raise InvalidInput(turn.t("请发送日期，例如 2026-11-20 或 11月20日。"))
     year = int(match.group(1)) if match.group(1) else today.year
     try:
-        return date(year, int(match.group(2)), int(match.group(3)))
+        day = date(year, int(match.group(2)), int(match.group(3)))
     except ValueError:
         raise InvalidInput(turn.t("没有这一天，请检查日期。")) from None
+    if not match.group(1) and day > today:
+        try:
+            return day.replace(year=year - 1)
+        except ValueError:  # 2月29日, typed early in the year after a leap year
+            return day
+    return day
 
 
 def _parts_len(parts: list[str]) -> int:

@@ -12,7 +12,14 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.engine import Turn
-from handlers.unit_common import BACK, DONE_WORDS, _current, _parse_date, _parts_len, _text
+from handlers.unit_common import (
+    BACK,
+    _current,
+    _parse_date,
+    _parts_len,
+    _text,
+    is_done_word,
+)
 from workflow import assignments
 from workflow.assignments import CONTACT_METHODS
 from workflow.errors import InvalidInput
@@ -157,10 +164,28 @@ def on_back(turn: Turn, value: str) -> str:
 
 
 # ---------------------------------------------------------------- co-handling opinion
+#
+# What the co-handler has written so far lives in ``turn.keep["opinions"][<assignment id>]``,
+# as the reply draft does: it outlives the flow (/menu, /cancel, a notice's button that opens
+# another assignment) until the opinion is sent.
+
+
+def _opinion_parts(turn: Turn) -> list[str]:
+    kept = turn.keep.get("opinions") or {}
+    return list(kept.get(str(turn.data.get("asg"))) or [])
+
+
+def _keep_opinion_parts(turn: Turn, parts: list[str]) -> None:
+    kept = dict(turn.keep.get("opinions") or {})
+    if parts:
+        kept[str(turn.data.get("asg"))] = parts
+    else:
+        kept.pop(str(turn.data.get("asg")), None)
+    turn.keep["opinions"] = kept
 
 
 def ask_opinion(turn: Turn) -> None:
-    parts = turn.data.get("parts") or []
+    parts = _opinion_parts(turn)
     limit = turn.ctx.rules.body_max_chars
     buttons = []
     if parts:
@@ -189,11 +214,11 @@ def ask_opinion(turn: Turn) -> None:
 
 
 def on_opinion_text(turn: Turn, text: str) -> str:
-    if text.strip() in DONE_WORDS:
+    if is_done_word(text):
         return on_opinion_choice(turn, "done")
     limit = turn.ctx.rules.body_max_chars
     part = _text(turn, text, turn.t("协办意见"), limit)
-    parts = [*(turn.data.get("parts") or []), part]
+    parts = [*_opinion_parts(turn), part]
     if _parts_len(parts) > limit:
         raise InvalidInput(
             turn.t(
@@ -202,7 +227,7 @@ def on_opinion_text(turn: Turn, text: str) -> str:
                 max=limit,
             )
         )
-    turn.data["parts"] = parts
+    _keep_opinion_parts(turn, parts)
     return "more"
 
 
@@ -210,13 +235,13 @@ def on_opinion_choice(turn: Turn, value: str) -> str:
     if value == "back":
         return "back"
     if value == "clear":
-        turn.data["parts"] = []
+        _keep_opinion_parts(turn, [])
         return "more"
-    parts = turn.data.get("parts") or []
+    parts = _opinion_parts(turn)
     if not parts:
         raise InvalidInput(turn.t("还没有写协办意见，请先发送意见内容。"))
     assignments.give_opinion(turn.ctx, int(turn.data["asg"]), "\n".join(parts))
-    turn.data.pop("parts", None)
+    _keep_opinion_parts(turn, [])
     turn.say(turn.t("协办意见已送主办单位。"), expects="none")
     return "saved"
 

@@ -25,7 +25,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import MAIN_TITLE, OTHER_TITLE, States
-from workflow import proposals, reach, replies
+from workflow import assignments, attachments, proposals, reach, replies
 from workflow.errors import PermissionDenied
 
 TITLE = "关于改善城区小学放学时段交通秩序的建议"  # Story's default title
@@ -595,6 +595,53 @@ async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_
     }
 
 
+async def test_a_key_proposals_watchers_are_told_its_new_lead_unit(db, wf, world, clock, chat_as):
+    s = story(db, wf, world)
+    pid, lead, co = s.assigned(key=True)  # 区教育局 leads, due 2026-12-14
+    s.run(world.handler_edu, assignments.request_adjustment, lead, "不属于本单位职责")
+    clock.advance(days=2)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("2026年度第1号")
+    await chat.tap("同意并改交")
+    await chat.tap("区卫生健康委员会")
+    await chat.tap("确认改交")
+    assert "已改交：2026年度第1号提案改由区卫生健康委员会主办，期限2026年12月16日。" in chat.said
+    # the supervising unit and the lead leader follow the proposal's new lead unit
+    watched = [n for n in notices(db, "assigned_watch") if "区卫生健康委员会" in n.text]
+    assert sorted(n.person_id for n in watched) == sorted([world.supervisor, world.leader])
+    assert all(
+        "重点提案2026年度第1号《" in n.text
+        and "主办单位：区卫生健康委员会，答复期限2026年12月16日，请予督办。" in n.text
+        for n in watched
+    )
+    assert len(notices(db, "assigned_watch")) == 4  # two at 交办, two at 改交
+    # a co-handling unit changed: the lead unit, all they were told of, stays
+    s.run(world.handler_tr, assignments.request_adjustment, co, "不属于本单位职责")
+    s.run(world.staff, assignments.reassign, co, world.education)
+    assert len(notices(db, "assigned_watch")) == 4
+    assert get(db, Proposal, pid).due_date == date(2026, 12, 16)
+
+
+async def test_an_adjustment_request_a_colleague_decided_is_refused_at_once(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    rec = s.assignment("adjustment_requested")  # 区教育局 (lead) asks
+    chat = chat_as(world.staff2)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("2026年度第1号")  # 罗成 reads the request…
+    s.run(world.staff, assignments.refuse_adjustment, rec.lead, "属于贵局职责。")  # …许静 decides
+    before = db_state(db)
+    await chat.tap("同意并改交")
+    said = chat.said
+    assert "已由许静于2026年9月14日 09:30处理" in said and "无法再改交" in said
+    assert "请选择改由哪个单位" not in said  # no unit to pick for nothing
+    assert_same(db, before)
+    await chat.tap("↩️ 返回")
+    assert "没有待处理的调整申请" in chat.said
+
+
 async def test_adjustment_refused_with_a_reason(db, wf, world, chat_as):
     s = story(db, wf, world)
     rec = s.assignment("adjustment_requested", role="co")  # 区交通运输局 (co) asks
@@ -678,6 +725,74 @@ async def test_reply_returned_with_a_comment(db, wf, world, chat_as):
         world.handler_edu,
         world.handler_edu2,
     }
+
+
+async def test_the_reviewer_receives_the_files_of_the_reply_letter(db, wf, world, chat_as):
+    """The unit may put the letter itself in a file and only its gist in the body: the
+    reviewer gets the files with the letter, once each time they open it."""
+    s = story(db, wf, world)
+    s.accepted(key=True)
+    letter = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    unit = chat_as(world.handler_edu)
+    await unit.send("/menu")
+    await unit.tap("📥 交办事项")
+    await unit.tap("2026年度第1号")
+    await unit.tap("撰写答复")
+    await unit.tap("B类")
+    await unit.upload("答复函（盖章件）.pdf", letter)
+    await unit.send("答复要点：试点即停即走车位，下学期推行护学岗排班。")
+    await unit.tap("完成")
+    await unit.tap("使用我的姓名")
+    await unit.send("0839-8620101")
+    await unit.tap("使用「")
+    await unit.tap("今天")
+    await unit.tap("提交审核")
+    assert "附件 1 个" in unit.said
+    supervisor = chat_as(world.supervisor)
+    await open_item(supervisor, "✅ 答复审核")
+    await supervisor.tap("2026年度第1号")
+    assert "附件：答复函（盖章件）.pdf" in supervisor.said
+    [sent] = supervisor.files
+    assert (sent.name, sent.data, sent.mime) == ("答复函（盖章件）.pdf", letter, "application/pdf")
+    await supervisor.send("看过了")  # a word instead of a button: asked again, not sent again
+    assert "请审核这份答复" in supervisor.said and supervisor.files == []
+    await supervisor.tap("↩️ 返回")
+    await supervisor.tap("2026年度第1号")
+    assert len(supervisor.files) == 1
+    # whoever may not review the letter does not get its files
+    with pytest.raises(PermissionDenied):
+        s.run(world.handler_tr, attachments.reply_files, unit.engine.store, 1)
+    with pytest.raises(PermissionDenied):
+        s.run(world.member, attachments.reply_files, unit.engine.store, 1)
+
+
+async def test_a_resubmitted_reply_is_reviewed_beside_the_comment_it_answers(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    rec = s.proposal("replied", key=True)
+    supervisor = chat_as(world.supervisor)
+    await open_item(supervisor, "✅ 答复审核")
+    await supervisor.tap("2026年度第1号")
+    assert "上一稿的审核意见" not in supervisor.said  # the first letter answers no comment
+    await supervisor.tap("退回修改")
+    await supervisor.send("请写明试点学校名单和推行时间。")
+    second = s.submit_reply(rec.lead)
+    staff = chat_as(world.staff)  # another reviewer than the one who returned it
+    await open_item(staff, "✅ 答复审核")
+    await staff.tap("2026年度第1号")
+    assert "的答复（第2稿，区教育局主办）" in staff.said
+    assert "上一稿的审核意见：请写明试点学校名单和推行时间。" in staff.said
+    await staff.tap("通过")
+    assert get(db, Reply, second).status == "approved"
+    # 重新办理: the new round's first letter answers the member, not an old comment
+    s.run(world.member, replies.rate, rec.pid, work="unsatisfied")
+    s.run(world.staff, replies.order_rehandle, rec.pid)
+    s.submit_reply(rec.lead)
+    await open_item(staff, "✅ 答复审核")
+    await staff.tap("2026年度第1号")
+    assert "的答复（第3稿，区教育局主办）" in staff.said
+    assert "上一稿的审核意见" not in staff.said
 
 
 async def test_supervisor_reviews_only_the_proposals_their_unit_supervises(db, wf, world, chat_as):
@@ -848,6 +963,30 @@ async def test_returning_a_reply_tells_staff_whether_the_lead_unit_heard(db, wf,
     assert "已退回2026年度第1号提案的答复，请主办单位修改后重新提交。" in said
     assert f"区教育局的承办人高远（13800000020）、梁雪（13800000021）{NOT_BOUND}" in said
     assert "已通知" not in said
+
+
+async def test_returning_a_reply_does_not_claim_the_proposer_was_told(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    s.proposal("replied", key=True)
+    chat_as(world.member)  # 林晓 is bound: a notice to her would reach her
+    chat_as(world.handler_edu)
+    chat = chat_as(world.supervisor)
+    await open_item(chat, "✅ 答复审核")
+    await chat.tap("2026年度第1号")
+    await chat.tap("退回修改")
+    await chat.send("请写明试点学校名单和推行时间。")
+    said = chat.said
+    assert "已退回2026年度第1号提案的答复，请主办单位修改后重新提交。\n已通知区教育局。" in said
+    # the review stays between the reviewers and the unit: the proposer hears of the reply
+    # only once it is approved, and the reviewer is not told otherwise
+    assert "提案人" not in said
+    assert notices(db, "reply_returned") and all(
+        n.person_id in (world.handler_edu, world.handler_edu2)
+        for n in notices(db, "reply_returned")
+    )
+    with db.read_session() as session:
+        told_member = session.exec(select(Notice).where(Notice.person_id == world.member)).all()
+    assert all("退回" not in n.text for n in told_member)
 
 
 def test_only_staff_and_supervisors_ask_whether_a_unit_hears_its_notices(db, wf, world):

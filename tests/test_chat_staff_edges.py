@@ -353,6 +353,44 @@ async def test_staff_grant_a_units_request_for_more_time_with_one_tap(db, wf, wo
     assert notices_of(db, "extension_refused") == []
 
 
+async def test_the_button_of_a_decided_request_does_not_decide_the_units_next_one(
+    db, wf, world, clock, chat_as
+):
+    States(db, wf, world).accepted()  # due 2026-12-14
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    first = next(n for n in notices_of(db, "extension_requested") if n.person_id == world.staff2)
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.press(first.actions[0]["payload"])  # 许静 grants: due 2027-01-14
+    clock.advance(days=20)
+    await unit.send("/menu")
+    await unit.tap("📥 交办事项")
+    await unit.tap("2026年度第1号")
+    await unit.tap("申请延期")
+    await unit.send("预算批复推迟到明年一月，需再延期一个月。")
+    assert "延期申请已提交" in unit.said
+    # 罗成 taps the first request's notice, still on his screen: it does not decide the
+    # second request, which he has not read
+    colleague = chat_as(world.staff2)
+    await colleague.send("/menu")
+    for payload in (p["payload"] for p in first.actions):
+        await colleague.press(payload)
+        assert "这项延期申请已由许静于2026年9月14日 09:30处理。" in colleague.said
+        assert APOLOGY not in colleague.said
+    with db.read_session() as session:
+        [lead] = session.exec(select(Assignment).where(Assignment.role == "lead")).all()
+    assert lead.due_date == date(2027, 1, 14)
+    assert len(notices_of(db, "extended")) == 2 and notices_of(db, "extension_refused") == []
+    # the second request's own notice decides it
+    second = [n for n in notices_of(db, "extension_requested") if n.person_id == world.staff2]
+    assert len(second) == 2 and "预算批复推迟" in second[1].text
+    await colleague.press(second[1].actions[0]["payload"])
+    assert "期限延至2027年2月15日。" in colleague.said
+    await colleague.press(second[1].actions[1]["payload"])
+    assert "这项延期申请已由罗成于2026年10月4日 09:30处理。" in colleague.said
+
+
 async def test_an_extension_ending_on_a_day_off_ends_on_the_next_working_day(
     db, wf, world, clock, chat_as
 ):
@@ -420,9 +458,11 @@ async def test_a_unit_asks_for_more_time_once_until_staff_decide(db, wf, world, 
     unit = chat_as(world.handler_edu)
     await ask_for_more_time(unit)
     colleague = chat_as(world.handler_edu2)
-    await ask_for_more_time(colleague)
-    assert "高远已于2026年9月14日" in colleague.said
-    assert "正等待提案委决定，不必再次申请" in colleague.said
+    await open_first(colleague)
+    assert (
+        "高远已于2026年9月14日 09:30申请延期，正等待提案委决定，不必再次申请。" in colleague.said
+    )
+    assert "申请延期" not in colleague.buttons
     assert len(notices_of(db, "extension_requested")) == 2  # one request, to both staff
 
 
@@ -430,7 +470,16 @@ async def test_a_forged_extension_button_changes_nothing(db, wf, world, chat_as)
     States(db, wf, world).accepted()
     staff = chat_as(world.staff)
     await staff.send("/menu")
-    for payload in ("ext:1:grant", "ext:1:maybe", "ext:x:grant", "ext:99999:refuse"):
+    for payload in (
+        "ext:1:grant",
+        "ext:1:maybe",
+        "ext:x:grant",
+        "ext:99999:refuse",
+        "ext:1:grant:1",  # an audit event that is no request for more time
+        "ext:1:grant:x",
+        "ext:1:grant:99999999999999",
+        "ext:1:refuse:99999",
+    ):
         await staff.press(payload)
         assert APOLOGY not in staff.said, (payload, staff.said)
     with db.read_session() as session:
@@ -442,3 +491,13 @@ async def test_a_forged_extension_button_changes_nothing(db, wf, world, chat_as)
     await unit.send("/menu")
     await unit.press(asked.actions[0]["payload"])  # a unit cannot grant itself more time
     assert notices_of(db, "extended") == []
+    request = int(asked.actions[0]["payload"].rsplit(":", 1)[1])
+    co = chat_as(world.staff2)
+    await co.send("/menu")
+    with db.read_session() as session:
+        [other] = session.exec(select(Assignment).where(Assignment.role == "co")).all()
+    await co.press(f"ext:{other.id}:grant:{request}")  # the request of another assignment
+    assert "没有待决定的延期申请" in co.said and notices_of(db, "extended") == []
+    # a notice written before its buttons named the request decides the open one
+    await co.press(asked.actions[0]["payload"].rsplit(":", 1)[0])
+    assert "期限延至2027年1月14日" in co.said

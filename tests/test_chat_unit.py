@@ -25,7 +25,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import States
-from workflow import assignments, replies
+from workflow import assignments, attachments, proposals, replies
 from workflow.errors import InvalidTransition, PermissionDenied
 from workflow.replies import CLASS_MEANINGS
 
@@ -308,6 +308,75 @@ async def test_record_a_contact_with_the_proposer(db, wf, world, clock, chat_as)
     assert days == [date(2026, 9, 16), date(2026, 9, 18)]
 
 
+async def test_an_overdue_assignment_says_so_in_working_days(db, wf, world, clock, chat_as):
+    s = States(db, wf, world)
+    pid, lead, co = s.accepted()  # the reply due 2026-12-14, the opinion 2026-10-14
+    lead_unit, co_unit = chat_as(world.handler_edu), chat_as(world.handler_tr)
+    await open_first(lead_unit)
+    await open_first(co_unit)
+    assert "到期" not in lead_unit.said and "到期" not in co_unit.said
+    clock.set_local(2026, 10, 19)  # Monday; 15 and 16 October were working days
+    await open_first(co_unit)
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的协办意见已于"
+        "2026年10月14日到期，尚未提出，请尽快向主办单位区教育局提出协办意见。"
+    ) in co_unit.said
+    await co_unit.tap("协办意见")
+    await co_unit.send(OPINION_1)
+    await co_unit.tap("完成")
+    assert "到期" not in co_unit.said  # the opinion is in
+    clock.set_local(2026, 12, 17)  # Thursday: 15, 16 and 17 December past the due date
+    await open_first(lead_unit)
+    assert (
+        "的答复已于2026年12月14日到期，现已逾期 3 个工作日，请尽快办理并提交答复。"
+    ) in lead_unit.said
+    s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    await open_first(lead_unit)
+    assert "逾期" not in lead_unit.said and "答复已提交，等待审核" in lead_unit.said
+
+
+async def test_a_date_without_its_year_typed_in_january_is_last_decembers(
+    db, wf, world, clock, chat_as
+):
+    clock.set_local(2026, 12, 21)
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted(co=False)  # assigned on 21 December 2026
+    clock.set_local(2027, 1, 5)
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("记录沟通")
+    await chat.tap("电话沟通")
+    await chat.send("12月28日")  # last week, before the new year
+    said_ok(chat)
+    assert "2026年12月28日电话沟通" in chat.said
+    await chat.send("电话联系林晓委员，约定一月中旬到学校实地查看。")
+    with db.read_session() as session:
+        contact = session.exec(select(ContactRecord)).one()
+    assert contact.contact_date == date(2026, 12, 28)
+    # a day of this year still means this year, and one still to come is refused
+    await chat.tap("记录沟通")
+    await chat.tap("座谈面商")
+    await chat.send("1月4日")
+    assert "2027年1月4日座谈面商" in chat.said
+    await chat.tap("返回")
+    await chat.tap("记录沟通")
+    await chat.tap("座谈面商")
+    await chat.send("2027-01-06")
+    assert "沟通日期不能晚于今天" in chat.said
+    # the reply letter's date, too
+    await chat.send("/menu")
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    await chat.tap("A类")
+    await chat.send(BODY_1)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.send("0839-8620101")
+    await chat.tap("使用「")
+    await chat.send("12月30日")
+    assert "答复函预览" in chat.said and "2026年12月30日" in chat.said
+
+
 async def test_co_handler_gives_an_opinion_in_several_messages(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, _lead, co = s.accepted()
@@ -335,6 +404,77 @@ async def test_co_handler_gives_an_opinion_in_several_messages(db, wf, world, ch
     assert row(db, Assignment, co).opinion == "补充：我局将在十月底前完成泊位施划。"
 
 
+async def test_a_half_written_opinion_survives_the_menu_cancel_and_a_notice(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, _lead, co = s.accepted()
+    pid2 = s.filed(title="关于加强校园食品安全监管的建议")
+    made = s.run(world.staff, assignments.assign, pid2, lead_unit_id=world.transport)
+    chat = chat_as(world.handler_tr)
+    await open_first(chat)
+    await chat.tap("协办意见")
+    await chat.send(OPINION_1)
+    await chat.send("/menu")  # to look something up
+    await open_first(chat)
+    await chat.tap("协办意见")
+    assert "已收到 1 段" in chat.said, chat.dump()
+    await chat.send(OPINION_2)
+    await chat.send("/cancel")
+    assert "草稿不会丢失" in chat.said
+    await open_first(chat)
+    await chat.tap("协办意见")
+    assert "已收到 2 段" in chat.said
+    await chat.press(f"asg:{made[0].id}:adjust")  # another assignment's notice
+    assert "请说明这件提案不属于本单位职责的理由" in chat.said
+    await chat.tap("返回")
+    await chat.tap("返回列表")
+    await chat.tap("2026年度第1号")
+    await chat.tap("协办意见")
+    assert f"已收到 2 段，共 {len(OPINION_1) + 1 + len(OPINION_2)} 字" in chat.said
+    await chat.tap("完成")
+    assert "协办意见已送主办单位" in chat.said
+    assert row(db, Assignment, co).opinion == f"{OPINION_1}\n{OPINION_2}"
+    # once sent, the next opinion starts empty (it replaces the one given)
+    await chat.tap("修改协办意见")
+    assert "已收到" not in chat.said and "将被新的内容替换" in chat.said
+    assert "opinions" not in conversation(db, chat).data.get("_keep", {}) or not (
+        conversation(db, chat).data["_keep"]["opinions"].get(str(co))
+    )
+
+
+async def test_done_typed_with_a_full_stop_ends_the_text_and_is_not_part_of_it(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, _lead, co = s.accepted()
+    co_unit = chat_as(world.handler_tr)
+    await open_first(co_unit)
+    await co_unit.tap("协办意见")
+    await co_unit.send(OPINION_1)
+    await co_unit.send("完成。")
+    assert "协办意见已送主办单位" in co_unit.said
+    assert row(db, Assignment, co).opinion == OPINION_1
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    await lead_unit.tap("撰写答复")
+    await lead_unit.tap("B类")
+    await lead_unit.send(BODY_1)
+    await lead_unit.send("ＤＯＮＥ!")
+    assert "第 3 步" in lead_unit.said
+    await lead_unit.tap("使用我的姓名")
+    await lead_unit.send("0839-8620101")
+    await lead_unit.tap("使用「")
+    await lead_unit.tap("今天")
+    await lead_unit.tap("修改正文")
+    await lead_unit.send("完成！")
+    assert "答复函预览" in lead_unit.said and "完成！" not in lead_unit.said
+    # the word inside a sentence is text like any other
+    await lead_unit.tap("修改正文")
+    await lead_unit.send("改造工程预计年底完成。")
+    assert "答复正文已有 2 段" in lead_unit.said
+
+
 async def test_request_an_extension(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, lead, _co = s.accepted()
@@ -348,6 +488,37 @@ async def test_request_an_extension(db, wf, world, chat_as):
     told = notices(db, "extension_requested")
     assert {n.person_id for n in told} == {world.staff, world.staff2}
     assert "需要等待年度预算批复" in told[0].text
+
+
+async def test_a_request_for_more_time_waiting_for_staff_is_shown_not_asked_again(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    colleague = chat_as(world.handler_edu2)
+    await open_first(colleague)  # 梁雪 has the assignment open…
+    clock.advance(hours=1)
+    s.run(world.handler_edu, assignments.request_extension, lead, "需要等待年度预算批复。")
+    before = shot(db)
+    await colleague.tap("申请延期")  # …and taps 申请延期 after 高远 asked
+    said_ok(colleague)
+    assert "高远已于2026年9月14日 10:30申请延期，正等待提案委决定，不必再次申请。" in (
+        colleague.said
+    )
+    assert "请说明需要延期的理由" not in colleague.said  # no reason typed for nothing
+    assert conversation(db, colleague).step == "detail"
+    assert_same(db, before)
+    # the assignment says the request is waiting, and does not offer another
+    await colleague.tap("返回列表")
+    await colleague.tap("2026年度第1号")
+    assert "高远已于2026年9月14日 10:30申请延期，正等待提案委决定，不必再次申请。" in (
+        colleague.said
+    )
+    assert "申请延期" not in colleague.buttons
+    # once staff decide, the unit may ask again
+    s.run(world.staff, assignments.refuse_extension, lead)
+    await open_first(colleague)
+    assert "正等待提案委决定" not in colleague.said and "申请延期" in colleague.buttons
 
 
 # ---------------------------------------------------------------- the reply wizard
@@ -459,6 +630,36 @@ async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, worl
         reply = session.exec(select(Reply)).one()
     assert (reply.reply_class, reply.contact_person, reply.body) == ("A", "梁雪", BODY_3)
     assert (reply.signing_unit, reply.reply_date) == ("区教育局办公室", date(2026, 9, 14))
+
+
+async def test_the_unit_sees_and_receives_the_files_attached_to_the_proposal(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    chat = chat_as(world.handler_tr)
+    store = chat.engine.store
+    pid = s.draft()
+    s.run(world.member, attachments.attach_to_proposal, store, pid, "调研报告.pdf", PDF)
+    s.run(world.member, proposals.submit, pid)
+    s.run(world.staff, proposals.file_proposal, pid)
+    s.run(
+        world.staff,
+        assignments.assign,
+        pid,
+        lead_unit_id=world.education,
+        co_unit_ids=[world.transport],
+    )
+    await open_first(chat)  # the co-handling unit
+    assert "附件：调研报告.pdf" in chat.said and chat.files == []
+    await chat.tap("提案全文")
+    said_ok(chat)
+    assert "一、存在问题" in chat.said
+    [sent] = chat.files
+    assert (sent.name, sent.data, sent.mime) == ("调研报告.pdf", PDF, "application/pdf")
+    assert "请选择要办理的事项" in chat.said
+    # a unit not on the proposal gets none of it
+    with pytest.raises(PermissionDenied):
+        s.run(world.handler_health, attachments.proposal_files, store, pid)
 
 
 async def test_reply_with_uploaded_documents(db, wf, world, chat_as):
@@ -698,6 +899,58 @@ async def test_a_draft_from_before_the_approved_letter_does_not_come_back_on_reh
     assert "当前选的是" not in said  # a new letter, not her first-round A
     await liang.tap("C类")
     assert "请发送答复正文" in liang.said
+
+
+async def test_the_assignment_handled_again_says_why_and_what_staff_require(
+    db, wf, world, clock, chat_as
+):
+    """A handler who did not see the 重新办理 notice (a colleague's, or read long ago) finds
+    it on the assignment itself, until the new reply is approved."""
+    s = States(db, wf, world)
+    pid, lead, _reply = s.rated("unsatisfied")
+    clock.advance(days=1)
+    s.run(
+        world.staff,
+        replies.order_rehandle,
+        pid,
+        note="请与林晓委员当面沟通后重新答复。",
+    )
+    chat = chat_as(world.handler_edu2)
+    await open_first(chat)
+    said = chat.said
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》因委员不满意，须重新办理，"
+        "请于2026年10月15日前重新答复。要求：请与林晓委员当面沟通后重新答复。"
+    ) in said
+    assert "撰写答复" in chat.buttons
+    # the due date said is the one in force: an extension moves it
+    s.run(world.staff, assignments.extend, lead)
+    await chat.tap("返回列表")
+    await chat.tap("2026年度第1号")
+    assert "请于2026年11月16日前重新答复。要求：请与林晓委员当面沟通后重新答复。" in chat.said
+    # the first round's assignment said nothing of it; the new reply approved, it is gone
+    new = s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    s.run(world.staff, replies.approve_reply, new.id)
+    await chat.tap("返回列表")
+    assert "目前没有需要办理的交办事项" in chat.said
+    # no requirement written: the reason alone
+    pid2, lead2, _r2 = s.rated("unsatisfied", title="关于加强校园食品安全监管的建议")
+    s.run(world.staff, replies.order_rehandle, pid2)
+    await chat.tap("返回菜单")
+    await chat.tap("📥 交办事项")
+    await chat.tap("2026年度第2号")
+    assert "因委员不满意，须重新办理，请于2026年10月15日前重新答复。\n" in chat.said
+    assert "要求：" not in chat.said
+
+
+async def test_a_first_round_assignment_says_nothing_of_handling_again(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    assert "重新办理" not in chat.said
+    with pytest.raises(PermissionDenied):  # another unit's assignment is not theirs to read
+        s.run(world.handler_tr, replies.rehandle_order, 1)
 
 
 def test_the_workflow_refuses_a_letter_begun_before_the_units_latest(db, wf, world):

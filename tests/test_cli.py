@@ -436,6 +436,12 @@ def test_export_writes_the_ledger_of_the_latest_year(run, db, wf, world, tmp_pat
     sheet = load_workbook(io.BytesIO((tmp_path / "台账.xlsx").read_bytes())).active
     assert (sheet.cell(row=2, column=1).value, sheet.cell(row=2, column=2).value) == (2026, 1)
     assert_one_line_error(run("export", "-o", str(tmp_path)), "是一个目录")
+    # an Excel ledger is not written under another kind of file's name
+    for name in ("台账.csv", "台账.xls", "台账"):
+        result = run("export", "-o", str(tmp_path / name))
+        assert_one_line_error(result, "台账是 Excel 文件，文件名须以 .xlsx 结尾")
+        assert not (tmp_path / name).exists()
+    assert run("export", "-o", str(tmp_path / "台账2.XLSX")).exit_code == 0
 
 
 def test_notices_lists_the_outbox_with_filters(run, db, wf, world):

@@ -215,6 +215,30 @@ def test_header_aliases_and_a_title_row_above_the_header(db, tmp_path):
     assert people["13800000021"].roles == "handler"
 
 
+def test_a_workbook_whose_roster_is_not_on_its_first_sheet(db, tmp_path):
+    """Templates often open with an instructions sheet (or an empty one): the roster is read
+    from the first sheet whose header names a known column."""
+    path = tmp_path / "单位名册.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "填表说明"
+    workbook.active.append(["请在「单位」工作表中填写，每行一个单位。"])
+    workbook.create_sheet("空白")
+    units = workbook.create_sheet("单位")
+    for row in [["名称", "类型"], ["区教育局", "承办单位"], ["区政府督查室", "督办单位"]]:
+        units.append(row)
+    workbook.save(path)
+    with db.session() as session:
+        assert import_units(session, path, now=NOW).created == 2
+    assert set(units_by_name(db)) == {"区教育局", "区政府督查室"}
+    # a workbook with nothing on any sheet is still said to be empty
+    empty = tmp_path / "空.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.create_sheet("第二页")
+    workbook.save(empty)
+    with pytest.raises(RosterError, match="是空的"), db.session() as session:
+        import_units(session, empty, now=NOW)
+
+
 def test_read_rows_numbers_rows_as_the_spreadsheet_does(tmp_path):
     path = write_xlsx(
         tmp_path / "people.xlsx",

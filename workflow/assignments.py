@@ -300,18 +300,24 @@ def assign(
     assignments += [_new_assignment(ctx, proposal, u, "co", co_due) for u in co_ids]
     for assignment in assignments:
         _tell_unit(ctx, proposal, assignment)
+    _tell_watchers(ctx, proposal, assignments[0], key=str(proposal.id))
+    return assignments
 
-    watchers = [lead_leader_id] if lead_leader_id else []
-    if supervising_unit_id is not None:
-        watchers += people_with_role(ctx.session, Role.SUPERVISOR, supervising_unit_id)
+
+def _tell_watchers(ctx: Ctx, proposal: Proposal, lead: Assignment, *, key: str) -> None:
+    """The proposal's lead leader and its supervising unit's people: which unit leads it and
+    by when (at 交办, and again when the lead unit changes)."""
+    watchers = [proposal.lead_leader_id] if proposal.lead_leader_id else []
+    if proposal.supervising_unit_id is not None:
+        watchers += people_with_role(ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id)
     if watchers:
         params = {
             "number": number_text(proposal.year, proposal.number),
             "title": proposal.title,
-            "unit": unit_name(ctx, lead_unit_id),
-            "due": lead_due,
+            "unit": unit_name(ctx, lead.unit_id),
+            "due": lead.due_date,
         }
-        if is_key:
+        if proposal.is_key:
             text = Text(
                 "重点提案{number}《{title}》已交办，主办单位：{unit}，答复期限{due}，请予督办。",
                 **params,
@@ -326,10 +332,9 @@ def assign(
             watchers,
             "assigned_watch",
             text,
-            key=str(proposal.id),
+            key=key,
             proposal_id=proposal.id,
         )
-    return assignments
 
 
 def accept(ctx: Ctx, assignment_id: int) -> Assignment:
@@ -419,6 +424,8 @@ def reassign(
         proposal_id=proposal.id,
     )
     _tell_unit(ctx, proposal, new)
+    if new.role == "lead":  # those who watch the proposal follow its new lead unit
+        _tell_watchers(ctx, proposal, new, key=f"{proposal.id}:{new.id}")
     return new
 
 
@@ -536,6 +543,38 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
     return assignment
 
 
+def overdue_text(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text | None:
+    """What the unit is told of its assignment past its due date, as the daily reminders say
+    it (working days overdue for the lead unit's reply); None while it is not overdue, or
+    once its answer is in (the reply submitted, the co-handling opinion given)."""
+    unanswered = (
+        AssignmentStatus.PENDING,
+        AssignmentStatus.ACCEPTED,
+        AssignmentStatus.ADJUSTMENT_REQUESTED,
+    )
+    if assignment.status not in unanswered or assignment.due_date >= ctx.today:
+        return None
+    params = {
+        "number": number_text(proposal.year, proposal.number),
+        "title": proposal.title,
+        "due": assignment.due_date,
+    }
+    if assignment.role == "lead":
+        return Text(
+            "{number}提案《{title}》的答复已于{due}到期，现已逾期 {n} 个工作日，"
+            "请尽快办理并提交答复。",
+            n=ctx.calendar.workdays_between(assignment.due_date, ctx.today),
+            **params,
+        )
+    lead = lead_assignment(ctx, pk(proposal))
+    return Text(
+        "{number}提案《{title}》的协办意见已于{due}到期，尚未提出，"
+        "请尽快向主办单位{lead}提出协办意见。",
+        lead=unit_name(ctx, lead.unit_id if lead else None),
+        **params,
+    )
+
+
 def lead_assignment(ctx: Ctx, proposal_id: int) -> Assignment | None:
     return ctx.session.exec(
         select(Assignment).where(
@@ -559,13 +598,7 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
     require_unit_handler(ctx, assignment)
     _guard(ctx, "request_extension", assignment, proposal)
     reason = check_text(reason, "申请延期的理由", max_chars=1000)
-    waiting = open_extension_request(ctx, pk(assignment))
-    if waiting is not None:
-        raise InvalidTransition(
-            "{name}已于{at}申请延期，正等待提案委决定，不必再次申请。",
-            name=person_name(ctx.session, waiting.actor_id),
-            at=local_time(ctx, waiting.at),
-        )
+    refuse_a_second_extension_request(ctx, pk(assignment))
     event = move_assignment(ctx, assignment, "request_extension", reason=reason)
     notify(
         ctx,
@@ -581,9 +614,11 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
         ),
         key=str(event.id),
         proposal_id=proposal.id,
+        # The buttons name the request they decide: tapped once a later request is open,
+        # they do not decide that one, which whoever taps has not read.
         actions=[
-            {"label": label("同意延期"), "payload": f"ext:{assignment.id}:grant"},
-            {"label": label("不同意"), "payload": f"ext:{assignment.id}:refuse"},
+            {"label": label("同意延期"), "payload": f"ext:{assignment.id}:grant:{event.id}"},
+            {"label": label("不同意"), "payload": f"ext:{assignment.id}:refuse:{event.id}"},
         ],
     )
     return assignment
@@ -617,12 +652,49 @@ def open_extension_request(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
     return latest if latest is not None and latest.action == _EXTENSION_EVENTS[0] else None
 
 
-def _open_request_or_refuse(ctx: Ctx, assignment_id: int) -> None:
-    """Staff decide only an open request: a stale button says who decided it, and when."""
-    decided = _latest_extension_event(ctx, assignment_id)
-    if decided is not None and decided.action == _EXTENSION_EVENTS[0]:
+def refuse_a_second_extension_request(ctx: Ctx, assignment_id: int) -> None:
+    """A unit asks for more time once until staff decide: refuse another request while one
+    waits, saying who asked and when (also before the handler types a reason for it)."""
+    waiting = open_extension_request(ctx, assignment_id)
+    if waiting is not None:
+        raise InvalidTransition(
+            "{name}已于{at}申请延期，正等待提案委决定，不必再次申请。",
+            name=person_name(ctx.session, waiting.actor_id),
+            at=local_time(ctx, waiting.at),
+        )
+
+
+def _open_request_or_refuse(ctx: Ctx, assignment_id: int, request_id: int | None) -> None:
+    """Staff decide only an open request (``request_id``: that request's, when the button
+    names it): a stale button says who decided it, and when."""
+    if request_id is not None:
+        request = ctx.session.get(AuditEvent, request_id)
+        if (
+            request is None
+            or request.assignment_id != assignment_id
+            or request.action != _EXTENSION_EVENTS[0]
+        ):
+            raise InvalidTransition("这个承办单位没有待决定的延期申请。")
+    latest = _latest_extension_event(ctx, assignment_id)
+    if (
+        latest is not None
+        and latest.action == _EXTENSION_EVENTS[0]
+        and request_id in (None, latest.id)
+    ):
         return  # the request is open
-    if decided is None:
+    decided = latest
+    if request_id is not None:  # what settled the request the button is for
+        decided = ctx.session.exec(
+            select(AuditEvent)
+            .where(
+                AuditEvent.assignment_id == assignment_id,
+                col(AuditEvent.action).in_(_EXTENSION_EVENTS[1:]),
+                col(AuditEvent.id) > request_id,
+            )
+            .order_by(col(AuditEvent.id))
+            .limit(1)
+        ).first()
+    if decided is None or decided.action == _EXTENSION_EVENTS[0]:
         raise InvalidTransition("这个承办单位没有待决定的延期申请。")
     raise InvalidTransition(
         "这项延期申请已由{name}于{at}处理。",
@@ -631,21 +703,25 @@ def _open_request_or_refuse(ctx: Ctx, assignment_id: int) -> None:
     )
 
 
-def grant_extension(ctx: Ctx, assignment_id: int) -> Assignment:
-    """同意延期: staff grant a unit's open request, by the extension the rules allow (from
-    the due date, or from today once it has passed)."""
+def grant_extension(ctx: Ctx, assignment_id: int, request_id: int | None = None) -> Assignment:
+    """同意延期: staff grant a unit's open request (``request_id``, the request's audit
+    event, if given: that one only), by the extension the rules allow (from the due date,
+    or from today once it has passed)."""
     assignment, proposal = _begin(ctx, "extend", assignment_id)
     _guard(ctx, "extend", assignment, proposal)
-    _open_request_or_refuse(ctx, assignment_id)
+    _open_request_or_refuse(ctx, assignment_id, request_id)
     return _extend(ctx, assignment, proposal, due_date=None, note=None)
 
 
-def refuse_extension(ctx: Ctx, assignment_id: int, note: str | None = None) -> Assignment:
-    """不同意延期: staff turn down a unit's open request; the due date stays."""
+def refuse_extension(
+    ctx: Ctx, assignment_id: int, note: str | None = None, request_id: int | None = None
+) -> Assignment:
+    """不同意延期: staff turn down a unit's open request (``request_id``: as in
+    ``grant_extension``); the due date stays."""
     assignment, proposal = _begin(ctx, "refuse_extension", assignment_id)
     _guard(ctx, "refuse_extension", assignment, proposal)
     note = check_text(note, "说明", max_chars=1000, required=False) or None
-    _open_request_or_refuse(ctx, assignment_id)
+    _open_request_or_refuse(ctx, assignment_id, request_id)
     event = move_assignment(ctx, assignment, "refuse_extension", note=note)
     notify(
         ctx,

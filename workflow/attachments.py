@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from pathlib import PurePath
 
@@ -9,10 +10,14 @@ import filetype
 from sqlmodel import col, func, select
 
 from storage.files import AttachmentStore
-from storage.models import Attachment, Reply, pk
+from storage.models import Assignment, Attachment, Proposal, Reply, existing, pk
 from workflow.core import Ctx, audit, lock_assignment, lock_proposal, require_role
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
-from workflow.permissions import require_proposer, require_unit_handler
+from workflow.permissions import (
+    require_proposer,
+    require_reply_reviewer,
+    require_unit_handler,
+)
 from workflow.statuses import PROPOSAL_TRANSITIONS, AssignmentStatus, ProposalStatus
 from workflow.texts import label
 
@@ -29,6 +34,8 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
 }
 TYPE_NAMES = label("PDF、Word、Excel、JPG/PNG 图片或纯文本")
 
+
+log = logging.getLogger(__name__)
 
 MB = 1024 * 1024  # sizes are said in binary megabytes, as the prompts say them
 
@@ -149,6 +156,61 @@ def remove_attachment(ctx: Ctx, attachment_id: int) -> None:
         raise PermissionDenied("提交后的附件不能删除。")
     ctx.session.delete(attachment)
     audit(ctx, "detach", proposal_id=proposal.id, filename=attachment.filename)
+
+
+def proposal_files(
+    ctx: Ctx, store: AttachmentStore, proposal_id: int
+) -> list[tuple[Attachment, bytes]]:
+    """The files the proposer attached to a proposal, with their bytes, for the parties to
+    it: staff, its signers, the units handling it, its supervisors and lead leader (not the
+    public, who may read a disclosed proposal). A file missing from the store is left out
+    (and logged)."""
+    proposal = ctx.session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound("找不到编号为 {proposal_id} 的提案。", proposal_id=proposal_id)
+    _require_party(ctx, proposal)
+    return _read(store, proposal_attachments(ctx, proposal_id))
+
+
+def _require_party(ctx: Ctx, proposal: Proposal) -> None:
+    from workflow.record import is_party  # the record's own rule for contact details
+
+    if not is_party(ctx, proposal):
+        raise PermissionDenied("您无权查看这件提案。")
+
+
+def proposal_attachments(ctx: Ctx, proposal_id: int) -> list[Attachment]:
+    """The files attached to the proposal itself (not those of its replies)."""
+    return [a for a in attachments_of(ctx, proposal_id=proposal_id) if a.reply_id is None]
+
+
+def _read(store: AttachmentStore, files: list[Attachment]) -> list[tuple[Attachment, bytes]]:
+    read = []
+    for attachment in files:
+        try:
+            read.append((attachment, store.read(attachment.storage_path)))
+        except (OSError, ValueError):
+            log.warning("attachment %s is missing from the store", attachment.id)
+    return read
+
+
+def reply_files(ctx: Ctx, store: AttachmentStore, reply_id: int) -> list[tuple[Attachment, bytes]]:
+    """The files of a reply letter with their bytes, for whoever may read the letter: while
+    it is not approved, its reviewers and the lead unit's handlers; once approved, the
+    parties to the proposal (as ``proposal_files``). A file missing from the store is left
+    out (and logged)."""
+    reply = ctx.session.get(Reply, reply_id)
+    if reply is None:
+        raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
+    proposal = existing(ctx.session, Proposal, reply.proposal_id)
+    if reply.status == "approved":
+        _require_party(ctx, proposal)
+    else:
+        try:
+            require_reply_reviewer(ctx, proposal)
+        except PermissionDenied:
+            require_unit_handler(ctx, existing(ctx.session, Assignment, reply.assignment_id))
+    return _read(store, attachments_of(ctx, reply_id=reply_id))
 
 
 def attachments_of(ctx: Ctx, *, proposal_id: int | None = None, reply_id: int | None = None):

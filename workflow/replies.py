@@ -11,7 +11,16 @@ from datetime import date
 from sqlalchemy import exists
 from sqlmodel import col, select
 
-from storage.models import Assignment, Attachment, Proposal, Rating, Reply, Signer, pk
+from storage.models import (
+    Assignment,
+    Attachment,
+    AuditEvent,
+    Proposal,
+    Rating,
+    Reply,
+    Signer,
+    pk,
+)
 from workflow.assignments import (
     due_date_or_default,
     lead_assignment,
@@ -39,6 +48,7 @@ from workflow.permissions import require_reply_reviewer, require_unit_handler, s
 from workflow.roles import Role
 from workflow.roster import normalise_phone
 from workflow.statuses import (
+    ACTIVE_ASSIGNMENT_STATUSES,
     ASSIGNMENT_TRANSITIONS,
     PROPOSAL_TRANSITIONS,
     assignment_label,
@@ -266,6 +276,19 @@ def submit_reply(
         proposal_id=proposal.id,
     )
     return reply
+
+
+def returned_before(ctx: Ctx, reply: Reply) -> Reply | None:
+    """The letter the review returned just before ``reply`` was written, in the same round:
+    its review comment is what ``reply`` answers. None for a round's first letter."""
+    previous = ctx.session.exec(
+        select(Reply).where(
+            Reply.proposal_id == reply.proposal_id, Reply.version == reply.version - 1
+        )
+    ).first()
+    if previous is None or previous.status != "returned" or previous.round != reply.round:
+        return None
+    return previous
 
 
 def _lock_reply(ctx: Ctx, reply_id: int) -> tuple[Reply, Assignment, Proposal]:
@@ -694,13 +717,7 @@ def order_rehandle(
     proposal.due_date = due_date
     proposal.delivered_at = None
     _proposal_move(ctx, proposal, "order_rehandle", due_date=due_date, note=note)
-    text = Text(
-        "{number}提案《{title}》因委员不满意，须重新办理，请于{due}前重新答复。{extra}",
-        number=number_text(proposal.year, proposal.number),
-        title=proposal.title,
-        due=due_date,
-        extra=Text("要求：{note}", note=note) if note else None,
-    )
+    text = _rehandle_text(proposal, due_date, note)
     notify(
         ctx,
         people_with_role(ctx.session, Role.HANDLER, lead.unit_id),
@@ -724,6 +741,42 @@ def order_rehandle(
         proposal_id=proposal.id,
     )
     return lead
+
+
+def _rehandle_text(proposal: Proposal, due: date, note: str | None) -> Text:
+    return Text(
+        "{number}提案《{title}》因委员不满意，须重新办理，请于{due}前重新答复。{extra}",
+        number=number_text(proposal.year, proposal.number),
+        title=proposal.title,
+        due=due,
+        extra=Text("要求：{note}", note=note) if note else None,
+    )
+
+
+def rehandle_order(ctx: Ctx, assignment_id: int) -> Text | None:
+    """What the lead unit handling a proposal again (重新办理) was told to do, by its current
+    due date, with staff's requirement if they wrote one; None for an assignment that is not
+    being handled again. For a handler of the assignment's unit."""
+    assignment = _unit_assignment(ctx, assignment_id)
+    proposal = ctx.session.get(Proposal, assignment.proposal_id)
+    if (
+        proposal is None
+        or assignment.role != "lead"
+        or proposal.rehandle_count == 0
+        or assignment.status not in ACTIVE_ASSIGNMENT_STATUSES
+    ):
+        return None
+    order = ctx.session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.assignment_id == assignment.id,
+            AuditEvent.action == "assignment_rehandle",
+        )
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
+    ).first()
+    note = (order.detail or {}).get("note") if order is not None else None
+    return _rehandle_text(proposal, assignment.due_date, note)
 
 
 def signers_of(ctx: Ctx, proposal_id: int) -> list[Signer]:

@@ -219,7 +219,8 @@ def _csv_rows(path: Path) -> list[list[str]]:
         raise RosterError(f"CSV 文件「{path.name}」格式有误：{exc}。") from exc
 
 
-def _xlsx_rows(path: Path) -> list[list[Any]]:
+def _xlsx_sheets(path: Path) -> list[list[list[Any]]]:
+    """The rows of each worksheet of the workbook, in order."""
     import openpyxl
 
     try:
@@ -227,11 +228,11 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
     except Exception as exc:
         raise RosterError(f"无法读取 Excel 文件「{path.name}」，请确认它是 .xlsx 格式。") from exc
     try:
-        if not workbook.worksheets:
-            return []
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # some writers store a wrong size; read what is there
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        sheets = []
+        for sheet in workbook.worksheets:
+            sheet.reset_dimensions()  # some writers store a wrong size; read what is there
+            sheets.append([list(row) for row in sheet.iter_rows(values_only=True)])
+        return sheets
     except Exception as exc:
         raise RosterError(f"无法读取 Excel 文件「{path.name}」的内容。") from exc
     finally:
@@ -254,20 +255,30 @@ def _read_table(
 ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        raw: list[list[Any]] = list(_csv_rows(path))
+        sheets: list[list[list[Any]]] = [list(_csv_rows(path))]
     elif suffix in (".xlsx", ".xlsm"):
-        raw = _xlsx_rows(path)
+        sheets = _xlsx_sheets(path)
     elif suffix == ".xls":
         raise RosterError("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 .csv 后再导入。")
     else:
         raise RosterError(f"不支持「{suffix or path.name}」文件，请上传 .xlsx 或 .csv 文件。")
-    rows = [(number, [_cell_text(v) for v in values]) for number, values in enumerate(raw, 1)]
-    rows = [(number, cells) for number, cells in rows if any(cells)]
-    if not rows:
-        raise RosterError(f"文件「{path.name}」是空的。")
 
     def names_a_column(cells: list[str]) -> bool:
         return any(_header_key(cell) in aliases for cell in cells)
+
+    def non_blank(raw: list[list[Any]]) -> list[tuple[int, list[str]]]:
+        rows = [(number, [_cell_text(v) for v in values]) for number, values in enumerate(raw, 1)]
+        return [(number, cells) for number, cells in rows if any(cells)]
+
+    # The first sheet whose header names a known column (a workbook may open with an
+    # instructions sheet), else the first sheet with anything on it.
+    filled = [rows for rows in map(non_blank, sheets) if rows]
+    if not filled:
+        raise RosterError(f"文件「{path.name}」是空的。")
+    rows = next(
+        (rows for rows in filled if any(names_a_column(cells) for _, cells in rows[:10])),
+        filled[0],
+    )
 
     header_at = next((i for i, (_, cells) in enumerate(rows[:10]) if names_a_column(cells)), 0)
     header_row, header = rows[header_at]
