@@ -270,3 +270,68 @@ def test_choosing_what_a_draft_already_says_changes_nothing(db, wf, world, clock
     # Changing nothing still needs the right to change it.
     with pytest.raises(PermissionDenied):
         story.run(world.cosigner, proposals.update_draft, pid, disclose=False)
+
+
+def test_a_proposal_is_given_only_to_handling_units_and_supervised_by_a_supervising_one(
+    db, wf, world
+):
+    """Whatever a channel sends: 区政府督查室 supervises and answers nothing, 区教育局 answers
+    and supervises nothing. Each refusal names the unit and changes nothing."""
+    import pytest
+
+    from workflow.errors import InvalidInput
+
+    story = Story(db, wf, world)
+    pid = story.filed()
+    refused = [
+        ({"lead_unit_id": world.inspection}, "区政府督查室不是承办单位，不能承办提案。"),
+        (
+            {"lead_unit_id": world.education, "co_unit_ids": [world.inspection]},
+            "区政府督查室不是承办单位，不能承办提案。",
+        ),
+        (
+            {
+                "lead_unit_id": world.transport,
+                "is_key": True,
+                "supervising_unit_id": world.education,
+                "lead_leader_id": world.leader,
+            },
+            "区教育局不是督办单位。",
+        ),
+    ]
+    for kwargs, answer in refused:
+        with pytest.raises(InvalidInput) as caught:
+            story.run(world.staff, assignments.assign, pid, **kwargs)
+        assert str(caught.value) == answer
+    with db.read_session() as s:
+        assert s.get(Proposal, pid).status == "filed"
+        assert s.exec(select(Assignment).where(Assignment.proposal_id == pid)).all() == []
+
+    # 改交 (an adjustment granted) to a unit that answers nothing is refused the same way.
+    pid, lead, _ = story.assigned(co=False)
+    story.run(world.handler_edu, assignments.request_adjustment, lead, "不属于我局职责")
+    with pytest.raises(InvalidInput, match="区政府督查室不是承办单位"):
+        story.run(world.staff, assignments.reassign, lead, world.inspection)
+    with db.read_session() as s:
+        assert s.get(Assignment, lead).unit_id == world.education
+
+
+def test_a_typed_extension_lies_no_further_ahead_than_any_due_date(db, wf, world, clock):
+    """Staff may move a due date by hand, but not past the rules' furthest due date (six
+    months from today): 2207 typed for 2027 is refused and the due date stays."""
+    from datetime import date
+
+    import pytest
+
+    from workflow.errors import InvalidInput
+
+    story = Story(db, wf, world)
+    _pid, lead, _ = story.accepted(co=False)
+    with db.read_session() as s:
+        before = s.get(Assignment, lead).due_date
+    with pytest.raises(InvalidInput) as caught:
+        story.run(world.staff, assignments.extend, lead, due_date=date(2207, 1, 15))
+    assert "答复期限不能晚于" in str(caught.value)
+    assert "自今天起最长 6 个月" in str(caught.value)
+    with db.read_session() as s:
+        assert s.get(Assignment, lead).due_date == before

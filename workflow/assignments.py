@@ -104,9 +104,23 @@ def _begin(ctx: Ctx, action: str, assignment_id: int) -> tuple[Assignment, Propo
 
 
 def _handling_unit(ctx: Ctx, unit_id: int) -> Unit:
+    """A unit a proposal may be given to: on the roster, in use, and a handling unit (a
+    supervising unit or the committee itself answers no proposal)."""
     unit = ctx.session.get(Unit, unit_id)
     if unit is None or not unit.active:
         raise InvalidInput("找不到承办单位 {unit_id}，或该单位已停用。", unit_id=unit_id)
+    if unit.kind != "handling":
+        raise InvalidInput("{unit}不是承办单位，不能承办提案。", unit=unit.name)
+    return unit
+
+
+def _supervising_unit(ctx: Ctx, unit_id: int) -> Unit:
+    """A unit that may supervise a key proposal: on the roster, in use, a supervising unit."""
+    unit = ctx.session.get(Unit, unit_id)
+    if unit is None or not unit.active:
+        raise InvalidInput("找不到督办单位 {unit_id}。", unit_id=unit_id)
+    if unit.kind != "supervising":
+        raise InvalidInput("{unit}不是督办单位。", unit=unit.name)
     return unit
 
 
@@ -263,8 +277,8 @@ def assign(
     _handling_unit(ctx, lead_unit_id)
     for unit_id in co_ids:
         _handling_unit(ctx, unit_id)
-    if supervising_unit_id is not None and ctx.session.get(Unit, supervising_unit_id) is None:
-        raise InvalidInput("找不到督办单位 {unit_id}。", unit_id=supervising_unit_id)
+    if supervising_unit_id is not None:
+        _supervising_unit(ctx, supervising_unit_id)
     if lead_leader_id is not None:
         leader = ctx.session.get(Person, lead_leader_id)
         if leader is None or Role.LEADER.value not in leader.role_set:
@@ -765,6 +779,8 @@ def _extend(
         # it (nothing at all, were it over an extension late).
         start = max(assignment.due_date, ctx.today)
         due_date = ctx.calendar.add_months(start, ctx.rules.reply_extension_months)
+    else:  # typed: no further ahead than any due date staff set (a year typed wrong)
+        _due_date_in_range(ctx, due_date, label("答复期限"))
     due_date = ctx.calendar.next_workday(due_date)  # a typed one on a day off: 顺延
     if due_date <= assignment.due_date or due_date <= ctx.today:
         raise InvalidInput("新的期限必须晚于原期限（{due}）和今天。", due=assignment.due_date)
