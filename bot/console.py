@@ -85,8 +85,17 @@ class ConsoleChat:
         text = line.strip()
         if text in self.actions:
             return Event(kind="choice", payload=self.actions[text])
-        if text.startswith("/file "):
-            path = Path(text[6:].strip()).expanduser()
+        if text == "/file" or text.startswith("/file "):
+            typed = text[6:].strip()
+            if not typed:
+                self.console.print(
+                    "请在 /file 后写上要上传的文件路径，例如：/file ~/材料/调研报告.pdf"
+                )
+                return None
+            path = Path(typed).expanduser()
+            if path.is_dir():
+                self.console.print(f"这是一个文件夹，不是文件：{path}")
+                return None
             if not path.is_file():
                 self.console.print(f"找不到文件：{path}")
                 return None

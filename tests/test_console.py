@@ -68,3 +68,33 @@ def test_a_database_failure_is_one_line_and_the_chat_goes_on(db, world, monkeypa
     assert "暂时无法处理这条消息，没有做任何更改" in result.output
     assert "Traceback" not in result.output
     assert result.output.count("林晓，您好") == 2
+
+
+def test_file_without_a_path_or_with_a_folder_is_told_what_to_type(
+    db, world, monkeypatch, tmp_path
+):
+    """/file alone, /file with a folder, /file with a name that is not there: each is told
+    what is wrong in one line, the bot is not asked (no "没有这个命令"), and the chat goes
+    on."""
+    folder = tmp_path / "材料"
+    folder.mkdir()
+    result = run_chat(
+        db,
+        "林晓",
+        [
+            "/file",
+            "/file   ",
+            f"/file {folder}",
+            f"/file {tmp_path / '没有.pdf'}",
+            "/menu",
+            "/quit",
+        ],
+        monkeypatch,
+        tmp_path,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("请在 /file 后写上要上传的文件路径") == 2
+    assert f"这是一个文件夹，不是文件：{folder}" in result.output
+    assert "找不到文件：" in result.output
+    assert "没有这个命令" not in result.output and "Traceback" not in result.output
+    assert result.output.count("林晓，您好") == 2  # the greeting, then /menu: nothing between
