@@ -644,7 +644,10 @@ def test_rating_reminders_at_5_and_10_working_days_to_those_who_have_not_rated(s
         "您的提案《关于改善城区小学放学时段交通秩序的建议》的答复已于2026年9月24日送达，"
         "您尚未评价。请于2026年10月22日前对办理工作作出评价。"
     )
-    assert reminder.actions == replies.rating_actions(pid)
+    with sw.db.read_session() as session:
+        reply = replies.delivered_reply(sw.wf.ctx(session, None), session.get(Proposal, pid))
+        assert reply is not None
+        assert reminder.actions == replies.rating_actions(pid, reply.id)  # rates this reply
 
 
 def test_the_rating_window_ends_with_not_given_recorded_never_satisfied(sw, story, world):

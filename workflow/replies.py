@@ -69,10 +69,13 @@ def contact_phone_of(text: str) -> str | None:
     return None
 
 
-def rating_actions(proposal_id: int) -> list[dict]:
-    """One-tap rating buttons carried by the delivery notice (labels are message ids)."""
+def rating_actions(proposal_id: int, reply_id: int) -> list[dict]:
+    """One-tap rating buttons carried by the delivery notice (labels are message ids); they
+    name the reply they rate, so that a notice of an earlier reply rates nothing once the
+    proposal was handled again (重新办理) and another reply delivered."""
     return [
-        {"label": name, "payload": f"rate:{proposal_id}:{code}"} for code, name in RATINGS.items()
+        {"label": name, "payload": f"rate:{proposal_id}:{code}:{reply_id}"}
+        for code, name in RATINGS.items()
     ]
 
 
@@ -417,7 +420,7 @@ def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = 
         ),
         key=f"{proposal.id}:{reply.id}",
         proposal_id=proposal.id,
-        actions=rating_actions(pk(proposal)),
+        actions=rating_actions(pk(proposal), pk(reply)),
     )
 
 
@@ -441,8 +444,11 @@ def rate(
     work: str,
     result: str | None = None,
     feedback: str | None = None,
+    reply_id: int | None = None,
 ) -> Rating:
-    """满意度测评 by a signer: the handling work and the result (one tap rates both)."""
+    """满意度测评 by a signer: the handling work and the result (one tap rates both).
+    ``reply_id``: the reply a notice's button was given for; refused if another reply has
+    been delivered since (the proposal was handled again)."""
     require_role(ctx, PROPOSAL_TRANSITIONS["rate"])
     result = result or work
     if work not in RATINGS or result not in RATINGS:
@@ -456,6 +462,12 @@ def rate(
     reply = delivered_reply(ctx, proposal)
     if reply is None:  # pragma: no cover - a delivered proposal always has one
         raise InvalidTransition("这件提案还没有可以评价的答复。")
+    if reply_id is not None and reply_id != reply.id:
+        raise InvalidTransition(
+            "这条通知里的评价按钮是对之前一稿答复的；提案《{title}》已重新办理，"
+            "请阅读新的答复后，用新答复通知里的按钮或在「我的提案」中评价。",
+            title=proposal.title,
+        )
     rating = ctx.session.exec(
         select(Rating).where(
             Rating.reply_id == reply.id,

@@ -885,7 +885,7 @@ def rating_reminders(ctx: Ctx) -> None:
             ),
             key=f"{proposal.id}:{reply_id}:{offset}",
             proposal_id=proposal.id,
-            actions=replies.rating_actions(pk(proposal)),
+            actions=replies.rating_actions(pk(proposal), reply_id),
         )
     told.send()
 
