@@ -41,6 +41,7 @@ from workflow.roster import normalise_phone
 from workflow.statuses import (
     ASSIGNMENT_TRANSITIONS,
     PROPOSAL_TRANSITIONS,
+    ProposalStatus,
     assignment_label,
     proposal_label,
 )
@@ -579,6 +580,16 @@ def record_ratings_not_given(
     if missing:
         audit(ctx, "rating_not_given", proposal_id=proposal.id, person_ids=missing)
     return missing
+
+
+def close_after_window(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
+    """At the end of the rating window (the system, once the missing ratings are recorded as
+    not given): a proposal none of whose ratings is 不满意 is closed (办结), as when everyone
+    rated; one rated 不满意 waits for staff to order 重新办理 or close it. True if closed."""
+    if proposal.status != ProposalStatus.DELIVERED or _any_unsatisfied(ctx, proposal, reply):
+        return False
+    _close(ctx, proposal, reason="window_ended")
+    return True
 
 
 def publish(ctx: Ctx, proposal_id: int) -> bool:
