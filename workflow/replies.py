@@ -524,22 +524,35 @@ def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Tex
     return Text("{name}委员对{number}提案《{title}》的答复评价为不满意。", **params)
 
 
-def _ratings(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[Rating]:
-    return list(
-        ctx.session.exec(
-            select(Rating).where(Rating.reply_id == reply.id, Rating.proposal_id == proposal.id)
-        ).all()
-    )
-
-
 def _everyone_rated(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
     return not unrated_signers(ctx, proposal, reply)
 
 
 def _any_unsatisfied(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
+    """Someone rated ``reply`` 不满意 on this proposal; for a main proposal, also on the
+    proposals merged into it, whose proposers rate the same reply and whose 不满意 staff
+    answer by handling the main again."""
+    stmt = select(Rating).where(Rating.reply_id == reply.id)
+    if proposal.merged_into_id is not None:
+        stmt = stmt.where(Rating.proposal_id == proposal.id)
     return any(
-        "unsatisfied" in (r.work_rating, r.result_rating) for r in _ratings(ctx, proposal, reply)
+        "unsatisfied" in (r.work_rating, r.result_rating) for r in ctx.session.exec(stmt).all()
     )
+
+
+def awaits_staff(ctx: Ctx, proposal: Proposal) -> bool:
+    """A delivered proposal whose 不满意 waits for staff (不满意待处理): a main proposal with
+    an 不满意 on its reply, its own or a merged proposal's (重新办理 or 办结); a merged one
+    rated 不满意 once its main is closed (办结 only: there is nothing left to handle again)."""
+    if proposal.status != ProposalStatus.DELIVERED:
+        return False
+    reply = delivered_reply(ctx, proposal)
+    if reply is None or not _any_unsatisfied(ctx, proposal, reply):
+        return False
+    if proposal.merged_into_id is None:
+        return True
+    main = ctx.session.get(Proposal, proposal.merged_into_id)
+    return main is not None and main.status == ProposalStatus.CLOSED
 
 
 def unrated_signers(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[int]:
@@ -656,7 +669,9 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
         proposal_id=pk(proposal),
     )
     if proposal.merged_into_id:
-        raise InvalidInput("并案提案随主案办结，请办结主案。")
+        main = ctx.session.get(Proposal, proposal.merged_into_id)
+        if main is None or main.status != ProposalStatus.CLOSED:
+            raise InvalidInput("并案提案随主案办结，请办结主案。")
     reply = delivered_reply(ctx, proposal)
     deadline = rating_deadline(ctx, proposal)
     if reply is not None and not _everyone_rated(ctx, proposal, reply):
@@ -733,19 +748,26 @@ def order_rehandle(
         proposal_id=proposal.id,
         urgent=True,
     )
-    notify(
-        ctx,
-        signer_ids(ctx.session, pk(proposal)),
-        "rehandle_ordered_member",
-        Text(
-            "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
-            title=proposal.title,
-            unit=unit_name(ctx, lead.unit_id),
-            due=due_date,
-        ),
-        key=f"{proposal.id}:{proposal.rehandle_count}",
-        proposal_id=proposal.id,
-    )
+    # The signers of the proposals merged into it as well: the new reply will reach them.
+    merged = ctx.session.exec(
+        select(Proposal).where(
+            Proposal.merged_into_id == proposal.id, Proposal.status == ProposalStatus.DELIVERED
+        )
+    ).all()
+    for told in [proposal, *merged]:
+        notify(
+            ctx,
+            signer_ids(ctx.session, pk(told)),
+            "rehandle_ordered_member",
+            Text(
+                "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
+                title=told.title,
+                unit=unit_name(ctx, lead.unit_id),
+                due=due_date,
+            ),
+            key=f"{told.id}:{proposal.rehandle_count}",
+            proposal_id=told.id,
+        )
     return lead
 
 
