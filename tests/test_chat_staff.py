@@ -25,7 +25,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import MAIN_TITLE, OTHER_TITLE, States
-from workflow import proposals, reach, replies
+from workflow import assignments, proposals, reach, replies
 from workflow.errors import PermissionDenied
 
 TITLE = "关于改善城区小学放学时段交通秩序的建议"  # Story's default title
@@ -593,6 +593,36 @@ async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_
         world.handler_edu,
         world.handler_edu2,
     }
+
+
+async def test_a_key_proposal_given_to_another_lead_unit_tells_its_supervisors(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    pid, lead, _co = s.assigned(key=True)  # 区政府督查室 supervises, 邓启明 leads
+    s.run(world.handler_edu, assignments.request_adjustment, lead, "不属于本单位职责")
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("2026年度第1号")
+    await chat.tap("同意并改交")
+    await chat.tap("区卫生健康委员会")
+    await chat.tap("确认改交")
+    assert "已改交：2026年度第1号提案改由区卫生健康委员会主办，期限2026年12月14日" in chat.said
+    told = notices(db, "reassigned_watch")
+    assert {n.person_id for n in told} == {world.supervisor, world.leader}
+    assert told[0].text == (
+        "重点提案2026年度第1号《关于改善城区小学放学时段交通秩序的建议》经调整改由区卫生健康委员会"
+        "主办（原主办单位：区教育局），答复期限2026年12月14日，请予督办。"
+    )
+    assert get(db, Proposal, pid).due_date == date(2026, 12, 14)
+
+
+async def test_a_co_handling_unit_changed_tells_no_supervisor(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    _pid, _lead, co = s.assigned(key=True)
+    s.run(world.handler_tr, assignments.request_adjustment, co, "不属于本单位职责")
+    s.run(world.staff, assignments.reassign, co, world.health)
+    assert notices(db, "reassigned_watch") == []  # the lead unit and its due date stand
 
 
 async def test_adjustment_refused_with_a_reason(db, wf, world, chat_as):

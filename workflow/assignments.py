@@ -419,6 +419,29 @@ def reassign(
         proposal_id=proposal.id,
     )
     _tell_unit(ctx, proposal, new)
+    if assignment.role == "lead" and proposal.is_key:
+        # Those who follow a key proposal must chase the unit that now answers, by its date.
+        watchers = [proposal.lead_leader_id] if proposal.lead_leader_id else []
+        if proposal.supervising_unit_id is not None:
+            watchers += people_with_role(
+                ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id
+            )
+        notify(
+            ctx,
+            watchers,
+            "reassigned_watch",
+            Text(
+                "重点提案{number}《{title}》经调整改由{unit}主办（原主办单位：{old}），"
+                "答复期限{due}，请予督办。",
+                number=number_text(proposal.year, proposal.number),
+                title=proposal.title,
+                unit=unit_name(ctx, new_unit_id),
+                old=unit_name(ctx, assignment.unit_id),
+                due=due,
+            ),
+            key=str(new.id),
+            proposal_id=proposal.id,
+        )
     return new
 
 
