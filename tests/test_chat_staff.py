@@ -1035,6 +1035,17 @@ async def test_an_unsatisfied_rating_of_a_merged_proposal_lets_staff_handle_the_
     s.run(world.outsider, replies.rate, other, work="unsatisfied", feedback="停车位仍然不够")
     s.run(world.member, replies.rate, main, work="satisfied")
     assert get(db, Proposal, main).status == "delivered"  # 曹磊's 不满意 waits for staff
+    told = notices(db, "rated_unsatisfied")
+    assert {n.person_id for n in told} == {
+        world.staff,
+        world.staff2,
+        world.handler_edu,
+        world.handler_edu2,
+    }
+    assert told[0].text == (
+        f"曹磊委员对并入2026年度第1号提案的《{OTHER_TITLE}》的答复评价为不满意，"
+        "意见：停车位仍然不够"
+    )
 
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")

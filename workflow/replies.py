@@ -515,6 +515,16 @@ def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Tex
         "number": number_text(proposal.year, proposal.number),
         "title": proposal.title,
     }
+    main = ctx.session.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else None
+    if main is not None:  # unnumbered: named by the proposal staff and the unit handled
+        params["number"] = number_text(main.year, main.number)
+        if feedback:
+            return Text(
+                "{name}委员对并入{number}提案的《{title}》的答复评价为不满意，意见：{feedback}",
+                feedback=feedback,
+                **params,
+            )
+        return Text("{name}委员对并入{number}提案的《{title}》的答复评价为不满意。", **params)
     if feedback:
         return Text(
             "{name}委员对{number}提案《{title}》的答复评价为不满意，意见：{feedback}",
