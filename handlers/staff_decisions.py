@@ -541,7 +541,7 @@ def ratings_text(turn: Turn, proposal: Proposal) -> str:
     for signed, person_id in signers:
         name = person_name(turn.session, person_id)
         if pk(signed) != pk(proposal):
-            name = turn.t("{name}（并案提案《{title}》）", name=name, title=signed.title)
+            name = turn.t("{name}（{title}）", name=name, title=f"《{signed.title}》")
         r = rated.get((pk(signed), person_id))
         if r is None:
             lines.append(turn.t("  {name}：尚未评价", name=name))
@@ -584,14 +584,8 @@ def ask_rehandle(turn: Turn) -> None:
         )
         return
     if p.merged_into_id is not None:  # listed once its main is closed: 办结 is what is left
-        main = existing(turn.session, Proposal, p.merged_into_id)
         turn.say(
-            ratings_text(turn, p)
-            + "\n"
-            + turn.t(
-                "这是并入{n}的提案，主案{n}已办结，不能再重新办理；请办结本提案。",
-                n=number_of(turn, main),
-            ),
+            ratings_text(turn, p) + "\n" + turn.t("请选择处理方式："),
             [turn.choice(turn.t("办结"), "close"), turn.choice(turn.t(BACK), "back")],
         )
         return

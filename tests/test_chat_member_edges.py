@@ -193,7 +193,7 @@ async def test_the_rating_buttons_of_a_reply_handled_again_rate_nothing(db, wf, 
     chat = chat_as(world.member)
     await chat.send("/menu")
     await chat.press(old_buttons["满意"])  # the first reply's notice, not the new one's
-    assert "这条通知里的评价按钮是对之前一稿答复的" in chat.said
+    assert "这个按钮已过期，没有做任何更改。当前这一步是：" in chat.said
     assert FAILED not in chat.said and "林晓，您好" in chat.said
     with db.read_session() as s:
         assert s.exec(select(Rating).where(Rating.reply_id == new.id)).all() == []

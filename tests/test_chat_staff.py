@@ -611,8 +611,8 @@ async def test_a_key_proposal_given_to_another_lead_unit_tells_its_supervisors(
     told = notices(db, "reassigned_watch")
     assert {n.person_id for n in told} == {world.supervisor, world.leader}
     assert told[0].text == (
-        "重点提案2026年度第1号《关于改善城区小学放学时段交通秩序的建议》经调整改由区卫生健康委员会"
-        "主办（原主办单位：区教育局），答复期限2026年12月14日，请予督办。"
+        "重点提案2026年度第1号《关于改善城区小学放学时段交通秩序的建议》已交办，"
+        "主办单位：区卫生健康委员会，答复期限2026年12月14日，请予督办。"
     )
     assert get(db, Proposal, pid).due_date == date(2026, 12, 14)
 
@@ -1042,9 +1042,9 @@ async def test_an_unsatisfied_rating_of_a_merged_proposal_lets_staff_handle_the_
         world.handler_edu,
         world.handler_edu2,
     }
-    assert told[0].text == (
-        f"曹磊委员对并入2026年度第1号提案的《{OTHER_TITLE}》的答复评价为不满意，"
-        "意见：停车位仍然不够"
+    assert told[0].text == (  # the reply rated is the main proposal's
+        "曹磊委员对2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的答复评价为"
+        "不满意，意见：停车位仍然不够"
     )
 
     chat = chat_as(world.staff)
@@ -1053,7 +1053,7 @@ async def test_an_unsatisfied_rating_of_a_merged_proposal_lets_staff_handle_the_
     await chat.tap("2026年度第1号")
     assert "林晓：办理工作满意，办理结果满意" in chat.said
     assert (
-        f"曹磊（并案提案《{OTHER_TITLE}》）：办理工作不满意，办理结果不满意；意见：停车位仍然不够"
+        f"曹磊（《{OTHER_TITLE}》）：办理工作不满意，办理结果不满意；意见：停车位仍然不够"
     ) in chat.said
     assert chat.buttons == ["重新办理", "办结", "↩️ 返回"]
     await chat.tap("重新办理")
@@ -1084,7 +1084,7 @@ async def test_a_merged_proposal_rated_unsatisfied_after_its_main_closed_can_be_
     assert "评价为不满意的提案 1 件" in chat.said
     await chat.tap(OTHER_TITLE[:6])
     assert "曹磊：办理工作不满意，办理结果不满意" in chat.said
-    assert "主案2026年度第1号已办结，不能再重新办理" in chat.said
+    assert "并案:并入2026年度第1号提案" in chat.said  # and that one is closed: no 重新办理
     assert chat.buttons == ["办结", "↩️ 返回"]
     await chat.tap("办结")
     assert f"《{OTHER_TITLE}》已办结。" in chat.said

@@ -704,7 +704,7 @@ def test_a_rating_window_ended_without_unsatisfied_closes_the_proposal(sw, story
         ).all()
         record = render_record(sw.wf.ctx(session, None), session.get(Proposal, pid), timeline=True)
     assert (event.actor_id, event.detail["reason"]) == (None, "window_ended")
-    assert "评价期满，办结 → 已办结  系统" in record
+    assert "办结 → 已办结  系统" in record
     assert sw.run_twice("rating_window", d("2026-10-26"), 0, 5) == []
 
 

@@ -431,12 +431,10 @@ def reassign(
             watchers,
             "reassigned_watch",
             Text(
-                "重点提案{number}《{title}》经调整改由{unit}主办（原主办单位：{old}），"
-                "答复期限{due}，请予督办。",
+                "重点提案{number}《{title}》已交办，主办单位：{unit}，答复期限{due}，请予督办。",
                 number=number_text(proposal.year, proposal.number),
                 title=proposal.title,
                 unit=unit_name(ctx, new_unit_id),
-                old=unit_name(ctx, assignment.unit_id),
                 due=due,
             ),
             key=str(new.id),

@@ -405,8 +405,6 @@ def timeline_lines(
         who: str = names.get(event.actor_id, "") if event.actor_id else SYSTEM_NAME
         if event.action == "close" and detail.get("reason") == "all_rated":
             what, who = label("全部评价完成，办结"), SYSTEM_NAME
-        elif event.action in ("close", "close_merged") and detail.get("reason") == "window_ended":
-            what, who = label("评价期满，办结"), SYSTEM_NAME
         elif event.action == "file" and detail.get("number"):
             what = Text("立案，编号{number}", number=number_text(proposal.year, detail["number"]))
         elif event.assignment_id in unit_of:

@@ -464,11 +464,8 @@ def rate(
     if reply is None:  # pragma: no cover - a delivered proposal always has one
         raise InvalidTransition("这件提案还没有可以评价的答复。")
     if reply_id is not None and reply_id != reply.id:
-        raise InvalidTransition(
-            "这条通知里的评价按钮是对之前一稿答复的；提案《{title}》已重新办理，"
-            "请阅读新的答复后，用新答复通知里的按钮或在「我的提案」中评价。",
-            title=proposal.title,
-        )
+        # the proposal was handled again and another reply delivered, with buttons of its own
+        raise InvalidTransition("这个按钮已过期，没有做任何更改。当前这一步是：")
     rating = ctx.session.exec(
         select(Rating).where(
             Rating.reply_id == reply.id,
@@ -516,15 +513,9 @@ def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Tex
         "title": proposal.title,
     }
     main = ctx.session.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else None
-    if main is not None:  # unnumbered: named by the proposal staff and the unit handled
+    if main is not None:  # unnumbered: the reply rated is the main's, which staff handle
         params["number"] = number_text(main.year, main.number)
-        if feedback:
-            return Text(
-                "{name}委员对并入{number}提案的《{title}》的答复评价为不满意，意见：{feedback}",
-                feedback=feedback,
-                **params,
-            )
-        return Text("{name}委员对并入{number}提案的《{title}》的答复评价为不满意。", **params)
+        params["title"] = main.title
     if feedback:
         return Text(
             "{name}委员对{number}提案《{title}》的答复评价为不满意，意见：{feedback}",
