@@ -708,6 +708,68 @@ def test_a_rating_window_ended_without_unsatisfied_closes_the_proposal(sw, story
     assert sw.run_twice("rating_window", d("2026-10-26"), 0, 5) == []
 
 
+def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, world):
+    """Delivered 24 September with a proposal of 曹磊's merged into it. 林晓 rates the reply
+    不满意, 曹磊 does not rate. At the end of the window neither is closed: staff may have the
+    main handled again, and the new reply then reaches 曹磊 too."""
+    sw.at(d("2026-09-14"), 10)
+    main, lead, _co = story.accepted(co=False)
+    other = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于在学校周边增设接送车辆临时停车位的建议",
+        analysis=SAMPLE_ANALYSIS,
+        suggestions=SAMPLE_SUGGESTIONS,
+    ).id
+    story.run(world.outsider, proposals.submit, other)
+    story.run(world.staff, proposals.merge, other, main)
+    sw.at(d("2026-09-24"), 10)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    sw.at(d("2026-09-28"), 10)
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+
+    sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+
+    with sw.db.read_session() as session:
+        assert session.get(Proposal, main).status == "delivered"
+        assert session.get(Proposal, other).status == "delivered"
+    sw.at(d("2026-10-23"), 10)
+    story.run(world.staff, replies.order_rehandle, main)
+    again = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, again.id)
+    delivered = [n for n in sw.notices("reply_delivered") if n.person_id == world.outsider]
+    assert len(delivered) == 2  # the first reply and the new one
+
+
+def test_a_merged_proposal_nobody_rated_closes_with_the_window_once_its_main_closed(
+    sw, story, world
+):
+    sw.at(d("2026-09-14"), 10)
+    main, lead, _co = story.accepted(co=False)
+    other = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于在学校周边增设接送车辆临时停车位的建议",
+        analysis=SAMPLE_ANALYSIS,
+        suggestions=SAMPLE_SUGGESTIONS,
+    ).id
+    story.run(world.outsider, proposals.submit, other)
+    story.run(world.staff, proposals.merge, other, main)
+    sw.at(d("2026-09-24"), 10)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    story.run(world.member, replies.rate, main, work="satisfied")  # the main closes
+
+    new = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+
+    assert [(n.kind, n.person_id) for n in new if n.kind == "closed"] == [
+        ("closed", world.outsider)
+    ]
+    with sw.db.read_session() as session:
+        assert session.get(Proposal, other).status == "closed"
+
+
 def test_windows_ending_together_are_told_to_staff_in_one_notice(sw, story, world):
     """Three replies delivered on 24 September: nobody rates the first, the proposer rates
     the second, everyone rates the third. When the window ends, staff get one notice each

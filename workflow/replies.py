@@ -599,9 +599,15 @@ def record_ratings_not_given(
 def close_after_window(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
     """At the end of the rating window (the system, once the missing ratings are recorded as
     not given): a proposal none of whose ratings is 不满意 is closed (办结), as when everyone
-    rated; one rated 不满意 waits for staff to order 重新办理 or close it. True if closed."""
+    rated; one rated 不满意 waits for staff to order 重新办理 or close it. A merged proposal
+    waits for its main to close (随主案办结): handled again, its new reply reaches it too.
+    True if closed."""
     if proposal.status != ProposalStatus.DELIVERED or _any_unsatisfied(ctx, proposal, reply):
         return False
+    if proposal.merged_into_id is not None:
+        main = ctx.session.get(Proposal, proposal.merged_into_id)
+        if main is not None and main.status != ProposalStatus.CLOSED:
+            return False
     _close(ctx, proposal, reason="window_ended")
     return True
 
