@@ -421,14 +421,9 @@ def reassign(
     _tell_unit(ctx, proposal, new)
     if assignment.role == "lead" and proposal.is_key:
         # Those who follow a key proposal must chase the unit that now answers, by its date.
-        watchers = [proposal.lead_leader_id] if proposal.lead_leader_id else []
-        if proposal.supervising_unit_id is not None:
-            watchers += people_with_role(
-                ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id
-            )
         notify(
             ctx,
-            watchers,
+            key_watchers(ctx, proposal),
             "reassigned_watch",
             Text(
                 "重点提案{number}《{title}》已交办，主办单位：{unit}，答复期限{due}，请予督办。",
@@ -441,6 +436,17 @@ def reassign(
             proposal_id=proposal.id,
         )
     return new
+
+
+def key_watchers(ctx: Ctx, proposal: Proposal) -> list[int]:
+    """Who follows a key proposal's reply: its lead leader and its supervising unit's people
+    (none for another proposal)."""
+    if not proposal.is_key:
+        return []
+    watchers = [proposal.lead_leader_id] if proposal.lead_leader_id else []
+    if proposal.supervising_unit_id is not None:
+        watchers += people_with_role(ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id)
+    return watchers
 
 
 def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
@@ -721,7 +727,11 @@ def _extend(
     event = move_assignment(ctx, assignment, "extend", before=before, due_date=due_date, note=note)
     notify(
         ctx,
-        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        [
+            *people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+            # the reply's new due date, for those who follow a key proposal
+            *(key_watchers(ctx, proposal) if assignment.role == "lead" else []),
+        ],
         "extended",
         Text(
             "{number}提案《{title}》的办理期限已由{before}延至{due}。{extra}",
