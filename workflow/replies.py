@@ -664,7 +664,8 @@ def _close(ctx: Ctx, proposal: Proposal, *, reason: str) -> None:
 
 def close(ctx: Ctx, proposal_id: int) -> Proposal:
     """办结: staff close a delivered proposal once every signer rated or the window ended;
-    missing ratings are then recorded as not given. Merged proposals close with it."""
+    missing ratings are then recorded as not given. Merged proposals close with it; one
+    merged is closed on its own only once its main is (rated 不满意 after that)."""
     require_role(ctx, PROPOSAL_TRANSITIONS["close"])
     proposal = lock_proposal(ctx, proposal_id)
     require_status(
