@@ -1,6 +1,6 @@
 """A member's follow-up: my proposals (record with timeline, 撤回, 评价), co-sign invitations
 (确认联名 / 谢绝), and the one-tap buttons that notices carry (``cosign:<id>:yes|no`` and
-``rate:<id>:satisfied|basic|unsatisfied``).
+``rate:<id>:satisfied|basic|unsatisfied:<reply id>``).
 
 Every change goes through the workflow services, which check the role and the relation; the
 handlers here only check that a button's payload has the right shape.
@@ -593,12 +593,18 @@ def act_cosign(turn: Turn, args: list[str]) -> None:
 
 
 def act_rate(turn: Turn, args: list[str]) -> None:
-    """``rate:<id>:<rating>`` — rate the work and the result alike, then offer feedback."""
+    """``rate:<id>:<rating>:<reply id>`` — rate the work and the result alike, then offer
+    feedback. The reply id names the reply the notice delivered (notices written before it
+    was added carry none, and rate the current reply)."""
+    reply_id = None
+    if len(args) == 3 and ID_RE.match(args[2]):
+        reply_id = int(args[2])
+        args = args[:2]
     parsed = parse_action(turn, args, tuple(RATING_LABELS))
     if parsed is None:
         return
     pid, value = parsed
-    rating = replies.rate(turn.ctx, pid, work=value, result=value)
+    rating = replies.rate(turn.ctx, pid, work=value, result=value, reply_id=reply_id)
     turn.say(rating_text(turn, rating), expects="none")
     proposal = turn.session.get(Proposal, pid)
     if proposal is None or proposal.status != ProposalStatus.DELIVERED:

@@ -313,32 +313,25 @@ def replies_to_review(session: Session, person: Person) -> list[tuple[Reply, Pro
 
 
 def current_ratings(turn: Turn, proposal: Proposal) -> tuple[Reply | None, list[Rating]]:
+    """The reply the proposal's signers rate and its ratings: for a main proposal, those
+    given on the proposals merged into it too."""
     reply = replies.delivered_reply(turn.ctx, proposal)
     if reply is None:
         return None, []
-    ratings = turn.session.exec(
-        select(Rating)
-        .where(Rating.reply_id == reply.id, Rating.proposal_id == proposal.id)
-        .order_by(col(Rating.id))
-    ).all()
-    return reply, list(ratings)
-
-
-def unsatisfied(ratings: list[Rating]) -> bool:
-    return any("unsatisfied" in (r.work_rating, r.result_rating) for r in ratings)
+    stmt = select(Rating).where(Rating.reply_id == reply.id)
+    if proposal.merged_into_id is not None:
+        stmt = stmt.where(Rating.proposal_id == proposal.id)
+    return reply, list(turn.session.exec(stmt.order_by(col(Rating.id))).all())
 
 
 def rehandle_queue(turn: Turn) -> list[Proposal]:
-    """Delivered proposals (not merged ones) with an 不满意 on their current reply."""
+    """Delivered proposals whose 不满意 waits for staff (see ``replies.awaits_staff``)."""
     delivered = turn.session.exec(
         select(Proposal)
-        .where(
-            Proposal.status == ProposalStatus.DELIVERED,
-            col(Proposal.merged_into_id).is_(None),
-        )
+        .where(Proposal.status == ProposalStatus.DELIVERED)
         .order_by(col(Proposal.delivered_at), col(Proposal.id))
     ).all()
-    return [p for p in delivered if unsatisfied(current_ratings(turn, p)[1])]
+    return [p for p in delivered if replies.awaits_staff(turn.ctx, p)]
 
 
 def leader_label(turn: Turn, person: Person) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlmodel import col, select
+
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import FileOut
@@ -524,7 +526,8 @@ def ask_rehandles(turn: Turn) -> None:
                 day=day_text(turn, p.delivered_at),
             )
         )
-        choices.append(turn.choice(short(f"{number_of(turn, p)} {p.title}"), f"p:{p.id}"))
+        label = f"{number_of(turn, p)} {p.title}".strip()  # a merged one has no number
+        choices.append(turn.choice(short(label), f"p:{p.id}"))
     lines += page.position(turn)
     choices += page.buttons(turn)
     choices.append(turn.choice(turn.t(TO_MENU), "menu"))
@@ -540,6 +543,20 @@ def on_rehandles(turn: Turn, value: str) -> str:
     return "open"
 
 
+def merged_into(turn: Turn, proposal: Proposal) -> list[Proposal]:
+    """The proposals merged into this one that received its reply."""
+    return list(
+        turn.session.exec(
+            select(Proposal)
+            .where(
+                Proposal.merged_into_id == proposal.id,
+                col(Proposal.status).in_([ProposalStatus.DELIVERED, ProposalStatus.CLOSED]),
+            )
+            .order_by(col(Proposal.id))
+        ).all()
+    )
+
+
 def ratings_text(turn: Turn, proposal: Proposal) -> str:
     reply, ratings = current_ratings(turn, proposal)
     lines = [
@@ -549,10 +566,16 @@ def ratings_text(turn: Turn, proposal: Proposal) -> str:
             c=reply.reply_class if reply else "",
         )
     ]
-    rated = {r.person_id: r for r in ratings}
-    for person_id in signer_ids(turn.session, pk(proposal)):
+    rated = {(r.proposal_id, r.person_id): r for r in ratings}
+    signers = [(proposal, person_id) for person_id in signer_ids(turn.session, pk(proposal))]
+    if proposal.merged_into_id is None:  # the proposers of merged ones rate the reply too
+        for merged in merged_into(turn, proposal):
+            signers += [(merged, person_id) for person_id in signer_ids(turn.session, pk(merged))]
+    for signed, person_id in signers:
         name = person_name(turn.session, person_id)
-        r = rated.get(person_id)
+        if pk(signed) != pk(proposal):
+            name = turn.t("{name}（{title}）", name=name, title=f"《{signed.title}》")
+        r = rated.get((pk(signed), person_id))
         if r is None:
             lines.append(turn.t("  {name}：尚未评价", name=name))
         elif r.not_given:
@@ -591,6 +614,12 @@ def ask_rehandle(turn: Turn) -> None:
         turn.say(
             turn.t("这件提案当前为「{s}」，无需处理。", s=turn.t(proposal_label(p.status))),
             [turn.choice(turn.t(BACK), "back")],
+        )
+        return
+    if p.merged_into_id is not None:  # listed once its main is closed: 办结 is what is left
+        turn.say(
+            ratings_text(turn, p) + "\n" + turn.t("请选择处理方式："),
+            [turn.choice(turn.t("办结"), "close"), turn.choice(turn.t(BACK), "back")],
         )
         return
     turn.say(

@@ -386,7 +386,7 @@ class Notice(SQLModel, table=True):
     # The text to say in the recipient's language (workflow.texts.Text.to_json()); None on
     # notices written before it was kept: they are said as ``text``.
     message: dict | None = Field(default=None, sa_column=Column(JSON))
-    # [{"label": "满意", "payload": "rate:12:satisfied"}, ...]; labels are message ids
+    # [{"label": "满意", "payload": "rate:12:satisfied:30"}, ...]; labels are message ids
     actions: list | None = Field(default=None, sa_column=Column(JSON))
     idempotency_key: str = Field(max_length=200, unique=True)
     not_before: datetime = Field(default_factory=utcnow)

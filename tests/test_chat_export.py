@@ -11,7 +11,7 @@ import sys
 import pytest
 from openpyxl import load_workbook
 
-from tests.factories import Story
+from tests.factories import SAMPLE_REPLY, Story
 from workflow import export
 from workflow.errors import PermissionDenied
 
@@ -49,6 +49,43 @@ async def test_staff_export_the_ledger_of_the_year(db, wf, world, chat_as):
     )
     assert (second[0], second[1], second[7], second[9]) == (2026, None, "待审查", None)
     assert "林晓，" not in chat.said or "许静，您好" in chat.said  # back at the menu
+
+
+async def test_a_merged_proposal_is_listed_with_the_units_and_reply_of_its_main(
+    db, wf, world, chat_as
+):
+    from workflow import proposals, replies
+
+    story = Story(db, wf, world)
+    main, lead, _co = story.accepted()  # 区教育局 leads, 区交通运输局 co-handles
+    other = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于在学校周边增设接送车辆临时停车位的建议",
+        analysis="学校周边接送车辆无处停放。",
+        suggestions="1、划设临时停车位。",
+    ).id
+    story.run(world.outsider, proposals.submit, other)
+    story.run(world.staff, proposals.merge, other, main)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    story.run(world.outsider, replies.rate, other, work="unsatisfied")
+    story.run(world.staff, replies.order_rehandle, main)
+    again = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, again.id, "A")
+    story.run(world.outsider, replies.rate, other, work="satisfied")
+
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📊 导出台账")
+    await chat.tap("2026年度")
+    [file] = chat.files
+    rows = {row[2]: row for row in rows_of(file.data)[1:]}
+    merged = rows["关于在学校周边增设接送车辆临时停车位的建议"]
+    assert (merged[1], merged[5], merged[7]) == (None, "曹磊", "已办结")
+    assert (merged[9], merged[10], merged[13]) == ("区教育局", "区交通运输局", "A")
+    assert merged[11] == rows["关于改善城区小学放学时段交通秩序的建议"][11]  # the main's due date
+    assert merged[14] and merged[15] == "曹磊：满意"  # the reply it received, rated once
 
 
 async def test_the_export_is_in_the_readers_language(db, wf, world, chat_as):

@@ -174,6 +174,19 @@ async def test_withdraw_before_review_with_a_reason(db, wf, world, chat_as):
     assert told == {world.staff, world.staff2, world.cosigner}
 
 
+async def test_a_withdrawal_is_not_told_to_a_member_who_declined_to_cosign(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    pid = story.submitted(cosigners=[world.cosigner, world.cosigner2], confirm=False)
+    story.run(world.cosigner2, proposals.decline_cosign, pid)
+    chat = chat_as(world.member)
+    await open_mine(chat, "未编号")
+    await chat.tap("↩️")
+    await chat.tap("跳过")
+    await chat.tap("确认撤回")
+    told = {n.person_id for n in get(db, Notice, proposal_id=pid, kind="withdrawn")}
+    assert told == {world.staff, world.staff2, world.cosigner}  # 何平 was still asked
+
+
 async def test_withdraw_is_refused_once_filed(db, wf, world, chat_as):
     story = Story(db, wf, world)
     pid = story.submitted()

@@ -174,3 +174,39 @@ async def test_many_drafts_are_listed_a_page_at_a_time(db, wf, world, chat_as):
     await chat.tap("◀ 上一页")
     await chat.tap("《关于第119件事的建议》")  # the latest written comes first
     assert "✏️ 继续编辑" in chat.buttons
+
+
+async def test_the_rating_buttons_of_a_reply_handled_again_rate_nothing(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    pid, lead, first = story.rated(rating="unsatisfied")
+    with db.read_session() as s:
+        (old,) = s.exec(
+            select(Notice).where(
+                Notice.person_id == world.member, Notice.kind == "reply_delivered"
+            )
+        ).all()
+        old_buttons = {a["label"]: a["payload"] for a in old.actions}
+    story.run(world.staff, replies.order_rehandle, pid)
+    new = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, new.id)
+
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    await chat.press(old_buttons["满意"])  # the first reply's notice, not the new one's
+    assert "这个按钮已过期，没有做任何更改。当前这一步是：" in chat.said
+    assert FAILED not in chat.said and "林晓，您好" in chat.said
+    with db.read_session() as s:
+        assert s.exec(select(Rating).where(Rating.reply_id == new.id)).all() == []
+        assert s.get(Proposal, pid).status == "delivered"
+        (latest,) = s.exec(
+            select(Notice)
+            .where(Notice.person_id == world.member, Notice.kind == "reply_delivered")
+            .where(Notice.id != old.id)
+        ).all()
+        new_buttons = {a["label"]: a["payload"] for a in latest.actions}
+    await chat.press(new_buttons["满意"])  # the new notice's button rates the new reply
+    assert "办理工作：满意" in chat.said and "提案已办结" in chat.said
+    with db.read_session() as s:
+        (rating,) = s.exec(select(Rating).where(Rating.reply_id == new.id)).all()
+        assert rating.person_id == world.member and rating.result_rating == "satisfied"
+    assert first != new.id

@@ -1134,6 +1134,73 @@ async def test_a_second_rehandle_is_refused_by_the_workflow(db, wf, world, chat_
     assert_same(db, before)
 
 
+async def test_an_unsatisfied_rating_of_a_merged_proposal_lets_staff_handle_the_main_again(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    main, lead, _co = s.accepted(co=False)  # 林晓's, nobody co-signs
+    other = s.merged_into(main, author=world.outsider)  # 曹磊's, merged into it
+    s.run(world.staff, replies.approve_reply, s.submit_reply(lead))
+    s.run(world.outsider, replies.rate, other, work="unsatisfied", feedback="停车位仍然不够")
+    s.run(world.member, replies.rate, main, work="satisfied")
+    assert get(db, Proposal, main).status == "delivered"  # 曹磊's 不满意 waits for staff
+    told = notices(db, "rated_unsatisfied")
+    assert {n.person_id for n in told} == {
+        world.staff,
+        world.staff2,
+        world.handler_edu,
+        world.handler_edu2,
+    }
+    assert told[0].text == (  # the reply rated is the main proposal's
+        "曹磊委员对2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的答复评价为"
+        "不满意，意见：停车位仍然不够"
+    )
+
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    assert "评价为不满意的提案 1 件" in chat.said
+    await chat.tap("2026年度第1号")
+    assert "林晓：办理工作满意，办理结果满意" in chat.said
+    assert (
+        f"曹磊（《{OTHER_TITLE}》）：办理工作不满意，办理结果不满意；意见：停车位仍然不够"
+    ) in chat.said
+    assert chat.buttons == ["重新办理", "办结", "↩️ 返回"]
+    await chat.tap("重新办理")
+    await chat.tap("使用默认")
+    await chat.tap("不写要求")
+    assert "已下达重新办理：2026年度第1号提案由区教育局在2026年10月14日前重新答复" in chat.said
+    assert get(db, Proposal, main).status == "assigned"
+    told = {n.person_id: n.text for n in notices(db, "rehandle_ordered_member")}
+    assert told[world.outsider] == (
+        f"您的提案《{OTHER_TITLE}》已安排区教育局重新办理，新的答复期限为2026年10月14日。"
+    )
+    assert set(told) == {world.member, world.outsider}
+
+
+async def test_a_merged_proposal_rated_unsatisfied_after_its_main_closed_can_be_closed(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    main, lead, _co = s.accepted(co=False)
+    other = s.merged_into(main, author=world.outsider)
+    s.run(world.staff, replies.approve_reply, s.submit_reply(lead))
+    s.run(world.member, replies.rate, main, work="satisfied")
+    assert get(db, Proposal, main).status == "closed"
+    s.run(world.outsider, replies.rate, other, work="unsatisfied")
+
+    chat = chat_as(world.staff)
+    await open_item(chat, "⚠️ 不满意待处理")
+    assert "评价为不满意的提案 1 件" in chat.said
+    await chat.tap(OTHER_TITLE[:6])
+    assert "曹磊：办理工作不满意，办理结果不满意" in chat.said
+    assert "并案:并入2026年度第1号提案" in chat.said  # and that one is closed: no 重新办理
+    assert chat.buttons == ["办结", "↩️ 返回"]
+    await chat.tap("办结")
+    assert f"《{OTHER_TITLE}》已办结。" in chat.said
+    assert get(db, Proposal, other).status == "closed"
+    assert "没有评价为不满意" in chat.said
+
+
 # ================================================================ empty lists and roles
 
 

@@ -391,6 +391,23 @@ async def test_the_button_of_a_decided_request_does_not_decide_the_units_next_on
     assert "这项延期申请已由罗成于2026年10月4日 09:30处理。" in colleague.said
 
 
+async def test_more_time_for_a_key_proposal_is_told_to_its_supervisors(db, wf, world, chat_as):
+    States(db, wf, world).accepted(key=True)  # 区政府督查室 supervises, 邓启明 leads
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    [asked, *_] = notices_of(db, "extension_requested")
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.press(asked.actions[0]["payload"])
+    assert "期限延至2027年1月14日" in staff.said
+    told = {n.person_id: n.text for n in notices_of(db, "extended")}
+    assert set(told) == {world.handler_edu, world.handler_edu2, world.supervisor, world.leader}
+    assert told[world.leader] == (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的办理期限已由"
+        "2026年12月14日延至2027年1月14日。"
+    )
+
+
 async def test_an_extension_ending_on_a_day_off_ends_on_the_next_working_day(
     db, wf, world, clock, chat_as
 ):

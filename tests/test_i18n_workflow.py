@@ -180,7 +180,7 @@ async def test_a_notice_button_of_another_role_is_refused_in_english(db, wf, wor
 
 async def test_the_delivery_notice_in_english_and_in_chinese(db, wf, world, chat_as):
     speak_english(db, world.member)
-    pid, _lead, _reply = Story(db, wf, world).delivered(cosigners=[world.cosigner])
+    pid, _lead, reply = Story(db, wf, world).delivered(cosigners=[world.cosigner])
     member, cosigner = chat_as(world.member), chat_as(world.cosigner)
 
     said = dict(member.notices())
@@ -190,9 +190,9 @@ async def test_the_delivery_notice_in_english_and_in_chinese(db, wf, world, chat
         "handling before 10 Oct 2026."
     )
     assert said[delivered] == [
-        {"label": "Satisfied", "payload": f"rate:{pid}:satisfied"},
-        {"label": "Basically satisfied", "payload": f"rate:{pid}:basic"},
-        {"label": "Unsatisfied", "payload": f"rate:{pid}:unsatisfied"},
+        {"label": "Satisfied", "payload": f"rate:{pid}:satisfied:{reply}"},
+        {"label": "Basically satisfied", "payload": f"rate:{pid}:basic:{reply}"},
+        {"label": "Unsatisfied", "payload": f"rate:{pid}:unsatisfied:{reply}"},
     ]
     assert f"Your proposal “{TITLE}” was submitted at 14 Sep 2026 09:30" in " ".join(said)
 

@@ -141,6 +141,34 @@ async def test_staff_read_the_years_statistics_in_the_chat(db, wf, world, chat_a
     assert "许静，您好" in chat.said
 
 
+async def test_a_merged_proposal_counts_as_merged_once_answered_and_closed(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    main, lead, _co = story.accepted(co=False)
+    other = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于在学校周边增设接送车辆临时停车位的建议",
+        analysis="学校周边接送车辆无处停放。",
+        suggestions="1、划设临时停车位。",
+    ).id
+    story.run(world.outsider, proposals.submit, other)
+    story.run(world.staff, proposals.merge, other, main)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    story.run(world.member, replies.rate, main, work="satisfied")
+    story.run(world.outsider, replies.rate, other, work="satisfied")  # both closed now
+
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📈 年度统计")
+    await chat.tap("2026年度")
+    assert "收到提案 2 件：立案 1 件，不予立案 0 件，并案 1 件" in chat.said
+    assert "立案率（已审查的提案中）：50.0%" in chat.said
+    assert "交办 1 件（重点提案 0 件）：已答复 1 件" in chat.said and "已办结 1 件" in chat.said
+    stats = figures(db, wf, world.staff)
+    assert (stats.received, stats.filed, stats.merged, stats.closed) == (2, 1, 1, 1)
+
+
 async def test_no_one_but_staff_finds_the_statistics_in_the_chat(db, wf, world, chat_as):
     Story(db, wf, world).filed()
     for person in (world.member, world.handler_edu, world.supervisor, world.leader):

@@ -36,6 +36,7 @@ from workflow import assignments, attachments, invites, proposals, reach, replie
 from workflow.calendar import WorkCalendar
 from workflow.core import notify
 from workflow.errors import InvalidTransition, PermissionDenied
+from workflow.record import render_record
 from workflow.texts import Text
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -644,7 +645,10 @@ def test_rating_reminders_at_5_and_10_working_days_to_those_who_have_not_rated(s
         "您的提案《关于改善城区小学放学时段交通秩序的建议》的答复已于2026年9月24日送达，"
         "您尚未评价。请于2026年10月22日前对办理工作作出评价。"
     )
-    assert reminder.actions == replies.rating_actions(pid)
+    with sw.db.read_session() as session:
+        reply = replies.delivered_reply(sw.wf.ctx(session, None), session.get(Proposal, pid))
+        assert reply is not None
+        assert reminder.actions == replies.rating_actions(pid, reply.id)  # rates this reply
 
 
 def test_the_rating_window_ends_with_not_given_recorded_never_satisfied(sw, story, world):
@@ -653,8 +657,9 @@ def test_the_rating_window_ends_with_not_given_recorded_never_satisfied(sw, stor
     story.run(world.member, replies.rate, pid, work="satisfied")
 
     assert sw.run_twice("rating_window", d("2026-10-22"), 20) == []
-    new = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+    written = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
 
+    new = [n for n in written if n.kind == "ratings_not_given"]
     assert sw.who(new) == ["staff", "staff2"]
     assert new[0].text == (
         "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的评价期已于2026年10月22日结束，"
@@ -665,12 +670,104 @@ def test_the_rating_window_ends_with_not_given_recorded_never_satisfied(sw, stor
             r.person_id: (r.work_rating, r.result_rating, r.not_given)
             for r in session.exec(select(Rating).where(Rating.proposal_id == pid))
         }
-        assert session.get(Proposal, pid).status == "delivered"
+        assert session.get(Proposal, pid).status == "closed"  # no 不满意: nothing to decide
     assert ratings == {
         world.member: ("satisfied", "satisfied", False),
         world.cosigner: (None, None, True),
     }
     assert sw.run_twice("rating_reminders", d("2026-10-23")) == []
+
+
+def test_a_rating_window_ended_without_unsatisfied_closes_the_proposal(sw, story, world):
+    """Delivered 24 September, window to 22 October. The first proposal's proposer rates
+    满意 and the co-signer never does: at the end of the window it is closed (办结), as the
+    signers are told; nothing is left for staff to decide. The second was rated 不满意: it
+    stays delivered, for staff to order 重新办理 or close it."""
+    pid = _delivered_on_24_september(sw, story, world)
+    sw.at(d("2026-09-24"), 10)
+    unhappy, _, _ = story.delivered(title="关于增设社区老年食堂的建议", cosigners=[world.cosigner])
+    sw.at(d("2026-09-28"), 10)
+    story.run(world.member, replies.rate, pid, work="satisfied")
+    story.run(world.member, replies.rate, unhappy, work="unsatisfied")
+
+    assert sw.run_twice("rating_window", d("2026-10-22"), 20) == []
+    new = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+
+    closed = [n for n in new if n.kind == "closed"]
+    assert sw.who(closed) == ["cosigner", "member"]
+    assert {n.proposal_id for n in closed} == {pid}
+    with sw.db.read_session() as session:
+        assert session.get(Proposal, pid).status == "closed"
+        assert session.get(Proposal, unhappy).status == "delivered"
+        [event] = session.exec(
+            select(AuditEvent).where(AuditEvent.proposal_id == pid, AuditEvent.action == "close")
+        ).all()
+        record = render_record(sw.wf.ctx(session, None), session.get(Proposal, pid), timeline=True)
+    assert (event.actor_id, event.detail["reason"]) == (None, "window_ended")
+    assert "办结 → 已办结  系统" in record
+    assert sw.run_twice("rating_window", d("2026-10-26"), 0, 5) == []
+
+
+def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, world):
+    """Delivered 24 September with a proposal of 曹磊's merged into it. 林晓 rates the reply
+    不满意, 曹磊 does not rate. At the end of the window neither is closed: staff may have the
+    main handled again, and the new reply then reaches 曹磊 too."""
+    sw.at(d("2026-09-14"), 10)
+    main, lead, _co = story.accepted(co=False)
+    other = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于在学校周边增设接送车辆临时停车位的建议",
+        analysis=SAMPLE_ANALYSIS,
+        suggestions=SAMPLE_SUGGESTIONS,
+    ).id
+    story.run(world.outsider, proposals.submit, other)
+    story.run(world.staff, proposals.merge, other, main)
+    sw.at(d("2026-09-24"), 10)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    sw.at(d("2026-09-28"), 10)
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+
+    sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+
+    with sw.db.read_session() as session:
+        assert session.get(Proposal, main).status == "delivered"
+        assert session.get(Proposal, other).status == "delivered"
+    sw.at(d("2026-10-23"), 10)
+    story.run(world.staff, replies.order_rehandle, main)
+    again = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, again.id)
+    delivered = [n for n in sw.notices("reply_delivered") if n.person_id == world.outsider]
+    assert len(delivered) == 2  # the first reply and the new one
+
+
+def test_a_merged_proposal_nobody_rated_closes_with_the_window_once_its_main_closed(
+    sw, story, world
+):
+    sw.at(d("2026-09-14"), 10)
+    main, lead, _co = story.accepted(co=False)
+    other = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于在学校周边增设接送车辆临时停车位的建议",
+        analysis=SAMPLE_ANALYSIS,
+        suggestions=SAMPLE_SUGGESTIONS,
+    ).id
+    story.run(world.outsider, proposals.submit, other)
+    story.run(world.staff, proposals.merge, other, main)
+    sw.at(d("2026-09-24"), 10)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    story.run(world.member, replies.rate, main, work="satisfied")  # the main closes
+
+    new = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+
+    assert [(n.kind, n.person_id) for n in new if n.kind == "closed"] == [
+        ("closed", world.outsider)
+    ]
+    with sw.db.read_session() as session:
+        assert session.get(Proposal, other).status == "closed"
 
 
 def test_windows_ending_together_are_told_to_staff_in_one_notice(sw, story, world):
@@ -686,8 +783,9 @@ def test_windows_ending_together_are_told_to_staff_in_one_notice(sw, story, worl
     story.run(world.member, replies.rate, second, work="satisfied")
     story.run(world.member, replies.rate, third, work="satisfied")
 
-    new = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+    written = sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
 
+    new = [n for n in written if n.kind == "ratings_not_given"]
     assert sw.who(new) == ["staff", "staff2"]
     assert {n.proposal_id for n in new} == {None}  # a list points to no one proposal
     assert {n.text for n in new} == {
@@ -716,10 +814,11 @@ def test_a_rating_window_closed_on_a_saturday_is_told_to_staff_on_monday_morning
     (notices written in bulk keep the quiet-days rule of the ones written one by one)."""
     pid = _delivered_on_24_september(sw, story, world)
 
-    new = sw.run_twice("rating_window", d("2026-10-24"), 0, 5)
+    written = sw.run_twice("rating_window", d("2026-10-24"), 0, 5)
 
+    new = [n for n in written if n.kind == "ratings_not_given"]
     assert sw.who(new) == ["staff", "staff2"]
-    assert {local(n.not_before) for n in new} == {datetime(2026, 10, 26, 8, 0, tzinfo=BEIJING)}
+    assert {local(n.not_before) for n in written} == {datetime(2026, 10, 26, 8, 0, tzinfo=BEIJING)}
     assert {n.state for n in new} == {"pending"}
     with sw.db.read_session() as session:
         not_given = session.exec(
@@ -1014,6 +1113,7 @@ def test_back_on_the_evening_before_the_holiday_the_bot_says_nothing_during_it(s
 
     morning = datetime(2026, 10, 8, 8, 0, tzinfo=BEIJING)
     assert _said(sw, evening) == [
+        ("closed", "member", morning),  # nobody rated it 不满意: 办结
         ("due_soon", "handler_edu", morning),
         ("due_soon", "handler_edu2", morning),
         ("ratings_not_given", "staff", morning),

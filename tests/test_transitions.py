@@ -784,9 +784,9 @@ def test_delivery_notice_carries_the_rating_buttons(db, wf, world):
             select(Notice).where(Notice.kind == "reply_delivered", Notice.proposal_id == rec.pid)
         ).first()
     assert [a["payload"] for a in notice.actions] == [
-        f"rate:{rec.pid}:satisfied",
-        f"rate:{rec.pid}:basic",
-        f"rate:{rec.pid}:unsatisfied",
+        f"rate:{rec.pid}:satisfied:{rec.reply}",
+        f"rate:{rec.pid}:basic:{rec.reply}",
+        f"rate:{rec.pid}:unsatisfied:{rec.reply}",
     ]
 
 

@@ -321,9 +321,7 @@ def assign(
 def _tell_watchers(ctx: Ctx, proposal: Proposal, lead: Assignment, *, key: str) -> None:
     """The proposal's lead leader and its supervising unit's people: which unit leads it and
     by when (at 交办, and again when the lead unit changes)."""
-    watchers = [proposal.lead_leader_id] if proposal.lead_leader_id else []
-    if proposal.supervising_unit_id is not None:
-        watchers += people_with_role(ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id)
+    watchers = watchers_of(ctx, proposal)
     if watchers:
         params = {
             "number": number_text(proposal.year, proposal.number),
@@ -441,6 +439,15 @@ def reassign(
     if new.role == "lead":  # those who watch the proposal follow its new lead unit
         _tell_watchers(ctx, proposal, new, key=f"{proposal.id}:{new.id}")
     return new
+
+
+def watchers_of(ctx: Ctx, proposal: Proposal) -> list[int]:
+    """Who follows a proposal's reply besides its units: its lead leader and its supervising
+    unit's people (a key proposal has both; another may have a supervising unit)."""
+    watchers = [proposal.lead_leader_id] if proposal.lead_leader_id else []
+    if proposal.supervising_unit_id is not None:
+        watchers += people_with_role(ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id)
+    return watchers
 
 
 def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
@@ -792,7 +799,11 @@ def _extend(
     event = move_assignment(ctx, assignment, "extend", before=before, due_date=due_date, note=note)
     notify(
         ctx,
-        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        [
+            *people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+            # the reply's new due date, for those who follow a key proposal
+            *(watchers_of(ctx, proposal) if assignment.role == "lead" else []),
+        ],
         "extended",
         Text(
             "{number}提案《{title}》的办理期限已由{before}延至{due}。{extra}",

@@ -2,7 +2,8 @@
 
 One row a submitted proposal (drafts, and drafts deleted before submission, left out), in
 number order: what it is, who proposed it, where it stands, who handles it, by when, how it
-was answered and how the signers rated it.
+was answered and how the signers rated it (a merged proposal: by the units, due date and
+reply of the proposal it was merged into).
 Headings and labels are said in the reader's language (the caller passes gettext in).
 """
 
@@ -77,6 +78,11 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
         .order_by(col(Proposal.number).is_(None), col(Proposal.number), col(Proposal.id))
     ).all()
     ids = [p.id for p in proposals]
+    # A merged proposal is handled by the units of the one it was merged into, whose reply
+    # it receives: its row shows those (``source``: the proposal whose units and reply count).
+    source = {pk(p): p.merged_into_id or pk(p) for p in proposals}
+    handled = sorted(set(source.values()))
+    by_id = {pk(p): p for p in proposals}  # the main of a merged one is of the same year
     people = {p.id: p.name for p in session.exec(select(Person))}
     units = {u.id: u.name for u in session.exec(select(Unit))}
     signers: dict[int, list[str]] = defaultdict(list)
@@ -94,7 +100,7 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
             signers[s.proposal_id].append(people.get(s.person_id, ""))
         for a in session.exec(
             select(Assignment)
-            .where(col(Assignment.proposal_id).in_(ids))
+            .where(col(Assignment.proposal_id).in_(handled))
             .where(col(Assignment.status).not_in(["reassigned"]))
             .order_by(col(Assignment.id))
         ):
@@ -104,14 +110,14 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
                 co[a.proposal_id].append(units.get(a.unit_id, ""))
         for r in session.exec(
             select(Reply)
-            .where(col(Reply.proposal_id).in_(ids), Reply.status == "approved")
+            .where(col(Reply.proposal_id).in_(handled), Reply.status == "approved")
             .order_by(col(Reply.id))
         ):
             replies[r.proposal_id] = r  # the latest approved one
         for rating in session.exec(
             select(Rating).where(col(Rating.proposal_id).in_(ids)).order_by(col(Rating.id))
         ):
-            shown = replies.get(rating.proposal_id)
+            shown = replies.get(source[rating.proposal_id])
             if shown is not None and rating.reply_id != shown.id:
                 continue  # a rating of an earlier reply, one 重新办理 replaced
             given = (
@@ -137,7 +143,7 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
     sep = "、" if locale == "zh" else ", "
     for p in proposals:
         pid = pk(p)
-        reply = replies.get(pid)
+        reply = replies.get(source[pid])
         sheet.append(
             [
                 p.year,
@@ -149,9 +155,9 @@ def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> t
                 sep.join(signers.get(pid, [])),
                 gettext(proposal_label(p.status)),
                 date_text(ctx.local(p.submitted_at).date(), locale) if p.submitted_at else "",
-                lead.get(pid, ""),
-                sep.join(co.get(pid, [])),
-                date_text(p.due_date, locale),
+                lead.get(source[pid], ""),
+                sep.join(co.get(source[pid], [])),
+                date_text(by_id.get(source[pid], p).due_date, locale),
                 gettext(YES) if p.is_key else gettext(NO),
                 reply.reply_class if reply else "",
                 date_text(reply.reply_date, locale) if reply else "",

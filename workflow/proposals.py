@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.clock import as_utc
 from storage.models import AuditEvent, Person, Proposal, Signer, pk
@@ -505,12 +505,14 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
     _guard(ctx, "withdraw", proposal)
     reason = check_text(reason, "撤回理由", max_chars=500, required=False) or None
     _move(ctx, proposal, "withdraw", reason=reason)
+    asked = ctx.session.exec(  # who co-signs or was still asked to: not who declined
+        select(Signer.person_id).where(
+            Signer.proposal_id == proposal.id, col(Signer.state).in_(("pending", "confirmed"))
+        )
+    ).all()
     notify(
         ctx,
-        [
-            *people_with_role(ctx.session, Role.STAFF),
-            *signer_ids(ctx.session, pk(proposal), confirmed_only=False),
-        ],
+        [*people_with_role(ctx.session, Role.STAFF), *asked],
         "withdrawn",
         Text("提案《{title}》已由提案人撤回。", title=proposal.title),
         key=str(proposal.id),

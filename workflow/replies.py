@@ -51,6 +51,7 @@ from workflow.statuses import (
     ACTIVE_ASSIGNMENT_STATUSES,
     ASSIGNMENT_TRANSITIONS,
     PROPOSAL_TRANSITIONS,
+    ProposalStatus,
     assignment_label,
     proposal_label,
 )
@@ -79,10 +80,13 @@ def contact_phone_of(text: str) -> str | None:
     return None
 
 
-def rating_actions(proposal_id: int) -> list[dict]:
-    """One-tap rating buttons carried by the delivery notice (labels are message ids)."""
+def rating_actions(proposal_id: int, reply_id: int) -> list[dict]:
+    """One-tap rating buttons carried by the delivery notice (labels are message ids); they
+    name the reply they rate, so that a notice of an earlier reply rates nothing once the
+    proposal was handled again (重新办理) and another reply delivered."""
     return [
-        {"label": name, "payload": f"rate:{proposal_id}:{code}"} for code, name in RATINGS.items()
+        {"label": name, "payload": f"rate:{proposal_id}:{code}:{reply_id}"}
+        for code, name in RATINGS.items()
     ]
 
 
@@ -440,7 +444,7 @@ def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = 
         ),
         key=f"{proposal.id}:{reply.id}",
         proposal_id=proposal.id,
-        actions=rating_actions(pk(proposal)),
+        actions=rating_actions(pk(proposal), pk(reply)),
     )
 
 
@@ -464,8 +468,11 @@ def rate(
     work: str,
     result: str | None = None,
     feedback: str | None = None,
+    reply_id: int | None = None,
 ) -> Rating:
-    """满意度测评 by a signer: the handling work and the result (one tap rates both)."""
+    """满意度测评 by a signer: the handling work and the result (one tap rates both).
+    ``reply_id``: the reply a notice's button was given for; refused if another reply has
+    been delivered since (the proposal was handled again)."""
     require_role(ctx, PROPOSAL_TRANSITIONS["rate"])
     result = result or work
     if work not in RATINGS or result not in RATINGS:
@@ -479,6 +486,9 @@ def rate(
     reply = delivered_reply(ctx, proposal)
     if reply is None:  # pragma: no cover - a delivered proposal always has one
         raise InvalidTransition("这件提案还没有可以评价的答复。")
+    if reply_id is not None and reply_id != reply.id:
+        # the proposal was handled again and another reply delivered, with buttons of its own
+        raise InvalidTransition("这个按钮已过期，没有做任何更改。当前这一步是：")
     rating = ctx.session.exec(
         select(Rating).where(
             Rating.reply_id == reply.id,
@@ -525,6 +535,10 @@ def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Tex
         "number": number_text(proposal.year, proposal.number),
         "title": proposal.title,
     }
+    main = ctx.session.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else None
+    if main is not None:  # unnumbered: the reply rated is the main's, which staff handle
+        params["number"] = number_text(main.year, main.number)
+        params["title"] = main.title
     if feedback:
         return Text(
             "{name}委员对{number}提案《{title}》的答复评价为不满意，意见：{feedback}",
@@ -534,22 +548,35 @@ def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Tex
     return Text("{name}委员对{number}提案《{title}》的答复评价为不满意。", **params)
 
 
-def _ratings(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[Rating]:
-    return list(
-        ctx.session.exec(
-            select(Rating).where(Rating.reply_id == reply.id, Rating.proposal_id == proposal.id)
-        ).all()
-    )
-
-
 def _everyone_rated(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
     return not unrated_signers(ctx, proposal, reply)
 
 
 def _any_unsatisfied(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
+    """Someone rated ``reply`` 不满意 on this proposal; for a main proposal, also on the
+    proposals merged into it, whose proposers rate the same reply and whose 不满意 staff
+    answer by handling the main again."""
+    stmt = select(Rating).where(Rating.reply_id == reply.id)
+    if proposal.merged_into_id is not None:
+        stmt = stmt.where(Rating.proposal_id == proposal.id)
     return any(
-        "unsatisfied" in (r.work_rating, r.result_rating) for r in _ratings(ctx, proposal, reply)
+        "unsatisfied" in (r.work_rating, r.result_rating) for r in ctx.session.exec(stmt).all()
     )
+
+
+def awaits_staff(ctx: Ctx, proposal: Proposal) -> bool:
+    """A delivered proposal whose 不满意 waits for staff (不满意待处理): a main proposal with
+    an 不满意 on its reply, its own or a merged proposal's (重新办理 or 办结); a merged one
+    rated 不满意 once its main is closed (办结 only: there is nothing left to handle again)."""
+    if proposal.status != ProposalStatus.DELIVERED:
+        return False
+    reply = delivered_reply(ctx, proposal)
+    if reply is None or not _any_unsatisfied(ctx, proposal, reply):
+        return False
+    if proposal.merged_into_id is None:
+        return True
+    main = ctx.session.get(Proposal, proposal.merged_into_id)
+    return main is not None and main.status == ProposalStatus.CLOSED
 
 
 def unrated_signers(ctx: Ctx, proposal: Proposal, reply: Reply) -> list[int]:
@@ -590,6 +617,22 @@ def record_ratings_not_given(
     if missing:
         audit(ctx, "rating_not_given", proposal_id=proposal.id, person_ids=missing)
     return missing
+
+
+def close_after_window(ctx: Ctx, proposal: Proposal, reply: Reply) -> bool:
+    """At the end of the rating window (the system, once the missing ratings are recorded as
+    not given): a proposal none of whose ratings is 不满意 is closed (办结), as when everyone
+    rated; one rated 不满意 waits for staff to order 重新办理 or close it. A merged proposal
+    waits for its main to close (随主案办结): handled again, its new reply reaches it too.
+    True if closed."""
+    if proposal.status != ProposalStatus.DELIVERED or _any_unsatisfied(ctx, proposal, reply):
+        return False
+    if proposal.merged_into_id is not None:
+        main = ctx.session.get(Proposal, proposal.merged_into_id)
+        if main is not None and main.status != ProposalStatus.CLOSED:
+            return False
+    _close(ctx, proposal, reason="window_ended")
+    return True
 
 
 def publish(ctx: Ctx, proposal_id: int) -> bool:
@@ -644,7 +687,8 @@ def _close(ctx: Ctx, proposal: Proposal, *, reason: str) -> None:
 
 def close(ctx: Ctx, proposal_id: int) -> Proposal:
     """办结: staff close a delivered proposal once every signer rated or the window ended;
-    missing ratings are then recorded as not given. Merged proposals close with it."""
+    missing ratings are then recorded as not given. Merged proposals close with it; one
+    merged is closed on its own only once its main is (rated 不满意 after that)."""
     require_role(ctx, PROPOSAL_TRANSITIONS["close"])
     proposal = lock_proposal(ctx, proposal_id)
     require_status(
@@ -656,7 +700,9 @@ def close(ctx: Ctx, proposal_id: int) -> Proposal:
         proposal_id=pk(proposal),
     )
     if proposal.merged_into_id:
-        raise InvalidInput("并案提案随主案办结，请办结主案。")
+        main = ctx.session.get(Proposal, proposal.merged_into_id)
+        if main is None or main.status != ProposalStatus.CLOSED:
+            raise InvalidInput("并案提案随主案办结，请办结主案。")
     reply = delivered_reply(ctx, proposal)
     deadline = rating_deadline(ctx, proposal)
     if reply is not None and not _everyone_rated(ctx, proposal, reply):
@@ -727,19 +773,26 @@ def order_rehandle(
         proposal_id=proposal.id,
         urgent=True,
     )
-    notify(
-        ctx,
-        signer_ids(ctx.session, pk(proposal)),
-        "rehandle_ordered_member",
-        Text(
-            "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
-            title=proposal.title,
-            unit=unit_name(ctx, lead.unit_id),
-            due=due_date,
-        ),
-        key=f"{proposal.id}:{proposal.rehandle_count}",
-        proposal_id=proposal.id,
-    )
+    # The signers of the proposals merged into it as well: the new reply will reach them.
+    merged = ctx.session.exec(
+        select(Proposal).where(
+            Proposal.merged_into_id == proposal.id, Proposal.status == ProposalStatus.DELIVERED
+        )
+    ).all()
+    for told in [proposal, *merged]:
+        notify(
+            ctx,
+            signer_ids(ctx.session, pk(told)),
+            "rehandle_ordered_member",
+            Text(
+                "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
+                title=told.title,
+                unit=unit_name(ctx, lead.unit_id),
+                due=due_date,
+            ),
+            key=f"{told.id}:{proposal.rehandle_count}",
+            proposal_id=told.id,
+        )
     return lead
 
 

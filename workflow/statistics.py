@@ -13,6 +13,7 @@ What counts:
 - reply classes and ratings count the reply the signers were last given, of answered
   proposals (one handled again after 不满意 counts again once its new reply is delivered);
   a signer whose rating window closed unanswered counts as *not rated*;
+- *merged* (并案): merged into another, also once answered and closed with it;
 - the filing rate is filed ÷ decided (filed, not filed, merged or converted);
 - the satisfaction rate is (满意 + 基本满意) ÷ the ratings given; a unit's, on the result
   (办理结果) of the replies it led.
@@ -130,13 +131,15 @@ def year_statistics(ctx: Ctx, year: int) -> YearStatistics:
         col(Proposal.submitted_at).is_not(None),
     )
     by_status: Counter = Counter()
-    for status, category, field_name, is_key, rehandled, count in session.execute(
+    merged_into = col(Proposal.merged_into_id).is_not(None)
+    for status, category, field_name, is_key, rehandled, merged, count in session.execute(
         sa_select(
             col(Proposal.status),
             col(Proposal.category),
             col(Proposal.field),
             col(Proposal.is_key),
             col(Proposal.rehandle_count) > literal_column("0"),
+            merged_into,
             func.count(),
         )
         .where(*of_year)
@@ -146,8 +149,11 @@ def year_statistics(ctx: Ctx, year: int) -> YearStatistics:
             col(Proposal.field),
             col(Proposal.is_key),
             col(Proposal.rehandle_count) > literal_column("0"),
+            merged_into,
         )
     ):
+        if merged:  # 并案 however far its main has gone: answered and closed with it
+            status = ProposalStatus.MERGED
         by_status[status] += count
         is_filed = status in FILED_STATUSES
         stats.key += count if is_filed and is_key else 0
@@ -166,7 +172,11 @@ def year_statistics(ctx: Ctx, year: int) -> YearStatistics:
     stats.filed = sum(by_status[s] for s in FILED_STATUSES)
     if not stats.filed:
         return stats
-    filed = (*of_year, col(Proposal.status).in_(list(FILED_STATUSES)))
+    filed = (
+        *of_year,
+        col(Proposal.status).in_(list(FILED_STATUSES)),
+        col(Proposal.merged_into_id).is_(None),
+    )
 
     # Days and moments are read as text and parsed here: SQLAlchemy's SQLite types parse
     # them with a regular expression, a fifth of the whole at a national committee's year.

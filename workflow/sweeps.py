@@ -446,14 +446,15 @@ def rating_window(ctx: Ctx) -> None:
     """When the rating window has ended, each signer who has not rated is recorded as not
     having rated (never as satisfied). Staff are told who in one notice each per run: the
     sentence for one proposal, a list for several (on a Monday, the windows that ended
-    over the weekend)."""
+    over the weekend). A proposal none of whose ratings is 不满意 is then closed (办结);
+    one rated 不满意 stays delivered, for staff to decide."""
     ended = []
     for proposal in _delivered(ctx):
         deadline = replies.rating_deadline(ctx, proposal)
         if deadline is not None and ctx.today > deadline:
             ended.append(proposal)
     unrated = _unrated(ctx, ended)
-    due = [pk(p) for p in ended if unrated[pk(p)][1]]
+    due = [pk(p) for p in ended]
     told = _Told(ctx)
     told.load_names(person for pid in due for person in unrated[pid][1])  # as read unlocked
     recorded: list[_NotGiven] = []
@@ -469,6 +470,7 @@ def rating_window(ctx: Ctx) -> None:
         if reply is None:
             return
         missing = replies.record_ratings_not_given(ctx, proposal, reply)
+        replies.close_after_window(ctx, proposal, reply)
         if missing:  # the last thing done for the proposal: kept once its savepoint is
             recorded.append(_NotGiven(proposal, pk(reply), deadline, told.names(missing)))
 
@@ -885,7 +887,7 @@ def rating_reminders(ctx: Ctx) -> None:
             ),
             key=f"{proposal.id}:{reply_id}:{offset}",
             proposal_id=proposal.id,
-            actions=replies.rating_actions(pk(proposal)),
+            actions=replies.rating_actions(pk(proposal), reply_id),
         )
     told.send()
 
