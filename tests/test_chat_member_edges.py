@@ -193,7 +193,10 @@ async def test_the_rating_buttons_of_a_reply_handled_again_rate_nothing(db, wf, 
     chat = chat_as(world.member)
     await chat.send("/menu")
     await chat.press(old_buttons["满意"])  # the first reply's notice, not the new one's
-    assert "这个按钮已过期，没有做任何更改。当前这一步是：" in chat.said
+    assert (
+        "这个评价按钮属于此前的答复：提案已重新办理并送达新的答复，请用新答复通知里的按钮评价。"
+        "没有做任何更改。" in chat.said
+    )
     assert FAILED not in chat.said and "林晓，您好" in chat.said
     with db.read_session() as s:
         assert s.exec(select(Rating).where(Rating.reply_id == new.id)).all() == []

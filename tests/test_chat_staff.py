@@ -610,11 +610,10 @@ async def test_a_key_proposals_watchers_are_told_its_new_lead_unit(db, wf, world
     # the supervising unit and the lead leader follow the proposal's new lead unit
     watched = [n for n in notices(db, "assigned_watch") if "区卫生健康委员会" in n.text]
     assert sorted(n.person_id for n in watched) == sorted([world.supervisor, world.leader])
-    assert all(
-        "重点提案2026年度第1号《" in n.text
-        and "主办单位：区卫生健康委员会，答复期限2026年12月16日，请予督办。" in n.text
-        for n in watched
-    )
+    assert {n.text for n in watched} == {
+        "重点提案2026年度第1号《关于改善城区小学放学时段交通秩序的建议》已改由区卫生健康委员会"
+        "主办（原主办单位：区教育局），答复期限2026年12月16日，请予督办。"
+    }
     assert len(notices(db, "assigned_watch")) == 4  # two at 交办, two at 改交
     # a co-handling unit changed: the lead unit, all they were told of, stays
     s.run(world.handler_tr, assignments.request_adjustment, co, "不属于本单位职责")

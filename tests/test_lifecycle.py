@@ -335,3 +335,28 @@ def test_a_typed_extension_lies_no_further_ahead_than_any_due_date(db, wf, world
     assert "自今天起最长 6 个月" in str(caught.value)
     with db.read_session() as s:
         assert s.get(Assignment, lead).due_date == before
+
+
+def test_a_key_proposal_handled_again_is_told_to_those_who_supervise_it(db, wf, world, clock):
+    """区政府督查室's supervisor and 邓启明, told at 交办 which unit answers by when, are told
+    the new due date when 不满意 sends the proposal back to its lead unit; an ordinary
+    proposal has nobody to tell."""
+    story = Story(db, wf, world)
+    w = world
+    pid, _lead, _ = story.rated("unsatisfied", key=True)
+    story.run(w.staff, replies.order_rehandle, pid, note="请与委员面商后重新答复")
+    told = [
+        n
+        for who in (w.supervisor, w.leader)
+        for n in notices_for(db, who, "rehandle_ordered_watch")
+    ]
+    assert len(told) == 2
+    with db.read_session() as s:
+        due = s.get(Proposal, pid).due_date
+    assert {n.text for n in told} == {
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的答复评价为不满意，"
+        f"已安排区教育局重新办理，新的答复期限为{due.year}年{due.month}月{due.day}日，请予督办。"
+    }
+    other, _, _ = story.rated("unsatisfied", title="关于增设社区老年食堂的建议")
+    story.run(w.staff, replies.order_rehandle, other)
+    assert len(notices_for(db, w.supervisor, "rehandle_ordered_watch")) == 1

@@ -318,9 +318,12 @@ def assign(
     return assignments
 
 
-def _tell_watchers(ctx: Ctx, proposal: Proposal, lead: Assignment, *, key: str) -> None:
+def _tell_watchers(
+    ctx: Ctx, proposal: Proposal, lead: Assignment, *, key: str, before: int | None = None
+) -> None:
     """The proposal's lead leader and its supervising unit's people: which unit leads it and
-    by when (at 交办, and again when the lead unit changes)."""
+    by when (at 交办, and again when the lead unit changes: ``before``, the unit that led it
+    until now)."""
     watchers = watchers_of(ctx, proposal)
     if watchers:
         params = {
@@ -329,7 +332,15 @@ def _tell_watchers(ctx: Ctx, proposal: Proposal, lead: Assignment, *, key: str) 
             "unit": unit_name(ctx, lead.unit_id),
             "due": lead.due_date,
         }
-        if proposal.is_key:
+        if before is not None:
+            text = Text(
+                "{kind}{number}《{title}》已改由{unit}主办（原主办单位：{old}），"
+                "答复期限{due}，请予督办。",
+                kind=label("重点提案") if proposal.is_key else label("提案"),
+                old=unit_name(ctx, before),
+                **params,
+            )
+        elif proposal.is_key:
             text = Text(
                 "重点提案{number}《{title}》已交办，主办单位：{unit}，答复期限{due}，请予督办。",
                 **params,
@@ -437,7 +448,9 @@ def reassign(
     )
     _tell_unit(ctx, proposal, new)
     if new.role == "lead":  # those who watch the proposal follow its new lead unit
-        _tell_watchers(ctx, proposal, new, key=f"{proposal.id}:{new.id}")
+        _tell_watchers(
+            ctx, proposal, new, key=f"{proposal.id}:{new.id}", before=assignment.unit_id
+        )
     return new
 
 

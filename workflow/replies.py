@@ -26,6 +26,7 @@ from workflow.assignments import (
     lead_assignment,
     move_assignment,
     unit_name,
+    watchers_of,
 )
 from workflow.core import (
     Audited,
@@ -488,7 +489,10 @@ def rate(
         raise InvalidTransition("这件提案还没有可以评价的答复。")
     if reply_id is not None and reply_id != reply.id:
         # the proposal was handled again and another reply delivered, with buttons of its own
-        raise InvalidTransition("这个按钮已过期，没有做任何更改。当前这一步是：")
+        raise InvalidTransition(
+            "这个评价按钮属于此前的答复：提案已重新办理并送达新的答复，"
+            "请用新答复通知里的按钮评价。没有做任何更改。"
+        )
     rating = ctx.session.exec(
         select(Rating).where(
             Rating.reply_id == reply.id,
@@ -772,6 +776,21 @@ def order_rehandle(
         key=f"{proposal.id}:{proposal.rehandle_count}",  # once per 重新办理, which may recur
         proposal_id=proposal.id,
         urgent=True,
+    )
+    notify(  # those who follow it besides its units: the new due date to supervise
+        ctx,
+        watchers_of(ctx, proposal),
+        "rehandle_ordered_watch",
+        Text(
+            "{number}提案《{title}》的答复评价为不满意，已安排{unit}重新办理，"
+            "新的答复期限为{due}，请予督办。",
+            number=number_text(proposal.year, proposal.number),
+            title=proposal.title,
+            unit=unit_name(ctx, lead.unit_id),
+            due=due_date,
+        ),
+        key=f"{proposal.id}:{proposal.rehandle_count}",
+        proposal_id=proposal.id,
     )
     # The signers of the proposals merged into it as well: the new reply will reach them.
     merged = ctx.session.exec(
