@@ -56,6 +56,11 @@ def ask_cosigners(turn: Turn) -> None:
     if proposal is None:
         return
     people = _cosigners(turn, pk(proposal))
+    choices = [turn.choice(turn.t("✅ 完成"), "done")]
+    choices += [turn.choice(turn.t("移除 {name}", name=p.name), f"r:{p.id}") for p in people]
+    if proposal.category == "collective":  # nobody to invite; a list from before, to clear
+        turn.say(turn.t("集体提案以提案单位的名义提出，不邀请委员联名。"), choices, columns=2)
+        return
     if people:
         lines = [
             turn.t(
@@ -72,8 +77,6 @@ def ask_cosigners(turn: Turn) -> None:
             "不需要联名或已邀请完，请点「完成」。"
         )
     )
-    choices = [turn.choice(turn.t("✅ 完成"), "done")]
-    choices += [turn.choice(turn.t("移除 {name}", name=p.name), f"r:{p.id}") for p in people]
     turn.say("\n".join(lines), choices, columns=2)
 
 
@@ -83,6 +86,11 @@ def on_cosigner_name(turn: Turn, text: str) -> None:
     if len(name) > NAME_MAX:
         raise InvalidInput(turn.t("请只发送一位委员的姓名。"))
     pid = _pid(turn)
+    proposal = _open(turn)
+    if proposal is None:  # submitted or deleted meanwhile: told, and back at the menu
+        return None
+    if proposal.category == "collective":
+        raise InvalidInput(turn.t("集体提案以提案单位的名义提出，不邀请委员联名。"))
     found = members_named(turn, name)
     if not found:
         raise InvalidInput(

@@ -164,7 +164,15 @@ def on_category(turn: Turn, value: str) -> str:
     """Stores the category; a collective proposal asks for the body's name next."""
     pid = _pid(turn)
     if value == "collective":
+        invited = [p.name for p in _cosigners(turn, pid)]
         proposals.update_draft(turn.ctx, pid, category="collective")
+        if invited:  # off the list with the change: a collective proposal has no co-signers
+            turn.say(
+                turn.t(
+                    "集体提案以提案单位的名义提出，不邀请委员联名，已把{names}移出联名名单。",
+                    names=turn.join(invited),
+                )
+            )
         return "collective"
     proposals.update_draft(turn.ctx, pid, category="member", collective_body="")
     return _next(turn)
@@ -443,8 +451,11 @@ def ask_disclose(turn: Turn) -> None:
 
 
 def on_disclose(turn: Turn, value: str) -> str:
-    proposals.update_draft(turn.ctx, _pid(turn), disclose=value == "yes")
-    return _next(turn)
+    proposal = proposals.update_draft(turn.ctx, _pid(turn), disclose=value == "yes")
+    outcome = _next(turn)
+    if outcome == "next" and proposal.category == "collective":
+        return "no_cosigners"  # made in a body's name: straight to the preview
+    return outcome
 
 
 # ---------------------------------------------------------------- the flow
@@ -541,6 +552,7 @@ SUBMIT_FLOW = Flow(
         ("attachments", "next"): "disclose",
         ("attachments", "back"): "preview",
         ("disclose", "next"): "cosigners",
+        ("disclose", "no_cosigners"): "preview",
         ("disclose", "back"): "preview",
         ("cosigners", "next"): "preview",
         ("cosigners", "back"): "preview",

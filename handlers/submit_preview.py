@@ -68,7 +68,13 @@ def ask_preview(turn: Turn) -> None:
         lines.append(turn.t("附件：{names}", names=turn.join(a.filename for a in files)))
     lines += ["", _budget(turn, proposal)]
     lines.append(turn.t("点下方按钮修改某一项，或「保存草稿」以后再提交，或「提交」。"))
-    choices = [turn.choice(turn.t(label), f"e:{step}") for step, label in EDITABLE]
+    # A collective proposal invites no co-signers (one left from before can be removed).
+    no_cosigners = proposal.category == "collective" and not _cosigners(turn, pk(proposal))
+    choices = [
+        turn.choice(turn.t(label), f"e:{step}")
+        for step, label in EDITABLE
+        if not (step == "cosigners" and no_cosigners)
+    ]
     choices += [
         turn.choice(turn.t("💾 保存草稿"), "save"),
         turn.choice(turn.t("📤 提交"), "submit"),

@@ -228,6 +228,92 @@ async def test_a_collective_proposal_asks_for_the_body(db, wf, world, chat_as):
     assert "请选择提案所属领域" in chat.said
     [proposal] = rows(db, Proposal)
     assert (proposal.category, proposal.collective_body) == ("collective", "民进区委会")
+    # made in the body's name: no co-signers are asked for, disclosure leads to the preview
+    for action in WALK[4:14]:  # field … attachments (no upload)
+        if action[0] != "upload":
+            await action[1](chat)
+    await chat.tap("是")
+    assert "请核对提案内容" in chat.said and "联名" not in chat.said
+    assert "✏️ 联名委员" not in chat.buttons
+    await chat.tap("📤 提交")
+    assert "已于2026年9月14日 09:30提交" in chat.said
+    assert [(s.person_id, s.role) for s in rows(db, Signer)] == [(world.member, "lead")]
+
+
+async def test_a_draft_turned_collective_drops_its_cosigners(db, wf, world, chat_as):
+    """Co-signers invited on a draft are asked only at submission: when the draft becomes
+    a collective proposal they come off the list, and the member is told who."""
+    pid = my_draft(db, wf, world)
+    with db.session() as s:
+        proposals.invite_cosigner(wf.ctx(s, world.member), pid, world.cosigner)
+    chat = chat_as(world.member)
+    await open_draft(chat)
+    assert "待确认联名:何平" in chat.said
+    await chat.tap("✏️ 类别")
+    await chat.tap("集体提案")
+    assert "集体提案以提案单位的名义提出，不邀请委员联名，已把何平移出联名名单。" in chat.said
+    await chat.send("民进区委会")
+    assert "请核对提案内容" in chat.said and "待确认联名" not in chat.said
+    assert "✏️ 联名委员" not in chat.buttons
+    assert [(s.person_id, s.role) for s in rows(db, Signer)] == [(world.member, "lead")]
+    edits = rows(db, AuditEvent, AuditEvent.action == "edit_draft")
+    assert [
+        e.detail.get("removed_person_ids") for e in edits if e.detail.get("removed_person_ids")
+    ] == [[world.cosigner]]
+    # the step is not offered: a forged button is refused and changes nothing
+    before = shot(db)
+    await chat.press(f"{conversation(db, chat).version}|e:cosigners")
+    assert "这个选项无效" in chat.said
+    assert shot(db) == before
+
+
+async def test_a_collective_draft_with_cosigners_from_before_can_only_remove_them(
+    db, wf, world, chat_as
+):
+    """A collective draft saved with a co-signer before the rule: the preview still offers
+    「✏️ 联名委员」, which says why nobody is invited and lets the member remove them."""
+    pid = my_draft(db, wf, world, category="collective", collective_body="民进区委会")
+    with db.session() as s:
+        s.add(Signer(proposal_id=pid, person_id=world.cosigner, role="co", position=1))
+    chat = chat_as(world.member)
+    await open_draft(chat)
+    await chat.tap("✏️ 联名委员")
+    assert "集体提案以提案单位的名义提出，不邀请委员联名。" in chat.said
+    assert chat.buttons == ["✅ 完成", "移除 何平"]
+    await chat.send("黄蕾")  # a name to invite: refused by the workflow
+    assert "集体提案以提案单位的名义提出，不邀请委员联名。" in chat.said
+    await chat.tap("移除 何平")
+    assert "已把何平委员移出联名名单。" in chat.said
+    await chat.tap("✅ 完成")
+    assert "请核对提案内容" in chat.said and "✏️ 联名委员" not in chat.buttons
+    assert rows(db, Signer, Signer.role == "co") == []
+
+
+def test_a_collective_proposal_takes_no_cosigner_by_any_path(db, wf, world, clock):
+    """Whatever the channel: no invitation on the draft, none after submission, no request
+    to co-sign it; a draft that had co-signers before the rule is not submitted with them."""
+    body = {"category": "collective", "collective_body": "民进区委会"}
+    draft = my_draft(db, wf, world, **body)
+    submitted = proposal_of(db, wf, world.member, "关于增设社区老年食堂的建议", A1, S1, **body)
+    refusal = "集体提案以提案单位的名义提出，不邀请委员联名。"
+    for actor, call in (
+        (world.member, lambda ctx: proposals.invite_cosigner(ctx, draft, world.cosigner)),
+        (world.member, lambda ctx: proposals.add_cosigner(ctx, submitted, world.cosigner)),
+        (world.cosigner, lambda ctx: proposals.request_to_cosign(ctx, submitted)),
+    ):
+        with pytest.raises(InvalidInput) as caught, db.session() as s:
+            call(wf.ctx(s, actor))
+        assert str(caught.value) == refusal
+    assert rows(db, Signer, Signer.role == "co") == []
+    with db.session() as s:  # a collective draft with a co-signer from before the rule
+        s.add(Signer(proposal_id=draft, person_id=world.cosigner, role="co", position=1))
+    with pytest.raises(InvalidInput) as caught, db.session() as s:
+        proposals.submit(wf.ctx(s, world.member), draft)
+    assert str(caught.value) == (
+        "集体提案以提案单位的名义提出，不邀请委员联名，请先在「联名委员」中移出何平。"
+    )
+    [proposal] = rows(db, Proposal, Proposal.id == draft)
+    assert proposal.status == "draft"
 
 
 async def test_long_texts_in_several_messages_with_a_running_count(db, wf, world, chat_as):

@@ -178,7 +178,19 @@ def update_draft(ctx: Ctx, proposal_id: int, **fields) -> Proposal:
     for name, value in changed.items():
         setattr(proposal, name, value)
     _check_body(ctx, proposal)
-    _move(ctx, proposal, "edit_draft", fields=sorted(changed))
+    removed = []
+    if changed.get("category") == "collective":
+        # Made in a body's name, it has no co-signers: those on the draft were not asked yet
+        # (they are asked at submission), so they simply come off the list.
+        for signer in ctx.session.exec(
+            select(Signer).where(Signer.proposal_id == proposal.id, Signer.role == "co")
+        ).all():
+            removed.append(signer.person_id)
+            ctx.session.delete(signer)
+    detail: dict = {"fields": sorted(changed)}
+    if removed:
+        detail["removed_person_ids"] = removed
+    _move(ctx, proposal, "edit_draft", **detail)
     return proposal
 
 
@@ -190,8 +202,15 @@ def discard_draft(ctx: Ctx, proposal_id: int) -> Proposal:
     return proposal
 
 
+def _no_cosigners_for_collective(proposal: Proposal) -> None:
+    """联名 is for a member's proposal: a collective one is made in a body's name."""
+    if proposal.category == "collective":
+        raise InvalidInput("集体提案以提案单位的名义提出，不邀请委员联名。")
+
+
 def _new_cosigner(ctx: Ctx, proposal: Proposal, person_id: int) -> Signer:
     """A pending co-signer row for a member not yet on the list (an answer is final)."""
+    _no_cosigners_for_collective(proposal)
     person = ctx.session.get(Person, person_id)
     if person is None or not person.active or Role.MEMBER.value not in person.role_set:
         raise InvalidInput("联名人必须是在册的委员。")
@@ -261,6 +280,20 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
     if missing:
         raise InvalidInput("还缺少：{items}，请补充后再提交。", items=missing)
     _check_body(ctx, proposal)
+    if proposal.category == "collective":  # a draft that had co-signers before the rule
+        names = [
+            person_name(ctx.session, pid)
+            for pid in ctx.session.exec(
+                select(Signer.person_id).where(
+                    Signer.proposal_id == proposal.id, Signer.role == "co"
+                )
+            ).all()
+        ]
+        if names:
+            raise InvalidInput(
+                "集体提案以提案单位的名义提出，不邀请委员联名，请先在「联名委员」中移出{names}。",
+                names=names,
+            )
     # A proposal belongs to the year and 会次 it is submitted in, not those its draft was
     # started in (begun on 30 December, submitted on 5 January: next year's).
     proposal.year = ctx.today.year
@@ -398,6 +431,7 @@ def request_to_cosign(ctx: Ctx, proposal_id: int) -> Proposal:
     if proposal.proposer_id == ctx.actor_id:
         raise PermissionDenied("这是您自己的提案，不需要联名。")
     _guard(ctx, "request_cosign", proposal)
+    _no_cosigners_for_collective(proposal)
     _require_cosign_time(ctx, proposal)
     signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if signer is not None:
