@@ -34,6 +34,7 @@ MENU: list[MenuItem] = [
     MenuItem("cosign", N_("✍️ 联名邀请"), "cosign", frozenset({Role.MEMBER})),
     MenuItem("review", N_("🔎 审查队列"), "review", frozenset({Role.STAFF})),
     MenuItem("adjust", N_("🔁 调整申请"), "adjustments", frozenset({Role.STAFF})),
+    MenuItem("extend", N_("⏳ 延期申请"), "extensions", frozenset({Role.STAFF})),
     MenuItem(
         "replies", N_("✅ 答复审核"), "reply_review", frozenset({Role.STAFF, Role.SUPERVISOR})
     ),

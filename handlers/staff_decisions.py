@@ -43,7 +43,7 @@ from handlers.staff_common import (
     unit_picker,
     words,
 )
-from handlers.turns import me, resume
+from handlers.turns import me
 from handlers.unit import co_opinions
 from storage.models import Assignment, Proposal, Reply, existing, pk
 from workflow import assignments, replies
@@ -55,7 +55,6 @@ from workflow.core import (
     require_status,
     signer_ids,
 )
-from workflow.errors import InvalidInput
 from workflow.record import render_record
 from workflow.replies import CLASS_MEANINGS, RATINGS
 from workflow.statuses import (
@@ -760,45 +759,5 @@ REHANDLE_FLOW = Flow(
 FLOWS = (ADJUSTMENTS_FLOW, REPLY_REVIEW_FLOW, REHANDLE_FLOW)
 
 
-# ---------------------------------------------------------------- requests for more time
-
-
-def _id_text(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= 12
-
-
-def act_extension(turn: Turn, args: list[str]) -> None:
-    """``ext:<assignment id>:grant|refuse:<request id>`` — decide a unit's request for more
-    time with one tap on its notice (the workflow refuses a request someone already decided,
-    and the button of one request never decides a later one). Notices written before the
-    buttons named their request have no ``<request id>``: they decide the open request."""
-    if (
-        len(args) not in (2, 3)
-        or not (_id_text(args[0]) and len(args[0]) <= 9)
-        or args[1] not in ("grant", "refuse")
-        or (len(args) == 3 and not _id_text(args[2]))
-    ):
-        raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
-    asg_id = int(args[0])
-    request_id = int(args[2]) if len(args) == 3 else None
-    if args[1] == "grant":
-        assignment = assignments.grant_extension(turn.ctx, asg_id, request_id)
-        message = N_("已同意延期：{unit}办理{num}提案《{title}》的期限延至{due}。")
-    else:
-        assignment = assignments.refuse_extension(turn.ctx, asg_id, request_id=request_id)
-        message = N_("{unit}办理{num}提案《{title}》的延期申请未获同意，仍按原期限（{due}）办理。")
-    proposal = existing(turn.session, Proposal, assignment.proposal_id)
-    done = turn.t(
-        message,
-        unit=unit_name(turn.ctx, assignment.unit_id),
-        num=turn.number(proposal.year, proposal.number),
-        title=proposal.title,
-        due=turn.date(assignment.due_date),
-    )
-    turn.say(done + "\n" + told_units(turn, [assignment.unit_id]), expects="none")
-    resume(turn)
-
-
 def install(engine: Engine) -> None:
     install_flows(engine, FLOWS)
-    engine.add_action("ext", act_extension)

@@ -353,6 +353,96 @@ async def test_staff_grant_a_units_request_for_more_time_with_one_tap(db, wf, wo
     assert notices_of(db, "extension_refused") == []
 
 
+async def test_staff_decide_requests_for_more_time_from_the_menu(db, wf, world, chat_as):
+    """A request whose notice staff missed waits on the menu's list, with what granting it
+    gives; granted there, the list is empty again and the unit is told."""
+    States(db, wf, world).accepted()  # due 2026-12-14
+    await ask_for_more_time(chat_as(world.handler_edu))
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.tap("⏳ 延期申请")
+    assert "待决定的延期申请 1 件（申请时间从早到晚）：" in staff.said
+    assert (
+        "1. 2026年度第1号《关于改善城区小学放学时段交通秩序的建议》 区教育局（主办），"
+        "现期限2026年12月14日，9月14日申请" in staff.said
+    )
+    await staff.tap("2026年度第1号")
+    assert "区教育局申请延长2026年度第1号《" in staff.said
+    assert "申请人：高远，2026年9月14日 09:30" in staff.said
+    assert "理由：需协调多个部门，申请延期一个月" in staff.said
+    assert "现期限为2026年12月14日；同意则延至2027年1月14日。" in staff.said
+    assert staff.buttons == ["同意延期", "不同意", "↩️ 返回"]
+    await staff.tap("同意延期")
+    assert "已同意延期：区教育局办理2026年度第1号提案" in staff.said
+    assert "期限延至2027年1月14日。\n已通知区教育局。" in staff.said
+    assert "没有待决定的延期申请。" in staff.said  # back at the list, empty
+    with db.read_session() as session:
+        [lead] = session.exec(select(Assignment).where(Assignment.role == "lead")).all()
+    assert lead.due_date == date(2027, 1, 14)
+    assert len(notices_of(db, "extended")) == 2
+    # a handler, who asks for more time, decides nothing: no such item on the menu
+    unit = chat_as(world.handler_edu)
+    await unit.send("/menu")
+    assert "⏳ 延期申请" not in unit.buttons
+
+
+async def test_a_request_refused_from_the_list_with_or_without_a_note(
+    db, wf, world, clock, chat_as
+):
+    """不同意 asks for a note the unit is told (or none); a colleague's decision taken while
+    the request was open on the screen is said at the tap, before any note is written."""
+    States(db, wf, world).accepted()  # due 2026-12-14
+    unit = chat_as(world.handler_edu)
+    await ask_for_more_time(unit)
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.tap("⏳ 延期申请")
+    await staff.tap("2026年度第1号")
+    await staff.tap("不同意")
+    assert "请写明不同意延期的说明（将告知区教育局），或点「不写说明」：" in staff.said
+    await staff.send("🙅")
+    assert "说明需要用文字写明" in staff.said
+    await staff.send("预算年度内须办结，请按原期限答复。")
+    assert "区教育局办理2026年度第1号提案《" in staff.said
+    assert "的延期申请未获同意，仍按原期限（2026年12月14日）办理。" in staff.said
+    refused = notices_of(db, "extension_refused")  # the unit's two handlers
+    assert len(refused) == 2
+    assert all("说明：预算年度内须办结，请按原期限答复。" in n.text for n in refused)
+    # asked again: 罗成 opens it, 许静 refuses it with one tap meanwhile
+    clock.advance(days=1)
+    await unit.send("/menu")
+    await unit.tap("📥 交办事项")
+    await unit.tap("2026年度第1号")
+    await unit.tap("申请延期")
+    await unit.send("上级部门调整了实施方案，再次申请延期。")
+    colleague = chat_as(world.staff2)
+    await colleague.send("/menu")
+    await colleague.tap("⏳ 延期申请")
+    await colleague.tap("2026年度第1号")
+    second = [n for n in notices_of(db, "extension_requested") if n.person_id == world.staff]
+    await staff.send("/menu")
+    await staff.press(second[-1].actions[1]["payload"])
+    before = len(notices_of(db, "extension_refused"))
+    await colleague.tap("不同意")
+    assert "这项延期申请已由许静于2026年9月15日 09:30处理。" in colleague.said
+    assert "请写明不同意延期的说明" not in colleague.said
+    assert len(notices_of(db, "extension_refused")) == before == 4  # 许静's refusal only
+    # a third request, refused without a note
+    clock.advance(days=1)
+    await unit.send("/menu")
+    await unit.tap("📥 交办事项")
+    await unit.tap("2026年度第1号")
+    await unit.tap("申请延期")
+    await unit.send("仍需延期。")
+    await colleague.send("/menu")
+    await colleague.tap("⏳ 延期申请")
+    await colleague.tap("2026年度第1号")
+    await colleague.tap("不同意")
+    await colleague.tap("不写说明")
+    assert "的延期申请未获同意，仍按原期限（2026年12月14日）办理。" in colleague.said
+    assert "说明：" not in notices_of(db, "extension_refused")[-1].text
+
+
 async def test_the_button_of_a_decided_request_does_not_decide_the_units_next_one(
     db, wf, world, clock, chat_as
 ):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from sqlalchemy import exists
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from storage.models import (
@@ -686,6 +688,29 @@ def open_extension_request(ctx: Ctx, assignment_id: int) -> AuditEvent | None:
     return latest if latest is not None and latest.action == _EXTENSION_EVENTS[0] else None
 
 
+def open_extension_requests(ctx: Ctx) -> list[tuple[Assignment, AuditEvent]]:
+    """Staff's list: every unit's request for more time not decided yet (the assignment's
+    latest extension event is the request), on an assignment that may still be extended;
+    the oldest first. Staff only."""
+    require_role(ctx, ASSIGNMENT_TRANSITIONS["extend"])
+    later = aliased(AuditEvent)
+    decided_after = (
+        exists()
+        .where(col(later.assignment_id) == col(AuditEvent.assignment_id))
+        .where(col(later.action).in_(_EXTENSION_EVENTS))
+        .where(col(later.id) > col(AuditEvent.id))
+    )
+    rows = ctx.session.exec(
+        select(Assignment, AuditEvent)
+        .join(AuditEvent, col(AuditEvent.assignment_id) == Assignment.id)
+        .where(AuditEvent.action == _EXTENSION_EVENTS[0])
+        .where(col(Assignment.status).in_(ASSIGNMENT_TRANSITIONS["extend"].sources))
+        .where(~decided_after)
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
+    ).all()
+    return [(assignment, event) for assignment, event in rows]
+
+
 def refuse_a_second_extension_request(ctx: Ctx, assignment_id: int) -> None:
     """A unit asks for more time once until staff decide: refuse another request while one
     waits, saying who asked and when (also before the handler types a reason for it)."""
@@ -696,6 +721,13 @@ def refuse_a_second_extension_request(ctx: Ctx, assignment_id: int) -> None:
             name=person_name(ctx.session, waiting.actor_id),
             at=local_time(ctx, waiting.at),
         )
+
+
+def check_extension_request_open(ctx: Ctx, assignment_id: int, request_id: int) -> None:
+    """Before staff write why they refuse it: the request is still open, or who decided it
+    and when (the decision checks again)."""
+    require_role(ctx, ASSIGNMENT_TRANSITIONS["refuse_extension"])
+    _open_request_or_refuse(ctx, assignment_id, request_id)
 
 
 def _open_request_or_refuse(ctx: Ctx, assignment_id: int, request_id: int | None) -> None:
@@ -784,6 +816,15 @@ def extend(
     return _extend(ctx, assignment, proposal, due_date=due_date, note=note)
 
 
+def extended_due(ctx: Ctx, assignment: Assignment) -> date:
+    """The due date the extension the rules allow gives: from the due date, or from today
+    once that has passed (a unit granted more time after its due date gets the whole
+    extension, not what is left of it), on a working day."""
+    start = max(assignment.due_date, ctx.today)
+    due = ctx.calendar.add_months(start, ctx.rules.reply_extension_months)
+    return ctx.calendar.next_workday(due)
+
+
 def _extend(
     ctx: Ctx,
     assignment: Assignment,
@@ -794,11 +835,7 @@ def _extend(
 ) -> Assignment:
     note = check_text(note, "说明", max_chars=1000, required=False) or None
     if due_date is None:
-        # The extension runs from the due date, or from today once that has passed: a unit
-        # granted more time after its due date gets the whole extension, not what is left of
-        # it (nothing at all, were it over an extension late).
-        start = max(assignment.due_date, ctx.today)
-        due_date = ctx.calendar.add_months(start, ctx.rules.reply_extension_months)
+        due_date = extended_due(ctx, assignment)
     else:  # typed: no further ahead than any due date staff set (a year typed wrong)
         _due_date_in_range(ctx, due_date, label("答复期限"))
     due_date = ctx.calendar.next_workday(due_date)  # a typed one on a day off: 顺延
