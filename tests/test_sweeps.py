@@ -887,8 +887,8 @@ def _digest_world(sw, story, world) -> None:
     w = world
     sw.at(d("2026-09-14"), 10)
     key = story.filed(title="关于推进老旧小区加装电梯的建议")  # No. 1, key, due 15 October
-    [lead] = assign(story, key, d("2026-10-15"), key=True)
-    story.run(w.handler_edu, assignments.accept, lead)
+    [lead_of_key] = assign(story, key, d("2026-10-15"), key=True)
+    story.run(w.handler_edu, assignments.accept, lead_of_key)
     late = story.filed(title="关于完善农村客运班线的建议")  # No. 2, due 30 September
     [lead] = assign(story, late, d("2026-09-30"))
     story.run(w.handler_edu, assignments.accept, lead)
@@ -896,6 +896,10 @@ def _digest_world(sw, story, world) -> None:
     sw.at(d("2026-09-24"), 10)
     story.delivered(title="关于增加城区公共停车位的建议", cosigners=[w.cosigner])  # No. 4
     sw.at(d("2026-10-09"), 10)
+    # No. 5, its unit asking to be relieved of it; No. 1's unit asking for more time
+    _pid, moved, _ = story.assigned(co=False, title="关于规范共享单车停放管理的建议")
+    story.run(w.handler_edu, assignments.request_adjustment, moved, "不属于本单位职责")
+    story.run(w.handler_edu, assignments.request_extension, lead_of_key, "需会同住建部门论证")
     other = story.run(
         w.outsider,
         proposals.create_draft,
@@ -943,6 +947,10 @@ def test_the_digest_tells_staff_everything_and_supervisors_their_key_proposals(s
                 "待审查提案 2 件：",
                 "· 《关于扶持农产品电商发展的建议》（曹磊）",
                 "· 《关于增设社区老年食堂的建议》（林晓）",
+                "调整申请待处理 1 件：",
+                "· 2026年度第5号《关于规范共享单车停放管理的建议》（区教育局，现期限2027年1月11日）",
+                "延期申请待决定 1 件：",
+                "· 2026年度第1号《关于推进老旧小区加装电梯的建议》（区教育局，现期限2026年10月15日）",
                 "答复待审核 1 件：",
                 "· 2026年度第3号《关于加强校园食品安全监管的建议》（区教育局）",
                 "5 个工作日内到期 1 件：",

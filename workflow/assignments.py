@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import exists
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from storage.models import (
     Assignment,
@@ -693,6 +693,12 @@ def open_extension_requests(ctx: Ctx) -> list[tuple[Assignment, AuditEvent]]:
     latest extension event is the request), on an assignment that may still be extended;
     the oldest first. Staff only."""
     require_role(ctx, ASSIGNMENT_TRANSITIONS["extend"])
+    return waiting_extension_requests(ctx.session)
+
+
+def waiting_extension_requests(session: Session) -> list[tuple[Assignment, AuditEvent]]:
+    """``open_extension_requests`` without the role check: for the daily digest, which the
+    system writes to staff."""
     later = aliased(AuditEvent)
     decided_after = (
         exists()
@@ -700,7 +706,7 @@ def open_extension_requests(ctx: Ctx) -> list[tuple[Assignment, AuditEvent]]:
         .where(col(later.action).in_(_EXTENSION_EVENTS))
         .where(col(later.id) > col(AuditEvent.id))
     )
-    rows = ctx.session.exec(
+    rows = session.exec(
         select(Assignment, AuditEvent)
         .join(AuditEvent, col(AuditEvent.assignment_id) == Assignment.id)
         .where(AuditEvent.action == _EXTENSION_EVENTS[0])

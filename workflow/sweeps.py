@@ -948,7 +948,8 @@ def _last_digest_day(ctx: Ctx, staff: list[int]) -> date | None:
 
 @dataclass
 class _Open:
-    """A lead assignment still owing its reply, as the digest lists it."""
+    """An assignment and its proposal as the digest lists them: a lead one owing its reply,
+    or one whose unit asks staff for an adjustment or more time."""
 
     assignment: Assignment
     proposal: Proposal
@@ -1013,6 +1014,20 @@ class _Digest:
             ).all()
         )
         self.lead_units = lead_units(session, proposal_ids=[pk(p) for p in self.replies])
+        # Staff's own queues of the units' requests: adjustments and more time.
+        adjusting = session.exec(
+            select(Assignment)
+            .where(Assignment.status == AssignmentStatus.ADJUSTMENT_REQUESTED)
+            .order_by(col(Assignment.adjustment_requested_at), col(Assignment.id))
+        ).all()
+        extending = [a for a, _event in assignments.waiting_extension_requests(session)]
+        asked = {a.proposal_id for a in [*adjusting, *extending]}
+        of = {
+            pk(p): p
+            for p in session.exec(select(Proposal).where(col(Proposal.id).in_(asked))).all()
+        }
+        self.adjustments = [_Open(a, of[a.proposal_id]) for a in adjusting]
+        self.extensions = [_Open(a, of[a.proposal_id]) for a in extending]
         open_leads = [_Open(a, p) for a, p in _open_assignments(ctx, "lead")]
         open_leads.sort(key=lambda o: (o.assignment.due_date, o.proposal.number or 0))
         self.due_soon = [
@@ -1086,6 +1101,15 @@ class _Digest:
             n=self.ctx.calendar.workdays_between(row.assignment.due_date, self.ctx.today),
         )
 
+    def _request_item(self, row: _Open) -> Text:
+        return Text(
+            "{number}《{title}》（{unit}，现期限{due}）",
+            number=number_text(row.proposal.year, row.proposal.number),
+            title=row.proposal.title,
+            unit=self.units.get(row.assignment.unit_id, ""),
+            due=row.assignment.due_date,
+        )
+
     def _unrated_item(self, proposal: Proposal, missing: list[int]) -> Text:
         return Text(
             "{number}《{title}》（未评价：{names}）",
@@ -1110,6 +1134,18 @@ class _Digest:
                 [self._submitted_item(p) for p in self.awaiting_review],
             )
             if self.awaiting_review
+            else None,
+            _section(
+                Text("调整申请待处理 {n} 件：", n=len(self.adjustments)),
+                [self._request_item(o) for o in self.adjustments],
+            )
+            if self.adjustments
+            else None,
+            _section(
+                Text("延期申请待决定 {n} 件：", n=len(self.extensions)),
+                [self._request_item(o) for o in self.extensions],
+            )
+            if self.extensions
             else None,
         ]
         if self.unreachable:
@@ -1210,8 +1246,9 @@ def digest(ctx: Ctx) -> None:
     """The daily digest, on working days from ``digest_time``: staff read everything (new
     submissions since the digest time of the last day they were sent one, the last working
     day unless the bot was down then, up to today's; proposals awaiting review, replies
-    awaiting review, due within five working days, overdue, delivered but unrated, people
-    the bot cannot reach, notices that failed); supervisors read their unit's key proposals.
+    awaiting review, units' requests for adjustment and for more time not decided yet, due
+    within five working days, overdue, delivered but unrated, people the bot cannot reach,
+    notices that failed); supervisors read their unit's key proposals.
     One per person per date; nothing is sent to someone with nothing to read."""
     if not _workday(ctx) or ctx.local(ctx.now).time() < ctx.rules.digest_at:
         return
