@@ -1,7 +1,7 @@
 """Search of disclosed proposals, for anyone bound: keywords → matching proposals → the record.
 
-Only proposals that are filed or further on and marked for disclosure (信息公开:是) are
-searched; the record is rendered by the workflow, which leaves out contact details for
+Only proposals the committee took up (filed and further on, or merged into another) and
+marked for disclosure (信息公开:是) are searched; the record is rendered by the workflow, which leaves out contact details for
 people who are not a party to the proposal.
 """
 
@@ -25,15 +25,8 @@ from handlers.member import (
 )
 from storage.models import Proposal
 from workflow.numbering import parse_number
-from workflow.statuses import ProposalStatus
+from workflow.permissions import PUBLIC_STATUSES
 
-DISCLOSED_STATUSES = (
-    ProposalStatus.FILED,
-    ProposalStatus.ASSIGNED,
-    ProposalStatus.REPLIED,
-    ProposalStatus.DELIVERED,
-    ProposalStatus.CLOSED,
-)
 QUERY_MAX = 100  # characters of keywords
 MAX_TERMS = 12
 MAX_CANDIDATES = 500
@@ -76,7 +69,7 @@ def find_disclosed(session, query: str) -> list[Proposal]:
         select(Proposal)
         .where(
             Proposal.disclose == True,  # noqa: E712 - a SQL comparison
-            col(Proposal.status).in_(DISCLOSED_STATUSES),
+            col(Proposal.status).in_(PUBLIC_STATUSES),
             or_(*matches),
         )
         .limit(MAX_CANDIDATES)

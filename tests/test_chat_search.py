@@ -1,4 +1,4 @@
-"""Search of disclosed proposals as transcripts: only filed, disclosed ones are ever found;
+"""Search of disclosed proposals as transcripts: only disclosed ones the committee took up (filed or merged) are ever found;
 the record hides contact details from people who are not a party."""
 
 from __future__ import annotations
@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from storage.models import Conversation
+from storage.models import Conversation, Proposal
 from tests.chat import Chat
 from tests.factories import Story
 from tests.snapshot import snapshot
 from workflow import proposals, sweeps
+from workflow.permissions import can_view
 
 APOLOGY = "出了问题"
 
@@ -89,6 +90,41 @@ async def test_search_finds_disclosed_filed_proposals_only(db, wf, world, chat_a
     assert chat.buttons == ["返回搜索结果", "换个关键词"]
     await chat.tap("换个关键词")
     assert state(db, chat)[:2] == ("search", "query")
+
+
+async def test_a_disclosed_merged_proposal_is_public_from_the_merge_on(
+    db, wf, world, chat_as, library
+):
+    """并案 takes a proposal up as filing does (handled with the main, its proposer answered
+    too): disclosed, it is found and read from the merge on, not only once its reply comes;
+    one not disclosed stays hidden."""
+    story = Story(db, wf, world)
+    shown = make(
+        db, wf, world, "关于老旧小区电梯维保的建议", "老旧小区电梯维保缺位。", until="submitted"
+    )
+    hidden = make(
+        db,
+        wf,
+        world,
+        "关于老旧小区电梯更新的建议",
+        "老旧小区电梯老化。",
+        disclose=False,
+        until="submitted",
+    )
+    for pid in (shown, hidden):
+        story.run(world.staff, proposals.merge, pid, library["lift"])
+    chat = chat_as(world.member)
+    await start_search(chat)
+    await chat.send("电梯")
+    assert "找到 2 件" in chat.said
+    assert "关于老旧小区电梯维保的建议 · 已并案" in " ".join(chat.buttons)
+    assert "电梯更新" not in " ".join(chat.buttons)
+    await chat.tap("未编号 关于老旧小区电梯维保")
+    assert "关于老旧小区电梯维保的建议" in chat.said and "当前状态:已并案" in chat.said
+    with db.read_session() as session:  # whatever path asks: the workflow's one rule
+        ctx = wf.ctx(session, world.member)
+        assert can_view(ctx, session.get(Proposal, shown))
+        assert not can_view(ctx, session.get(Proposal, hidden))
 
 
 async def test_a_number_with_its_year_finds_that_years_proposal(

@@ -60,9 +60,23 @@ def signed_among(ctx: Ctx, proposal_ids: list[int], person_id: int | None) -> se
     )
 
 
+# A disclosed proposal is public once the committee took it up: filed (and on through its
+# handling), or merged into another (并案: handled with it, its proposer answered too).
+PUBLIC_STATUSES = frozenset(
+    {
+        ProposalStatus.FILED,
+        ProposalStatus.MERGED,
+        ProposalStatus.ASSIGNED,
+        ProposalStatus.REPLIED,
+        ProposalStatus.DELIVERED,
+        ProposalStatus.CLOSED,
+    }
+)
+
+
 def can_view(ctx: Ctx, proposal: Proposal) -> bool:
     """Who may read a record: staff; its signers; the units, supervisors and leader on it;
-    anyone bound once a disclosed proposal has been filed."""
+    anyone bound once a disclosed proposal has been filed or merged into another."""
     actor: Person | None = ctx.actor
     if actor is None or ctx.has_role(Role.STAFF):
         return True
@@ -77,13 +91,7 @@ def can_view(ctx: Ctx, proposal: Proposal) -> bool:
         return True
     if unit_party(ctx, proposal):
         return True
-    return proposal.disclose and proposal.status in (
-        ProposalStatus.FILED,
-        ProposalStatus.ASSIGNED,
-        ProposalStatus.REPLIED,
-        ProposalStatus.DELIVERED,
-        ProposalStatus.CLOSED,
-    )
+    return proposal.disclose and proposal.status in PUBLIC_STATUSES
 
 
 def unit_party(ctx: Ctx, proposal: Proposal) -> bool:
