@@ -1,5 +1,6 @@
-"""Search of disclosed proposals as transcripts: only disclosed ones the committee took up (filed or merged) are ever found;
-the record hides contact details from people who are not a party."""
+"""Search of disclosed proposals as transcripts: only disclosed ones the committee took up
+(filed or merged) are ever found; the record hides contact details from people who are not
+a party."""
 
 from __future__ import annotations
 
