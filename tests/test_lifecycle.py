@@ -360,3 +360,24 @@ def test_a_key_proposal_handled_again_is_told_to_those_who_supervise_it(db, wf, 
     other, _, _ = story.rated("unsatisfied", title="关于增设社区老年食堂的建议")
     story.run(w.staff, replies.order_rehandle, other)
     assert len(notices_for(db, w.supervisor, "rehandle_ordered_watch")) == 1
+
+
+def test_feedback_written_after_a_one_tap_unsatisfied_is_told_as_what_it_adds(db, wf, world):
+    """林晓 taps 不满意 on the notice, then writes why: staff and the unit are told the
+    rating once, then the feedback it adds, not a second 不满意 as if new."""
+    story = Story(db, wf, world)
+    pid, _lead, _ = story.rated("unsatisfied")
+    story.run(
+        world.member,
+        replies.rate,
+        pid,
+        work="unsatisfied",
+        result="unsatisfied",
+        feedback="接送车辆停放问题没有回应。",
+    )
+    told = [n.text for n in notices_for(db, world.staff, "rated_unsatisfied")]
+    assert told == [
+        "林晓委员对2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的答复评价为不满意。",
+        "林晓委员对2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》答复的不满意评价"
+        "补充了意见：接送车辆停放问题没有回应。",
+    ]

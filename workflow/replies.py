@@ -524,7 +524,14 @@ def rate(
                 *people_with_role(ctx.session, Role.HANDLER, lead.unit_id if lead else None),
             ],
             "rated_unsatisfied",
-            _unsatisfied_text(ctx, proposal, feedback),
+            # The same 不满意 with feedback written after the tap: what it adds, not the
+            # rating told a second time as if new.
+            _unsatisfied_text(
+                ctx,
+                proposal,
+                feedback,
+                added=before is not None and before[:2] == (work, result),
+            ),
             key=str(event.id),
             proposal_id=proposal.id,
         )
@@ -533,7 +540,9 @@ def rate(
     return rating
 
 
-def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Text:
+def _unsatisfied_text(
+    ctx: Ctx, proposal: Proposal, feedback: str | None, *, added: bool = False
+) -> Text:
     params = {
         "name": person_name(ctx.session, ctx.actor_id),
         "number": number_text(proposal.year, proposal.number),
@@ -543,6 +552,12 @@ def _unsatisfied_text(ctx: Ctx, proposal: Proposal, feedback: str | None) -> Tex
     if main is not None:  # unnumbered: the reply rated is the main's, which staff handle
         params["number"] = number_text(main.year, main.number)
         params["title"] = main.title
+    if feedback and added:
+        return Text(
+            "{name}委员对{number}提案《{title}》答复的不满意评价补充了意见：{feedback}",
+            feedback=feedback,
+            **params,
+        )
     if feedback:
         return Text(
             "{name}委员对{number}提案《{title}》的答复评价为不满意，意见：{feedback}",
