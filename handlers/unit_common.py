@@ -49,10 +49,13 @@ def _text(turn: Turn, text: str, what: str, max_chars: int) -> str:
     return _meaningful(turn, check_text(text, what, max_chars=max_chars), what)
 
 
+LAST_YEARS_AFTER_DAYS = 183  # a yearless day further ahead than this is last year's
+
+
 def _parse_date(turn: Turn, text: str) -> date:
     """今天, 2026-11-20, 2026/11/20, 2026年11月20日, 11月20日, 11-20: a past day (a contact,
-    a reply letter). Without its year, the latest such day: this year's, or last year's if
-    this year's is still to come (12月28日 typed on 5 January is last December's)."""
+    a reply letter). Without its year, this year's, or last year's when this year's is more
+    than half a year ahead (12月28日 typed on 5 January is last December's)."""
     text = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
     today = turn.ctx.today
     if text in ("今天", "today"):
@@ -65,7 +68,10 @@ def _parse_date(turn: Turn, text: str) -> date:
         day = date(year, int(match.group(2)), int(match.group(3)))
     except ValueError:
         raise InvalidInput(turn.t("没有这一天，请检查日期。")) from None
-    if not match.group(1) and day > today:
+    # Without its year, a day months ahead is last year's (12月28日 typed on 5 January); a
+    # day just ahead stays this year's, to be refused as still to come (a typing slip, not
+    # a day of last year).
+    if not match.group(1) and (day - today).days > LAST_YEARS_AFTER_DAYS:
         try:
             return day.replace(year=year - 1)
         except ValueError:  # 2月29日, typed early in the year after a leap year

@@ -363,6 +363,8 @@ async def test_a_date_without_its_year_typed_in_january_is_last_decembers(
     await chat.tap("座谈面商")
     await chat.send("2027-01-06")
     assert "沟通日期不能晚于今天" in chat.said
+    await chat.send("1月20日")  # a slip for 1月2日: still to come, refused, not last year's
+    assert "沟通日期不能晚于今天" in chat.said and "2026年1月20日" not in chat.said
     # the reply letter's date, too
     await chat.send("/menu")
     await open_first(chat)
