@@ -382,3 +382,40 @@ async def test_a_button_for_a_letter_returned_by_another_unit_is_refused(db, wf,
     s.run(world.handler_tr, countersigns.agree, third.id)
     s.run(world.handler_health, countersigns.agree, third.id)
     assert status_of(db, pid) == "replied"
+
+
+async def test_a_co_unit_reassigned_meanwhile_hands_the_countersignature_on(
+    db, wf, world, clock, chat_as
+):
+    """区交通运输局 asked for adjustment and is still on the proposal when the letter comes:
+    it is asked; once staff reassign it to 区卫生健康委员会, that unit countersigns instead."""
+    from workflow import assignments
+
+    s = States(db, wf, world)
+    rec = s.assignment("adjustment_requested", "co")
+    s.run(world.handler_edu, assignments.accept, rec.lead)
+    reply = submitted(s, rec.lead)
+    [asked] = countersigns_of(db, reply.id)
+    assert asked.assignment_id == rec.co
+    clock.advance(days=1)
+    health_asg = s.run(world.staff, assignments.reassign, rec.co, world.health)
+    transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    await transport.send("/menu")
+    before = shot(db)
+    await transport.press(f"cs:{reply.id}:yes")
+    assert "本单位已不再协办这件提案，不需要会签" in transport.said
+    assert_same(db, before)
+    [(text, actions)] = asked_to_countersign(health)
+    assert "请贵单位于2026年9月21日前会签" in text  # a window of its own
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    assert "第1稿答复正等待协办单位会签：区卫生健康委员会（期限2026年9月21日）" in lead_unit.said
+    assert "会签:区卫生健康委员会待会签（期限2026年9月21日）" in lead_unit.said
+    assert "区交通运输局待会签" not in lead_unit.said
+    await health.press(actions[0]["payload"])
+    assert "各协办单位均已会签，答复已提交审核" in health.said
+    assert {(c.assignment_id, c.decision) for c in countersigns_of(db, reply.id)} == {
+        (rec.co, None),
+        (health_asg.id, "agreed"),
+    }
+    assert status_of(db, rec.pid) == "replied"

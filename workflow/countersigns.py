@@ -27,7 +27,7 @@ from workflow.core import (
 )
 from workflow.errors import InvalidTransition, NotFound, PermissionDenied
 from workflow.numbering import number_text
-from workflow.replies import lock_reply, send_to_review
+from workflow.replies import ask_to_countersign, lock_reply, send_to_review
 from workflow.roles import Role
 from workflow.statuses import ASSIGNMENT_TRANSITIONS
 from workflow.texts import Text, label
@@ -277,3 +277,29 @@ def close_window(ctx: Ctx, reply_id: int) -> bool:
         _record(ctx, "countersign_deemed", co, reply)
         units.append(unit_name(ctx, co.unit_id))
     return _finish_if_complete(ctx, reply, lead, proposal, deemed=units)
+
+
+def hand_over(ctx: Ctx, old: Assignment, new: Assignment) -> None:
+    """A co-handling unit reassigned (改交) while a letter waits for its countersignature:
+    the unit taking its place is asked instead, with a window of its own from today."""
+    rows = ctx.session.exec(
+        select(Countersign)
+        .join(Reply, col(Reply.id) == Countersign.reply_id)
+        .where(
+            Countersign.assignment_id == old.id,
+            col(Countersign.decision).is_(None),
+            Reply.status == "countersigning",
+        )
+    ).all()
+    for row in rows:
+        reply = ctx.session.get(Reply, row.reply_id)
+        lead = ctx.session.get(Assignment, reply.assignment_id) if reply else None
+        proposal = ctx.session.get(Proposal, new.proposal_id)
+        assert reply is not None and lead is not None and proposal is not None
+        due = ctx.calendar.add_workdays(ctx.today, ctx.rules.countersign_window_workdays)
+        ctx.session.add(
+            Countersign(
+                reply_id=pk(reply), assignment_id=pk(new), unit_id=new.unit_id, due_date=due
+            )
+        )
+        ask_to_countersign(ctx, reply, lead, proposal, new, due)

@@ -325,9 +325,12 @@ def _countersign_lines(ctx: Ctx, reply: Reply, public: bool, say: _Say) -> list[
         return []
     units = names_of(ctx.session, Unit, [r.unit_id for r in rows])
     names = names_of(ctx.session, Person, [r.decided_by for r in rows if r.decided_by])
+    awaited = {r.id for r in countersigns.awaited(ctx, reply)}
     items = []
     for row in rows:
         unit = units.get(row.unit_id, "")
+        if row.decision is None and row.id not in awaited:
+            continue  # a unit reassigned away: the one in its place countersigns
         if row.decision is None:
             item = Text("{unit}待会签（期限{due}）", unit=unit, due=row.due_date)
         elif row.decision == "deemed":

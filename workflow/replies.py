@@ -340,26 +340,39 @@ def _ask_countersign(
         due_date=due,
     )
     for unit in co:
-        notify(
-            ctx,
-            people_with_role(ctx.session, Role.HANDLER, unit.unit_id),
-            "countersign_requested",
-            Text(
-                "{lead}已拟好{number}提案《{title}》的答复（{cls}类，第{version}稿），"
-                "请贵单位于{due}前会签：同意请点「同意会签」，需要修改请点「提出修改意见」。"
-                "逾期未会签的，视为同意。\n\n{letter}",
-                lead=unit_name(ctx, assignment.unit_id),
-                number=number_text(proposal.year, proposal.number),
-                title=proposal.title,
-                cls=reply.reply_class,
-                version=reply.version,
-                due=due,
-                letter=letter_text(reply),
-            ),
-            key=f"{reply.id}:{unit.id}",
-            proposal_id=proposal.id,
-            actions=countersign_actions(pk(reply)),
-        )
+        ask_to_countersign(ctx, reply, assignment, proposal, unit, due)
+
+
+def ask_to_countersign(
+    ctx: Ctx,
+    reply: Reply,
+    lead: Assignment,
+    proposal: Proposal,
+    co: Assignment,
+    due: date,
+) -> None:
+    """The notice asking a co-handling unit's handlers to countersign: the letter itself,
+    with the two buttons."""
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, co.unit_id),
+        "countersign_requested",
+        Text(
+            "{lead}已拟好{number}提案《{title}》的答复（{cls}类，第{version}稿），"
+            "请贵单位于{due}前会签：同意请点「同意会签」，需要修改请点「提出修改意见」。"
+            "逾期未会签的，视为同意。\n\n{letter}",
+            lead=unit_name(ctx, lead.unit_id),
+            number=number_text(proposal.year, proposal.number),
+            title=proposal.title,
+            cls=reply.reply_class,
+            version=reply.version,
+            due=due,
+            letter=letter_text(reply),
+        ),
+        key=f"{reply.id}:{co.id}",
+        proposal_id=proposal.id,
+        actions=countersign_actions(pk(reply)),
+    )
 
 
 def send_to_review(ctx: Ctx, reply: Reply, assignment: Assignment, proposal: Proposal) -> None:

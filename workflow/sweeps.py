@@ -450,8 +450,10 @@ def countersign_window(ctx: Ctx) -> None:
     due = ctx.session.exec(
         select(Countersign.reply_id)
         .join(Reply, col(Reply.id) == Countersign.reply_id)
+        .join(Assignment, col(Assignment.id) == Countersign.assignment_id)
         .where(
             Reply.status == "countersigning",
+            col(Assignment.status).in_(countersigns.ON_IT),
             col(Countersign.decision).is_(None),
             col(Countersign.due_date) < ctx.today,
         )
