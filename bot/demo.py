@@ -417,7 +417,7 @@ def play(stage: Stage) -> Proposal:
     s.send("杜明", OPINION)
     s.tap("杜明", "完成", expect="协办意见已送主办单位")
 
-    s.scene("④ 主办单位撰写答复，督办单位退回一次，修改后重新提交")
+    s.scene("④ 主办单位撰写答复，协办单位会签，督办单位退回一次，修改后重新提交、再会签")
     clock.days(13, hour=16)
     s.tap("韩冰", "撰写答复", "B类")
     for part in REPLY_BODY:
@@ -425,7 +425,9 @@ def play(stage: Stage) -> Proposal:
     s.tap("韩冰", "完成", "使用我的姓名")
     s.send("韩冰", "0839-8620301")
     s.tap("韩冰", "使用「", "今天")
-    s.tap("韩冰", "提交审核", expect="答复已提交审核")
+    s.tap("韩冰", "提交审核", expect="正等待协办单位区市场监督管理局会签")
+    clock.days(0.1, hour=17)
+    s.tap_notice("杜明", "✅ 同意会签", expect="答复已提交审核")
     clock.days(1, hour=10)
     s.tap("袁静", "✅ 答复审核", number, "退回修改")
     s.send("袁静", RETURN_COMMENT, expect="已退回")
@@ -434,6 +436,8 @@ def play(stage: Stage) -> Proposal:
     s.send("韩冰", REPLY_ADDENDUM)
     s.tap("韩冰", "完成", "使用我的姓名", "保留", "使用「", "今天")
     s.tap("韩冰", "提交审核", expect="第2稿")
+    clock.days(0.1, hour=17)
+    s.tap_notice("杜明", "✅ 同意会签", expect="答复已提交审核")
 
     s.scene("⑤ 提案委审核通过，送达委员；两位委员一键评价，办结")
     clock.days(1, hour=9)

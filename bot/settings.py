@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     rating_window_workdays: int = Field(_DEFAULTS.rating_window_workdays, ge=1, le=60)
     publication_workdays: int = Field(_DEFAULTS.publication_workdays, ge=1, le=120)
     cosign_window_workdays: int = Field(_DEFAULTS.cosign_window_workdays, ge=0, le=30)
+    countersign_window_workdays: int = Field(_DEFAULTS.countersign_window_workdays, ge=1, le=30)
     body_max_chars: int = Field(_DEFAULTS.body_max_chars, ge=200, le=20000)
     title_max_chars: int = Field(_DEFAULTS.title_max_chars, ge=10, le=200)
     max_rehandles: int = Field(_DEFAULTS.max_rehandles, ge=0, le=5)

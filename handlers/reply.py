@@ -93,6 +93,8 @@ def _fresh(start: replies.DraftStart) -> dict:
             "unit": last.signing_unit,
             "returned": {"version": last.version, "comment": last.review_comment or ""},
         }
+        if start.objected_by:  # returned by a co-handling unit's 会签 comment
+            draft["returned"]["unit"] = start.objected_by
         if start.files:  # the letter's files go on with it (the store keeps them)
             draft["files"] = [
                 {"name": f.filename, "sha": f.sha256, "path": f.storage_path} for f in start.files
@@ -179,7 +181,16 @@ def ask_class(turn: Turn) -> None:
             )
         )
     returned = draft.get("returned")
-    if returned:
+    if returned and returned.get("unit"):
+        lines.append(
+            turn.t(
+                "第{v}稿答复未通过会签，{unit}的修改意见：{c}\n已按上一稿填好，请逐项修改。",
+                v=returned["version"],
+                unit=returned["unit"],
+                c=returned["comment"],
+            )
+        )
+    elif returned:
         lines.append(
             turn.t(
                 "第{v}稿答复被退回，审核意见：{c}\n已按上一稿填好，请逐项修改。",
@@ -504,8 +515,25 @@ def ask_preview(turn: Turn) -> None:
     opinions = co_opinions(turn, proposal)
     if opinions:
         lines += ["", turn.t("协办单位意见："), *("· " + opinion for opinion in opinions)]
-    if draft.get("returned"):
-        lines += ["", turn.t("上一稿的审核意见：{c}", c=draft["returned"]["comment"])]
+    returned = draft.get("returned")
+    if returned and returned.get("unit"):
+        lines += [
+            "",
+            turn.t(
+                "上一稿{unit}的会签修改意见：{c}", unit=returned["unit"], c=returned["comment"]
+            ),
+        ]
+    elif returned:
+        lines += ["", turn.t("上一稿的审核意见：{c}", c=returned["comment"])]
+    co_units = replies.countersigning_units(turn.ctx, pk(proposal))
+    if co_units:
+        lines += [
+            "",
+            turn.t(
+                "提交后先送协办单位{units}会签，各单位会签后自动提交审核。",
+                units=turn.join(unit_name(turn.ctx, a.unit_id) for a in co_units),
+            ),
+        ]
     lines += ["", turn.t("确认无误后点「提交审核」；也可以修改任何一项。")]
     buttons = [
         turn.choice(turn.t("提交审核"), "submit"),
@@ -549,14 +577,29 @@ def on_preview(turn: Turn, value: str) -> str:
             turn.ctx, turn.store, pk(reply), upload["name"], turn.store.read(upload["path"])
         )
     _drop(turn)
+    files = turn.t("，附件 {n} 个", n=len(draft.get("files") or [])) if draft.get("files") else ""
+    if reply.status == "countersigning":
+        turn.say(
+            turn.t(
+                "答复已提交（{c}类，第{v}稿{files}），正等待协办单位{units}会签；"
+                "会签完成后自动提交审核，结果会通知您。",
+                c=reply.reply_class,
+                v=reply.version,
+                files=files,
+                units=turn.join(
+                    unit_name(turn.ctx, a.unit_id)
+                    for a in replies.countersigning_units(turn.ctx, reply.proposal_id)
+                ),
+            ),
+            expects="none",
+        )
+        return "submitted"
     turn.say(
         turn.t(
             "答复已提交审核（{c}类，第{v}稿{files}）。审核结果会通知您。",
             c=reply.reply_class,
             v=reply.version,
-            files=turn.t("，附件 {n} 个", n=len(draft.get("files") or []))
-            if draft.get("files")
-            else "",
+            files=files,
         ),
         expects="none",
     )

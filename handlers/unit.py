@@ -43,7 +43,7 @@ from handlers.reply import (
     on_signing_unit_text,
 )
 from handlers.turns import me
-from handlers.unit_common import _current, _gone
+from handlers.unit_common import BACK, _current, _gone, _text
 from handlers.unit_common import co_opinions as co_opinions  # the reply review shows them
 from handlers.unit_handling import (
     ask_adjust_confirm,
@@ -64,8 +64,8 @@ from handlers.unit_handling import (
     on_opinion_choice,
     on_opinion_text,
 )
-from storage.models import Assignment, Proposal, existing, pk
-from workflow import assignments, attachments, replies
+from storage.models import Assignment, Proposal, Reply, existing, pk
+from workflow import assignments, attachments, countersigns, replies
 from workflow.assignments import assignment_subject, unit_name
 from workflow.core import person_name, require_role, require_status
 from workflow.errors import InvalidInput, InvalidTransition
@@ -185,6 +185,7 @@ def ask_list(turn: Turn) -> None:
             p=pending,
         )
     ]
+    owing = countersigns.owing(turn.ctx, [pk(a) for a, _p in page.rows if a.role == "co"])
     group = None
     for assignment, proposal in page.rows:
         heading = (
@@ -204,6 +205,7 @@ def ask_list(turn: Turn) -> None:
                 due=_due_text(turn, assignment),
                 status=turn.t(assignment_label(assignment.status)),
             )
+            + (turn.t(" · 答复待本单位会签") if assignment.id in owing else "")
         )
     lines += page.position(turn)
     lines.append(turn.t("请点选要办理的一件："))
@@ -292,6 +294,20 @@ def ask_detail(turn: Turn) -> None:
         lines.append(turn.t("本单位协办意见：{o}", o=assignment.opinion))
     if assignment.status == AssignmentStatus.REPLIED:
         lines.append(turn.t("答复已提交，等待审核。"))
+    if assignment.status == AssignmentStatus.COUNTERSIGNING:
+        lines += _countersign_progress(turn, assignment)
+    owed = countersigns.awaited_from(turn.ctx, assignment) if assignment.role == "co" else None
+    if owed is not None:
+        row, letter = owed
+        lines += [
+            turn.t(
+                "主办单位的答复（{c}类，第{v}稿）等待本单位会签，期限{d}；逾期未会签的，视为同意。",
+                c=letter.reply_class,
+                v=letter.version,
+                d=turn.date(row.due_date),
+            ),
+            turn.t(replies.letter_text(letter)),
+        ]
     waiting = assignments.open_extension_request(turn.ctx, pk(assignment))
     if waiting is not None:
         lines.append(
@@ -302,11 +318,12 @@ def ask_detail(turn: Turn) -> None:
             )
         )
     may_reply = assignment.role == "lead" and _can(assignment, "submit_reply")
-    returned = (
-        replies.draft_start(turn.ctx, pk(assignment)).returned
+    start = (
+        replies.draft_start(turn.ctx, pk(assignment))
         if may_reply and turn.has_role(Role.HANDLER)
         else None
     )
+    returned = start.returned if start is not None else None
     rehandle = (
         replies.rehandle_order(turn.ctx, pk(assignment))
         if assignment.role == "lead" and turn.has_role(Role.HANDLER)
@@ -314,7 +331,16 @@ def ask_detail(turn: Turn) -> None:
     )
     if rehandle is not None:
         lines.append(turn.t(rehandle))
-    if returned is not None:
+    if returned is not None and start is not None and start.objected_by:
+        lines.append(
+            turn.t(
+                "第{v}稿答复未通过会签，{unit}的修改意见：{c}",
+                v=returned.version,
+                unit=start.objected_by,
+                c=returned.review_comment or "",
+            )
+        )
+    elif returned is not None:
         lines.append(
             turn.t(
                 "第{v}稿答复被退回，审核意见：{c}",
@@ -323,6 +349,9 @@ def ask_detail(turn: Turn) -> None:
             )
         )
     buttons = []
+    if owed is not None:
+        buttons.append(turn.choice(turn.t("✅ 同意会签"), "cs_yes"))
+        buttons.append(turn.choice(turn.t("✏️ 提出修改意见"), "cs_no"))
     if _can(assignment, "accept"):
         buttons.append(turn.choice(turn.t("签收"), "accept"))
     if _can(assignment, "request_adjustment") and today <= assignment.adjust_deadline:
@@ -377,7 +406,101 @@ def on_detail(turn: Turn, value: str) -> str | None:
         _check_may(turn, "submit_reply", asg_id)
         _start_reply(turn, asg_id)
         return "reply"
+    if value in ("cs_yes", "cs_no"):
+        current = _current(turn)
+        owed = countersigns.awaited_from(turn.ctx, current[0]) if current else None
+        if owed is None:
+            raise InvalidTransition(turn.t("这份答复已不需要本单位会签了。"))
+        if value == "cs_yes":
+            _agree(turn, owed[1].id or 0)
+            return "again"
+        countersigns.check_may(turn.ctx, owed[1].id or 0)
+        turn.data["cs"] = owed[1].id
+        return "countersign"
     return None  # pragma: no cover - the engine passes only offered values
+
+
+# ---------------------------------------------------------------- 会签
+
+
+def _countersign_progress(turn: Turn, lead: Assignment) -> list[str]:
+    """The lead unit's view of its letter waiting for 会签: who has countersigned, from whom
+    it is still awaited and until when."""
+    letter = replies.latest_reply(turn.ctx, lead.proposal_id)
+    if letter is None or letter.status != "countersigning":
+        return []
+    waiting = countersigns.awaited(turn.ctx, letter)
+    done = [r for r in countersigns.rows_of(turn.ctx, pk(letter)) if r.decision == "agreed"]
+    lines = [
+        turn.t(
+            "第{v}稿答复正等待协办单位会签：{units}（期限{d}），会签完成后自动提交审核。",
+            v=letter.version,
+            units=turn.join(unit_name(turn.ctx, r.unit_id) for r in waiting),
+            d=turn.date(waiting[0].due_date) if waiting else "",
+        )
+    ]
+    if done:
+        lines.append(
+            turn.t(
+                "已会签同意：{units}",
+                units=turn.join(unit_name(turn.ctx, r.unit_id) for r in done),
+            )
+        )
+    return lines
+
+
+def _agree(turn: Turn, reply_id: int) -> None:
+    countersigns.agree(turn.ctx, reply_id)
+    letter = existing(turn.session, Reply, reply_id)
+    proposal = existing(turn.session, Proposal, letter.proposal_id)
+    turn.say(
+        turn.t(
+            "已会签同意{num}提案的答复（第{v}稿）。",
+            num=turn.number(proposal.year, proposal.number),
+            v=letter.version,
+        )
+        + (
+            "\n" + turn.t("各协办单位均已会签，答复已提交审核。")
+            if letter.status == "submitted"
+            else ""
+        ),
+        expects="none",
+    )
+
+
+def ask_cs_comment(turn: Turn) -> None:
+    letter = turn.session.get(Reply, turn.data.get("cs") or 0)
+    turn.say(
+        turn.t(
+            "请写下本单位对第{v}稿答复的修改意见（上限 {max} 字）。发送后答复退回主办单位修改，"
+            "修改后会再请本单位会签。",
+            v=letter.version if letter else "",
+            max=countersigns.COMMENT_MAX,
+        ),
+        [turn.choice(turn.t(BACK), "back")],
+    )
+
+
+def on_cs_comment(turn: Turn, text: str) -> str:
+    comment = _text(turn, text, turn.t("修改意见"), countersigns.COMMENT_MAX)
+    row = countersigns.object_to(turn.ctx, int(turn.data.get("cs") or 0), comment)
+    turn.data.pop("cs", None)
+    turn.say(
+        turn.t("修改意见已送主办单位{unit}，答复已退回修改。", unit=_lead_name(turn, row)),
+        expects="none",
+    )
+    return "sent"
+
+
+def on_cs_back(turn: Turn, value: str) -> str:
+    turn.data.pop("cs", None)
+    return value
+
+
+def _lead_name(turn: Turn, row) -> str:
+    letter = existing(turn.session, Reply, row.reply_id)
+    lead = existing(turn.session, Assignment, letter.assignment_id)
+    return unit_name(turn.ctx, lead.unit_id)
 
 
 # ---------------------------------------------------------------- the flow
@@ -429,6 +552,12 @@ INBOX_FLOW = Flow(
             text=on_extend_reason,
             choice=on_back,
             hint=N_("请用文字说明申请延期的理由。"),
+        ),
+        "cs_comment": Step(
+            prompt=ask_cs_comment,
+            text=on_cs_comment,
+            choice=on_cs_back,
+            hint=N_("请用文字写下对答复的修改意见。"),
         ),
         "r_class": Step(prompt=ask_class, choice=on_class, hint=N_("请点选答复类别 A、B 或 C。")),
         "r_body": Step(
@@ -494,6 +623,9 @@ INBOX_FLOW = Flow(
         ("opinion", "more"): "opinion",
         ("opinion", "saved"): "detail",
         ("opinion", "back"): "detail",
+        ("detail", "countersign"): "cs_comment",
+        ("cs_comment", "sent"): "detail",
+        ("cs_comment", "back"): "detail",
         ("extend_reason", "sent"): "detail",
         ("extend_reason", "back"): "detail",
         ("r_class", "next"): "r_body",
@@ -553,6 +685,24 @@ def on_notice(turn: Turn, args: list[str]) -> None:
     turn.start("inbox", data={"asg": asg_id}, step="adjust_reason")
 
 
+def on_countersign_notice(turn: Turn, args: list[str]) -> None:
+    """``cs:<reply id>:yes|no`` from a notice asking a co-handling unit to countersign."""
+    if (
+        len(args) != 2
+        or not (args[0].isascii() and args[0].isdigit() and len(args[0]) <= 9)
+        or args[1] not in ("yes", "no")
+    ):
+        raise InvalidInput(turn.t("无法识别这个操作，没有做任何更改。"))
+    reply_id = int(args[0])
+    if args[1] == "yes":
+        _agree(turn, reply_id)
+        _again(turn)
+        return
+    row = countersigns.check_may(turn.ctx, reply_id)
+    turn.start("inbox", data={"asg": row.assignment_id, "cs": reply_id}, step="cs_comment")
+
+
 def install(engine: Engine) -> None:
     engine.add_flow(INBOX_FLOW)
     engine.add_action("asg", on_notice)
+    engine.add_action("cs", on_countersign_notice)

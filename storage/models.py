@@ -321,12 +321,32 @@ class Reply(SQLModel, table=True):
     contact_phone: str = Field(max_length=30)
     signing_unit: str = Field(max_length=100)
     reply_date: date
-    status: str = Field(default="submitted", max_length=20)  # submitted|returned|approved
+    # countersigning (会签 by the co-handling units) | submitted | returned | approved
+    status: str = Field(default="submitted", max_length=20)
     submitted_by: int = Field(foreign_key="person.id")
     submitted_at: datetime = Field(default_factory=utcnow)
     reviewed_by: int | None = Field(default=None, foreign_key="person.id")
     reviewed_at: datetime | None = None
     review_comment: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Countersign(SQLModel, table=True):
+    """A co-handling unit's countersignature (会签) on one version of the reply letter:
+    awaited (no decision yet), agreed, objected to (with the unit's comment, which returns
+    the letter to the lead unit) or deemed agreed when the window ended without one."""
+
+    __tablename__ = "countersign"
+    __table_args__ = (UniqueConstraint("reply_id", "assignment_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reply_id: int = Field(foreign_key="reply.id", index=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)  # the co-unit's
+    unit_id: int = Field(foreign_key="unit.id")
+    due_date: date  # the last working day to countersign
+    decision: str | None = Field(default=None, max_length=20)  # agreed | objected | deemed
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    decided_by: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = None
 
 
 class Rating(SQLModel, table=True):

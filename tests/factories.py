@@ -153,11 +153,14 @@ class Story:
         return pid, lead, co
 
     def replied(self, **kw) -> tuple[int, int, int]:
-        """Returns (proposal id, lead assignment id, reply id)."""
-        from workflow import replies
+        """Returns (proposal id, lead assignment id, reply id): the reply waits for review,
+        the co-handling unit (if any) having countersigned it (会签)."""
+        from workflow import countersigns, replies
 
-        pid, lead, _co = self.accepted(**kw)
+        pid, lead, co = self.accepted(**kw)
         reply = self.run(self.w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+        if co:
+            self.run(self.w.handler_tr, countersigns.agree, reply.id)
         return pid, lead, reply.id
 
     def delivered(self, **kw) -> tuple[int, int, int]:

@@ -13,7 +13,7 @@ from datetime import date
 
 from storage.models import Assignment
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story
-from workflow import assignments, invites, proposals, replies
+from workflow import assignments, countersigns, invites, proposals, replies
 
 MAIN_TITLE = "关于加强中小学校园周边交通安全管理的建议"
 OTHER_TITLE = "关于在学校周边增设接送车辆临时停车位的建议"
@@ -72,8 +72,13 @@ class States(Story):
         self.run(w.staff, proposals.merge, pid, main)
         return pid
 
-    def submit_reply(self, lead: int) -> int:
-        return self.run(self.w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY).id
+    def submit_reply(self, lead: int, *, countersign: bool = True) -> int:
+        """The lead unit's reply, countersigned (会签) by the co-handling unit still on the
+        proposal, if any, unless ``countersign`` is False: then it waits for that."""
+        reply = self.run(self.w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+        if countersign and reply.status == "countersigning":
+            self.run(self.w.handler_tr, countersigns.agree, reply.id)
+        return reply.id
 
     def status(self, model, record_id: int) -> str:
         with self.db.read_session() as session:
@@ -137,6 +142,10 @@ class States(Story):
             rec = Rec(pid=pid, lead=lead, co=co)
         elif status == "replied":
             rec = self.proposal("replied")
+        elif status == "countersigning":  # the lead unit's reply waits for 会签
+            pid, lead, co = self.accepted()
+            rec = Rec(pid=pid, lead=lead, co=co)
+            rec.reply = self.submit_reply(lead, countersign=False)
         elif status == "done":
             rec = self.proposal("delivered")
         else:
@@ -220,6 +229,10 @@ ASSIGNMENT_CALLS: dict[str, Callable[[States, Rec], Call]] = {
         r.handler, assignments.give_opinion, (r.asg, "建议同步优化周边信号灯配时。")
     ),
     "submit_reply": lambda s, r: Call(
+        r.handler, replies.submit_reply, (r.asg,), dict(SAMPLE_REPLY)
+    ),
+    # the same call: a proposal with co-handling units still on it is countersigned first
+    "submit_for_countersign": lambda s, r: Call(
         r.handler, replies.submit_reply, (r.asg,), dict(SAMPLE_REPLY)
     ),
     "return_reply": lambda s, r: Call(s.w.staff, replies.return_reply, (r.reply, "请修改。")),

@@ -747,6 +747,10 @@ async def test_the_reviewer_receives_the_files_of_the_reply_letter(db, wf, world
     await unit.tap("今天")
     await unit.tap("提交审核")
     assert "附件 1 个" in unit.said
+    co_unit = chat_as(world.handler_tr)  # 会签 by the co-handling unit first
+    [(_, actions)] = [n for n in co_unit.notices() if n[1] and n[1][0]["payload"][:3] == "cs:"]
+    await co_unit.press(actions[0]["payload"])
+    assert "各协办单位均已会签，答复已提交审核" in co_unit.said
     supervisor = chat_as(world.supervisor)
     await open_item(supervisor, "✅ 答复审核")
     await supervisor.tap("2026年度第1号")

@@ -263,7 +263,13 @@ async def test_the_unit_hears_that_its_reply_was_approved_and_its_class_changed(
     await chat.tap("使用「")
     await chat.tap("今天")
     await chat.tap("提交审核")
-    assert "审核结果会通知您" in chat.said
+    assert "会签完成后自动提交审核，结果会通知您" in chat.said
+    co_unit = chat_as(world.handler_tr)
+    await co_unit.send("/menu")
+    await co_unit.tap("📥 交办事项")
+    await co_unit.tap("2026年度第1号")
+    await co_unit.tap("✅ 同意会签")
+    assert "各协办单位均已会签，答复已提交审核" in co_unit.said
     staff = chat_as(world.staff)
     await staff.send("/menu")
     await staff.tap("✅ 答复审核")

@@ -16,6 +16,7 @@ from storage.models import (
     Attachment,
     ContactRecord,
     Conversation,
+    Countersign,
     Notice,
     Proposal,
     Reply,
@@ -25,7 +26,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import snapshot
 from tests.states import States
-from workflow import assignments, attachments, proposals, replies
+from workflow import assignments, attachments, countersigns, proposals, replies
 from workflow.errors import InvalidTransition, PermissionDenied
 from workflow.replies import CLASS_MEANINGS
 
@@ -330,7 +331,11 @@ async def test_an_overdue_assignment_says_so_in_working_days(db, wf, world, cloc
     assert (
         "的答复已于2026年12月14日到期，现已逾期 3 个工作日，请尽快办理并提交答复。"
     ) in lead_unit.said
-    s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    reply = s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    await open_first(lead_unit)
+    assert "现已逾期" not in lead_unit.said
+    assert "第1稿答复正等待协办单位会签：区交通运输局" in lead_unit.said
+    s.run(world.handler_tr, countersigns.agree, reply.id)
     await open_first(lead_unit)
     assert "逾期" not in lead_unit.said and "答复已提交，等待审核" in lead_unit.said
 
@@ -576,14 +581,34 @@ async def test_reply_wizard_end_to_end(db, wf, world, chat_as):
     assert "区教育局\n2026年9月14日" in said
     assert f"答复类别：（B）类　{CLASS_MEANINGS['B']}" in said
     assert f"· 区交通运输局：{OPINION_1}" in said  # the co-handling opinion
+    assert "提交后先送协办单位区交通运输局会签，各单位会签后自动提交审核。" in said
     assert "提交审核" in chat.buttons
     await chat.tap("提交审核")
     said_ok(chat)
-    assert "答复已提交审核（B类，第1稿）" in chat.said and "已答复待审核" in chat.said
+    assert "答复已提交（B类，第1稿），正等待协办单位区交通运输局会签" in chat.said
+    assert "答复会签中" in chat.said
+    with db.read_session() as session:
+        reply = session.exec(select(Reply)).one()
+    assert row(db, Proposal, pid).status == "assigned"  # not yet for review
+    assert reply.status == "countersigning" and not notices(db, "reply_submitted")
+    # 会签: the co-handling unit's handler gets the letter with the two buttons, and agrees
+    co_unit = chat_as(world.handler_tr)
+    [(text, actions)] = [n for n in co_unit.notices() if "会签" in n[0]]
+    assert "区教育局已拟好2026年度第1号提案" in text and "请贵单位于2026年9月20日前会签" in text
+    assert BODY_3 in text and "联系电话：0839-8620101" in text
+    assert [a["label"] for a in actions] == ["✅ 同意会签", "✏️ 提出修改意见"]
+    await co_unit.press(actions[0]["payload"])
+    said_ok(co_unit)
+    assert "已会签同意2026年度第1号提案的答复（第1稿）" in co_unit.said
+    assert "各协办单位均已会签，答复已提交审核。" in co_unit.said
+    [(done, _)] = [n for n in chat.notices() if "会签" in n[0]]
+    assert "协办单位均已会签，已提交审核" in done
     with db.read_session() as session:
         reply = session.exec(select(Reply)).one()
         proposal = session.get(Proposal, pid)
+        signed = session.exec(select(Countersign)).one()
     assert proposal.status == "replied"
+    assert (signed.decision, signed.decided_by) == ("agreed", world.handler_tr)
     assert (reply.assignment_id, reply.reply_class, reply.status) == (lead, "B", "submitted")
     assert reply.body == f"{BODY_1}\n{BODY_2}\n{BODY_3}"
     assert (reply.contact_person, reply.contact_phone) == ("高远", "0839-8620101")
@@ -718,11 +743,13 @@ async def test_a_returned_reply_fills_the_wizard(db, wf, world, chat_as):
     assert "一、我局已会同交警部门" in chat.said and "三、具体实施时间" in chat.said
     assert "上一稿的审核意见：请补充具体实施时间。" in chat.said
     await chat.tap("提交审核")
-    assert "第2稿" in chat.said
+    assert "第2稿" in chat.said and "正等待协办单位区交通运输局会签" in chat.said
     with db.read_session() as session:
         latest = session.exec(select(Reply).where(Reply.version == 2)).one()
     assert latest.body.endswith("2026年11月底前完成全部试点学校的泊位施划。")
     assert latest.body.startswith("您提出的关于改善城区小学放学时段交通秩序的建议收悉")
+    assert row(db, Proposal, rec.pid).status == "assigned"  # the new letter is countersigned
+    s.run(world.handler_tr, countersigns.agree, pk(latest))  # again (会签) before review
     assert row(db, Proposal, rec.pid).status == "replied"
 
 
@@ -743,6 +770,7 @@ async def test_a_returned_letter_keeps_its_attachments_unless_removed(db, wf, wo
     await chat.tap("提交审核")
     with db.read_session() as session:
         first = session.exec(select(Reply)).one()
+    s.run(world.handler_tr, countersigns.agree, pk(first))  # 会签, then the review
     s.run(world.staff, replies.return_reply, pk(first), "请补充具体实施时间。")
 
     await open_first(chat)
@@ -757,7 +785,8 @@ async def test_a_returned_letter_keeps_its_attachments_unless_removed(db, wf, wo
     await chat.tap("今天")
     assert "附件：附表.pdf" in chat.said
     await chat.tap("提交审核")
-    assert "答复已提交审核（B类，第2稿，附件 1 个）" in chat.said
+    assert "答复已提交（B类，第2稿，附件 1 个），正等待协办单位区交通运输局会签" in chat.said
+    s.run(world.handler_tr, countersigns.agree, pk(latest_reply_of(db, 2)))
     s.run(world.staff, replies.return_reply, pk(latest_reply_of(db, 2)), "附表有误，请删去。")
 
     await open_first(chat)
@@ -772,7 +801,7 @@ async def test_a_returned_letter_keeps_its_attachments_unless_removed(db, wf, wo
     await chat.tap("今天")
     assert "附件：" not in chat.said
     await chat.tap("提交审核")
-    assert "答复已提交审核（B类，第3稿）" in chat.said
+    assert "答复已提交（B类，第3稿），正等待协办单位区交通运输局会签" in chat.said
     with db.read_session() as session:
         files = {
             r.version: [
@@ -844,7 +873,7 @@ async def test_a_colleagues_returned_letter_replaces_an_older_draft(db, wf, worl
     await liang.tap("B类")  # straight back to her preview
     assert "答复函预览" in liang.said and "三、具体实施时间" in liang.said
     await liang.tap("提交审核")
-    assert "答复已提交审核（B类，第2稿）" in liang.said
+    assert "答复已提交（B类，第2稿），正等待协办单位区交通运输局会签" in liang.said
     with db.read_session() as session:
         second = session.exec(select(Reply).where(Reply.version == 2)).one()
     assert second.submitted_by == world.handler_edu2 and second.contact_person == "梁雪"
@@ -1028,7 +1057,7 @@ async def test_reply_wizard_survives_a_restart_between_any_two_steps(
             chat = resumed
         await step(chat)
         said_ok(chat)
-    assert "答复已提交审核（A类，第1稿，附件 1 个）" in chat.said
+    assert "答复已提交（A类，第1稿，附件 1 个），正等待协办单位区交通运输局会签" in chat.said
     with db.read_session() as session:
         reply = session.exec(select(Reply)).one()
         files = session.exec(select(Attachment).where(Attachment.reply_id == reply.id)).all()

@@ -367,7 +367,9 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
                 assert entered in letter, entered
             today = datetime.now(BEIJING).date()
             assert f"区教育局\n{today.year}年{today.month}月{today.day}日" in letter
-            await edu.tap("提交审核", expect="答复已提交审核（B类，第1稿")
+            await edu.tap("提交审核", expect="答复已提交（B类，第1稿")
+            # ---- 会签: the co-handling unit (its adjustment undecided) countersigns
+            await transport.tap("同意会签", expect="答复已提交审核")
 
             # ---- the supervisor returns it; the unit revises it; the supervisor approves
             await supervisor.send("/menu", expect="请选择要办理的事项")
@@ -388,7 +390,8 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             await edu.tap("今天", expect=f"上一稿的审核意见：{RETURNED}")
             letter = newest(edu, "上一稿的审核意见")
             assert all(part in letter for part in ("（A）类", BODY_1, BODY_2, BODY_3))
-            await edu.tap("提交审核", expect="答复已提交审核（A类，第2稿")
+            await edu.tap("提交审核", expect="答复已提交（A类，第2稿")
+            await transport.tap("同意会签", expect="已会签同意2026年度第1号提案的答复（第2稿）")
             await supervisor.send("/menu", expect="请选择要办理的事项")
             await supervisor.tap("答复审核", expect="待审核的答复 1 件")
             await supervisor.tap("2026年度第1号", expect="请审核这份答复")
@@ -416,9 +419,11 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
         (edu, "沟通情况已记录"),
         (cosigner, "已确认联名"),
         (transport, "调整申请已提交"),
-        (edu, "答复已提交审核（B类，第1稿"),
+        (edu, "答复已提交（B类，第1稿"),
+        (transport, "已会签同意2026年度第1号提案的答复（第1稿）"),
         (supervisor, "已退回2026年度第1号提案的答复"),
-        (edu, "答复已提交审核（A类，第2稿"),
+        (edu, "答复已提交（A类，第2稿"),
+        (transport, "已会签同意2026年度第1号提案的答复（第2稿）"),
         (supervisor, "已审核通过"),
         (member, "已记录您的评价"),
     ):
@@ -480,8 +485,10 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
         assignment_request_adjustment=1,
         assignment_accept=1,
         assignment_record_contact=1,
-        submit_reply=2,
-        assignment_submit_reply=2,
+        submit_reply=2,  # by the system, once countersigned
+        assignment_submit_for_countersign=2,
+        countersign=2,
+        assignment_countersigned=2,
         return_reply=1,
         assignment_return_reply=1,
         approve_reply=1,

@@ -17,7 +17,7 @@ from tests.chat import Chat
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS
 from tests.states import States
 from tests.test_i18n_workflow import speak_english
-from workflow import assignments
+from workflow import assignments, replies
 
 # Han characters, CJK punctuation (、。「」《》 and the ideographic space) and full-width
 # forms (（）：，): none of them belongs in an English sentence.
@@ -299,9 +299,32 @@ async def test_an_english_handlers_reply_preview(db, wf, world, chat_as):
         "Opinions of the co-handling units:",
         f"· 区交通运输局: {OPINION}",
         "",
+        "Once submitted, it goes to the co-handling units (区交通运输局) to countersign; when "
+        "they all have, it goes to review on its own.",
+        "",
         'When everything is correct, tap "Submit for review"; you can also change any item.',
     ]
     assert not_english(preview, REPLY_TITLE, *body.split("\n")) == []
+
+
+async def test_an_english_co_handler_countersigns_the_reply(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    chat = await in_english(db, chat_as, world.handler_tr)
+    [(text, actions)] = [n for n in chat.notices() if n[1] and n[1][0]["payload"][:3] == "cs:"]
+    assert text.startswith(
+        "区教育局 has written the reply to proposal No. 1 of 2026 “" + TITLE + "” (class B, "
+        "draft 1). Please countersign it by 20 Sep 2026"
+    )
+    assert "(Contact person: 高远 Phone: 0839-8620101)" in text
+    assert [a["label"] for a in actions] == ["✅ Countersign", "✏️ Ask for changes"]
+    await chat.press(actions[0]["payload"])
+    assert lines_of(chat.said)[:2] == [
+        "You countersigned the reply to proposal No. 1 of 2026 (draft 1).",
+        "Every co-handling unit has countersigned; the reply has gone to review.",
+    ]
+    assert not_english(chat.said) == []
 
 
 # ---------------------------------------------------------------- pages, in English

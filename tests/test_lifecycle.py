@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from storage.models import Assignment, AuditEvent, Notice, Proposal, Rating, Reply, Signer
 from tests.factories import SAMPLE_REPLY, Story
-from workflow import assignments, proposals, replies
+from workflow import assignments, countersigns, proposals, replies
 from workflow.record import render_record
 
 
@@ -70,11 +70,17 @@ def test_whole_life_from_draft_to_closed(db, wf, world, clock):
 
     first = story.run(w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
     assert first.version == 1 and first.title == "关于七届二次会议第1号提案的答复"
+    # 会签: the co-handling unit countersigns before the review sees the letter
+    assert first.status == "countersigning"
+    assert notices_for(db, w.handler_tr, "countersign_requested")
+    assert not notices_for(db, w.supervisor, "reply_submitted")
+    story.run(w.handler_tr, countersigns.agree, first.id)
     assert notices_for(db, w.supervisor, "reply_submitted")
     story.run(w.supervisor, replies.return_reply, first.id, "请补充具体实施时间。")
     assert notices_for(db, w.handler_edu, "reply_returned")
     second = story.run(w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
-    assert second.version == 2
+    assert second.version == 2 and second.status == "countersigning"  # countersigned again
+    story.run(w.handler_tr, countersigns.agree, second.id)
     story.run(w.staff, replies.approve_reply, second.id, "A")
 
     [delivered] = notices_for(db, w.member, "reply_delivered")
@@ -107,12 +113,16 @@ def test_whole_life_from_draft_to_closed(db, wf, world, clock):
         "尊敬的林晓委员:",
         "(联系人:高远 联系电话:0839-8620101)",
         "落实情况:所提问题已经解决或基本解决(A)",
+        "会签:区交通运输局同意（蒋涛，",
         "督办审核:已通过",
         "满意评价:办理工作满意，办理结果基本满意",
         "反馈意见:盼早落实",
         "提案编号:2026年度第1号",
         "领衔委员:林晓",
         "办理过程:",
+        "提交会签（区教育局主办）  高远",
+        "会签同意（区交通运输局协办）  蒋涛",
+        "会签完成，提交审核（区教育局主办）  系统",
     ]:
         assert expected in page, expected
 

@@ -172,6 +172,34 @@ def test_notices_already_in_the_outbox_have_delivered_no_part_of_their_text(empt
         assert conn.execute(text("SELECT text FROM notice")).scalar_one() == "通知"
 
 
+def test_the_countersign_table_comes_empty_and_goes_without_touching_the_rest(empty_db):
+    """Revision 0011 adds the co-handling units' countersignatures (会签): replies submitted
+    before it have none (they went to review as they were); the downgrade drops the table
+    and leaves everything else."""
+    upgrade(empty_db.engine, "0010")
+    at = datetime(2026, 9, 14, 1, 30, tzinfo=UTC)
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO person (name, phone, roles, locale, active, created_at, updated_at)"
+                " VALUES ('蒋涛', '13900000022', 'handler', 'zh', TRUE, :at, :at)"
+            ),
+            {"at": at},
+        )
+    assert "countersign" not in tables(empty_db)
+
+    upgrade(empty_db.engine)
+    columns = {c["name"] for c in inspect(empty_db.engine).get_columns("countersign")}
+    assert {"reply_id", "assignment_id", "unit_id", "due_date", "decision", "comment"} <= columns
+    with empty_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM countersign")).scalar_one() == 0
+
+    downgrade(empty_db, "0010")
+    assert "countersign" not in tables(empty_db)
+    with empty_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM person")).scalar_one() == "蒋涛"
+
+
 def test_the_numbered_head_is_the_head_alembic_finds_and_each_revises_the_one_before():
     """The running bot knows the newest revision from the file names; Alembic reads the
     scripts: both must agree, and every migration must follow the one before it."""

@@ -9,7 +9,7 @@ import pytest
 
 from tests.factories import SAMPLE_REPLY, Story
 from tests.test_cli import assert_one_line_error, run  # noqa: F401 - run is a fixture
-from workflow import proposals, replies
+from workflow import countersigns, proposals, replies
 from workflow.errors import PermissionDenied
 from workflow.statistics import render_statistics, year_statistics
 
@@ -27,6 +27,7 @@ def year_of_work(db, wf, world, clock) -> Story:
     story.draft()
     clock.advance(days=120)  # past the due dates (three months after 交办)
     reply = story.run(world.handler_edu, replies.submit_reply, late_lead, **SAMPLE_REPLY)
+    story.run(world.handler_tr, countersigns.agree, reply.id)  # 会签 by the co-handling unit
     story.run(world.staff, replies.approve_reply, reply.id)
     return story
 

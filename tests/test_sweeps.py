@@ -138,6 +138,8 @@ def test_the_sweeps_and_the_digest_are_registered_in_run_order():
     assert list(sweeps.SWEEPS) == [
         "cosign_cutoff",
         "adjustment_window",
+        "countersign_window",
+        "countersign_reminders",
         "rating_window",
         "publication",
         "due_reminders",

@@ -29,7 +29,7 @@ from tests.states import (
     Rec,
     States,
 )
-from workflow import assignments, proposals, replies
+from workflow import assignments, countersigns, proposals, replies
 from workflow.core import Workflow, require_role, require_status
 from workflow.errors import AlreadyHandled, InvalidTransition, PermissionDenied
 from workflow.rules import Rules
@@ -201,6 +201,22 @@ def _after_adjustment_window(s: States) -> Rec:
     return rec
 
 
+def _lead_only(key: bool = False) -> Callable[[States], Rec]:
+    """A proposal assigned to the lead unit alone (no co-handling unit: no 会签), accepted."""
+
+    def build(s: States) -> Rec:
+        pid, lead, _ = s.accepted(co=False, key=key)
+        return Rec(pid=pid, lead=lead)
+
+    return build
+
+
+def _countersign_window_ended(s: States) -> Rec:
+    rec = s.assignment("countersigning")
+    s.wf.clock.advance(days=10)  # five working days and more
+    return rec
+
+
 def _opinion_again(s: States) -> Rec:
     rec = s.assignment("opinion_given", "co")
     s.wf.clock.advance(minutes=5)  # the opinion notice's key carries the time
@@ -209,6 +225,7 @@ def _opinion_again(s: States) -> Rec:
 
 STAFF = ["staff", "staff2"]
 EDU = ["handler_edu", "handler_edu2"]
+TR = ["handler_tr"]
 SIGNERS = ["member", "cosigner"]
 
 LEGAL = [
@@ -518,11 +535,11 @@ LEGAL = [
     ),
     # --- the reply and its review
     Legal(
-        "submit_reply",
+        "submit_reply (no co-handling unit: straight to review)",
         [P("submit_reply", "assigned"), A("submit_reply", "accepted")],
-        lambda s: s.proposal("accepted"),
+        _lead_only(),
         do("submit_reply"),
-        {"pid": "replied", "lead": "replied", "co": "accepted"},
+        {"pid": "replied", "lead": "replied"},
         [
             ("assignment_submit_reply", "accepted", "replied", "handler_edu"),
             ("submit_reply", "assigned", "replied", "handler_edu"),
@@ -532,7 +549,7 @@ LEGAL = [
     Legal(
         "submit_reply (key proposal: its supervisor reviews too)",
         [P("submit_reply", "assigned"), A("submit_reply", "accepted")],
-        lambda s: s.proposal("accepted", key=True),
+        _lead_only(key=True),
         do("submit_reply"),
         {"pid": "replied", "lead": "replied"},
         [
@@ -540,6 +557,63 @@ LEGAL = [
             ("submit_reply", "assigned", "replied", "handler_edu"),
         ],
         {"reply_submitted": [*STAFF, "supervisor"]},
+    ),
+    Legal(
+        "submit_for_countersign (the co-handling unit countersigns first)",
+        [A("submit_for_countersign", "accepted")],
+        lambda s: s.proposal("accepted"),
+        do("submit_reply"),
+        {"pid": "assigned", "lead": "countersigning", "co": "accepted"},
+        [("assignment_submit_for_countersign", "accepted", "countersigning", "handler_edu")],
+        {"countersign_requested": TR},
+    ),
+    Legal(
+        "countersigned (the co-handling unit agrees: the reply goes to review)",
+        [A("countersigned", "countersigning"), P("submit_reply", "assigned")],
+        lambda s: s.assignment("countersigning"),
+        lambda s, r: s.run(s.w.handler_tr, countersigns.agree, r.reply),
+        {"pid": "replied", "lead": "replied", "co": "accepted"},
+        [
+            ("countersign", None, None, "handler_tr"),
+            ("assignment_countersigned", "countersigning", "replied", None),
+            ("submit_reply", "assigned", "replied", None),
+        ],
+        {"reply_submitted": STAFF, "countersign_done": EDU},
+    ),
+    Legal(
+        "countersigned (the window ended: 逾期未会签，视为同意)",
+        [A("countersigned", "countersigning"), P("submit_reply", "assigned")],
+        _countersign_window_ended,
+        lambda s, r: s.run(None, countersigns.close_window, r.reply),
+        {"pid": "replied", "lead": "replied", "co": "accepted"},
+        [
+            ("countersign_deemed", None, None, None),
+            ("assignment_countersigned", "countersigning", "replied", None),
+            ("submit_reply", "assigned", "replied", None),
+        ],
+        {"reply_submitted": STAFF, "countersign_done": EDU},
+    ),
+    Legal(
+        "countersign_returned (the co-handling unit asks for changes)",
+        [A("countersign_returned", "countersigning")],
+        lambda s: s.assignment("countersigning"),
+        lambda s, r: s.run(
+            s.w.handler_tr, countersigns.object_to, r.reply, "请补充停车泊位数量。"
+        ),
+        {"pid": "assigned", "lead": "accepted", "co": "accepted"},
+        [
+            ("countersign_object", None, None, "handler_tr"),
+            ("assignment_countersign_returned", "countersigning", "accepted", None),
+        ],
+        {"countersign_objected": EDU},
+    ),
+    Legal(
+        "record_contact (while the reply waits for 会签)",
+        [A("record_contact", "countersigning")],
+        lambda s: s.assignment("countersigning"),
+        do_asg("record_contact"),
+        {"asg": "countersigning"},
+        [("assignment_record_contact", None, None, "handler_edu")],
     ),
     Legal(
         "return_reply",
@@ -825,6 +899,10 @@ UNADDRESSABLE = {
     "gives no opinion (InvalidInput: 主办单位不需要提出协办意见)",
     A("submit_reply", "opinion_given"): "only a co-handling assignment reaches "
     "'opinion_given', and a co-handling unit writes no reply (PermissionDenied)",
+    A("submit_for_countersign", "opinion_given"): "only a co-handling assignment reaches "
+    "'opinion_given', and a co-handling unit writes no reply (PermissionDenied)",
+    A("give_opinion", "countersigning"): "only a lead assignment reaches 'countersigning', "
+    "and a lead unit gives no opinion (InvalidInput: 主办单位不需要提出协办意见)",
     **{
         A("rehandle", status): "order_rehandle reaches the lead assignment only for a delivered "
         "proposal, whose lead assignment is always done; the proposal guard refuses first "
@@ -839,6 +917,9 @@ CASCADES = {
     ("proposal", "deliver_merged"),
     ("proposal", "close_merged"),
     ("assignment", "complete"),
+    # 会签 ends in these, inside countersigns.agree / object_to / close_window
+    ("assignment", "countersigned"),
+    ("assignment", "countersign_returned"),
 }
 
 ILLEGAL_PROPOSAL = sorted(
@@ -867,7 +948,8 @@ def test_every_illegal_move_is_tried_or_explained():
     # Every person-taken action has its service call, and window_closed is tried as the system.
     people_actions = {a for a, t in PROPOSAL_TRANSITIONS.items() if t.roles}
     assert set(PROPOSAL_CALLS) == people_actions
-    assert set(ASSIGNMENT_CALLS) | {"rehandle", "complete"} == set(ASSIGNMENT_TRANSITIONS)
+    cascades = {"rehandle", "complete", "countersigned", "countersign_returned"}
+    assert set(ASSIGNMENT_CALLS) | cascades == set(ASSIGNMENT_TRANSITIONS)
 
 
 def _refusal_problem(db, s: States, call: Call, label: str) -> str | None:
@@ -939,6 +1021,8 @@ ASSIGNMENT_GROUPS = _group(ILLEGAL_ASSIGNMENT, _subject)
 
 def _assignment_rec(s: States, subject: str) -> Rec:
     status, role, *reply = subject.split("-", 2)
+    if reply and status == "countersigning":  # the reply waits for 会签
+        return s.assignment(status, role)
     if reply:
         # The lead assignment with a reply on it: returned (accepted) or approved (done).
         rec = s.proposal({"accepted": "assigned", "done": "delivered"}[status])

@@ -449,6 +449,10 @@ def reassign(
         proposal_id=proposal.id,
     )
     _tell_unit(ctx, proposal, new)
+    if new.role == "co":  # a letter waiting for the old unit's 会签 waits for the new one's
+        from workflow import countersigns  # it builds on this module
+
+        countersigns.hand_over(ctx, assignment, new)
     if new.role == "lead":  # those who watch the proposal follow its new lead unit
         _tell_watchers(
             ctx, proposal, new, key=f"{proposal.id}:{new.id}", before=assignment.unit_id

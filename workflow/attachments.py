@@ -139,7 +139,11 @@ def attach_to_reply(
     assignment, _proposal = lock_assignment(ctx, reply.assignment_id)
     require_unit_handler(ctx, assignment)
     ctx.session.refresh(reply)
-    if reply.status != "submitted" or assignment.status != AssignmentStatus.REPLIED:
+    waiting = {
+        ("submitted", AssignmentStatus.REPLIED),
+        ("countersigning", AssignmentStatus.COUNTERSIGNING),  # 会签 comes before review
+    }
+    if (reply.status, assignment.status) not in waiting:
         raise InvalidInput("只能给待审核的答复添加附件。")
     return _store(ctx, store, filename, data, proposal_id=reply.proposal_id, reply_id=reply.id)
 

@@ -22,12 +22,13 @@ from storage.models import (
     pk,
 )
 from storage.repositories import names_of
+from workflow import countersigns
 from workflow.assignments import CONTACT_METHODS, ROLE_NAMES
 from workflow.core import SYSTEM_NAME, Ctx
 from workflow.numbering import number_text
 from workflow.permissions import require_view, signer_of, unit_party
 from workflow.proposals import CATEGORIES
-from workflow.replies import CLASS_MEANINGS, RATINGS, delivered_reply
+from workflow.replies import CLASS_MEANINGS, RATINGS, delivered_reply, latest_reply
 from workflow.roles import Role
 from workflow.statuses import (
     ASSIGNMENT_TRANSITIONS,
@@ -58,6 +59,9 @@ EXTRA_ACTION_LABELS = {
     "roster_import_units": label("导入单位名册"),
     "invite_issued": label("发放邀请码"),
     "account_bound": label("绑定账号"),
+    "countersign": label("会签同意"),
+    "countersign_object": label("会签提出修改意见"),
+    "countersign_deemed": label("逾期未会签，视为同意"),
 }
 
 YES, NO, NONE = label("是"), label("否"), label("无")
@@ -192,8 +196,14 @@ def render_record(
     lines += _handling_lines(ctx, handling, public, say)
     # A reply is written for an assignment: a proposal never assigned has none to read.
     reply = delivered_reply(ctx, proposal) if handling.assigned_at is not None else None
-    if reply is None and not public and proposal.status == ProposalStatus.REPLIED:
-        lines.append(say(label("答复:已提交，待督办审核")))
+    if reply is None and not public and handling.assigned_at is not None:
+        current = latest_reply(ctx, pk(handling))
+        if proposal.status == ProposalStatus.REPLIED:
+            lines.append(say(label("答复:已提交，待督办审核")))
+        elif current is not None and current.status == "countersigning":
+            lines.append(say(label("答复:已提交，协办单位会签中")))
+        if current is not None and current.status in ("countersigning", "submitted"):
+            lines += _countersign_lines(ctx, current, public, say)
     if reply is not None and public and not handling.published:
         # the public reads a disclosed reply once it is published (PUBLICATION_WORKDAYS
         # after delivery), as the signers are told; until then only that there is one
@@ -302,8 +312,43 @@ def _reply_lines(
             cls=reply.reply_class,
         )
         lines.append(say(changed))
+    lines += _countersign_lines(ctx, reply, public, say)
     lines.append(say(label("督办审核:已通过")))
     return lines
+
+
+def _countersign_lines(ctx: Ctx, reply: Reply, public: bool, say: _Say) -> list[str]:
+    """会签:区交通运输局同意（王力，2026年9月15日 10:00）；…: each co-handling unit's
+    countersignature of the letter (who and when for the parties only); none without."""
+    rows = countersigns.rows_of(ctx, pk(reply))
+    if not rows:
+        return []
+    units = names_of(ctx.session, Unit, [r.unit_id for r in rows])
+    names = names_of(ctx.session, Person, [r.decided_by for r in rows if r.decided_by])
+    awaited = {r.id for r in countersigns.awaited(ctx, reply)}
+    items = []
+    for row in rows:
+        unit = units.get(row.unit_id, "")
+        if row.decision is None and row.id not in awaited:
+            continue  # a unit reassigned away: the one in its place countersigns
+        if row.decision is None:
+            item = Text("{unit}待会签（期限{due}）", unit=unit, due=row.due_date)
+        elif row.decision == "deemed":
+            item = Text("{unit}逾期未会签，视为同意", unit=unit)
+        elif public or row.decided_at is None:
+            item = Text(
+                "{unit}{decision}", unit=unit, decision=countersigns.DECISIONS[row.decision]
+            )
+        else:
+            item = Text(
+                "{unit}{decision}（{name}，{at}）",
+                unit=unit,
+                decision=countersigns.DECISIONS[row.decision],
+                name=names.get(row.decided_by or 0, ""),
+                at=say.time(ctx, row.decided_at),
+            )
+        items.append(say(item))
+    return [say(Text("会签:{items}", items="；".join(items)))]
 
 
 def _rating_lines(

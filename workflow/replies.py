@@ -15,6 +15,7 @@ from storage.models import (
     Assignment,
     Attachment,
     AuditEvent,
+    Countersign,
     Proposal,
     Rating,
     Reply,
@@ -143,6 +144,7 @@ class DraftStart:
     version: int
     returned: Reply | None
     files: tuple[Attachment, ...] = ()  # the returned letter's attachments, carried on
+    objected_by: str | None = None  # the co-handling unit whose 会签 comment returned it
 
 
 def _unit_assignment(ctx: Ctx, assignment_id: int) -> Assignment:
@@ -164,7 +166,20 @@ def draft_start(ctx: Ctx, assignment_id: int) -> DraftStart:
     files = ctx.session.exec(
         select(Attachment).where(Attachment.reply_id == latest.id).order_by(col(Attachment.id))
     ).all()
-    return DraftStart(latest.version, latest, tuple(files))
+    return DraftStart(latest.version, latest, tuple(files), objected_by(ctx, latest))
+
+
+def objected_by(ctx: Ctx, reply: Reply) -> str | None:
+    """The co-handling unit whose request for changes (会签) returned ``reply``, or None
+    (a letter the review returned, or one not returned)."""
+    if reply.status != "returned":
+        return None
+    unit_id = ctx.session.exec(
+        select(Countersign.unit_id).where(
+            Countersign.reply_id == reply.id, Countersign.decision == "objected"
+        )
+    ).first()
+    return unit_name(ctx, unit_id) if unit_id is not None else None
 
 
 def _newer(latest: Reply | None, based_on: int | None) -> Reply | None:
@@ -260,8 +275,116 @@ def submit_reply(
     )
     ctx.session.add(reply)
     ctx.session.flush()
-    move_assignment(ctx, assignment, "submit_reply", reply_id=reply.id, version=reply.version)
-    _proposal_move(ctx, proposal, "submit_reply", reply_id=reply.id, reply_class=reply_class)
+    co_units = countersigning_units(ctx, pk(proposal))
+    if co_units:
+        _ask_countersign(ctx, reply, assignment, proposal, co_units)
+    else:
+        move_assignment(ctx, assignment, "submit_reply", reply_id=reply.id, version=reply.version)
+        send_to_review(ctx, reply, assignment, proposal)
+    return reply
+
+
+def countersigning_units(ctx: Ctx, proposal_id: int) -> list[Assignment]:
+    """The co-handling assignments still on a proposal (not reassigned away, not ended):
+    the units that countersign its reply (会签)."""
+    return list(
+        ctx.session.exec(
+            select(Assignment)
+            .where(
+                Assignment.proposal_id == proposal_id,
+                Assignment.role == "co",
+                col(Assignment.status).in_(ASSIGNMENT_TRANSITIONS["complete"].sources),
+            )
+            .order_by(col(Assignment.id))
+        ).all()
+    )
+
+
+def countersign_actions(reply_id: int) -> list[dict]:
+    """The buttons of the notice asking a co-handling unit to countersign (message ids)."""
+    return [
+        {"label": label("✅ 同意会签"), "payload": f"cs:{reply_id}:yes"},
+        {"label": label("✏️ 提出修改意见"), "payload": f"cs:{reply_id}:no"},
+    ]
+
+
+def letter_text(reply: Reply) -> Text:
+    """The reply letter as a countersigning unit reads it."""
+    return Text(
+        "《{title}》\n{body}\n（联系人：{person}　联系电话：{phone}）\n{unit}　{day}",
+        title=reply.title,
+        body=reply.body,
+        person=reply.contact_person,
+        phone=reply.contact_phone,
+        unit=reply.signing_unit,
+        day=reply.reply_date,
+    )
+
+
+def _ask_countersign(
+    ctx: Ctx, reply: Reply, assignment: Assignment, proposal: Proposal, co: list[Assignment]
+) -> None:
+    """The letter waits for each co-handling unit's countersignature; their handlers are
+    sent it with the two buttons."""
+    reply.status = "countersigning"
+    ctx.session.add(reply)
+    due = ctx.calendar.add_workdays(ctx.today, ctx.rules.countersign_window_workdays)
+    for unit in co:
+        ctx.session.add(
+            Countersign(
+                reply_id=pk(reply), assignment_id=pk(unit), unit_id=unit.unit_id, due_date=due
+            )
+        )
+    move_assignment(
+        ctx,
+        assignment,
+        "submit_for_countersign",
+        reply_id=reply.id,
+        version=reply.version,
+        units=[unit.unit_id for unit in co],
+        due_date=due,
+    )
+    for unit in co:
+        ask_to_countersign(ctx, reply, assignment, proposal, unit, due)
+
+
+def ask_to_countersign(
+    ctx: Ctx,
+    reply: Reply,
+    lead: Assignment,
+    proposal: Proposal,
+    co: Assignment,
+    due: date,
+) -> None:
+    """The notice asking a co-handling unit's handlers to countersign: the letter itself,
+    with the two buttons."""
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, co.unit_id),
+        "countersign_requested",
+        Text(
+            "{lead}已拟好{number}提案《{title}》的答复（{cls}类，第{version}稿），"
+            "请贵单位于{due}前会签：同意请点「同意会签」，需要修改请点「提出修改意见」。"
+            "逾期未会签的，视为同意。\n\n{letter}",
+            lead=unit_name(ctx, lead.unit_id),
+            number=number_text(proposal.year, proposal.number),
+            title=proposal.title,
+            cls=reply.reply_class,
+            version=reply.version,
+            due=due,
+            letter=letter_text(reply),
+        ),
+        key=f"{reply.id}:{co.id}",
+        proposal_id=proposal.id,
+        actions=countersign_actions(pk(reply)),
+    )
+
+
+def send_to_review(ctx: Ctx, reply: Reply, assignment: Assignment, proposal: Proposal) -> None:
+    """The letter goes to 督办审核: the proposal waits for review, the reviewers are told."""
+    reply.status = "submitted"
+    ctx.session.add(reply)
+    _proposal_move(ctx, proposal, "submit_reply", reply_id=reply.id, reply_class=reply.reply_class)
     reviewers = people_with_role(ctx.session, Role.STAFF)
     if proposal.supervising_unit_id is not None:
         reviewers += people_with_role(ctx.session, Role.SUPERVISOR, proposal.supervising_unit_id)
@@ -274,13 +397,12 @@ def submit_reply(
             unit=unit_name(ctx, assignment.unit_id),
             number=number_text(proposal.year, proposal.number),
             title=proposal.title,
-            cls=reply_class,
+            cls=reply.reply_class,
             version=reply.version,
         ),
         key=str(reply.id),
         proposal_id=proposal.id,
     )
-    return reply
 
 
 def returned_before(ctx: Ctx, reply: Reply) -> Reply | None:
@@ -296,7 +418,7 @@ def returned_before(ctx: Ctx, reply: Reply) -> Reply | None:
     return previous
 
 
-def _lock_reply(ctx: Ctx, reply_id: int) -> tuple[Reply, Assignment, Proposal]:
+def lock_reply(ctx: Ctx, reply_id: int) -> tuple[Reply, Assignment, Proposal]:
     reply = ctx.session.get(Reply, reply_id)
     if reply is None:
         raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
@@ -309,7 +431,7 @@ def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
     """督办审核 returns the reply to the lead unit with a comment."""
     require_role(ctx, PROPOSAL_TRANSITIONS["return_reply"])
     comment = check_text(comment, "退回意见", max_chars=2000)
-    reply, assignment, proposal = _lock_reply(ctx, reply_id)
+    reply, assignment, proposal = lock_reply(ctx, reply_id)
     require_reply_reviewer(ctx, proposal)
     _assignment_guard(ctx, "return_reply", assignment, proposal)
     if reply.status != "submitted":
@@ -340,7 +462,7 @@ def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
 def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Reply:
     """督办审核 approves (possibly changing the class); the reply goes to every signer."""
     require_role(ctx, PROPOSAL_TRANSITIONS["approve_reply"])
-    reply, assignment, proposal = _lock_reply(ctx, reply_id)
+    reply, assignment, proposal = lock_reply(ctx, reply_id)
     require_reply_reviewer(ctx, proposal)
     _assignment_guard(ctx, "approve_reply", assignment, proposal)
     if reply.status != "submitted":

@@ -20,6 +20,9 @@ class Rules:
     rating_window_workdays: int = 15
     publication_workdays: int = 20
     cosign_window_workdays: int = 5  # co-signers confirm within this after submission
+    # co-handling units countersign (会签) the reply within this after it is submitted;
+    # a missing countersignature then counts as agreement (逾期未会签，视为同意)
+    countersign_window_workdays: int = 5
     body_max_chars: int = 2500
     title_max_chars: int = 100
     max_rehandles: int = 1

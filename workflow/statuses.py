@@ -49,6 +49,7 @@ class AssignmentStatus(StrEnum):
     ADJUSTMENT_REQUESTED = "adjustment_requested"
     REASSIGNED = "reassigned"
     OPINION_GIVEN = "opinion_given"
+    COUNTERSIGNING = "countersigning"
     REPLIED = "replied"
     DONE = "done"
 
@@ -59,6 +60,7 @@ ASSIGNMENT_STATUS_LABELS: dict[str, label] = {
     AssignmentStatus.ADJUSTMENT_REQUESTED: label("申请调整"),
     AssignmentStatus.REASSIGNED: label("已改交"),
     AssignmentStatus.OPINION_GIVEN: label("已提出协办意见"),
+    AssignmentStatus.COUNTERSIGNING: label("答复会签中"),
     AssignmentStatus.REPLIED: label("已答复待审核"),
     AssignmentStatus.DONE: label("已办结"),
 }
@@ -69,6 +71,7 @@ ACTIVE_ASSIGNMENT_STATUSES = frozenset(
         AssignmentStatus.ACCEPTED,
         AssignmentStatus.ADJUSTMENT_REQUESTED,
         AssignmentStatus.OPINION_GIVEN,
+        AssignmentStatus.COUNTERSIGNING,
         AssignmentStatus.REPLIED,
     }
 )
@@ -154,7 +157,7 @@ ASSIGNMENT_TRANSITIONS: dict[str, Transition] = {
         _t(
             "record_contact",
             label("记录沟通"),
-            {A.ACCEPTED, A.OPINION_GIVEN, A.REPLIED},
+            {A.ACCEPTED, A.OPINION_GIVEN, A.COUNTERSIGNING, A.REPLIED},
             None,
             {Role.HANDLER},
         ),
@@ -166,6 +169,19 @@ ASSIGNMENT_TRANSITIONS: dict[str, Transition] = {
             {Role.HANDLER},
         ),
         _t("submit_reply", label("提交答复"), {A.ACCEPTED}, A.REPLIED, {Role.HANDLER}),
+        # 会签: a reply of a proposal with co-handling units goes to them first; each one
+        # countersigns (or is deemed to once its window ends) before the review sees it,
+        # and one unit's request for changes sends it back to the lead unit as a draft.
+        # The units' decisions are rows of their own (workflow.countersigns), not moves.
+        _t(
+            "submit_for_countersign",
+            label("提交会签"),
+            {A.ACCEPTED},
+            A.COUNTERSIGNING,
+            {Role.HANDLER},
+        ),
+        _t("countersigned", label("会签完成，提交审核"), {A.COUNTERSIGNING}, A.REPLIED, SYSTEM),
+        _t("countersign_returned", label("会签退回修改"), {A.COUNTERSIGNING}, A.ACCEPTED, SYSTEM),
         _t(
             "return_reply",
             label("退回答复"),

@@ -44,6 +44,7 @@ from storage.models import (
     ChannelAccount,
     ContactRecord,
     Conversation,
+    Countersign,
     Notice,
     Person,
     Proposal,
@@ -54,7 +55,7 @@ from storage.models import (
     pk,
 )
 from storage.repositories import lead_units, one_of
-from workflow import assignments, proposals, replies
+from workflow import assignments, countersigns, proposals, replies
 from workflow.core import (
     NOTICES_COUNT,
     NOTICES_NOT_BEFORE,
@@ -439,6 +440,68 @@ def adjustment_window(ctx: Ctx) -> None:
         .order_by(col(Assignment.id))
     ).all()
     _each(ctx, due, lambda assignment_id: assignments.close_adjustment_window(ctx, assignment_id))
+
+
+@sweep("countersign_window")
+def countersign_window(ctx: Ctx) -> None:
+    """A reply whose countersign window (会签) has ended: each co-handling unit that has not
+    countersigned is recorded as 逾期未会签，视为同意, the reply goes to review and the lead
+    unit is told."""
+    due = ctx.session.exec(
+        select(Countersign.reply_id)
+        .join(Reply, col(Reply.id) == Countersign.reply_id)
+        .join(Assignment, col(Assignment.id) == Countersign.assignment_id)
+        .where(
+            Reply.status == "countersigning",
+            col(Assignment.status).in_(countersigns.ON_IT),
+            col(Countersign.decision).is_(None),
+            col(Countersign.due_date) < ctx.today,
+        )
+        .distinct()
+        .order_by(col(Countersign.reply_id))
+    ).all()
+    _each(ctx, due, lambda reply_id: countersigns.close_window(ctx, reply_id))
+
+
+@sweep("countersign_reminders")
+def countersign_reminders(ctx: Ctx) -> None:
+    """A co-handling unit that has not countersigned is reminded once, from the working day
+    before its window ends, with the notice's two buttons."""
+    if not _daily(ctx):
+        return
+    rows = ctx.session.execute(
+        sa_select(Countersign, _PROPOSAL, col(Reply.version))
+        .join(Reply, col(Reply.id) == Countersign.reply_id)
+        .join(Proposal, col(Proposal.id) == Reply.proposal_id)
+        .join(Assignment, col(Assignment.id) == Countersign.assignment_id)
+        .where(
+            col(Reply.status) == "countersigning",
+            col(Countersign.decision).is_(None),
+            col(Countersign.due_date) >= ctx.today,
+            col(Assignment.status).in_(countersigns.ON_IT),
+        )
+        .order_by(col(Countersign.id))
+    ).all()
+    told = _Told(ctx)
+    for row, proposal, version in rows:
+        if ctx.today < ctx.calendar.previous_workday(row.due_date):
+            continue
+        told.tell(
+            told.handlers(row.unit_id),
+            "countersign_reminder",
+            Text(
+                "{number}提案《{title}》的答复（第{v}稿）请贵单位于{due}前会签，"
+                "逾期未会签的，视为同意。",
+                number=number_text(proposal.year, proposal.number),
+                title=proposal.title,
+                v=version,
+                due=row.due_date,
+            ),
+            key=str(row.id),
+            proposal_id=proposal.id,
+            actions=replies.countersign_actions(row.reply_id),
+        )
+    told.send()
 
 
 @sweep("rating_window")

@@ -1,0 +1,421 @@
+"""会签: the co-handling units countersign the lead unit's reply before the review sees it.
+
+Transcripts of the lead unit (区教育局, 高远), the co-handling unit (区交通运输局, 蒋涛) and
+the people who must not countersign: one agreement sends the letter to review; a request
+for changes returns it to the lead unit, which revises it and has it countersigned again;
+a unit silent past the window is recorded as 逾期未会签，视为同意 by the sweep; stale,
+forged and misplaced buttons are refused and change nothing.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from storage.models import AuditEvent, Countersign, Proposal, Reply
+from tests.chat import Chat
+from tests.factories import SAMPLE_REPLY
+from tests.snapshot import snapshot
+from tests.states import States
+from workflow import replies, sweeps
+from workflow.record import render_record
+
+APOLOGY = "抱歉，处理时出了问题"
+CHANGES = "建议在答复中写明临时停车泊位由我局负责施划，并注明完成时间。"
+TIME_ADDED = "三、临时停车泊位由区交通运输局于2026年11月底前施划完成。"
+
+
+def shot(db) -> dict:
+    rows = snapshot(db)
+    rows.pop("conversation")
+    return rows
+
+
+def assert_same(db, before: dict) -> None:
+    after = shot(db)
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"rows changed in: {', '.join(changed)}"
+
+
+def said_ok(chat: Chat) -> None:
+    assert chat.said.strip(), "the bot said nothing"
+    assert APOLOGY not in chat.said, chat.dump()
+
+
+def replies_by_version(db) -> dict[int, Reply]:
+    with db.read_session() as session:
+        return {r.version: r for r in session.exec(select(Reply))}
+
+
+def countersigns_of(db, reply_id: int) -> list[Countersign]:
+    with db.read_session() as session:
+        return list(
+            session.exec(select(Countersign).where(Countersign.reply_id == reply_id)).all()
+        )
+
+
+def status_of(db, pid: int) -> str:
+    with db.read_session() as session:
+        return session.get(Proposal, pid).status
+
+
+def events(db, *actions: str) -> list[AuditEvent]:
+    with db.read_session() as session:
+        return list(
+            session.exec(
+                select(AuditEvent)
+                .where(col(AuditEvent.action).in_(actions))
+                .order_by(col(AuditEvent.id))
+            ).all()
+        )
+
+
+def asked_to_countersign(chat: Chat) -> list[tuple[str, list[dict]]]:
+    return [(t, a) for t, a in chat.notices() if a and a[0]["payload"].startswith("cs:")]
+
+
+async def open_first(chat: Chat) -> None:
+    await chat.send("/menu")
+    await chat.tap("📥 交办事项")
+    await chat.tap("2026年度第1号")
+
+
+def submitted(s: States, lead: int) -> Reply:
+    return s.run(s.w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+
+
+# ---------------------------------------------------------------- agreement
+
+
+async def test_the_co_unit_agrees_from_its_inbox_and_the_reply_goes_to_review(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, co = s.accepted()
+    reply = submitted(s, lead)
+    assert reply.status == "countersigning" and status_of(db, pid) == "assigned"
+
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    said = lead_unit.said
+    assert "本单位办理状态：答复会签中" in said
+    assert "第1稿答复正等待协办单位会签：区交通运输局（期限2026年9月20日）" in said
+    assert "撰写答复" not in lead_unit.buttons  # the letter is with the co-handling unit
+    assert "会签:区交通运输局待会签（期限2026年9月20日）" in said  # the record says so too
+
+    co_unit = chat_as(world.handler_tr)
+    await co_unit.send("/menu")
+    await co_unit.tap("📥 交办事项")
+    assert "协办 · 协办意见期限 2026年10月14日 · 办理中 · 答复待本单位会签" in co_unit.said
+    await co_unit.tap("2026年度第1号")
+    said = co_unit.said
+    assert "主办单位的答复（B类，第1稿）等待本单位会签，期限2026年9月20日" in said
+    assert "我局已会同交警部门在五所小学周边试点即停即走车位" in said  # the letter itself
+    assert "✅ 同意会签" in co_unit.buttons and "✏️ 提出修改意见" in co_unit.buttons
+    await co_unit.tap("✅ 同意会签")
+    said_ok(co_unit)
+    assert "已会签同意2026年度第1号提案的答复（第1稿）" in co_unit.said
+    assert "各协办单位均已会签，答复已提交审核。" in co_unit.said
+    assert "✅ 同意会签" not in co_unit.buttons  # its inbox again, nothing left to sign
+
+    assert status_of(db, pid) == "replied"
+    [signed] = countersigns_of(db, reply.id)
+    assert (signed.decision, signed.decided_by, signed.assignment_id) == (
+        "agreed",
+        world.handler_tr,
+        co,
+    )
+    [event] = events(db, "countersign")
+    assert (event.actor_id, event.assignment_id, event.detail["version"]) == (
+        world.handler_tr,
+        co,
+        1,
+    )
+    staff = chat_as(world.staff)
+    assert any("区教育局已提交2026年度第1号提案" in t for t, _ in staff.notices())
+    [(told, _)] = [n for n in lead_unit.notices() if "会签" in n[0]]
+    assert "协办单位均已会签，已提交审核" in told
+    with db.read_session() as session:
+        page = render_record(
+            wf.ctx(session, world.staff), session.get(Proposal, pid), timeline=True
+        )
+    assert "会签:区交通运输局同意（蒋涛，2026年9月14日 09:30）" in page
+    assert "会签同意（区交通运输局协办）  蒋涛" in page
+
+
+# ---------------------------------------------------------------- a request for changes
+
+
+async def test_a_request_for_changes_returns_the_letter_and_the_revision_is_countersigned_again(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, co = s.accepted()
+    first = submitted(s, lead)
+    co_unit = chat_as(world.handler_tr)
+    [(text, actions)] = asked_to_countersign(co_unit)
+    assert "请贵单位于2026年9月20日前会签" in text
+    await co_unit.press(actions[1]["payload"])  # ✏️ 提出修改意见
+    said_ok(co_unit)
+    assert "请写下本单位对第1稿答复的修改意见（上限 2000 字）" in co_unit.said
+
+    before = shot(db)
+    await co_unit.send("   ")
+    assert "不能为空" in co_unit.said
+    await co_unit.send("字" * 2001)
+    assert "修改意见最多 2000 个字，现在有 2001 个字" in co_unit.said
+    await co_unit.send("🙂🙂")
+    assert "修改意见需要写明文字内容" in co_unit.said
+    await co_unit.upload("意见.pdf", b"%PDF-1.4\n%%EOF\n")
+    assert "请用文字写下对答复的修改意见" in co_unit.said
+    assert_same(db, before)
+
+    await co_unit.send(CHANGES)
+    said_ok(co_unit)
+    assert "修改意见已送主办单位区教育局，答复已退回修改。" in co_unit.said
+    first = replies_by_version(db)[1]
+    assert (first.status, first.review_comment) == ("returned", CHANGES)
+    [objection] = countersigns_of(db, first.id)
+    assert (objection.decision, objection.comment) == ("objected", CHANGES)
+    [event] = events(db, "countersign_object")
+    assert event.detail["comment"] == CHANGES and event.actor_id == world.handler_tr
+    assert status_of(db, pid) == "assigned"
+
+    # the old button, tapped again: the letter went back, nothing changes
+    before = shot(db)
+    await co_unit.press(actions[0]["payload"])
+    assert "第1稿答复本单位已由蒋涛于2026年9月14日 09:30会签（提出修改意见）" in co_unit.said
+    assert_same(db, before)
+
+    lead_unit = chat_as(world.handler_edu)
+    [(told, _)] = [n for n in lead_unit.notices() if "修改意见" in n[0]]
+    assert "区交通运输局对2026年度第1号提案" in told and f"修改意见（蒋涛）：{CHANGES}" in told
+    await open_first(lead_unit)
+    assert f"第1稿答复未通过会签，区交通运输局的修改意见：{CHANGES}" in lead_unit.said
+    await lead_unit.tap("修改答复并重新提交")
+    assert f"区交通运输局的修改意见：{CHANGES}" in lead_unit.said
+    await lead_unit.tap("B类")
+    await lead_unit.send(TIME_ADDED)
+    await lead_unit.tap("完成")
+    await lead_unit.tap("使用我的姓名")
+    await lead_unit.tap("保留：0839-8620101")
+    await lead_unit.tap("使用「")
+    await lead_unit.tap("今天")
+    assert f"上一稿区交通运输局的会签修改意见：{CHANGES}" in lead_unit.said
+    await lead_unit.tap("提交审核")
+    assert "答复已提交（B类，第2稿），正等待协办单位区交通运输局会签" in lead_unit.said
+
+    # countersigned again: the new version's notice
+    [(text, actions)] = asked_to_countersign(co_unit)
+    assert "第2稿" in text and TIME_ADDED in text
+    await co_unit.press(actions[0]["payload"])
+    assert "已会签同意2026年度第1号提案的答复（第2稿）" in co_unit.said
+    assert replies_by_version(db)[2].status == "submitted"
+    assert status_of(db, pid) == "replied"
+    with db.read_session() as session:
+        page = render_record(
+            wf.ctx(session, world.staff), session.get(Proposal, pid), timeline=True
+        )
+    assert "会签提出修改意见（区交通运输局协办）  蒋涛" in page
+    assert "会签退回修改（区教育局主办）  系统" in page
+    assert "会签:区交通运输局同意（蒋涛，" in page
+
+
+# ---------------------------------------------------------------- the window
+
+
+async def test_the_window_ends_and_the_sweep_sends_the_reply_on_to_review(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, co = s.accepted()
+    reply = submitted(s, lead)  # Monday 14 September: countersign by Sunday 20 (a workday)
+    co_unit, lead_unit = chat_as(world.handler_tr), chat_as(world.handler_edu)
+    asked_to_countersign(co_unit)
+
+    def run(name: str) -> int:
+        with db.session() as session:
+            return sweeps.SWEEPS[name](wf.ctx(session, None))
+
+    clock.set_local(2026, 9, 17)
+    assert run("countersign_reminders") == 0 and run("countersign_window") == 0
+    clock.set_local(2026, 9, 18)  # the working day before the window ends
+    assert run("countersign_reminders") == 1
+    assert run("countersign_reminders") == 0  # once
+    [(text, actions)] = asked_to_countersign(co_unit)
+    assert "第1稿）请贵单位于2026年9月20日前会签，逾期未会签的，视为同意" in text
+    assert [a["payload"] for a in actions] == [f"cs:{reply.id}:yes", f"cs:{reply.id}:no"]
+    clock.set_local(2026, 9, 20)
+    assert run("countersign_window") == 0  # the last day is the unit's
+    assert status_of(db, pid) == "assigned"
+
+    clock.set_local(2026, 9, 21)
+    run("countersign_window")
+    assert status_of(db, pid) == "replied"
+    [deemed] = countersigns_of(db, reply.id)
+    assert (deemed.decision, deemed.decided_by) == ("deemed", None)
+    [event] = events(db, "countersign_deemed")
+    assert (event.actor_id, event.assignment_id) == (None, co)
+    [(told, _)] = [n for n in lead_unit.notices() if "会签" in n[0]]
+    assert "会签期满，区交通运输局逾期未会签，视为同意；答复已提交审核" in told
+    assert any("请审核" in t for t, _ in chat_as(world.staff).notices())
+    assert run("countersign_window") == 0
+
+    before = shot(db)
+    await co_unit.press(f"cs:{reply.id}:yes")  # too late
+    assert "会签（逾期未会签，视为同意），不能再次会签" in co_unit.said
+    assert_same(db, before)
+    with db.read_session() as session:
+        page = render_record(wf.ctx(session, world.staff), session.get(Proposal, pid))
+    assert "会签:区交通运输局逾期未会签，视为同意" in page
+
+
+# ---------------------------------------------------------------- who may countersign
+
+
+async def test_only_a_handler_of_a_co_handling_unit_may_countersign(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    pid, lead, _co = s.accepted()
+    reply = submitted(s, lead)
+    refusals = {
+        world.handler_health: "只有这件提案的协办单位可以会签答复",  # another unit
+        world.handler_edu: "答复由本单位撰写，会签由协办单位进行",  # the lead unit
+        world.member: "只有这件提案的协办单位可以会签答复",
+        world.staff: "只有这件提案的协办单位可以会签答复",
+        world.supervisor: "只有这件提案的协办单位可以会签答复",
+    }
+    chats = {person: chat_as(person) for person in refusals}
+    for chat in chats.values():
+        await chat.send("/menu")
+    before = shot(db)
+    for person, refusal in refusals.items():
+        chat = chats[person]
+        for answer in ("yes", "no"):
+            await chat.press(f"cs:{reply.id}:{answer}")
+            said_ok(chat)
+            assert refusal in chat.said, (person, chat.said)
+            assert "修改意见（上限" not in chat.said  # never asked for a comment
+    assert_same(db, before)
+    co_unit = chat_as(world.handler_tr)
+    await co_unit.send("/menu")
+    before = shot(db)
+    for payload, refusal in {
+        "cs:99999:yes": "找不到答复 99999",
+        f"cs:{reply.id}:maybe": "无法识别这个操作",
+        "cs:abc:yes": "无法识别这个操作",
+        f"cs:{reply.id}": "无法识别这个操作",
+    }.items():
+        await co_unit.press(payload)
+        said_ok(co_unit)
+        assert refusal in co_unit.said, (payload, co_unit.said)
+    assert_same(db, before)
+    assert status_of(db, pid) == "assigned"
+
+
+async def test_a_stale_button_after_approval_is_refused(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    pid, lead, _co = s.accepted()
+    reply = submitted(s, lead)
+    co_unit = chat_as(world.handler_tr)
+    [(_, actions)] = asked_to_countersign(co_unit)
+    await co_unit.press(actions[0]["payload"])
+    assert "已会签同意" in co_unit.said
+    s.run(world.staff, replies.approve_reply, reply.id)
+    assert status_of(db, pid) == "delivered"
+    before = shot(db)
+    for action in actions:  # the same notice's buttons, after approval
+        await co_unit.press(action["payload"])
+        said_ok(co_unit)
+        assert "第1稿答复本单位已由蒋涛于2026年9月14日 09:30会签（同意），不能再次会签" in (
+            co_unit.said
+        )
+    assert_same(db, before)
+
+
+async def test_a_button_for_a_letter_returned_by_another_unit_is_refused(db, wf, world, chat_as):
+    """Two co-handling units: one asks for changes, the other's button for that version is
+    then stale (the letter went back); the new version asks both again."""
+    s = States(db, wf, world)
+    pid = s.filed()
+    from workflow import assignments, countersigns
+
+    lead, co_tr, co_health = (
+        a.id
+        for a in s.run(
+            world.staff,
+            assignments.assign,
+            pid,
+            lead_unit_id=world.education,
+            co_unit_ids=[world.transport, world.health],
+        )
+    )
+    s.run(world.handler_edu, assignments.accept, lead)
+    first = submitted(s, lead)
+    assert len(countersigns_of(db, first.id)) == 2
+    s.run(world.handler_tr, countersigns.agree, first.id)
+    assert status_of(db, pid) == "assigned"  # still waiting for 区卫生健康委员会
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    assert "第1稿答复正等待协办单位会签：区卫生健康委员会" in lead_unit.said
+    assert "已会签同意：区交通运输局" in lead_unit.said
+    s.run(world.handler_health, countersigns.object_to, first.id, CHANGES)
+    co_unit, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    await co_unit.send("/menu")
+    await health.send("/menu")
+    before = shot(db)
+    await co_unit.press(f"cs:{first.id}:no")
+    assert "会签（同意），不能再次会签" in co_unit.said
+    await health.press(f"cs:{first.id}:yes")
+    assert "会签（提出修改意见），不能再次会签" in health.said
+    assert_same(db, before)
+    second = submitted(s, lead)
+    assert {c.assignment_id for c in countersigns_of(db, second.id)} == {co_tr, co_health}
+    await co_unit.press(f"cs:{first.id}:yes")  # version 1's button: it was returned
+    assert "第1稿答复本单位已由蒋涛" in co_unit.said
+    s.run(world.handler_health, countersigns.object_to, second.id, "请再核对泊位数量。")
+    before = shot(db)
+    await co_unit.press(f"cs:{second.id}:yes")  # 区交通运输局 had not signed version 2 yet
+    assert "第2稿答复已退回主办单位修改，不再会签；修改后的答复提交后会再请您会签。" in (
+        co_unit.said
+    )
+    assert_same(db, before)
+    third = submitted(s, lead)
+    s.run(world.handler_tr, countersigns.agree, third.id)
+    s.run(world.handler_health, countersigns.agree, third.id)
+    assert status_of(db, pid) == "replied"
+
+
+async def test_a_co_unit_reassigned_meanwhile_hands_the_countersignature_on(
+    db, wf, world, clock, chat_as
+):
+    """区交通运输局 asked for adjustment and is still on the proposal when the letter comes:
+    it is asked; once staff reassign it to 区卫生健康委员会, that unit countersigns instead."""
+    from workflow import assignments
+
+    s = States(db, wf, world)
+    rec = s.assignment("adjustment_requested", "co")
+    s.run(world.handler_edu, assignments.accept, rec.lead)
+    reply = submitted(s, rec.lead)
+    [asked] = countersigns_of(db, reply.id)
+    assert asked.assignment_id == rec.co
+    clock.advance(days=1)
+    health_asg = s.run(world.staff, assignments.reassign, rec.co, world.health)
+    transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    await transport.send("/menu")
+    before = shot(db)
+    await transport.press(f"cs:{reply.id}:yes")
+    assert "本单位已不再协办这件提案，不需要会签" in transport.said
+    assert_same(db, before)
+    [(text, actions)] = asked_to_countersign(health)
+    assert "请贵单位于2026年9月21日前会签" in text  # a window of its own
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    assert "第1稿答复正等待协办单位会签：区卫生健康委员会（期限2026年9月21日）" in lead_unit.said
+    assert "会签:区卫生健康委员会待会签（期限2026年9月21日）" in lead_unit.said
+    assert "区交通运输局待会签" not in lead_unit.said
+    await health.press(actions[0]["payload"])
+    assert "各协办单位均已会签，答复已提交审核" in health.said
+    assert {(c.assignment_id, c.decision) for c in countersigns_of(db, reply.id)} == {
+        (rec.co, None),
+        (health_asg.id, "agreed"),
+    }
+    assert status_of(db, rec.pid) == "replied"

@@ -1,0 +1,305 @@
+"""会签: the co-handling units countersign the lead unit's reply letter before review.
+
+A reply of a proposal with co-handling units still on it waits for each of them
+(``replies.submit_reply`` asks them). A handler of each unit agrees or asks for changes,
+once per letter version; one request for changes returns the letter to the lead unit as a
+draft, with the comment. When every unit has agreed the letter goes to 督办审核 as a reply
+without co-handling units does. A unit silent past its window (working days, a setting) is
+recorded as 逾期未会签，视为同意 by the sweep, which then sends the letter on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+
+from storage.models import Assignment, Countersign, Proposal, Reply, pk
+from workflow.assignments import move_assignment, unit_name
+from workflow.core import (
+    Ctx,
+    audit,
+    check_text,
+    local_time,
+    notify,
+    people_with_role,
+    person_name,
+)
+from workflow.errors import InvalidTransition, NotFound, PermissionDenied
+from workflow.numbering import number_text
+from workflow.replies import ask_to_countersign, lock_reply, send_to_review
+from workflow.roles import Role
+from workflow.statuses import ASSIGNMENT_TRANSITIONS
+from workflow.texts import Text, label
+
+DECISIONS = {
+    "agreed": label("同意"),
+    "objected": label("提出修改意见"),
+    "deemed": label("逾期未会签，视为同意"),
+}
+COMMENT_MAX = 2000
+ON_IT = ASSIGNMENT_TRANSITIONS["complete"].sources  # a co-handling unit still on it
+
+
+def rows_of(ctx: Ctx, reply_id: int) -> list[Countersign]:
+    """The countersignatures a letter version asked for, in the order of the units."""
+    return list(
+        ctx.session.exec(
+            select(Countersign)
+            .where(Countersign.reply_id == reply_id)
+            .order_by(col(Countersign.assignment_id))
+        ).all()
+    )
+
+
+def awaited(ctx: Ctx, reply: Reply) -> list[Countersign]:
+    """The countersignatures still awaited on a letter waiting for them (none otherwise),
+    of units still on the proposal."""
+    if reply.status != "countersigning":
+        return []
+    on_it = set(
+        ctx.session.exec(
+            select(Assignment.id).where(
+                Assignment.proposal_id == reply.proposal_id,
+                col(Assignment.status).in_(ON_IT),
+            )
+        ).all()
+    )
+    return [r for r in rows_of(ctx, pk(reply)) if r.decision is None and r.assignment_id in on_it]
+
+
+def owing(ctx: Ctx, assignment_ids: list[int]) -> set[int]:
+    """Which of these (co-handling) assignments owe a countersignature now: one query."""
+    if not assignment_ids:
+        return set()
+    return set(
+        ctx.session.exec(
+            select(Countersign.assignment_id)
+            .join(Reply, col(Reply.id) == Countersign.reply_id)
+            .where(
+                col(Countersign.assignment_id).in_(assignment_ids),
+                col(Countersign.decision).is_(None),
+                Reply.status == "countersigning",
+            )
+        ).all()
+    )
+
+
+def awaited_from(ctx: Ctx, assignment: Assignment) -> tuple[Countersign, Reply] | None:
+    """The countersignature a co-handling unit's assignment owes now, with its letter."""
+    row = ctx.session.exec(
+        select(Countersign)
+        .join(Reply, col(Reply.id) == Countersign.reply_id)
+        .where(
+            Countersign.assignment_id == assignment.id,
+            col(Countersign.decision).is_(None),
+            Reply.status == "countersigning",
+        )
+        .order_by(col(Countersign.id).desc())
+        .limit(1)
+    ).first()
+    if row is None or assignment.status not in ON_IT:
+        return None
+    reply = ctx.session.get(Reply, row.reply_id)
+    assert reply is not None
+    return row, reply
+
+
+def _open(ctx: Ctx, reply_id: int) -> tuple[Countersign, Assignment, Reply, Assignment, Proposal]:
+    """The actor's unit's awaited countersignature of ``reply_id``, locked; everything that
+    makes it not theirs to give, or not now, is refused with what is the case."""
+    if ctx.actor is not None and not ctx.has_role(Role.HANDLER):
+        raise PermissionDenied("只有这件提案的协办单位可以会签答复。")
+    if ctx.session.get(Reply, reply_id) is None:
+        raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
+    reply, lead, proposal = lock_reply(ctx, reply_id)
+    unit_id = ctx.actor.unit_id if ctx.actor is not None else None
+    if ctx.actor is None or unit_id is None:
+        raise PermissionDenied("只有这件提案的协办单位可以会签答复。")
+    if unit_id == lead.unit_id:
+        raise PermissionDenied("答复由本单位撰写，会签由协办单位进行。")
+    row = ctx.session.exec(
+        select(Countersign)
+        .where(Countersign.reply_id == reply.id, Countersign.unit_id == unit_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise PermissionDenied("只有这件提案的协办单位可以会签答复。")
+    co = ctx.session.get(Assignment, row.assignment_id)
+    assert co is not None
+    if row.decision is not None:
+        raise InvalidTransition(
+            "第{v}稿答复本单位已由{name}于{at}会签（{decision}），不能再次会签。",
+            v=reply.version,
+            name=person_name(ctx.session, row.decided_by),
+            at=local_time(ctx, row.decided_at),
+            decision=DECISIONS.get(row.decision, label(row.decision)),
+        )
+    if co.status not in ON_IT:
+        raise PermissionDenied("本单位已不再协办这件提案，不需要会签。")
+    if reply.status == "returned":
+        raise InvalidTransition(
+            "第{v}稿答复已退回主办单位修改，不再会签；修改后的答复提交后会再请您会签。",
+            v=reply.version,
+        )
+    if reply.status != "countersigning":
+        raise InvalidTransition("第{v}稿答复已完成会签，不能再会签。", v=reply.version)
+    return row, co, reply, lead, proposal
+
+
+def check_may(ctx: Ctx, reply_id: int) -> Countersign:
+    """Refuse now what ``agree`` or ``object_to`` would refuse (before asking the comment)."""
+    return _open(ctx, reply_id)[0]
+
+
+def _record(ctx: Ctx, action: str, co: Assignment, reply: Reply, **detail) -> None:
+    """The audit event of a unit's countersignature (its assignment does not move)."""
+    audit(
+        ctx,
+        action,
+        proposal_id=reply.proposal_id,
+        assignment_id=co.id,
+        reply_id=reply.id,
+        version=reply.version,
+        **detail,
+    )
+
+
+def _subject(proposal: Proposal, reply: Reply) -> dict:
+    return {
+        "number": number_text(proposal.year, proposal.number),
+        "title": proposal.title,
+        "v": reply.version,
+    }
+
+
+def agree(ctx: Ctx, reply_id: int) -> Countersign:
+    """同意会签 by a handler of a co-handling unit; the last one sends the letter to review."""
+    row, co, reply, lead, proposal = _open(ctx, reply_id)
+    row.decision = "agreed"
+    row.decided_by = ctx.actor_id
+    row.decided_at = ctx.now
+    ctx.session.add(row)
+    _record(ctx, "countersign", co, reply)
+    _finish_if_complete(ctx, reply, lead, proposal)
+    return row
+
+
+def object_to(ctx: Ctx, reply_id: int, comment: str) -> Countersign:
+    """提出修改意见: the letter goes back to the lead unit as a draft, with the comment."""
+    comment = check_text(comment, "修改意见", max_chars=COMMENT_MAX)
+    row, co, reply, lead, proposal = _open(ctx, reply_id)
+    row.decision = "objected"
+    row.comment = comment
+    row.decided_by = ctx.actor_id
+    row.decided_at = ctx.now
+    ctx.session.add(row)
+    _record(ctx, "countersign_object", co, reply, comment=comment)
+    reply.status = "returned"
+    reply.reviewed_by = ctx.actor_id
+    reply.reviewed_at = ctx.now
+    reply.review_comment = comment
+    ctx.session.add(reply)
+    move_assignment(
+        ctx.as_system(), lead, "countersign_returned", reply_id=reply.id, unit_id=co.unit_id
+    )
+    notify(
+        ctx,
+        people_with_role(ctx.session, Role.HANDLER, lead.unit_id),
+        "countersign_objected",
+        Text(
+            "{unit}对{number}提案《{title}》的答复（第{v}稿）提出修改意见，答复已退回，"
+            "请修改后重新提交。\n修改意见（{name}）：{comment}",
+            unit=unit_name(ctx, co.unit_id),
+            name=person_name(ctx.session, ctx.actor_id),
+            comment=comment,
+            **_subject(proposal, reply),
+        ),
+        key=str(row.id),
+        proposal_id=proposal.id,
+    )
+    return row
+
+
+def _finish_if_complete(
+    ctx: Ctx, reply: Reply, lead: Assignment, proposal: Proposal, *, deemed: Sequence[str] = ()
+) -> bool:
+    """Once no countersignature is awaited, the letter goes to review and the lead unit is
+    told (naming the units recorded as 逾期未会签，视为同意, if any)."""
+    if awaited(ctx, reply):
+        return False
+    system = ctx.as_system()
+    move_assignment(system, lead, "countersigned", reply_id=reply.id, version=reply.version)
+    send_to_review(system, reply, lead, proposal)
+    text = (
+        Text(
+            "{number}提案《{title}》的答复（第{v}稿）会签期满，{units}逾期未会签，视为同意；"
+            "答复已提交审核。",
+            units="、".join(deemed),
+            **_subject(proposal, reply),
+        )
+        if deemed
+        else Text(
+            "{number}提案《{title}》的答复（第{v}稿）协办单位均已会签，已提交审核。",
+            **_subject(proposal, reply),
+        )
+    )
+    notify(
+        system,
+        people_with_role(ctx.session, Role.HANDLER, lead.unit_id),
+        "countersign_done",
+        text,
+        key=str(reply.id),
+        proposal_id=proposal.id,
+    )
+    return True
+
+
+def close_window(ctx: Ctx, reply_id: int) -> bool:
+    """The window has ended: each countersignature still awaited is recorded as 逾期未会签，
+    视为同意, and the letter goes to review. By the system; False if nothing was due."""
+    if ctx.actor is not None:
+        raise PermissionDenied(
+            "「{action}」由系统自动执行，不能手动操作。",
+            action=ASSIGNMENT_TRANSITIONS["countersign_deemed"].label,
+        )
+    reply, lead, proposal = lock_reply(ctx, reply_id)
+    if reply.status != "countersigning":
+        return False
+    missing = [r for r in awaited(ctx, reply) if r.due_date < ctx.today]
+    units = []
+    for row in missing:
+        row.decision = "deemed"
+        row.decided_at = ctx.now
+        ctx.session.add(row)
+        co = ctx.session.get(Assignment, row.assignment_id)
+        assert co is not None
+        _record(ctx, "countersign_deemed", co, reply)
+        units.append(unit_name(ctx, co.unit_id))
+    return _finish_if_complete(ctx, reply, lead, proposal, deemed=units)
+
+
+def hand_over(ctx: Ctx, old: Assignment, new: Assignment) -> None:
+    """A co-handling unit reassigned (改交) while a letter waits for its countersignature:
+    the unit taking its place is asked instead, with a window of its own from today."""
+    rows = ctx.session.exec(
+        select(Countersign)
+        .join(Reply, col(Reply.id) == Countersign.reply_id)
+        .where(
+            Countersign.assignment_id == old.id,
+            col(Countersign.decision).is_(None),
+            Reply.status == "countersigning",
+        )
+    ).all()
+    for row in rows:
+        reply = ctx.session.get(Reply, row.reply_id)
+        lead = ctx.session.get(Assignment, reply.assignment_id) if reply else None
+        proposal = ctx.session.get(Proposal, new.proposal_id)
+        assert reply is not None and lead is not None and proposal is not None
+        due = ctx.calendar.add_workdays(ctx.today, ctx.rules.countersign_window_workdays)
+        ctx.session.add(
+            Countersign(
+                reply_id=pk(reply), assignment_id=pk(new), unit_id=new.unit_id, due_date=due
+            )
+        )
+        ask_to_countersign(ctx, reply, lead, proposal, new, due)
