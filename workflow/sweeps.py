@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Bundle, Mapped
 from sqlmodel import col, select
@@ -345,6 +345,26 @@ def _open_assignments(ctx: Ctx, role: str) -> list:
     )
 
 
+def _replies_rated_unsatisfied(ctx: Ctx, reply_ids: list[int]) -> set[int]:
+    """Which of these replies someone rated 不满意 (the work or the result), in one query."""
+    if not reply_ids:
+        return set()
+    unsatisfied = "unsatisfied"
+    return set(
+        ctx.session.exec(
+            select(Rating.reply_id)
+            .where(one_of(ctx.session, col(Rating.reply_id), set(reply_ids)))
+            .where(
+                or_(
+                    col(Rating.work_rating) == unsatisfied,
+                    col(Rating.result_rating) == unsatisfied,
+                )
+            )
+            .distinct()
+        ).all()
+    )
+
+
 def _unrated(ctx: Ctx, proposals: list[Proposal]) -> dict[int, tuple[int | None, list[int]]]:
     """For delivered proposals: {proposal id: (the id of the reply their signers rate, the
     signers with no rating of it yet)}, in three queries for all of them."""
@@ -517,7 +537,15 @@ def rating_window(ctx: Ctx) -> None:
         if deadline is not None and ctx.today > deadline:
             ended.append(proposal)
     unrated = _unrated(ctx, ended)
-    due = [pk(p) for p in ended]
+    # Every rating given and a 不满意 among them: the proposal waits for staff (重新办理 or
+    # 办结), with nothing to record or close; such proposals stay delivered until staff act,
+    # and are not read one by one at every run.
+    waiting = _replies_rated_unsatisfied(ctx, [r for r, _m in unrated.values() if r])
+    due = [
+        pk(p)
+        for p in ended
+        if unrated[pk(p)][1] or p.merged_into_id is not None or unrated[pk(p)][0] not in waiting
+    ]
     told = _Told(ctx)
     told.load_names(person for pid in due for person in unrated[pid][1])  # as read unlocked
     recorded: list[_NotGiven] = []
