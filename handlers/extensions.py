@@ -102,7 +102,11 @@ def _request(turn: Turn) -> tuple[AuditEvent, Assignment] | None:
     """The request chosen from the list, and its assignment."""
     xid = turn.data.get("xid")
     event = turn.session.get(AuditEvent, xid) if xid else None
-    if event is None or event.assignment_id is None:
+    if (
+        event is None
+        or event.assignment_id is None
+        or event.action != assignments.EXTENSION_REQUEST
+    ):
         return None
     return event, existing(turn.session, Assignment, event.assignment_id)
 

@@ -665,8 +665,9 @@ def request_extension(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
 
 
 # The audit actions that open and settle a unit's request for more time.
+EXTENSION_REQUEST = "assignment_request_extension"  # the audit action of a unit's request
 _EXTENSION_EVENTS = (
-    "assignment_request_extension",
+    EXTENSION_REQUEST,
     "assignment_extend",
     "assignment_refuse_extension",
 )
