@@ -31,5 +31,19 @@ def assert_unchanged(db, before: dict[str, list[tuple]]) -> None:
     assert not changed, f"rows changed in: {', '.join(changed)}"
 
 
+def shot(db) -> dict[str, list[tuple]]:
+    """Every row except the conversation state (which changes with every event)."""
+    rows = snapshot(db)
+    rows.pop("conversation")
+    return rows
+
+
+def assert_same(db, before: dict[str, list[tuple]]) -> None:
+    """Nothing but the conversation state changed since ``before`` (a ``shot``)."""
+    after = shot(db)
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"rows changed in: {', '.join(changed)}"
+
+
 def is_chinese(message: str) -> bool:
     return bool(CHINESE.search(message))

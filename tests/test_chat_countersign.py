@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from storage.models import AuditEvent, Countersign, Proposal, Reply
 from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
-from tests.snapshot import snapshot
+from tests.snapshot import assert_same, shot
 from tests.states import States
 from workflow import replies, sweeps
 from workflow.record import render_record
@@ -22,18 +22,6 @@ from workflow.record import render_record
 APOLOGY = "抱歉，处理时出了问题"
 CHANGES = "建议在答复中写明临时停车泊位由我局负责施划，并注明完成时间。"
 TIME_ADDED = "三、临时停车泊位由区交通运输局于2026年11月底前施划完成。"
-
-
-def shot(db) -> dict:
-    rows = snapshot(db)
-    rows.pop("conversation")
-    return rows
-
-
-def assert_same(db, before: dict) -> None:
-    after = shot(db)
-    changed = [name for name in before if before[name] != after[name]]
-    assert not changed, f"rows changed in: {', '.join(changed)}"
 
 
 def said_ok(chat: Chat) -> None:

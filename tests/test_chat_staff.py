@@ -23,7 +23,7 @@ from storage.models import (
 )
 from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
-from tests.snapshot import snapshot
+from tests.snapshot import assert_same, shot
 from tests.states import MAIN_TITLE, OTHER_TITLE, States
 from workflow import assignments, attachments, proposals, reach, replies
 from workflow.errors import PermissionDenied
@@ -33,19 +33,6 @@ THIRD_TITLE = "关于推进社区养老服务中心建设的建议"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def db_state(db) -> dict:
-    """Every table but the conversation state (which changes on every event)."""
-    shot = snapshot(db)
-    shot.pop("conversation")
-    return shot
-
-
-def assert_same(db, before: dict) -> None:
-    after = db_state(db)
-    changed = [name for name in before if before[name] != after[name]]
-    assert not changed, f"rows changed in: {', '.join(changed)}"
 
 
 def get(db, model, record_id):
@@ -330,7 +317,7 @@ async def test_due_date_refusals(db, wf, world, chat_as):
     await chat.tap("交办")
     await chat.tap("区教育局")
     await chat.tap("完成")
-    before = db_state(db)
+    before = shot(db)
     for text in ("2026-09-14", "2026年9月1日", "2025-12-31"):  # today and the past
         await chat.send(text)
         assert "答复期限必须晚于今天（2026年9月14日）" in chat.said, text
@@ -485,7 +472,7 @@ async def test_two_staff_on_one_proposal(db, wf, world, chat_as):
     await a.tap(TITLE)
     await a.tap("立案")
     assert "第1号" in a.said
-    before = db_state(db)
+    before = shot(db)
     await b.tap("立案")
     assert "已由许静于2026年9月14日 09:30处理" in b.said and "无法再立案" in b.said
     assert "这件提案已立案（2026年度第1号），尚未交办" in b.said  # asked again, as it is now
@@ -507,7 +494,7 @@ async def test_two_staff_on_one_proposal(db, wf, world, chat_as):
         await chat.tap("使用默认")
         await chat.tap("否")
     await a.tap("确认交办")
-    before = db_state(db)
+    before = shot(db)
     await b.tap("确认交办")
     assert "已由许静" in b.said and "无法再交办" in b.said
     assert "当前为「办理中」，不能再交办" in b.said and b.buttons == ["返回审查队列"]
@@ -631,7 +618,7 @@ async def test_an_adjustment_request_a_colleague_decided_is_refused_at_once(
     await open_item(chat, "🔁 调整申请")
     await chat.tap("2026年度第1号")  # 罗成 reads the request…
     s.run(world.staff, assignments.refuse_adjustment, rec.lead, "属于贵局职责。")  # …许静 decides
-    before = db_state(db)
+    before = shot(db)
     await chat.tap("同意并改交")
     said = chat.said
     assert "已由许静于2026年9月14日 09:30处理" in said and "无法再改交" in said
@@ -825,7 +812,7 @@ async def test_supervisor_reviews_only_the_proposals_their_unit_supervises(db, w
     await chat.tap("✅ 答复审核")
     assert "待审核的答复 1 件" in chat.said
     assert len([b for b in chat.buttons if b.startswith("2026年度第")]) == 1
-    before = db_state(db)
+    before = shot(db)
     await chat.press(f"{version(chat)}|r:{plain.reply}")  # not offered to them
     assert "选项无效" in chat.said
     assert_same(db, before)
@@ -845,7 +832,7 @@ async def test_two_reviewers_on_one_reply(db, wf, world, chat_as):
         await open_item(chat, "✅ 答复审核")
         await chat.tap("2026年度第1号")
     await staff.tap("通过")
-    before = db_state(db)
+    before = shot(db)
     await supervisor.tap("退回修改")
     await supervisor.send("请补充经费来源。")
     assert "已由许静" in supervisor.said and "无法再退回答复" in supervisor.said
@@ -1035,7 +1022,7 @@ async def test_rehandle_ordered_with_a_typed_date_and_a_note(db, wf, world, chat
     assert chat.buttons == ["重新办理", "办结", "↩️ 返回"]
     await chat.tap("重新办理")
     assert "由区教育局重新答复" in chat.said and "默认为 1 个月后：2026年10月14日" in chat.said
-    before = db_state(db)
+    before = shot(db)
     await chat.send("2026-09-01")
     assert "新的答复期限必须晚于今天（2026年9月14日）" in chat.said
     assert_same(db, before)
@@ -1099,7 +1086,7 @@ async def test_close_waits_for_the_rating_window(db, wf, world, clock, chat_as):
     chat = chat_as(world.staff)
     await open_item(chat, "⚠️ 不满意待处理")
     await chat.tap("2026年度第1号")
-    before = db_state(db)
+    before = shot(db)
     await chat.tap("办结")
     assert "评价期到" in chat.said and "评价期满后才能办结" in chat.said
     assert chat.buttons == ["重新办理", "办结", "↩️ 返回"]  # asked again
@@ -1131,7 +1118,7 @@ async def test_a_second_rehandle_is_refused_by_the_workflow(db, wf, world, chat_
     assert "评价情况（第2稿答复" in chat.said and "已重新办理 1 次" in chat.said
     await chat.tap("重新办理")
     await chat.tap("使用默认")
-    before = db_state(db)
+    before = shot(db)
     await chat.tap("不写要求")
     assert "已经重新办理过 1 次，不能再次重新办理" in chat.said
     assert_same(db, before)
@@ -1236,7 +1223,7 @@ async def test_others_cannot_get_at_staff_buttons(db, wf, world, chat_as, who):
     other = chat_as(getattr(world, who))
     await other.send("/menu")
     assert "🔎 审查队列" not in other.buttons and "🔁 调整申请" not in other.buttons
-    before = db_state(db)
+    before = shot(db)
     for value in ("review", "adjust", "replies", "rehandle"):
         await other.press(f"{version(other)}|{value}")
         assert "选项无效" in other.said, value
@@ -1260,7 +1247,7 @@ async def test_a_staff_member_who_loses_the_role_is_refused_by_the_workflow(
         person = session.get(Person, world.staff2)
         person.roles = "member"
         session.add(person)
-    before = db_state(db)
+    before = shot(db)
     await chat.tap("立案")
     assert "您没有「立案」的权限" in chat.said
     assert "这一项您无权使用" in chat.said and "罗成，您好" in chat.said
@@ -1439,7 +1426,7 @@ async def test_bad_input_at_every_step(db, wf, world, chat_as, where):
     flow, step = where
     conv = conversation(db, chat)
     assert (conv.flow, conv.step) == where, chat.dump()
-    before = db_state(db)
+    before = shot(db)
 
     bad = [
         ("send", ""),

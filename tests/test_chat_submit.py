@@ -16,7 +16,7 @@ from handlers.similar import similar_proposals
 from handlers.submit import SUBMIT_FLOW
 from storage.models import Attachment, AuditEvent, Conversation, Notice, Person, Proposal, Signer
 from tests.chat import Chat
-from tests.snapshot import is_chinese, snapshot
+from tests.snapshot import is_chinese, shot, snapshot
 from workflow import proposals
 from workflow.errors import InvalidInput, InvalidTransition, PermissionDenied
 
@@ -52,13 +52,6 @@ def conversation(db, chat: Chat) -> Conversation:
 def rows(db, model, *where):
     with db.read_session() as s:
         return list(s.exec(select(model).where(*where).order_by(col(model.id))).all())
-
-
-def shot(db) -> dict:
-    """Every row except the conversations, whose version grows with every event."""
-    tables = snapshot(db)
-    tables.pop("conversation")
-    return tables
 
 
 def proposal_of(db, wf, person_id, title, analysis, suggestions, *, submit=True, **fields):

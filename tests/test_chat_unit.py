@@ -24,7 +24,7 @@ from storage.models import (
 )
 from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
-from tests.snapshot import snapshot
+from tests.snapshot import assert_same, shot
 from tests.states import States
 from workflow import assignments, attachments, countersigns, proposals, replies
 from workflow.errors import InvalidTransition, PermissionDenied
@@ -52,19 +52,6 @@ def docx_bytes() -> bytes:
         z.writestr("_rels/.rels", "<Relationships/>")
         z.writestr("word/document.xml", "<w:document/>")
     return buffer.getvalue()
-
-
-def shot(db) -> dict:
-    """Every row except the conversation state (which changes with every event)."""
-    rows = snapshot(db)
-    rows.pop("conversation")
-    return rows
-
-
-def assert_same(db, before: dict) -> None:
-    after = shot(db)
-    changed = [name for name in before if before[name] != after[name]]
-    assert not changed, f"rows changed in: {', '.join(changed)}"
 
 
 def conversation(db, chat: Chat) -> Conversation:

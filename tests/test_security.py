@@ -37,7 +37,7 @@ from storage.models import (
     Proposal,
 )
 from tests.chat import Chat
-from tests.snapshot import snapshot
+from tests.snapshot import assert_same, shot
 from tests.states import States
 from workflow import assignments, proposals
 from workflow.invites import issue_invite
@@ -49,19 +49,6 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\0" * 48
 ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\0" * 40
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\0" * 56
 HIDDEN_TITLE = "关于规范城区夜间施工噪声管理的建议"  # an undisclosed proposal of 区教育局
-
-
-def shot(db) -> dict:
-    """Every row except the conversation state (which changes with every event)."""
-    rows = snapshot(db)
-    rows.pop("conversation")
-    return rows
-
-
-def assert_same(db, before: dict) -> None:
-    after = shot(db)
-    changed = [name for name in before if before[name] != after[name]]
-    assert not changed, f"rows changed in: {', '.join(changed)}"
 
 
 def count(db, model, *where) -> int:
