@@ -322,10 +322,10 @@ async def test_a_reply_date_before_the_assignment_is_refused(db, wf, world, chat
 # ---------------------------------------------------------------- requests for more time
 
 
-async def ask_for_more_time(chat: Chat) -> None:
+async def ask_for_more_time(chat: Chat, reason: str = "需协调多个部门，申请延期一个月") -> None:
     await open_first(chat)
     await chat.tap("申请延期")
-    await chat.send("需协调多个部门，申请延期一个月")
+    await chat.send(reason)
 
 
 def notices_of(db, kind: str) -> list[Notice]:
@@ -416,11 +416,7 @@ async def test_a_request_refused_from_the_list_with_or_without_a_note(
     assert all("说明：预算年度内须办结，请按原期限答复。" in n.text for n in refused)
     # asked again: 罗成 opens it, 许静 refuses it with one tap meanwhile
     clock.advance(days=1)
-    await unit.send("/menu")
-    await unit.tap("📥 交办事项")
-    await unit.tap("2026年度第1号")
-    await unit.tap("申请延期")
-    await unit.send("上级部门调整了实施方案，再次申请延期。")
+    await ask_for_more_time(unit, "上级部门调整了实施方案，再次申请延期。")
     colleague = chat_as(world.staff2)
     await colleague.send("/menu")
     await colleague.tap("⏳ 延期申请")
@@ -435,11 +431,7 @@ async def test_a_request_refused_from_the_list_with_or_without_a_note(
     assert len(notices_of(db, "extension_refused")) == before == 4  # 许静's refusal only
     # a third request, refused without a note
     clock.advance(days=1)
-    await unit.send("/menu")
-    await unit.tap("📥 交办事项")
-    await unit.tap("2026年度第1号")
-    await unit.tap("申请延期")
-    await unit.send("仍需延期。")
+    await ask_for_more_time(unit, "仍需延期。")
     await colleague.send("/menu")
     await colleague.tap("⏳ 延期申请")
     await colleague.tap("2026年度第1号")
@@ -460,11 +452,7 @@ async def test_the_button_of_a_decided_request_does_not_decide_the_units_next_on
     await staff.send("/menu")
     await staff.press(first.actions[0]["payload"])  # 许静 grants: due 2027-01-14
     clock.advance(days=20)
-    await unit.send("/menu")
-    await unit.tap("📥 交办事项")
-    await unit.tap("2026年度第1号")
-    await unit.tap("申请延期")
-    await unit.send("预算批复推迟到明年一月，需再延期一个月。")
+    await ask_for_more_time(unit, "预算批复推迟到明年一月，需再延期一个月。")
     assert "延期申请已提交" in unit.said
     # 罗成 taps the first request's notice, still on his screen: it does not decide the
     # second request, which he has not read
