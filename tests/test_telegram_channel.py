@@ -12,6 +12,7 @@ from sqlmodel import select
 from telegram import Update
 
 from bot.telegram import inbox
+from bot.telegram.channel import TelegramChannel
 from storage.models import Attachment, ChannelAccount, Conversation, InboundUpdate, Proposal
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import (
@@ -131,6 +132,53 @@ async def test_an_update_handled_before_the_next_fetch_is_kept_by_its_own_transa
         kept = session.exec(select(InboundUpdate)).all()
     assert [u.state for u in kept] == ["done"] * 3
     assert all(u.done_at is not None and u.payload["message"]["text"] for u in kept)
+
+
+async def test_an_update_is_confirmed_once_its_transaction_commits_not_after_its_replies(
+    bot, db, wf, world, monkeypatch
+):
+    """An update is kept when the transaction that applied it commits: the getUpdates that
+    confirms it, and fetches everyone else's updates, does not wait for its replies to be
+    sent (on a slow network, seconds), nor stores it again. (The hold is raised: were the
+    fetch waiting for the replies, it would wait for them, not store the update.)"""
+    monkeypatch.setattr(inbox.DurableUpdateQueue, "HOLD_SECONDS", 5.0)
+    tg, _app = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    other = bind(db, wf, tg, world.outsider, 502, "曹磊")
+    await member.send("/menu", expect="林晓，您好！")
+    await other.send("/menu", expect="曹磊，您好！")
+    stores: list[list[str]] = []
+    store_many = inbox.store_many
+
+    def counted(db_, updates, now=None):
+        stores.append([key for key, _payload in updates])
+        return store_many(db_, updates, now)
+
+    monkeypatch.setattr(inbox, "store_many", counted)
+    replies_go, replying = asyncio.Event(), asyncio.Event()
+    send_outs = TelegramChannel.send_outs
+
+    async def slow_network(self, chat_id, outs, locale, **kwargs):
+        if chat_id == 501:
+            replying.set()
+            await replies_go.wait()
+        await send_outs(self, chat_id, outs, locale, **kwargs)
+
+    monkeypatch.setattr(TelegramChannel, "send_outs", slow_network)
+    tg.push_update(text_message(501, "林晓", "/help"))
+    await asyncio.wait_for(replying.wait(), WAIT_S)  # applied and committed; replies held
+    for _ in range(200):
+        if not tg.updates_pending():
+            break
+        await asyncio.sleep(0.01)
+    assert tg.updates_pending() == 0  # confirmed while its replies are still on their way
+    await other.send("/help", expect="/menu")  # someone else is answered meanwhile
+    assert stores == []  # kept by its own transaction, never stored again
+    replies_go.set()
+    await member.user.wait_for("/menu", timeout=WAIT_S)
+    with db.read_session() as session:
+        states = [u.state for u in session.exec(select(InboundUpdate))]
+    assert states == ["done"] * 4
 
 
 async def test_updates_still_being_handled_are_stored_together_before_telegram_is_told(

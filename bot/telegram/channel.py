@@ -268,6 +268,9 @@ class TelegramChannel:
             await self._set_aside(key, quietly=True)
             await self._send_text(chat_id, gettext(handled.locale, TRY_AGAIN))
             return
+        # Kept now, done, by the transaction that applied it: the next getUpdates (which
+        # confirms it, and brings everyone else's updates) need not wait for its replies.
+        self.queue.settled(key)
         if self.on_handled is not None and handled.notices:
             self.on_handled()  # the dispatcher also looks every second for anything else
         if update.callback_query is not None:
