@@ -114,17 +114,28 @@ class Similar:
 
 def _fields(proposal: Proposal) -> tuple[list[str], list[str]]:
     """(title tokens, body tokens) of a draft, remembered by content for a while (a member
-    taps 📤 提交 more than once on the same text)."""
-    title, body = proposal.title, proposal.body
-    key = hashlib.sha1(f"{title}\0{body}".encode()).hexdigest()
+    taps 📤 提交 more than once on the same text, and the index cuts it again once it is
+    submitted)."""
+    key = _content_key(proposal.title, proposal.body)
     cached = _token_cache.get(key)
     if cached is not None:
         return cached
-    fields = (tokens(title), tokens(body))
+    fields = (tokens(proposal.title), tokens(proposal.body))
     if len(_token_cache) >= _CACHE_MAX:
         _token_cache.clear()
     _token_cache[key] = fields
     return fields
+
+
+def _content_key(title: str, body: str) -> str:
+    return hashlib.sha1(f"{title}\0{body}".encode()).hexdigest()
+
+
+def _cut(title: str, body: str) -> tuple[list[str], list[str]]:
+    """(title tokens, body tokens) of a proposal the index takes in: those of the draft it
+    was, when its check before submission cut the same text."""
+    cached = _token_cache.get(_content_key(title, body))
+    return cached if cached is not None else (tokens(title), tokens(body))
 
 
 def _document(title: list[str], body: list[str]) -> list[str]:
@@ -197,9 +208,9 @@ class _YearIndex:
                 ).where(col(Proposal.id).in_(chunk))
             ).all()
             for pid, text_hash, title, analysis, suggestions in texts:
-                body = f"{analysis}\n{suggestions}".strip()
+                body = f"{analysis}\n{suggestions}".strip()  # as ``Proposal.body``
                 # Cut without keeping the words: the index holds what it needs of them.
-                self._add(pid, text_hash, _document(tokens(title), tokens(body)))
+                self._add(pid, text_hash, _document(*_cut(title, body)))
 
 
 _indexes: dict[tuple[str, int], _YearIndex] = {}

@@ -228,3 +228,26 @@ def test_the_index_is_built_at_start_up_and_a_check_then_reads_no_texts(app, wf,
         event.remove(db.read_engine, "before_cursor_execute", seen)
     cut = [s for s in statements if "proposal.text_hash, proposal.title" in s]
     assert statements and not cut
+
+
+def test_a_submitted_draft_joins_the_index_without_being_cut_again(db, wf, world, monkeypatch):
+    """📤 提交 cuts the draft's words for its check; once submitted, the next member's check
+    takes the proposal into the year's index with those words instead of cutting it again,
+    and scores it as it scores one cut afresh."""
+    from handlers import similar
+
+    write(db, wf, world.outsider, SAME_TITLE)
+    mine = write(db, wf, world.member, DRAFT, submit=False)
+    theirs = write(db, wf, world.cosigner, DRAFT[:1] + ("电梯审批。", "1、补贴。"), submit=False)
+    assert similar_to(db, mine)  # the check before submission: the draft is cut
+    with db.session() as s:
+        proposals.submit(wf.ctx(s, world.member), mine)
+    cut: list[str] = []
+    real_tokens = similar.tokens
+    monkeypatch.setattr(similar, "tokens", lambda text: cut.append(text) or real_tokens(text))
+    with db.read_session() as s:
+        found = similar_proposals(s, s.get(Proposal, theirs), limit=100)
+        expected = _bm25_over_candidates(s, s.get(Proposal, theirs))
+    assert mine in [m.proposal.id for m in found]
+    assert not any(DRAFT[1] in text for text in cut)  # taken in with the words it had
+    assert [(m.proposal.id, pytest.approx(m.score, rel=1e-9)) for m in found] == expected

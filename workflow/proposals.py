@@ -16,12 +16,14 @@ from workflow.core import (
     check_text,
     local_time,
     lock_proposal,
+    notice_rows,
     notify,
     people_with_role,
     person_name,
     require_role,
     require_status,
     signer_ids,
+    write_notices,
 )
 from workflow.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from workflow.numbering import bracket_number_text, number_text, take_number
@@ -303,7 +305,8 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
     _move(ctx, proposal, "submit")
 
     title = proposal.title
-    notify(
+    # The receipt and staff's review queue, in one statement (it runs on every submission).
+    receipt = notice_rows(
         ctx,
         [proposal.proposer_id],
         "submitted_receipt",
@@ -315,7 +318,7 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
         key=str(proposal.id),
         proposal_id=proposal.id,
     )
-    notify(
+    queue = notice_rows(
         ctx,
         people_with_role(ctx.session, Role.STAFF),
         "review_queue",
@@ -327,6 +330,7 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
         key=str(proposal.id),
         proposal_id=proposal.id,
     )
+    write_notices(ctx, receipt + queue)
     pending = ctx.session.exec(
         select(Signer).where(Signer.proposal_id == proposal.id, Signer.state == "pending")
     ).all()
