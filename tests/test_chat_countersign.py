@@ -705,3 +705,87 @@ async def test_a_letter_whose_only_co_unit_awaits_adjustment_goes_straight_to_re
     # staff grant the adjustment now: the new unit has nothing to countersign
     s.run(world.staff, assignments.reassign, rec.co, world.health)
     assert asked_to_countersign(chat_as(world.handler_health)) == []
+
+
+async def test_a_unit_asked_late_has_its_own_window_and_the_letter_still_cannot_wait_forever(
+    db, wf, world, clock, chat_as
+):
+    """区交通运输局 is asked a day late (its adjustment refused); 区卫生健康委员会's window ends
+    first and it is deemed to agree, then 区交通运输局's, and the letter goes to review."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, _co_health = two_co_units(s, transport_asks_adjustment=True)
+    reply = submitted(s, lead)
+    clock.advance(days=1)
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    transport, lead_unit = chat_as(world.handler_tr), chat_as(world.handler_edu)
+    transport.notices()
+    clock.set_local(2026, 9, 21)
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "assigned"  # 区交通运输局's last day
+    assert {c.unit_id: c.decision for c in countersigns_of(db, reply.id)} == {
+        world.health: "deemed",
+        world.transport: None,
+    }
+    run_sweep(db, wf, "countersign_reminders")
+    [(text, _)] = asked_to_countersign(transport)
+    assert "请贵单位于2026年9月21日前会签" in text
+    clock.set_local(2026, 9, 22)
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "replied"
+    [(told, _)] = [n for n in lead_unit.notices() if "审核" in n[0]]
+    assert "区交通运输局逾期未会签，视为同意；答复已提交审核" in told
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    assert "区交通运输局：逾期未会签，视为同意（会签期限2026年9月21日）" in staff.said
+    assert "区卫生健康委员会：逾期未会签，视为同意（会签期限2026年9月20日）" in staff.said
+
+
+async def test_a_unit_refused_adjustment_while_the_letter_is_back_is_asked_for_the_revision(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, co_tr, co_health = two_co_units(s, transport_asks_adjustment=True)
+    first = submitted(s, lead)
+    s.run(world.handler_health, countersigns.object_to, first.id, CHANGES)
+    transport = chat_as(world.handler_tr)
+    told = transport.notices()  # 交办 and its own: never asked, never told of the return
+    assert told and not any(a and a[0]["payload"].startswith("cs:") for _, a in told)
+    assert not any("退回主办单位修改" in t for t, _ in told)
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    assert asked_to_countersign(transport) == []  # the letter is with the lead unit
+    second = submitted(s, lead)
+    [(text, _)] = asked_to_countersign(transport)
+    assert "第2稿" in text
+    assert {c.assignment_id for c in countersigns_of(db, second.id)} == {co_tr, co_health}
+
+
+async def test_the_successor_of_a_unit_that_had_agreed_is_asked_too(db, wf, world, clock, chat_as):
+    """区交通运输局 agreed before signing for the proposal, then asked for adjustment and was
+    relieved: the letter is countersigned by the units on the proposal, so 区住房和城乡建设局
+    taking its place is asked; the review reads the units on the proposal."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, co_health = two_co_units(s)
+    housing, tang = housing_unit(db)
+    reply = submitted(s, lead)
+    s.run(world.handler_tr, countersigns.agree, reply.id)
+    s.run(world.handler_tr, assignments.request_adjustment, co_tr, "不属于本单位职责")
+    clock.advance(days=1)
+    new = s.run(world.staff, assignments.reassign, co_tr, housing)
+    builder = chat_as(tang)
+    [(text, actions)] = asked_to_countersign(builder)
+    assert "请贵单位于2026年9月21日前会签" in text
+    s.run(world.handler_health, countersigns.agree, reply.id)
+    assert status_of(db, pid) == "assigned"  # waiting for 区住房和城乡建设局
+    await builder.press(actions[0]["payload"])
+    assert "各协办单位均已会签，答复已提交审核" in builder.said
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    signed = staff.said.split("协办单位会签：")[1]
+    assert "区卫生健康委员会：同意（彭娟，2026年9月15日 09:30）" in signed
+    assert "区住房和城乡建设局：同意（唐磊，2026年9月15日 09:30）" in signed
+    assert "区交通运输局" not in signed
+    assert {(c.assignment_id, c.decision) for c in countersigns_of(db, reply.id)} == {
+        (co_tr, "agreed"),
+        (co_health, "agreed"),
+        (new.id, "agreed"),
+    }

@@ -452,7 +452,7 @@ def reassign(
     if new.role == "co":  # a letter waiting for 会签 asks the new unit in the old one's place
         from workflow import countersigns  # it builds on this module
 
-        countersigns.hand_over(ctx, assignment, new)
+        countersigns.hand_over(ctx, new)
     if new.role == "lead":  # those who watch the proposal follow its new lead unit
         _tell_watchers(
             ctx, proposal, new, key=f"{proposal.id}:{new.id}", before=assignment.unit_id

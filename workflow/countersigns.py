@@ -12,7 +12,8 @@ letter went back (the revision asks every unit again). A unit whose request for 
 (申请调整) staff have not decided when the letter is submitted is not asked, and the letter
 does not wait for it: staff refusing the request while the letter still waits ask it then;
 staff granting it ask the unit taking its place. A unit asked before it requested adjustment
-stays asked (its window still runs); if it is relieved, its successor is asked instead.
+stays asked (its window still runs); if it is relieved, its successor is asked instead (as
+it is when a unit that had agreed is relieved: the units on the proposal countersign).
 """
 
 from __future__ import annotations
@@ -376,18 +377,15 @@ def _row(ctx: Ctx, reply: Reply, assignment: Assignment) -> Countersign | None:
     ).first()
 
 
-def hand_over(ctx: Ctx, old: Assignment, new: Assignment) -> None:
+def hand_over(ctx: Ctx, new: Assignment) -> None:
     """A co-handling unit reassigned (改交, its adjustment granted) while a letter waits for
     会签: the unit taking its place is asked, with a window of its own from today, whether
-    the old unit's countersignature was awaited or the old unit was never asked (held back
-    while its request was undecided). One the old unit gave before stands: none is asked."""
+    the old unit's countersignature was awaited, given (before it asked for adjustment) or
+    never asked for (held back while its request was undecided): the letter is countersigned
+    by the units on the proposal."""
     letter = _waiting_letter(ctx, new.proposal_id)
-    if letter is None:
-        return
-    row = _row(ctx, letter, old)
-    if row is not None and row.decision is not None:
-        return
-    _ask(ctx, letter, new)
+    if letter is not None:
+        _ask(ctx, letter, new)
 
 
 def adjustment_refused(ctx: Ctx, assignment: Assignment) -> None:
