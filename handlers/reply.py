@@ -534,6 +534,15 @@ def ask_preview(turn: Turn) -> None:
                 units=turn.join(unit_name(turn.ctx, a.unit_id) for a in co_units),
             ),
         ]
+    held = replies.units_held_back(turn.ctx, pk(proposal))
+    if held:  # not asked: staff may relieve them; asked once staff refuse, if still waiting
+        lines += [
+            "",
+            turn.t(
+                "{units}申请调整尚待决定，暂不请其会签。",
+                units=turn.join(unit_name(turn.ctx, a.unit_id) for a in held),
+            ),
+        ]
     lines += ["", turn.t("确认无误后点「提交审核」；也可以修改任何一项。")]
     buttons = [
         turn.choice(turn.t("提交审核"), "submit"),

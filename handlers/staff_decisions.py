@@ -46,7 +46,7 @@ from handlers.staff_common import (
 from handlers.turns import me
 from handlers.unit import co_opinions
 from storage.models import Assignment, Proposal, Reply, existing, pk
-from workflow import assignments, replies
+from workflow import assignments, countersigns, replies
 from workflow.assignments import assignment_subject, due_date_or_default, unit_name
 from workflow.attachments import attachments_of, reply_files
 from workflow.core import (
@@ -367,6 +367,31 @@ def on_replies(turn: Turn, value: str) -> str:
     return "open"
 
 
+def countersign_lines(turn: Turn, reply: Reply) -> list[str]:
+    """Each co-handling unit's countersignature (会签) of the letter, as the review weighs
+    it: 区交通运输局：同意（蒋涛，2026年9月14日 09:30）; none for a proposal without them."""
+    lines = []
+    for sig in countersigns.signatures(turn.ctx, reply):
+        row = sig.row
+        if row is None and sig.adjustment_undecided:
+            state = turn.t("申请调整尚待决定，未请会签")
+        elif row is None:  # it joined, or its adjustment was refused, after the letter moved on
+            state = turn.t("未参加会签")
+        elif row.decision is None:
+            state = turn.t("待会签（期限{d}）", d=turn.date(row.due_date))
+        elif row.decision == "deemed":
+            state = turn.t("逾期未会签，视为同意（会签期限{d}）", d=turn.date(row.due_date))
+        else:
+            state = turn.t(
+                "{decision}（{name}，{at}）",
+                decision=turn.t(countersigns.DECISIONS[row.decision]),
+                name=person_name(turn.session, row.decided_by),
+                at=turn.time(row.decided_at),
+            )
+        lines.append(turn.t("{unit}：{state}", unit=unit_name(turn.ctx, sig.unit_id), state=state))
+    return lines
+
+
 def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
     """The reply letter as the reviewer reads it, with the co-handling units' opinions."""
     lead = turn.session.get(Assignment, reply.assignment_id)
@@ -400,6 +425,10 @@ def reply_letter(turn: Turn, reply: Reply, proposal: Proposal) -> str:
     if opinions:
         lines.append(turn.t("协办意见："))
         lines += ["  " + opinion for opinion in opinions]
+    signatures = countersign_lines(turn, reply)
+    if signatures:
+        lines.append(turn.t("协办单位会签："))
+        lines += ["  " + line for line in signatures]
     returned = replies.returned_before(turn.ctx, reply)
     if returned is not None:  # what this letter answers, to check it did
         lines += ["", turn.t("上一稿的审核意见：{c}", c=returned.review_comment or "")]

@@ -431,19 +431,43 @@ def _countersign_progress(turn: Turn, lead: Assignment) -> list[str]:
         return []
     waiting = countersigns.awaited(turn.ctx, letter)
     done = [r for r in countersigns.rows_of(turn.ctx, pk(letter)) if r.decision == "agreed"]
-    lines = [
-        turn.t(
-            "第{v}稿答复正等待协办单位会签：{units}（期限{d}），会签完成后自动提交审核。",
-            v=letter.version,
-            units=turn.join(unit_name(turn.ctx, r.unit_id) for r in waiting),
-            d=turn.date(waiting[0].due_date) if waiting else "",
+    if len({r.due_date for r in waiting}) > 1:  # a unit asked later has a window of its own
+        units = turn.join(
+            turn.t(
+                "{unit}（期限{d}）", unit=unit_name(turn.ctx, r.unit_id), d=turn.date(r.due_date)
+            )
+            for r in waiting
         )
-    ]
+        lines = [
+            turn.t(
+                "第{v}稿答复正等待协办单位会签：{units}，会签完成后自动提交审核。",
+                v=letter.version,
+                units=units,
+            )
+        ]
+    else:
+        lines = [
+            turn.t(
+                "第{v}稿答复正等待协办单位会签：{units}（期限{d}），会签完成后自动提交审核。",
+                v=letter.version,
+                units=turn.join(unit_name(turn.ctx, r.unit_id) for r in waiting),
+                d=turn.date(waiting[0].due_date) if waiting else "",
+            )
+        ]
     if done:
         lines.append(
             turn.t(
                 "已会签同意：{units}",
                 units=turn.join(unit_name(turn.ctx, r.unit_id) for r in done),
+            )
+        )
+    asked = {r.assignment_id for r in countersigns.rows_of(turn.ctx, pk(letter))}
+    held = [a for a in replies.units_held_back(turn.ctx, lead.proposal_id) if a.id not in asked]
+    if held:
+        lines.append(
+            turn.t(
+                "{units}申请调整尚待决定，暂不请其会签；不同意调整的，届时再请其会签。",
+                units=turn.join(unit_name(turn.ctx, a.unit_id) for a in held),
             )
         )
     return lines

@@ -9,14 +9,16 @@ forged and misplaced buttons are refused and change nothing.
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import col, select
 
-from storage.models import AuditEvent, Countersign, Proposal, Reply
+from storage.models import AuditEvent, Countersign, Person, Proposal, Reply, Unit
 from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY
 from tests.snapshot import assert_same, shot
 from tests.states import States
-from workflow import replies, sweeps
+from workflow import assignments, countersigns, replies, sweeps
+from workflow.errors import PermissionDenied
 from workflow.record import render_record
 
 APOLOGY = "抱歉，处理时出了问题"
@@ -69,6 +71,51 @@ async def open_first(chat: Chat) -> None:
 
 def submitted(s: States, lead: int) -> Reply:
     return s.run(s.w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+
+
+def two_co_units(s: States, *, transport_asks_adjustment: bool = False) -> tuple[int, ...]:
+    """A proposal led by 区教育局 (accepted) with 区交通运输局 and 区卫生健康委员会 co-handling;
+    区交通运输局 has asked for adjustment (申请调整), undecided, if told so."""
+    w = s.w
+    pid = s.filed()
+    lead, co_tr, co_health = (
+        a.id
+        for a in s.run(
+            w.staff,
+            assignments.assign,
+            pid,
+            lead_unit_id=w.education,
+            co_unit_ids=[w.transport, w.health],
+        )
+    )
+    s.run(w.handler_edu, assignments.accept, lead)
+    if transport_asks_adjustment:
+        s.run(w.handler_tr, assignments.request_adjustment, co_tr, "停车泊位不属于本单位职责")
+    return pid, lead, co_tr, co_health
+
+
+def housing_unit(db) -> tuple[int, int]:
+    """A fourth handling unit, 区住房和城乡建设局, with its handler 唐磊."""
+    with db.session() as session:
+        unit = Unit(name="区住房和城乡建设局")
+        session.add(unit)
+        session.flush()
+        person = Person(name="唐磊", phone="13800000024", roles="handler", unit_id=unit.id)
+        session.add(person)
+        session.flush()
+        assert unit.id is not None and person.id is not None
+        return unit.id, person.id
+
+
+def run_sweep(db, wf, name: str) -> int:
+    with db.session() as session:
+        return sweeps.SWEEPS[name](wf.ctx(session, None))
+
+
+async def open_review(chat: Chat) -> None:
+    await chat.send("/menu")
+    await chat.tap("✅ 答复审核")
+    await chat.tap("2026年度第1号")
 
 
 # ---------------------------------------------------------------- agreement
@@ -237,6 +284,10 @@ async def test_the_window_ends_and_the_sweep_sends_the_reply_on_to_review(
     assert status_of(db, pid) == "assigned"
 
     clock.set_local(2026, 9, 21)
+    before = shot(db)
+    with pytest.raises(PermissionDenied, match="「逾期未会签，视为同意」由系统自动执行"):
+        s.run(world.staff, countersigns.close_window, reply.id)  # not a person's to take
+    assert_same(db, before)
     run("countersign_window")
     assert status_of(db, pid) == "replied"
     [deemed] = countersigns_of(db, reply.id)
@@ -324,8 +375,6 @@ async def test_a_button_for_a_letter_returned_by_another_unit_is_refused(db, wf,
     then stale (the letter went back); the new version asks both again."""
     s = States(db, wf, world)
     pid = s.filed()
-    from workflow import assignments, countersigns
-
     lead, co_tr, co_health = (
         a.id
         for a in s.run(
@@ -375,16 +424,16 @@ async def test_a_button_for_a_letter_returned_by_another_unit_is_refused(db, wf,
 async def test_a_co_unit_reassigned_meanwhile_hands_the_countersignature_on(
     db, wf, world, clock, chat_as
 ):
-    """区交通运输局 asked for adjustment and is still on the proposal when the letter comes:
-    it is asked; once staff reassign it to 区卫生健康委员会, that unit countersigns instead."""
-    from workflow import assignments
-
+    """区交通运输局 had not yet signed for the proposal when the letter came: it is asked; it
+    then asks for adjustment, and once staff reassign it to 区卫生健康委员会, that unit
+    countersigns instead."""
     s = States(db, wf, world)
-    rec = s.assignment("adjustment_requested", "co")
+    rec = s.assignment("pending", "co")
     s.run(world.handler_edu, assignments.accept, rec.lead)
     reply = submitted(s, rec.lead)
     [asked] = countersigns_of(db, reply.id)
     assert asked.assignment_id == rec.co
+    s.run(world.handler_tr, assignments.request_adjustment, rec.co, "不属于本单位职责")
     clock.advance(days=1)
     health_asg = s.run(world.staff, assignments.reassign, rec.co, world.health)
     transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
@@ -407,3 +456,336 @@ async def test_a_co_unit_reassigned_meanwhile_hands_the_countersignature_on(
         (health_asg.id, "agreed"),
     }
     assert status_of(db, rec.pid) == "replied"
+
+
+# ---------------------------------------------------------------- the review sees them
+
+
+async def test_the_reviewer_reads_each_co_unit_s_countersignature_beside_the_letter(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, _co_tr, _co_health = two_co_units(s)
+    reply = submitted(s, lead)
+    s.run(world.handler_tr, countersigns.agree, reply.id)
+    clock.set_local(2026, 9, 21)  # 区卫生健康委员会 let its window pass
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "replied"
+
+    for reviewer in (world.staff, world.staff2):
+        chat = chat_as(reviewer)
+        await open_review(chat)
+        said_ok(chat)
+        said = chat.said
+        assert "我局已会同交警部门在五所小学周边试点即停即走车位" in said  # the letter
+        assert "协办单位会签：" in said
+        assert "区交通运输局：同意（蒋涛，2026年9月14日 09:30）" in said
+        assert "区卫生健康委员会：逾期未会签，视为同意（会签期限2026年9月20日）" in said
+        assert said.index("协办单位会签：") < said.index("请审核这份答复")
+        assert "通过（B类）" in chat.buttons
+
+
+# ---------------------------------------------------------------- the others, when one objects
+
+
+async def test_a_request_for_changes_tells_the_units_still_asked_and_the_revision_asks_all(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, co_tr, co_health = two_co_units(s)
+    first = submitted(s, lead)
+    transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    assert len(asked_to_countersign(transport)) == 1 and len(asked_to_countersign(health)) == 1
+
+    await health.press(f"cs:{first.id}:no")
+    await health.send(CHANGES)
+    said_ok(health)
+    assert "修改意见已送主办单位区教育局，答复已退回修改。" in health.said
+
+    # 区交通运输局 had not signed yet: it is told the letter went back, in the same update
+    [(told, actions)] = transport.notices()
+    assert actions == []
+    assert (
+        "区教育局对2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的答复（第1稿），"
+        "因区卫生健康委员会提出修改意见，已退回主办单位修改，贵单位不需要再会签这一稿；"
+        "修改后的答复提交后会再请贵单位会签。"
+    ) in told
+    assert health.notices() == []  # the unit that objected knows already
+    before = shot(db)
+    await transport.press(f"cs:{first.id}:yes")  # the old request's button
+    assert "第1稿答复已退回主办单位修改，不再会签" in transport.said
+    assert_same(db, before)
+
+    # the revision: every co-handling unit is asked again, with a new window
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    await lead_unit.tap("修改答复并重新提交")
+    await lead_unit.tap("B类")
+    await lead_unit.send(TIME_ADDED)
+    await lead_unit.tap("完成")
+    await lead_unit.tap("使用我的姓名")
+    await lead_unit.tap("保留：0839-8620101")
+    await lead_unit.tap("使用「")
+    await lead_unit.tap("今天")
+    await lead_unit.tap("提交审核")
+    assert (
+        "答复已提交（B类，第2稿），正等待协办单位区交通运输局、区卫生健康委员会会签"
+        in lead_unit.said
+    )
+    second = replies_by_version(db)[2]
+    for chat in (transport, health):
+        [(text, actions)] = asked_to_countersign(chat)
+        assert "第2稿" in text and TIME_ADDED in text
+        assert [a["payload"] for a in actions] == [f"cs:{second.id}:yes", f"cs:{second.id}:no"]
+    assert {(c.assignment_id, c.decision) for c in countersigns_of(db, second.id)} == {
+        (co_tr, None),
+        (co_health, None),
+    }
+    await transport.press(f"cs:{second.id}:yes")
+    await health.press(f"cs:{second.id}:yes")
+    assert "各协办单位均已会签，答复已提交审核" in health.said
+    assert status_of(db, pid) == "replied"
+
+
+async def test_a_unit_that_agreed_is_not_told_and_is_asked_again_for_the_revision(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, _co_tr, _co_health = two_co_units(s)
+    first = submitted(s, lead)
+    transport = chat_as(world.handler_tr)
+    asked_to_countersign(transport)
+    await transport.press(f"cs:{first.id}:yes")
+    assert "已会签同意2026年度第1号提案的答复（第1稿）" in transport.said
+    s.run(world.handler_health, countersigns.object_to, first.id, CHANGES)
+    assert transport.notices() == []  # its countersignature stands for version 1
+    second = submitted(s, lead)
+    [(text, _)] = asked_to_countersign(transport)
+    assert "第2稿" in text
+    assert len([r for r in countersigns_of(db, second.id) if r.decision is None]) == 2
+
+
+# ---------------------------------------------------------------- a unit asking for adjustment
+
+
+async def test_a_unit_whose_adjustment_is_undecided_is_not_asked_until_staff_refuse_it(
+    db, wf, world, clock, chat_as
+):
+    """区交通运输局 asked for adjustment and staff have not decided when the letter comes:
+    only 区卫生健康委员会 is asked. Staff refuse the adjustment while the letter still waits:
+    区交通运输局 is a co-handling unit after all and is asked then, with a window of its own."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, co_health = two_co_units(s, transport_asks_adjustment=True)
+    transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    transport.notices()
+    lead_unit = chat_as(world.handler_edu)
+    await open_first(lead_unit)
+    await lead_unit.tap("撰写答复")
+    await lead_unit.tap("B类")
+    await lead_unit.send(TIME_ADDED)
+    await lead_unit.tap("完成")
+    await lead_unit.tap("使用我的姓名")
+    await lead_unit.send("0839-8620101")
+    await lead_unit.tap("使用「")
+    await lead_unit.tap("今天")
+    said_ok(lead_unit)
+    assert "提交后先送协办单位区卫生健康委员会会签" in lead_unit.said
+    assert "区交通运输局申请调整尚待决定，暂不请其会签" in lead_unit.said
+    await lead_unit.tap("提交审核")
+    assert "正等待协办单位区卫生健康委员会会签" in lead_unit.said
+    reply = replies_by_version(db)[1]
+    assert asked_to_countersign(transport) == []
+    assert len(asked_to_countersign(health)) == 1
+    assert [c.assignment_id for c in countersigns_of(db, reply.id)] == [co_health]
+    await open_first(lead_unit)
+    assert "第1稿答复正等待协办单位会签：区卫生健康委员会（期限2026年9月20日）" in lead_unit.said
+    assert "区交通运输局申请调整尚待决定，暂不请其会签；不同意调整的，届时再请其会签" in (
+        lead_unit.said
+    )
+
+    clock.advance(days=1)
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    told = transport.notices()
+    assert any("调整申请未获同意" in t for t, _ in told)
+    [(text, actions)] = [(t, a) for t, a in told if a and a[0]["payload"].startswith("cs:")]
+    assert "请贵单位于2026年9月21日前会签" in text  # its own window, from today
+    await open_first(lead_unit)
+    assert (
+        "第1稿答复正等待协办单位会签：区交通运输局（期限2026年9月21日）、"
+        "区卫生健康委员会（期限2026年9月20日）"
+    ) in lead_unit.said
+    assert "申请调整尚待决定" not in lead_unit.said
+    with db.read_session() as session:
+        page = render_record(
+            wf.ctx(session, world.staff), session.get(Proposal, pid), timeline=True
+        )
+    assert "补请会签（区交通运输局协办）  系统" in page
+
+    await health.press(f"cs:{reply.id}:yes")
+    assert status_of(db, pid) == "assigned"  # still waiting for 区交通运输局
+    await transport.press(actions[0]["payload"])
+    assert "各协办单位均已会签，答复已提交审核" in transport.said
+    assert status_of(db, pid) == "replied"
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    assert "区交通运输局：同意（蒋涛，2026年9月15日 09:30）" in staff.said
+    assert "区卫生健康委员会：同意（彭娟，2026年9月15日 09:30）" in staff.said
+
+
+async def test_a_unit_relieved_by_adjustment_hands_the_countersignature_to_its_successor(
+    db, wf, world, clock, chat_as
+):
+    """Staff grant 区交通运输局's adjustment while the letter waits for 会签: the unit taking
+    its place (区住房和城乡建设局) is asked, and the letter waits for it, not for the unit gone."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, _co_health = two_co_units(s, transport_asks_adjustment=True)
+    housing, tang = housing_unit(db)
+    reply = submitted(s, lead)
+    transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    builder = chat_as(tang)
+    transport.notices()
+    clock.advance(days=1)
+    new = s.run(world.staff, assignments.reassign, co_tr, housing)
+    assert not any(a and a[0]["payload"].startswith("cs:") for _, a in transport.notices())
+    [(text, actions)] = asked_to_countersign(builder)
+    assert "请贵单位于2026年9月21日前会签" in text and "我局已会同交警部门" in text
+    await health.press(f"cs:{reply.id}:yes")
+    assert status_of(db, pid) == "assigned"
+    await builder.press(actions[0]["payload"])
+    said_ok(builder)
+    assert "各协办单位均已会签，答复已提交审核" in builder.said
+    assert {(c.assignment_id, c.decision) for c in countersigns_of(db, reply.id)} == {
+        (new.id, "agreed"),
+        (_co_health, "agreed"),
+    }
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    assert "区住房和城乡建设局：同意（唐磊，2026年9月15日 09:30）" in staff.said
+    assert "区交通运输局" not in staff.said.split("协办单位会签：")[1]
+
+
+async def test_the_letter_does_not_wait_for_a_unit_whose_adjustment_is_undecided(
+    db, wf, world, clock, chat_as
+):
+    """The others countersign before staff decide: the letter goes to review without the
+    unit whose adjustment is undecided, and the reviewer reads that it was not asked. Staff
+    then refusing the adjustment asks it nothing: the letter is no longer waiting."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, _co_health = two_co_units(s, transport_asks_adjustment=True)
+    reply = submitted(s, lead)
+    transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    transport.notices()
+    await health.press(f"cs:{reply.id}:yes")
+    assert "各协办单位均已会签，答复已提交审核" in health.said
+    assert status_of(db, pid) == "replied"
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    assert "区卫生健康委员会：同意（彭娟，2026年9月14日 09:30）" in staff.said
+    assert "区交通运输局：申请调整尚待决定，未请会签" in staff.said
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    assert not any(a and a[0]["payload"].startswith("cs:") for _, a in transport.notices())
+    assert [c.assignment_id for c in countersigns_of(db, reply.id)] == [_co_health]
+    await open_review(staff)
+    assert "区交通运输局：未参加会签" in staff.said
+
+
+async def test_a_letter_whose_only_co_unit_awaits_adjustment_goes_straight_to_review(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    rec = s.assignment("adjustment_requested", "co")
+    s.run(world.handler_edu, assignments.accept, rec.lead)
+    reply = submitted(s, rec.lead)
+    assert reply.status == "submitted" and status_of(db, rec.pid) == "replied"
+    assert countersigns_of(db, reply.id) == []
+    assert asked_to_countersign(chat_as(world.handler_tr)) == []
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    assert "区交通运输局：申请调整尚待决定，未请会签" in staff.said
+    # staff grant the adjustment now: the new unit has nothing to countersign
+    s.run(world.staff, assignments.reassign, rec.co, world.health)
+    assert asked_to_countersign(chat_as(world.handler_health)) == []
+
+
+async def test_a_unit_asked_late_has_its_own_window_and_the_letter_still_cannot_wait_forever(
+    db, wf, world, clock, chat_as
+):
+    """区交通运输局 is asked a day late (its adjustment refused); 区卫生健康委员会's window ends
+    first and it is deemed to agree, then 区交通运输局's, and the letter goes to review."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, _co_health = two_co_units(s, transport_asks_adjustment=True)
+    reply = submitted(s, lead)
+    clock.advance(days=1)
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    transport, lead_unit = chat_as(world.handler_tr), chat_as(world.handler_edu)
+    transport.notices()
+    clock.set_local(2026, 9, 21)
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "assigned"  # 区交通运输局's last day
+    assert {c.unit_id: c.decision for c in countersigns_of(db, reply.id)} == {
+        world.health: "deemed",
+        world.transport: None,
+    }
+    run_sweep(db, wf, "countersign_reminders")
+    [(text, _)] = asked_to_countersign(transport)
+    assert "请贵单位于2026年9月21日前会签" in text
+    clock.set_local(2026, 9, 22)
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "replied"
+    [(told, _)] = [n for n in lead_unit.notices() if "审核" in n[0]]
+    assert "区交通运输局逾期未会签，视为同意；答复已提交审核" in told
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    assert "区交通运输局：逾期未会签，视为同意（会签期限2026年9月21日）" in staff.said
+    assert "区卫生健康委员会：逾期未会签，视为同意（会签期限2026年9月20日）" in staff.said
+
+
+async def test_a_unit_refused_adjustment_while_the_letter_is_back_is_asked_for_the_revision(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, co_tr, co_health = two_co_units(s, transport_asks_adjustment=True)
+    first = submitted(s, lead)
+    s.run(world.handler_health, countersigns.object_to, first.id, CHANGES)
+    transport = chat_as(world.handler_tr)
+    told = transport.notices()  # 交办 and its own: never asked, never told of the return
+    assert told and not any(a and a[0]["payload"].startswith("cs:") for _, a in told)
+    assert not any("退回主办单位修改" in t for t, _ in told)
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    assert asked_to_countersign(transport) == []  # the letter is with the lead unit
+    second = submitted(s, lead)
+    [(text, _)] = asked_to_countersign(transport)
+    assert "第2稿" in text
+    assert {c.assignment_id for c in countersigns_of(db, second.id)} == {co_tr, co_health}
+
+
+async def test_the_successor_of_a_unit_that_had_agreed_is_asked_too(db, wf, world, clock, chat_as):
+    """区交通运输局 agreed before signing for the proposal, then asked for adjustment and was
+    relieved: the letter is countersigned by the units on the proposal, so 区住房和城乡建设局
+    taking its place is asked; the review reads the units on the proposal."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, co_health = two_co_units(s)
+    housing, tang = housing_unit(db)
+    reply = submitted(s, lead)
+    s.run(world.handler_tr, countersigns.agree, reply.id)
+    s.run(world.handler_tr, assignments.request_adjustment, co_tr, "不属于本单位职责")
+    clock.advance(days=1)
+    new = s.run(world.staff, assignments.reassign, co_tr, housing)
+    builder = chat_as(tang)
+    [(text, actions)] = asked_to_countersign(builder)
+    assert "请贵单位于2026年9月21日前会签" in text
+    s.run(world.handler_health, countersigns.agree, reply.id)
+    assert status_of(db, pid) == "assigned"  # waiting for 区住房和城乡建设局
+    await builder.press(actions[0]["payload"])
+    assert "各协办单位均已会签，答复已提交审核" in builder.said
+    staff = chat_as(world.staff)
+    await open_review(staff)
+    signed = staff.said.split("协办单位会签：")[1]
+    assert "区卫生健康委员会：同意（彭娟，2026年9月15日 09:30）" in signed
+    assert "区住房和城乡建设局：同意（唐磊，2026年9月15日 09:30）" in signed
+    assert "区交通运输局" not in signed
+    assert {(c.assignment_id, c.decision) for c in countersigns_of(db, reply.id)} == {
+        (co_tr, "agreed"),
+        (co_health, "agreed"),
+        (new.id, "agreed"),
+    }

@@ -449,10 +449,10 @@ def reassign(
         proposal_id=proposal.id,
     )
     _tell_unit(ctx, proposal, new)
-    if new.role == "co":  # a letter waiting for the old unit's 会签 waits for the new one's
+    if new.role == "co":  # a letter waiting for 会签 asks the new unit in the old one's place
         from workflow import countersigns  # it builds on this module
 
-        countersigns.hand_over(ctx, assignment, new)
+        countersigns.hand_over(ctx, new)
     if new.role == "lead":  # those who watch the proposal follow its new lead unit
         _tell_watchers(
             ctx, proposal, new, key=f"{proposal.id}:{new.id}", before=assignment.unit_id
@@ -491,6 +491,10 @@ def refuse_adjustment(ctx: Ctx, assignment_id: int, note: str) -> Assignment:
         key=str(assignment.id),
         proposal_id=proposal.id,
     )
+    if assignment.role == "co":  # it stays: a letter waiting for 会签 without it asks it now
+        from workflow import countersigns  # it builds on this module
+
+        countersigns.adjustment_refused(ctx, assignment)
     return assignment
 
 

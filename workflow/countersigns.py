@@ -6,11 +6,20 @@ once per letter version; one request for changes returns the letter to the lead 
 draft, with the comment. When every unit has agreed the letter goes to 督办审核 as a reply
 without co-handling units does. A unit silent past its window (working days, a setting) is
 recorded as 逾期未会签，视为同意 by the sweep, which then sends the letter on.
+
+A request for changes tells the units whose countersignatures were still awaited that the
+letter went back (the revision asks every unit again). A unit whose request for adjustment
+(申请调整) staff have not decided when the letter is submitted is not asked, and the letter
+does not wait for it: staff refusing the request while the letter still waits ask it then;
+staff granting it ask the unit taking its place. A unit asked before it requested adjustment
+stays asked (its window still runs); if it is relieved, its successor is asked instead (as
+it is when a unit that had agreed is relieved: the units on the proposal countersign).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 
@@ -27,9 +36,9 @@ from workflow.core import (
 )
 from workflow.errors import InvalidTransition, NotFound, PermissionDenied
 from workflow.numbering import number_text
-from workflow.replies import ask_to_countersign, lock_reply, send_to_review
+from workflow.replies import ask_to_countersign, latest_reply, lock_reply, send_to_review
 from workflow.roles import Role
-from workflow.statuses import ASSIGNMENT_TRANSITIONS
+from workflow.statuses import ASSIGNMENT_TRANSITIONS, AssignmentStatus
 from workflow.texts import Text, label
 
 DECISIONS = {
@@ -103,6 +112,40 @@ def awaited_from(ctx: Ctx, assignment: Assignment) -> tuple[Countersign, Reply] 
     reply = ctx.session.get(Reply, row.reply_id)
     assert reply is not None
     return row, reply
+
+
+@dataclass(frozen=True)
+class UnitSignature:
+    """A co-handling unit beside a letter: its countersignature of it (None: it was not
+    asked), and whether it was held back as its request for adjustment is undecided."""
+
+    unit_id: int
+    row: Countersign | None
+    adjustment_undecided: bool
+
+
+def signatures(ctx: Ctx, reply: Reply) -> list[UnitSignature]:
+    """Each co-handling unit of the letter's proposal (those reassigned away left out: the
+    unit in its place stands for it) with its countersignature of this letter version, in
+    the order of the units; what the review reads beside the letter."""
+    rows = {r.assignment_id: r for r in rows_of(ctx, pk(reply))}
+    units = ctx.session.exec(
+        select(Assignment)
+        .where(
+            Assignment.proposal_id == reply.proposal_id,
+            Assignment.role == "co",
+            col(Assignment.status) != AssignmentStatus.REASSIGNED,
+        )
+        .order_by(col(Assignment.id))
+    ).all()
+    return [
+        UnitSignature(
+            unit_id=a.unit_id,
+            row=rows.get(pk(a)),
+            adjustment_undecided=a.status == AssignmentStatus.ADJUSTMENT_REQUESTED,
+        )
+        for a in units
+    ]
 
 
 def _open(ctx: Ctx, reply_id: int) -> tuple[Countersign, Assignment, Reply, Assignment, Proposal]:
@@ -195,6 +238,7 @@ def object_to(ctx: Ctx, reply_id: int, comment: str) -> Countersign:
     row.decided_at = ctx.now
     ctx.session.add(row)
     _record(ctx, "countersign_object", co, reply, comment=comment)
+    others = awaited(ctx, reply)  # the units asked that had not countersigned yet
     reply.status = "returned"
     reply.reviewed_by = ctx.actor_id
     reply.reviewed_at = ctx.now
@@ -218,6 +262,22 @@ def object_to(ctx: Ctx, reply_id: int, comment: str) -> Countersign:
         key=str(row.id),
         proposal_id=proposal.id,
     )
+    for other in others:
+        notify(
+            ctx,
+            people_with_role(ctx.session, Role.HANDLER, other.unit_id),
+            "countersign_withdrawn",
+            Text(
+                "{lead}对{number}提案《{title}》的答复（第{v}稿），因{unit}提出修改意见，"
+                "已退回主办单位修改，贵单位不需要再会签这一稿；"
+                "修改后的答复提交后会再请贵单位会签。",
+                lead=unit_name(ctx, lead.unit_id),
+                unit=unit_name(ctx, co.unit_id),
+                **_subject(proposal, reply),
+            ),
+            key=f"{reply.id}:{other.assignment_id}",
+            proposal_id=proposal.id,
+        )
     return row
 
 
@@ -260,8 +320,7 @@ def close_window(ctx: Ctx, reply_id: int) -> bool:
     视为同意, and the letter goes to review. By the system; False if nothing was due."""
     if ctx.actor is not None:
         raise PermissionDenied(
-            "「{action}」由系统自动执行，不能手动操作。",
-            action=ASSIGNMENT_TRANSITIONS["countersign_deemed"].label,
+            "「{action}」由系统自动执行，不能手动操作。", action=DECISIONS["deemed"]
         )
     reply, lead, proposal = lock_reply(ctx, reply_id)
     if reply.status != "countersigning":
@@ -279,27 +338,63 @@ def close_window(ctx: Ctx, reply_id: int) -> bool:
     return _finish_if_complete(ctx, reply, lead, proposal, deemed=units)
 
 
-def hand_over(ctx: Ctx, old: Assignment, new: Assignment) -> None:
-    """A co-handling unit reassigned (改交) while a letter waits for its countersignature:
-    the unit taking its place is asked instead, with a window of its own from today."""
-    rows = ctx.session.exec(
-        select(Countersign)
-        .join(Reply, col(Reply.id) == Countersign.reply_id)
-        .where(
-            Countersign.assignment_id == old.id,
-            col(Countersign.decision).is_(None),
-            Reply.status == "countersigning",
+def _waiting_letter(ctx: Ctx, proposal_id: int) -> Reply | None:
+    """The proposal's letter waiting for countersignatures now, if any (the caller holds
+    the proposal's lock, as every countersignature does: no letter moves meanwhile)."""
+    letter = latest_reply(ctx, proposal_id)
+    if letter is None or letter.status != "countersigning":
+        return None
+    return letter
+
+
+def _ask(ctx: Ctx, reply: Reply, co: Assignment) -> None:
+    """Ask one more co-handling unit to countersign a letter waiting for 会签, with a window
+    of its own from today."""
+    lead = ctx.session.get(Assignment, reply.assignment_id)
+    proposal = ctx.session.get(Proposal, co.proposal_id)
+    assert lead is not None and proposal is not None
+    due = ctx.calendar.add_workdays(ctx.today, ctx.rules.countersign_window_workdays)
+    ctx.session.add(
+        Countersign(reply_id=pk(reply), assignment_id=pk(co), unit_id=co.unit_id, due_date=due)
+    )
+    audit(
+        ctx.as_system(),
+        "countersign_asked",
+        proposal_id=proposal.id,
+        assignment_id=co.id,
+        reply_id=reply.id,
+        version=reply.version,
+        due_date=due,
+    )
+    ask_to_countersign(ctx, reply, lead, proposal, co, due)
+
+
+def _row(ctx: Ctx, reply: Reply, assignment: Assignment) -> Countersign | None:
+    return ctx.session.exec(
+        select(Countersign).where(
+            Countersign.reply_id == reply.id, Countersign.assignment_id == assignment.id
         )
-    ).all()
-    for row in rows:
-        reply = ctx.session.get(Reply, row.reply_id)
-        lead = ctx.session.get(Assignment, reply.assignment_id) if reply else None
-        proposal = ctx.session.get(Proposal, new.proposal_id)
-        assert reply is not None and lead is not None and proposal is not None
-        due = ctx.calendar.add_workdays(ctx.today, ctx.rules.countersign_window_workdays)
-        ctx.session.add(
-            Countersign(
-                reply_id=pk(reply), assignment_id=pk(new), unit_id=new.unit_id, due_date=due
-            )
-        )
-        ask_to_countersign(ctx, reply, lead, proposal, new, due)
+    ).first()
+
+
+def hand_over(ctx: Ctx, new: Assignment) -> None:
+    """A co-handling unit reassigned (改交, its adjustment granted) while a letter waits for
+    会签: the unit taking its place is asked, with a window of its own from today, whether
+    the old unit's countersignature was awaited, given (before it asked for adjustment) or
+    never asked for (held back while its request was undecided): the letter is countersigned
+    by the units on the proposal."""
+    letter = _waiting_letter(ctx, new.proposal_id)
+    if letter is not None:
+        _ask(ctx, letter, new)
+
+
+def adjustment_refused(ctx: Ctx, assignment: Assignment) -> None:
+    """Staff refused a co-handling unit's request for adjustment: it stays on the proposal,
+    so a letter waiting for 会签 that did not ask it (the request was undecided when the
+    letter was submitted) asks it now, with a window of its own from today."""
+    if assignment.role != "co":
+        return
+    letter = _waiting_letter(ctx, assignment.proposal_id)
+    if letter is None or _row(ctx, letter, assignment) is not None:
+        return
+    _ask(ctx, letter, assignment)

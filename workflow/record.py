@@ -62,6 +62,7 @@ EXTRA_ACTION_LABELS = {
     "countersign": label("会签同意"),
     "countersign_object": label("会签提出修改意见"),
     "countersign_deemed": label("逾期未会签，视为同意"),
+    "countersign_asked": label("补请会签"),
 }
 
 YES, NO, NONE = label("是"), label("否"), label("无")

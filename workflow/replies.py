@@ -53,6 +53,7 @@ from workflow.statuses import (
     ACTIVE_ASSIGNMENT_STATUSES,
     ASSIGNMENT_TRANSITIONS,
     PROPOSAL_TRANSITIONS,
+    AssignmentStatus,
     ProposalStatus,
     assignment_label,
     proposal_label,
@@ -284,9 +285,8 @@ def submit_reply(
     return reply
 
 
-def countersigning_units(ctx: Ctx, proposal_id: int) -> list[Assignment]:
-    """The co-handling assignments still on a proposal (not reassigned away, not ended):
-    the units that countersign its reply (会签)."""
+def _co_units_on(ctx: Ctx, proposal_id: int) -> list[Assignment]:
+    """The co-handling assignments still on a proposal (not reassigned away, not ended)."""
     return list(
         ctx.session.exec(
             select(Assignment)
@@ -298,6 +298,28 @@ def countersigning_units(ctx: Ctx, proposal_id: int) -> list[Assignment]:
             .order_by(col(Assignment.id))
         ).all()
     )
+
+
+def countersigning_units(ctx: Ctx, proposal_id: int) -> list[Assignment]:
+    """The units a reply submitted now asks to countersign (会签): the co-handling units still
+    on the proposal, except one whose request for adjustment (申请调整) staff have not
+    decided yet: it may be relieved of the proposal, so it is asked only once staff refuse
+    the request, if the letter still waits then (workflow.countersigns)."""
+    return [
+        a
+        for a in _co_units_on(ctx, proposal_id)
+        if a.status != AssignmentStatus.ADJUSTMENT_REQUESTED
+    ]
+
+
+def units_held_back(ctx: Ctx, proposal_id: int) -> list[Assignment]:
+    """The co-handling units a reply submitted now does not ask to countersign: their
+    requests for adjustment are undecided (see ``countersigning_units``)."""
+    return [
+        a
+        for a in _co_units_on(ctx, proposal_id)
+        if a.status == AssignmentStatus.ADJUSTMENT_REQUESTED
+    ]
 
 
 def countersign_actions(reply_id: int) -> list[dict]:
