@@ -30,12 +30,12 @@ def puppet_service(settings: Settings) -> Puppet:
     token = settings.wechaty_puppet_service_token
     if token is None:
         raise ValueError("PROPOSALBOT_WECHATY_PUPPET_SERVICE_TOKEN is not set")
-    from wechaty_puppet_service import PuppetService
+    from bot.wechat.service import ReachablePuppetService
 
     options = PuppetOptions(
         token=token.get_secret_value(), end_point=settings.wechaty_puppet_service_endpoint
     )
-    return PuppetService(options)
+    return ReachablePuppetService(options)
 
 
 def dispatcher_for(app: App, channel: WechatChannel) -> Dispatcher:
