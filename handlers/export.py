@@ -8,7 +8,7 @@ from handlers.i18n import N_
 from handlers.messages import FileOut
 from workflow import export
 from workflow.roles import Role
-from workflow.statistics import render_statistics, year_statistics
+from workflow.statistics import render_statistics, require_staff, year_statistics
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BACK = "back"
@@ -53,8 +53,13 @@ def ask_stats_year(turn: Turn) -> None:
 def on_stats_year(turn: Turn, value: str) -> str:
     if value == BACK:
         return "back"
-    figures = year_statistics(turn.ctx, int(value))
-    turn.say(render_statistics(figures, turn.gettext, turn.locale))
+    year = int(value)
+    require_staff(turn.ctx)  # refused here, the conversation stays at the question
+    # Read after the tap commits, not holding up others' updates (a year may be 6,000
+    # proposals); still the staff's own context, checked again by year_statistics.
+    turn.say_read(
+        lambda ctx: render_statistics(year_statistics(ctx, year), turn.gettext, turn.locale)
+    )
     return "shown"
 
 
