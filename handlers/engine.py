@@ -151,9 +151,9 @@ class Turn:
     # The person the account is bound to, when they have been deactivated: ``person`` is
     # None then, and they are told so in their language (never asked for an invite code).
     deactivated: Person | None = None
-    # What ``say_read`` is to say once the event has committed: (its place in ``out``, what
-    # composes it).
-    reads: list[tuple[Out, Callable[[Ctx], str]]] = field(default_factory=list)
+    # What ``say_read`` and ``send_file_read`` are to say once the event has committed: (its
+    # place in ``out``, what reads it).
+    reads: list[tuple[Out, Callable[[Ctx], list[Out]]]] = field(default_factory=list)
 
     # ------------------------------------------------------------- state
     @property
@@ -228,19 +228,26 @@ class Turn:
 
     def say_read(self, compose: Callable[[Ctx], str]) -> None:
         """Say, here among what the step says, what ``compose`` reads: a heavy report that
-        changes nothing (a year's statistics). It runs once the event's transaction has
+        changes nothing (a year's statistics, its ledger). It runs once the event's transaction has
         committed, in a read transaction of its own with a context of the same person and
         moment: on SQLite an update holds the one writer's lock from its first statement,
         and everyone's updates would wait for the report. What the event changes (the
         conversation moving on) still commits as one; the report reads the database as it
         is then. A refusal it raises is said in its place."""
-        placeholder = Out(text="", expects="none")
-        self.out.append(placeholder)
-        self.reads.append((placeholder, compose))
+        self._read_later(lambda ctx: _outs(compose(ctx), [], expects=None))
 
     def send_file(self, file: FileOut, caption: str) -> None:
         """Send a file (an export) with a short caption."""
-        self.out.append(Out(text=caption[:CAPTION_MAX], expects="none", file=file))
+        self.out.append(_file_out(file, caption))
+
+    def send_file_read(self, compose: Callable[[Ctx], tuple[FileOut, str]]) -> None:
+        """Send the file (and its caption) ``compose`` reads, read as ``say_read`` reads."""
+        self._read_later(lambda ctx: [_file_out(*compose(ctx))])
+
+    def _read_later(self, read: Callable[[Ctx], list[Out]]) -> None:
+        placeholder = Out(text="", expects="none")
+        self.out.append(placeholder)
+        self.reads.append((placeholder, read))
 
     def choice(self, label: str, value: str) -> Choice:
         """A button for the step now being asked; its payload carries the state version."""
@@ -355,18 +362,18 @@ class Engine:
 
     def _read(self, turn: Turn) -> None:
         """What the turn's ``say_read`` asked for, read now that its transaction is over."""
-        for placeholder, compose in turn.reads:
+        for placeholder, read in turn.reads:
             with self.db.read_session() as session:
                 ctx = dataclasses.replace(turn.ctx, session=session)
                 try:
-                    text = compose(ctx)
+                    outs = read(ctx)
                 except WorkflowError as exc:
-                    text = turn.t(exc.text)
+                    outs = _outs(turn.t(exc.text), [], expects=None)
                 except Exception:
                     log.exception("a report failed to be read")
-                    text = turn.t("抱歉，读取时出了问题，请稍后重试。")
+                    outs = _outs(turn.t("抱歉，读取时出了问题，请稍后重试。"), [], expects=None)
             at = next(i for i, out in enumerate(turn.out) if out is placeholder)
-            turn.out[at : at + 1] = _outs(text, [], expects=None)
+            turn.out[at : at + 1] = outs
         turn.reads.clear()
 
     def _turn(self, session: Session, sender: Sender) -> tuple[Turn, list]:
@@ -612,6 +619,10 @@ def _outs(text: str, choices: list[Choice], *, expects: str | None, columns: int
             columns=columns,
         )
     ]
+
+
+def _file_out(file: FileOut, caption: str) -> Out:
+    return Out(text=caption[:CAPTION_MAX], expects="none", file=file)
 
 
 def _pick(text: str, offered: list) -> str | None:

@@ -7,6 +7,7 @@ from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import FileOut
 from workflow import export
+from workflow.core import Ctx
 from workflow.roles import Role
 from workflow.statistics import render_statistics, require_staff, year_statistics
 
@@ -37,12 +38,15 @@ def on_year(turn: Turn, value: str) -> str:
     if value == BACK:
         return "back"
     year = int(value)
-    data, count = export.ledger(turn.ctx, year, turn.gettext, turn.locale)
-    name = turn.t("提案台账-{year}.xlsx", year=year)
-    turn.send_file(
-        FileOut(name=name, data=data, mime=XLSX),
-        turn.t("{year}年度提案台账，共 {count} 件（不含草稿）。", year=year, count=count),
-    )
+    export.require_staff(turn.ctx)  # refused here, the conversation stays at the question
+
+    def read(ctx: Ctx) -> tuple[FileOut, str]:  # after the tap commits, as the statistics
+        data, count = export.ledger(ctx, year, turn.gettext, turn.locale)
+        name = turn.t("提案台账-{year}.xlsx", year=year)
+        caption = turn.t("{year}年度提案台账，共 {count} 件（不含草稿）。", year=year, count=count)
+        return FileOut(name=name, data=data, mime=XLSX), caption
+
+    turn.send_file_read(read)
     return "sent"
 
 
