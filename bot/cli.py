@@ -656,7 +656,7 @@ def calendar(
     cal = settings.work_calendar()
     year = year or datetime.now(ZoneInfo(settings.timezone)).year
     sources = []
-    if cal.complete(year):
+    if cal.lists(year) and cal.covers(year):  # else the file's days are said below
         sources.append(f"节假日文件 {settings.holidays_file}")
     if cal.package_covers(year):
         sources.append("chinesecalendar")

@@ -681,6 +681,19 @@ def test_the_holidays_file_brings_a_year_in_for_deadlines_too(run, tmp_path, mon
     assert cal.add_workdays(date(2031, 1, 17), 1) == date(2031, 1, 19)
 
 
+def test_a_local_day_off_in_a_year_the_package_has_is_named_with_its_source(
+    run, tmp_path, monkeypatch
+):
+    (tmp_path / "holidays.txt").write_text("2026-11-20 休 本地假日\n", encoding="utf-8")
+    monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "holidays.txt")
+    result = run("calendar", "2026")
+    assert result.exit_code == 0
+    assert "2026 年共 247 个工作日。" in result.output
+    assert "11-20（周五）" in result.output
+    assert "依据：节假日文件 holidays.txt、chinesecalendar。" in result.output
+    assert "注意" not in result.output
+
+
 def test_a_holidays_file_with_some_days_of_a_year_says_its_holidays_are_unknown(
     run, tmp_path, monkeypatch
 ):
