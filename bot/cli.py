@@ -656,7 +656,7 @@ def calendar(
     cal = settings.work_calendar()
     year = year or datetime.now(ZoneInfo(settings.timezone)).year
     sources = []
-    if cal.lists(year):
+    if cal.lists(year) and cal.covers(year):  # else the file's days are said below
         sources.append(f"节假日文件 {settings.holidays_file}")
     if cal.package_covers(year):
         sources.append("chinesecalendar")
@@ -672,11 +672,21 @@ def calendar(
     out.print(f"周末调休上班（{len(worked)} 天）：{days(worked)}")
     if sources:
         out.print(f"依据：{'、'.join(sources)}。")
+    elif cal.lists(year):
+        listed = sum(1 for day in cal.days if day.year == year)
+        err.print(
+            f"[yellow]注意：[/yellow]节假日文件 {settings.holidays_file} 列了 {year} 年的 "
+            f"{listed} 天，但未标明全年已列全：{year} 年的法定节假日（春节、国庆节等）尚不知道，"
+            "文件所列以外的日子暂按周一至周五计算工作日。请照国务院办公厅当年的通知写全放假和"
+            f"调休日，再加一行「{year} 全年」（见 README）。",
+            markup=True,
+            soft_wrap=True,
+        )
     else:
         err.print(
             f"[yellow]注意：[/yellow]尚无 {year} 年的节假日安排，暂按周一至周五计算工作日。"
             "请升级 chinesecalendar，或把当年的放假和调休日写入 PROPOSALBOT_HOLIDAYS_FILE "
-            "所指的文件（见 README）。",
+            f"所指的文件，再加一行「{year} 全年」（见 README）。",
             markup=True,
             soft_wrap=True,
         )

@@ -199,7 +199,7 @@ class Settings(BaseSettings):
         """The national calendar, with the days of the holidays file if one is set."""
         if self.holidays_file is None:
             return WorkCalendar()
-        return WorkCalendar(read_calendar_file(self.holidays_file))
+        return WorkCalendar.of(read_calendar_file(self.holidays_file))
 
     def rules(self) -> Rules:
         names = {f.name for f in fields(Rules)}

@@ -151,6 +151,9 @@ class Turn:
     # The person the account is bound to, when they have been deactivated: ``person`` is
     # None then, and they are told so in their language (never asked for an invite code).
     deactivated: Person | None = None
+    # What ``say_read`` and ``send_file_read`` are to say once the event has committed: (its
+    # place in ``out``, what reads it).
+    reads: list[tuple[Out, Callable[[Ctx], list[Out]]]] = field(default_factory=list)
 
     # ------------------------------------------------------------- state
     @property
@@ -217,24 +220,34 @@ class Turn:
         columns: int = 1,
     ) -> None:
         choices = list(choices)
-        for part in split_text(text)[:-1]:
-            self.out.append(Out(text=part, expects="none", continued=True))
-        self.out.append(
-            Out(
-                text=split_text(text)[-1],
-                choices=choices,
-                expects=expects or ("choice" if choices else "text"),
-                columns=columns,
-            )
-        )
+        self.out.extend(_outs(text, choices, expects=expects, columns=columns))
         step_choices = [c for c in choices if "|" in c.payload]
         if step_choices:
             offered = self.data.setdefault("_offered", [])
             offered.extend([c.label, c.payload.split("|", 1)[1]] for c in step_choices)
 
+    def say_read(self, compose: Callable[[Ctx], str]) -> None:
+        """Say, here among what the step says, what ``compose`` reads: a heavy report that
+        changes nothing (a year's statistics, its ledger). It runs once the event's transaction has
+        committed, in a read transaction of its own with a context of the same person and
+        moment: on SQLite an update holds the one writer's lock from its first statement,
+        and everyone's updates would wait for the report. What the event changes (the
+        conversation moving on) still commits as one; the report reads the database as it
+        is then. A refusal it raises is said in its place."""
+        self._read_later(lambda ctx: _outs(compose(ctx), [], expects=None))
+
     def send_file(self, file: FileOut, caption: str) -> None:
         """Send a file (an export) with a short caption."""
-        self.out.append(Out(text=caption[:CAPTION_MAX], expects="none", file=file))
+        self.out.append(_file_out(file, caption))
+
+    def send_file_read(self, compose: Callable[[Ctx], tuple[FileOut, str]]) -> None:
+        """Send the file (and its caption) ``compose`` reads, read as ``say_read`` reads."""
+        self._read_later(lambda ctx: [_file_out(*compose(ctx))])
+
+    def _read_later(self, read: Callable[[Ctx], list[Out]]) -> None:
+        placeholder = Out(text="", expects="none")
+        self.out.append(placeholder)
+        self.reads.append((placeholder, read))
 
     def choice(self, label: str, value: str) -> Choice:
         """A button for the step now being asked; its payload carries the state version."""
@@ -344,7 +357,24 @@ class Engine:
             self._write(session, turn.conv)
             if within is not None:
                 within(session, turn.person)
-            return turn.out
+        self._read(turn)
+        return turn.out
+
+    def _read(self, turn: Turn) -> None:
+        """What the turn's ``say_read`` asked for, read now that its transaction is over."""
+        for placeholder, read in turn.reads:
+            with self.db.read_session() as session:
+                ctx = dataclasses.replace(turn.ctx, session=session)
+                try:
+                    outs = read(ctx)
+                except WorkflowError as exc:
+                    outs = _outs(turn.t(exc.text), [], expects=None)
+                except Exception:
+                    log.exception("a report failed to be read")
+                    outs = _outs(turn.t("抱歉，读取时出了问题，请稍后重试。"), [], expects=None)
+            at = next(i for i, out in enumerate(turn.out) if out is placeholder)
+            turn.out[at : at + 1] = outs
+        turn.reads.clear()
 
     def _turn(self, session: Session, sender: Sender) -> tuple[Turn, list]:
         """The sender's conversation (locked) and who they are; (the turn, the choices the
@@ -368,6 +398,7 @@ class Engine:
         (the transaction is rolled back and everything read again) unless ``keep``."""
         if keep:
             turn.out.clear()
+            turn.reads.clear()
             turn.conv.data.pop("_offered", None)
             return turn
         session.rollback()
@@ -575,6 +606,23 @@ class Engine:
             self._reprompt(turn)
             return
         handler(turn, args)
+
+
+def _outs(text: str, choices: list[Choice], *, expects: str | None, columns: int = 1) -> list[Out]:
+    """A text as the messages that say it: split where too long, the choices on the last."""
+    *parts, last = split_text(text)
+    return [Out(text=part, expects="none", continued=True) for part in parts] + [
+        Out(
+            text=last,
+            choices=choices,
+            expects=expects or ("choice" if choices else "text"),
+            columns=columns,
+        )
+    ]
+
+
+def _file_out(file: FileOut, caption: str) -> Out:
+    return Out(text=caption[:CAPTION_MAX], expects="none", file=file)
 
 
 def _pick(text: str, offered: list) -> str | None:

@@ -7,8 +7,9 @@ from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import FileOut
 from workflow import export
+from workflow.core import Ctx
 from workflow.roles import Role
-from workflow.statistics import render_statistics, year_statistics
+from workflow.statistics import render_statistics, require_staff, year_statistics
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BACK = "back"
@@ -37,12 +38,15 @@ def on_year(turn: Turn, value: str) -> str:
     if value == BACK:
         return "back"
     year = int(value)
-    data, count = export.ledger(turn.ctx, year, turn.gettext, turn.locale)
-    name = turn.t("提案台账-{year}.xlsx", year=year)
-    turn.send_file(
-        FileOut(name=name, data=data, mime=XLSX),
-        turn.t("{year}年度提案台账，共 {count} 件（不含草稿）。", year=year, count=count),
-    )
+    export.require_staff(turn.ctx)  # refused here, the conversation stays at the question
+
+    def read(ctx: Ctx) -> tuple[FileOut, str]:  # after the tap commits, as the statistics
+        data, count = export.ledger(ctx, year, turn.gettext, turn.locale)
+        name = turn.t("提案台账-{year}.xlsx", year=year)
+        caption = turn.t("{year}年度提案台账，共 {count} 件（不含草稿）。", year=year, count=count)
+        return FileOut(name=name, data=data, mime=XLSX), caption
+
+    turn.send_file_read(read)
     return "sent"
 
 
@@ -53,8 +57,13 @@ def ask_stats_year(turn: Turn) -> None:
 def on_stats_year(turn: Turn, value: str) -> str:
     if value == BACK:
         return "back"
-    figures = year_statistics(turn.ctx, int(value))
-    turn.say(render_statistics(figures, turn.gettext, turn.locale))
+    year = int(value)
+    require_staff(turn.ctx)  # refused here, the conversation stays at the question
+    # Read after the tap commits, not holding up others' updates (a year may be 6,000
+    # proposals); still the staff's own context, checked again by year_statistics.
+    turn.say_read(
+        lambda ctx: render_statistics(year_statistics(ctx, year), turn.gettext, turn.locale)
+    )
     return "shown"
 
 

@@ -148,6 +148,9 @@ class Proposal(SQLModel, table=True):
         UniqueConstraint("year", "number"),
         Index("ix_proposal_status_year", "status", "year"),
         Index("ix_proposal_submitted_at", "submitted_at"),
+        # The years that have a proposal of a number (/status 28 not found this year): the
+        # unique (year, number) leads with the year and would be read whole.
+        Index("ix_proposal_number_year", "number", "year"),
         # A person's proposals newest first, read along the index and stopped at a page.
         Index("ix_proposal_proposer", "proposer_id", "id"),
         # A proposal's status by id without its row (the texts make the rows wide): a

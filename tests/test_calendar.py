@@ -205,28 +205,75 @@ def test_the_last_year_a_date_can_have_is_counted_like_any_other(cal):
 # ---------------------------------------------------------------- the committee's calendar file
 
 NOTICE_2031 = """\
-# 2031 年部分节假日安排（示例）
+# 2031 年节假日安排（示例，照国务院办公厅的通知逐行写明）
 2031-01-01 休 元旦
-2031-01-22 ~ 2031-01-25  休  春节
-2031-01-26 班 春节调休   # a Sunday
+2031-01-22 ~ 2031-01-29  休  春节
+2031-01-19 班 春节调休   # a Sunday
 2031-02-08 班
-2031-10-01..2031-10-07 休 国庆节
+2031-04-05..2031-04-07 休 清明节
+2031-05-01 至 2031-05-05 休 劳动节
+2031-04-27 班 劳动节调休
+2031-06-24 休 端午节
+2031-10-01~2031-10-08 休 国庆节、中秋节
+2031-09-28 班
+2031-10-11 班
+2031 全年                  # every day off and worked of 2031 is above
 """
 
 
-def test_a_calendar_file_brings_in_a_year_the_package_lacks(caplog):
+def test_a_calendar_file_brings_in_a_year_it_marks_complete(caplog):
     caplog.set_level(logging.WARNING, logger="workflow.calendar")
-    cal = WorkCalendar(parse_calendar(NOTICE_2031))
+    cal = WorkCalendar.of(parse_calendar(NOTICE_2031))
     assert cal.covers(OUTSIDE_DATA) and cal.lists(OUTSIDE_DATA)
     assert not cal.package_covers(OUTSIDE_DATA)
     assert not cal.is_workday(d("2031-01-01"))  # Wednesday, New Year's Day
-    assert cal.is_workday(d("2031-01-26"))  # Sunday, 调休
+    assert cal.is_workday(d("2031-01-19"))  # Sunday, 调休
     assert cal.is_workday(d("2031-01-02"))  # not listed: an ordinary Thursday
     assert not cal.is_workday(d("2031-01-04"))  # not listed: an ordinary Saturday
     # Tuesday 30 Sep 2031 + 1 working day: past the National Day week
-    assert cal.add_workdays(d("2031-09-30"), 1) == d("2031-10-08")
-    assert cal.workdays_between(d("2031-09-30"), d("2031-10-08")) == 1
-    assert not caplog.records  # a year the file lists is not a year without data
+    assert cal.add_workdays(d("2031-09-30"), 1) == d("2031-10-09")
+    assert cal.workdays_between(d("2031-09-30"), d("2031-10-09")) == 1
+    assert not caplog.records  # a year the file brings in is not a year without data
+
+
+def test_a_calendar_file_listing_some_days_of_a_year_does_not_make_its_holidays_known(caplog):
+    """A local day off written before the State Council's notice is out: the file lists
+    2031, but 春节, 国庆 and the others are still unknown, and the bot keeps saying so."""
+    caplog.set_level(logging.WARNING, logger="workflow.calendar")
+    cal = WorkCalendar.of(parse_calendar("2031-03-14 休 本地假日\n"))
+    assert cal.lists(OUTSIDE_DATA) and not cal.complete(OUTSIDE_DATA)
+    assert not cal.covers(OUTSIDE_DATA)
+    assert not cal.is_workday(d("2031-03-14"))  # the day the file lists counts as it says
+    assert cal.is_workday(d("2031-01-23"))  # 春节 2031: unknown, a Thursday counted
+    cal.is_workday(d("2031-10-01"))
+    [warning] = caplog.records  # once for the year
+    assert "2031" in warning.getMessage() and "2031 全年" in warning.getMessage()
+
+
+@pytest.mark.parametrize(
+    "marker", ["2031 全年", "2031年 全年", "2031年全年", "2031 全年 已照通知列全"]
+)
+def test_a_year_is_marked_complete_by_a_line_of_its_own(marker):
+    text = NOTICE_2031.replace("2031 全年", marker)
+    assert parse_calendar(text).complete == {OUTSIDE_DATA}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "off", "worked"),
+    [
+        ("2031 全年\n", 1, 0, 0),
+        ("2031-03-14 休 本地假日\n2031 全年\n", 2, 1, 0),
+        ("2031-01-22 ~ 2031-01-29 休 春节\n2031-01-19 班\n2031-02-08 班\n2031 全年", 4, 6, 2),
+    ],
+)
+def test_a_year_marked_complete_without_its_statutory_holidays_is_refused(text, line, off, worked):
+    with pytest.raises(InvalidInput) as refused:
+        parse_calendar(text, "holidays.txt")
+    assert refused.value.message == (
+        f"节假日文件 holidays.txt 第{line}行标明 2031 年已列全，但该年只列了周一至周五放假 "
+        f"{off} 天、周末上班 {worked} 天，不足以包含全年 13 天法定节假日："
+        "请照国务院办公厅当年的通知写全放假和调休日。"
+    )
 
 
 def test_a_listed_day_overrides_the_package(cal):
@@ -243,7 +290,7 @@ def test_calendar_file_lines_days_ranges_kinds_and_comments():
         "\ufeff\n  # comment only\n2031-1-1 休\n2031-02-08 班 调休\n"
         "2031-03-02～2031-03-03 off\n2031-03-07 至 2031-03-07 work\n2031-04-04到2031-04-05 假\n"
     )
-    assert days == {
+    assert days.days == {
         d("2031-01-01"): False,
         d("2031-02-08"): True,
         d("2031-03-02"): False,
@@ -252,7 +299,7 @@ def test_calendar_file_lines_days_ranges_kinds_and_comments():
         d("2031-04-04"): False,
         d("2031-04-05"): False,
     }
-    assert parse_calendar("") == {}
+    assert parse_calendar("").days == {}
 
 
 @pytest.mark.parametrize(
@@ -260,6 +307,8 @@ def test_calendar_file_lines_days_ranges_kinds_and_comments():
     [
         ("2031-01-01", "第2行看不懂"),
         ("2031-01-01 放假", "第2行看不懂"),
+        ("2031 全", "第2行看不懂"),
+        ("2031 全年休", "第2行看不懂"),
         ("元旦 2031-01-01 休", "第2行看不懂"),
         ("2031/01/01 休", "第2行看不懂"),
         ("2031-02-30 休", "第2行的日期不存在"),
@@ -278,13 +327,13 @@ def test_a_calendar_file_with_a_mistake_is_refused_naming_its_line(text, says):
 
 
 def test_a_repeated_line_that_agrees_is_fine():
-    assert parse_calendar("2031-01-01 休\n2031-01-01 休 元旦") == {d("2031-01-01"): False}
+    assert parse_calendar("2031-01-01 休\n2031-01-01 休 元旦").days == {d("2031-01-01"): False}
 
 
 def test_a_calendar_file_is_read_as_utf8(tmp_path):
     good = tmp_path / "holidays.txt"
     good.write_text(NOTICE_2031, encoding="utf-8")
-    assert read_calendar_file(good)[d("2031-01-26")] is True
+    assert read_calendar_file(good).days[d("2031-01-19")] is True
     bad = tmp_path / "gbk.txt"
     bad.write_bytes(NOTICE_2031.encode("gbk"))
     with pytest.raises(InvalidInput) as refused:

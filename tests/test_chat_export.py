@@ -10,7 +10,12 @@ import sys
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 
+import storage.db
+from handlers.messages import Event
+from storage.models import Proposal
 from tests.factories import SAMPLE_REPLY, Story
 from workflow import export
 from workflow.errors import PermissionDenied
@@ -150,3 +155,37 @@ def test_the_running_bot_loads_openpyxl_only_for_an_export(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+async def test_others_are_answered_while_the_ledger_is_read(
+    db, wf, world, engine, chat_as, monkeypatch
+):
+    """The ledger of a national year is thousands of rows made into a workbook: read after
+    staff's tap commits, not inside it, so on SQLite a member's update meanwhile does not
+    wait for the writer's lock the tap would otherwise hold (see the year's statistics)."""
+    Story(db, wf, world).delivered()
+    member = chat_as(world.member)
+    meanwhile: list = []
+    ledger = export.ledger
+
+    def read_while_others_write(ctx, *args):
+        ctx.session.execute(select(Proposal.id)).first()  # the ledger's snapshot is open
+        try:
+            meanwhile.append(engine.handle(member.sender, Event.of_text("/menu")))
+        except OperationalError as exc:  # what waiting for the writer ends in
+            meanwhile.append(exc)
+        return ledger(ctx, *args)
+
+    monkeypatch.setattr(storage.db, "WRITER_WAIT_S", 0.5)  # not the 30 s a writer may wait
+    monkeypatch.setattr(export, "ledger", read_while_others_write)
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📊 导出台账")
+    await chat.tap("2026年度")
+    [answered] = meanwhile
+    assert not isinstance(answered, Exception), answered
+    assert "林晓，您好" in "\n".join(out.text for out in answered)
+    assert "2026年度提案台账，共 1 件（不含草稿）。" in chat.said
+    [file] = chat.files
+    assert len(rows_of(file.data)) == 2
+    assert chat.said.index("提案台账") < chat.said.index("许静，您好")  # then the menu

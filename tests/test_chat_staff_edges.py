@@ -150,6 +150,22 @@ async def test_a_due_date_typed_on_national_day_moves_past_the_holiday(db, wf, w
         assert proposal is not None and proposal.due_date == date(2026, 10, 10)
 
 
+NOTICE_2027 = """\
+2027-01-01 休 元旦
+2027-02-06 ~ 2027-02-17 休 春节
+2027-02-20 班 春节调休
+2027-04-05 休 清明节
+2027-05-01 ~ 2027-05-05 休 劳动节
+2027-04-25 班 劳动节调休
+2027-06-09 休 端午节
+2027-09-15 休 中秋节
+2027-10-01 ~ 2027-10-07 休 国庆节
+2027-09-26 班
+2027-10-09 班
+2027 全年
+"""
+
+
 async def test_a_due_date_in_a_year_without_holiday_data_says_how_it_was_counted(
     db, wf, world, chat_as
 ):
@@ -159,9 +175,7 @@ async def test_a_due_date_in_a_year_without_holiday_data_says_how_it_was_counted
     assert "2027年2月13日是休息日，答复期限顺延至2027年2月15日（星期一）。" in chat.said
     assert "尚无2027年的节假日安排，暂按周一至周五为工作日计算" in chat.said
     await chat.tap("↩️ 返回")  # back to the due date, with the calendar file's 2027
-    wf.calendar = WorkCalendar(
-        parse_calendar("2027-02-06 ~ 2027-02-17 休 春节\n2027-02-20 班 春节调休\n")
-    )
+    wf.calendar = WorkCalendar.of(parse_calendar(NOTICE_2027))
     await chat.send("2027-02-13")
     assert "2027年2月13日是休息日，答复期限顺延至2027年2月18日（星期四）。" in chat.said
     assert "尚无2027年" not in chat.said

@@ -626,7 +626,20 @@ def test_run_with_telegram_out_of_reach_is_a_short_error(run, world):
 
 # ---------------------------------------------------------------- the working-day calendar
 
-HOLIDAYS_2031 = "2031-01-01 休 元旦\n2031-01-22~2031-01-25 休 春节\n2031-01-26 班 春节调休\n"
+HOLIDAYS_2031 = """\
+2031-01-01 休 元旦
+2031-01-22~2031-01-29 休 春节
+2031-01-19 班 春节调休
+2031-02-08 班 春节调休
+2031-04-05~2031-04-07 休 清明节
+2031-05-01~2031-05-05 休 劳动节
+2031-04-27 班 劳动节调休
+2031-06-24 休 端午节
+2031-10-01~2031-10-08 休 国庆节、中秋节
+2031-09-28 班
+2031-10-11 班
+2031 全年
+"""
 
 
 def test_calendar_lists_the_holidays_and_working_weekends_of_a_year(run):
@@ -652,18 +665,53 @@ def test_the_holidays_file_brings_a_year_in_for_deadlines_too(run, tmp_path, mon
     monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "holidays.txt")
     result = run("calendar", "2031")
     assert result.exit_code == 0
-    assert "2031 年共 258 个工作日。" in result.output
+    assert "2031 年共 248 个工作日。" in result.output
     assert (
-        "周一至周五放假（4 天）：01-01（周三）、01-22（周三）、01-23（周四）、01-24（周五）\n"
-        in result.output
+        "周一至周五放假（18 天）：01-01（周三）、01-22（周三）、01-23（周四）、01-24（周五）、"
+        "01-27（周一）" in result.output
     )
-    assert "周末调休上班（1 天）：01-26（周日）" in result.output
+    assert "周末调休上班（5 天）：01-19（周日）、02-08（周六）、04-27（周日）" in result.output
     assert "依据：节假日文件 holidays.txt。" in result.output
+    assert "注意" not in result.output
     # the bot's own deadlines count the same days
     from bot.app import build_app
 
     cal = build_app().workflow.calendar
-    assert cal.add_workdays(date(2031, 1, 21), 1) == date(2031, 1, 26)
+    assert cal.add_workdays(date(2031, 1, 21), 1) == date(2031, 1, 30)
+    assert cal.add_workdays(date(2031, 1, 17), 1) == date(2031, 1, 19)
+
+
+def test_a_local_day_off_in_a_year_the_package_has_is_named_with_its_source(
+    run, tmp_path, monkeypatch
+):
+    (tmp_path / "holidays.txt").write_text("2026-11-20 休 本地假日\n", encoding="utf-8")
+    monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "holidays.txt")
+    result = run("calendar", "2026")
+    assert result.exit_code == 0
+    assert "2026 年共 247 个工作日。" in result.output
+    assert "11-20（周五）" in result.output
+    assert "依据：节假日文件 holidays.txt、chinesecalendar。" in result.output
+    assert "注意" not in result.output
+
+
+def test_a_holidays_file_with_some_days_of_a_year_says_its_holidays_are_unknown(
+    run, tmp_path, monkeypatch
+):
+    """A local day off written before the State Council's notice: the year's statutory
+    holidays are still unknown, and the command says so rather than count 春节 as work."""
+    (tmp_path / "holidays.txt").write_text("2031-03-14 休 本地假日\n", encoding="utf-8")
+    monkeypatch.setenv("PROPOSALBOT_HOLIDAYS_FILE", "holidays.txt")
+    result = run("calendar", "2031")
+    assert result.exit_code == 0
+    assert "2031 年共 260 个工作日。" in result.output
+    assert "周一至周五放假（1 天）：03-14（周五）" in result.output
+    assert "依据：节假日文件 holidays.txt。" not in result.output
+    assert (
+        "注意：节假日文件 holidays.txt 列了 2031 年的 1 天，但未标明全年已列全：2031 年的"
+        "法定节假日（春节、国庆节等）尚不知道，文件所列以外的日子暂按周一至周五计算工作日。"
+        "请照国务院办公厅当年的通知写全放假和调休日，再加一行「2031 全年」（见 README）。"
+    ) in result.output
+    assert "chinesecalendar has no data" not in result.output  # said once, in words
 
 
 @pytest.mark.parametrize(
@@ -671,6 +719,7 @@ def test_the_holidays_file_brings_a_year_in_for_deadlines_too(run, tmp_path, mon
     [
         ("2031-02-30 休\n", "节假日文件 holidays.txt 第1行的日期不存在。"),
         ("2031-01-01 休\n元旦\n", "节假日文件 holidays.txt 第2行看不懂"),
+        ("2031-01-01 休\n2031 全年\n", "节假日文件 holidays.txt 第2行标明 2031 年已列全"),
         (None, "无法读取文件：holidays.txt"),
     ],
 )

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
+from storage import repositories as repo
 from storage.db import Database
 from storage.migrate import (
     VERSIONS,
@@ -198,6 +200,50 @@ def test_the_countersign_table_comes_empty_and_goes_without_touching_the_rest(em
     assert "countersign" not in tables(empty_db)
     with empty_db.engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM person")).scalar_one() == "蒋涛"
+
+
+def test_a_number_asked_of_every_year_is_found_in_an_index(empty_db):
+    """Revision 0012: /status 28 when this year has no 第28号 asks which years have one. The
+    unique (year, number) leads with the year, so that read all of it (SQLite without
+    statistics scans it; PostgreSQL walks it whole); an index on (number, year) goes
+    straight to the number, the years in order."""
+    upgrade(empty_db.engine, "0011")
+    assert "ix_proposal_number_year" not in proposal_indexes(empty_db)
+    upgrade(empty_db.engine)
+    assert "ix_proposal_number_year" in proposal_indexes(empty_db)
+    assert "ix_proposal_number_year" in plan_of_years_with_number(empty_db)
+    downgrade(empty_db, "0011")
+    assert "ix_proposal_number_year" not in proposal_indexes(empty_db)
+
+
+def proposal_indexes(db: Database) -> set[str]:
+    return {index["name"] for index in inspect(db.engine).get_indexes("proposal")}
+
+
+def plan_of_years_with_number(db: Database) -> str:
+    """The query plan of the statement ``years_with_number`` sends."""
+    seen: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many):
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        with Session(db.engine) as session:
+            assert repo.years_with_number(session, number=28) == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    [(statement, parameters)] = [(s, p) for s, p in seen if s.lstrip().startswith("SELECT")]
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            return "\n".join(str(row[-1]) for row in rows)
+        # An empty table costs nothing whichever way it is read: the planner is told to
+        # prefer an index, then shows which one the statement can use.
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+        return "\n".join(str(row[0]) for row in rows)
 
 
 def test_the_numbered_head_is_the_head_alembic_finds_and_each_revises_the_one_before():

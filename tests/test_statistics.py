@@ -6,7 +6,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 
+import handlers.export
+import storage.db
+from handlers.messages import Event
+from storage.models import Proposal
 from tests.factories import SAMPLE_REPLY, Story
 from tests.test_cli import assert_one_line_error, run  # noqa: F401 - run is a fixture
 from workflow import countersigns, proposals, replies
@@ -212,3 +218,54 @@ async def test_the_statistics_are_said_in_the_readers_language(
     assert "Answered on time: 50.0%. Reply classes: A 0, B 2, C 0." in said
     assert "Result ratings: satisfied 1, basically satisfied 0, unsatisfied 0" in said
     assert "· 区教育局: leads 3, co-handles 0; answered 2 (on time 1), overdue 1" in said
+
+
+async def test_others_are_answered_while_the_statistics_are_read(
+    db, wf, world, engine, chat_as, year_of_work, monkeypatch
+):
+    """A national committee's year takes a while to count. Staff's tap is one update (the
+    conversation leaves the year question with it), but the counting is a read of its own,
+    after that update commits: on SQLite it does not hold the one writer's lock, so a
+    member's update meanwhile is answered rather than left waiting for the figures."""
+    member = chat_as(world.member)
+    meanwhile: list = []
+
+    def counted_while_others_write(ctx, year):
+        ctx.session.execute(select(Proposal.id)).first()  # the figures' snapshot is open
+        try:
+            meanwhile.append(engine.handle(member.sender, Event.of_text("/menu")))
+        except OperationalError as exc:  # what waiting for the writer ends in
+            meanwhile.append(exc)
+        return year_statistics(ctx, year)
+
+    monkeypatch.setattr(storage.db, "WRITER_WAIT_S", 0.5)  # not the 30 s a writer may wait
+    monkeypatch.setattr(handlers.export, "year_statistics", counted_while_others_write)
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📈 年度统计")
+    await chat.tap("2026年度")
+    [answered] = meanwhile
+    assert not isinstance(answered, Exception), answered
+    assert "林晓，您好" in "\n".join(out.text for out in answered)
+    assert "收到提案 6 件：立案 3 件" in chat.said
+    assert "许静，您好" in chat.said  # the figures, then the menu
+    assert chat.said.index("收到提案 6 件") < chat.said.index("许静，您好")
+    await chat.tap("📈 年度统计")  # the conversation was kept: back at the menu
+    assert "查看哪一年度的提案工作统计？" in chat.said
+
+
+async def test_statistics_that_fail_to_be_read_say_so_and_the_menu_still_comes(
+    db, wf, world, chat_as, year_of_work, monkeypatch, caplog
+):
+    def broken(ctx, year):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(handlers.export, "year_statistics", broken)
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("📈 年度统计")
+    await chat.tap("2026年度")
+    assert "抱歉，读取时出了问题，请稍后重试。" in chat.said
+    assert "Traceback" not in chat.said and "disk" not in chat.said
+    assert "许静，您好" in chat.said
+    assert "a report failed to be read" in caplog.text

@@ -1041,12 +1041,15 @@ def test_from_december_staff_are_told_when_next_years_holidays_are_unknown(sw, w
         [
             "示范区政协提案工作日报（2026年12月1日）",
             "尚无2027年的节假日安排，暂按周一至周五计算工作日：期限、提醒和评价期可能落在"
-            "节假日。请升级 chinesecalendar，或由管理员把放假和调休日写入节假日文件"
-            "（PROPOSALBOT_HOLIDAYS_FILE）。",
+            "节假日。请升级 chinesecalendar，或由管理员把当年全部放假和调休日写入节假日文件"
+            "（PROPOSALBOT_HOLIDAYS_FILE），再加一行「2027 全年」。",
         ]
     )
-    wf.calendar = WorkCalendar({d("2027-01-01"): False})  # a holidays file listing 2027
-    assert sw.run_twice("digest", d("2026-12-02")) == []
+    # a holidays file with a local day off of 2027 does not make 2027's holidays known
+    wf.calendar = WorkCalendar({d("2027-03-12"): False})
+    assert "尚无2027年的节假日安排" in sw.run_twice("digest", d("2026-12-02"))[0].text
+    wf.calendar = WorkCalendar({d("2027-03-12"): False}, complete={2027})  # 2027 全年
+    assert sw.run_twice("digest", d("2026-12-03")) == []
 
 
 def test_nobody_is_sent_an_empty_digest(sw, world):

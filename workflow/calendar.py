@@ -3,8 +3,15 @@
 Statutory holidays are off and adjusted weekends (调休) are on, as ``chinesecalendar`` knows
 them year by year. The committee may list days of its own in a calendar file (the State
 Council's notice of a year the package does not have yet, or a local day off): a day the file
-lists is as the file says. For a year neither covers, Monday to Friday are working days and a
-warning is logged once for that year.
+lists is as the file says. The file brings in a year the package lacks only when a line marks
+that year complete (``2027 全年``): a file listing a local day off of 2027 says nothing of
+2027's 春节 or 国庆. For a year neither covers, Monday to Friday (and the days the file lists)
+are working days and a warning is logged once for that year.
+
+A year marked complete must list at least ``STATUTORY_DAYS_OFF - 2`` more weekdays off than
+weekend days worked, or the file is refused: the 13 statutory days off (since 2025) each take
+a weekday off, directly or as 补休, while 调休 trades a weekday off for a weekend day worked;
+a New Year holiday's 调休 may fall in the neighbouring year, hence the two days to spare.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import calendar as _cal
 import logging
 import re
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -31,12 +39,25 @@ _LINE = re.compile(
     r"(?:\s*(?:~|～|\.\.|至|到)\s*(?P<last>\d{4}-\d{1,2}-\d{1,2}))?"
     r"\s+(?P<kind>\S+)(?:\s+(?P<note>.*))?$"
 )
+# A year the file lists completely, its holidays and adjusted weekends all written above:
+#   2027 全年
+_COMPLETE = re.compile(r"^(?P<year>\d{4})\s*年?\s*全年(?:\s+.*)?$")
 _KINDS = {"休": False, "假": False, "off": False, "班": True, "work": True}
 RANGE_MAX_DAYS = 31  # no holiday is longer; a longer range is a mistyped date
+STATUTORY_DAYS_OFF = 13  # 《全国年节及纪念日放假办法》 since 2025: days off for everyone
+COMPLETE_NET_DAYS_OFF = STATUTORY_DAYS_OFF - 2  # see the module's docstring
 
 
-def read_calendar_file(path: Path) -> dict[date, bool]:
-    """{day: is a working day} from a calendar file, or ``InvalidInput`` naming the line."""
+@dataclass(frozen=True)
+class CalendarFile:
+    """What a calendar file says: its days, and the years it lists completely."""
+
+    days: dict[date, bool] = field(default_factory=dict)  # {day: is a working day}
+    complete: frozenset[int] = frozenset()  # years marked 全年
+
+
+def read_calendar_file(path: Path) -> CalendarFile:
+    """The days and complete years of a calendar file, or ``InvalidInput`` naming the line."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -46,18 +67,23 @@ def read_calendar_file(path: Path) -> dict[date, bool]:
     return parse_calendar(text, str(path))
 
 
-def parse_calendar(text: str, where: str = "") -> dict[date, bool]:
+def parse_calendar(text: str, where: str = "") -> CalendarFile:
     days: dict[date, bool] = {}
+    complete: dict[int, int] = {}  # year marked 全年: the line marking it
     for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
+            continue
+        if marked := _COMPLETE.match(line):
+            complete.setdefault(int(marked["year"]), number)
             continue
         match = _LINE.match(line)
         kind = _KINDS.get(match["kind"].lower()) if match else None
         if match is None or kind is None:
             raise InvalidInput(
                 "节假日文件 {where} 第{line}行看不懂：应为「日期 休」或「日期 班」，"
-                "如 2027-02-14 班，连续几天写作 2027-02-06~2027-02-12 休。",
+                "如 2027-02-14 班，连续几天写作 2027-02-06~2027-02-12 休；"
+                "一年的放假和调休写全后，另起一行写 2027 全年。",
                 where=where,
                 line=number,
             )
@@ -85,7 +111,26 @@ def parse_calendar(text: str, where: str = "") -> dict[date, bool]:
                     day=day.isoformat(),
                 )
             days[day] = kind
-    return days
+    for year, number in sorted(complete.items()):
+        off = sum(
+            1 for day, work in days.items() if day.year == year and not work and day.weekday() < 5
+        )
+        worked = sum(
+            1 for day, work in days.items() if day.year == year and work and day.weekday() >= 5
+        )
+        if off - worked < COMPLETE_NET_DAYS_OFF:
+            raise InvalidInput(
+                "节假日文件 {where} 第{line}行标明 {year} 年已列全，但该年只列了周一至周五放假 "
+                "{off} 天、周末上班 {worked} 天，不足以包含全年 {statutory} 天法定节假日："
+                "请照国务院办公厅当年的通知写全放假和调休日。",
+                where=where,
+                line=number,
+                year=str(year),
+                off=off,
+                worked=worked,
+                statutory=STATUTORY_DAYS_OFF,
+            )
+    return CalendarFile(days, frozenset(complete))
 
 
 def _day(text: str) -> date:
@@ -96,8 +141,11 @@ def _day(text: str) -> date:
 class WorkCalendar:
     """Working-day arithmetic over the national calendar and the committee's own days."""
 
-    def __init__(self, days: Mapping[date, bool] | None = None) -> None:
+    def __init__(
+        self, days: Mapping[date, bool] | None = None, complete: Iterable[int] = ()
+    ) -> None:
         self.days = dict(days or {})  # the calendar file's: {day: is a working day}
+        self.complete_years = frozenset(complete)  # the years the file lists completely
         self._listed_years = {day.year for day in self.days}
         self._warned: set[int] = set()
         # chinesecalendar scans its holiday table on every call; a sweep asks about the same
@@ -106,6 +154,10 @@ class WorkCalendar:
         # Per year: running count of working days from 1 January to each day (included), so
         # counting and stepping working days costs a subtraction or a bisection, not a walk.
         self._running: dict[int, list[int]] = {}
+
+    @classmethod
+    def of(cls, file: CalendarFile) -> WorkCalendar:
+        return cls(file.days, file.complete)
 
     def is_workday(self, day: date) -> bool:
         known = self._known.get(day)
@@ -120,23 +172,38 @@ class WorkCalendar:
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
-            # a year the file lists: its other days are ordinary weekdays and weekends
-            if day.year not in self._warned and day.year not in self._listed_years:
+            # a year the file lists completely: its other days are ordinary ones
+            if day.year not in self._warned and not self.complete(day.year):
                 self._warned.add(day.year)
-                log.warning(
-                    "chinesecalendar has no data for %s; counting Monday to Friday as "
-                    "working days for that year",
-                    day.year,
-                )
+                if self.lists(day.year):
+                    log.warning(
+                        "chinesecalendar has no data for %s and the holidays file lists some "
+                        "of its days without a line '%s 全年' marking the year complete: its "
+                        "statutory holidays are unknown; counting Monday to Friday as working "
+                        "days for that year, but for the days the file lists",
+                        day.year,
+                        day.year,
+                    )
+                else:
+                    log.warning(
+                        "chinesecalendar has no data for %s; counting Monday to Friday as "
+                        "working days for that year",
+                        day.year,
+                    )
             return day.weekday() < 5
 
     def covers(self, year: int) -> bool:
-        """Whether the year's holidays are known (the package's data or the calendar file)."""
-        return self.lists(year) or self.package_covers(year)
+        """Whether the year's holidays are known: the package's data, or the calendar file
+        listing the year completely."""
+        return self.complete(year) or self.package_covers(year)
 
     def lists(self, year: int) -> bool:
-        """Whether the calendar file lists days of the year."""
+        """Whether the calendar file lists days of the year (some or all of them)."""
         return year in self._listed_years
+
+    def complete(self, year: int) -> bool:
+        """Whether the calendar file marks the year complete (``2027 全年``)."""
+        return year in self.complete_years
 
     @staticmethod
     def package_covers(year: int) -> bool:

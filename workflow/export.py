@@ -56,21 +56,21 @@ _SUBMITTED = col(Proposal.submitted_at).is_not(None)
 
 def years(ctx: Ctx) -> list[int]:
     """Years that have submitted proposals, newest first."""
-    _require_staff(ctx)
+    require_staff(ctx)
     rows = ctx.session.exec(
         select(Proposal.year).where(_SUBMITTED, Proposal.status != "draft").distinct()
     ).all()
     return sorted(rows, reverse=True)
 
 
-def _require_staff(ctx: Ctx) -> None:
+def require_staff(ctx: Ctx) -> None:
     if ctx.actor is not None and not ctx.has_role(Role.STAFF):
         raise PermissionDenied("只有提案委工作人员可以导出提案台账。")
 
 
 def ledger(ctx: Ctx, year: int, gettext: Gettext = str, locale: str = "zh") -> tuple[bytes, int]:
     """The workbook of ``year`` as XLSX bytes, and how many proposals it lists."""
-    _require_staff(ctx)
+    require_staff(ctx)
     session = ctx.session
     proposals = session.exec(
         select(Proposal)

@@ -1257,9 +1257,10 @@ class _Digest:
             sections.append(
                 Text(
                     "尚无{years}年的节假日安排，暂按周一至周五计算工作日：期限、提醒和评价期"
-                    "可能落在节假日。请升级 chinesecalendar，或由管理员把放假和调休日写入"
-                    "节假日文件（PROPOSALBOT_HOLIDAYS_FILE）。",
+                    "可能落在节假日。请升级 chinesecalendar，或由管理员把当年全部放假和调休日"
+                    "写入节假日文件（PROPOSALBOT_HOLIDAYS_FILE），再加一行「{year} 全年」。",
                     years="、".join(str(year) for year in unknown),
+                    year=str(unknown[-1]),
                 )
             )
         present = [s for s in sections if s is not None]
