@@ -430,7 +430,9 @@ def _countersign_progress(turn: Turn, lead: Assignment) -> list[str]:
     if letter is None or letter.status != "countersigning":
         return []
     waiting = countersigns.awaited(turn.ctx, letter)
-    done = [r for r in countersigns.rows_of(turn.ctx, pk(letter)) if r.decision == "agreed"]
+    rows = countersigns.rows_of(turn.ctx, pk(letter))
+    done = [r for r in rows if r.decision == "agreed"]
+    deemed = [r for r in rows if r.decision == "deemed"]
     if len({r.due_date for r in waiting}) > 1:  # a unit asked later has a window of its own
         units = turn.join(
             turn.t(
@@ -459,6 +461,13 @@ def _countersign_progress(turn: Turn, lead: Assignment) -> list[str]:
             turn.t(
                 "已会签同意：{units}",
                 units=turn.join(unit_name(turn.ctx, r.unit_id) for r in done),
+            )
+        )
+    if deemed:
+        lines.append(
+            turn.t(
+                "逾期未会签，视为同意：{units}",
+                units=turn.join(unit_name(turn.ctx, r.unit_id) for r in deemed),
             )
         )
     asked = {r.assignment_id for r in countersigns.rows_of(turn.ctx, pk(letter))}
@@ -494,15 +503,22 @@ def _agree(turn: Turn, reply_id: int) -> None:
 
 def ask_cs_comment(turn: Turn) -> None:
     letter = turn.session.get(Reply, turn.data.get("cs") or 0)
-    turn.say(
-        turn.t(
+    if letter is not None and countersigns.adjustment_undecided(turn.ctx, letter):
+        # the revision asks it only if staff keep it on the proposal
+        text = turn.t(
+            "请写下本单位对第{v}稿答复的修改意见（上限 {max} 字）。发送后答复退回主办单位修改。"
+            "本单位申请调整尚待决定；如不予调整、仍由本单位协办，会再请本单位会签修改后的答复。",
+            v=letter.version if letter else "",
+            max=countersigns.COMMENT_MAX,
+        )
+    else:
+        text = turn.t(
             "请写下本单位对第{v}稿答复的修改意见（上限 {max} 字）。发送后答复退回主办单位修改，"
             "修改后会再请本单位会签。",
             v=letter.version if letter else "",
             max=countersigns.COMMENT_MAX,
-        ),
-        [turn.choice(turn.t(BACK), "back")],
-    )
+        )
+    turn.say(text, [turn.choice(turn.t(BACK), "back")])
 
 
 def on_cs_comment(turn: Turn, text: str) -> str:
