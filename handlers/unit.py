@@ -503,6 +503,15 @@ def _agree(turn: Turn, reply_id: int) -> None:
 
 def ask_cs_comment(turn: Turn) -> None:
     letter = turn.session.get(Reply, turn.data.get("cs") or 0)
+    current = _current(turn)
+    owed = countersigns.awaited_from(turn.ctx, current[0]) if current else None
+    if letter is None or owed is None or owed[1].id != letter.id:
+        # the letter no longer waits for this unit (returned by another unit, its window
+        # ended, the unit relieved): back to the assignment, which says what is the case
+        turn.data.pop("cs", None)
+        turn.conv.step = "detail"
+        turn.engine.prompt(turn)
+        return
     if letter is not None and countersigns.adjustment_undecided(turn.ctx, letter):
         # the revision asks it only if staff keep it on the proposal
         text = turn.t(

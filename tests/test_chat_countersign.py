@@ -301,7 +301,11 @@ async def test_the_window_ends_and_the_sweep_sends_the_reply_on_to_review(
 
     before = shot(db)
     await co_unit.press(f"cs:{reply.id}:yes")  # too late
-    assert "会签（逾期未会签，视为同意），不能再次会签" in co_unit.said
+    assert (
+        "第1稿答复的会签期限2026年9月20日已过，本单位已按逾期未会签，视为同意处理，不能再会签"
+        in co_unit.said
+    )
+    assert "已由系统" not in co_unit.said  # nobody countersigned
     assert_same(db, before)
     with db.read_session() as session:
         page = render_record(wf.ctx(session, world.staff), session.get(Proposal, pid))
@@ -927,3 +931,48 @@ async def test_a_unit_awaiting_adjustment_that_objects_is_not_promised_the_revis
     assert "本单位申请调整尚待决定；如不予调整、仍由本单位协办，会再请本单位会签修改后的答复" in (
         transport.said
     )
+
+
+async def test_a_comment_being_written_when_another_unit_returns_the_letter_is_not_asked_again(
+    db, wf, world, chat_as
+):
+    """区交通运输局 is writing its request for changes when 区卫生健康委员会's returns the
+    letter: its comment is refused with what happened, and the bot goes back to the
+    assignment instead of asking again for a comment that can no longer be sent."""
+    s = States(db, wf, world)
+    _pid, lead, _co_tr, _co_health = two_co_units(s)
+    first = submitted(s, lead)
+    transport = chat_as(world.handler_tr)
+    await open_first(transport)
+    await transport.tap("✏️ 提出修改意见")
+    assert "请写下本单位对第1稿答复的修改意见" in transport.said
+    s.run(world.handler_health, countersigns.object_to, first.id, CHANGES)
+    before = shot(db)
+    await transport.send("停车泊位由我局施划。")
+    said_ok(transport)
+    assert "第1稿答复已退回主办单位修改，不再会签" in transport.said
+    assert "请写下本单位对第1稿答复的修改意见" not in transport.said
+    assert "本单位办理状态：待签收" in transport.said  # the assignment again
+    assert "✏️ 提出修改意见" not in transport.buttons
+    assert_same(db, before)
+
+
+async def test_a_comment_being_written_when_the_window_ends_is_not_asked_again(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, _co_tr, _co_health = two_co_units(s)
+    submitted(s, lead)
+    transport = chat_as(world.handler_tr)
+    await open_first(transport)
+    await transport.tap("✏️ 提出修改意见")
+    clock.set_local(2026, 9, 21)
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "replied"
+    before = shot(db)
+    await transport.send("停车泊位由我局施划。")
+    said_ok(transport)
+    assert "会签期限2026年9月20日已过，本单位已按逾期未会签，视为同意处理" in transport.said
+    assert "请写下本单位对第1稿答复的修改意见" not in transport.said
+    assert "✏️ 提出修改意见" not in transport.buttons
+    assert_same(db, before)

@@ -170,6 +170,12 @@ def _open(ctx: Ctx, reply_id: int) -> tuple[Countersign, Assignment, Reply, Assi
         raise PermissionDenied("只有这件提案的协办单位可以会签答复。")
     co = ctx.session.get(Assignment, row.assignment_id)
     assert co is not None
+    if row.decision == "deemed":  # nobody signed: the window ended
+        raise InvalidTransition(
+            "第{v}稿答复的会签期限{d}已过，本单位已按逾期未会签，视为同意处理，不能再会签。",
+            v=reply.version,
+            d=row.due_date,
+        )
     if row.decision is not None:
         raise InvalidTransition(
             "第{v}稿答复本单位已由{name}于{at}会签（{decision}），不能再次会签。",
