@@ -1120,6 +1120,82 @@ async def test_a_colleague_acting_first_is_reported(db, wf, world, chat_as):
     assert_same(db, before)
 
 
+async def test_an_extension_reason_typed_after_a_colleague_asked_is_not_asked_for_again(
+    db, wf, world, chat_as
+):
+    """高远 is typing the reason for more time when 梁雪 asks first: he is told, and taken back
+    to the assignment instead of being asked for a reason that would be refused again."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("申请延期")
+    s.run(world.handler_edu2, assignments.request_extension, lead, "需要会同交警部门调研。")
+    before = shot(db)
+    await chat.send("需要更多时间调研。")
+    said_ok(chat)
+    assert "梁雪已于2026年9月14日 09:30申请延期，正等待提案委决定，不必再次申请" in chat.said
+    assert "请说明需要延期的理由" not in chat.said
+    assert "本单位办理状态：办理中" in chat.said and "申请延期" not in chat.buttons
+    assert_same(db, before)
+
+
+async def test_adjustment_confirmed_after_the_window_goes_back_to_the_assignment(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    _pid, _lead, _co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("申请调整")
+    await chat.send("不属于本单位职责。")
+    clock.set_local(2026, 9, 22)
+    before = shot(db)
+    await chat.tap("确认申请调整")
+    assert "调整申请期已于2026年9月20日结束" in chat.said
+    assert "确认提交吗" not in chat.said and "确认申请调整" not in chat.buttons
+    assert "签收" in chat.buttons  # the assignment, to accept it
+    assert_same(db, before)
+
+
+async def test_a_contact_or_opinion_finished_after_the_proposal_was_answered_leaves_the_step(
+    db, wf, world, chat_as
+):
+    """区交通运输局 is writing a contact record and then an opinion when the reply is
+    approved (its assignment ends): each is refused once, and the bot does not ask again."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    chat = chat_as(world.handler_tr)
+    await open_first(chat)
+    await chat.tap("记录沟通")
+    await chat.tap("电话沟通")
+    await chat.send("今天")
+    rid = s.submit_reply(lead)
+    s.run(world.staff, replies.approve_reply, rid)
+    before = shot(db)
+    await chat.send("电话沟通，委员同意先行试点。")
+    said_ok(chat)
+    assert "无法再记录沟通" in chat.said
+    assert "请简要写下沟通情况" not in chat.said
+    assert "不在本单位的待办中了" in chat.said  # the assignment ended: the inbox
+    assert_same(db, before)
+
+    s2 = States(db, wf, world)
+    _pid2, lead2, _co2 = s2.accepted(title="关于增设社区公共停车场的建议")
+    await open_inbox(chat)
+    await chat.tap("2026年度第2号")
+    await chat.tap("协办意见")
+    await chat.send(OPINION_1)
+    rid2 = s2.submit_reply(lead2)
+    s2.run(world.staff, replies.approve_reply, rid2)
+    before = shot(db)
+    await chat.tap("完成")
+    said_ok(chat)
+    assert "无法再提出协办意见" in chat.said
+    assert "协办意见已收到" not in chat.said and "完成" not in chat.buttons
+    assert_same(db, before)
+
+
 async def test_a_reassigned_assignment_leaves_the_inbox(db, wf, world, chat_as):
     s = States(db, wf, world)
     _pid, lead, _co = s.assigned()
