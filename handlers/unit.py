@@ -31,6 +31,7 @@ from handlers.reply import (
     on_body_file,
     on_body_text,
     on_class,
+    on_class_text,
     on_contact_person_choice,
     on_contact_person_text,
     on_phone_choice,
@@ -608,7 +609,12 @@ INBOX_FLOW = Flow(
             choice=on_cs_back,
             hint=N_("请用文字写下对答复的修改意见。"),
         ),
-        "r_class": Step(prompt=ask_class, choice=on_class, hint=N_("请点选答复类别 A、B 或 C。")),
+        "r_class": Step(
+            prompt=ask_class,
+            choice=on_class,
+            text=on_class_text,
+            hint=N_("请点选答复类别 A、B 或 C。"),
+        ),
         "r_body": Step(
             prompt=ask_body,
             text=on_body_text,

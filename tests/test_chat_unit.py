@@ -605,6 +605,36 @@ async def test_reply_wizard_end_to_end(db, wf, world, chat_as):
     assert conversation(db, chat).data["_keep"]["replies"] == {}  # the draft is gone once sent
 
 
+async def test_the_reply_class_may_be_typed_as_its_letter(db, wf, world, chat_as):
+    """On a channel where a person types rather than taps (WeChat, the console), the class
+    step that asks for "A、B 或 C" takes the letter typed, as 高远 would write it."""
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    before = shot(db)
+    await chat.send("D")
+    said_ok(chat)
+    assert (
+        "答复类别只能是 A、B、C，请点选或发送其中一个字母" in chat.said and "第 1 步" in chat.said
+    )
+    await chat.send("ｂ类")  # full-width, lower case, with 类
+    said_ok(chat)
+    assert "第 2 步：请发送答复正文" in chat.said
+    await chat.send(BODY_1)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.send("0839-8620101")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "答复类别：（B）类" in chat.said
+    await chat.tap("修改类别")
+    await chat.send("C")
+    assert "答复类别：（C）类" in chat.said  # back to the preview
+    assert_same(db, before)
+
+
 async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, world, chat_as):
     s = States(db, wf, world)
     s.accepted()
