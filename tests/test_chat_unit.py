@@ -635,6 +635,36 @@ async def test_the_reply_class_may_be_typed_as_its_letter(db, wf, world, chat_as
     assert_same(db, before)
 
 
+async def test_on_a_typed_channel_a_choice_may_be_typed_without_its_details(
+    db, wf, world, chat_as
+):
+    """On WeChat or the console the choices are numbered lines; a handler typing the words of
+    a choice without what follows them (使用我的姓名 for 使用我的姓名（高远）, 提出修改意见 for
+    ✏️ 提出修改意见) picks it: "使用我的姓名" never becomes the letter's contact person."""
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.send("撰写答复", numbered=True)
+    await chat.send("B类", numbered=True)
+    assert "第 2 步：请发送答复正文" in chat.said
+    await chat.send(BODY_1, numbered=True)
+    await chat.send("完成", numbered=True)
+    await chat.send("使用我的姓名", numbered=True)
+    assert "第 4 步" in chat.said
+    await chat.send("0839-8620101", numbered=True)
+    await chat.send("使用「区教育局」", numbered=True)
+    await chat.send("今天", numbered=True)
+    assert "联系人：高远" in chat.said and "使用我的姓名" not in chat.said.split("答复函预览")[1]
+    await chat.send("提交审核", numbered=True)
+    assert "答复已提交（B类，第1稿）" in chat.said
+
+    transport = chat_as(world.handler_tr)
+    await open_first(transport)
+    await transport.send("提出修改意见", numbered=True)
+    assert "请写下本单位对第1稿答复的修改意见" in transport.said
+
+
 async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, world, chat_as):
     s = States(db, wf, world)
     s.accepted()
