@@ -251,7 +251,8 @@ def on_reassign_confirm(turn: Turn, value: str) -> str:
         role=_role_label(turn, new),
         due=turn.date(new.due_date),
     )
-    turn.say(done + "\n" + told_units(turn, [old.unit_id, new.unit_id]))
+    partners = assignments.partner_units(turn.ctx, new)  # told which unit took its place
+    turn.say(done + "\n" + told_units(turn, [old.unit_id, new.unit_id, *partners]))
     return "done"
 
 

@@ -582,6 +582,43 @@ async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_
     }
 
 
+async def test_the_lead_unit_is_told_its_co_handling_unit_changed(db, wf, world, chat_as):
+    """区交通运输局 (co-handling) is relieved for 区卫生健康委员会: 区教育局, which receives the
+    co-handling opinions and has its letter countersigned by that unit, is told too."""
+    s = story(db, wf, world)
+    s.assignment("adjustment_requested", role="co")  # 区交通运输局 asks
+    lead_unit = chat_as(world.handler_edu)
+    lead_unit.notices()
+    chat_as(world.handler_tr)
+    chat_as(world.handler_health)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("2026年度第1号")
+    await chat.tap("同意并改交")
+    await chat.tap("区卫生健康委员会")
+    await chat.tap("确认改交")
+    assert "已改交：2026年度第1号提案改由区卫生健康委员会协办" in chat.said
+    assert "已通知区交通运输局、区卫生健康委员会、区教育局。" in chat.said
+    [(told, _)] = lead_unit.notices()
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的协办单位"
+        "区交通运输局已改为区卫生健康委员会。"
+    ) in told
+
+
+async def test_the_co_handling_unit_is_told_its_lead_unit_changed(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.assignment("adjustment_requested")  # 区教育局 (lead) asks
+    co_unit = chat_as(world.handler_tr)
+    co_unit.notices()
+    s.run(world.staff, assignments.reassign, rec.lead, world.health)
+    [(told, _)] = co_unit.notices()
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的主办单位"
+        "已由区教育局改为区卫生健康委员会。"
+    ) in told
+
+
 async def test_a_key_proposals_watchers_are_told_its_new_lead_unit(db, wf, world, clock, chat_as):
     s = story(db, wf, world)
     pid, lead, co = s.assigned(key=True)  # 区教育局 leads, due 2026-12-14

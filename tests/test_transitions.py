@@ -408,7 +408,7 @@ LEGAL = [
             ("assignment_reassign", "adjustment_requested", "reassigned", "staff"),
             ("assignment_create", None, "pending", "staff"),
         ],
-        {"adjustment_granted": EDU, "assigned": ["handler_health"]},
+        {"adjustment_granted": EDU, "assigned": ["handler_health"], "partner_reassigned": TR},
     ),
     Legal(
         "refuse_adjustment",
