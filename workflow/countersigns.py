@@ -5,10 +5,13 @@ A reply of a proposal with co-handling units still on it waits for each of them
 once per letter version; one request for changes returns the letter to the lead unit as a
 draft, with the comment. When every unit has agreed the letter goes to 督办审核 as a reply
 without co-handling units does. A unit silent past its window (working days, a setting) is
-recorded as 逾期未会签，视为同意 by the sweep, which then sends the letter on.
+recorded as 逾期未会签，视为同意 by the sweep, which then sends the letter on. When the
+letter goes on, the lead unit is told each unit's countersignature (who agreed, which were
+deemed to, which were not asked).
 
 A request for changes tells the units whose countersignatures were still awaited that the
-letter went back (the revision asks every unit again). A unit whose request for adjustment
+letter went back (the revision asks every unit again; one whose request for adjustment is
+undecided is told it will be asked if staff keep it on the proposal). A unit whose request for adjustment
 (申请调整) staff have not decided when the letter is submitted is not asked, and the letter
 does not wait for it: staff refusing the request while the letter still waits ask it then;
 staff granting it ask the unit taking its place. A unit asked before it requested adjustment
