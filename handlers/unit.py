@@ -517,7 +517,8 @@ def ask_cs_comment(turn: Turn) -> None:
         # the revision asks it only if staff keep it on the proposal
         text = turn.t(
             "请写下本单位对第{v}稿答复的修改意见（上限 {max} 字）。发送后答复退回主办单位修改。"
-            "本单位申请调整尚待决定；如不予调整、仍由本单位协办，会再请本单位会签修改后的答复。",
+            "本单位申请调整尚待决定：提案委不予调整的，会请本单位会签修改后的答复，"
+            "除非届时该答复已完成会签。",
             v=letter.version if letter else "",
             max=countersigns.COMMENT_MAX,
         )

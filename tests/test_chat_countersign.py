@@ -892,15 +892,17 @@ async def test_an_asked_unit_awaiting_adjustment_is_not_promised_the_revision(
     [(told, _)] = [n for n in transport.notices() if "退回主办单位修改" in n[0]]
     assert "贵单位不需要再会签这一稿" in told
     assert "修改后的答复提交后会再请贵单位会签" not in told
-    assert "贵单位申请调整尚待决定；如不予调整、仍由贵单位协办，会再请贵单位会签修改后的答复" in (
-        told
+    assert (
+        "贵单位申请调整尚待决定：提案委不予调整的，会请贵单位会签修改后的答复，除非届时该答复已完成会签"
+        in (told)
     )
     before = shot(db)
     await transport.press(f"cs:{first.id}:yes")
     assert "第1稿答复已退回主办单位修改，不再会签" in transport.said
     assert "修改后的答复提交后会再请您会签" not in transport.said
-    assert "本单位申请调整尚待决定；如不予调整、仍由本单位协办，会再请您会签修改后的答复" in (
-        transport.said
+    assert (
+        "本单位申请调整尚待决定：提案委不予调整的，会请您会签修改后的答复，除非届时该答复已完成会签"
+        in (transport.said)
     )
     assert_same(db, before)
 
@@ -928,8 +930,9 @@ async def test_a_unit_awaiting_adjustment_that_objects_is_not_promised_the_revis
     said_ok(transport)
     assert "请写下本单位对第1稿答复的修改意见" in transport.said
     assert "修改后会再请本单位会签" not in transport.said
-    assert "本单位申请调整尚待决定；如不予调整、仍由本单位协办，会再请本单位会签修改后的答复" in (
-        transport.said
+    assert (
+        "本单位申请调整尚待决定：提案委不予调整的，会请本单位会签修改后的答复，除非届时该答复已完成会签"
+        in (transport.said)
     )
 
 

@@ -191,8 +191,8 @@ def _open(ctx: Ctx, reply_id: int) -> tuple[Countersign, Assignment, Reply, Assi
         raise PermissionDenied("本单位已不再协办这件提案，不需要会签。")
     if reply.status == "returned" and co.status == AssignmentStatus.ADJUSTMENT_REQUESTED:
         raise InvalidTransition(
-            "第{v}稿答复已退回主办单位修改，不再会签。本单位申请调整尚待决定；"
-            "如不予调整、仍由本单位协办，会再请您会签修改后的答复。",
+            "第{v}稿答复已退回主办单位修改，不再会签。本单位申请调整尚待决定：提案委不予调整的，"
+            "会请您会签修改后的答复，除非届时该答复已完成会签。",
             v=reply.version,
         )
     if reply.status == "returned":
@@ -302,8 +302,8 @@ def object_to(ctx: Ctx, reply_id: int, comment: str) -> Countersign:
             "countersign_withdrawn",
             Text(
                 "{lead}对{number}提案《{title}》的答复（第{v}稿），因{unit}提出修改意见，"
-                "已退回主办单位修改，贵单位不需要再会签这一稿。贵单位申请调整尚待决定；"
-                "如不予调整、仍由贵单位协办，会再请贵单位会签修改后的答复。",
+                "已退回主办单位修改，贵单位不需要再会签这一稿。贵单位申请调整尚待决定：提案委不予调整的，"
+                "会请贵单位会签修改后的答复，除非届时该答复已完成会签。",
                 lead=unit_name(ctx, lead.unit_id),
                 unit=unit_name(ctx, co.unit_id),
                 **_subject(proposal, reply),
