@@ -11,7 +11,7 @@ deemed to, which were not asked).
 
 A request for changes tells the units whose countersignatures were still awaited that the
 letter went back (the revision asks every unit again; one whose request for adjustment is
-undecided is told it will be asked if staff keep it on the proposal). A unit whose request for adjustment
+undecided is told it will be asked if staff refuse the request while the revision waits). A unit whose request for adjustment
 (申请调整) staff have not decided when the letter is submitted is not asked, and the letter
 does not wait for it: staff refusing the request while the letter still waits ask it then;
 staff granting it ask the unit taking its place. A unit asked before it requested adjustment
