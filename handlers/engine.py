@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -625,11 +627,24 @@ def _file_out(file: FileOut, caption: str) -> Out:
     return Out(text=caption[:CAPTION_MAX], expects="none", file=file)
 
 
+def _bare(label: str) -> str:
+    """A choice's words as a person types them: without a leading emoji or symbol and
+    without the details after them (使用我的姓名（高远） → 使用我的姓名, ✏️ 提出修改意见 →
+    提出修改意见, B类：所提问题… → B类)."""
+    words = unicodedata.normalize("NFKC", label).strip()
+    while words and unicodedata.category(words[0])[0] not in "LN":
+        words = words[1:]
+    return re.split(r"[(:]", words, maxsplit=1)[0].strip()
+
+
 def _pick(text: str, offered: list) -> str | None:
-    """The value of the offered choice a typed text names: its number or its label."""
+    """The value of the offered choice a typed text names: its number, its label, or its
+    words without their details when only one choice has them."""
     if text.isascii() and text.isdigit() and 1 <= int(text) <= len(offered):  # not ① or ²
         return offered[int(text) - 1][1]
     for label, value in offered:
         if text == label:
             return value
-    return None
+    typed = _bare(text)
+    named = [value for label, value in offered if typed and _bare(label) == typed]
+    return named[0] if len(named) == 1 else None

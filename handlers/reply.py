@@ -18,6 +18,7 @@ review comment), and the person is given back the text of the draft they leave.
 from __future__ import annotations
 
 import copy
+import unicodedata
 from datetime import date
 from pathlib import PurePath
 
@@ -218,6 +219,20 @@ def on_class(turn: Turn, value: str) -> str:
     draft["cls"] = value.removeprefix("c:")
     _save(turn, draft)
     return _next(draft)
+
+
+def on_class_text(turn: Turn, text: str) -> str:
+    """The class typed as its letter (B, b, Ｂ, B类), where a person types rather than taps."""
+    classes = turn.ctx.rules.reply_classes
+    typed = unicodedata.normalize("NFKC", text).strip().upper().removesuffix("类").strip()
+    if typed not in classes:
+        raise InvalidInput(
+            turn.t(
+                "答复类别只能是 {classes}，请点选或发送其中一个字母。",
+                classes=turn.join(classes),
+            )
+        )
+    return on_class(turn, f"c:{typed}")
 
 
 def ask_body(turn: Turn) -> None:

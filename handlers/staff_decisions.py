@@ -251,7 +251,8 @@ def on_reassign_confirm(turn: Turn, value: str) -> str:
         role=_role_label(turn, new),
         due=turn.date(new.due_date),
     )
-    turn.say(done + "\n" + told_units(turn, [old.unit_id, new.unit_id]))
+    partners = assignments.partner_units(turn.ctx, new)  # told which unit took its place
+    turn.say(done + "\n" + told_units(turn, [old.unit_id, new.unit_id, *partners]))
     return "done"
 
 
@@ -469,6 +470,8 @@ def ask_reply(turn: Turn) -> None:
 
 
 def on_reply(turn: Turn, value: str) -> str:
+    if value == "ret":  # decided meanwhile: say by whom before asking for a comment
+        replies.check_unreviewed(turn.ctx, turn.data["rid"], "return_reply")
     if value in ("ret", "back"):
         return value
     new_class = value.removeprefix("cls:") if value.startswith("cls:") else None
@@ -485,6 +488,10 @@ def on_reply(turn: Turn, value: str) -> str:
 
 
 def ask_return_comment(turn: Turn) -> None:
+    r = _reply(turn)
+    if r is None or r.status != "submitted":  # decided meanwhile: the letter says so
+        goto(turn, "open")
+        return
     turn.say(
         turn.t("请写明退回意见（将告知主办单位）："),
         [turn.choice(turn.t(BACK), "back")],

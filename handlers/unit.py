@@ -31,6 +31,7 @@ from handlers.reply import (
     on_body_file,
     on_body_text,
     on_class,
+    on_class_text,
     on_contact_person_choice,
     on_contact_person_text,
     on_phone_choice,
@@ -430,7 +431,9 @@ def _countersign_progress(turn: Turn, lead: Assignment) -> list[str]:
     if letter is None or letter.status != "countersigning":
         return []
     waiting = countersigns.awaited(turn.ctx, letter)
-    done = [r for r in countersigns.rows_of(turn.ctx, pk(letter)) if r.decision == "agreed"]
+    rows = countersigns.rows_of(turn.ctx, pk(letter))
+    done = [r for r in rows if r.decision == "agreed"]
+    deemed = [r for r in rows if r.decision == "deemed"]
     if len({r.due_date for r in waiting}) > 1:  # a unit asked later has a window of its own
         units = turn.join(
             turn.t(
@@ -459,6 +462,13 @@ def _countersign_progress(turn: Turn, lead: Assignment) -> list[str]:
             turn.t(
                 "已会签同意：{units}",
                 units=turn.join(unit_name(turn.ctx, r.unit_id) for r in done),
+            )
+        )
+    if deemed:
+        lines.append(
+            turn.t(
+                "逾期未会签，视为同意：{units}",
+                units=turn.join(unit_name(turn.ctx, r.unit_id) for r in deemed),
             )
         )
     asked = {r.assignment_id for r in countersigns.rows_of(turn.ctx, pk(letter))}
@@ -494,15 +504,32 @@ def _agree(turn: Turn, reply_id: int) -> None:
 
 def ask_cs_comment(turn: Turn) -> None:
     letter = turn.session.get(Reply, turn.data.get("cs") or 0)
-    turn.say(
-        turn.t(
+    current = _current(turn)
+    owed = countersigns.awaited_from(turn.ctx, current[0]) if current else None
+    if letter is None or owed is None or owed[1].id != letter.id:
+        # the letter no longer waits for this unit (returned by another unit, its window
+        # ended, the unit relieved): back to the assignment, which says what is the case
+        turn.data.pop("cs", None)
+        turn.conv.step = "detail"
+        turn.engine.prompt(turn)
+        return
+    if letter is not None and countersigns.adjustment_undecided(turn.ctx, letter):
+        # the revision asks it only if staff keep it on the proposal
+        text = turn.t(
+            "请写下本单位对第{v}稿答复的修改意见（上限 {max} 字）。发送后答复退回主办单位修改。"
+            "本单位申请调整尚待决定：提案委不予调整的，会请本单位会签修改后的答复，"
+            "除非届时该答复已完成会签。",
+            v=letter.version if letter else "",
+            max=countersigns.COMMENT_MAX,
+        )
+    else:
+        text = turn.t(
             "请写下本单位对第{v}稿答复的修改意见（上限 {max} 字）。发送后答复退回主办单位修改，"
             "修改后会再请本单位会签。",
             v=letter.version if letter else "",
             max=countersigns.COMMENT_MAX,
-        ),
-        [turn.choice(turn.t(BACK), "back")],
-    )
+        )
+    turn.say(text, [turn.choice(turn.t(BACK), "back")])
 
 
 def on_cs_comment(turn: Turn, text: str) -> str:
@@ -583,7 +610,12 @@ INBOX_FLOW = Flow(
             choice=on_cs_back,
             hint=N_("请用文字写下对答复的修改意见。"),
         ),
-        "r_class": Step(prompt=ask_class, choice=on_class, hint=N_("请点选答复类别 A、B 或 C。")),
+        "r_class": Step(
+            prompt=ask_class,
+            choice=on_class,
+            text=on_class_text,
+            hint=N_("请点选答复类别 A、B 或 C。"),
+        ),
         "r_body": Step(
             prompt=ask_body,
             text=on_body_text,

@@ -4,7 +4,9 @@ method, date, summary), give the co-handling opinion (协办意见, in as many m
 and ask for more time (申请延期).
 
 The steps are part of the ``inbox`` flow, which ``handlers/unit.py`` declares and installs;
-each ends back on the assignment (``detail``).
+each ends back on the assignment (``detail``). A step whose action is refused for a reason
+typing again will not change (a colleague acted first, the window ended, the assignment
+ended) says so and goes back to the assignment too, rather than asking the same again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.engine import Turn
+from handlers.member import attempt
 from handlers.unit_common import (
     BACK,
     _current,
@@ -69,8 +72,10 @@ def on_adjust_confirm(turn: Turn, value: str) -> str:
     reason = turn.data.get("reason") or ""
     if not reason:
         return "edit"
-    assignments.request_adjustment(turn.ctx, int(turn.data["asg"]), reason)
+    done = attempt(turn, assignments.request_adjustment, int(turn.data["asg"]), reason)
     turn.data.pop("reason", None)
+    if done is None:
+        return "back"
     turn.say(turn.t("调整申请已提交，提案委决定后会通知您。"), expects="none")
     return "sent"
 
@@ -147,14 +152,17 @@ def on_contact_summary(turn: Turn, text: str) -> str:
         raise InvalidInput(turn.t("还没有选择沟通方式，请重新记录。"))
     if not contact.get("date"):
         raise InvalidInput(turn.t("还没有填写沟通日期，请重新记录。"))
-    assignments.record_contact(
-        turn.ctx,
+    done = attempt(
+        turn,
+        assignments.record_contact,
         int(turn.data["asg"]),
         method=contact["method"],
         contact_date=date.fromisoformat(contact["date"]),
         summary=summary,
     )
     turn.data.pop("contact", None)
+    if done is None:
+        return "back"
     turn.say(turn.t("沟通情况已记录。"), expects="none")
     return "saved"
 
@@ -240,7 +248,10 @@ def on_opinion_choice(turn: Turn, value: str) -> str:
     parts = _opinion_parts(turn)
     if not parts:
         raise InvalidInput(turn.t("还没有写协办意见，请先发送意见内容。"))
-    assignments.give_opinion(turn.ctx, int(turn.data["asg"]), "\n".join(parts))
+    if attempt(turn, assignments.give_opinion, int(turn.data["asg"]), "\n".join(parts)) is None:
+        if _current(turn) is None:  # the assignment ended: nothing to keep the text for
+            _keep_opinion_parts(turn, [])
+        return "back"
     _keep_opinion_parts(turn, [])
     turn.say(turn.t("协办意见已送主办单位。"), expects="none")
     return "saved"
@@ -260,6 +271,7 @@ def ask_extend_reason(turn: Turn) -> None:
 
 def on_extend_reason(turn: Turn, text: str) -> str:
     reason = _text(turn, text, turn.t("申请延期的理由"), REASON_MAX)
-    assignments.request_extension(turn.ctx, int(turn.data["asg"]), reason)
+    if attempt(turn, assignments.request_extension, int(turn.data["asg"]), reason) is None:
+        return "back"
     turn.say(turn.t("延期申请已提交，提案委决定后会通知您。"), expects="none")
     return "sent"

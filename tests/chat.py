@@ -28,9 +28,10 @@ class Chat:
             self.transcript.append(("bot", out.text))
         return self.last
 
-    async def send(self, text: str) -> list[Out]:
-        """Type a message (or a /command)."""
-        return await self._event(Event.of_text(text), text)
+    async def send(self, text: str, *, numbered: bool = False) -> list[Out]:
+        """Type a message (or a /command); ``numbered``: on a channel that shows choices as
+        numbered lines (WeChat, the console), where a typed text may name a choice."""
+        return await self._event(Event.of_text(text, numbered=numbered), text)
 
     async def tap(self, label: str) -> list[Out]:
         """Tap the button with this label (or a label that starts with it) in the last replies."""

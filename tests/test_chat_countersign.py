@@ -301,7 +301,11 @@ async def test_the_window_ends_and_the_sweep_sends_the_reply_on_to_review(
 
     before = shot(db)
     await co_unit.press(f"cs:{reply.id}:yes")  # too late
-    assert "会签（逾期未会签，视为同意），不能再次会签" in co_unit.said
+    assert (
+        "第1稿答复的会签期限2026年9月20日已过，本单位已按逾期未会签，视为同意处理，不能再会签"
+        in co_unit.said
+    )
+    assert "已由系统" not in co_unit.said  # nobody countersigned
     assert_same(db, before)
     with db.read_session() as session:
         page = render_record(wf.ctx(session, world.staff), session.get(Proposal, pid))
@@ -789,3 +793,189 @@ async def test_the_successor_of_a_unit_that_had_agreed_is_asked_too(db, wf, worl
         (co_health, "agreed"),
         (new.id, "agreed"),
     }
+
+
+# ---------------------------------------------------------------- what the lead unit learns
+
+
+async def test_the_last_agreement_tells_the_lead_unit_every_unit_s_countersignature(
+    db, wf, world, clock, chat_as
+):
+    """区卫生健康委员会's window ended first (逾期未会签，视为同意) while 区交通运输局, asked a
+    day late, still had its own; 区交通运输局 then agrees: the lead unit's notice names both
+    units and what each did, not only the one that agreed last."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, _co_health = two_co_units(s, transport_asks_adjustment=True)
+    submitted(s, lead)
+    clock.advance(days=1)
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    transport, lead_unit = chat_as(world.handler_tr), chat_as(world.handler_edu)
+    [(_, actions)] = asked_to_countersign(transport)
+    clock.set_local(2026, 9, 21)
+    run_sweep(db, wf, "countersign_window")  # 区卫生健康委员会 deemed; the letter waits
+    assert status_of(db, pid) == "assigned"
+    assert not [n for n in lead_unit.notices() if "审核" in n[0]]
+    await open_first(lead_unit)
+    assert "第1稿答复正等待协办单位会签：区交通运输局（期限2026年9月21日）" in lead_unit.said
+    assert "逾期未会签，视为同意：区卫生健康委员会" in lead_unit.said
+
+    await transport.press(actions[0]["payload"])
+    assert "各协办单位均已会签，答复已提交审核" in transport.said
+    assert status_of(db, pid) == "replied"
+    [(told, _)] = [n for n in lead_unit.notices() if "审核" in n[0]]
+    assert "2026年度第1号提案" in told and "（第1稿）会签已完成，已提交审核" in told
+    assert "区交通运输局：同意（蒋涛，2026年9月21日 09:30）" in told
+    assert "区卫生健康委员会：逾期未会签，视为同意（会签期限2026年9月20日）" in told
+    assert "均已会签" not in told  # 区卫生健康委员会 did not sign
+
+
+async def test_the_window_s_end_tells_the_lead_unit_who_had_agreed_before(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, _co_tr, _co_health = two_co_units(s)
+    reply = submitted(s, lead)
+    s.run(world.handler_tr, countersigns.agree, reply.id)
+    lead_unit = chat_as(world.handler_edu)
+    lead_unit.notices()
+    clock.set_local(2026, 9, 21)
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "replied"
+    [(told, _)] = [n for n in lead_unit.notices() if "审核" in n[0]]
+    assert "会签期满，区卫生健康委员会逾期未会签，视为同意；答复已提交审核" in told
+    assert "区交通运输局：同意（蒋涛，2026年9月14日 09:30）" in told
+
+
+async def test_all_agreeing_tells_the_lead_unit_who_signed_for_each_unit(db, wf, world, chat_as):
+    s = States(db, wf, world)
+    _pid, lead, _co_tr, _co_health = two_co_units(s)
+    reply = submitted(s, lead)
+    s.run(world.handler_tr, countersigns.agree, reply.id)
+    s.run(world.handler_health, countersigns.agree, reply.id)
+    [(told, _)] = [n for n in chat_as(world.handler_edu).notices() if "审核" in n[0]]
+    assert "（第1稿）协办单位均已会签，已提交审核" in told
+    assert "区交通运输局：同意（蒋涛，2026年9月14日 09:30）" in told
+    assert "区卫生健康委员会：同意（彭娟，2026年9月14日 09:30）" in told
+
+
+async def test_a_held_back_unit_is_named_to_the_lead_unit_when_the_letter_goes_on(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, _co_tr, _co_health = two_co_units(s, transport_asks_adjustment=True)
+    reply = submitted(s, lead)
+    s.run(world.handler_health, countersigns.agree, reply.id)
+    [(told, _)] = [n for n in chat_as(world.handler_edu).notices() if "审核" in n[0]]
+    assert "区卫生健康委员会：同意（彭娟，2026年9月14日 09:30）" in told
+    assert "区交通运输局：申请调整尚待决定，未请会签" in told
+
+
+# ---------------------------------------------------------------- an asked unit asking for adjustment
+
+
+async def test_an_asked_unit_awaiting_adjustment_is_not_promised_the_revision(
+    db, wf, world, clock, chat_as
+):
+    """区交通运输局 was asked, then asked for adjustment; 区卫生健康委员会 objects. The letter
+    goes back; the revision will ask 区交通运输局 only if staff keep it on the proposal, and
+    its notice and its stale button say so rather than promising it."""
+    s = States(db, wf, world)
+    pid, lead, co_tr, co_health = two_co_units(s)
+    first = submitted(s, lead)
+    transport, health = chat_as(world.handler_tr), chat_as(world.handler_health)
+    transport.notices()
+    s.run(world.handler_tr, assignments.request_adjustment, co_tr, "停车泊位不属于本单位职责")
+    await health.press(f"cs:{first.id}:no")
+    await health.send(CHANGES)
+    said_ok(health)
+
+    [(told, _)] = [n for n in transport.notices() if "退回主办单位修改" in n[0]]
+    assert "贵单位不需要再会签这一稿" in told
+    assert "修改后的答复提交后会再请贵单位会签" not in told
+    assert (
+        "贵单位申请调整尚待决定：提案委不予调整的，会请贵单位会签修改后的答复，除非届时该答复已完成会签"
+        in (told)
+    )
+    before = shot(db)
+    await transport.press(f"cs:{first.id}:yes")
+    assert "第1稿答复已退回主办单位修改，不再会签" in transport.said
+    assert "修改后的答复提交后会再请您会签" not in transport.said
+    assert (
+        "本单位申请调整尚待决定：提案委不予调整的，会请您会签修改后的答复，除非届时该答复已完成会签"
+        in (transport.said)
+    )
+    assert_same(db, before)
+
+    # the revision comes before staff decide: indeed not asked
+    second = submitted(s, lead)
+    assert asked_to_countersign(transport) == []
+    # staff refuse the adjustment while it waits: asked then, as promised
+    clock.advance(days=1)
+    s.run(world.staff, assignments.refuse_adjustment, co_tr, "停车泊位施划由贵局负责")
+    [(text, _)] = asked_to_countersign(transport)
+    assert "第2稿" in text
+    assert {c.assignment_id for c in countersigns_of(db, second.id)} == {co_tr, co_health}
+
+
+async def test_a_unit_awaiting_adjustment_that_objects_is_not_promised_the_revision(
+    db, wf, world, chat_as
+):
+    s = States(db, wf, world)
+    _pid, lead, co_tr, _co_health = two_co_units(s)
+    first = submitted(s, lead)
+    s.run(world.handler_tr, assignments.request_adjustment, co_tr, "停车泊位不属于本单位职责")
+    transport = chat_as(world.handler_tr)
+    await transport.send("/menu")
+    await transport.press(f"cs:{first.id}:no")
+    said_ok(transport)
+    assert "请写下本单位对第1稿答复的修改意见" in transport.said
+    assert "修改后会再请本单位会签" not in transport.said
+    assert (
+        "本单位申请调整尚待决定：提案委不予调整的，会请本单位会签修改后的答复，除非届时该答复已完成会签"
+        in (transport.said)
+    )
+
+
+async def test_a_comment_being_written_when_another_unit_returns_the_letter_is_not_asked_again(
+    db, wf, world, chat_as
+):
+    """区交通运输局 is writing its request for changes when 区卫生健康委员会's returns the
+    letter: its comment is refused with what happened, and the bot goes back to the
+    assignment instead of asking again for a comment that can no longer be sent."""
+    s = States(db, wf, world)
+    _pid, lead, _co_tr, _co_health = two_co_units(s)
+    first = submitted(s, lead)
+    transport = chat_as(world.handler_tr)
+    await open_first(transport)
+    await transport.tap("✏️ 提出修改意见")
+    assert "请写下本单位对第1稿答复的修改意见" in transport.said
+    s.run(world.handler_health, countersigns.object_to, first.id, CHANGES)
+    before = shot(db)
+    await transport.send("停车泊位由我局施划。")
+    said_ok(transport)
+    assert "第1稿答复已退回主办单位修改，不再会签" in transport.said
+    assert "请写下本单位对第1稿答复的修改意见" not in transport.said
+    assert "本单位办理状态：待签收" in transport.said  # the assignment again
+    assert "✏️ 提出修改意见" not in transport.buttons
+    assert_same(db, before)
+
+
+async def test_a_comment_being_written_when_the_window_ends_is_not_asked_again(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    pid, lead, _co_tr, _co_health = two_co_units(s)
+    submitted(s, lead)
+    transport = chat_as(world.handler_tr)
+    await open_first(transport)
+    await transport.tap("✏️ 提出修改意见")
+    clock.set_local(2026, 9, 21)
+    run_sweep(db, wf, "countersign_window")
+    assert status_of(db, pid) == "replied"
+    before = shot(db)
+    await transport.send("停车泊位由我局施划。")
+    said_ok(transport)
+    assert "会签期限2026年9月20日已过，本单位已按逾期未会签，视为同意处理" in transport.said
+    assert "请写下本单位对第1稿答复的修改意见" not in transport.said
+    assert "✏️ 提出修改意见" not in transport.buttons
+    assert_same(db, before)

@@ -582,6 +582,43 @@ async def test_adjustment_granted_to_a_unit_found_by_search(db, wf, world, chat_
     }
 
 
+async def test_the_lead_unit_is_told_its_co_handling_unit_changed(db, wf, world, chat_as):
+    """区交通运输局 (co-handling) is relieved for 区卫生健康委员会: 区教育局, which receives the
+    co-handling opinions and has its letter countersigned by that unit, is told too."""
+    s = story(db, wf, world)
+    s.assignment("adjustment_requested", role="co")  # 区交通运输局 asks
+    lead_unit = chat_as(world.handler_edu)
+    lead_unit.notices()
+    chat_as(world.handler_tr)
+    chat_as(world.handler_health)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔁 调整申请")
+    await chat.tap("2026年度第1号")
+    await chat.tap("同意并改交")
+    await chat.tap("区卫生健康委员会")
+    await chat.tap("确认改交")
+    assert "已改交：2026年度第1号提案改由区卫生健康委员会协办" in chat.said
+    assert "已通知区交通运输局、区卫生健康委员会、区教育局。" in chat.said
+    [(told, _)] = lead_unit.notices()
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的协办单位"
+        "区交通运输局已改为区卫生健康委员会。"
+    ) in told
+
+
+async def test_the_co_handling_unit_is_told_its_lead_unit_changed(db, wf, world, chat_as):
+    s = story(db, wf, world)
+    rec = s.assignment("adjustment_requested")  # 区教育局 (lead) asks
+    co_unit = chat_as(world.handler_tr)
+    co_unit.notices()
+    s.run(world.staff, assignments.reassign, rec.lead, world.health)
+    [(told, _)] = co_unit.notices()
+    assert (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的主办单位"
+        "已由区教育局改为区卫生健康委员会。"
+    ) in told
+
+
 async def test_a_key_proposals_watchers_are_told_its_new_lead_unit(db, wf, world, clock, chat_as):
     s = story(db, wf, world)
     pid, lead, co = s.assigned(key=True)  # 区教育局 leads, due 2026-12-14
@@ -833,12 +870,62 @@ async def test_two_reviewers_on_one_reply(db, wf, world, chat_as):
         await chat.tap("2026年度第1号")
     await staff.tap("通过")
     before = shot(db)
-    await supervisor.tap("退回修改")
-    await supervisor.send("请补充经费来源。")
+    await supervisor.tap("退回修改")  # refused before a comment is asked for
     assert "已由许静" in supervisor.said and "无法再退回答复" in supervisor.said
+    assert "请写明退回意见" not in supervisor.said
+    await supervisor.send("请补充经费来源。")
     assert_same(db, before)
     r = get(db, Reply, rec.reply)
     assert (r.status, r.reviewed_by, r.review_comment) == ("approved", world.staff, None)
+
+
+async def test_a_reviewer_writing_a_return_comment_learns_the_reply_was_approved_meanwhile(
+    db, wf, world, chat_as
+):
+    """The supervisor is writing the return comment when staff approve the reply: the answer
+    says who approved it, not a status of the lead unit's assignment ("已办结" would read as
+    the proposal closed), and the bot stops asking for a comment that cannot be used."""
+    s = story(db, wf, world)
+    rec = s.proposal("replied", key=True)
+    supervisor = chat_as(world.supervisor)
+    await open_item(supervisor, "✅ 答复审核")
+    await supervisor.tap("2026年度第1号")
+    await supervisor.tap("退回修改")
+    assert "请写明退回意见" in supervisor.said
+    s.run(world.staff, replies.approve_reply, rec.reply)
+    before = shot(db)
+    await supervisor.send("请补充经费来源。")
+    said = supervisor.said
+    assert "2026年度第1号提案的第1稿答复已由许静于2026年9月14日 09:30审核通过，无法再退回答复" in (
+        said
+    )
+    assert "已办结" not in said
+    assert "请写明退回意见" not in said  # not asked again
+    assert "这一稿答复已经审核过了" in said and "退回修改" not in supervisor.buttons
+    assert_same(db, before)
+    await supervisor.send("还是要退回")  # typed anyway: nothing to write it into
+    assert "已由许静" not in supervisor.said
+    assert_same(db, before)
+
+
+async def test_a_reviewer_tapping_approve_after_another_returned_it_learns_who(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    rec = s.proposal("replied", key=True)
+    supervisor = chat_as(world.supervisor)
+    await open_item(supervisor, "✅ 答复审核")
+    await supervisor.tap("2026年度第1号")
+    s.run(world.staff, replies.return_reply, rec.reply, "请补充经费来源。")
+    before = shot(db)
+    await supervisor.tap("通过")
+    said = supervisor.said
+    assert (
+        "2026年度第1号提案的第1稿答复已由许静于2026年9月14日 09:30退回修改，无法再审核通过答复"
+        in (said)
+    )
+    assert "办理中" not in said
+    assert_same(db, before)
 
 
 # ================================================================ whether a unit heard of it

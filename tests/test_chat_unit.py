@@ -605,6 +605,66 @@ async def test_reply_wizard_end_to_end(db, wf, world, chat_as):
     assert conversation(db, chat).data["_keep"]["replies"] == {}  # the draft is gone once sent
 
 
+async def test_the_reply_class_may_be_typed_as_its_letter(db, wf, world, chat_as):
+    """On a channel where a person types rather than taps (WeChat, the console), the class
+    step that asks for "A、B 或 C" takes the letter typed, as 高远 would write it."""
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("撰写答复")
+    before = shot(db)
+    await chat.send("D")
+    said_ok(chat)
+    assert (
+        "答复类别只能是 A、B、C，请点选或发送其中一个字母" in chat.said and "第 1 步" in chat.said
+    )
+    await chat.send("ｂ类")  # full-width, lower case, with 类
+    said_ok(chat)
+    assert "第 2 步：请发送答复正文" in chat.said
+    await chat.send(BODY_1)
+    await chat.tap("完成")
+    await chat.tap("使用我的姓名")
+    await chat.send("0839-8620101")
+    await chat.tap("使用「")
+    await chat.tap("今天")
+    assert "答复类别：（B）类" in chat.said
+    await chat.tap("修改类别")
+    await chat.send("C")
+    assert "答复类别：（C）类" in chat.said  # back to the preview
+    assert_same(db, before)
+
+
+async def test_on_a_typed_channel_a_choice_may_be_typed_without_its_details(
+    db, wf, world, chat_as
+):
+    """On WeChat or the console the choices are numbered lines; a handler typing the words of
+    a choice without what follows them (使用我的姓名 for 使用我的姓名（高远）, 提出修改意见 for
+    ✏️ 提出修改意见) picks it: "使用我的姓名" never becomes the letter's contact person."""
+    s = States(db, wf, world)
+    s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.send("撰写答复", numbered=True)
+    await chat.send("B类", numbered=True)
+    assert "第 2 步：请发送答复正文" in chat.said
+    await chat.send(BODY_1, numbered=True)
+    await chat.send("完成", numbered=True)
+    await chat.send("使用我的姓名", numbered=True)
+    assert "第 4 步" in chat.said
+    await chat.send("0839-8620101", numbered=True)
+    await chat.send("使用「区教育局」", numbered=True)
+    await chat.send("今天", numbered=True)
+    assert "联系人：高远" in chat.said and "使用我的姓名" not in chat.said.split("答复函预览")[1]
+    await chat.send("提交审核", numbered=True)
+    assert "答复已提交（B类，第1稿）" in chat.said
+
+    transport = chat_as(world.handler_tr)
+    await open_first(transport)
+    await transport.send("提出修改意见", numbered=True)
+    assert "请写下本单位对第1稿答复的修改意见" in transport.said
+
+
 async def test_reply_wizard_edits_from_the_preview_and_other_values(db, wf, world, chat_as):
     s = States(db, wf, world)
     s.accepted()
@@ -1117,6 +1177,82 @@ async def test_a_colleague_acting_first_is_reported(db, wf, world, chat_as):
     before = shot(db)
     await chat.tap("申请调整")
     assert "已由梁雪于" in chat.said and "无法再申请调整" in chat.said
+    assert_same(db, before)
+
+
+async def test_an_extension_reason_typed_after_a_colleague_asked_is_not_asked_for_again(
+    db, wf, world, chat_as
+):
+    """高远 is typing the reason for more time when 梁雪 asks first: he is told, and taken back
+    to the assignment instead of being asked for a reason that would be refused again."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("申请延期")
+    s.run(world.handler_edu2, assignments.request_extension, lead, "需要会同交警部门调研。")
+    before = shot(db)
+    await chat.send("需要更多时间调研。")
+    said_ok(chat)
+    assert "梁雪已于2026年9月14日 09:30申请延期，正等待提案委决定，不必再次申请" in chat.said
+    assert "请说明需要延期的理由" not in chat.said
+    assert "本单位办理状态：办理中" in chat.said and "申请延期" not in chat.buttons
+    assert_same(db, before)
+
+
+async def test_adjustment_confirmed_after_the_window_goes_back_to_the_assignment(
+    db, wf, world, clock, chat_as
+):
+    s = States(db, wf, world)
+    _pid, _lead, _co = s.assigned()
+    chat = chat_as(world.handler_edu)
+    await open_first(chat)
+    await chat.tap("申请调整")
+    await chat.send("不属于本单位职责。")
+    clock.set_local(2026, 9, 22)
+    before = shot(db)
+    await chat.tap("确认申请调整")
+    assert "调整申请期已于2026年9月20日结束" in chat.said
+    assert "确认提交吗" not in chat.said and "确认申请调整" not in chat.buttons
+    assert "签收" in chat.buttons  # the assignment, to accept it
+    assert_same(db, before)
+
+
+async def test_a_contact_or_opinion_finished_after_the_proposal_was_answered_leaves_the_step(
+    db, wf, world, chat_as
+):
+    """区交通运输局 is writing a contact record and then an opinion when the reply is
+    approved (its assignment ends): each is refused once, and the bot does not ask again."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    chat = chat_as(world.handler_tr)
+    await open_first(chat)
+    await chat.tap("记录沟通")
+    await chat.tap("电话沟通")
+    await chat.send("今天")
+    rid = s.submit_reply(lead)
+    s.run(world.staff, replies.approve_reply, rid)
+    before = shot(db)
+    await chat.send("电话沟通，委员同意先行试点。")
+    said_ok(chat)
+    assert "无法再记录沟通" in chat.said
+    assert "请简要写下沟通情况" not in chat.said
+    assert "不在本单位的待办中了" in chat.said  # the assignment ended: the inbox
+    assert_same(db, before)
+
+    s2 = States(db, wf, world)
+    _pid2, lead2, _co2 = s2.accepted(title="关于增设社区公共停车场的建议")
+    await open_inbox(chat)
+    await chat.tap("2026年度第2号")
+    await chat.tap("协办意见")
+    await chat.send(OPINION_1)
+    rid2 = s2.submit_reply(lead2)
+    s2.run(world.staff, replies.approve_reply, rid2)
+    before = shot(db)
+    await chat.tap("完成")
+    said_ok(chat)
+    assert "无法再提出协办意见" in chat.said
+    assert "协办意见已收到" not in chat.said and "完成" not in chat.buttons
     assert_same(db, before)
 
 

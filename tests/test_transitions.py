@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 import pytest
 from sqlmodel import Session, col, select
 
-from storage.models import Assignment, AuditEvent, Notice, Proposal
+from storage.models import Assignment, AuditEvent, Notice, Proposal, Reply
 from tests.factories import World
 from tests.snapshot import assert_unchanged, is_chinese, snapshot
 from tests.states import (
@@ -408,7 +408,7 @@ LEGAL = [
             ("assignment_reassign", "adjustment_requested", "reassigned", "staff"),
             ("assignment_create", None, "pending", "staff"),
         ],
-        {"adjustment_granted": EDU, "assigned": ["handler_health"]},
+        {"adjustment_granted": EDU, "assigned": ["handler_health"], "partner_reassigned": TR},
     ),
     Legal(
         "refuse_adjustment",
@@ -952,9 +952,20 @@ def test_every_illegal_move_is_tried_or_explained():
     assert set(ASSIGNMENT_CALLS) | cascades == set(ASSIGNMENT_TRANSITIONS)
 
 
-def _refusal_problem(db, s: States, call: Call, label: str) -> str | None:
+def _named(s: States, rec: Rec, action: str, label: str) -> str:
+    """What a refusal must name: the status (「办理中」), or for reviewing a letter already
+    reviewed, what the reviewer did with it (…审核通过，无法再退回答复)."""
+    if action in ("return_reply", "approve_reply") and rec.reply is not None:
+        decided = s.status(Reply, rec.reply)
+        if decided in replies.REVIEWED:
+            return f"{replies.REVIEWED[decided]}，无法再{PROPOSAL_TRANSITIONS[action].label}"
+    return f"「{label}」"
+
+
+def _refusal_problem(db, s: States, call: Call, named: str) -> str | None:
     """Take an illegal move; say what went wrong, or None if it was refused properly: with
-    InvalidTransition (or AlreadyHandled) in Chinese naming the status, changing nothing."""
+    InvalidTransition (or AlreadyHandled) in Chinese naming the status (``named``),
+    changing nothing."""
     before = snapshot(db)
     try:
         run(s, call)
@@ -962,8 +973,8 @@ def _refusal_problem(db, s: States, call: Call, label: str) -> str | None:
         message = str(error)
         if not is_chinese(message):
             return f"message not in Chinese: {message!r}"
-        if f"「{label}」" not in message:
-            return f"message does not name the status 「{label}」: {message}"
+        if named not in message:
+            return f"message does not name the status {named}: {message}"
     except Exception as error:  # a wrong refusal, or a traceback
         return f"{type(error).__name__} instead of InvalidTransition: {error}"
     else:
@@ -1000,7 +1011,7 @@ def test_illegal_proposal_moves_from(db, wf, world, status):
             if action in ("submit_reply", "return_reply", "approve_reply")
             else proposal_label(status)
         )
-        problem = _refusal_problem(db, s, call, label)
+        problem = _refusal_problem(db, s, call, _named(s, rec, action, label))
         if problem:
             problems.append(f"{action} from {status}: {problem}")
     assert not problems, "\n".join(problems)
@@ -1039,7 +1050,7 @@ def test_illegal_assignment_moves_from(db, wf, world, subject):
     problems = []
     for action in ASSIGNMENT_GROUPS[subject]:
         call = ASSIGNMENT_CALLS[action](s, rec)
-        problem = _refusal_problem(db, s, call, assignment_label(status))
+        problem = _refusal_problem(db, s, call, _named(s, rec, action, assignment_label(status)))
         if problem:
             problems.append(f"{action} from {status}: {problem}")
     assert not problems, "\n".join(problems)

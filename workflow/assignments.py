@@ -38,6 +38,7 @@ from workflow.numbering import number_text
 from workflow.permissions import require_unit_handler
 from workflow.roles import Role
 from workflow.statuses import (
+    ACTIVE_ASSIGNMENT_STATUSES,
     ASSIGNMENT_TRANSITIONS,
     PROPOSAL_TRANSITIONS,
     AssignmentStatus,
@@ -404,6 +405,45 @@ def request_adjustment(ctx: Ctx, assignment_id: int, reason: str) -> Assignment:
     return assignment
 
 
+def partner_units(ctx: Ctx, assignment: Assignment) -> list[int]:
+    """The units working with this one on its proposal: for a co-handling unit, the lead
+    unit (it receives the opinions and has its letter countersigned); for the lead unit,
+    the co-handling units still on it."""
+    wanted = "lead" if assignment.role == "co" else "co"
+    return list(
+        ctx.session.exec(
+            select(Assignment.unit_id)
+            .where(
+                Assignment.proposal_id == assignment.proposal_id,
+                Assignment.role == wanted,
+                col(Assignment.status).in_(list(ACTIVE_ASSIGNMENT_STATUSES)),
+            )
+            .order_by(col(Assignment.id))
+        ).all()
+    )
+
+
+def _tell_partners(ctx: Ctx, proposal: Proposal, old: Assignment, new: Assignment) -> None:
+    """The units working with a reassigned unit learn which unit takes its place."""
+    subject = {
+        "number": number_text(proposal.year, proposal.number),
+        "title": proposal.title,
+        "old": unit_name(ctx, old.unit_id),
+        "new": unit_name(ctx, new.unit_id),
+    }
+    for unit_id in partner_units(ctx, new):
+        notify(
+            ctx,
+            people_with_role(ctx.session, Role.HANDLER, unit_id),
+            "partner_reassigned",
+            Text("{number}提案《{title}》的协办单位{old}已改为{new}。", **subject)
+            if new.role == "co"
+            else Text("{number}提案《{title}》的主办单位已由{old}改为{new}。", **subject),
+            key=f"{new.id}:{unit_id}",
+            proposal_id=proposal.id,
+        )
+
+
 def reassign(
     ctx: Ctx, assignment_id: int, new_unit_id: int, note: str | None = None
 ) -> Assignment:
@@ -449,6 +489,7 @@ def reassign(
         proposal_id=proposal.id,
     )
     _tell_unit(ctx, proposal, new)
+    _tell_partners(ctx, proposal, assignment, new)
     if new.role == "co":  # a letter waiting for 会签 asks the new unit in the old one's place
         from workflow import countersigns  # it builds on this module
 

@@ -5,10 +5,13 @@ A reply of a proposal with co-handling units still on it waits for each of them
 once per letter version; one request for changes returns the letter to the lead unit as a
 draft, with the comment. When every unit has agreed the letter goes to 督办审核 as a reply
 without co-handling units does. A unit silent past its window (working days, a setting) is
-recorded as 逾期未会签，视为同意 by the sweep, which then sends the letter on.
+recorded as 逾期未会签，视为同意 by the sweep, which then sends the letter on. When the
+letter goes on, the lead unit is told each unit's countersignature (who agreed, which were
+deemed to, which were not asked).
 
 A request for changes tells the units whose countersignatures were still awaited that the
-letter went back (the revision asks every unit again). A unit whose request for adjustment
+letter went back (the revision asks every unit again; one whose request for adjustment is
+undecided is told it will be asked if staff refuse the request while the revision waits). A unit whose request for adjustment
 (申请调整) staff have not decided when the letter is submitted is not asked, and the letter
 does not wait for it: staff refusing the request while the letter still waits ask it then;
 staff granting it ask the unit taking its place. A unit asked before it requested adjustment
@@ -170,6 +173,12 @@ def _open(ctx: Ctx, reply_id: int) -> tuple[Countersign, Assignment, Reply, Assi
         raise PermissionDenied("只有这件提案的协办单位可以会签答复。")
     co = ctx.session.get(Assignment, row.assignment_id)
     assert co is not None
+    if row.decision == "deemed":  # nobody signed: the window ended
+        raise InvalidTransition(
+            "第{v}稿答复的会签期限{d}已过，本单位已按逾期未会签，视为同意处理，不能再会签。",
+            v=reply.version,
+            d=row.due_date,
+        )
     if row.decision is not None:
         raise InvalidTransition(
             "第{v}稿答复本单位已由{name}于{at}会签（{decision}），不能再次会签。",
@@ -180,6 +189,12 @@ def _open(ctx: Ctx, reply_id: int) -> tuple[Countersign, Assignment, Reply, Assi
         )
     if co.status not in ON_IT:
         raise PermissionDenied("本单位已不再协办这件提案，不需要会签。")
+    if reply.status == "returned" and co.status == AssignmentStatus.ADJUSTMENT_REQUESTED:
+        raise InvalidTransition(
+            "第{v}稿答复已退回主办单位修改，不再会签。本单位申请调整尚待决定：提案委不予调整的，"
+            "会请您会签修改后的答复，除非届时该答复已完成会签。",
+            v=reply.version,
+        )
     if reply.status == "returned":
         raise InvalidTransition(
             "第{v}稿答复已退回主办单位修改，不再会签；修改后的答复提交后会再请您会签。",
@@ -188,6 +203,18 @@ def _open(ctx: Ctx, reply_id: int) -> tuple[Countersign, Assignment, Reply, Assi
     if reply.status != "countersigning":
         raise InvalidTransition("第{v}稿答复已完成会签，不能再会签。", v=reply.version)
     return row, co, reply, lead, proposal
+
+
+def adjustment_undecided(ctx: Ctx, reply: Reply) -> bool:
+    """Whether the actor's unit, asked to countersign this letter, has since asked for
+    adjustment and staff have not decided: a revision will ask it only if they refuse."""
+    unit_id = ctx.actor.unit_id if ctx.actor is not None else None
+    co = ctx.session.exec(
+        select(Assignment)
+        .join(Countersign, col(Countersign.assignment_id) == Assignment.id)
+        .where(Countersign.reply_id == reply.id, Countersign.unit_id == unit_id)
+    ).first()
+    return co is not None and co.status == AssignmentStatus.ADJUSTMENT_REQUESTED
 
 
 def check_may(ctx: Ctx, reply_id: int) -> Countersign:
@@ -263,11 +290,26 @@ def object_to(ctx: Ctx, reply_id: int, comment: str) -> Countersign:
         proposal_id=proposal.id,
     )
     for other in others:
+        other_co = ctx.session.get(Assignment, other.assignment_id)
+        # a unit whose request for adjustment is undecided is asked for the revision only
+        # if staff keep it on the proposal (workflow.replies.countersigning_units)
+        undecided = (
+            other_co is not None and other_co.status == AssignmentStatus.ADJUSTMENT_REQUESTED
+        )
         notify(
             ctx,
             people_with_role(ctx.session, Role.HANDLER, other.unit_id),
             "countersign_withdrawn",
             Text(
+                "{lead}对{number}提案《{title}》的答复（第{v}稿），因{unit}提出修改意见，"
+                "已退回主办单位修改，贵单位不需要再会签这一稿。贵单位申请调整尚待决定：提案委不予调整的，"
+                "会请贵单位会签修改后的答复，除非届时该答复已完成会签。",
+                lead=unit_name(ctx, lead.unit_id),
+                unit=unit_name(ctx, co.unit_id),
+                **_subject(proposal, reply),
+            )
+            if undecided
+            else Text(
                 "{lead}对{number}提案《{title}》的答复（第{v}稿），因{unit}提出修改意见，"
                 "已退回主办单位修改，贵单位不需要再会签这一稿；"
                 "修改后的答复提交后会再请贵单位会签。",
@@ -281,29 +323,59 @@ def object_to(ctx: Ctx, reply_id: int, comment: str) -> Countersign:
     return row
 
 
+def outcome(ctx: Ctx, sig: UnitSignature) -> Text:
+    """One co-handling unit's countersignature of a letter, as the lead unit is told it:
+    区交通运输局：同意（蒋涛，2026年9月14日 09:30）."""
+    row = sig.row
+    if row is None and sig.adjustment_undecided:
+        state = Text("申请调整尚待决定，未请会签")
+    elif row is None:
+        state = Text("未参加会签")
+    elif row.decision is None:
+        state = Text("待会签（期限{d}）", d=row.due_date)
+    elif row.decision == "deemed":
+        state = Text("逾期未会签，视为同意（会签期限{d}）", d=row.due_date)
+    else:
+        state = Text(
+            "{decision}（{name}，{at}）",
+            decision=DECISIONS.get(row.decision, label(row.decision)),
+            name=person_name(ctx.session, row.decided_by),
+            at=local_time(ctx, row.decided_at),
+        )
+    return Text("{unit}：{state}", unit=unit_name(ctx, sig.unit_id), state=state)
+
+
 def _finish_if_complete(
     ctx: Ctx, reply: Reply, lead: Assignment, proposal: Proposal, *, deemed: Sequence[str] = ()
 ) -> bool:
     """Once no countersignature is awaited, the letter goes to review and the lead unit is
-    told (naming the units recorded as 逾期未会签，视为同意, if any)."""
+    told each co-handling unit's countersignature: who agreed, which were recorded as
+    逾期未会签，视为同意 (now, naming them first, or earlier), which were not asked."""
     if awaited(ctx, reply):
         return False
     system = ctx.as_system()
     move_assignment(system, lead, "countersigned", reply_id=reply.id, version=reply.version)
     send_to_review(system, reply, lead, proposal)
-    text = (
-        Text(
+    sigs = signatures(ctx, reply)
+    if deemed:
+        text = Text(
             "{number}提案《{title}》的答复（第{v}稿）会签期满，{units}逾期未会签，视为同意；"
             "答复已提交审核。",
             units="、".join(deemed),
             **_subject(proposal, reply),
         )
-        if deemed
-        else Text(
+    elif all(s.row is not None and s.row.decision == "agreed" for s in sigs):
+        text = Text(
             "{number}提案《{title}》的答复（第{v}稿）协办单位均已会签，已提交审核。",
             **_subject(proposal, reply),
         )
-    )
+    else:
+        text = Text(
+            "{number}提案《{title}》的答复（第{v}稿）会签已完成，已提交审核。",
+            **_subject(proposal, reply),
+        )
+    for sig in sigs:  # one line per unit, in the order of the units
+        text = Text("{first}\n{rest}", first=text, rest=outcome(ctx, sig))
     notify(
         system,
         people_with_role(ctx.session, Role.HANDLER, lead.unit_id),

@@ -44,7 +44,13 @@ from workflow.core import (
     require_status,
     signer_ids,
 )
-from workflow.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from workflow.errors import (
+    AlreadyHandled,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
 from workflow.numbering import number_text
 from workflow.permissions import require_reply_reviewer, require_unit_handler, signer_of
 from workflow.roles import Role
@@ -127,6 +133,40 @@ def _assignment_guard(ctx: Ctx, action: str, assignment: Assignment, proposal: P
         proposal_id=pk(proposal),
         assignment_id=assignment.id,
     )
+
+
+REVIEWED = {"approved": label("审核通过"), "returned": label("退回修改")}
+
+
+def _not_reviewed_yet(ctx: Ctx, action: str, reply: Reply, proposal: Proposal) -> None:
+    """Refuse to review a letter a reviewer (or, returned, a co-handling unit) has already
+    decided, saying who did what and when: the lead unit's assignment status would mislead
+    ("已办结" while the proposal waits for its ratings)."""
+    if reply.status not in REVIEWED or reply.reviewed_at is None:
+        return
+    by = person_name(ctx.session, reply.reviewed_by)
+    raise AlreadyHandled(
+        "{number}提案的第{v}稿答复已由{who}于{when}{done}，无法再{action}。",
+        by=by,
+        at=reply.reviewed_at,
+        status=reply.status,
+        number=number_text(proposal.year, proposal.number),
+        v=reply.version,
+        who=by,
+        when=local_time(ctx, reply.reviewed_at),
+        done=REVIEWED[reply.status],
+        action=PROPOSAL_TRANSITIONS[action].label,
+    )
+
+
+def check_unreviewed(ctx: Ctx, reply_id: int, action: str) -> None:
+    """Refuse now, before the reviewer writes a return comment, what ``return_reply`` or
+    ``approve_reply`` would refuse as already decided (it checks again)."""
+    reply = ctx.session.get(Reply, reply_id)
+    proposal = ctx.session.get(Proposal, reply.proposal_id) if reply is not None else None
+    if reply is None or proposal is None:
+        raise NotFound("找不到答复 {reply_id}。", reply_id=reply_id)
+    _not_reviewed_yet(ctx, action, reply, proposal)
 
 
 def latest_reply(ctx: Ctx, proposal_id: int, *, status: str | None = None) -> Reply | None:
@@ -455,6 +495,7 @@ def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
     comment = check_text(comment, "退回意见", max_chars=2000)
     reply, assignment, proposal = lock_reply(ctx, reply_id)
     require_reply_reviewer(ctx, proposal)
+    _not_reviewed_yet(ctx, "return_reply", reply, proposal)
     _assignment_guard(ctx, "return_reply", assignment, proposal)
     if reply.status != "submitted":
         raise InvalidTransition("这一稿答复已经审核过了。")
@@ -486,6 +527,7 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
     require_role(ctx, PROPOSAL_TRANSITIONS["approve_reply"])
     reply, assignment, proposal = lock_reply(ctx, reply_id)
     require_reply_reviewer(ctx, proposal)
+    _not_reviewed_yet(ctx, "approve_reply", reply, proposal)
     _assignment_guard(ctx, "approve_reply", assignment, proposal)
     if reply.status != "submitted":
         raise InvalidTransition("这一稿答复已经审核过了。")
