@@ -61,6 +61,7 @@ BODY_1 = "一、我局已会同交警部门在城区十二所小学周边施划�
 BODY_2 = "二、高峰时段安排交警和护学岗值守，下一步推广错峰放学。"
 BODY_3 = "三、具体实施时间：本学期末前完成全部试点学校的泊位施划。"
 RETURNED = "请补充具体实施时间。"
+NOT_ADJUSTED = "校园周边接送秩序由教育部门牵头，交通部门负责周边道路的交通组织，请按期办理。"
 FEEDBACK = "希望继续扩大试点范围。"
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -338,6 +339,12 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             await transport.tap("申请调整", expect="理由")
             await transport.send("校园周边接送秩序属于教育部门职责，我局仅配合。", expect="确认")
             await transport.tap("确认申请调整", expect="调整申请已提交")
+            # ---- staff refuse it: the unit stays on, and countersigns the letter
+            await staff.send("/menu", expect="请选择要办理的事项")
+            await staff.tap("调整申请", expect="区交通运输局（协办）")
+            await staff.tap("2026年度第1号", expect="理由：校园周边接送")
+            await staff.tap("不予调整", expect="将告知区交通运输局")
+            await staff.send(NOT_ADJUSTED, expect="已不予调整")
 
             # ---- the lead unit accepts, records a contact, writes the reply
             await edu.tap("签收", expect="已签收")
@@ -368,7 +375,7 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
             today = datetime.now(BEIJING).date()
             assert f"区教育局\n{today.year}年{today.month}月{today.day}日" in letter
             await edu.tap("提交审核", expect="答复已提交（B类，第1稿")
-            # ---- 会签: the co-handling unit (its adjustment undecided) countersigns
+            # ---- 会签: the co-handling unit countersigns
             await transport.tap("同意会签", expect="答复已提交审核")
 
             # ---- the supervisor returns it; the unit revises it; the supervisor approves
@@ -419,6 +426,7 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
         (edu, "沟通情况已记录"),
         (cosigner, "已确认联名"),
         (transport, "调整申请已提交"),
+        (staff, "已不予调整"),
         (edu, "答复已提交（B类，第1稿"),
         (transport, "已会签同意2026年度第1号提案的答复（第1稿）"),
         (supervisor, "已退回2026年度第1号提案的答复"),
@@ -483,6 +491,7 @@ async def test_every_flow_resumes_after_a_sigkill_between_any_two_steps(database
         assign=1,
         assignment_create=2,
         assignment_request_adjustment=1,
+        assignment_refuse_adjustment=1,
         assignment_accept=1,
         assignment_record_contact=1,
         submit_reply=2,  # by the system, once countersigned
