@@ -57,14 +57,18 @@ class Run:
 @contextlib.contextmanager
 def notice_commits() -> Iterator[dict[str, float]]:
     """{notice idempotency key: time.monotonic() of the commit that made it durable}, for
-    the block: the notices each session writes (``workflow.core.write_notices``, wrapped
-    for the block) are timed by that session's commit."""
+    the block: the outbox rows each session inserts (seen as the statement is executed,
+    whichever workflow function wrote them) are timed by that session's commit."""
     committed: dict[str, float] = {}
-    original = core.write_notices
 
-    def write_notices(ctx, rows: list[dict]) -> int:
-        ctx.session.info.setdefault(_KEYS, []).extend(row["idempotency_key"] for row in rows)
-        return original(ctx, rows)
+    def on_execute(state) -> None:
+        statement = state.statement
+        if not state.is_insert or getattr(statement, "table", None) is not core.NOTICE_TABLE:
+            return
+        rows = state.parameters
+        rows = rows if isinstance(rows, list) else [rows]
+        keys = state.session.info.setdefault(_KEYS, [])
+        keys.extend(row["idempotency_key"] for row in rows if row)
 
     def after_commit(session) -> None:
         keys = session.info.pop(_KEYS, None)
@@ -76,15 +80,18 @@ def notice_commits() -> Iterator[dict[str, float]]:
     def after_rollback(session) -> None:
         session.info.pop(_KEYS, None)
 
-    core.write_notices = write_notices  # notify() looks it up in its module each call
-    event.listen(Session, "after_commit", after_commit)
-    event.listen(Session, "after_rollback", after_rollback)
+    listeners = (
+        ("do_orm_execute", on_execute),
+        ("after_commit", after_commit),
+        ("after_rollback", after_rollback),
+    )
+    for name, listener in listeners:
+        event.listen(Session, name, listener)
     try:
         yield committed
     finally:
-        core.write_notices = original
-        event.remove(Session, "after_commit", after_commit)
-        event.remove(Session, "after_rollback", after_rollback)
+        for name, listener in listeners:
+            event.remove(Session, name, listener)
 
 
 _KEYS = "bench_notice_keys"  # Session.info: the keys of the notices written, until commit
