@@ -213,3 +213,76 @@ async def test_the_rating_buttons_of_a_reply_handled_again_rate_nothing(db, wf, 
         (rating,) = s.exec(select(Rating).where(Rating.reply_id == new.id)).all()
         assert rating.person_id == world.member and rating.result_rating == "satisfied"
     assert first != new.id
+
+
+async def test_a_review_before_the_cosign_cutoff_says_so_and_tells_who_was_still_asked(
+    db, wf, world, chat_as
+):
+    """Staff may file a proposal before its co-signing cut-off: the member still asked drops
+    off. The proposer reads that review began (the cut-off has not passed), and the member
+    whose invitation ended early is told, not left with a notice that looks open."""
+    story = Story(db, wf, world)
+    pid = story.submitted(cosigners=[world.cosigner, world.cosigner2], confirm=False)
+    member, cosigner = chat_as(world.member), chat_as(world.cosigner)
+    cosigner2 = chat_as(world.cosigner2)
+    cosigner2.notices()
+    await cosigner.send("/menu")
+    await cosigner.tap("✍️")
+    await cosigner.tap("《")
+    await cosigner.tap("确认联名")
+    assert "您已确认联名" in cosigner.said
+    cosigner.notices(), member.notices()
+
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.tap("🔎")
+    await staff.tap("关于改善城区小学放学时段交通秩序的建议")
+    assert "黄蕾尚未确认联名（截止2026年9月20日 23:59）" in staff.said
+    await staff.tap("立案")
+
+    [dropped, filed] = [text for text, _ in member.notices()]
+    assert "已截止" not in dropped
+    assert dropped == (
+        "提案《关于改善城区小学放学时段交通秩序的建议》已开始审查，"
+        "黄蕾未在审查前确认联名，已不在联名名单中。"
+    )
+    assert "已立案" in filed
+    [(told, buttons)] = cosigner2.notices()
+    assert told == (
+        "林晓委员的提案《关于改善城区小学放学时段交通秩序的建议》已开始审查，"
+        "您尚未确认的联名邀请随之结束，您不在联名名单中。"
+    )
+    assert buttons == []
+    assert not [
+        t for t, _ in cosigner.notices() if "联名" in t
+    ]  # 何平 co-signs: told of 立案 only
+    assert [p for p in proposals_signers(db, pid)] == [
+        (world.member, "confirmed"),
+        (world.cosigner, "confirmed"),
+        (world.cosigner2, "expired"),
+    ]
+
+
+async def test_the_cosign_cutoff_still_says_the_cutoff_passed(db, wf, world, chat_as, clock):
+    from workflow import sweeps
+
+    story = Story(db, wf, world)
+    story.submitted(cosigners=[world.cosigner2], confirm=False)
+    member = chat_as(world.member)
+    member.notices()
+    clock.set_local(2026, 9, 21, 9, 0)
+    with db.session() as s:
+        sweeps.cosign_cutoff(wf.ctx(s, None))
+    [(text, _)] = member.notices()
+    assert text == (
+        "提案《关于改善城区小学放学时段交通秩序的建议》的联名确认已截止，"
+        "黄蕾未确认，已不在联名名单中。"
+    )
+
+
+def proposals_signers(db, pid: int) -> list[tuple[int, str]]:
+    from storage.models import Signer
+
+    with db.read_session() as s:
+        rows_ = s.exec(select(Signer).where(Signer.proposal_id == pid).order_by(Signer.position))
+        return [(r.person_id, r.state) for r in rows_.all()]

@@ -509,8 +509,12 @@ def _ask_to_cosign(ctx: Ctx, proposal: Proposal, person_id: int, *, key: str) ->
     )
 
 
-def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:
-    """Unconfirmed co-signers drop off (at the cut-off or when review begins)."""
+def expire_pending_cosigners(
+    ctx: Ctx, proposal: Proposal, *, at_review: bool = False
+) -> list[int]:
+    """Unconfirmed co-signers drop off, at the cut-off or when review begins (``at_review``:
+    before the cut-off, so the proposer reads that review began, and the members still asked,
+    whose invitation said they had until the cut-off, are told it has ended)."""
     dropped = []
     for signer in ctx.session.exec(
         select(Signer).where(Signer.proposal_id == proposal.id, Signer.state == "pending")
@@ -521,18 +525,39 @@ def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:
         dropped.append(signer.person_id)
     if dropped:
         audit(ctx, "cosign_expired", proposal_id=proposal.id, person_ids=dropped)
+        names = [person_name(ctx.session, p) for p in dropped]
         notify(
             ctx,
             [proposal.proposer_id],
             "cosign_expired",
             Text(
+                "提案《{title}》已开始审查，{names}未在审查前确认联名，已不在联名名单中。",
+                title=proposal.title,
+                names=names,
+            )
+            if at_review
+            else Text(
                 "提案《{title}》的联名确认已截止，{names}未确认，已不在联名名单中。",
                 title=proposal.title,
-                names=[person_name(ctx.session, p) for p in dropped],
+                names=names,
             ),
             key=str(proposal.id),
             proposal_id=proposal.id,
         )
+        if at_review:
+            notify(
+                ctx,
+                dropped,
+                "cosign_ended",
+                Text(
+                    "{name}委员的提案《{title}》已开始审查，您尚未确认的联名邀请随之结束，"
+                    "您不在联名名单中。",
+                    name=person_name(ctx.session, proposal.proposer_id),
+                    title=proposal.title,
+                ),
+                key=str(proposal.id),
+                proposal_id=proposal.id,
+            )
     return dropped
 
 
@@ -566,7 +591,9 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
 def _review(ctx: Ctx, proposal_id: int, action: str) -> Proposal:
     proposal = _begin(ctx, action, proposal_id)
     _guard(ctx, action, proposal)
-    expire_pending_cosigners(ctx, proposal)
+    # Before the cut-off, review ends the co-signing early; after it (the sweep has not
+    # run yet), it only carries out the cut-off.
+    expire_pending_cosigners(ctx, proposal, at_review=cosign_open(ctx, proposal))
     proposal.reviewed_at = ctx.now
     proposal.reviewed_by = ctx.actor_id
     return proposal
