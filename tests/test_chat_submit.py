@@ -924,3 +924,38 @@ def test_add_cosigner_to_a_submitted_proposal(db, wf, world, clock):
     clock.now = proposal.cosign_deadline + timedelta(seconds=1)
     with db.read_session() as s:
         assert not proposals.cosign_open(wf.ctx(s, None), s.get(Proposal, pid))
+
+
+async def test_a_cosigner_who_left_the_committee_since_the_draft_is_not_asked(
+    db, wf, world, chat_as
+):
+    """A draft keeps its co-signers until it is submitted, weeks later perhaps: one who has
+    since been deactivated, or is no longer a member on the roster, is not sent an
+    invitation nobody can answer. Submitting says who and lets the member remove them."""
+    from workflow import people
+
+    pid = my_draft(db, wf, world)
+    with db.session() as s:
+        for person in (world.cosigner, world.cosigner2, world.outsider):
+            proposals.invite_cosigner(wf.ctx(s, world.member), pid, person)
+        people.deactivate(wf.ctx(s, world.staff), world.outsider)
+        s.get(Person, world.cosigner2).roles = "staff"  # 黄蕾 now works for the committee
+    chat = chat_as(world.member)
+    await open_draft(chat)
+    before = snapshot(db)
+    await chat.tap("📤 提交")
+    assert "黄蕾、曹磊已不是在册的委员，不能联名，请先在「联名委员」中移出。" in chat.said
+    assert "请核对提案内容" in chat.said  # back at the preview, nothing submitted
+    after = snapshot(db)
+    assert {k: v for k, v in after.items() if k != "conversation"} == {
+        k: v for k, v in before.items() if k != "conversation"
+    }
+
+    await chat.tap("✏️ 联名委员")
+    await chat.tap("移除 黄蕾")
+    await chat.tap("移除 曹磊")
+    await chat.tap("✅ 完成")
+    await chat.tap("📤 提交")
+    assert "已请何平委员在2026年9月20日 23:59前确认联名。" in chat.said
+    asked = rows(db, Notice, Notice.kind == "cosign_request")
+    assert [n.person_id for n in asked] == [world.cosigner]

@@ -296,6 +296,22 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
                 "集体提案以提案单位的名义提出，不邀请委员联名，请先在「联名委员」中移出{names}。",
                 names=names,
             )
+    # The members asked are asked now: one who has left the roster, or is no longer a
+    # member on it, since the draft invited them could not answer.
+    gone = [
+        person.name
+        for person in ctx.session.exec(
+            select(Person)
+            .join(Signer, col(Signer.person_id) == Person.id)
+            .where(Signer.proposal_id == proposal.id, Signer.role == "co")
+            .order_by(col(Signer.position))
+        ).all()
+        if not person.active or Role.MEMBER.value not in person.role_set
+    ]
+    if gone:
+        raise InvalidInput(
+            "{names}已不是在册的委员，不能联名，请先在「联名委员」中移出。", names=gone
+        )
     # A proposal belongs to the year and 会次 it is submitted in, not those its draft was
     # started in (begun on 30 December, submitted on 5 January: next year's).
     proposal.year = ctx.today.year
