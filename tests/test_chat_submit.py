@@ -211,6 +211,26 @@ async def test_title_convention_is_suggested_and_the_limit_enforced(db, wf, worl
     assert data["pid"] == proposal.id and set(data) <= {"pid", "_offered"}
 
 
+async def test_a_title_pasted_in_several_lines_is_kept_as_one(db, wf, world, chat_as):
+    """A title copied from a document often breaks where the page did: it is one line, in
+    the record, the buttons, every notice and the ledger. So is a collective body's name."""
+    chat = chat_as(world.member)
+    await chat.send("/new")
+    await chat.send("关于加快老旧小区\n加装电梯的建议")
+    assert "小提示" not in chat.said and "请选择提案类别" in chat.said
+    [proposal] = rows(db, Proposal)
+    assert proposal.title == "关于加快老旧小区加装电梯的建议"
+    await chat.tap("集体提案")
+    await chat.send("民进\n区委会")
+    [proposal] = rows(db, Proposal)
+    assert proposal.collective_body == "民进区委会"
+    with db.session() as s:  # Latin words keep the space between them; blank lines go
+        ctx = wf.ctx(s, world.member)
+        proposals.update_draft(ctx, proposal.id, title="关于推进 5G\n\n  base station 建设的建议")
+    [proposal] = rows(db, Proposal)
+    assert proposal.title == "关于推进 5G base station 建设的建议"
+
+
 async def test_a_collective_proposal_asks_for_the_body(db, wf, world, chat_as):
     chat = chat_as(world.member)
     await chat.send("/new")

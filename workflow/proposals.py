@@ -85,6 +85,20 @@ def _begin(ctx: Ctx, action: str, proposal_id: int) -> Proposal:
 # ---------------------------------------------------------------- drafting
 
 
+def one_line(text: str | None) -> str | None:
+    """A name or title typed in several lines (pasted from a page that broke it) as the one
+    line it is: the lines joined, with a space only between two Latin letters or digits."""
+    if text is None:
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = ""
+    for line in lines:
+        if joined and joined[-1].isascii() and joined[-1].isalnum() and line[0].isascii():
+            joined += " "
+        joined += line
+    return joined
+
+
 def _clean_fields(ctx: Ctx, fields: dict) -> dict:
     unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
@@ -94,7 +108,7 @@ def _clean_fields(ctx: Ctx, fields: dict) -> dict:
     for name, value in fields.items():
         if name == "title":
             clean[name] = check_text(
-                value, "标题", max_chars=rules.title_max_chars, required=False
+                one_line(value), "标题", max_chars=rules.title_max_chars, required=False
             )
         elif name in ("analysis", "suggestions"):
             what = label("问题分析") if name == "analysis" else label("具体建议")
@@ -114,6 +128,8 @@ def _clean_fields(ctx: Ctx, fields: dict) -> dict:
                 "suggested_unit": label("建议承办单位"),
             }
             limit = {"collective_body": 100, "field": 50, "suggested_unit": 200}[name]
+            if name == "collective_body":
+                value = one_line(value)
             clean[name] = check_text(value, names[name], max_chars=limit, required=False) or None
     return clean
 
