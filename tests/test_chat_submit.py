@@ -718,6 +718,29 @@ async def test_co_sign_instead_gives_up_the_draft_and_asks_the_proposer(
     assert signer[0].state == "confirmed"
 
 
+async def test_a_similar_collective_proposal_is_shown_but_not_offered_to_co_sign(
+    db, wf, world, chat_as
+):
+    """A collective proposal is made in a body's name and takes no co-signers: shown among
+    the similar ones, it offers no 🤝 that could only be refused after the explanation."""
+    proposal_of(
+        db,
+        wf,
+        world.outsider,
+        LIFT_TITLE,
+        LIFT_ANALYSIS,
+        LIFT_SUGGESTIONS,
+        category="collective",
+        collective_body="农工党区委会",
+    )
+    chat = chat_as(world.member)
+    await walk_to_preview(chat)
+    await chat.tap("📤 提交")
+    assert f"1.《{LIFT_TITLE}》" in chat.said
+    assert "可联名" not in chat.said and "改为联名" not in chat.said
+    assert chat.buttons == ["📤 仍然提交", "↩️ 返回预览"]
+
+
 # ---------------------------------------------------------------- bad input at every step
 
 

@@ -220,9 +220,13 @@ def discard_draft(ctx: Ctx, proposal_id: int) -> Proposal:
     return proposal
 
 
-def _no_cosigners_for_collective(proposal: Proposal) -> None:
+def takes_cosigners(proposal: Proposal) -> bool:
     """联名 is for a member's proposal: a collective one is made in a body's name."""
-    if proposal.category == "collective":
+    return proposal.category != "collective"
+
+
+def _no_cosigners_for_collective(proposal: Proposal) -> None:
+    if not takes_cosigners(proposal):
         raise InvalidInput("集体提案以提案单位的名义提出，不邀请委员联名。")
 
 
