@@ -286,3 +286,38 @@ def proposals_signers(db, pid: int) -> list[tuple[int, str]]:
     with db.read_session() as s:
         rows_ = s.exec(select(Signer).where(Signer.proposal_id == pid).order_by(Signer.position))
         return [(r.person_id, r.state) for r in rows_.all()]
+
+
+async def test_the_timeline_names_who_was_invited_removed_or_dropped(db, wf, world, chat_as):
+    """A removal from the co-signers' list is not shown as one more invitation: each line
+    of the timeline says whom it concerns; the public record shows none of them."""
+    story = Story(db, wf, world)
+    pid = story.draft(cosigners=[world.cosigner, world.cosigner2, world.outsider])
+    story.run(world.member, proposals.remove_cosigner, pid, world.cosigner2)
+    story.run(world.member, proposals.submit, pid)
+    story.run(world.cosigner, proposals.confirm_cosign, pid)
+    story.run(world.staff, proposals.file_proposal, pid)
+
+    member = chat_as(world.member)
+    await member.send("/menu")
+    await member.tap("📋")
+    await member.tap("2026年度第1号")
+    timeline = member.said.split("办理过程:")[1]
+    steps = [line.strip().split("  ")[1] for line in timeline.strip().splitlines()]
+    assert steps == [
+        "创建草稿 → 草稿",
+        "邀请联名（何平）",
+        "邀请联名（黄蕾）",
+        "邀请联名（曹磊）",
+        "移出联名（黄蕾）",
+        "提交 → 待审查",
+        "确认联名",
+        "联名确认截止（曹磊未确认）",
+        "立案，编号2026年度第1号 → 已立案",
+    ]
+
+    public = chat_as(world.cosigner2)  # no longer on it: reads the public record
+    await public.send("/status 1")
+    assert "联名确认截止\n" in public.said + "\n" or "联名确认截止  " in public.said
+    for name in ("（何平）", "（黄蕾）", "（曹磊", "移出联名"):
+        assert name not in public.said

@@ -413,6 +413,31 @@ _PRIVATE = {
 }
 
 
+_COSIGNER_EVENTS = {"invite_cosigner", "add_cosigner", "cosign_expired"}
+
+
+def _cosigner_ids(detail: dict) -> list[int]:
+    found = detail.get("person_ids") or [
+        detail.get("person_id") or detail.get("removed_person_id")
+    ]
+    return [i for i in found if isinstance(i, int)]
+
+
+def _cosigner_event(
+    action: str, detail: dict, what: Text | str, names: dict[int, str]
+) -> Text | str:
+    """Whom an event of the co-signers' list concerns: 邀请联名（何平）, 移出联名（黄蕾）,
+    联名确认截止（曹磊未确认）. Said only where the list itself may be read."""
+    people = [names.get(i, "") for i in _cosigner_ids(detail)]
+    if not people:
+        return what
+    if action == "cosign_expired":
+        return Text("{action}（{names}未确认）", action=what, names=people)
+    if "removed_person_id" in detail:
+        return Text("移出联名（{names}）", names=people)
+    return Text("{action}（{names}）", action=what, names=people)
+
+
 def timeline_lines(
     ctx: Ctx,
     proposal: Proposal,
@@ -428,11 +453,12 @@ def timeline_lines(
         .where(AuditEvent.proposal_id == proposal.id)
         .order_by(col(AuditEvent.id))
     ).all()
+    concerned = {e.actor_id for e in events if e.actor_id}
+    for e in events:  # the members an event of the co-signers' list concerns
+        if e.action in _COSIGNER_EVENTS and e.detail:
+            concerned |= set(_cosigner_ids(e.detail))
     names = {
-        p.id: p.name
-        for p in ctx.session.exec(
-            select(Person).where(col(Person.id).in_({e.actor_id for e in events if e.actor_id}))
-        )
+        p.id: p.name for p in ctx.session.exec(select(Person).where(col(Person.id).in_(concerned)))
     }
     unit_of = {
         assignment_id: (unit_name, role)
@@ -453,6 +479,8 @@ def timeline_lines(
             what, who = label("全部评价完成，办结"), SYSTEM_NAME
         elif event.action == "file" and detail.get("number"):
             what = Text("立案，编号{number}", number=number_text(proposal.year, detail["number"]))
+        elif event.action in _COSIGNER_EVENTS and not public:
+            what = _cosigner_event(event.action, detail, what, names)
         elif event.assignment_id in unit_of:
             unit, role = unit_of[event.assignment_id]
             what = Text(
