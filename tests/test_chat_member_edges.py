@@ -321,3 +321,24 @@ async def test_the_timeline_names_who_was_invited_removed_or_dropped(db, wf, wor
     assert "联名确认截止\n" in public.said + "\n" or "联名确认截止  " in public.said
     for name in ("（何平）", "（黄蕾）", "（曹磊", "移出联名"):
         assert name not in public.said
+
+
+async def test_a_draft_turned_collective_says_in_its_timeline_whom_it_dropped(
+    db, wf, world, chat_as
+):
+    story = Story(db, wf, world)
+    pid = story.draft(cosigners=[world.cosigner])
+    story.run(
+        world.member,
+        proposals.update_draft,
+        pid,
+        category="collective",
+        collective_body="民进区委会",
+    )
+    story.run(world.member, proposals.submit, pid)
+    member = chat_as(world.member)
+    await member.send("/menu")
+    await member.tap("📋")
+    await member.tap("未编号")
+    assert "邀请联名（何平）  林晓" in member.said
+    assert "修改草稿，移出联名（何平）  林晓" in member.said

@@ -413,13 +413,15 @@ _PRIVATE = {
 }
 
 
-_COSIGNER_EVENTS = {"invite_cosigner", "add_cosigner", "cosign_expired"}
+_COSIGNER_EVENTS = {"invite_cosigner", "add_cosigner", "cosign_expired", "edit_draft"}
 
 
 def _cosigner_ids(detail: dict) -> list[int]:
-    found = detail.get("person_ids") or [
-        detail.get("person_id") or detail.get("removed_person_id")
-    ]
+    found = (
+        detail.get("person_ids")
+        or detail.get("removed_person_ids")  # a draft made collective drops its list
+        or [detail.get("person_id") or detail.get("removed_person_id")]
+    )
     return [i for i in found if isinstance(i, int)]
 
 
@@ -427,12 +429,15 @@ def _cosigner_event(
     action: str, detail: dict, what: Text | str, names: dict[int, str]
 ) -> Text | str:
     """Whom an event of the co-signers' list concerns: 邀请联名（何平）, 移出联名（黄蕾）,
-    联名确认截止（曹磊未确认）. Said only where the list itself may be read."""
+    联名确认截止（曹磊未确认）, 修改草稿，移出联名（何平） (made collective). Said only where
+    the list itself may be read."""
     people = [names.get(i, "") for i in _cosigner_ids(detail)]
     if not people:
         return what
     if action == "cosign_expired":
         return Text("{action}（{names}未确认）", action=what, names=people)
+    if action == "edit_draft":
+        return Text("{action}，移出联名（{names}）", action=what, names=people)
     if "removed_person_id" in detail:
         return Text("移出联名（{names}）", names=people)
     return Text("{action}（{names}）", action=what, names=people)
