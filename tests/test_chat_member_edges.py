@@ -342,3 +342,42 @@ async def test_a_draft_turned_collective_says_in_its_timeline_whom_it_dropped(
     await member.tap("未编号")
     assert "邀请联名（何平）  林晓" in member.said
     assert "修改草稿，移出联名（何平）  林晓" in member.said
+
+
+async def test_a_merged_proposal_answered_and_rated_reads_merged_and_closed_by_its_ratings(
+    db, wf, world, chat_as
+):
+    """A proposal merged into another keeps 审查结果:已并案 once the reply reaches it; closed
+    because its own signers all rated while the main one is still open, its timeline says
+    so, not 随主案办结."""
+    from workflow import assignments
+
+    story = Story(db, wf, world)
+    main = story.filed(title="关于主案的建议")
+    merged = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于规范校门口接送秩序的建议",
+        analysis="放学时校门口拥堵。",
+        suggestions="1、设置即停即走车位。",
+    ).id
+    story.run(world.outsider, proposals.submit, merged)
+    story.run(world.staff, proposals.merge, merged, main)
+    [lead] = story.run(world.staff, assignments.assign, main, lead_unit_id=world.education)
+    story.run(world.handler_edu, assignments.accept, lead.id)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead.id, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+
+    chat = chat_as(world.outsider)
+    [delivered] = [actions for text, actions in chat.notices() if "收到区教育局的答复" in text]
+    await chat.press(delivered[0]["payload"])  # 满意, with one tap
+    assert "提案已办结" in chat.said
+    await chat.send("/menu")
+    await chat.tap("📋")
+    await chat.tap("未编号")
+    assert "审查结果:已并案 信息公开:是" in chat.said
+    assert "并案:并入2026年度第1号提案《关于主案的建议》" in chat.said
+    assert "全部评价完成，办结 → 已办结  系统" in chat.said
+    assert "随主案办结" not in chat.said
+    with db.read_session() as s:
+        assert s.get(Proposal, main).status == "delivered"  # 林晓 has not rated yet

@@ -173,7 +173,9 @@ def render_record(
     if proposal.suggested_unit:
         lines.append(say(Text("建议承办单位:{unit}", unit=proposal.suggested_unit)))
 
-    review = REVIEW_RESULTS.get(proposal.status, FILED)
+    # A merged proposal is answered and closed with the reply of its main: still 已并案.
+    review = REVIEW_RESULTS[ProposalStatus.MERGED] if proposal.merged_into_id else None
+    review = review or REVIEW_RESULTS.get(proposal.status, FILED)
     disclose = YES if proposal.disclose else NO
     lines.append(
         say(Text("审查结果:{review} 信息公开:{disclose}", review=review, disclose=disclose))
@@ -480,7 +482,8 @@ def timeline_lines(
         detail = event.detail or {}
         what: Text | str = action_label(event.action)
         who: str = names.get(event.actor_id, "") if event.actor_id else SYSTEM_NAME
-        if event.action == "close" and detail.get("reason") == "all_rated":
+        if event.action in ("close", "close_merged") and detail.get("reason") == "all_rated":
+            # a merged proposal whose own signers all rated closes then, not with its main
             what, who = label("全部评价完成，办结"), SYSTEM_NAME
         elif event.action == "file" and detail.get("number"):
             what = Text("立案，编号{number}", number=number_text(proposal.year, detail["number"]))
