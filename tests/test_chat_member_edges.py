@@ -381,3 +381,22 @@ async def test_a_merged_proposal_answered_and_rated_reads_merged_and_closed_by_i
     assert "随主案办结" not in chat.said
     with db.read_session() as s:
         assert s.get(Proposal, main).status == "delivered"  # 林晓 has not rated yet
+
+
+async def test_an_invitation_tapped_after_the_cutoff_says_when_it_ended(
+    db, wf, world, chat_as, clock
+):
+    from workflow import sweeps
+
+    story = Story(db, wf, world)
+    pid = story.submitted(cosigners=[world.cosigner2], confirm=False)
+    chat = chat_as(world.cosigner2)
+    [(_, buttons)] = chat.notices()
+    clock.set_local(2026, 9, 22, 10, 0)
+    with db.session() as s:
+        sweeps.cosign_cutoff(wf.ctx(s, None))
+    await chat.press(buttons[0]["payload"])  # 确认联名, two days late
+    assert chat.said.startswith(
+        "联名确认已于2026年9月20日 23:59截止，您未在截止前确认，已不在联名名单中。"
+    )
+    assert proposals_signers(db, pid)[1] == (world.cosigner2, "expired")

@@ -391,7 +391,10 @@ def _respond_cosign(ctx: Ctx, proposal_id: int, accept: bool) -> Signer:
             raise InvalidTransition("您已确认联名（{at}）。", at=at)
         if signer.state == "declined":
             raise InvalidTransition("您已谢绝联名（{at}）。", at=at)
-        raise InvalidTransition("您联名已过期（{at}）。", at=at)
+        raise InvalidTransition(
+            "联名确认已于{deadline}截止，您未在截止前确认，已不在联名名单中。",
+            deadline=local_time(ctx, proposal.cosign_deadline or signer.responded_at),
+        )
     if proposal.cosign_deadline is not None and ctx.now > proposal.cosign_deadline:
         raise InvalidTransition(
             "联名确认已于{deadline}截止，不能再确认。",
