@@ -127,6 +127,8 @@ async def test_menu_cancel_help_and_stale_buttons(db, wf, world, chat_as):
     assert "这一步需要" in chat.said
     await chat.send("/cancel")
     assert "已取消" in chat.said and "林晓，您好" in chat.said
+    await chat.send("/cancel")  # at the menu: nothing was going on to cancel
+    assert chat.said.startswith("当前没有进行中的操作。") and "林晓，您好" in chat.said
 
 
 async def test_forged_payloads_change_nothing(db, wf, world, chat_as):
