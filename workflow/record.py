@@ -428,7 +428,7 @@ def _cosigner_ids(detail: dict) -> list[int]:
 
 
 def _cosigner_event(
-    action: str, detail: dict, what: Text | str, names: dict[int, str]
+    action: str, detail: dict, what: Text | str, names: dict[int | None, str]
 ) -> Text | str:
     """Whom an event of the co-signers' list concerns: 邀请联名（何平）, 移出联名（黄蕾）,
     联名确认截止（曹磊未确认）, 修改草稿，移出联名（何平） (made collective). Said only where
