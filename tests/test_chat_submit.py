@@ -741,6 +741,36 @@ async def test_a_similar_collective_proposal_is_shown_but_not_offered_to_co_sign
     assert chat.buttons == ["📤 仍然提交", "↩️ 返回预览"]
 
 
+async def test_a_member_who_gave_up_a_draft_to_co_sign_hears_if_the_proposal_is_withdrawn(
+    db, wf, world, chat_as
+):
+    """Co-signing instead deletes one's draft and waits for the proposer's invitation: if
+    the proposer withdraws the proposal before inviting, the member who asked is told,
+    as co-signers are, rather than waiting for an invitation that cannot come."""
+    other = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
+    chat = chat_as(world.member)
+    await walk_to_preview(chat)
+    await chat.tap("📤 提交")
+    await chat.tap("🤝")
+    await chat.tap("放弃本提案，改为联系该提案人联名")
+    assert "并已请曹磊委员邀请您联名" in chat.said
+    chat.notices()
+
+    # 黄蕾 asked too, was invited and declined: she is told nothing more
+    run(db, wf, world.cosigner2, proposals.request_to_cosign, other)
+    run(db, wf, world.outsider, proposals.add_cosigner, other, world.cosigner2)
+    run(db, wf, world.cosigner2, proposals.decline_cosign, other)
+
+    run(db, wf, world.outsider, proposals.withdraw, other)
+    [(told, _)] = chat.notices()
+    assert told == (f"您希望联名的提案《{LIFT_TITLE}》已由提案人曹磊委员撤回，不会再邀请您联名。")
+    assert {n.person_id for n in rows(db, Notice, Notice.kind == "withdrawn")} == {
+        world.staff,
+        world.staff2,
+        world.member,
+    }
+
+
 # ---------------------------------------------------------------- bad input at every step
 
 

@@ -621,6 +621,26 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
         proposal_id=proposal.id,
         exclude=[proposal.proposer_id],
     )
+    # Who asked to co-sign it (giving up a draft of their own, maybe) and was not invited
+    # yet waits for an invitation that cannot come now.
+    on_list = set(signer_ids(ctx.session, pk(proposal), confirmed_only=False))
+    waiting = ctx.session.exec(
+        select(AuditEvent.actor_id).where(
+            AuditEvent.proposal_id == proposal.id, AuditEvent.action == "request_cosign"
+        )
+    ).all()
+    notify(
+        ctx,
+        [p for p in dict.fromkeys(waiting) if p is not None and p not in on_list],
+        "withdrawn",
+        Text(
+            "您希望联名的提案《{title}》已由提案人{name}委员撤回，不会再邀请您联名。",
+            title=proposal.title,
+            name=person_name(ctx.session, proposal.proposer_id),
+        ),
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
     return proposal
 
 
