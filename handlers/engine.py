@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -626,10 +627,20 @@ def _file_out(file: FileOut, caption: str) -> Out:
 
 
 def _pick(text: str, offered: list) -> str | None:
-    """The value of the offered choice a typed text names: its number or its label."""
+    """The value of the offered choice a typed text names: its number or its label, the
+    label's words sufficing (完成 for ✅ 完成: nobody types the emoji) when one label has them."""
     if text.isascii() and text.isdigit() and 1 <= int(text) <= len(offered):  # not ① or ²
         return offered[int(text) - 1][1]
     for label, value in offered:
         if text == label:
             return value
-    return None
+    named = [value for label, value in offered if _label_words(label) == text]
+    return named[0] if len(named) == 1 else None
+
+
+def _label_words(label: str) -> str:
+    """A label without the emoji and marks before its words: 📋 我的提案 → 我的提案."""
+    start = 0
+    while start < len(label) and unicodedata.category(label[start])[0] in "SZCM":
+        start += 1
+    return label[start:]
