@@ -1032,3 +1032,15 @@ async def test_a_cosigner_who_left_the_committee_since_the_draft_is_not_asked(
     assert "已请何平委员在2026年9月20日 23:59前确认联名。" in chat.said
     asked = rows(db, Notice, Notice.kind == "cosign_request")
     assert [n.person_id for n in asked] == [world.cosigner]
+
+
+def test_a_withdrawal_tells_a_staff_member_who_asked_to_co_sign_once(db, wf, world):
+    """Someone on the committee's staff who is a member too asks to co-sign: told of the
+    withdrawal once, as staff."""
+    with db.session() as s:
+        s.get(Person, world.cosigner2).roles = "member,staff"
+    pid = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
+    run(db, wf, world.cosigner2, proposals.request_to_cosign, pid)
+    run(db, wf, world.outsider, proposals.withdraw, pid)
+    told = rows(db, Notice, Notice.kind == "withdrawn", Notice.person_id == world.cosigner2)
+    assert [n.text for n in told] == [f"提案《{LIFT_TITLE}》已由提案人撤回。"]

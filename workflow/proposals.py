@@ -612,9 +612,10 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
             Signer.proposal_id == proposal.id, col(Signer.state).in_(("pending", "confirmed"))
         )
     ).all()
+    told = [*people_with_role(ctx.session, Role.STAFF), *asked]
     notify(
         ctx,
-        [*people_with_role(ctx.session, Role.STAFF), *asked],
+        told,
         "withdrawn",
         Text("提案《{title}》已由提案人撤回。", title=proposal.title),
         key=str(proposal.id),
@@ -640,6 +641,7 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
         ),
         key=str(proposal.id),
         proposal_id=proposal.id,
+        exclude=[*told, proposal.proposer_id],  # told already, as staff
     )
     return proposal
 
