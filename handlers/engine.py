@@ -568,7 +568,7 @@ class Engine:
 
     def _command(self, turn: Turn, name: str, args: str) -> None:
         if name == "/cancel":
-            had_flow = turn.conv.flow is not None
+            had_flow = turn.conv.flow not in (None, "menu")  # the menu is no step to leave
             turn.finish()
             turn.say(
                 turn.t("已取消。已保存的草稿不会丢失。")

@@ -139,7 +139,11 @@ def _submit(turn: Turn) -> str:
 def _joinable(turn: Turn, proposal: Proposal, signed: set[int] | None = None) -> bool:
     """Whether to offer co-signing ``proposal`` instead (the workflow checks it again).
     ``signed``: the ids of proposals among those shown that I already sign, when known."""
-    if proposal.proposer_id == my_id(turn) or not proposals.cosign_open(turn.ctx, proposal):
+    if (
+        proposal.proposer_id == my_id(turn)
+        or not proposals.takes_cosigners(proposal)
+        or not proposals.cosign_open(turn.ctx, proposal)
+    ):
         return False
     if signed is not None:
         return pk(proposal) not in signed

@@ -127,6 +127,8 @@ async def test_menu_cancel_help_and_stale_buttons(db, wf, world, chat_as):
     assert "这一步需要" in chat.said
     await chat.send("/cancel")
     assert "已取消" in chat.said and "林晓，您好" in chat.said
+    await chat.send("/cancel")  # at the menu: nothing was going on to cancel
+    assert chat.said.startswith("当前没有进行中的操作。") and "林晓，您好" in chat.said
 
 
 async def test_forged_payloads_change_nothing(db, wf, world, chat_as):
@@ -266,3 +268,32 @@ async def test_after_a_refused_step_its_buttons_work_and_older_ones_are_stale(
     await chat.tap("返回列表")  # shown with the refusal: it works
     assert "点选一件查看记录" in chat.said and "按钮已过期" not in chat.said
     assert chat.buttons == ["2026年度第1号 关于改善城区小学放学时段交通秩… · 已立案"]
+
+
+async def test_on_a_numbered_channel_a_label_is_named_without_its_emoji(db, wf, world, chat_as):
+    """On WeChat and the console the choices are numbered lines; people answer with the
+    number or the label, and type the label's words, not the emoji before them."""
+    import asyncio
+
+    from handlers.messages import Event
+
+    chat = chat_as(world.member, channel="console")
+
+    async def typed(text: str) -> str:
+        out = await asyncio.to_thread(
+            chat.engine.handle, chat.sender, Event.of_text(text, numbered=True)
+        )
+        chat.last = out
+        return "\n".join(o.text for o in out)
+
+    assert "林晓，您好" in await typed("/menu")
+    assert "您还没有保存的草稿" in await typed("我的草稿")  # 🗂 我的草稿
+    assert "请发送提案标题" in await typed("新建提案")  # 📝 新建提案
+    await typed("关于加快老旧小区加装电梯的建议")
+    await typed("委员提案")
+    await typed("城乡建设")
+    said = await typed("老旧小区没有电梯，老年人上下楼困难。")
+    assert "已记录" in said
+    assert "请写「建议」" in await typed("完成")  # ✅ 完成
+    # a text that only resembles a label stays text
+    assert "已记录" in await typed("完成加装电梯的小区很少。")

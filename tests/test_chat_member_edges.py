@@ -213,3 +213,190 @@ async def test_the_rating_buttons_of_a_reply_handled_again_rate_nothing(db, wf, 
         (rating,) = s.exec(select(Rating).where(Rating.reply_id == new.id)).all()
         assert rating.person_id == world.member and rating.result_rating == "satisfied"
     assert first != new.id
+
+
+async def test_a_review_before_the_cosign_cutoff_says_so_and_tells_who_was_still_asked(
+    db, wf, world, chat_as
+):
+    """Staff may file a proposal before its co-signing cut-off: the member still asked drops
+    off. The proposer reads that review began (the cut-off has not passed), and the member
+    whose invitation ended early is told, not left with a notice that looks open."""
+    story = Story(db, wf, world)
+    pid = story.submitted(cosigners=[world.cosigner, world.cosigner2], confirm=False)
+    member, cosigner = chat_as(world.member), chat_as(world.cosigner)
+    cosigner2 = chat_as(world.cosigner2)
+    cosigner2.notices()
+    await cosigner.send("/menu")
+    await cosigner.tap("✍️")
+    await cosigner.tap("《")
+    await cosigner.tap("确认联名")
+    assert "您已确认联名" in cosigner.said
+    cosigner.notices(), member.notices()
+
+    staff = chat_as(world.staff)
+    await staff.send("/menu")
+    await staff.tap("🔎")
+    await staff.tap("关于改善城区小学放学时段交通秩序的建议")
+    assert "黄蕾尚未确认联名（截止2026年9月20日 23:59）" in staff.said
+    await staff.tap("立案")
+
+    [dropped, filed] = [text for text, _ in member.notices()]
+    assert "已截止" not in dropped
+    assert dropped == (
+        "提案《关于改善城区小学放学时段交通秩序的建议》已开始审查，"
+        "黄蕾未在审查前确认联名，已不在联名名单中。"
+    )
+    assert "已立案" in filed
+    [(told, buttons)] = cosigner2.notices()
+    assert told == (
+        "林晓委员的提案《关于改善城区小学放学时段交通秩序的建议》已开始审查，"
+        "您尚未确认的联名邀请随之结束，您不在联名名单中。"
+    )
+    assert buttons == []
+    assert not [
+        t for t, _ in cosigner.notices() if "联名" in t
+    ]  # 何平 co-signs: told of 立案 only
+    assert [p for p in proposals_signers(db, pid)] == [
+        (world.member, "confirmed"),
+        (world.cosigner, "confirmed"),
+        (world.cosigner2, "expired"),
+    ]
+
+
+async def test_the_cosign_cutoff_still_says_the_cutoff_passed(db, wf, world, chat_as, clock):
+    from workflow import sweeps
+
+    story = Story(db, wf, world)
+    story.submitted(cosigners=[world.cosigner2], confirm=False)
+    member = chat_as(world.member)
+    member.notices()
+    clock.set_local(2026, 9, 21, 9, 0)
+    with db.session() as s:
+        sweeps.cosign_cutoff(wf.ctx(s, None))
+    [(text, _)] = member.notices()
+    assert text == (
+        "提案《关于改善城区小学放学时段交通秩序的建议》的联名确认已截止，"
+        "黄蕾未确认，已不在联名名单中。"
+    )
+
+
+def proposals_signers(db, pid: int) -> list[tuple[int, str]]:
+    from storage.models import Signer
+
+    with db.read_session() as s:
+        rows_ = s.exec(select(Signer).where(Signer.proposal_id == pid).order_by(Signer.position))
+        return [(r.person_id, r.state) for r in rows_.all()]
+
+
+async def test_the_timeline_names_who_was_invited_removed_or_dropped(db, wf, world, chat_as):
+    """A removal from the co-signers' list is not shown as one more invitation: each line
+    of the timeline says whom it concerns; the public record shows none of them."""
+    story = Story(db, wf, world)
+    pid = story.draft(cosigners=[world.cosigner, world.cosigner2, world.outsider])
+    story.run(world.member, proposals.remove_cosigner, pid, world.cosigner2)
+    story.run(world.member, proposals.submit, pid)
+    story.run(world.cosigner, proposals.confirm_cosign, pid)
+    story.run(world.staff, proposals.file_proposal, pid)
+
+    member = chat_as(world.member)
+    await member.send("/menu")
+    await member.tap("📋")
+    await member.tap("2026年度第1号")
+    timeline = member.said.split("办理过程:")[1]
+    steps = [line.strip().split("  ")[1] for line in timeline.strip().splitlines()]
+    assert steps == [
+        "创建草稿 → 草稿",
+        "邀请联名（何平）",
+        "邀请联名（黄蕾）",
+        "邀请联名（曹磊）",
+        "移出联名（黄蕾）",
+        "提交 → 待审查",
+        "确认联名",
+        "联名确认截止（曹磊未确认）",
+        "立案，编号2026年度第1号 → 已立案",
+    ]
+
+    public = chat_as(world.cosigner2)  # no longer on it: reads the public record
+    await public.send("/status 1")
+    assert "联名确认截止\n" in public.said + "\n" or "联名确认截止  " in public.said
+    for name in ("（何平）", "（黄蕾）", "（曹磊", "移出联名"):
+        assert name not in public.said
+
+
+async def test_a_draft_turned_collective_says_in_its_timeline_whom_it_dropped(
+    db, wf, world, chat_as
+):
+    story = Story(db, wf, world)
+    pid = story.draft(cosigners=[world.cosigner])
+    story.run(
+        world.member,
+        proposals.update_draft,
+        pid,
+        category="collective",
+        collective_body="民进区委会",
+    )
+    story.run(world.member, proposals.submit, pid)
+    member = chat_as(world.member)
+    await member.send("/menu")
+    await member.tap("📋")
+    await member.tap("未编号")
+    assert "邀请联名（何平）  林晓" in member.said
+    assert "修改草稿，移出联名（何平）  林晓" in member.said
+
+
+async def test_a_merged_proposal_answered_and_rated_reads_merged_and_closed_by_its_ratings(
+    db, wf, world, chat_as
+):
+    """A proposal merged into another keeps 审查结果:已并案 once the reply reaches it; closed
+    because its own signers all rated while the main one is still open, its timeline says
+    so, not 随主案办结."""
+    from workflow import assignments
+
+    story = Story(db, wf, world)
+    main = story.filed(title="关于主案的建议")
+    merged = story.run(
+        world.outsider,
+        proposals.create_draft,
+        title="关于规范校门口接送秩序的建议",
+        analysis="放学时校门口拥堵。",
+        suggestions="1、设置即停即走车位。",
+    ).id
+    story.run(world.outsider, proposals.submit, merged)
+    story.run(world.staff, proposals.merge, merged, main)
+    [lead] = story.run(world.staff, assignments.assign, main, lead_unit_id=world.education)
+    story.run(world.handler_edu, assignments.accept, lead.id)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead.id, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+
+    chat = chat_as(world.outsider)
+    [delivered] = [actions for text, actions in chat.notices() if "收到区教育局的答复" in text]
+    await chat.press(delivered[0]["payload"])  # 满意, with one tap
+    assert "提案已办结" in chat.said
+    await chat.send("/menu")
+    await chat.tap("📋")
+    await chat.tap("未编号")
+    assert "审查结果:已并案 信息公开:是" in chat.said
+    assert "并案:并入2026年度第1号提案《关于主案的建议》" in chat.said
+    assert "全部评价完成，办结 → 已办结  系统" in chat.said
+    assert "随主案办结" not in chat.said
+    with db.read_session() as s:
+        assert s.get(Proposal, main).status == "delivered"  # 林晓 has not rated yet
+
+
+async def test_an_invitation_tapped_after_the_cutoff_says_when_it_ended(
+    db, wf, world, chat_as, clock
+):
+    from workflow import sweeps
+
+    story = Story(db, wf, world)
+    pid = story.submitted(cosigners=[world.cosigner2], confirm=False)
+    chat = chat_as(world.cosigner2)
+    [(_, buttons)] = chat.notices()
+    clock.set_local(2026, 9, 22, 10, 0)
+    with db.session() as s:
+        sweeps.cosign_cutoff(wf.ctx(s, None))
+    await chat.press(buttons[0]["payload"])  # 确认联名, two days late
+    assert chat.said.startswith(
+        "联名确认已于2026年9月20日 23:59截止，您未在截止前确认，已不在联名名单中。"
+    )
+    assert proposals_signers(db, pid)[1] == (world.cosigner2, "expired")

@@ -1066,6 +1066,31 @@ async def test_returning_a_reply_does_not_claim_the_proposer_was_told(db, wf, wo
     assert all("退回" not in n.text for n in told_member)
 
 
+async def test_filing_the_proposal_of_a_member_since_deactivated_says_they_were_not_told(
+    db, wf, world, chat_as
+):
+    """A member who submitted, then left the roster: notices to them are cancelled, so the
+    staff member who files it is not told 已通知提案人, but given the phone to call."""
+    from workflow import people
+
+    s = story(db, wf, world)
+    pid = s.proposal("submitted").pid
+    chat_as(world.member)  # 林晓 bound an account before she left
+    s.run(world.staff, people.deactivate, world.member)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    await chat.tap(TITLE)
+    await chat.tap("立案")
+    assert "已通知提案人" not in chat.said
+    assert (
+        "提案人林晓已在名册中停用，通知不会送达。如需告知，请电话联系（13800000001）。"
+        in chat.said
+    )
+    assert get(db, Proposal, pid).status == "filed"
+    [filed] = [n for n in notices(db, "filed") if n.person_id == world.member]
+    assert filed.state == "cancelled"
+
+
 def test_only_staff_and_supervisors_ask_whether_a_unit_hears_its_notices(db, wf, world):
     s = story(db, wf, world)
     [edu] = s.run(world.supervisor, reach.unit_reach, [world.education])

@@ -211,6 +211,26 @@ async def test_title_convention_is_suggested_and_the_limit_enforced(db, wf, worl
     assert data["pid"] == proposal.id and set(data) <= {"pid", "_offered"}
 
 
+async def test_a_title_pasted_in_several_lines_is_kept_as_one(db, wf, world, chat_as):
+    """A title copied from a document often breaks where the page did: it is one line, in
+    the record, the buttons, every notice and the ledger. So is a collective body's name."""
+    chat = chat_as(world.member)
+    await chat.send("/new")
+    await chat.send("关于加快老旧小区\n加装电梯的建议")
+    assert "小提示" not in chat.said and "请选择提案类别" in chat.said
+    [proposal] = rows(db, Proposal)
+    assert proposal.title == "关于加快老旧小区加装电梯的建议"
+    await chat.tap("集体提案")
+    await chat.send("民进\n区委会")
+    [proposal] = rows(db, Proposal)
+    assert proposal.collective_body == "民进区委会"
+    with db.session() as s:  # Latin words keep the space between them; blank lines go
+        ctx = wf.ctx(s, world.member)
+        proposals.update_draft(ctx, proposal.id, title="关于推进 5G\n\n  base station 建设的建议")
+    [proposal] = rows(db, Proposal)
+    assert proposal.title == "关于推进 5G base station 建设的建议"
+
+
 async def test_a_collective_proposal_asks_for_the_body(db, wf, world, chat_as):
     chat = chat_as(world.member)
     await chat.send("/new")
@@ -698,6 +718,59 @@ async def test_co_sign_instead_gives_up_the_draft_and_asks_the_proposer(
     assert signer[0].state == "confirmed"
 
 
+async def test_a_similar_collective_proposal_is_shown_but_not_offered_to_co_sign(
+    db, wf, world, chat_as
+):
+    """A collective proposal is made in a body's name and takes no co-signers: shown among
+    the similar ones, it offers no 🤝 that could only be refused after the explanation."""
+    proposal_of(
+        db,
+        wf,
+        world.outsider,
+        LIFT_TITLE,
+        LIFT_ANALYSIS,
+        LIFT_SUGGESTIONS,
+        category="collective",
+        collective_body="农工党区委会",
+    )
+    chat = chat_as(world.member)
+    await walk_to_preview(chat)
+    await chat.tap("📤 提交")
+    assert f"1.《{LIFT_TITLE}》" in chat.said
+    assert "可联名" not in chat.said and "改为联名" not in chat.said
+    assert chat.buttons == ["📤 仍然提交", "↩️ 返回预览"]
+
+
+async def test_a_member_who_gave_up_a_draft_to_co_sign_hears_if_the_proposal_is_withdrawn(
+    db, wf, world, chat_as
+):
+    """Co-signing instead deletes one's draft and waits for the proposer's invitation: if
+    the proposer withdraws the proposal before inviting, the member who asked is told,
+    as co-signers are, rather than waiting for an invitation that cannot come."""
+    other = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
+    chat = chat_as(world.member)
+    await walk_to_preview(chat)
+    await chat.tap("📤 提交")
+    await chat.tap("🤝")
+    await chat.tap("放弃本提案，改为联系该提案人联名")
+    assert "并已请曹磊委员邀请您联名" in chat.said
+    chat.notices()
+
+    # 黄蕾 asked too, was invited and declined: she is told nothing more
+    run(db, wf, world.cosigner2, proposals.request_to_cosign, other)
+    run(db, wf, world.outsider, proposals.add_cosigner, other, world.cosigner2)
+    run(db, wf, world.cosigner2, proposals.decline_cosign, other)
+
+    run(db, wf, world.outsider, proposals.withdraw, other)
+    [(told, _)] = chat.notices()
+    assert told == (f"您希望联名的提案《{LIFT_TITLE}》已由提案人曹磊委员撤回，不会再邀请您联名。")
+    assert {n.person_id for n in rows(db, Notice, Notice.kind == "withdrawn")} == {
+        world.staff,
+        world.staff2,
+        world.member,
+    }
+
+
 # ---------------------------------------------------------------- bad input at every step
 
 
@@ -924,3 +997,50 @@ def test_add_cosigner_to_a_submitted_proposal(db, wf, world, clock):
     clock.now = proposal.cosign_deadline + timedelta(seconds=1)
     with db.read_session() as s:
         assert not proposals.cosign_open(wf.ctx(s, None), s.get(Proposal, pid))
+
+
+async def test_a_cosigner_who_left_the_committee_since_the_draft_is_not_asked(
+    db, wf, world, chat_as
+):
+    """A draft keeps its co-signers until it is submitted, weeks later perhaps: one who has
+    since been deactivated, or is no longer a member on the roster, is not sent an
+    invitation nobody can answer. Submitting says who and lets the member remove them."""
+    from workflow import people
+
+    pid = my_draft(db, wf, world)
+    with db.session() as s:
+        for person in (world.cosigner, world.cosigner2, world.outsider):
+            proposals.invite_cosigner(wf.ctx(s, world.member), pid, person)
+        people.deactivate(wf.ctx(s, world.staff), world.outsider)
+        s.get(Person, world.cosigner2).roles = "staff"  # 黄蕾 now works for the committee
+    chat = chat_as(world.member)
+    await open_draft(chat)
+    before = snapshot(db)
+    await chat.tap("📤 提交")
+    assert "黄蕾、曹磊已不是在册的委员，不能联名，请先在「联名委员」中移出。" in chat.said
+    assert "请核对提案内容" in chat.said  # back at the preview, nothing submitted
+    after = snapshot(db)
+    assert {k: v for k, v in after.items() if k != "conversation"} == {
+        k: v for k, v in before.items() if k != "conversation"
+    }
+
+    await chat.tap("✏️ 联名委员")
+    await chat.tap("移除 黄蕾")
+    await chat.tap("移除 曹磊")
+    await chat.tap("✅ 完成")
+    await chat.tap("📤 提交")
+    assert "已请何平委员在2026年9月20日 23:59前确认联名。" in chat.said
+    asked = rows(db, Notice, Notice.kind == "cosign_request")
+    assert [n.person_id for n in asked] == [world.cosigner]
+
+
+def test_a_withdrawal_tells_a_staff_member_who_asked_to_co_sign_once(db, wf, world):
+    """Someone on the committee's staff who is a member too asks to co-sign: told of the
+    withdrawal once, as staff."""
+    with db.session() as s:
+        s.get(Person, world.cosigner2).roles = "member,staff"
+    pid = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
+    run(db, wf, world.cosigner2, proposals.request_to_cosign, pid)
+    run(db, wf, world.outsider, proposals.withdraw, pid)
+    told = rows(db, Notice, Notice.kind == "withdrawn", Notice.person_id == world.cosigner2)
+    assert [n.text for n in told] == [f"提案《{LIFT_TITLE}》已由提案人撤回。"]

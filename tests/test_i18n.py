@@ -250,8 +250,8 @@ async def test_a_member_switches_to_english_and_everyone_else_stays_in_chinese(
     staff = chat_as(world.staff)
     await staff.send("/menu")
     assert "许静，您好！请选择要办理的事项：" in staff.said and "🔎 审查队列" in staff.buttons
-    await staff.send("/cancel")
-    assert "已取消。已保存的草稿不会丢失。" in staff.said
+    await staff.send("/cancel")  # at the menu: nothing to cancel, said in Chinese
+    assert "当前没有进行中的操作。" in staff.said
     assert locale_of(world.staff) == "zh"
 
     # And back: the confirmation is said in the language chosen.

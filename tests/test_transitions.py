@@ -316,7 +316,7 @@ LEGAL = [
         do("file"),
         {"pid": "filed"},
         [("cosign_expired", None, None, "staff"), ("file", "submitted", "filed", "staff")],
-        {"cosign_expired": ["member"], "filed": SIGNERS},
+        {"cosign_expired": ["member"], "cosign_ended": ["cosigner2"], "filed": SIGNERS},
     ),
     Legal(
         "reject",

@@ -554,7 +554,7 @@ async def test_the_bot_connects_again_when_the_puppet_service_fails_or_drops(
         assert wechat.puppet.starts == 3
         wechat.puppet.drop_connection()  # the connection to the service is lost
         await wechat.wait_until(wechat.puppet.started.is_set)
-        await member.send("/cancel", expect="已取消")
+        await member.send("/cancel", expect="当前没有进行中的操作")
         assert wechat.puppet.starts == 4
     assert caplog.text.count("could not reach the Wechaty puppet service") == 2
     assert "WechatyPuppetGrpcError" in caplog.text and "Traceback" not in caplog.text

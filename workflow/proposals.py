@@ -85,6 +85,20 @@ def _begin(ctx: Ctx, action: str, proposal_id: int) -> Proposal:
 # ---------------------------------------------------------------- drafting
 
 
+def one_line(text: str | None) -> str | None:
+    """A name or title typed in several lines (pasted from a page that broke it) as the one
+    line it is: the lines joined, with a space only between two Latin letters or digits."""
+    if text is None:
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = ""
+    for line in lines:
+        if joined and joined[-1].isascii() and joined[-1].isalnum() and line[0].isascii():
+            joined += " "
+        joined += line
+    return joined
+
+
 def _clean_fields(ctx: Ctx, fields: dict) -> dict:
     unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
@@ -94,7 +108,7 @@ def _clean_fields(ctx: Ctx, fields: dict) -> dict:
     for name, value in fields.items():
         if name == "title":
             clean[name] = check_text(
-                value, "标题", max_chars=rules.title_max_chars, required=False
+                one_line(value), "标题", max_chars=rules.title_max_chars, required=False
             )
         elif name in ("analysis", "suggestions"):
             what = label("问题分析") if name == "analysis" else label("具体建议")
@@ -114,6 +128,8 @@ def _clean_fields(ctx: Ctx, fields: dict) -> dict:
                 "suggested_unit": label("建议承办单位"),
             }
             limit = {"collective_body": 100, "field": 50, "suggested_unit": 200}[name]
+            if name == "collective_body":
+                value = one_line(value)
             clean[name] = check_text(value, names[name], max_chars=limit, required=False) or None
     return clean
 
@@ -204,9 +220,13 @@ def discard_draft(ctx: Ctx, proposal_id: int) -> Proposal:
     return proposal
 
 
-def _no_cosigners_for_collective(proposal: Proposal) -> None:
+def takes_cosigners(proposal: Proposal) -> bool:
     """联名 is for a member's proposal: a collective one is made in a body's name."""
-    if proposal.category == "collective":
+    return proposal.category != "collective"
+
+
+def _no_cosigners_for_collective(proposal: Proposal) -> None:
+    if not takes_cosigners(proposal):
         raise InvalidInput("集体提案以提案单位的名义提出，不邀请委员联名。")
 
 
@@ -296,6 +316,22 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
                 "集体提案以提案单位的名义提出，不邀请委员联名，请先在「联名委员」中移出{names}。",
                 names=names,
             )
+    # The members asked are asked now: one who has left the roster, or is no longer a
+    # member on it, since the draft invited them could not answer.
+    gone = [
+        person.name
+        for person in ctx.session.exec(
+            select(Person)
+            .join(Signer, col(Signer.person_id) == Person.id)
+            .where(Signer.proposal_id == proposal.id, Signer.role == "co")
+            .order_by(col(Signer.position))
+        ).all()
+        if not person.active or Role.MEMBER.value not in person.role_set
+    ]
+    if gone:
+        raise InvalidInput(
+            "{names}已不是在册的委员，不能联名，请先在「联名委员」中移出。", names=gone
+        )
     # A proposal belongs to the year and 会次 it is submitted in, not those its draft was
     # started in (begun on 30 December, submitted on 5 January: next year's).
     proposal.year = ctx.today.year
@@ -355,7 +391,10 @@ def _respond_cosign(ctx: Ctx, proposal_id: int, accept: bool) -> Signer:
             raise InvalidTransition("您已确认联名（{at}）。", at=at)
         if signer.state == "declined":
             raise InvalidTransition("您已谢绝联名（{at}）。", at=at)
-        raise InvalidTransition("您联名已过期（{at}）。", at=at)
+        raise InvalidTransition(
+            "联名确认已于{deadline}截止，您未在截止前确认，已不在联名名单中。",
+            deadline=local_time(ctx, proposal.cosign_deadline or signer.responded_at),
+        )
     if proposal.cosign_deadline is not None and ctx.now > proposal.cosign_deadline:
         raise InvalidTransition(
             "联名确认已于{deadline}截止，不能再确认。",
@@ -509,8 +548,12 @@ def _ask_to_cosign(ctx: Ctx, proposal: Proposal, person_id: int, *, key: str) ->
     )
 
 
-def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:
-    """Unconfirmed co-signers drop off (at the cut-off or when review begins)."""
+def expire_pending_cosigners(
+    ctx: Ctx, proposal: Proposal, *, at_review: bool = False
+) -> list[int]:
+    """Unconfirmed co-signers drop off, at the cut-off or when review begins (``at_review``:
+    before the cut-off, so the proposer reads that review began, and the members still asked,
+    whose invitation said they had until the cut-off, are told it has ended)."""
     dropped = []
     for signer in ctx.session.exec(
         select(Signer).where(Signer.proposal_id == proposal.id, Signer.state == "pending")
@@ -521,18 +564,39 @@ def expire_pending_cosigners(ctx: Ctx, proposal: Proposal) -> list[int]:
         dropped.append(signer.person_id)
     if dropped:
         audit(ctx, "cosign_expired", proposal_id=proposal.id, person_ids=dropped)
+        names = [person_name(ctx.session, p) for p in dropped]
         notify(
             ctx,
             [proposal.proposer_id],
             "cosign_expired",
             Text(
+                "提案《{title}》已开始审查，{names}未在审查前确认联名，已不在联名名单中。",
+                title=proposal.title,
+                names=names,
+            )
+            if at_review
+            else Text(
                 "提案《{title}》的联名确认已截止，{names}未确认，已不在联名名单中。",
                 title=proposal.title,
-                names=[person_name(ctx.session, p) for p in dropped],
+                names=names,
             ),
             key=str(proposal.id),
             proposal_id=proposal.id,
         )
+        if at_review:
+            notify(
+                ctx,
+                dropped,
+                "cosign_ended",
+                Text(
+                    "{name}委员的提案《{title}》已开始审查，您尚未确认的联名邀请随之结束，"
+                    "您不在联名名单中。",
+                    name=person_name(ctx.session, proposal.proposer_id),
+                    title=proposal.title,
+                ),
+                key=str(proposal.id),
+                proposal_id=proposal.id,
+            )
     return dropped
 
 
@@ -548,14 +612,36 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
             Signer.proposal_id == proposal.id, col(Signer.state).in_(("pending", "confirmed"))
         )
     ).all()
+    told = [*people_with_role(ctx.session, Role.STAFF), *asked]
     notify(
         ctx,
-        [*people_with_role(ctx.session, Role.STAFF), *asked],
+        told,
         "withdrawn",
         Text("提案《{title}》已由提案人撤回。", title=proposal.title),
         key=str(proposal.id),
         proposal_id=proposal.id,
         exclude=[proposal.proposer_id],
+    )
+    # Who asked to co-sign it (giving up a draft of their own, maybe) and was not invited
+    # yet waits for an invitation that cannot come now.
+    on_list = set(signer_ids(ctx.session, pk(proposal), confirmed_only=False))
+    waiting = ctx.session.exec(
+        select(AuditEvent.actor_id).where(
+            AuditEvent.proposal_id == proposal.id, AuditEvent.action == "request_cosign"
+        )
+    ).all()
+    notify(
+        ctx,
+        [p for p in dict.fromkeys(waiting) if p is not None and p not in on_list],
+        "withdrawn",
+        Text(
+            "您希望联名的提案《{title}》已由提案人{name}委员撤回，不会再邀请您联名。",
+            title=proposal.title,
+            name=person_name(ctx.session, proposal.proposer_id),
+        ),
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+        exclude=[*told, proposal.proposer_id],  # told already, as staff
     )
     return proposal
 
@@ -566,7 +652,9 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
 def _review(ctx: Ctx, proposal_id: int, action: str) -> Proposal:
     proposal = _begin(ctx, action, proposal_id)
     _guard(ctx, action, proposal)
-    expire_pending_cosigners(ctx, proposal)
+    # Before the cut-off, review ends the co-signing early; after it (the sweep has not
+    # run yet), it only carries out the cut-off.
+    expire_pending_cosigners(ctx, proposal, at_review=cosign_open(ctx, proposal))
     proposal.reviewed_at = ctx.now
     proposal.reviewed_by = ctx.actor_id
     return proposal

@@ -82,10 +82,17 @@ class PersonReach:
     phone: str
     bound: bool
     reachable: bool
+    active: bool = True  # a deactivated person's notices are cancelled, bound or not
 
     def gap(self) -> Text | None:
         """What to say instead of "the proposer was notified" when they will not read it
         yet; None when they will."""
+        if not self.active:
+            return Text(
+                "提案人{name}已在名册中停用，通知不会送达。如需告知，请电话联系（{phone}）。",
+                name=self.name,
+                phone=self.phone,
+            )
         if self.reachable:
             return None
         if not self.bound:
@@ -120,6 +127,7 @@ def person_reach(ctx: Ctx, person_id: int) -> PersonReach:
         phone=person.phone if person and person.phone else "",
         bound=bool(accounts),
         reachable=any(not unreachable for unreachable in accounts),
+        active=person is not None and person.active,
     )
 
 

@@ -173,7 +173,9 @@ def render_record(
     if proposal.suggested_unit:
         lines.append(say(Text("建议承办单位:{unit}", unit=proposal.suggested_unit)))
 
-    review = REVIEW_RESULTS.get(proposal.status, FILED)
+    # A merged proposal is answered and closed with the reply of its main: still 已并案.
+    review = REVIEW_RESULTS[ProposalStatus.MERGED] if proposal.merged_into_id else None
+    review = review or REVIEW_RESULTS.get(proposal.status, FILED)
     disclose = YES if proposal.disclose else NO
     lines.append(
         say(Text("审查结果:{review} 信息公开:{disclose}", review=review, disclose=disclose))
@@ -413,6 +415,36 @@ _PRIVATE = {
 }
 
 
+_COSIGNER_EVENTS = {"invite_cosigner", "add_cosigner", "cosign_expired", "edit_draft"}
+
+
+def _cosigner_ids(detail: dict) -> list[int]:
+    found = (
+        detail.get("person_ids")
+        or detail.get("removed_person_ids")  # a draft made collective drops its list
+        or [detail.get("person_id") or detail.get("removed_person_id")]
+    )
+    return [i for i in found if isinstance(i, int)]
+
+
+def _cosigner_event(
+    action: str, detail: dict, what: Text | str, names: dict[int | None, str]
+) -> Text | str:
+    """Whom an event of the co-signers' list concerns: 邀请联名（何平）, 移出联名（黄蕾）,
+    联名确认截止（曹磊未确认）, 修改草稿，移出联名（何平） (made collective). Said only where
+    the list itself may be read."""
+    people = [names.get(i, "") for i in _cosigner_ids(detail)]
+    if not people:
+        return what
+    if action == "cosign_expired":
+        return Text("{action}（{names}未确认）", action=what, names=people)
+    if action == "edit_draft":
+        return Text("{action}，移出联名（{names}）", action=what, names=people)
+    if "removed_person_id" in detail:
+        return Text("移出联名（{names}）", names=people)
+    return Text("{action}（{names}）", action=what, names=people)
+
+
 def timeline_lines(
     ctx: Ctx,
     proposal: Proposal,
@@ -428,11 +460,12 @@ def timeline_lines(
         .where(AuditEvent.proposal_id == proposal.id)
         .order_by(col(AuditEvent.id))
     ).all()
+    concerned = {e.actor_id for e in events if e.actor_id}
+    for e in events:  # the members an event of the co-signers' list concerns
+        if e.action in _COSIGNER_EVENTS and e.detail:
+            concerned |= set(_cosigner_ids(e.detail))
     names = {
-        p.id: p.name
-        for p in ctx.session.exec(
-            select(Person).where(col(Person.id).in_({e.actor_id for e in events if e.actor_id}))
-        )
+        p.id: p.name for p in ctx.session.exec(select(Person).where(col(Person.id).in_(concerned)))
     }
     unit_of = {
         assignment_id: (unit_name, role)
@@ -449,10 +482,13 @@ def timeline_lines(
         detail = event.detail or {}
         what: Text | str = action_label(event.action)
         who: str = names.get(event.actor_id, "") if event.actor_id else SYSTEM_NAME
-        if event.action == "close" and detail.get("reason") == "all_rated":
+        if event.action in ("close", "close_merged") and detail.get("reason") == "all_rated":
+            # a merged proposal whose own signers all rated closes then, not with its main
             what, who = label("全部评价完成，办结"), SYSTEM_NAME
         elif event.action == "file" and detail.get("number"):
             what = Text("立案，编号{number}", number=number_text(proposal.year, detail["number"]))
+        elif event.action in _COSIGNER_EVENTS and not public:
+            what = _cosigner_event(event.action, detail, what, names)
         elif event.assignment_id in unit_of:
             unit, role = unit_of[event.assignment_id]
             what = Text(
