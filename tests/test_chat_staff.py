@@ -750,6 +750,86 @@ async def test_reply_returned_with_a_comment(db, wf, world, chat_as):
     }
 
 
+async def test_an_approved_key_reply_is_told_to_its_co_unit_supervisor_and_leader(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    rec = s.proposal("replied", key=True)  # 区交通运输局 co-handles it and has countersigned
+    co_unit, supervisor, leader, staff = (
+        chat_as(world.handler_tr),
+        chat_as(world.supervisor),
+        chat_as(world.leader),
+        chat_as(world.staff),
+    )
+    for chat in (co_unit, supervisor, leader, staff):
+        chat.notices()  # what they were told before the review
+    await open_item(staff, "✅ 答复审核")
+    await staff.tap("2026年度第1号")
+    await staff.tap("改为A类后通过")
+    assert "已审核通过2026年度第1号提案的答复（A类）" in staff.said
+
+    [(told, buttons)] = co_unit.notices()
+    assert told == (
+        f"2026年度第1号提案《{TITLE}》的答复（主办单位：区教育局）已审核通过，并已送达提案人。"
+        "贵单位的协办工作已经完成，无需再办理。"
+    )
+    assert buttons == []
+    watch = (
+        f"重点提案2026年度第1号《{TITLE}》的答复已由许静审核通过，答复类别由B类改为A类"
+        "（所提问题已经解决或基本解决），已送达提案人。"
+    )
+    assert [text for text, _ in supervisor.notices()] == [watch]
+    assert [text for text, _ in leader.notices()] == [watch]
+    assert get(db, Assignment, rec.co).status == "done"
+    # the reviewer is not told what they did
+    assert staff.notices() == []
+
+
+async def test_a_key_reply_returned_by_its_supervisor_is_told_to_the_lead_leader(
+    db, wf, world, chat_as
+):
+    s = story(db, wf, world)
+    s.proposal("replied", key=True)
+    supervisor, leader = chat_as(world.supervisor), chat_as(world.leader)
+    for chat in (supervisor, leader):
+        chat.notices()
+    await open_item(supervisor, "✅ 答复审核")
+    await supervisor.tap("2026年度第1号")
+    await supervisor.tap("退回修改")
+    await supervisor.send("请写明试点学校名单和推行时间。")
+    assert "已退回2026年度第1号提案的答复" in supervisor.said
+
+    assert [text for text, _ in leader.notices()] == [
+        f"重点提案2026年度第1号《{TITLE}》的答复（第1稿）已由董宁退回主办单位区教育局修改。"
+        "\n审核意见：请写明试点学校名单和推行时间。"
+    ]
+    assert supervisor.notices() == []  # who returned it is not told
+    assert notices(db, "co_reply_approved") == []  # nothing ended for the co-handling unit
+
+
+def test_review_outcomes_reach_each_follower_once_and_skip_the_deactivated(db, wf, world):
+    """A lead leader who also works in the supervising unit is told once; a deactivated
+    one's notice is cancelled, as every notice to a deactivated person is."""
+    s = story(db, wf, world)
+    with db.session() as session:
+        leader = session.get(Person, world.leader)
+        leader.roles, leader.unit_id = "leader,supervisor", world.inspection
+        session.add(leader)
+    rec = s.proposal("replied", key=True)
+    s.run(world.staff, replies.return_reply, rec.reply, "请补充具体实施时间。")
+    assert sorted(n.person_id for n in notices(db, "reply_returned_watch")) == sorted(
+        [world.supervisor, world.leader]
+    )
+    again = s.submit_reply(rec.lead)
+    with db.session() as session:
+        leader = session.get(Person, world.leader)
+        leader.active = False
+        session.add(leader)
+    s.run(world.staff, replies.approve_reply, again)
+    watched = {n.person_id: n.state for n in notices(db, "reply_approved_watch")}
+    assert watched == {world.supervisor: "pending", world.leader: "cancelled"}
+
+
 async def test_the_reviewer_receives_the_files_of_the_reply_letter(db, wf, world, chat_as):
     """The unit may put the letter itself in a file and only its gist in the body: the
     reviewer gets the files with the letter, once each time they open it."""

@@ -637,7 +637,20 @@ LEGAL = [
             ("assignment_return_reply", "replied", "accepted", "supervisor"),
             ("return_reply", "replied", "assigned", "supervisor"),
         ],
-        {"reply_returned": EDU},
+        # the lead leader follows it; the supervisor who returned it is not told
+        {"reply_returned": EDU, "reply_returned_watch": ["leader"]},
+    ),
+    Legal(
+        "return_reply (key proposal, by staff)",
+        [P("return_reply", "replied"), A("return_reply", "replied")],
+        lambda s: s.proposal("replied", key=True),
+        do("return_reply"),
+        {"pid": "assigned", "lead": "accepted"},
+        [
+            ("assignment_return_reply", "replied", "accepted", "staff"),
+            ("return_reply", "replied", "assigned", "staff"),
+        ],
+        {"reply_returned": EDU, "reply_returned_watch": ["supervisor", "leader"]},
     ),
     Legal(
         "approve_reply (the accepted co-handling unit completes)",
@@ -650,7 +663,7 @@ LEGAL = [
             ("assignment_complete", "accepted", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_approved": EDU, "reply_delivered": SIGNERS},
+        {"reply_approved": EDU, "co_reply_approved": TR, "reply_delivered": SIGNERS},
     ),
     Legal(
         "approve_reply (key proposal, by its supervisor)",
@@ -663,7 +676,31 @@ LEGAL = [
             ("assignment_complete", "accepted", "done", None),
             ("approve_reply", "replied", "delivered", "supervisor"),
         ],
-        {"reply_approved": EDU, "reply_delivered": SIGNERS},
+        # the lead leader follows it; the supervisor who approved it is not told
+        {
+            "reply_approved": EDU,
+            "co_reply_approved": TR,
+            "reply_approved_watch": ["leader"],
+            "reply_delivered": SIGNERS,
+        },
+    ),
+    Legal(
+        "approve_reply (key proposal, by staff)",
+        [P("approve_reply", "replied"), A("approve_reply", "replied"), A("complete", "accepted")],
+        lambda s: s.proposal("replied", key=True),
+        do("approve_reply"),
+        {"pid": "delivered", "lead": "done", "co": "done"},
+        [
+            ("assignment_approve_reply", "replied", "done", "staff"),
+            ("assignment_complete", "accepted", "done", None),
+            ("approve_reply", "replied", "delivered", "staff"),
+        ],
+        {
+            "reply_approved": EDU,
+            "co_reply_approved": TR,
+            "reply_approved_watch": ["supervisor", "leader"],
+            "reply_delivered": SIGNERS,
+        },
     ),
     Legal(
         "complete (a co-handling unit that never accepted)",
@@ -676,7 +713,7 @@ LEGAL = [
             ("assignment_complete", "pending", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_approved": EDU, "reply_delivered": ["member"]},
+        {"reply_approved": EDU, "co_reply_approved": TR, "reply_delivered": ["member"]},
     ),
     Legal(
         "complete (a co-handling unit that gave its opinion)",
@@ -689,7 +726,7 @@ LEGAL = [
             ("assignment_complete", "opinion_given", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_approved": EDU, "reply_delivered": ["member"]},
+        {"reply_approved": EDU, "co_reply_approved": TR, "reply_delivered": ["member"]},
     ),
     Legal(
         "complete (a co-handling unit whose adjustment request is undecided)",
@@ -702,7 +739,7 @@ LEGAL = [
             ("assignment_complete", "adjustment_requested", "done", None),
             ("approve_reply", "replied", "delivered", "staff"),
         ],
-        {"reply_approved": EDU, "reply_delivered": ["member"]},
+        {"reply_approved": EDU, "co_reply_approved": TR, "reply_delivered": ["member"]},
     ),
     Legal(
         "deliver_merged (the merged proposal gets the main's reply)",

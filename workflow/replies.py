@@ -506,9 +506,10 @@ def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
     ctx.session.add(reply)
     move_assignment(ctx, assignment, "return_reply", reply_id=reply.id, comment=comment)
     _proposal_move(ctx, proposal, "return_reply", reply_id=reply.id)
+    handlers = people_with_role(ctx.session, Role.HANDLER, assignment.unit_id)
     notify(
         ctx,
-        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        handlers,
         "reply_returned",
         Text(
             "{number}提案《{title}》的答复被退回，请修改后重新提交。\n审核意见：{comment}",
@@ -519,7 +520,31 @@ def return_reply(ctx: Ctx, reply_id: int, comment: str) -> Reply:
         key=str(reply.id),
         proposal_id=proposal.id,
     )
+    notify(  # those who follow it besides its units, but not the reviewer who returned it
+        ctx,
+        watchers_of(ctx, proposal),
+        "reply_returned_watch",
+        Text(
+            "{kind}{number}《{title}》的答复（第{version}稿）已由{who}退回主办单位{unit}修改。"
+            "\n审核意见：{comment}",
+            kind=_kind(proposal),
+            number=number_text(proposal.year, proposal.number),
+            title=proposal.title,
+            version=reply.version,
+            who=person_name(ctx.session, ctx.actor_id),
+            unit=unit_name(ctx, assignment.unit_id),
+            comment=comment,
+        ),
+        key=str(reply.id),
+        proposal_id=proposal.id,
+        exclude=[ctx.actor_id, *handlers],
+    )
     return reply
+
+
+def _kind(proposal: Proposal) -> str:
+    """重点提案 or 提案, as the notices to those who follow a proposal call it."""
+    return label("重点提案") if proposal.is_key else label("提案")
 
 
 def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Reply:
@@ -551,13 +576,8 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
         proposed_class=reply.proposed_class,
     )
     assignment.ended_at = ctx.now
-    for co in ctx.session.exec(
-        select(Assignment).where(
-            Assignment.proposal_id == proposal.id,
-            Assignment.role == "co",
-            col(Assignment.status).in_(ASSIGNMENT_TRANSITIONS["complete"].sources),
-        )
-    ).all():
+    co_units = _co_units_on(ctx, pk(proposal))
+    for co in co_units:
         co.ended_at = ctx.now
         move_assignment(ctx.as_system(), co, "complete")
     proposal.delivered_at = ctx.now
@@ -582,14 +602,36 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
             reply_class=reply.reply_class,
         )
     )
+    handlers = people_with_role(ctx.session, Role.HANDLER, assignment.unit_id)
     notify(
         ctx,
-        people_with_role(ctx.session, Role.HANDLER, assignment.unit_id),
+        handlers,
         "reply_approved",
         approved,
         key=str(reply.id),
         proposal_id=proposal.id,
     )
+    # Whoever the delivery or the lead unit's notice tells is not told again below.
+    told = {ctx.actor_id, *handlers, *signer_ids(ctx.session, pk(proposal))}
+    for co in co_units:  # their assignments just ended: their part is done
+        co_handlers = people_with_role(ctx.session, Role.HANDLER, co.unit_id)
+        notify(
+            ctx,
+            co_handlers,
+            "co_reply_approved",
+            Text(
+                "{number}提案《{title}》的答复（主办单位：{lead}）已审核通过，并已送达提案人。"
+                "贵单位的协办工作已经完成，无需再办理。",
+                number=number_text(proposal.year, proposal.number),
+                title=proposal.title,
+                lead=unit_name(ctx, assignment.unit_id),
+            ),
+            key=f"{reply.id}:{co.id}",
+            proposal_id=proposal.id,
+            exclude=told,
+        )
+        told.update(co_handlers)
+    _tell_watchers_approved(ctx, proposal, reply, exclude=told)
     _deliver(ctx, proposal, reply)
     for merged in ctx.session.exec(
         select(Proposal)
@@ -605,6 +647,44 @@ def approve_reply(ctx: Ctx, reply_id: int, reply_class: str | None = None) -> Re
         )
         _deliver(ctx, merged, reply, via=proposal)
     return reply
+
+
+def _tell_watchers_approved(
+    ctx: Ctx, proposal: Proposal, reply: Reply, *, exclude: set[int | None]
+) -> None:
+    """Those who follow a proposal besides its units (its supervising unit, its lead
+    leader): the reply was approved, in which class, and went to the proposer."""
+    params = {
+        "kind": _kind(proposal),
+        "number": number_text(proposal.year, proposal.number),
+        "title": proposal.title,
+        "who": person_name(ctx.session, ctx.actor_id),
+        "cls": reply.reply_class,
+        "meaning": CLASS_MEANINGS.get(reply.reply_class),
+    }
+    text = (
+        Text(
+            "{kind}{number}《{title}》的答复已由{who}审核通过（{cls}类：{meaning}），"
+            "已送达提案人。",
+            **params,
+        )
+        if reply.reply_class == reply.proposed_class or not reply.proposed_class
+        else Text(
+            "{kind}{number}《{title}》的答复已由{who}审核通过，答复类别由{proposed}类改为"
+            "{cls}类（{meaning}），已送达提案人。",
+            proposed=reply.proposed_class,
+            **params,
+        )
+    )
+    notify(
+        ctx,
+        watchers_of(ctx, proposal),
+        "reply_approved_watch",
+        text,
+        key=str(reply.id),
+        proposal_id=proposal.id,
+        exclude=exclude,
+    )
 
 
 def _deliver(ctx: Ctx, proposal: Proposal, reply: Reply, via: Proposal | None = None) -> None:
