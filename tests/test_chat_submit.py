@@ -898,7 +898,8 @@ async def test_staff_cannot_write_proposals(db, wf, world, chat_as):
     assert "这个选项无效" in chat.said
     for command in ("/new", "/drafts"):
         await chat.send(command)
-        assert "您没有「修改草稿」的权限，需要委员身份" in chat.said, command
+        assert "只有委员可以撰写提案" in chat.said, command
+        assert "「修改草稿」" not in chat.said, command
         assert "许静，您好" in chat.said
         assert conversation(db, chat).flow == "menu"
     assert shot(db) == before

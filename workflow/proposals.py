@@ -46,6 +46,14 @@ DRAFT_FIELDS = (
 )
 
 
+def require_author(ctx: Ctx) -> None:
+    """Only members (委员) write proposals: new ones and saved drafts. Said plainly to anyone
+    else before a draft is involved (the transitions themselves refuse with their label)."""
+    if ctx.actor is None or Role.MEMBER.value in ctx.actor.role_set:
+        return
+    raise PermissionDenied("只有委员可以撰写提案（新建提案、我的草稿），您没有委员身份。")
+
+
 def _guard(ctx: Ctx, action: str, proposal: Proposal):
     transition = PROPOSAL_TRANSITIONS[action]
     require_status(
