@@ -15,10 +15,11 @@ from handlers.messages import Choice
 from handlers.paging import PAGE_SIZE as PAGE_SIZE  # the staff lists' page size
 from handlers.paging import Page, Pager
 from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
-from workflow import reach, replies
+from workflow import proposals, reach, replies
 from workflow.assignments import due_date_or_default, postponement
 from workflow.core import (
     check_text,
+    person_name,
 )
 from workflow.errors import InvalidInput
 from workflow.numbering import bracket_number_text, parse_number
@@ -27,7 +28,7 @@ from workflow.statuses import (
     AssignmentStatus,
     ProposalStatus,
 )
-from workflow.texts import label
+from workflow.texts import Text, label
 
 SEARCH_MAX = 50
 LABEL_MAX = 22
@@ -62,6 +63,12 @@ def told_units(turn: Turn, unit_ids: Sequence[int]) -> str:
     lines = [turn.t("已通知{units}。", units=turn.join(told))] if told else []
     lines += [turn.t(gap) for r in reaches if (gap := r.gap()) is not None]
     return "\n".join(lines)
+
+
+def proposer_of(turn: Turn, p: Proposal) -> str:
+    """Who the proposal is from as staff's lists name it: a 集体提案's body, or the member."""
+    shown = proposals.proposer_shown(p, person_name(turn.session, p.proposer_id))
+    return turn.t(shown) if isinstance(shown, Text) else shown
 
 
 def told_proposer(turn: Turn, p: Proposal) -> str:

@@ -46,6 +46,14 @@ DRAFT_FIELDS = (
 )
 
 
+def proposer_shown(proposal: Proposal, name: str) -> Text | str:
+    """Who a proposal is from, as lists and notices to staff name it: for a 集体提案 its body
+    ("民盟区委（集体提案）"), as the record does; otherwise ``name``, the proposer's."""
+    if proposal.category == "collective" and proposal.collective_body:
+        return Text("{body}（集体提案）", body=proposal.collective_body)
+    return name
+
+
 def require_author(ctx: Ctx) -> None:
     """Only members (委员) write proposals: new ones and saved drafts. Said plainly to anyone
     else before a draft is involved (the transitions themselves refuse with their label)."""
@@ -369,7 +377,7 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
         Text(
             "新提案待审查：《{title}》（提案人：{name}）。",
             title=title,
-            name=person_name(ctx.session, proposal.proposer_id),
+            name=proposer_shown(proposal, person_name(ctx.session, proposal.proposer_id)),
         ),
         key=str(proposal.id),
         proposal_id=proposal.id,

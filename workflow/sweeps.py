@@ -1009,7 +1009,7 @@ def review_backlog(ctx: Ctx) -> None:
             Text(
                 "提案《{title}》（提案人：{name}）已提交 {n} 个工作日，尚未审查，请及时审查。",
                 title=proposal.title,
-                name=told.name(proposal.proposer_id),
+                name=proposals.proposer_shown(proposal, told.name(proposal.proposer_id)),
                 n=days,
             ),
             key=f"{proposal.id}:{ctx.today.isoformat()}",
@@ -1162,9 +1162,10 @@ class _Digest:
         return self.told.name(person_id)
 
     def _submitted_item(self, proposal: Proposal) -> Text:
-        return Text(
-            "《{title}》（{name}）", title=proposal.title, name=self._name(proposal.proposer_id)
-        )
+        name = proposals.proposer_shown(proposal, self._name(proposal.proposer_id))
+        if proposal.status == ProposalStatus.WITHDRAWN:  # taken back since it was submitted
+            return Text("《{title}》（{name}，已撤回）", title=proposal.title, name=name)
+        return Text("《{title}》（{name}）", title=proposal.title, name=name)
 
     def _reply_item(self, proposal: Proposal) -> Text:
         return Text(
