@@ -771,6 +771,72 @@ async def test_a_member_who_gave_up_a_draft_to_co_sign_hears_if_the_proposal_is_
     }
 
 
+async def _co_sign_instead(db, wf, world, chat_as) -> tuple[Chat, int]:
+    """林晓 gives up her draft to co-sign 曹磊's similar proposal (submitted on Monday 14
+    September, co-signing open until Sunday 20 September 23:59)."""
+    other = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
+    chat = chat_as(world.member)
+    await walk_to_preview(chat)
+    await chat.tap("📤 提交")
+    await chat.tap("🤝")
+    await chat.tap("放弃本提案，改为联系该提案人联名")
+    assert "并已请曹磊委员邀请您联名" in chat.said
+    chat.notices()
+    return chat, other
+
+
+def cut_off(db, wf) -> int:
+    from workflow import sweeps
+
+    with db.session() as s:
+        return sweeps.SWEEPS["cosign_cutoff"](wf.ctx(s, None))
+
+
+async def test_a_member_who_asked_to_co_sign_hears_when_review_begins_without_an_invitation(
+    db, wf, world, chat_as, clock
+):
+    """Review ends co-signing: the member who asked and was not invited is told once (not
+    again at the cut-off); 黄蕾, who asked and was invited, hears as an invited co-signer."""
+    chat, other = await _co_sign_instead(db, wf, world, chat_as)
+    run(db, wf, world.cosigner2, proposals.request_to_cosign, other)
+    run(db, wf, world.outsider, proposals.add_cosigner, other, world.cosigner2)
+
+    run(db, wf, world.staff, proposals.file_proposal, other)
+    [(told, _)] = chat.notices()
+    assert told == (
+        f"您希望联名的提案《{LIFT_TITLE}》已开始审查，联名随之结束，曹磊委员没有邀请您联名。"
+        "如有需要，您可以另行撰写提案。"
+    )
+    kinds = {(n.person_id, n.kind) for n in rows(db, Notice, Notice.proposal_id == other)}
+    assert (world.cosigner2, "cosign_ended") in kinds
+    assert (world.cosigner2, "cosign_wish_ended") not in kinds
+
+    clock.advance(days=10)
+    cut_off(db, wf)
+    assert chat.notices() == []
+
+
+async def test_a_member_who_asked_to_co_sign_hears_when_the_cut_off_passes_uninvited(
+    db, wf, world, chat_as, clock
+):
+    """Nobody else was asked to co-sign: the cut-off passes, and the member who asked is
+    told once, then nothing more when review begins."""
+    chat, other = await _co_sign_instead(db, wf, world, chat_as)
+    clock.advance(days=3)
+    cut_off(db, wf)
+    assert chat.notices() == []  # not yet
+    clock.advance(days=4)
+    cut_off(db, wf)
+    [(told, _)] = chat.notices()
+    assert told == (
+        f"您希望联名的提案《{LIFT_TITLE}》的联名已于2026年9月20日 23:59截止，"
+        "曹磊委员没有邀请您联名。如有需要，您可以另行撰写提案。"
+    )
+    cut_off(db, wf)
+    run(db, wf, world.staff, proposals.file_proposal, other)
+    assert chat.notices() == []
+
+
 # ---------------------------------------------------------------- bad input at every step
 
 
