@@ -837,6 +837,35 @@ async def test_a_member_who_asked_to_co_sign_hears_when_the_cut_off_passes_uninv
     assert chat.notices() == []
 
 
+async def test_a_long_co_signer_list_is_removed_from_a_page_at_a_time(db, wf, world, chat_as):
+    """A messenger shows at most 100 buttons under a message: with 130 members invited, the
+    「移除」 buttons come a page at a time; the message still names them all."""
+    pid = my_draft(db, wf, world)
+    with db.session() as s:
+        many = [
+            Person(name=f"委员{i:03d}", phone=f"1390000{i:04d}", roles="member")
+            for i in range(130)
+        ]
+        s.add_all(many)
+        s.flush()
+        ids = [p.id for p in many]
+    for person_id in ids:
+        run(db, wf, world.member, proposals.invite_cosigner, pid, person_id)
+    chat = chat_as(world.member)
+    await reach(chat, "cosigners")
+    assert "委员000" in chat.said and "委员129" in chat.said
+    assert len(chat.buttons) <= 100
+    assert chat.buttons[:2] == ["✅ 完成", "移除 委员000"]
+    assert "下一页 ▶" in chat.buttons and "移除 委员129" not in chat.buttons
+    while "移除 委员129" not in chat.buttons:
+        await chat.tap("下一页 ▶")
+        assert len(chat.buttons) <= 100
+    before = len(rows(db, Signer, Signer.proposal_id == pid))
+    await chat.tap("移除 委员129")
+    assert "已把委员129委员移出联名名单。" in chat.said
+    assert len(rows(db, Signer, Signer.proposal_id == pid)) == before - 1
+
+
 # ---------------------------------------------------------------- bad input at every step
 
 
