@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -418,4 +419,4 @@ def install_flows(engine: Engine, flows: Sequence[Flow]) -> None:
             )
             for name, step in flow.steps.items()
         }
-        engine.add_flow(Flow(flow.name, flow.start, guarded, dict(flow.edges), roles=flow.roles))
+        engine.add_flow(dataclasses.replace(flow, steps=guarded, edges=dict(flow.edges)))

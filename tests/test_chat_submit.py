@@ -518,7 +518,7 @@ async def test_save_and_resume_through_my_drafts(db, wf, world, chat_as):
     await chat.tap("📝 新建提案")
     await chat.send(TITLE)
     await chat.send("/cancel")
-    assert "已取消" in chat.said
+    assert chat.said.startswith("已取消。已保存的草稿不会丢失。")
     await chat.send("/menu")
     await chat.tap("🗂 我的草稿")
     assert "您有 1 份草稿" in chat.said and f"《{TITLE}》 9月14日" in chat.buttons
