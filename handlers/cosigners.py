@@ -10,6 +10,7 @@ from sqlalchemy import case
 from sqlmodel import col, select
 
 from handlers.engine import Turn
+from handlers.paging import Pager
 from handlers.submit_common import _again, _next, _open, _pid, _words
 from handlers.turns import my_id
 from storage.models import Person, Proposal, Signer, existing, pk
@@ -20,6 +21,9 @@ from workflow.roles import Role
 
 NAME_MAX = 20  # longest name a co-signer search takes
 SEARCH_MAX = 10  # namesakes listed at most
+# The 「移除」 buttons of those invited, a page at a time: a messenger shows at most 100
+# buttons under a message (Telegram), and a list may be longer.
+REMOVE_PAGER = Pager(key="cosigners_page", size=20)
 
 
 def _cosigners(turn: Turn, pid: int) -> list[Person]:
@@ -56,10 +60,13 @@ def ask_cosigners(turn: Turn) -> None:
     if proposal is None:
         return
     people = _cosigners(turn, pk(proposal))
+    page = REMOVE_PAGER.page(turn, people)
     choices = [turn.choice(turn.t("✅ 完成"), "done")]
-    choices += [turn.choice(turn.t("移除 {name}", name=p.name), f"r:{p.id}") for p in people]
+    choices += [turn.choice(turn.t("移除 {name}", name=p.name), f"r:{p.id}") for p in page.rows]
+    choices += page.buttons(turn)
     if proposal.category == "collective":  # nobody to invite; a list from before, to clear
-        turn.say(turn.t("集体提案以提案单位的名义提出，不邀请委员联名。"), choices, columns=2)
+        lines = [turn.t("集体提案以提案单位的名义提出，不邀请委员联名。"), *page.position(turn)]
+        turn.say("\n".join(lines), choices, columns=2)
         return
     if people:
         lines = [
@@ -77,6 +84,7 @@ def ask_cosigners(turn: Turn) -> None:
             "不需要联名或已邀请完，请点「完成」。"
         )
     )
+    lines += page.position(turn)
     turn.say("\n".join(lines), choices, columns=2)
 
 
@@ -116,6 +124,9 @@ def on_cosigner_name(turn: Turn, text: str) -> None:
 def on_cosigner_choice(turn: Turn, value: str) -> str | None:
     if value == "done":
         return _next(turn)
+    if REMOVE_PAGER.take(turn, value):
+        _again(turn)
+        return None
     pid = _pid(turn)
     kind, _, person_id = value.partition(":")
     if kind == "u":

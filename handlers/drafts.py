@@ -162,6 +162,7 @@ def on_delete(turn: Turn, value: str) -> str:
 
 DRAFTS_FLOW = Flow(
     name="drafts",
+    cancelled=N_("已取消。已保存的草稿不会丢失。"),
     start="list",
     roles=MEMBERS,
     steps={

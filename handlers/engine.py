@@ -121,6 +121,9 @@ class Flow:
     steps: dict[str, Step]
     edges: dict[tuple[str, str], str]
     roles: frozenset[Role] | None = None  # who may start it; None: anyone bound
+    # what /cancel says on leaving it (a message id): drafts are named only by flows that keep
+    # them
+    cancelled: str = N_("已取消。")
 
     def next_step(self, step: str, outcome: str) -> str:
         try:
@@ -569,9 +572,10 @@ class Engine:
     def _command(self, turn: Turn, name: str, args: str) -> None:
         if name == "/cancel":
             had_flow = turn.conv.flow not in (None, "menu")  # the menu is no step to leave
+            left = self.flows.get(turn.conv.flow or "")
             turn.finish()
             turn.say(
-                turn.t("已取消。已保存的草稿不会丢失。")
+                turn.t(left.cancelled if left is not None else N_("已取消。"))
                 if had_flow
                 else turn.t("当前没有进行中的操作。")
             )

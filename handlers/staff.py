@@ -32,6 +32,7 @@ from handlers.staff_common import (
     pending_cosigners,
     proposal_matches,
     proposal_title,
+    proposer_of,
     read_date,
     review_queue,
     search_list,
@@ -73,7 +74,7 @@ def ask_queue(turn: Turn) -> None:
         )
         return
     page = paged(turn, "queue", [*submitted, *filed])
-    names = {p.proposer_id: person_name(turn.session, p.proposer_id) for p in page.rows}
+    names = {p.id: proposer_of(turn, p) for p in page.rows}
     lines = [turn.t("审查队列：待审查 {a} 件，待交办 {b} 件。", a=len(submitted), b=len(filed))]
     choices = []
     section = None
@@ -91,7 +92,7 @@ def ask_queue(turn: Turn) -> None:
                     "{i}. 《{title}》 {name}，{day}提交",
                     i=index,
                     title=p.title,
-                    name=names[p.proposer_id],
+                    name=names[p.id],
                     day=day_text(turn, p.submitted_at),
                 )
             )
@@ -103,7 +104,7 @@ def ask_queue(turn: Turn) -> None:
                     i=index,
                     n=number_of(turn, p),
                     title=p.title,
-                    name=names[p.proposer_id],
+                    name=names[p.id],
                 )
             )
             choices.append(turn.choice(short(f"{number_of(turn, p)} {p.title}"), f"p:{p.id}"))

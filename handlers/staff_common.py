@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -15,10 +16,11 @@ from handlers.messages import Choice
 from handlers.paging import PAGE_SIZE as PAGE_SIZE  # the staff lists' page size
 from handlers.paging import Page, Pager
 from storage.models import Assignment, Person, Proposal, Rating, Reply, Signer, Unit
-from workflow import reach, replies
+from workflow import proposals, reach, replies
 from workflow.assignments import due_date_or_default, postponement
 from workflow.core import (
     check_text,
+    person_name,
 )
 from workflow.errors import InvalidInput
 from workflow.numbering import bracket_number_text, parse_number
@@ -27,7 +29,7 @@ from workflow.statuses import (
     AssignmentStatus,
     ProposalStatus,
 )
-from workflow.texts import label
+from workflow.texts import Text, label
 
 SEARCH_MAX = 50
 LABEL_MAX = 22
@@ -62,6 +64,12 @@ def told_units(turn: Turn, unit_ids: Sequence[int]) -> str:
     lines = [turn.t("已通知{units}。", units=turn.join(told))] if told else []
     lines += [turn.t(gap) for r in reaches if (gap := r.gap()) is not None]
     return "\n".join(lines)
+
+
+def proposer_of(turn: Turn, p: Proposal) -> str:
+    """Who the proposal is from as staff's lists name it: a 集体提案's body, or the member."""
+    shown = proposals.proposer_shown(p, person_name(turn.session, p.proposer_id))
+    return turn.t(shown) if isinstance(shown, Text) else shown
 
 
 def told_proposer(turn: Turn, p: Proposal) -> str:
@@ -411,4 +419,4 @@ def install_flows(engine: Engine, flows: Sequence[Flow]) -> None:
             )
             for name, step in flow.steps.items()
         }
-        engine.add_flow(Flow(flow.name, flow.start, guarded, dict(flow.edges), roles=flow.roles))
+        engine.add_flow(dataclasses.replace(flow, steps=guarded, edges=dict(flow.edges)))

@@ -463,6 +463,7 @@ def on_disclose(turn: Turn, value: str) -> str:
 
 SUBMIT_FLOW = Flow(
     name="submit",
+    cancelled=N_("已取消。已保存的草稿不会丢失。"),
     start="title",
     roles=MEMBERS,
     steps={

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from handlers.engine import Turn
 from storage.models import Proposal
-from workflow.core import lock_proposal, require_role
+from workflow.core import lock_proposal
 from workflow.errors import InvalidInput, NotFound, WorkflowError
-from workflow.proposals import body_length
-from workflow.statuses import PROPOSAL_TRANSITIONS, ProposalStatus
+from workflow.proposals import body_length, require_author
+from workflow.statuses import ProposalStatus
 
 
 def _leave(turn: Turn, message: str) -> None:
@@ -25,7 +25,7 @@ def _leave(turn: Turn, message: str) -> None:
 def _may_draft(turn: Turn) -> bool:
     """The workflow decides who may write proposals; anyone else is told and sent back."""
     try:
-        require_role(turn.ctx, PROPOSAL_TRANSITIONS["edit_draft"])
+        require_author(turn.ctx)
     except WorkflowError as refusal:
         _leave(turn, turn.t(refusal.text))
         return False

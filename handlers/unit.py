@@ -559,6 +559,7 @@ def _lead_name(turn: Turn, row) -> str:
 
 INBOX_FLOW = Flow(
     name="inbox",
+    cancelled=N_("已取消。已保存的草稿不会丢失。"),  # the reply and opinion drafts
     start="list",
     roles=frozenset({Role.HANDLER}),
     steps={

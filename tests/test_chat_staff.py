@@ -1654,3 +1654,36 @@ async def test_bad_input_at_every_step(db, wf, world, chat_as, where):
             conv = conversation(db, chat)
             assert (conv.flow, conv.step) == where, shown
             assert chat.buttons, shown  # the question is asked again, with its buttons
+
+
+async def test_a_collective_proposal_is_from_its_body_in_the_queue_and_the_notices(
+    db, wf, world, chat_as, clock
+):
+    """A 集体提案 is made in a body's name (林晓 leads it): the queue and the notices to staff
+    name the body, as the record does, one as filed too."""
+    s = story(db, wf, world)
+    pid = s.draft(title=THIRD_TITLE)
+    s.run(world.member, proposals.update_draft, pid, category="collective")
+    s.run(world.member, proposals.update_draft, pid, collective_body="民盟区委")
+    s.run(world.member, proposals.submit, pid)
+    [queued, _] = notices(db, "review_queue")
+    assert queued.text == f"新提案待审查：《{THIRD_TITLE}》（提案人：民盟区委（集体提案））。"
+
+    filed = s.filed(title=TITLE)
+    with db.session() as session:
+        proposal = session.get(Proposal, filed)
+        proposal.category, proposal.collective_body = "collective", "区工商联"
+        session.add(proposal)
+    chat = chat_as(world.staff)
+    await open_item(chat, "🔎 审查队列")
+    assert f"《{THIRD_TITLE}》 民盟区委（集体提案），9月14日提交" in chat.said
+    assert f"2026年度第1号《{TITLE}》 区工商联（集体提案）" in chat.said
+    assert "林晓" not in chat.said
+
+    clock.advance(days=10)
+    with db.session() as session:
+        from workflow import sweeps
+
+        sweeps.SWEEPS["review_backlog"](wf.ctx(session, None))
+    [backlog, _] = notices(db, "review_backlog")
+    assert f"提案《{THIRD_TITLE}》（提案人：民盟区委（集体提案））已提交" in backlog.text

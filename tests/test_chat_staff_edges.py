@@ -616,3 +616,13 @@ async def test_a_forged_extension_button_changes_nothing(db, wf, world, chat_as)
     # a notice written before its buttons named the request decides the open one
     await co.press(asked.actions[0]["payload"].rsplit(":", 1)[0])
     assert "期限延至2027年1月14日" in co.said
+
+
+async def test_cancel_in_a_staff_flow_says_nothing_of_drafts(db, wf, world, chat_as):
+    """Staff's flows keep no drafts: /cancel says it cancelled, and nothing of drafts."""
+    chat = chat_as(world.staff)
+    await chat.send("/menu")
+    await chat.tap("🔎 审查队列")
+    await chat.send("/cancel")
+    assert chat.said.startswith("已取消。")
+    assert "草稿" not in chat.said and "许静，您好" in chat.said

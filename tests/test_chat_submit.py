@@ -518,7 +518,7 @@ async def test_save_and_resume_through_my_drafts(db, wf, world, chat_as):
     await chat.tap("📝 新建提案")
     await chat.send(TITLE)
     await chat.send("/cancel")
-    assert "已取消" in chat.said
+    assert chat.said.startswith("已取消。已保存的草稿不会丢失。")
     await chat.send("/menu")
     await chat.tap("🗂 我的草稿")
     assert "您有 1 份草稿" in chat.said and f"《{TITLE}》 9月14日" in chat.buttons
@@ -771,6 +771,101 @@ async def test_a_member_who_gave_up_a_draft_to_co_sign_hears_if_the_proposal_is_
     }
 
 
+async def _co_sign_instead(db, wf, world, chat_as) -> tuple[Chat, int]:
+    """林晓 gives up her draft to co-sign 曹磊's similar proposal (submitted on Monday 14
+    September, co-signing open until Sunday 20 September 23:59)."""
+    other = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
+    chat = chat_as(world.member)
+    await walk_to_preview(chat)
+    await chat.tap("📤 提交")
+    await chat.tap("🤝")
+    await chat.tap("放弃本提案，改为联系该提案人联名")
+    assert "并已请曹磊委员邀请您联名" in chat.said
+    chat.notices()
+    return chat, other
+
+
+def cut_off(db, wf) -> int:
+    from workflow import sweeps
+
+    with db.session() as s:
+        return sweeps.SWEEPS["cosign_cutoff"](wf.ctx(s, None))
+
+
+async def test_a_member_who_asked_to_co_sign_hears_when_review_begins_without_an_invitation(
+    db, wf, world, chat_as, clock
+):
+    """Review ends co-signing: the member who asked and was not invited is told once (not
+    again at the cut-off); 黄蕾, who asked and was invited, hears as an invited co-signer."""
+    chat, other = await _co_sign_instead(db, wf, world, chat_as)
+    run(db, wf, world.cosigner2, proposals.request_to_cosign, other)
+    run(db, wf, world.outsider, proposals.add_cosigner, other, world.cosigner2)
+
+    run(db, wf, world.staff, proposals.file_proposal, other)
+    [(told, _)] = chat.notices()
+    assert told == (
+        f"您希望联名的提案《{LIFT_TITLE}》已开始审查，联名随之结束，曹磊委员没有邀请您联名。"
+        "如有需要，您可以另行撰写提案。"
+    )
+    kinds = {(n.person_id, n.kind) for n in rows(db, Notice, Notice.proposal_id == other)}
+    assert (world.cosigner2, "cosign_ended") in kinds
+    assert (world.cosigner2, "cosign_wish_ended") not in kinds
+
+    clock.advance(days=10)
+    cut_off(db, wf)
+    assert chat.notices() == []
+
+
+async def test_a_member_who_asked_to_co_sign_hears_when_the_cut_off_passes_uninvited(
+    db, wf, world, chat_as, clock
+):
+    """Nobody else was asked to co-sign: the cut-off passes, and the member who asked is
+    told once, then nothing more when review begins."""
+    chat, other = await _co_sign_instead(db, wf, world, chat_as)
+    clock.advance(days=3)
+    cut_off(db, wf)
+    assert chat.notices() == []  # not yet
+    clock.advance(days=4)
+    cut_off(db, wf)
+    [(told, _)] = chat.notices()
+    assert told == (
+        f"您希望联名的提案《{LIFT_TITLE}》的联名已于2026年9月20日 23:59截止，"
+        "曹磊委员没有邀请您联名。如有需要，您可以另行撰写提案。"
+    )
+    cut_off(db, wf)
+    run(db, wf, world.staff, proposals.file_proposal, other)
+    assert chat.notices() == []
+
+
+async def test_a_long_co_signer_list_is_removed_from_a_page_at_a_time(db, wf, world, chat_as):
+    """A messenger shows at most 100 buttons under a message: with 130 members invited, the
+    「移除」 buttons come a page at a time; the message still names them all."""
+    pid = my_draft(db, wf, world)
+    with db.session() as s:
+        many = [
+            Person(name=f"委员{i:03d}", phone=f"1390000{i:04d}", roles="member")
+            for i in range(130)
+        ]
+        s.add_all(many)
+        s.flush()
+        ids = [p.id for p in many]
+    for person_id in ids:
+        run(db, wf, world.member, proposals.invite_cosigner, pid, person_id)
+    chat = chat_as(world.member)
+    await reach(chat, "cosigners")
+    assert "委员000" in chat.said and "委员129" in chat.said
+    assert len(chat.buttons) <= 100
+    assert chat.buttons[:2] == ["✅ 完成", "移除 委员000"]
+    assert "下一页 ▶" in chat.buttons and "移除 委员129" not in chat.buttons
+    while "移除 委员129" not in chat.buttons:
+        await chat.tap("下一页 ▶")
+        assert len(chat.buttons) <= 100
+    before = len(rows(db, Signer, Signer.proposal_id == pid))
+    await chat.tap("移除 委员129")
+    assert "已把委员129委员移出联名名单。" in chat.said
+    assert len(rows(db, Signer, Signer.proposal_id == pid)) == before - 1
+
+
 # ---------------------------------------------------------------- bad input at every step
 
 
@@ -898,7 +993,8 @@ async def test_staff_cannot_write_proposals(db, wf, world, chat_as):
     assert "这个选项无效" in chat.said
     for command in ("/new", "/drafts"):
         await chat.send(command)
-        assert "您没有「修改草稿」的权限，需要委员身份" in chat.said, command
+        assert "只有委员可以撰写提案" in chat.said, command
+        assert "「修改草稿」" not in chat.said, command
         assert "许静，您好" in chat.said
         assert conversation(db, chat).flow == "menu"
     assert shot(db) == before

@@ -1271,3 +1271,29 @@ def test_a_sweep_counts_the_notices_its_transaction_keeps_and_holds_them_over_a_
         assert local(new[1].not_before) == datetime(2026, 10, 3, 10, 30, tzinfo=BEIJING)
     finally:
         sweeps.SWEEPS.pop("test_counting", None)
+
+
+def test_the_digest_marks_a_withdrawn_new_proposal_and_names_a_collective_ones_body(
+    sw, story, world
+):
+    """Monday's new proposals: one its proposer took back that afternoon (Saturday 10 October, a working day), and a 集体提案
+    made in 民盟区委's name (林晓 leads it): the record's proposer is the body, so is the
+    digest's."""
+    w = world
+    sw.at(d("2026-10-10"), 10)
+    gone = story.submitted(title="关于增设社区老年食堂的建议")
+    body = story.draft(title="关于加强社区心理健康服务的建议")
+    story.run(w.member, proposals.update_draft, body, category="collective")
+    story.run(w.member, proposals.update_draft, body, collective_body="民盟区委")
+    story.run(w.member, proposals.submit, body)
+    sw.at(d("2026-10-10"), 15)
+    story.run(w.member, proposals.withdraw, gone, "需要再调研")
+
+    [staff, _] = sw.run_twice("digest", d("2026-10-12"), 9, 0)
+    assert staff.text.split("\n")[1:6] == [
+        "新提交提案 2 件：",
+        "· 《关于增设社区老年食堂的建议》（林晓，已撤回）",
+        "· 《关于加强社区心理健康服务的建议》（民盟区委（集体提案））",
+        "待审查提案 1 件：",
+        "· 《关于加强社区心理健康服务的建议》（民盟区委（集体提案））",
+    ]

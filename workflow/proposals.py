@@ -8,7 +8,7 @@ from datetime import datetime, time
 from sqlmodel import col, select
 
 from storage.clock import as_utc
-from storage.models import AuditEvent, Person, Proposal, Signer, pk
+from storage.models import AuditEvent, Notice, Person, Proposal, Signer, pk
 from workflow.core import (
     Audited,
     Ctx,
@@ -44,6 +44,22 @@ DRAFT_FIELDS = (
     "suggested_unit",
     "disclose",
 )
+
+
+def proposer_shown(proposal: Proposal, name: str) -> Text | str:
+    """Who a proposal is from, as lists and notices to staff name it: for a 集体提案 its body
+    ("民盟区委（集体提案）"), as the record does; otherwise ``name``, the proposer's."""
+    if proposal.category == "collective" and proposal.collective_body:
+        return Text("{body}（集体提案）", body=proposal.collective_body)
+    return name
+
+
+def require_author(ctx: Ctx) -> None:
+    """Only members (委员) write proposals: new ones and saved drafts. Said plainly to anyone
+    else before a draft is involved (the transitions themselves refuse with their label)."""
+    if ctx.actor is None or Role.MEMBER.value in ctx.actor.role_set:
+        return
+    raise PermissionDenied("只有委员可以撰写提案（新建提案、我的草稿），您没有委员身份。")
 
 
 def _guard(ctx: Ctx, action: str, proposal: Proposal):
@@ -361,7 +377,7 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
         Text(
             "新提案待审查：《{title}》（提案人：{name}）。",
             title=title,
-            name=person_name(ctx.session, proposal.proposer_id),
+            name=proposer_shown(proposal, person_name(ctx.session, proposal.proposer_id)),
         ),
         key=str(proposal.id),
         proposal_id=proposal.id,
@@ -597,7 +613,57 @@ def expire_pending_cosigners(
                 key=str(proposal.id),
                 proposal_id=proposal.id,
             )
+    tell_who_asked_to_cosign(ctx, proposal, at_review=at_review)
     return dropped
+
+
+def waiting_to_cosign(ctx: Ctx, proposal: Proposal) -> list[int]:
+    """Who asked to co-sign (``request_to_cosign``, giving up a draft of their own, maybe),
+    was not invited, and was not told yet that no invitation will come."""
+    on_list = set(signer_ids(ctx.session, pk(proposal), confirmed_only=False))
+    told = set(
+        ctx.session.exec(
+            select(Notice.person_id).where(
+                Notice.proposal_id == proposal.id, Notice.kind == "cosign_wish_ended"
+            )
+        ).all()
+    )
+    asked = ctx.session.exec(
+        select(AuditEvent.actor_id)
+        .where(AuditEvent.proposal_id == proposal.id, AuditEvent.action == "request_cosign")
+        .order_by(col(AuditEvent.id))
+    ).all()
+    return [p for p in dict.fromkeys(asked) if p is not None and p not in on_list | told]
+
+
+def tell_who_asked_to_cosign(ctx: Ctx, proposal: Proposal, *, at_review: bool) -> None:
+    """Co-signing ended (review began, ``at_review``, or the cut-off passed): who asked to
+    co-sign and was not invited hears, once, that no invitation will come."""
+    waiting = waiting_to_cosign(ctx, proposal)
+    if not waiting:
+        return
+    name = person_name(ctx.session, proposal.proposer_id)
+    notify(
+        ctx,
+        waiting,
+        "cosign_wish_ended",
+        Text(
+            "您希望联名的提案《{title}》已开始审查，联名随之结束，{name}委员没有邀请您联名。"
+            "如有需要，您可以另行撰写提案。",
+            title=proposal.title,
+            name=name,
+        )
+        if at_review
+        else Text(
+            "您希望联名的提案《{title}》的联名已于{deadline}截止，{name}委员没有邀请您联名。"
+            "如有需要，您可以另行撰写提案。",
+            title=proposal.title,
+            deadline=local_time(ctx, proposal.cosign_deadline),
+            name=name,
+        ),
+        key=str(proposal.id),
+        proposal_id=proposal.id,
+    )
 
 
 def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
@@ -623,16 +689,10 @@ def withdraw(ctx: Ctx, proposal_id: int, reason: str | None = None) -> Proposal:
         exclude=[proposal.proposer_id],
     )
     # Who asked to co-sign it (giving up a draft of their own, maybe) and was not invited
-    # yet waits for an invitation that cannot come now.
-    on_list = set(signer_ids(ctx.session, pk(proposal), confirmed_only=False))
-    waiting = ctx.session.exec(
-        select(AuditEvent.actor_id).where(
-            AuditEvent.proposal_id == proposal.id, AuditEvent.action == "request_cosign"
-        )
-    ).all()
+    # yet waits for an invitation that cannot come now (unless told so at the cut-off).
     notify(
         ctx,
-        [p for p in dict.fromkeys(waiting) if p is not None and p not in on_list],
+        waiting_to_cosign(ctx, proposal),
         "withdrawn",
         Text(
             "您希望联名的提案《{title}》已由提案人{name}委员撤回，不会再邀请您联名。",

@@ -430,9 +430,18 @@ def cosign_cutoff(ctx: Ctx) -> None:
         .where(
             Proposal.status == ProposalStatus.SUBMITTED,
             col(Proposal.cosign_deadline).is_not(None),
-            sa_select(col(Signer.id))
-            .where(col(Signer.proposal_id) == Proposal.id, col(Signer.state) == "pending")
-            .exists(),
+            or_(
+                sa_select(col(Signer.id))
+                .where(col(Signer.proposal_id) == Proposal.id, col(Signer.state) == "pending")
+                .exists(),
+                # someone asked to co-sign: told once that no invitation will come
+                sa_select(col(AuditEvent.id))
+                .where(
+                    col(AuditEvent.proposal_id) == Proposal.id,
+                    col(AuditEvent.action) == "request_cosign",
+                )
+                .exists(),
+            ),
         )
         .order_by(col(Proposal.id))
     ).all()
@@ -443,7 +452,15 @@ def cosign_cutoff(ctx: Ctx) -> None:
         if proposal.status == ProposalStatus.SUBMITTED and deadline and ctx.now > as_utc(deadline):
             proposals.expire_pending_cosigners(ctx, proposal)
 
-    due = [pk(p) for p in candidates if p.cosign_deadline and ctx.now > as_utc(p.cosign_deadline)]
+    past = [p for p in candidates if p.cosign_deadline and ctx.now > as_utc(p.cosign_deadline)]
+    asking = set(
+        ctx.session.exec(
+            select(Signer.proposal_id).where(
+                col(Signer.proposal_id).in_([pk(p) for p in past]), Signer.state == "pending"
+            )
+        ).all()
+    )
+    due = [pk(p) for p in past if pk(p) in asking or proposals.waiting_to_cosign(ctx, p)]
     _each(ctx, due, expire)
 
 
@@ -1009,7 +1026,7 @@ def review_backlog(ctx: Ctx) -> None:
             Text(
                 "提案《{title}》（提案人：{name}）已提交 {n} 个工作日，尚未审查，请及时审查。",
                 title=proposal.title,
-                name=told.name(proposal.proposer_id),
+                name=proposals.proposer_shown(proposal, told.name(proposal.proposer_id)),
                 n=days,
             ),
             key=f"{proposal.id}:{ctx.today.isoformat()}",
@@ -1162,9 +1179,10 @@ class _Digest:
         return self.told.name(person_id)
 
     def _submitted_item(self, proposal: Proposal) -> Text:
-        return Text(
-            "《{title}》（{name}）", title=proposal.title, name=self._name(proposal.proposer_id)
-        )
+        name = proposals.proposer_shown(proposal, self._name(proposal.proposer_id))
+        if proposal.status == ProposalStatus.WITHDRAWN:  # taken back since it was submitted
+            return Text("《{title}》（{name}，已撤回）", title=proposal.title, name=name)
+        return Text("《{title}》（{name}）", title=proposal.title, name=name)
 
     def _reply_item(self, proposal: Proposal) -> Text:
         return Text(
