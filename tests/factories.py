@@ -152,6 +152,27 @@ class Story:
             self.run(self.w.handler_tr, assignments.accept, co)
         return pid, lead, co
 
+    def merged_into(
+        self,
+        main: int,
+        *,
+        analysis: str = SAMPLE_ANALYSIS,
+        suggestions: str = SAMPLE_SUGGESTIONS,
+    ) -> int:
+        """曹磊's proposal on the same matter, submitted and merged (并案) into ``main``; its id."""
+        from workflow import proposals
+
+        other = self.run(
+            self.w.outsider,
+            proposals.create_draft,
+            title="关于在学校周边增设接送车辆临时停车位的建议",
+            analysis=analysis,
+            suggestions=suggestions,
+        ).id
+        self.run(self.w.outsider, proposals.submit, other)
+        self.run(self.w.staff, proposals.merge, other, main)
+        return other
+
     def replied(self, **kw) -> tuple[int, int, int]:
         """Returns (proposal id, lead assignment id, reply id): the reply waits for review,
         the co-handling unit (if any) having countersigned it (会签)."""

@@ -378,18 +378,7 @@ async def test_a_button_for_a_letter_returned_by_another_unit_is_refused(db, wf,
     """Two co-handling units: one asks for changes, the other's button for that version is
     then stale (the letter went back); the new version asks both again."""
     s = States(db, wf, world)
-    pid = s.filed()
-    lead, co_tr, co_health = (
-        a.id
-        for a in s.run(
-            world.staff,
-            assignments.assign,
-            pid,
-            lead_unit_id=world.education,
-            co_unit_ids=[world.transport, world.health],
-        )
-    )
-    s.run(world.handler_edu, assignments.accept, lead)
+    pid, lead, co_tr, co_health = two_co_units(s)
     first = submitted(s, lead)
     assert len(countersigns_of(db, first.id)) == 2
     s.run(world.handler_tr, countersigns.agree, first.id)

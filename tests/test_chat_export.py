@@ -59,19 +59,13 @@ async def test_staff_export_the_ledger_of_the_year(db, wf, world, chat_as):
 async def test_a_merged_proposal_is_listed_with_the_units_and_reply_of_its_main(
     db, wf, world, chat_as
 ):
-    from workflow import countersigns, proposals, replies
+    from workflow import countersigns, replies
 
     story = Story(db, wf, world)
     main, lead, _co = story.accepted()  # 区教育局 leads, 区交通运输局 co-handles
-    other = story.run(
-        world.outsider,
-        proposals.create_draft,
-        title="关于在学校周边增设接送车辆临时停车位的建议",
-        analysis="学校周边接送车辆无处停放。",
-        suggestions="1、划设临时停车位。",
-    ).id
-    story.run(world.outsider, proposals.submit, other)
-    story.run(world.staff, proposals.merge, other, main)
+    other = story.merged_into(
+        main, analysis="学校周边接送车辆无处停放。", suggestions="1、划设临时停车位。"
+    )
 
     def answer() -> int:
         """The lead unit's letter, countersigned (会签) by 区交通运输局 when it is asked."""

@@ -151,15 +151,9 @@ async def test_staff_read_the_years_statistics_in_the_chat(db, wf, world, chat_a
 async def test_a_merged_proposal_counts_as_merged_once_answered_and_closed(db, wf, world, chat_as):
     story = Story(db, wf, world)
     main, lead, _co = story.accepted(co=False)
-    other = story.run(
-        world.outsider,
-        proposals.create_draft,
-        title="关于在学校周边增设接送车辆临时停车位的建议",
-        analysis="学校周边接送车辆无处停放。",
-        suggestions="1、划设临时停车位。",
-    ).id
-    story.run(world.outsider, proposals.submit, other)
-    story.run(world.staff, proposals.merge, other, main)
+    other = story.merged_into(
+        main, analysis="学校周边接送车辆无处停放。", suggestions="1、划设临时停车位。"
+    )
     reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
     story.run(world.staff, replies.approve_reply, reply.id)
     story.run(world.member, replies.rate, main, work="satisfied")

@@ -716,15 +716,7 @@ def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, 
     main handled again, and the new reply then reaches 曹磊 too."""
     sw.at(d("2026-09-14"), 10)
     main, lead, _co = story.accepted(co=False)
-    other = story.run(
-        world.outsider,
-        proposals.create_draft,
-        title="关于在学校周边增设接送车辆临时停车位的建议",
-        analysis=SAMPLE_ANALYSIS,
-        suggestions=SAMPLE_SUGGESTIONS,
-    ).id
-    story.run(world.outsider, proposals.submit, other)
-    story.run(world.staff, proposals.merge, other, main)
+    other = story.merged_into(main)
     sw.at(d("2026-09-24"), 10)
     reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
     story.run(world.staff, replies.approve_reply, reply.id)
@@ -749,15 +741,7 @@ def test_a_merged_proposal_nobody_rated_closes_with_the_window_once_its_main_clo
 ):
     sw.at(d("2026-09-14"), 10)
     main, lead, _co = story.accepted(co=False)
-    other = story.run(
-        world.outsider,
-        proposals.create_draft,
-        title="关于在学校周边增设接送车辆临时停车位的建议",
-        analysis=SAMPLE_ANALYSIS,
-        suggestions=SAMPLE_SUGGESTIONS,
-    ).id
-    story.run(world.outsider, proposals.submit, other)
-    story.run(world.staff, proposals.merge, other, main)
+    other = story.merged_into(main)
     sw.at(d("2026-09-24"), 10)
     reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
     story.run(world.staff, replies.approve_reply, reply.id)
