@@ -11,16 +11,15 @@ import re
 import unicodedata
 from datetime import date
 
-from sqlmodel import col, select
-
 from handlers.engine import Turn
 from handlers.i18n import N_
 from handlers.turns import me
-from storage.models import Assignment, Proposal, existing
+from storage.models import Assignment, Proposal, existing, pk
+from workflow import countersigns
 from workflow.assignments import unit_name
 from workflow.core import check_text
 from workflow.errors import InvalidInput
-from workflow.statuses import ACTIVE_ASSIGNMENT_STATUSES, AssignmentStatus
+from workflow.statuses import ACTIVE_ASSIGNMENT_STATUSES
 
 DONE_WORDS = {"完成", "done", "Done", "DONE"}
 
@@ -108,15 +107,7 @@ def _gone(turn: Turn) -> None:
 def co_opinions(turn: Turn, proposal: Proposal) -> list[str]:
     """Each co-handling unit still on the proposal with its opinion: 区交通运输局：……
     (（尚未提出） while it has given none)."""
-    co = turn.session.exec(
-        select(Assignment)
-        .where(
-            Assignment.proposal_id == proposal.id,
-            Assignment.role == "co",
-            col(Assignment.status) != AssignmentStatus.REASSIGNED,
-        )
-        .order_by(col(Assignment.id))
-    ).all()
+    co = countersigns.co_units(turn.ctx, pk(proposal))
     return [
         turn.t(
             "{unit}：{opinion}",

@@ -127,20 +127,28 @@ class UnitSignature:
     adjustment_undecided: bool
 
 
+def co_units(ctx: Ctx, proposal_id: int) -> list[Assignment]:
+    """The co-handling units of a proposal, in the order they were assigned; those reassigned
+    away left out (the unit in its place stands for them)."""
+    return list(
+        ctx.session.exec(
+            select(Assignment)
+            .where(
+                Assignment.proposal_id == proposal_id,
+                Assignment.role == "co",
+                col(Assignment.status) != AssignmentStatus.REASSIGNED,
+            )
+            .order_by(col(Assignment.id))
+        ).all()
+    )
+
+
 def signatures(ctx: Ctx, reply: Reply) -> list[UnitSignature]:
     """Each co-handling unit of the letter's proposal (those reassigned away left out: the
     unit in its place stands for it) with its countersignature of this letter version, in
     the order of the units; what the review reads beside the letter."""
     rows = {r.assignment_id: r for r in rows_of(ctx, pk(reply))}
-    units = ctx.session.exec(
-        select(Assignment)
-        .where(
-            Assignment.proposal_id == reply.proposal_id,
-            Assignment.role == "co",
-            col(Assignment.status) != AssignmentStatus.REASSIGNED,
-        )
-        .order_by(col(Assignment.id))
-    ).all()
+    units = co_units(ctx, reply.proposal_id)
     return [
         UnitSignature(
             unit_id=a.unit_id,
