@@ -747,14 +747,7 @@ async def test_a_member_who_gave_up_a_draft_to_co_sign_hears_if_the_proposal_is_
     """Co-signing instead deletes one's draft and waits for the proposer's invitation: if
     the proposer withdraws the proposal before inviting, the member who asked is told,
     as co-signers are, rather than waiting for an invitation that cannot come."""
-    other = proposal_of(db, wf, world.outsider, LIFT_TITLE, LIFT_ANALYSIS, LIFT_SUGGESTIONS)
-    chat = chat_as(world.member)
-    await walk_to_preview(chat)
-    await chat.tap("📤 提交")
-    await chat.tap("🤝")
-    await chat.tap("放弃本提案，改为联系该提案人联名")
-    assert "并已请曹磊委员邀请您联名" in chat.said
-    chat.notices()
+    chat, other = await _co_sign_instead(db, wf, world, chat_as)
 
     # 黄蕾 asked too, was invited and declined: she is told nothing more
     run(db, wf, world.cosigner2, proposals.request_to_cosign, other)
