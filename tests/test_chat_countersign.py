@@ -69,6 +69,18 @@ async def open_first(chat: Chat) -> None:
     await chat.tap("2026年度第1号")
 
 
+async def revise_to_preview(lead_unit: Chat) -> None:
+    """The lead unit's revision, from the class to the preview: B类, the time added to the
+    body, the same contact, phone, signing unit, dated today."""
+    await lead_unit.tap("B类")
+    await lead_unit.send(TIME_ADDED)
+    await lead_unit.tap("完成")
+    await lead_unit.tap("使用我的姓名")
+    await lead_unit.tap("保留：0839-8620101")
+    await lead_unit.tap("使用「")
+    await lead_unit.tap("今天")
+
+
 def submitted(s: States, lead: int) -> Reply:
     return s.run(s.w.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
 
@@ -228,13 +240,7 @@ async def test_a_request_for_changes_returns_the_letter_and_the_revision_is_coun
     assert f"第1稿答复未通过会签，区交通运输局的修改意见：{CHANGES}" in lead_unit.said
     await lead_unit.tap("修改答复并重新提交")
     assert f"区交通运输局的修改意见：{CHANGES}" in lead_unit.said
-    await lead_unit.tap("B类")
-    await lead_unit.send(TIME_ADDED)
-    await lead_unit.tap("完成")
-    await lead_unit.tap("使用我的姓名")
-    await lead_unit.tap("保留：0839-8620101")
-    await lead_unit.tap("使用「")
-    await lead_unit.tap("今天")
+    await revise_to_preview(lead_unit)
     assert f"上一稿区交通运输局的会签修改意见：{CHANGES}" in lead_unit.said
     await lead_unit.tap("提交审核")
     assert "答复已提交（B类，第2稿），正等待协办单位区交通运输局会签" in lead_unit.said
@@ -513,13 +519,7 @@ async def test_a_request_for_changes_tells_the_units_still_asked_and_the_revisio
     lead_unit = chat_as(world.handler_edu)
     await open_first(lead_unit)
     await lead_unit.tap("修改答复并重新提交")
-    await lead_unit.tap("B类")
-    await lead_unit.send(TIME_ADDED)
-    await lead_unit.tap("完成")
-    await lead_unit.tap("使用我的姓名")
-    await lead_unit.tap("保留：0839-8620101")
-    await lead_unit.tap("使用「")
-    await lead_unit.tap("今天")
+    await revise_to_preview(lead_unit)
     await lead_unit.tap("提交审核")
     assert (
         "答复已提交（B类，第2稿），正等待协办单位区交通运输局、区卫生健康委员会会签"
