@@ -17,6 +17,7 @@ from tests.chat import Chat
 from tests.factories import Story
 from tests.snapshot import snapshot
 from workflow import proposals, replies
+from workflow.record import render_record
 
 APOLOGY = "出了问题"  # the engine's answer to a bug: no test may meet it
 
@@ -554,3 +555,57 @@ async def test_bad_input_at_every_step_changes_nothing(db, wf, world, chat_as, w
     await chat.send("/review")  # no such command for a member
     await check("没有这个命令")
     assert chat.buttons, "the step is asked again with its buttons"
+
+
+def rating_lines(db, wf, world, pid: int) -> list[str]:
+    """The timeline's lines about ratings, as staff read the record."""
+    with db.read_session() as s:
+        page = render_record(wf.ctx(s, world.staff), s.get(Proposal, pid), timeline=True)
+    return [line.strip() for line in page.splitlines() if "评价" in line and "2026年" in line]
+
+
+async def test_the_timeline_tells_a_rating_its_added_feedback_and_a_changed_rating_apart(
+    db, wf, world, chat_as
+):
+    story = Story(db, wf, world)
+    pid, _lead, _reply = story.delivered(cosigners=[world.cosigner])
+    buttons = actions_of(db, world.member, "reply_delivered")
+    chat = chat_as(world.member)
+    await chat.press(buttons["基本满意"])
+    await chat.send("希望明年扩大到全部学校。")
+    assert "反馈意见：希望明年扩大到全部学校。" in chat.said
+    await chat.press(buttons["基本满意"])  # the notice's button once more: nothing new
+    assert "办理工作：基本满意" in chat.said
+    lines = rating_lines(db, wf, world, pid)
+    assert [line.split("  ", 1)[1] for line in lines] == [
+        "满意度评价  林晓",
+        "满意度评价：补充反馈意见  林晓",
+    ]
+
+    await chat.send("/menu")
+    await chat.tap("📋 我的提案")
+    await chat.tap("2026年度第1号")
+    await chat.tap("⭐ 修改评价")
+    await chat.tap("满意")
+    await chat.tap("满意")
+    await chat.tap("跳过")
+    assert "办理结果：满意" in chat.said
+    (rating,) = get(db, Rating, proposal_id=pid, person_id=world.member)
+    assert (rating.work_rating, rating.feedback) == ("satisfied", "希望明年扩大到全部学校。")
+    lines = rating_lines(db, wf, world, pid)
+    assert [line.split("  ", 1)[1] for line in lines] == [
+        "满意度评价  林晓",
+        "满意度评价：补充反馈意见  林晓",
+        "修改满意度评价  林晓",
+    ]
+    rates = get(db, AuditEvent, proposal_id=pid, action="rate")
+    assert [e.detail for e in rates] == [
+        {"work": "basic", "result": "basic"},
+        {"work": "basic", "result": "basic", "feedback_added": True},
+        {
+            "work": "satisfied",
+            "result": "satisfied",
+            "previous_work": "basic",
+            "previous_result": "basic",
+        },
+    ]

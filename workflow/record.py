@@ -485,6 +485,10 @@ def timeline_lines(
         if event.action in ("close", "close_merged") and detail.get("reason") == "all_rated":
             # a merged proposal whose own signers all rated closes then, not with its main
             what, who = label("全部评价完成，办结"), SYSTEM_NAME
+        elif event.action == "rate" and detail.get("feedback_added"):
+            what = Text("{action}：补充反馈意见", action=what)
+        elif event.action == "rate" and "previous_work" in detail:
+            what = label("修改满意度评价")
         elif event.action == "file" and detail.get("number"):
             what = Text("立案，编号{number}", number=number_text(proposal.year, detail["number"]))
         elif event.action in _COSIGNER_EVENTS and not public:

@@ -99,16 +99,20 @@ def rating_actions(proposal_id: int, reply_id: int) -> list[dict]:
     ]
 
 
-def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audited:
-    transition = PROPOSAL_TRANSITIONS[action]
+def _proposal_guard(ctx: Ctx, proposal: Proposal, action: str) -> None:
     require_status(
         ctx,
-        transition,
+        PROPOSAL_TRANSITIONS[action],
         proposal.status,
         label=proposal_label,
         subject=Text("{number}提案", number=number_text(proposal.year, proposal.number)),
         proposal_id=pk(proposal),
     )
+
+
+def _proposal_move(ctx: Ctx, proposal: Proposal, action: str, **detail) -> Audited:
+    transition = PROPOSAL_TRANSITIONS[action]
+    _proposal_guard(ctx, proposal, action)
     before = proposal.status
     proposal.status = transition.target or proposal.status
     proposal.updated_at = ctx.now
@@ -749,7 +753,7 @@ def rate(
     signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if signer is None or signer.state != "confirmed":
         raise PermissionDenied("只有这件提案的提案人和联名委员可以评价答复。")
-    event = _proposal_move(ctx, proposal, "rate", work=work, result=result)
+    _proposal_guard(ctx, proposal, "rate")
     reply = delivered_reply(ctx, proposal)
     if reply is None:  # pragma: no cover - a delivered proposal always has one
         raise InvalidTransition("这件提案还没有可以评价的答复。")
@@ -773,15 +777,25 @@ def rate(
         if rating.id is None or rating.not_given
         else (rating.work_rating, rating.result_rating, rating.feedback)
     )
-    rating.work_rating, rating.result_rating = work, result
-    rating.feedback = feedback if feedback is not None else rating.feedback
+    after = (work, result, feedback if feedback is not None else rating.feedback)
+    if before == after:
+        # The same rating again (a second tap on the notice's button): nothing is recorded
+        # again, no one is told twice.
+        return rating
+    # What the record's timeline tells apart: a first rating, feedback added to it, a
+    # rating changed.
+    detail: dict = {"work": work, "result": result}
+    if before is not None and before[:2] == (work, result):
+        detail["feedback_added"] = True
+    elif before is not None:
+        detail["previous_work"], detail["previous_result"] = before[:2]
+    event = _proposal_move(ctx, proposal, "rate", **detail)
+    rating.work_rating, rating.result_rating, rating.feedback = after
     rating.not_given = False
     rating.rated_at = ctx.now
     ctx.session.add(rating)
     ctx.session.flush()
-    # The same rating again (a second tap on the notice's button) tells no one twice.
-    changed = before != (work, result, rating.feedback)
-    if "unsatisfied" in (work, result) and changed:
+    if "unsatisfied" in (work, result):
         lead = ctx.session.get(Assignment, reply.assignment_id)
         notify(
             ctx,
