@@ -400,3 +400,35 @@ async def test_an_invitation_tapped_after_the_cutoff_says_when_it_ended(
         "联名确认已于2026年9月20日 23:59截止，您未在截止前确认，已不在联名名单中。"
     )
     assert proposals_signers(db, pid)[1] == (world.cosigner2, "expired")
+
+
+async def test_a_run_of_draft_edits_is_one_line_of_the_timeline(db, wf, world, clock, chat_as):
+    story = Story(db, wf, world)
+    pid = story.draft()
+    for field, text in (("title", "关于校园周边交通的建议"), ("analysis", "放学时段拥堵。")):
+        clock.advance(minutes=2)
+        story.run(world.member, proposals.update_draft, pid, **{field: text})
+    clock.advance(minutes=2)
+    story.run(world.member, proposals.invite_cosigner, pid, world.cosigner)
+    clock.advance(minutes=2)
+    story.run(world.member, proposals.update_draft, pid, suggestions="错峰放学。")
+    clock.advance(minutes=2)
+    story.run(
+        world.member,
+        proposals.update_draft,
+        pid,
+        category="collective",
+        collective_body="民进区委会",
+    )
+    story.run(world.member, proposals.submit, pid)
+    member = chat_as(world.member)
+    await member.send("/menu")
+    await member.tap("📋")
+    await member.tap("未编号")
+    timeline = member.said[member.said.index("办理过程") :]
+    edits = [line.split("  ")[-2:] for line in timeline.splitlines() if "草稿" in line]
+    assert edits[1:] == [
+        ["修改草稿（2次）", "林晓"],
+        ["修改草稿", "林晓"],
+        ["修改草稿，移出联名（何平）", "林晓"],
+    ], timeline

@@ -475,11 +475,24 @@ def timeline_lines(
             .where(Assignment.proposal_id == proposal.id)
         ).all()
     }
-    lines = []
+    lines: list[str] = []
+    # Each step of the guided conversation edits the draft: a run of such edits by one
+    # person, nothing between them, is one line, at the last one's time: (its line, edits,
+    # whose).
+    edits: tuple[int, int, int | None] | None = None
     for event in events:
         if event.action in _REPEATED or (public and event.action in _PRIVATE):
             continue
         detail = event.detail or {}
+        plain_edit = event.action == "edit_draft" and not _cosigner_ids(detail)
+        if plain_edit and edits is not None and edits[2] == event.actor_id:
+            at, count = edits[0], edits[1] + 1
+            times = Text("{action}（{n}次）", action=action_label(event.action), n=count)
+            editor = names.get(event.actor_id, "") if event.actor_id else SYSTEM_NAME
+            lines[at] = f"  {say.time(ctx, event.at)}  {say(times)}  {say(editor)}"
+            edits = (at, count, event.actor_id)
+            continue
+        edits = (len(lines), 1, event.actor_id) if plain_edit else None
         what: Text | str = action_label(event.action)
         who: str = names.get(event.actor_id, "") if event.actor_id else SYSTEM_NAME
         if event.action in ("close", "close_merged") and detail.get("reason") == "all_rated":
