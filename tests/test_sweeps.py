@@ -32,7 +32,16 @@ from storage.models import (
     Signer,
 )
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story, World
-from workflow import assignments, attachments, invites, proposals, reach, replies, sweeps
+from workflow import (
+    assignments,
+    attachments,
+    countersigns,
+    invites,
+    proposals,
+    reach,
+    replies,
+    sweeps,
+)
 from workflow.calendar import WorkCalendar
 from workflow.core import notify
 from workflow.errors import InvalidTransition, PermissionDenied
@@ -639,6 +648,26 @@ def test_a_missing_co_handling_opinion_reminds_both_units_weekly_until_it_is_in(
     sw.at(d("2026-10-20"), 15)
     story.run(world.handler_tr, assignments.give_opinion, co, "建议优化周边信号灯配时。")
     assert sw.run_twice("opinion_overdue", d("2026-10-26")) == []
+
+
+def test_once_the_lead_units_letter_is_out_for_countersigning_no_opinion_is_asked_for(
+    sw, story, world
+):
+    """The co-handling opinion is due Wednesday 14 October. On Monday 12 October the lead
+    unit submits its reply without it, and 区交通运输局 is asked to countersign the letter
+    (会签) by 19 October. From then on neither unit is told the opinion is due or missing:
+    the co-handling unit has the letter to countersign, the lead unit nothing to ask it for.
+    The co-handling unit agrees on the 16th; had the letter come back to the lead unit
+    instead, the opinion would be asked for again."""
+    _pid, lead, _co = story.accepted()
+    sw.at(d("2026-10-12"), 10)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+
+    assert sw.run_twice("due_reminders", d("2026-10-13")) == []
+    assert sw.run_twice("opinion_overdue", d("2026-10-15")) == []
+    sw.at(d("2026-10-16"), 10)
+    story.run(world.handler_tr, countersigns.agree, reply.id)
+    assert sw.calendar_of("opinion_overdue", "2026-10-16", "2026-10-20", "opinion_overdue") == {}
 
 
 # ---------------------------------------------------------------- ratings

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import func, or_
+from sqlalchemy import exists, func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import Bundle, Mapped
+from sqlalchemy.orm import Bundle, Mapped, aliased
 from sqlmodel import col, select
 
 from storage.clock import as_utc
@@ -338,13 +338,25 @@ def _assignments_with_proposals(ctx: Ctx, *conditions) -> list:
 
 
 def _open_assignments(ctx: Ctx, role: str) -> list:
-    """(assignment, proposal) pairs still owing their answer, on proposals being handled."""
-    return _assignments_with_proposals(
-        ctx,
+    """(assignment, proposal) pairs still owing their answer, on proposals being handled.
+    A co-handling unit's opinion is owed only until the lead unit submits its reply: while
+    the letter waits for the countersignatures (会签) the unit has the letter to countersign,
+    and the lead unit nothing more to ask it for (if the letter comes back to the lead unit,
+    the opinion is owed again)."""
+    conditions = [
         Assignment.role == role,
         col(Assignment.status).in_(UNANSWERED),
         Proposal.status == ProposalStatus.ASSIGNED,
-    )
+    ]
+    if role == "co":
+        lead = aliased(Assignment)
+        conditions.append(
+            ~exists()
+            .where(col(lead.proposal_id) == col(Assignment.proposal_id))
+            .where(col(lead.role) == "lead")
+            .where(col(lead.status) == AssignmentStatus.COUNTERSIGNING)
+        )
+    return _assignments_with_proposals(ctx, *conditions)
 
 
 def _replies_rated_unsatisfied(ctx: Ctx, reply_ids: list[int]) -> set[int]:
