@@ -5,7 +5,8 @@ Each sweep is a plain function of a system context (its session and ``now``) in
 
 - every sweep, every ``interval`` (five minutes) and once at start; the digest sweep itself
   waits for ``rules.digest_time`` on a working day and goes out once that day, so a process
-  that was down at that time still sends it when it comes back;
+  that was down at that time still sends it when it comes back (before the evening quiet
+  hours: reminders are not written then, and the next working day's run says them);
 - one more round at ``rules.digest_time`` exactly, which also deletes stored files no record
   refers to.
 

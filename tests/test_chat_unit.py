@@ -327,6 +327,29 @@ async def test_an_overdue_assignment_says_so_in_working_days(db, wf, world, cloc
     assert "逾期" not in lead_unit.said and "答复已提交，等待审核" in lead_unit.said
 
 
+async def test_a_unit_asked_to_countersign_is_not_told_its_opinion_is_overdue(
+    db, wf, world, clock, chat_as
+):
+    """The co-handling opinion was due 14 October; the lead unit submitted its reply
+    without it on the 12th. Opening its assignment on the 15th, while the letter waits for
+    its countersignature, 区交通运输局 is asked to countersign, not told that its opinion is
+    overdue; neither once it has agreed and the letter is in review."""
+    s = States(db, wf, world)
+    _pid, lead, _co = s.accepted()
+    clock.set_local(2026, 10, 12)
+    reply = s.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    co_unit = chat_as(world.handler_tr)
+    clock.set_local(2026, 10, 15)
+
+    await open_first(co_unit)
+
+    assert "主办单位的答复（B类，第1稿）等待本单位会签，期限2026年10月19日" in co_unit.said
+    assert "尚未提出" not in co_unit.said
+    s.run(world.handler_tr, countersigns.agree, reply.id)
+    await open_first(co_unit)
+    assert "尚未提出" not in co_unit.said
+
+
 async def test_a_date_without_its_year_typed_in_january_is_last_decembers(
     db, wf, world, clock, chat_as
 ):

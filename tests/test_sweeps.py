@@ -32,7 +32,16 @@ from storage.models import (
     Signer,
 )
 from tests.factories import SAMPLE_ANALYSIS, SAMPLE_REPLY, SAMPLE_SUGGESTIONS, Story, World
-from workflow import assignments, attachments, invites, proposals, reach, replies, sweeps
+from workflow import (
+    assignments,
+    attachments,
+    countersigns,
+    invites,
+    proposals,
+    reach,
+    replies,
+    sweeps,
+)
 from workflow.calendar import WorkCalendar
 from workflow.core import notify
 from workflow.errors import InvalidTransition, PermissionDenied
@@ -198,6 +207,23 @@ def test_a_missed_reminder_is_caught_up_on_the_next_working_day_and_not_repeated
     assert sw.who([late]) == ["handler_tr"]
     assert "还有 14 个工作日到期" in late.text
     assert sw.run_twice("due_reminders", d("2026-09-21")) == []
+
+
+def test_a_last_reminder_missed_is_said_on_the_due_date_itself(sw, story, world):
+    """Nothing ran on Tuesday 13 October, the working day before the co-handling opinion is
+    due: Wednesday 14 October's run tells the unit, once, that it is due today, not that a
+    working day is left; the next day the opinion is overdue, which another sweep says."""
+    _pid, _lead, _co = story.accepted()
+    assert sw.who(sw.run_twice("due_reminders", d("2026-10-08"))) == ["handler_tr"]  # 5 days
+
+    [today] = sw.run_twice("due_reminders", d("2026-10-14"))
+
+    assert sw.who([today]) == ["handler_tr"]
+    assert today.text == (
+        "2026年度第1号提案《关于改善城区小学放学时段交通秩序的建议》的协办意见今天"
+        "（2026年10月14日）到期，请及时向主办单位提出协办意见。"
+    )
+    assert sw.run_twice("due_reminders", d("2026-10-15")) == []
 
 
 def test_offsets_already_passed_when_assigned_are_not_sent_and_answers_stop_reminders(
@@ -622,6 +648,26 @@ def test_a_missing_co_handling_opinion_reminds_both_units_weekly_until_it_is_in(
     sw.at(d("2026-10-20"), 15)
     story.run(world.handler_tr, assignments.give_opinion, co, "建议优化周边信号灯配时。")
     assert sw.run_twice("opinion_overdue", d("2026-10-26")) == []
+
+
+def test_once_the_lead_units_letter_is_out_for_countersigning_no_opinion_is_asked_for(
+    sw, story, world
+):
+    """The co-handling opinion is due Wednesday 14 October. On Monday 12 October the lead
+    unit submits its reply without it, and 区交通运输局 is asked to countersign the letter
+    (会签) by 19 October. From then on neither unit is told the opinion is due or missing:
+    the co-handling unit has the letter to countersign, the lead unit nothing to ask it for.
+    The co-handling unit agrees on the 16th; had the letter come back to the lead unit
+    instead, the opinion would be asked for again."""
+    _pid, lead, _co = story.accepted()
+    sw.at(d("2026-10-12"), 10)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+
+    assert sw.run_twice("due_reminders", d("2026-10-13")) == []
+    assert sw.run_twice("opinion_overdue", d("2026-10-15")) == []
+    sw.at(d("2026-10-16"), 10)
+    story.run(world.handler_tr, countersigns.agree, reply.id)
+    assert sw.calendar_of("opinion_overdue", "2026-10-16", "2026-10-20", "opinion_overdue") == {}
 
 
 # ---------------------------------------------------------------- ratings
@@ -1091,9 +1137,9 @@ def test_back_on_the_evening_before_the_holiday_the_bot_says_nothing_during_it(s
     """Everything ran until Tuesday 29 September. On Wednesday 30 September, the last working
     day before the National Day holiday, the bot is down until 22:00, in the quiet hours:
     what it writes then would go out on the holiday morning. The rating window that ended on
-    the 29th is closed at once, and staff are told on Thursday 8 October at 08:00, when the
-    unit due on the 8th is also reminded; the day's overdue notice and digest are left to
-    the 8th, which has its own."""
+    the 29th is closed at once, and staff are told on Thursday 8 October at 08:00; the day's
+    reminders (the unit due on the 8th, overdue) and digest are left to the 8th, whose run
+    tells the unit due that day that it is due today."""
     sw.at(d("2026-09-08"), 10)
     rated, _, _ = story.delivered(title="关于增加城区公共停车位的建议")  # rated by 29 September
     sw.at(d("2026-09-14"), 10)
@@ -1111,13 +1157,9 @@ def test_back_on_the_evening_before_the_holiday_the_bot_says_nothing_during_it(s
     morning = datetime(2026, 10, 8, 8, 0, tzinfo=BEIJING)
     assert _said(sw, evening) == [
         ("closed", "member", morning),  # nobody rated it 不满意: 办结
-        ("due_soon", "handler_edu", morning),
-        ("due_soon", "handler_edu2", morning),
         ("ratings_not_given", "staff", morning),
         ("ratings_not_given", "staff2", morning),
     ]
-    [reminder, _] = [n for n in evening if n.kind == "due_soon"]
-    assert "答复期限为2026年10月8日，还有 1 个工作日到期" in reminder.text
     with sw.db.read_session() as session:
         assert session.exec(
             select(Rating.person_id).where(Rating.proposal_id == rated, Rating.not_given)
@@ -1129,11 +1171,64 @@ def test_back_on_the_evening_before_the_holiday_the_bot_says_nothing_during_it(s
     assert [(kind, who) for kind, who, _ in _said(sw, thursday)] == [
         ("digest", "staff"),
         ("digest", "staff2"),
+        ("due_soon", "handler_edu"),
+        ("due_soon", "handler_edu2"),
         ("overdue", "handler_edu"),
         ("overdue", "handler_edu2"),
         ("overdue_escalated", "staff"),
         ("overdue_escalated", "staff2"),
     ]
+    [reminder, _] = [n for n in thursday if n.kind == "due_soon"]
+    assert reminder.text == (
+        "2026年度第3号提案《关于增设社区老年食堂的建议》的答复今天（2026年10月8日）到期，"
+        "请抓紧办理。"
+    )
+
+
+def test_no_reminder_written_on_the_evening_before_the_holiday_goes_stale_over_it(
+    sw, story, world
+):
+    """Wednesday 30 September, the last working day before the National Day holiday, is
+    the day of three reminders: the first contact with the proposer of a proposal assigned
+    on 9 September, the 1-day reminder of a reply due Thursday 8 October, and the 5-day
+    rating reminder of a reply delivered on 22 September. The bot is down that day until
+    22:00. During the holiday, on 5 October, the unit records its contact and submits its
+    reply, and the proposer rates. On 8 October nobody is reminded of what they have done:
+    nothing was written on the evening of the 30th to go out on the 8th whatever happened
+    meanwhile; the 8th's run reminds the co-signer, who still has not rated."""
+    sw.at(d("2026-09-09"), 10)
+    contact_pid, contact_lead, _ = story.accepted(co=False, title="关于加强校园食品安全监管的建议")
+    sw.at(d("2026-09-14"), 10)
+    due_pid = story.filed(title="关于完善农村客运班线的建议")
+    [due_lead] = assign(story, due_pid, d("2026-10-08"))
+    story.run(world.handler_edu, assignments.accept, due_lead)
+    sw.at(d("2026-09-22"), 10)
+    rated_pid, _, _ = story.delivered(
+        title="关于增加城区公共停车位的建议", cosigners=[world.cosigner]
+    )
+    for day in days("2026-09-28", "2026-09-29"):
+        _round(sw, day, 0)
+        _round(sw, day, 9)
+    reminders = ("first_contact", "due_soon", "rating_reminder")
+
+    evening = _round(sw, d("2026-09-30"), 22)
+
+    assert [n for n in evening if n.kind in reminders] == []
+    sw.at(d("2026-10-05"), 10)
+    story.run(
+        world.handler_edu,
+        assignments.record_contact,
+        contact_lead,
+        method="phone",
+        contact_date=d("2026-10-05"),
+        summary="电话沟通，委员同意先行试点。",
+    )
+    story.run(world.handler_edu, replies.submit_reply, due_lead, **SAMPLE_REPLY)
+    story.run(world.member, replies.rate, rated_pid, work="satisfied")
+    thursday = _round(sw, d("2026-10-08"), 0) + _round(sw, d("2026-10-08"), 9)
+    [reminded] = [n for n in thursday if n.kind in reminders]
+    assert (reminded.kind, sw.names[reminded.person_id]) == ("rating_reminder", "cosigner")
+    assert {contact_pid, due_pid}.isdisjoint(n.proposal_id for n in sw.notices("first_contact"))
 
 
 def test_back_late_on_a_working_day_the_bot_leaves_the_days_reminders_to_the_next(

@@ -631,7 +631,8 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
 def overdue_text(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text | None:
     """What the unit is told of its assignment past its due date, as the daily reminders say
     it (working days overdue for the lead unit's reply); None while it is not overdue, or
-    once its answer is in (the reply submitted, the co-handling opinion given)."""
+    once its answer is in (the reply submitted, the co-handling opinion given), or no longer
+    wanted (a co-handling opinion once the lead unit has submitted its reply)."""
     unanswered = (
         AssignmentStatus.PENDING,
         AssignmentStatus.ACCEPTED,
@@ -652,6 +653,8 @@ def overdue_text(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text |
             **params,
         )
     lead = lead_assignment(ctx, pk(proposal))
+    if lead is not None and lead.status not in unanswered:
+        return None  # the letter is written: the unit countersigns it, or it is in review
     return Text(
         "{number}提案《{title}》的协办意见已于{due}到期，尚未提出，"
         "请尽快向主办单位{lead}提出协办意见。",

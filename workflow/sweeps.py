@@ -17,9 +17,10 @@ record someone else changed meanwhile is skipped and the rest go on.
 Reminders and escalations go out on working days only. Changes that fall due on a holiday
 are made on time, and the notices they write wait until the next working day's morning (the
 end of the quiet hours); so does what a sweep writes in the evening quiet hours before a day
-off. Reminders said once a day or once a week are not written in the evening quiet hours at
-all (the bot was down until then): they would go out the next morning beside that day's
-own, and the next working day's run says them instead.
+off. Reminders are not written in the evening quiet hours at all (the bot was down until
+then): one said once a day or once a week would go out the next morning beside that day's
+own, and any would go out after what happened meanwhile (over a holiday, a reply submitted,
+a rating given), saying what is no longer so; the next working day's run says them instead.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import func, or_
+from sqlalchemy import exists, func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import Bundle, Mapped
+from sqlalchemy.orm import Bundle, Mapped, aliased
 from sqlmodel import col, select
 
 from storage.clock import as_utc
@@ -149,10 +150,11 @@ def _workday(ctx: Ctx) -> bool:
 
 
 def _daily(ctx: Ctx) -> bool:
-    """Whether the reminders said once a day or once a week are written now: on a working
-    day, until the evening quiet hours begin. Written later (the bot was down until then),
-    one would go out the next morning beside the next working day's own, or on a day off;
-    the next working day's run says it instead."""
+    """Whether reminders are written now: on a working day, until the evening quiet hours
+    begin. Written later (the bot was down until then), one said once a day would go out
+    the next morning beside the next working day's own, and any would go out after a night
+    or a holiday in which the reply may have been submitted or the rating given; the next
+    working day's run says it instead, as things are then."""
     return _workday(ctx) and not _quiet_evening(ctx)
 
 
@@ -336,13 +338,25 @@ def _assignments_with_proposals(ctx: Ctx, *conditions) -> list:
 
 
 def _open_assignments(ctx: Ctx, role: str) -> list:
-    """(assignment, proposal) pairs still owing their answer, on proposals being handled."""
-    return _assignments_with_proposals(
-        ctx,
+    """(assignment, proposal) pairs still owing their answer, on proposals being handled.
+    A co-handling unit's opinion is owed only until the lead unit submits its reply: while
+    the letter waits for the countersignatures (会签) the unit has the letter to countersign,
+    and the lead unit nothing more to ask it for (if the letter comes back to the lead unit,
+    the opinion is owed again)."""
+    conditions = [
         Assignment.role == role,
         col(Assignment.status).in_(UNANSWERED),
         Proposal.status == ProposalStatus.ASSIGNED,
-    )
+    ]
+    if role == "co":
+        lead = aliased(Assignment)
+        conditions.append(
+            ~exists()
+            .where(col(lead.proposal_id) == col(Assignment.proposal_id))
+            .where(col(lead.role) == "lead")
+            .where(col(lead.status) == AssignmentStatus.COUNTERSIGNING)
+        )
+    return _assignments_with_proposals(ctx, *conditions)
 
 
 def _replies_rated_unsatisfied(ctx: Ctx, reply_ids: list[int]) -> set[int]:
@@ -662,9 +676,10 @@ def publication(ctx: Ctx) -> None:
 def due_reminders(ctx: Ctx) -> None:
     """Reminders to the assigned unit's handlers at working-day offsets before its due date:
     the lead unit until it replies, a co-handling unit until its opinion is in. An offset
-    missed (the bot was down) is caught up on the next working day; offsets the due date was
-    already closer than when it was set (at 交办, 延期 or 重新办理) are skipped."""
-    if not _workday(ctx) or not ctx.rules.due_reminder_workdays:
+    missed (the bot was down) is caught up on the next working day, the due date itself
+    included (the reminder then says it is due today); offsets the due date was already
+    closer than when it was set (at 交办, 延期 or 重新办理) are skipped."""
+    if not _daily(ctx) or not ctx.rules.due_reminder_workdays:
         return
     offsets = sorted(ctx.rules.due_reminder_workdays)
     open_now = {role: _open_assignments(ctx, role) for role in ("lead", "co")}
@@ -687,30 +702,19 @@ def due_reminders(ctx: Ctx) -> None:
         for assignment, proposal in rows:
             remaining = ctx.calendar.workdays_between(ctx.today, assignment.due_date)
             reached = [o for o in offsets if o >= remaining]
-            if remaining < 1 or not reached:
+            if remaining < 0 or not reached:
                 continue
             offset = reached[0]
             set_on = _local_date(ctx, moved.get(assignment.id) or assignment.assigned_at)
             if ctx.calendar.workdays_between(set_on, assignment.due_date) <= offset:
                 continue
-            params = {
-                "number": number_text(proposal.year, proposal.number),
-                "title": proposal.title,
-                "due": assignment.due_date,
-                "n": remaining,
-            }
-            if role == "lead":
-                text = Text(
-                    "{number}提案《{title}》的答复期限为{due}，还有 {n} 个工作日到期，"
-                    "请抓紧办理。",
-                    **params,
-                )
-            else:
-                text = Text(
-                    "{number}提案《{title}》的协办意见期限为{due}，还有 {n} 个工作日到期，"
-                    "请及时向主办单位提出协办意见。",
-                    **params,
-                )
+            text = _due_soon_text(
+                role,
+                remaining,
+                number=number_text(proposal.year, proposal.number),
+                title=proposal.title,
+                due=assignment.due_date,
+            )
             told.tell(
                 told.handlers(assignment.unit_id),
                 "due_soon",
@@ -719,6 +723,30 @@ def due_reminders(ctx: Ctx) -> None:
                 proposal_id=proposal.id,
             )
     told.send()
+
+
+def _due_soon_text(role: str, remaining: int, **params) -> Text:
+    """A due-date reminder to the lead unit (``role`` "lead") or a co-handling unit: the
+    working days left, or, caught up on the due date itself, that it is due today."""
+    if remaining == 0 and role == "lead":
+        return Text("{number}提案《{title}》的答复今天（{due}）到期，请抓紧办理。", **params)
+    if remaining == 0:
+        return Text(
+            "{number}提案《{title}》的协办意见今天（{due}）到期，请及时向主办单位提出协办意见。",
+            **params,
+        )
+    if role == "lead":
+        return Text(
+            "{number}提案《{title}》的答复期限为{due}，还有 {n} 个工作日到期，请抓紧办理。",
+            n=remaining,
+            **params,
+        )
+    return Text(
+        "{number}提案《{title}》的协办意见期限为{due}，还有 {n} 个工作日到期，"
+        "请及时向主办单位提出协办意见。",
+        n=remaining,
+        **params,
+    )
 
 
 @sweep("overdue")
@@ -875,7 +903,7 @@ def _escalation(items: list[_Late], *, first_this_week: bool) -> Text:
 def first_contact(ctx: Ctx) -> None:
     """No contact with the proposer recorded ``first_contact_workdays`` after 交办: the lead
     unit's handlers are reminded, once."""
-    if not _workday(ctx):
+    if not _daily(ctx):
         return
     # NOT EXISTS, not NOT IN: an anti-join probing the index per open assignment, instead
     # of hashing every contact record ever made (PostgreSQL: 6 ms against 51 at national
@@ -964,7 +992,7 @@ def opinion_overdue(ctx: Ctx) -> None:
 def rating_reminders(ctx: Ctx) -> None:
     """Each signer who has not rated a delivered reply is reminded at working-day offsets
     after delivery, with the one-tap rating buttons (a missed offset is caught up)."""
-    if not _workday(ctx) or not ctx.rules.rating_reminder_workdays:
+    if not _daily(ctx) or not ctx.rules.rating_reminder_workdays:
         return
     offsets = sorted(ctx.rules.rating_reminder_workdays)
     reminded = []  # (proposal, delivered, deadline, offset reached)
