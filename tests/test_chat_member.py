@@ -643,3 +643,26 @@ async def test_the_main_proposer_cannot_rate_the_reply_being_handled_again(db, w
     await open_mine(chat, "2026年度第1号")
     assert "重新办理:已安排重新办理，新的答复送达后再评价" in chat.said
     assert "当前状态:办理中" in chat.said and chat.buttons == ["返回列表"]
+
+
+async def test_a_merged_proposal_closed_before_its_main_is_handled_again_stays_closed(
+    db, wf, world, chat_as
+):
+    """曹磊 rated the reply 满意 and his merged proposal closed; 林晓's 不满意 then has the
+    main handled again. 曹磊's proposal is done with: not told, nothing new in its record."""
+    story = Story(db, wf, world)
+    main, lead, _co = story.accepted(co=False)
+    other = story.merged_into(main)
+    first = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, first.id)
+    story.run(world.outsider, replies.rate, other, work="satisfied")
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+    story.run(world.staff, replies.order_rehandle, main)
+
+    (merged,) = get(db, Proposal, id=other)
+    assert merged.status == "closed"
+    assert get(db, Notice, person_id=world.outsider, kind="rehandle_ordered_member") == []
+    chat = chat_as(world.outsider)
+    await open_mine(chat, "未编号")
+    assert "满意评价:满意" in chat.said and "当前状态:已办结" in chat.said
+    assert "重新办理:" not in chat.said and "答复期限:" not in chat.said

@@ -206,7 +206,9 @@ def render_record(
     handling = s.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else proposal
     assert handling is not None
     again = handled_again(ctx, proposal)
-    lines += _handling_lines(ctx, handling, public, say)
+    # a merged proposal shows its main's due date only while it waits for that reply
+    waiting = handling is proposal or proposal.status == ProposalStatus.MERGED
+    lines += _handling_lines(ctx, handling, public, say, due=waiting)
     # A reply is written for an assignment: a proposal never assigned has none to read.
     reply = delivered_reply(ctx, proposal) if handling.assigned_at is not None else None
     if reply is None and not public and handling.assigned_at is not None:
@@ -238,7 +240,9 @@ def render_record(
     return "\n".join(lines)
 
 
-def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> list[str]:
+def _handling_lines(
+    ctx: Ctx, proposal: Proposal, public: bool, say: _Say, *, due: bool = True
+) -> list[str]:
     s = ctx.session
     if proposal.assigned_at is None:
         return []
@@ -274,7 +278,11 @@ def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> li
     lines.append(say(Text("主办单位:{units}", units=leads)))
     if cos:
         lines.append(say(Text("协办单位:{units}", units=cos)))
-    if proposal.due_date and proposal.status in (ProposalStatus.ASSIGNED, ProposalStatus.REPLIED):
+    if (
+        due
+        and proposal.due_date
+        and proposal.status in (ProposalStatus.ASSIGNED, ProposalStatus.REPLIED)
+    ):
         lines.append(say(Text("答复期限:{date}", date=proposal.due_date)))
     if not public:
         for a in assignments:
