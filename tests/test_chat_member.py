@@ -14,7 +14,7 @@ from handlers.flows import build_engine
 from storage.files import AttachmentStore
 from storage.models import AuditEvent, Conversation, Notice, Proposal, Rating, Signer
 from tests.chat import Chat
-from tests.factories import Story
+from tests.factories import SAMPLE_REPLY, Story
 from tests.snapshot import snapshot
 from workflow import proposals, replies
 from workflow.record import render_record
@@ -322,7 +322,7 @@ async def test_rating_refused_when_the_proposal_moved_on(db, wf, world, chat_as)
     story.run(world.staff, replies.order_rehandle, pid)
     before = rows(db)
     await chat.tap("跳过")
-    assert "已由许静于" in chat.said and "无法再满意度评价" in chat.said
+    assert "答复正在重新办理，新的答复送达后再评价。没有做任何更改。" in chat.said
     assert "当前状态:办理中" in chat.said and chat.buttons == ["返回列表"]
     assert rows(db) == before
 
@@ -609,3 +609,115 @@ async def test_the_timeline_tells_a_rating_its_added_feedback_and_a_changed_rati
             "previous_result": "basic",
         },
     ]
+
+
+# ---------------------------------------------------------------- 并案 and 重新办理
+
+MERGED_TITLE = "关于在学校周边增设接送车辆临时停车位的建议"
+
+
+def delivered_notices(db, person_id: int) -> list[Notice]:
+    with db.read_session() as s:
+        return list(
+            s.exec(
+                select(Notice)
+                .where(Notice.person_id == person_id, Notice.kind == "reply_delivered")
+                .order_by(Notice.id)
+            ).all()
+        )
+
+
+async def test_a_merged_proposal_is_handled_again_with_its_main(db, wf, world, chat_as):
+    """曹磊's proposal is merged into 林晓's. 林晓 rates the reply 不满意 and staff have the
+    main handled again: 曹磊 is told so, his proposal shows it waits for the new reply, and
+    the first reply's rating buttons rate nothing meanwhile. The new reply reaches him with
+    buttons of its own, which rate it."""
+    story = Story(db, wf, world)
+    main, lead, _co = story.accepted(co=False)
+    other = story.merged_into(main)
+    first = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, first.id)
+    [old] = delivered_notices(db, world.outsider)
+    old_buttons = {a["label"]: a["payload"] for a in old.actions}
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+    story.run(world.staff, replies.order_rehandle, main, note="请与委员面商后重新答复")
+
+    (merged,) = get(db, Proposal, id=other)
+    assert (merged.status, merged.delivered_at) == ("merged", None)
+    [told] = get(db, Notice, person_id=world.outsider, kind="rehandle_ordered_member")
+    assert told.text == (
+        f"您的提案《{MERGED_TITLE}》与2026年度第1号提案并案办理。"
+        "该提案的答复评价为不满意，已安排区教育局重新办理，新的答复期限为2026年10月14日。"
+        "此前的答复不再评价，新的答复送达后请再作评价。"
+    )
+
+    chat = chat_as(world.outsider)
+    await chat.send("/menu")
+    before = rows(db)
+    await chat.press(old_buttons["满意"])  # the first reply's notice, while it is redone
+    assert "答复正在重新办理，新的答复送达后再评价。没有做任何更改。" in chat.said
+    assert APOLOGY not in chat.said and "曹磊，您好" in chat.said
+    assert rows(db) == before
+
+    await open_mine(chat)
+    assert chat.buttons[0] == "未编号 关于在学校周边增设接送车辆临时… · 已并案"
+    await chat.tap("未编号")
+    assert "并案:并入2026年度第1号提案" in chat.said
+    assert "重新办理:主案已安排重新办理，新的答复送达后再评价" in chat.said
+    assert "答复期限:2026年10月14日" in chat.said
+    assert "满意评价:待评价" not in chat.said and "当前状态:已并案" in chat.said
+    assert "随主案重新办理 → 已并案  系统" in chat.said
+    assert chat.buttons == ["返回列表"]  # no ⭐ 评价答复 while it is redone
+
+    again = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, again.id)
+    old_notice, new = delivered_notices(db, world.outsider)
+    assert "（并案办理，主案为2026年度第1号）已收到区教育局的答复" in new.text
+    new_buttons = {a["label"]: a["payload"] for a in new.actions}
+    assert new_buttons["满意"] == f"rate:{other}:satisfied:{again.id}"
+    await chat.send("/menu")
+    await chat.press(old_buttons["满意"])  # still the first reply's button: refused
+    assert "这个评价按钮属于此前的答复" in chat.said
+    await chat.press(new_buttons["满意"])
+    assert "办理工作：满意" in chat.said
+    (rating,) = get(db, Rating, proposal_id=other)
+    assert (rating.reply_id, rating.person_id) == (again.id, world.outsider)
+
+
+async def test_the_main_proposer_cannot_rate_the_reply_being_handled_again(db, wf, world, chat_as):
+    story = Story(db, wf, world)
+    pid, _lead, _reply = story.rated(rating="unsatisfied")
+    buttons = actions_of(db, world.member, "reply_delivered")
+    story.run(world.staff, replies.order_rehandle, pid)
+    chat = chat_as(world.member)
+    await chat.send("/menu")
+    before = rows(db)
+    await chat.press(buttons["满意"])
+    assert "答复正在重新办理，新的答复送达后再评价。没有做任何更改。" in chat.said
+    assert rows(db) == before
+    await open_mine(chat, "2026年度第1号")
+    assert "重新办理:已安排重新办理，新的答复送达后再评价" in chat.said
+    assert "当前状态:办理中" in chat.said and chat.buttons == ["返回列表"]
+
+
+async def test_a_merged_proposal_closed_before_its_main_is_handled_again_stays_closed(
+    db, wf, world, chat_as
+):
+    """曹磊 rated the reply 满意 and his merged proposal closed; 林晓's 不满意 then has the
+    main handled again. 曹磊's proposal is done with: not told, nothing new in its record."""
+    story = Story(db, wf, world)
+    main, lead, _co = story.accepted(co=False)
+    other = story.merged_into(main)
+    first = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, first.id)
+    story.run(world.outsider, replies.rate, other, work="satisfied")
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+    story.run(world.staff, replies.order_rehandle, main)
+
+    (merged,) = get(db, Proposal, id=other)
+    assert merged.status == "closed"
+    assert get(db, Notice, person_id=world.outsider, kind="rehandle_ordered_member") == []
+    chat = chat_as(world.outsider)
+    await open_mine(chat, "未编号")
+    assert "满意评价:满意" in chat.said and "当前状态:已办结" in chat.said
+    assert "重新办理:" not in chat.said and "答复期限:" not in chat.said

@@ -1352,9 +1352,12 @@ async def test_an_unsatisfied_rating_of_a_merged_proposal_lets_staff_handle_the_
     await chat.tap("不写要求")
     assert "已下达重新办理：2026年度第1号提案由区教育局在2026年10月14日前重新答复" in chat.said
     assert get(db, Proposal, main).status == "assigned"
+    assert get(db, Proposal, other).status == "merged"  # waits for the new reply with it
     told = {n.person_id: n.text for n in notices(db, "rehandle_ordered_member")}
     assert told[world.outsider] == (
-        f"您的提案《{OTHER_TITLE}》已安排区教育局重新办理，新的答复期限为2026年10月14日。"
+        f"您的提案《{OTHER_TITLE}》与2026年度第1号提案并案办理。该提案的答复评价为不满意，"
+        "已安排区教育局重新办理，新的答复期限为2026年10月14日。"
+        "此前的答复不再评价，新的答复送达后请再作评价。"
     )
     assert set(told) == {world.member, world.outsider}
 

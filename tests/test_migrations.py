@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from alembic import command
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from storage import repositories as repo
 from storage.db import Database
@@ -28,8 +29,11 @@ from storage.migrate import (
     schema_differences,
     upgrade,
 )
-from storage.models import SQLModel
+from storage.models import AuditEvent, Notice, Proposal, SQLModel
 from tests.conftest import drop_pg_schema, new_pg_schema, requires_postgres
+from tests.factories import SAMPLE_REPLY, Story, build_world
+from workflow import replies
+from workflow.statuses import PROPOSAL_TRANSITIONS
 
 MODEL_TABLES = {t.name for t in SQLModel.metadata.sorted_tables}
 
@@ -284,3 +288,56 @@ def test_the_running_bot_checks_the_schema_without_loading_alembic(empty_db, tmp
         [sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode != 0 and "请先运行 proposalbot init 升级" in done.stderr
+
+
+def test_merged_proposals_an_earlier_rehandle_left_delivered_wait_for_the_new_reply(
+    empty_db, wf, monkeypatch
+):
+    """Revision 0013: 重新办理 takes the proposals merged into the main back to 已并案
+    (rehandle_merged). One an earlier 重新办理 left 已答复, its signers still able to rate the
+    earlier reply, is moved the same way, with the system's audit event, and receives the
+    new reply when it is approved."""
+    upgrade(empty_db.engine, "0012")
+    with empty_db.session() as session:
+        world = build_world(session)
+    story = Story(empty_db, wf, world)
+    main, lead, _co = story.accepted(co=False)
+    other = story.merged_into(main)
+    first = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, first.id)
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+    with monkeypatch.context() as before_0013:  # 重新办理 as it was: the merged one stays
+        move = PROPOSAL_TRANSITIONS["rehandle_merged"]
+        before_0013.setitem(
+            PROPOSAL_TRANSITIONS, "rehandle_merged", replace(move, sources=frozenset())
+        )
+        story.run(world.staff, replies.order_rehandle, main)
+    with empty_db.read_session() as session:
+        assert session.get(Proposal, other).status == "delivered"
+
+    upgrade(empty_db.engine)
+
+    with empty_db.read_session() as session:
+        moved = session.get(Proposal, other)
+        assert (moved.status, moved.delivered_at) == ("merged", None)
+        assert session.get(Proposal, main).status == "assigned"
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.proposal_id == other).order_by(AuditEvent.id)
+        ).all()[-1]
+    assert (event.action, event.from_status, event.to_status, event.actor_id) == (
+        "rehandle_merged",
+        "delivered",
+        "merged",
+        None,
+    )
+    assert event.detail == {"target_id": main}
+    again = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, again.id)
+    with empty_db.read_session() as session:
+        assert session.get(Proposal, other).status == "delivered"
+        delivered = session.exec(
+            select(Notice.text).where(
+                Notice.person_id == world.outsider, Notice.kind == "reply_delivered"
+            )
+        ).all()
+    assert len(delivered) == 2  # the earlier reply, and the new one

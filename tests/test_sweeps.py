@@ -782,6 +782,31 @@ def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, 
     assert len(delivered) == 2  # the first reply and the new one
 
 
+def test_a_merged_proposal_waiting_for_its_main_handled_again_is_not_asked_to_rate(
+    sw, story, world
+):
+    """Delivered 24 September to 林晓's proposal and to 曹磊's merged into it; 林晓 rates it
+    不满意 on the 28th and staff have the main handled again. 曹磊 never rated the earlier
+    reply: he is not reminded to (9 and 15 October), nor recorded as not having rated it
+    when its window ends: it is no longer his to rate. The new reply is."""
+    sw.at(d("2026-09-14"), 10)
+    main, lead, _co = story.accepted(co=False)
+    other = story.merged_into(main)
+    sw.at(d("2026-09-24"), 10)
+    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, reply.id)
+    sw.at(d("2026-09-28"), 10)
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+    story.run(world.staff, replies.order_rehandle, main)
+
+    assert sw.calendar_of("rating_reminders", "2026-09-29", "2026-10-23", "rating_reminder") == {}
+    assert sw.run_twice("rating_window", d("2026-10-23"), 0, 5) == []
+
+    with sw.db.read_session() as session:
+        assert session.get(Proposal, other).status == "merged"
+        assert session.exec(select(Rating).where(Rating.proposal_id == other)).all() == []
+
+
 def test_a_merged_proposal_nobody_rated_closes_with_the_window_once_its_main_closed(
     sw, story, world
 ):

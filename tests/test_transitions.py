@@ -162,10 +162,16 @@ def _merged_delivered(s: States) -> Rec:
     return rec
 
 
-def _merged_redelivery(s: States) -> Rec:
-    """The main proposal re-handled after 不满意 while the merged one stays delivered."""
+def _merged_rated_unsatisfied(s: States) -> Rec:
+    """The main's reply delivered to it and to the merged one, and rated 不满意."""
     rec = _merged_delivered(s)
     s.run(s.w.member, replies.rate, rec.pid, work="unsatisfied")
+    return rec
+
+
+def _merged_redelivery(s: States) -> Rec:
+    """The main proposal handled again after 不满意, the merged one waiting with it."""
+    rec = _merged_rated_unsatisfied(s)
     s.run(s.w.staff, replies.order_rehandle, rec.pid)
     rec.reply = s.submit_reply(rec.lead)
     return rec
@@ -755,15 +761,15 @@ LEGAL = [
         {"reply_approved": EDU, "reply_delivered": ["member", "outsider"]},
     ),
     Legal(
-        "deliver_merged (again, after the main was re-handled)",
-        [P("deliver_merged", "delivered")],
+        "deliver_merged (again, after the main was handled again)",
+        [P("deliver_merged", "merged")],
         _merged_redelivery,
         do("approve_reply"),
         {"pid": "delivered", "merged": "delivered"},
         [
             ("assignment_approve_reply", "replied", "done", "staff"),
             ("approve_reply", "replied", "delivered", "staff"),
-            ("deliver_merged", "delivered", "delivered", None),
+            ("deliver_merged", "merged", "delivered", None),
         ],
         {"reply_approved": EDU, "reply_delivered": ["member", "outsider"]},
     ),
@@ -797,6 +803,19 @@ LEGAL = [
             ("order_rehandle", "delivered", "assigned", "staff"),
         ],
         {"rehandle_ordered": EDU, "rehandle_ordered_member": SIGNERS},
+    ),
+    Legal(
+        "rehandle_merged (the merged proposal waits for the main's new reply)",
+        [P("rehandle_merged", "delivered")],
+        _merged_rated_unsatisfied,
+        do("order_rehandle"),
+        {"pid": "assigned", "merged": "merged", "lead": "accepted"},
+        [
+            ("assignment_rehandle", "done", "accepted", "staff"),
+            ("order_rehandle", "delivered", "assigned", "staff"),
+            ("rehandle_merged", "delivered", "merged", None),
+        ],
+        {"rehandle_ordered": EDU, "rehandle_ordered_member": ["member", "outsider"]},
     ),
     Legal(
         "close (after the rating window; the missing rating is recorded)",
@@ -952,6 +971,7 @@ UNADDRESSABLE = {
 # checked at the guard and by the cascades' own tests below.
 CASCADES = {
     ("proposal", "deliver_merged"),
+    ("proposal", "rehandle_merged"),
     ("proposal", "close_merged"),
     ("assignment", "complete"),
     # 会签 ends in these, inside countersigns.agree / object_to / close_window

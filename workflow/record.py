@@ -28,7 +28,13 @@ from workflow.core import SYSTEM_NAME, Ctx
 from workflow.numbering import number_text
 from workflow.permissions import require_view, signer_of, unit_party
 from workflow.proposals import CATEGORIES
-from workflow.replies import CLASS_MEANINGS, RATINGS, delivered_reply, latest_reply
+from workflow.replies import (
+    CLASS_MEANINGS,
+    RATINGS,
+    delivered_reply,
+    handled_again,
+    latest_reply,
+)
 from workflow.roles import Role
 from workflow.statuses import (
     ASSIGNMENT_TRANSITIONS,
@@ -64,6 +70,9 @@ EXTRA_ACTION_LABELS = {
     "countersign_deemed": label("逾期未会签，视为同意"),
     "countersign_asked": label("补请会签"),
 }
+
+REDONE = label("重新办理:已安排重新办理，新的答复送达后再评价")
+REDONE_MAIN = label("重新办理:主案已安排重新办理，新的答复送达后再评价")
 
 YES, NO, NONE = label("是"), label("否"), label("无")
 NOT_YET = label("暂无")
@@ -196,7 +205,10 @@ def render_record(
 
     handling = s.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else proposal
     assert handling is not None
-    lines += _handling_lines(ctx, handling, public, say)
+    again = handled_again(ctx, proposal)
+    # a merged proposal shows its main's due date only while it waits for that reply
+    waiting = handling is proposal or proposal.status == ProposalStatus.MERGED
+    lines += _handling_lines(ctx, handling, public, say, due=waiting)
     # A reply is written for an assignment: a proposal never assigned has none to read.
     reply = delivered_reply(ctx, proposal) if handling.assigned_at is not None else None
     if reply is None and not public and handling.assigned_at is not None:
@@ -213,7 +225,10 @@ def render_record(
         lines.append(say(label("答复:已答复，公开后可在此查看")))
     elif reply is not None:
         lines += _reply_lines(ctx, handling, reply, lead_name, public, say)
-        lines += _rating_lines(ctx, proposal, reply, public, say)
+        # handled again (重新办理): the earlier reply's ratings, if given, and no more wait
+        lines += _rating_lines(ctx, proposal, reply, public, say, given_only=again is not None)
+    if again is not None:
+        lines.append(say(REDONE if again is proposal else REDONE_MAIN))
     if proposal.number:
         number = number_text(proposal.year, proposal.number)
         lines.append(say(Text("提案编号:{number}", number=number)))
@@ -225,7 +240,9 @@ def render_record(
     return "\n".join(lines)
 
 
-def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> list[str]:
+def _handling_lines(
+    ctx: Ctx, proposal: Proposal, public: bool, say: _Say, *, due: bool = True
+) -> list[str]:
     s = ctx.session
     if proposal.assigned_at is None:
         return []
@@ -261,7 +278,11 @@ def _handling_lines(ctx: Ctx, proposal: Proposal, public: bool, say: _Say) -> li
     lines.append(say(Text("主办单位:{units}", units=leads)))
     if cos:
         lines.append(say(Text("协办单位:{units}", units=cos)))
-    if proposal.due_date and proposal.status in (ProposalStatus.ASSIGNED, ProposalStatus.REPLIED):
+    if (
+        due
+        and proposal.due_date
+        and proposal.status in (ProposalStatus.ASSIGNED, ProposalStatus.REPLIED)
+    ):
         lines.append(say(Text("答复期限:{date}", date=proposal.due_date)))
     if not public:
         for a in assignments:
@@ -355,12 +376,22 @@ def _countersign_lines(ctx: Ctx, reply: Reply, public: bool, say: _Say) -> list[
 
 
 def _rating_lines(
-    ctx: Ctx, proposal: Proposal, reply: Reply, public: bool, say: _Say
+    ctx: Ctx,
+    proposal: Proposal,
+    reply: Reply,
+    public: bool,
+    say: _Say,
+    *,
+    given_only: bool = False,
 ) -> list[str]:
+    """满意评价 and 反馈意见 of ``reply`` on this proposal; ``given_only``: nothing while no
+    rating of it was given (a reply being written again is no longer waited for)."""
     ratings = ctx.session.exec(
         select(Rating).where(Rating.reply_id == reply.id, Rating.proposal_id == proposal.id)
     ).all()
     given = [r for r in ratings if not r.not_given]
+    if not given and given_only:
+        return []
     if not given:
         status = label("评价期满未评价") if ratings else label("待评价")
         return [

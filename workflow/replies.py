@@ -753,6 +753,8 @@ def rate(
     signer = signer_of(ctx, pk(proposal), ctx.actor_id)
     if signer is None or signer.state != "confirmed":
         raise PermissionDenied("只有这件提案的提案人和联名委员可以评价答复。")
+    if handled_again(ctx, proposal) is not None:  # a button or a rating begun before
+        raise InvalidTransition("答复正在重新办理，新的答复送达后再评价。没有做任何更改。")
     _proposal_guard(ctx, proposal, "rate")
     reply = delivered_reply(ctx, proposal)
     if reply is None:  # pragma: no cover - a delivered proposal always has one
@@ -1072,6 +1074,7 @@ def order_rehandle(
         proposal_id=proposal.id,
         urgent=True,
     )
+    unit = unit_name(ctx, lead.unit_id)
     notify(  # those who follow it besides its units: the new due date to supervise
         ctx,
         watchers_of(ctx, proposal),
@@ -1081,33 +1084,79 @@ def order_rehandle(
             "新的答复期限为{due}，请予督办。",
             number=number_text(proposal.year, proposal.number),
             title=proposal.title,
-            unit=unit_name(ctx, lead.unit_id),
+            unit=unit,
             due=due_date,
         ),
         key=f"{proposal.id}:{proposal.rehandle_count}",
         proposal_id=proposal.id,
     )
-    # The signers of the proposals merged into it as well: the new reply will reach them.
-    merged = ctx.session.exec(
-        select(Proposal).where(
-            Proposal.merged_into_id == proposal.id, Proposal.status == ProposalStatus.DELIVERED
+    notify(
+        ctx,
+        signer_ids(ctx.session, pk(proposal)),
+        "rehandle_ordered_member",
+        Text(
+            "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
+            title=proposal.title,
+            unit=unit,
+            due=due_date,
+        ),
+        key=f"{proposal.id}:{proposal.rehandle_count}",
+        proposal_id=proposal.id,
+    )
+    # The proposals merged into it that received the reply wait for the new one as they
+    # waited for the first (已并案): the earlier reply is no longer theirs to rate, and the
+    # new one reaches them when approved (deliver_merged). One closed already stays closed.
+    system = ctx.as_system()
+    for merged in ctx.session.exec(
+        select(Proposal)
+        .where(
+            Proposal.merged_into_id == proposal.id,
+            col(Proposal.status).in_(PROPOSAL_TRANSITIONS["rehandle_merged"].sources),
         )
-    ).all()
-    for told in [proposal, *merged]:
+        .order_by(col(Proposal.id))
+        .with_for_update()
+    ).all():
+        merged.delivered_at = None
+        _proposal_move(system, merged, "rehandle_merged", target_id=proposal.id)
         notify(
             ctx,
-            signer_ids(ctx.session, pk(told)),
+            signer_ids(ctx.session, pk(merged)),
             "rehandle_ordered_member",
             Text(
-                "您的提案《{title}》已安排{unit}重新办理，新的答复期限为{due}。",
-                title=told.title,
-                unit=unit_name(ctx, lead.unit_id),
+                "您的提案《{title}》与{number}提案并案办理。该提案的答复评价为不满意，"
+                "已安排{unit}重新办理，新的答复期限为{due}。"
+                "此前的答复不再评价，新的答复送达后请再作评价。",
+                title=merged.title,
+                number=number_text(proposal.year, proposal.number),
+                unit=unit,
                 due=due_date,
             ),
-            key=f"{told.id}:{proposal.rehandle_count}",
-            proposal_id=told.id,
+            key=f"{merged.id}:{proposal.rehandle_count}",
+            proposal_id=merged.id,
         )
     return lead
+
+
+def handled_again(ctx: Ctx, proposal: Proposal) -> Proposal | None:
+    """The proposal whose reply is being written again (重新办理) while it is: this one, or
+    the main a merged one waits for; None otherwise. Its earlier reply is rated no more,
+    the new one once it is delivered."""
+    if proposal.status not in (
+        ProposalStatus.ASSIGNED,
+        ProposalStatus.REPLIED,
+        ProposalStatus.MERGED,
+    ):
+        return None
+    main = (
+        ctx.session.get(Proposal, proposal.merged_into_id) if proposal.merged_into_id else proposal
+    )
+    if (
+        main is None
+        or main.rehandle_count == 0
+        or main.status not in (ProposalStatus.ASSIGNED, ProposalStatus.REPLIED)
+    ):
+        return None
+    return main
 
 
 def _rehandle_text(proposal: Proposal, due: date, note: str | None) -> Text:

@@ -126,9 +126,12 @@ PROPOSAL_TRANSITIONS: dict[str, Transition] = {
             P.DELIVERED,
             {Role.STAFF, Role.SUPERVISOR},
         ),
-        _t("deliver_merged", label("送达并案答复"), {P.MERGED, P.DELIVERED}, P.DELIVERED, SYSTEM),
+        _t("deliver_merged", label("送达并案答复"), {P.MERGED}, P.DELIVERED, SYSTEM),
         _t("rate", label("满意度评价"), {P.DELIVERED}, None, {Role.MEMBER}),
         _t("order_rehandle", label("重新办理"), {P.DELIVERED}, P.ASSIGNED, {Role.STAFF}),
+        # 重新办理 of the main takes back the reply its merged proposals received: they wait
+        # for the new one again (已并案), which deliver_merged brings them like the first.
+        _t("rehandle_merged", label("随主案重新办理"), {P.DELIVERED}, P.MERGED, SYSTEM),
         _t("close", label("办结"), {P.DELIVERED}, P.CLOSED, {Role.STAFF}),
         _t("close_merged", label("随主案办结"), {P.DELIVERED, P.MERGED}, P.CLOSED, SYSTEM),
     ]
