@@ -756,6 +756,26 @@ def test_a_rating_window_ended_without_unsatisfied_closes_the_proposal(sw, story
     assert sw.run_twice("rating_window", d("2026-10-26"), 0, 5) == []
 
 
+def test_a_signer_recorded_as_not_rating_may_rate_while_staff_have_not_decided(sw, story, world):
+    """林晓 rated 不满意, 何平 did not: the window's end records 何平's "not given" and the
+    proposal waits for staff. 何平 rates a week later: the rating replaces "not given"."""
+    pid = _delivered_on_24_september(sw, story, world)
+    sw.at(d("2026-09-28"), 10)
+    story.run(world.member, replies.rate, pid, work="unsatisfied")
+    sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
+    sw.at(d("2026-10-30"), 10)
+    story.run(world.cosigner, replies.rate, pid, work="basic")
+    with sw.db.read_session() as session:
+        [late] = session.exec(
+            select(Rating).where(Rating.proposal_id == pid, Rating.person_id == world.cosigner)
+        ).all()
+        assert session.get(Proposal, pid).status == "delivered"  # still for staff to decide
+        record = render_record(sw.wf.ctx(session, None), session.get(Proposal, pid), timeline=True)
+    assert (late.work_rating, late.not_given) == ("basic", False)
+    assert "联名委员评价:何平:基本满意" in record
+    assert "2026年10月30日 10:30  满意度评价  何平" in record
+
+
 def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, world):
     """Delivered 24 September with a proposal of 曹磊's merged into it. 林晓 rates the reply
     不满意, 曹磊 does not rate. At the end of the window neither is closed: staff may have the
