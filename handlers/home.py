@@ -42,6 +42,9 @@ MENU: list[MenuItem] = [
     MenuItem("export", N_("📊 导出台账"), "export", frozenset({Role.STAFF})),
     MenuItem("stats", N_("📈 年度统计"), "stats", frozenset({Role.STAFF})),
     MenuItem("inbox", N_("📥 交办事项"), "inbox", frozenset({Role.HANDLER})),
+    MenuItem(
+        "keys", N_("⭐ 督办的重点提案"), "key_proposals", frozenset({Role.LEADER, Role.SUPERVISOR})
+    ),
     MenuItem("status", N_("🔢 查询提案"), "status", None),
     MenuItem("search", N_("🔍 搜索公开提案"), "search", None),
     MenuItem("lang", N_("🌐 语言 Language"), "lang", None),

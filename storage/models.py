@@ -156,6 +156,24 @@ class Proposal(SQLModel, table=True):
         # A proposal's status by id without its row (the texts make the rows wide): a
         # member's count of proposals checks each one's status here.
         Index("ix_proposal_id_status", "id", "status"),
+        # The key proposals a lead leader oversees and those a supervising unit supervises
+        # (督办的重点提案), a year's by number: only the key ones are in them.
+        Index(
+            "ix_proposal_key_leader",
+            "lead_leader_id",
+            "year",
+            "number",
+            sqlite_where=sa_text("is_key = 1"),
+            postgresql_where=sa_text("is_key"),
+        ),
+        Index(
+            "ix_proposal_key_supervising",
+            "supervising_unit_id",
+            "year",
+            "number",
+            sqlite_where=sa_text("is_key = 1"),
+            postgresql_where=sa_text("is_key"),
+        ),
         # Only the disclosed proposals not yet published: the queue publication reads.
         Index(
             "ix_proposal_unpublished",

@@ -126,8 +126,12 @@ class Story:
         self.run(self.w.staff, proposals.file_proposal, pid)
         return pid
 
-    def assigned(self, co=True, key=False, **kw) -> tuple[int, int, int | None]:
-        """Returns (proposal id, lead assignment id, co assignment id or None)."""
+    def assigned(
+        self, co=True, key=False, leader=None, supervising=None, due_date=None, **kw
+    ) -> tuple[int, int, int | None]:
+        """Returns (proposal id, lead assignment id, co assignment id or None). A key proposal
+        is led by 邓启明 and supervised by 区政府督查室 unless ``leader`` / ``supervising``
+        name others; ``due_date``: the reply's, instead of the default."""
         from workflow import assignments
 
         pid = self.filed(**kw)
@@ -137,9 +141,10 @@ class Story:
             pid,
             lead_unit_id=self.w.education,
             co_unit_ids=[self.w.transport] if co else [],
+            due_date=due_date,
             is_key=key,
-            supervising_unit_id=self.w.inspection if key else None,
-            lead_leader_id=self.w.leader if key else None,
+            supervising_unit_id=(supervising or self.w.inspection) if key else None,
+            lead_leader_id=(leader or self.w.leader) if key else None,
         )
         return pid, made[0].id, (made[1].id if co else None)
 

@@ -601,9 +601,9 @@ def make_machine(db, engine, world, baseline: Baseline, errors: ErrorLog, loop):
             if mine in before.conversations:
                 kept = before.conversations[mine][3].get("_keep", {}).get("replies", {})
                 still = after.conversations[mine][3].get("_keep", {}).get("replies", {})
-                sent = {
-                    str(e.assignment_id) for e in events if e.action == "assignment_submit_reply"
-                }
+                # sent to review, or first to the co-handling units to countersign (会签)
+                submitted = {"assignment_submit_reply", "assignment_submit_for_countersign"}
+                sent = {str(e.assignment_id) for e in events if e.action in submitted}
                 lost = set(kept) - set(still) - sent
                 assert not lost, f"reply drafts of {who} lost: {lost}\n{chat.dump()}"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -226,6 +227,16 @@ def proposal_indexes(db: Database) -> set[str]:
 
 def plan_of_years_with_number(db: Database) -> str:
     """The query plan of the statement ``years_with_number`` sends."""
+
+    def run(session: Session) -> None:
+        assert repo.years_with_number(session, number=28) == []
+
+    [plan] = plans_of(db, run)
+    return plan
+
+
+def plans_of(db: Database, run: Callable[[Session], object]) -> list[str]:
+    """The query plans of the SELECT statements ``run`` sends, in order."""
     seen: list[tuple[str, object]] = []
 
     def keep(_conn, _cursor, statement, parameters, _context, _many):
@@ -234,20 +245,68 @@ def plan_of_years_with_number(db: Database) -> str:
     event.listen(db.engine, "before_cursor_execute", keep)
     try:
         with Session(db.engine) as session:
-            assert repo.years_with_number(session, number=28) == []
+            run(session)
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
-    [(statement, parameters)] = [(s, p) for s, p in seen if s.lstrip().startswith("SELECT")]
-    with db.engine.connect() as conn:
-        if db.is_sqlite:
-            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-            return "\n".join(str(row[-1]) for row in rows)
-        # An empty table costs nothing whichever way it is read: the planner is told to
-        # prefer an index, then shows which one the statement can use.
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
-        rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-        return "\n".join(str(row[0]) for row in rows)
+    plans = []
+    for statement, parameters in seen:
+        if not statement.lstrip().startswith("SELECT"):
+            continue
+        with db.engine.connect() as conn:
+            if db.is_sqlite:
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+                plans.append("\n".join(str(row[-1]) for row in rows))
+                continue
+            # An empty table costs nothing whichever way it is read: the planner is told to
+            # prefer an index, then shows which one the statement can use.
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+            plans.append("\n".join(str(row[0]) for row in rows))
+    return plans
+
+
+def test_the_key_proposals_a_person_follows_are_found_in_indexes(empty_db):
+    """Revision 0014: 督办的重点提案 reads a lead leader's key proposals, or a supervising
+    unit's, from partial indexes of the key proposals alone (neither column had an index:
+    the list read the whole year). Someone both leader and supervisor reads each index."""
+    from storage.models import Person
+    from workflow import key_proposals
+    from workflow.core import Workflow
+    from workflow.rules import Rules
+
+    upgrade(empty_db.engine, "0013")
+    assert not {"ix_proposal_key_leader", "ix_proposal_key_supervising"} & proposal_indexes(
+        empty_db
+    )
+    upgrade(empty_db.engine)
+    assert {"ix_proposal_key_leader", "ix_proposal_key_supervising"} <= proposal_indexes(empty_db)
+    wf = Workflow(rules=Rules(session_label="七届二次会议", committee_name="示范区政协"))
+    for roles, indexes in (
+        ("leader", ["ix_proposal_key_leader"]),
+        ("supervisor", ["ix_proposal_key_supervising"]),
+        ("leader,supervisor", ["ix_proposal_key_leader", "ix_proposal_key_supervising"]),
+    ):
+        reader = Person(id=7, name="邓启明", phone="13800000040", roles=roles, unit_id=3)
+
+        def run(session: Session, reader: Person = reader) -> None:
+            ctx = wf.ctx(session, reader)
+            assert key_proposals.years(ctx) == []
+            for year in (2026, None):
+                assert key_proposals.count(ctx, year=year) == 0
+                assert key_proposals.page(ctx, year=year, offset=0, limit=8) == []
+
+        plans = plans_of(empty_db, run)
+        assert len(plans) == 5, roles
+        for plan in plans:
+            if empty_db.is_sqlite:  # the planner without statistics: the index meant
+                assert all(index in plan for index in indexes), (roles, plan)
+            else:  # an empty table: any key proposals' index shows it can use them
+                assert "ix_proposal_key_" in plan, (roles, plan)
+    downgrade(empty_db, "0013")
+    assert not {"ix_proposal_key_leader", "ix_proposal_key_supervising"} & proposal_indexes(
+        empty_db
+    )
 
 
 def test_the_numbered_head_is_the_head_alembic_finds_and_each_revises_the_one_before():

@@ -55,6 +55,13 @@ CONTACT_METHODS = {
     "online": label("网络沟通"),
 }
 ROLE_NAMES = {"lead": label("主办"), "co": label("协办")}
+# An assignment still owes its answer: the lead unit's reply, a co-handling unit's opinion.
+# Past its due date, it is overdue (the reminders, the escalations and the lists say so).
+UNANSWERED = (
+    AssignmentStatus.PENDING,
+    AssignmentStatus.ACCEPTED,
+    AssignmentStatus.ADJUSTMENT_REQUESTED,
+)
 
 
 def unit_name(ctx: Ctx, unit_id: int | None) -> str:
@@ -628,17 +635,22 @@ def give_opinion(ctx: Ctx, assignment_id: int, opinion: str) -> Assignment:
     return assignment
 
 
+def workdays_overdue(ctx: Ctx, assignment: Assignment) -> int | None:
+    """The working days an assignment's answer is past its due date, as the daily reminders
+    count them (0 on a day off right after it); None while it is not overdue, or once its
+    answer is in (the reply submitted, the co-handling opinion given)."""
+    if assignment.status not in UNANSWERED or assignment.due_date >= ctx.today:
+        return None
+    return ctx.calendar.workdays_between(assignment.due_date, ctx.today)
+
+
 def overdue_text(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text | None:
     """What the unit is told of its assignment past its due date, as the daily reminders say
     it (working days overdue for the lead unit's reply); None while it is not overdue, or
     once its answer is in (the reply submitted, the co-handling opinion given), or no longer
     wanted (a co-handling opinion once the lead unit has submitted its reply)."""
-    unanswered = (
-        AssignmentStatus.PENDING,
-        AssignmentStatus.ACCEPTED,
-        AssignmentStatus.ADJUSTMENT_REQUESTED,
-    )
-    if assignment.status not in unanswered or assignment.due_date >= ctx.today:
+    overdue = workdays_overdue(ctx, assignment)
+    if overdue is None:
         return None
     params = {
         "number": number_text(proposal.year, proposal.number),
@@ -649,11 +661,11 @@ def overdue_text(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text |
         return Text(
             "{number}提案《{title}》的答复已于{due}到期，现已逾期 {n} 个工作日，"
             "请尽快办理并提交答复。",
-            n=ctx.calendar.workdays_between(assignment.due_date, ctx.today),
+            n=overdue,
             **params,
         )
     lead = lead_assignment(ctx, pk(proposal))
-    if lead is not None and lead.status not in unanswered:
+    if lead is not None and lead.status not in UNANSWERED:
         return None  # the letter is written: the unit countersigns it, or it is in review
     return Text(
         "{number}提案《{title}》的协办意见已于{due}到期，尚未提出，"

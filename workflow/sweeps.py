@@ -57,6 +57,7 @@ from storage.models import (
 )
 from storage.repositories import lead_units, one_of
 from workflow import assignments, countersigns, proposals, replies
+from workflow.assignments import UNANSWERED
 from workflow.core import (
     NOTICES_COUNT,
     NOTICES_NOT_BEFORE,
@@ -74,12 +75,6 @@ from workflow.texts import Text
 
 log = logging.getLogger(__name__)
 
-# An assignment still owes its answer: the lead unit's reply, a co-handling unit's opinion.
-UNANSWERED = (
-    AssignmentStatus.PENDING,
-    AssignmentStatus.ACCEPTED,
-    AssignmentStatus.ADJUSTMENT_REQUESTED,
-)
 # Audit actions that give an assignment a new due date after 交办.
 DUE_DATE_MOVES = ("assignment_extend", "assignment_rehandle")
 DIGEST = "digest"
