@@ -700,6 +700,27 @@ async def test_the_main_proposer_cannot_rate_the_reply_being_handled_again(db, w
     assert "当前状态:办理中" in chat.said and chat.buttons == ["返回列表"]
 
 
+async def test_the_new_reply_in_review_shows_in_the_record_of_a_proposal_handled_again(
+    db, wf, world, chat_as
+):
+    """Handled again, the unit submits its new reply: the record says it is in review, for
+    the main's proposer and for a proposal merged into it, beside the earlier reply."""
+    story = Story(db, wf, world)
+    main, lead, _co = story.accepted(co=False)
+    other = story.merged_into(main)
+    first = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    story.run(world.staff, replies.approve_reply, first.id)
+    story.run(world.member, replies.rate, main, work="unsatisfied")
+    story.run(world.staff, replies.order_rehandle, main)
+    story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
+    for person, button in ((world.member, "2026年度第1号"), (world.outsider, "未编号")):
+        chat = chat_as(person)
+        await open_mine(chat, button)
+        assert "答复:新的答复已提交，待督办审核" in chat.said, person
+        assert "重新办理:" in chat.said
+    assert get(db, Proposal, id=other)[0].status == "merged"
+
+
 async def test_a_merged_proposal_closed_before_its_main_is_handled_again_stays_closed(
     db, wf, world, chat_as
 ):

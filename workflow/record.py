@@ -73,6 +73,10 @@ EXTRA_ACTION_LABELS = {
 
 REDONE = label("重新办理:已安排重新办理，新的答复送达后再评价")
 REDONE_MAIN = label("重新办理:主案已安排重新办理，新的答复送达后再评价")
+NEW_REPLY_IN = {
+    "submitted": label("答复:新的答复已提交，待督办审核"),
+    "countersigning": label("答复:新的答复已提交，协办单位会签中"),
+}
 
 YES, NO, NONE = label("是"), label("否"), label("无")
 NOT_YET = label("暂无")
@@ -229,6 +233,11 @@ def render_record(
         lines += _rating_lines(ctx, proposal, reply, public, say, given_only=again is not None)
     if again is not None:
         lines.append(say(REDONE if again is proposal else REDONE_MAIN))
+        current = None if public else latest_reply(ctx, pk(again))
+        if current is not None and current.status in ("countersigning", "submitted"):
+            # the new reply on its way, the earlier one still shown above
+            lines.append(say(NEW_REPLY_IN[current.status]))
+            lines += _countersign_lines(ctx, current, public, say)
     if proposal.number:
         number = number_text(proposal.year, proposal.number)
         lines.append(say(Text("提案编号:{number}", number=number)))
