@@ -17,7 +17,7 @@ from handlers.staff_common import TO_MENU, install_flows
 from workflow import key_proposals
 from workflow.key_proposals import KeyProposal
 from workflow.roles import Role
-from workflow.statuses import proposal_label
+from workflow.statuses import ProposalStatus, proposal_label
 
 FOLLOWERS = frozenset({Role.LEADER, Role.SUPERVISOR})
 OPEN = "open"  # the view of the open ones of every year
@@ -41,13 +41,21 @@ def _line(turn: Turn, index: int, item: KeyProposal) -> str:
         title=p.title,
         status=turn.t(proposal_label(p.status)),
         unit=item.lead_unit or turn.t("无"),
-        due=turn.t("答复期限 {d}", d=turn.date(item.due)),
+        due=_due(turn, item),
     )
     if item.overdue:
         line += " · " + turn.t("⚠️ 逾期 {n} 个工作日", n=item.overdue)
     elif item.overdue == 0:
         line += " · " + turn.t("⚠️ 已逾期")
     return line
+
+
+def _due(turn: Turn, item: KeyProposal) -> str:
+    """When its reply is due, or (answered) when the reply was delivered."""
+    p = item.proposal
+    if p.status in (ProposalStatus.DELIVERED, ProposalStatus.CLOSED) and p.delivered_at:
+        return turn.t("已于{d}答复", d=turn.date(turn.ctx.local(p.delivered_at).date()))
+    return turn.t("答复期限 {d}", d=turn.date(item.due))
 
 
 def _views(turn: Turn, shown: int | None, years: list[int]) -> list:

@@ -215,6 +215,7 @@ async def test_this_years_first_then_another_year_or_the_open_ones(db, wf, world
     await tap_year(chat, 2026)
     assert "2026年度您督办的重点提案共 2 件：" in chat.said
     assert f"《{SCHOOL}》 已办结" in chat.said and f"《{ELDERLY}》 办理中" in chat.said
+    assert "主办：区教育局 · 已于2026年9月14日答复" in chat.said  # no due date once answered
     assert "2027年度" in chat.buttons
     await chat.tap("未办结的（各年度）")
     assert "您督办的未办结重点提案共 2 件（早的在前）：" in chat.said
