@@ -111,6 +111,8 @@ class Generated:
     staff: list[int] = field(default_factory=list)
     busiest_member: int = 0  # most proposals as lead or co-signer
     busiest_unit: int = 0  # most assignments
+    busiest_leader: int | None = None  # a bound lead leader with the most key proposals
+    busiest_supervisor: int | None = None  # a bound supervisor of the unit supervising most
     record_number: tuple[int, int] = (0, 0)  # (year, number) with the longest audit trail
     current_year: int = 0
     settle_seconds: float = 0.0  # the catch-up round of sweeps over the generated history
@@ -258,6 +260,7 @@ class Generator:
         self.staff, self.leaders, self.members = [], [], []
         self.handlers: dict[int, list[int]] = {}
         self.supervisors: dict[int, list[int]] = {}
+        self.bound: set[int] = set()
         handlers_n = min(len(self.handling_units) * 2, s.people // 5)
         for i in range(s.people):
             pid = self.next_id("person")
@@ -299,6 +302,7 @@ class Generator:
                 },
             )
             if rng.random() < 0.85 or roles == "staff":
+                self.bound.add(pid)
                 self.out.add(
                     "channel_account",
                     {
@@ -341,6 +345,8 @@ class Generator:
         )
         signed: dict[int, int] = {}
         unit_load: dict[int, int] = {}
+        self.leader_load: dict[int, int] = {}  # key proposals by lead leader
+        self.supervised_load: dict[int, int] = {}  # key proposals by supervising unit
         longest = (0, 0, 0)  # (events, year, number)
         for i, age in enumerate(ages):
             quota = quota_base + (1 if i < quota_extra else 0)
@@ -356,6 +362,21 @@ class Generator:
             self.out.add("year_counter", {"year": year, "last_number": last})
         self.info.busiest_member = max(signed, key=signed.get)
         self.info.busiest_unit = max(unit_load, key=unit_load.get)
+        # The bound leader, and the bound supervisor of the unit, with the most key proposals.
+        # (None in a database too small for any: the lists are then not timed.)
+        self.info.busiest_leader = max(
+            (p for p in self.leader_load if p in self.bound),
+            key=self.leader_load.__getitem__,
+            default=None,
+        )
+        unit = max(
+            (u for u in self.supervised_load if set(self.supervisors[u]) & self.bound),
+            key=self.supervised_load.__getitem__,
+            default=None,
+        )
+        self.info.busiest_supervisor = (
+            min(set(self.supervisors[unit]) & self.bound) if unit is not None else None
+        )
         self.info.record_number = (longest[1], longest[2])
 
     def status_for(self, age: float) -> str:
@@ -427,45 +448,45 @@ class Generator:
             x.format(p=place, t=topic) for x in rng.sample(SENTENCES, rng.randint(3, 6))
         )
         suggestions = f"1、加大{topic}投入。\n2、建立{place}长效机制。"
-        self.out.add(
-            "proposal",
-            {
-                "id": pid,
-                "year": year,
-                "number": number,
-                "session_label": f"第{(year - 2000) // 5 + 1}届{SESSION_LABELS[year % 5]}",
-                "category": "member" if rng.random() < 0.9 else "collective",
-                "collective_body": None,
-                "field": rng.choice(FIELDS),
-                "title": title,
-                "analysis": analysis,
-                "suggestions": suggestions,
-                "text_hash": proposal_text_hash(title, analysis, suggestions),
-                "suggested_unit": None,
-                "disclose": disclose,
-                "status": status,
-                "proposer_id": proposer,
-                "submitted_at": submitted,
-                "cosign_deadline": submitted + timedelta(days=7) if submitted else None,
-                "reviewed_at": reviewed if filed or status == "not_filed" else None,
-                "reviewed_by": rng.choice(self.staff) if filed else None,
-                "review_reason": None,
-                "merged_into_id": rng.randint(1, pid - 1)
-                if status == "merged" and pid > 1
-                else None,
-                "assigned_at": assigned_at,
-                "due_date": due,
-                "is_key": is_key,
-                "supervising_unit_id": supervising,
-                "lead_leader_id": rng.choice(self.leaders) if is_key else None,
-                "rehandle_count": 0,
-                "delivered_at": delivered_at,
-                "closed_at": closed_at,
-                "published": published,
-                "created_at": created,
-                "updated_at": closed_at or delivered_at or assigned_at or submitted or created,
-            },
-        )
+        row = {
+            "id": pid,
+            "year": year,
+            "number": number,
+            "session_label": f"第{(year - 2000) // 5 + 1}届{SESSION_LABELS[year % 5]}",
+            "category": "member" if rng.random() < 0.9 else "collective",
+            "collective_body": None,
+            "field": rng.choice(FIELDS),
+            "title": title,
+            "analysis": analysis,
+            "suggestions": suggestions,
+            "text_hash": proposal_text_hash(title, analysis, suggestions),
+            "suggested_unit": None,
+            "disclose": disclose,
+            "status": status,
+            "proposer_id": proposer,
+            "submitted_at": submitted,
+            "cosign_deadline": submitted + timedelta(days=7) if submitted else None,
+            "reviewed_at": reviewed if filed or status == "not_filed" else None,
+            "reviewed_by": rng.choice(self.staff) if filed else None,
+            "review_reason": None,
+            "merged_into_id": rng.randint(1, pid - 1) if status == "merged" and pid > 1 else None,
+            "assigned_at": assigned_at,
+            "due_date": due,
+            "is_key": is_key,
+            "supervising_unit_id": supervising,
+            "lead_leader_id": rng.choice(self.leaders) if is_key else None,
+            "rehandle_count": 0,
+            "delivered_at": delivered_at,
+            "closed_at": closed_at,
+            "published": published,
+            "created_at": created,
+            "updated_at": closed_at or delivered_at or assigned_at or submitted or created,
+        }
+        self.out.add("proposal", row)
+        if is_key:  # whose key proposals: the lists of the busiest leader and supervisor
+            leader = row["lead_leader_id"]
+            self.leader_load[leader] = self.leader_load.get(leader, 0) + 1
+            self.supervised_load[supervising] = self.supervised_load.get(supervising, 0) + 1
         events: list[dict] = []
 
         def event(at, actor, action, frm=None, to=None, assignment=None, detail=None):

@@ -162,7 +162,7 @@ class ChatQueries:
         self.member = Sender("telegram", str(gen.uid(gen.busiest_member)))
         year, number = gen.record_number
         self.status_text = f"/status {year}-{number}"
-        self.db = db
+        self.db, self.gen = db, gen
         with db.session() as session:
             ctx = wf.ctx(session, gen.busiest_member)
             c = content_for(1)
@@ -199,6 +199,25 @@ class ChatQueries:
             out.append(self.last)
         return out
 
+    def menu_item(self, sender: Sender, item: str) -> float:
+        """Seconds the tap on a menu item takes to answer, after /menu."""
+        outs = self.engine.handle(sender, Event.of_text("/menu"))
+        payload = next(c.payload for o in outs for c in o.choices if item in c.label)
+        start = time.perf_counter()
+        outs = self.engine.handle(sender, Event(kind="choice", payload=payload))
+        seconds = time.perf_counter() - start
+        assert any("重点提案" in o.text for o in outs), [o.text for o in outs]
+        return seconds
+
+    def key_lists(self) -> dict[str, Sender]:
+        """Who opens ⭐ 督办的重点提案: the lead leader and the supervisor with the most."""
+        people = {KEY_LEADER: self.gen.busiest_leader, KEY_SUPERVISOR: self.gen.busiest_supervisor}
+        return {
+            name: Sender("telegram", str(self.gen.uid(pid)))
+            for name, pid in people.items()
+            if pid is not None
+        }
+
     def statistics(self) -> None:
         """Staff tap 📈 年度统计, then the latest full year: the year's statistics."""
         outs = self.engine.handle(self.staff, Event.of_text("/menu"))
@@ -220,6 +239,8 @@ class ChatQueries:
 
 
 YEAR_STATISTICS = "📈 年度统计, a whole year (staff's report)"
+KEY_LEADER = "⭐ 督办的重点提案, the busiest lead leader"
+KEY_SUPERVISOR = "⭐ 督办的重点提案, the busiest supervising unit"
 CLAIM_NOT_PARKED = "dispatcher: a claim that finds nothing, notices not parked"
 CLAIM_PARKED = "dispatcher: a claim that finds nothing, notices parked"
 PARKING_FIRST = "dispatcher: the round of parking that parks them"
@@ -333,6 +354,12 @@ class SizeUnderTest:
         chat = self.chat
         self._timed("/status N", chat.status)
         self._timed_rounds("my proposals", chat.timed_mine(runs))
+        for name, sender in chat.key_lists().items():
+            if first:
+                chat.menu_item(sender, "督办的重点提案")
+            self._timed_rounds(
+                name, [chat.menu_item(sender, "督办的重点提案") for _ in range(runs)]
+            )
         self._timed_rounds(YEAR_STATISTICS, chat.timed_statistics(runs))
         if first:
             self._timed("similar-proposal check, cold token cache", chat.similar, 1)
@@ -670,6 +697,9 @@ that follows a day off (a Monday, most weeks): the sweeps' heaviest ordinary mor
   member, for the proposal with the longest audit trail (record and timeline rendered), in
   its own transaction as the channel runs it.
 - *my proposals*: the engine handling the 📋 我的提案 button of the most prolific member.
+- *⭐ 督办的重点提案*: the engine handling that menu button (this year's key proposals, a page
+  of them with their lead units, due dates and overdue marks) for the lead leader with the
+  most key proposals, and for a supervisor of the unit supervising the most.
 - *📈 年度统计*: the engine handling staff's choice of the latest whole year in the statistics
   (`workflow.statistics`: every proposal, assignment, reply and rating of that year counted,
   unit by unit), the answer rendered. A report, not one of the issue's chat queries: shown.
