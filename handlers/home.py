@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from handlers import unit_history
 from handlers.engine import Engine, Flow, Step, Turn
 from handlers.i18n import LOCALES, N_
 from handlers.messages import Event
@@ -42,6 +43,7 @@ MENU: list[MenuItem] = [
     MenuItem("export", N_("📊 导出台账"), "export", frozenset({Role.STAFF})),
     MenuItem("stats", N_("📈 年度统计"), "stats", frozenset({Role.STAFF})),
     MenuItem("inbox", N_("📥 交办事项"), "inbox", frozenset({Role.HANDLER})),
+    MenuItem("finished", unit_history.ITEM, "unit_history", frozenset({Role.HANDLER})),
     MenuItem(
         "keys", N_("⭐ 督办的重点提案"), "key_proposals", frozenset({Role.LEADER, Role.SUPERVISOR})
     ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from handlers import unit_history
 from handlers.engine import END, Engine, Flow, Step, Turn
 from handlers.i18n import N_
 from handlers.messages import FileOut
@@ -44,7 +45,7 @@ from handlers.reply import (
     on_signing_unit_text,
 )
 from handlers.turns import me
-from handlers.unit_common import BACK, _current, _gone, _text
+from handlers.unit_common import BACK, ROLE_LABELS, _current, _gone, _text
 from handlers.unit_common import co_opinions as co_opinions  # the reply review shows them
 from handlers.unit_handling import (
     ask_adjust_confirm,
@@ -80,7 +81,6 @@ from workflow.statuses import (
     assignment_label,
 )
 
-ROLE_LABELS = {"lead": N_("主办"), "co": N_("协办")}
 INBOX_PAGER = Pager(back=N_("上一页"), forward=N_("下一页"), position=N_("第 {page}/{pages} 页"))
 
 
@@ -173,7 +173,10 @@ def ask_list(turn: Turn) -> None:
     if not rows:
         turn.say(
             turn.t("{unit}目前没有需要办理的交办事项。", unit=unit),
-            [turn.choice(turn.t("返回菜单"), "menu")],
+            [
+                turn.choice(turn.t(unit_history.ITEM), "finished"),
+                turn.choice(turn.t("返回菜单"), "menu"),
+            ],
         )
         return
     page = INBOX_PAGER.page(turn, rows)
@@ -219,6 +222,9 @@ def ask_list(turn: Turn) -> None:
 def on_list(turn: Turn, value: str) -> str | None:
     if value == "menu":
         return "menu"
+    if value == "finished":  # under an empty inbox
+        turn.start(unit_history.UNIT_HISTORY_FLOW.name)
+        return None
     if INBOX_PAGER.take(turn, value):
         return "page"
     turn.data["asg"] = int(value.removeprefix("a:"))

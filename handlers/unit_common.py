@@ -32,6 +32,7 @@ def is_done_word(text: str) -> bool:
 
 
 BACK = N_("返回")
+ROLE_LABELS = {"lead": N_("主办"), "co": N_("协办")}  # the unit's part in an assignment
 
 
 # ---------------------------------------------------------------- typed texts and dates

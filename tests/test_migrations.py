@@ -309,6 +309,39 @@ def test_the_key_proposals_a_person_follows_are_found_in_indexes(empty_db):
     )
 
 
+def test_a_units_finished_assignments_are_read_from_its_indexes(empty_db):
+    """已办结的交办 needs no index of its own: its page seeks the unit's done assignments in
+    ``ix_assignment_unit_status``; its years, count and the check of the one opened read
+    only the unit's entries of ``ix_assignment_unit_proposal`` (unit, proposal, status),
+    which holds every column they ask of an assignment. No statement scans a table."""
+    from storage.models import Person
+    from workflow import unit_history
+    from workflow.core import Workflow
+    from workflow.errors import PermissionDenied
+    from workflow.rules import Rules
+
+    upgrade(empty_db.engine)
+    wf = Workflow(rules=Rules(session_label="七届二次会议", committee_name="示范区政协"))
+    reader = Person(id=7, name="高远", phone="13800000020", roles="handler", unit_id=3)
+
+    def run(session: Session) -> None:
+        ctx = wf.ctx(session, reader)
+        assert unit_history.years(ctx) == []
+        assert unit_history.count(ctx, year=2026) == 0
+        assert unit_history.page(ctx, year=2026, offset=0, limit=8) == []
+        with pytest.raises(PermissionDenied):
+            unit_history.finished_proposal(ctx, 1)
+
+    plans = plans_of(empty_db, run)
+    assert len(plans) == 4
+    for plan in plans:
+        assert "ix_assignment_unit_" in plan, plan
+        if empty_db.is_sqlite:  # the planner without statistics: the index meant
+            assert "SCAN" not in plan, plan
+    if empty_db.is_sqlite:
+        assert "ix_assignment_unit_status (unit_id=? AND status=?)" in plans[2]
+
+
 def test_the_numbered_head_is_the_head_alembic_finds_and_each_revises_the_one_before():
     """The running bot knows the newest revision from the file names; Alembic reads the
     scripts: both must agree, and every migration must follow the one before it."""
