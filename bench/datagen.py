@@ -111,6 +111,7 @@ class Generated:
     staff: list[int] = field(default_factory=list)
     busiest_member: int = 0  # most proposals as lead or co-signer
     busiest_unit: int = 0  # most assignments
+    busiest_unit_handler: int | None = None  # a bound handler of that unit
     busiest_leader: int | None = None  # a bound lead leader with the most key proposals
     busiest_supervisor: int | None = None  # a bound supervisor of the unit supervising most
     record_number: tuple[int, int] = (0, 0)  # (year, number) with the longest audit trail
@@ -362,6 +363,8 @@ class Generator:
             self.out.add("year_counter", {"year": year, "last_number": last})
         self.info.busiest_member = max(signed, key=signed.get)
         self.info.busiest_unit = max(unit_load, key=unit_load.get)
+        handlers = set(self.handlers.get(self.info.busiest_unit, [])) & self.bound
+        self.info.busiest_unit_handler = min(handlers) if handlers else None
         # The bound leader, and the bound supervisor of the unit, with the most key proposals.
         # (None in a database too small for any: the lists are then not timed.)
         self.info.busiest_leader = max(

@@ -199,22 +199,29 @@ class ChatQueries:
             out.append(self.last)
         return out
 
-    def menu_item(self, sender: Sender, item: str) -> float:
-        """Seconds the tap on a menu item takes to answer, after /menu."""
+    def menu_item(self, sender: Sender, item: str, said: str) -> float:
+        """Seconds the tap on a menu item takes to answer (with ``said`` in it), after /menu."""
         outs = self.engine.handle(sender, Event.of_text("/menu"))
         payload = next(c.payload for o in outs for c in o.choices if item in c.label)
         start = time.perf_counter()
         outs = self.engine.handle(sender, Event(kind="choice", payload=payload))
         seconds = time.perf_counter() - start
-        assert any("重点提案" in o.text for o in outs), [o.text for o in outs]
+        assert any(said in o.text for o in outs), [o.text for o in outs]
         return seconds
 
-    def key_lists(self) -> dict[str, Sender]:
-        """Who opens ⭐ 督办的重点提案: the lead leader and the supervisor with the most."""
-        people = {KEY_LEADER: self.gen.busiest_leader, KEY_SUPERVISOR: self.gen.busiest_supervisor}
+    def lists(self) -> dict[str, tuple[Sender, str, str]]:
+        """The year lists timed, by name: (who opens it, its menu item, what its answer says).
+        ⭐ 督办的重点提案 of the lead leader and the supervisor with the most key proposals;
+        🗄 已办结的交办 of a handler of the unit with the most assignments."""
+        gen = self.gen
+        people = {
+            KEY_LEADER: (gen.busiest_leader, "督办的重点提案", "重点提案"),
+            KEY_SUPERVISOR: (gen.busiest_supervisor, "督办的重点提案", "重点提案"),
+            UNIT_HISTORY: (gen.busiest_unit_handler, "已办结的交办", "已办结的交办"),
+        }
         return {
-            name: Sender("telegram", str(self.gen.uid(pid)))
-            for name, pid in people.items()
+            name: (Sender("telegram", str(gen.uid(pid))), item, said)
+            for name, (pid, item, said) in people.items()
             if pid is not None
         }
 
@@ -241,6 +248,7 @@ class ChatQueries:
 YEAR_STATISTICS = "📈 年度统计, a whole year (staff's report)"
 KEY_LEADER = "⭐ 督办的重点提案, the busiest lead leader"
 KEY_SUPERVISOR = "⭐ 督办的重点提案, the busiest supervising unit"
+UNIT_HISTORY = "🗄 已办结的交办, the unit with the most assignments"
 CLAIM_NOT_PARKED = "dispatcher: a claim that finds nothing, notices not parked"
 CLAIM_PARKED = "dispatcher: a claim that finds nothing, notices parked"
 PARKING_FIRST = "dispatcher: the round of parking that parks them"
@@ -354,12 +362,10 @@ class SizeUnderTest:
         chat = self.chat
         self._timed("/status N", chat.status)
         self._timed_rounds("my proposals", chat.timed_mine(runs))
-        for name, sender in chat.key_lists().items():
+        for name, (sender, item, said) in chat.lists().items():
             if first:
-                chat.menu_item(sender, "督办的重点提案")
-            self._timed_rounds(
-                name, [chat.menu_item(sender, "督办的重点提案") for _ in range(runs)]
-            )
+                chat.menu_item(sender, item, said)
+            self._timed_rounds(name, [chat.menu_item(sender, item, said) for _ in range(runs)])
         self._timed_rounds(YEAR_STATISTICS, chat.timed_statistics(runs))
         if first:
             self._timed("similar-proposal check, cold token cache", chat.similar, 1)
@@ -700,6 +706,9 @@ that follows a day off (a Monday, most weeks): the sweeps' heaviest ordinary mor
 - *⭐ 督办的重点提案*: the engine handling that menu button (this year's key proposals, a page
   of them with their lead units, due dates and overdue marks) for the lead leader with the
   most key proposals, and for a supervisor of the unit supervising the most.
+- *🗄 已办结的交办*: the engine handling that menu button (this year's finished assignments of
+  the unit, a page of them with the class of each approved reply) for a handler of the unit
+  with the most assignments.
 - *📈 年度统计*: the engine handling staff's choice of the latest whole year in the statistics
   (`workflow.statistics`: every proposal, assignment, reply and rating of that year counted,
   unit by unit), the answer rendered. A report, not one of the issue's chat queries: shown.
