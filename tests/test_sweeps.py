@@ -776,10 +776,9 @@ def test_a_signer_recorded_as_not_rating_may_rate_while_staff_have_not_decided(s
     assert "2026年10月30日 10:30  满意度评价  何平" in record
 
 
-def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, world):
-    """Delivered 24 September with a proposal of 曹磊's merged into it. 林晓 rates the reply
-    不满意, 曹磊 does not rate. At the end of the window neither is closed: staff may have the
-    main handled again, and the new reply then reaches 曹磊 too."""
+def _merged_reply_rated_unsatisfied(sw, story, world) -> tuple[int, int, int]:
+    """林晓's proposal, assigned 14 September with 曹磊's merged into it, is answered on the
+    24th and rated 不满意 by 林晓 on the 28th: (main, its lead assignment, the merged one)."""
     sw.at(d("2026-09-14"), 10)
     main, lead, _co = story.accepted(co=False)
     other = story.merged_into(main)
@@ -788,6 +787,14 @@ def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, 
     story.run(world.staff, replies.approve_reply, reply.id)
     sw.at(d("2026-09-28"), 10)
     story.run(world.member, replies.rate, main, work="unsatisfied")
+    return main, lead, other
+
+
+def test_a_merged_proposal_stays_open_while_its_main_waits_for_staff(sw, story, world):
+    """Delivered 24 September with a proposal of 曹磊's merged into it. 林晓 rates the reply
+    不满意, 曹磊 does not rate. At the end of the window neither is closed: staff may have the
+    main handled again, and the new reply then reaches 曹磊 too."""
+    main, lead, other = _merged_reply_rated_unsatisfied(sw, story, world)
 
     sw.run_twice("rating_window", d("2026-10-23"), 0, 5)
 
@@ -809,14 +816,7 @@ def test_a_merged_proposal_waiting_for_its_main_handled_again_is_not_asked_to_ra
     不满意 on the 28th and staff have the main handled again. 曹磊 never rated the earlier
     reply: he is not reminded to (9 and 15 October), nor recorded as not having rated it
     when its window ends: it is no longer his to rate. The new reply is."""
-    sw.at(d("2026-09-14"), 10)
-    main, lead, _co = story.accepted(co=False)
-    other = story.merged_into(main)
-    sw.at(d("2026-09-24"), 10)
-    reply = story.run(world.handler_edu, replies.submit_reply, lead, **SAMPLE_REPLY)
-    story.run(world.staff, replies.approve_reply, reply.id)
-    sw.at(d("2026-09-28"), 10)
-    story.run(world.member, replies.rate, main, work="unsatisfied")
+    main, _lead, other = _merged_reply_rated_unsatisfied(sw, story, world)
     story.run(world.staff, replies.order_rehandle, main)
 
     assert sw.calendar_of("rating_reminders", "2026-09-29", "2026-10-23", "rating_reminder") == {}
