@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from handlers.messages import Event
 from storage.models import Attachment, Notice, Person, Proposal, Rating
+from tests.chat import Chat
 from tests.factories import SAMPLE_REPLY, Story
 from tests.test_chat_search import make
 from tests.test_chat_submit import my_draft, open_draft, rows
@@ -323,11 +324,9 @@ async def test_the_timeline_names_who_was_invited_removed_or_dropped(db, wf, wor
         assert name not in public.said
 
 
-async def test_a_draft_turned_collective_says_in_its_timeline_whom_it_dropped(
-    db, wf, world, chat_as
-):
-    story = Story(db, wf, world)
-    pid = story.draft(cosigners=[world.cosigner])
+async def made_collective_submitted_and_opened(story, world, chat_as, pid: int) -> Chat:
+    """林晓 makes her draft a collective proposal of 民进区委会, submits it and opens its
+    record from 📋 我的提案: her chat."""
     story.run(
         world.member,
         proposals.update_draft,
@@ -340,6 +339,15 @@ async def test_a_draft_turned_collective_says_in_its_timeline_whom_it_dropped(
     await member.send("/menu")
     await member.tap("📋")
     await member.tap("未编号")
+    return member
+
+
+async def test_a_draft_turned_collective_says_in_its_timeline_whom_it_dropped(
+    db, wf, world, chat_as
+):
+    story = Story(db, wf, world)
+    pid = story.draft(cosigners=[world.cosigner])
+    member = await made_collective_submitted_and_opened(story, world, chat_as, pid)
     assert "邀请联名（何平）  林晓" in member.said
     assert "修改草稿，移出联名（何平）  林晓" in member.said
 
@@ -413,18 +421,7 @@ async def test_a_run_of_draft_edits_is_one_line_of_the_timeline(db, wf, world, c
     clock.advance(minutes=2)
     story.run(world.member, proposals.update_draft, pid, suggestions="错峰放学。")
     clock.advance(minutes=2)
-    story.run(
-        world.member,
-        proposals.update_draft,
-        pid,
-        category="collective",
-        collective_body="民进区委会",
-    )
-    story.run(world.member, proposals.submit, pid)
-    member = chat_as(world.member)
-    await member.send("/menu")
-    await member.tap("📋")
-    await member.tap("未编号")
+    member = await made_collective_submitted_and_opened(story, world, chat_as, pid)
     timeline = member.said[member.said.index("办理过程") :]
     edits = [line.split("  ")[-2:] for line in timeline.splitlines() if "草稿" in line]
     assert edits[1:] == [
