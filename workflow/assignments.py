@@ -62,6 +62,13 @@ UNANSWERED = (
     AssignmentStatus.ACCEPTED,
     AssignmentStatus.ADJUSTMENT_REQUESTED,
 )
+# A lead unit whose letter is written (out for 会签, in review, approved): its co-handling
+# units owe no opinion any more (the reminders and the unit's own screen alike).
+LETTER_WRITTEN = (
+    AssignmentStatus.COUNTERSIGNING,
+    AssignmentStatus.REPLIED,
+    AssignmentStatus.DONE,
+)
 
 
 def unit_name(ctx: Ctx, unit_id: int | None) -> str:
@@ -665,7 +672,7 @@ def overdue_text(ctx: Ctx, assignment: Assignment, proposal: Proposal) -> Text |
             **params,
         )
     lead = lead_assignment(ctx, pk(proposal))
-    if lead is not None and lead.status not in UNANSWERED:
+    if lead is not None and lead.status in LETTER_WRITTEN:
         return None  # the letter is written: the unit countersigns it, or it is in review
     return Text(
         "{number}提案《{title}》的协办意见已于{due}到期，尚未提出，"

@@ -57,7 +57,7 @@ from storage.models import (
 )
 from storage.repositories import lead_units, one_of
 from workflow import assignments, countersigns, proposals, replies
-from workflow.assignments import UNANSWERED
+from workflow.assignments import LETTER_WRITTEN, UNANSWERED
 from workflow.core import (
     NOTICES_COUNT,
     NOTICES_NOT_BEFORE,
@@ -349,7 +349,7 @@ def _open_assignments(ctx: Ctx, role: str) -> list:
             ~exists()
             .where(col(lead.proposal_id) == col(Assignment.proposal_id))
             .where(col(lead.role) == "lead")
-            .where(col(lead.status) == AssignmentStatus.COUNTERSIGNING)
+            .where(col(lead.status).in_(LETTER_WRITTEN))
         )
     return _assignments_with_proposals(ctx, *conditions)
 
