@@ -559,6 +559,7 @@ class Generator:
             if rng.random() < 0.03:  # an earlier lead unit asked for adjustment and was moved
                 first = self.assignment(
                     pid,
+                    year,
                     rng.choice(self.handling_units),
                     "lead",
                     "reassigned",
@@ -586,6 +587,7 @@ class Generator:
             )
             lead_assignment = self.assignment(
                 pid,
+                year,
                 lead_unit,
                 "lead",
                 lead_status,
@@ -605,6 +607,7 @@ class Generator:
                 co_due = min(self.cal.add_months(assigned_day, 1), due)
                 co = self.assignment(
                     pid,
+                    year,
                     unit,
                     "co",
                     co_status,
@@ -806,7 +809,7 @@ class Generator:
         return "done", "done"
 
     def assignment(
-        self, pid, unit, role, status, assigned_at, due, adjust, staff, accepted_by
+        self, pid, year, unit, role, status, assigned_at, due, adjust, staff, accepted_by
     ) -> int:
         aid = self.next_id("assignment")
         self.out.add(
@@ -815,6 +818,7 @@ class Generator:
                 "id": aid,
                 "proposal_id": pid,
                 "unit_id": unit,
+                "year": year,
                 "role": role,
                 "status": status,
                 "assigned_at": assigned_at,

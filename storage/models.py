@@ -281,7 +281,8 @@ class Assignment(SQLModel, table=True):
 
     __tablename__ = "assignment"
     __table_args__ = (
-        Index("ix_assignment_unit_status", "unit_id", "status"),
+        # A unit's assignments in a state, a year's together (已办结的交办 of a year).
+        Index("ix_assignment_unit_status_year", "unit_id", "status", "year"),
         # A unit's proposals newest first, read along the index and stopped at a page.
         Index("ix_assignment_unit_proposal", "unit_id", "proposal_id", "status"),
         Index("ix_assignment_status_due", "status", "due_date"),
@@ -290,6 +291,7 @@ class Assignment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposal.id", index=True)
     unit_id: int = Field(foreign_key="unit.id")
+    year: int  # the proposal's (fixed at its submission, before any assignment)
     role: str = Field(default="lead", max_length=10)  # lead | co
     status: str = Field(default="pending", max_length=30)
     assigned_at: datetime = Field(default_factory=utcnow)

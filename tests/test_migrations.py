@@ -310,10 +310,10 @@ def test_the_key_proposals_a_person_follows_are_found_in_indexes(empty_db):
 
 
 def test_a_units_finished_assignments_are_read_from_its_indexes(empty_db):
-    """已办结的交办 needs no index of its own: its page seeks the unit's done assignments in
-    ``ix_assignment_unit_status``; its years, count and the check of the one opened read
-    only the unit's entries of ``ix_assignment_unit_proposal`` (unit, proposal, status),
-    which holds every column they ask of an assignment. No statement scans a table."""
+    """已办结的交办 needs no proposal read to find a year: its years and count read only the
+    unit's entries of ``ix_assignment_unit_status_year`` (unit, state, year; the count one
+    range of it), its page seeks that range, and the check of the one opened reads the
+    unit's entries of ``ix_assignment_unit_proposal``. No statement scans a table."""
     from storage.models import Person
     from workflow import unit_history
     from workflow.core import Workflow
@@ -339,7 +339,52 @@ def test_a_units_finished_assignments_are_read_from_its_indexes(empty_db):
         if empty_db.is_sqlite:  # the planner without statistics: the index meant
             assert "SCAN" not in plan, plan
     if empty_db.is_sqlite:
-        assert "ix_assignment_unit_status (unit_id=? AND status=?)" in plans[2]
+        assert "COVERING INDEX ix_assignment_unit_status_year (unit_id=? AND status=?)" in plans[0]
+        for plan in plans[1:3]:
+            assert "ix_assignment_unit_status_year (unit_id=? AND status=? AND year=?)" in plan
+        assert "ix_assignment_unit_proposal (unit_id=? AND proposal_id=?" in plans[3]
+    else:  # empty tables: the years and the count show they can read the new index
+        for plan in plans[:2]:
+            assert "ix_assignment_unit_status_year" in plan, plan
+
+
+def test_assignments_made_before_take_the_year_of_their_proposal(empty_db, wf):
+    """Revision 0015 keeps the proposal's year on each assignment (a unit's finished
+    assignments of a year, one range of an index): those made before it take their
+    proposal's. Made at the head, taken down to 0014 (the column dropped, the index it
+    replaced given back, nothing else lost) and up again."""
+    upgrade(empty_db.engine)
+    with empty_db.session() as session:
+        world = build_world(session)
+    story = Story(empty_db, wf, world)
+    earlier, _lead, _co = story.accepted(co=True)
+    later, _lead, _co = story.accepted(co=False)
+
+    downgrade(empty_db, "0014")
+    assert "year" not in {c["name"] for c in inspect(empty_db.engine).get_columns("assignment")}
+    assert "ix_assignment_unit_status" in assignment_indexes(empty_db)
+    with empty_db.engine.begin() as conn:
+        conn.execute(text("UPDATE proposal SET year = year - 1 WHERE id = :id"), {"id": earlier})
+
+    upgrade(empty_db.engine)
+    assert "ix_assignment_unit_status" not in assignment_indexes(empty_db)
+    assert "ix_assignment_unit_status_year" in assignment_indexes(empty_db)
+    with empty_db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT assignment.proposal_id, assignment.year, proposal.year FROM assignment"
+                " JOIN proposal ON proposal.id = assignment.proposal_id"
+            )
+        ).all()
+    assert sorted(row[0] for row in rows) == [earlier, earlier, later]  # lead and co, lead
+    assert all(row[1] == row[2] for row in rows), rows
+    assert {row[1] for row in rows if row[0] == earlier} == {
+        next(row[2] for row in rows if row[0] == later) - 1
+    }
+
+
+def assignment_indexes(db: Database) -> set[str]:
+    return {index["name"] for index in inspect(db.engine).get_indexes("assignment")}
 
 
 def test_the_numbered_head_is_the_head_alembic_finds_and_each_revises_the_one_before():
@@ -388,8 +433,9 @@ def test_merged_proposals_an_earlier_rehandle_left_delivered_wait_for_the_new_re
     """Revision 0013: 重新办理 takes the proposals merged into the main back to 已并案
     (rehandle_merged). One an earlier 重新办理 left 已答复, its signers still able to rate the
     earlier reply, is moved the same way, with the system's audit event, and receives the
-    new reply when it is approved."""
-    upgrade(empty_db.engine, "0012")
+    new reply when it is approved. The state is made at the head with 重新办理 as it was,
+    then the database goes down to 0012 (nothing to undo) and up again."""
+    upgrade(empty_db.engine)
     with empty_db.session() as session:
         world = build_world(session)
     story = Story(empty_db, wf, world)
@@ -407,6 +453,7 @@ def test_merged_proposals_an_earlier_rehandle_left_delivered_wait_for_the_new_re
     with empty_db.read_session() as session:
         assert session.get(Proposal, other).status == "delivered"
 
+    downgrade(empty_db, "0012")
     upgrade(empty_db.engine)
 
     with empty_db.read_session() as session:

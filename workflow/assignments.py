@@ -211,6 +211,7 @@ def _new_assignment(
     assignment = Assignment(
         proposal_id=pk(proposal),
         unit_id=unit_id,
+        year=proposal.year,
         role=role,
         status=AssignmentStatus.PENDING,
         assigned_at=ctx.now,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, false
 from sqlmodel import col, func, select
 
 from storage import repositories as repo
@@ -46,7 +46,7 @@ def _unit_id(ctx: Ctx) -> int:
 
 def _finished(ctx: Ctx, *also: ColumnElement[bool]) -> ColumnElement[bool]:
     """The actor's unit's finished assignments (those meeting ``also``), read from the index
-    ``ix_assignment_unit_status``."""
+    ``ix_assignment_unit_status_year``: a year's are one range of it."""
     return and_(
         col(Assignment.unit_id) == _unit_id(ctx),
         col(Assignment.status) == AssignmentStatus.DONE,
@@ -60,35 +60,33 @@ def this_year(ctx: Ctx) -> int | None:
 
 
 def years(ctx: Ctx) -> list[int]:
-    """The years of the proposals the actor's unit has finished handling, newest first."""
+    """The years of the proposals the actor's unit has finished handling, newest first: the
+    years of the unit's entries in the index, no proposal read."""
     return list(
         ctx.session.exec(
-            select(Proposal.year)
-            .join(Assignment, col(Assignment.proposal_id) == col(Proposal.id))
+            select(Assignment.year)
             .where(_finished(ctx))
             .distinct()
-            .order_by(col(Proposal.year).desc())
+            .order_by(col(Assignment.year).desc())
         ).all()
     )
 
 
 def count(ctx: Ctx, *, year: int | None) -> int:
-    """How many finished assignments ``page`` lists of ``year``."""
+    """How many finished assignments ``page`` lists of ``year``: the length of one range of
+    the index."""
     return ctx.session.exec(
-        select(func.count())
-        .select_from(Assignment)
-        .join(Proposal, col(Proposal.id) == col(Assignment.proposal_id))
-        .where(_finished(ctx, col(Proposal.year) == year))
+        select(func.count()).select_from(Assignment).where(_finished(ctx, _of_year(year)))
     ).one()
 
 
 def page(ctx: Ctx, *, year: int | None, offset: int, limit: int) -> list[Finished]:
     """``limit`` of the actor's unit's finished assignments of ``year`` from ``offset``, by
-    the proposal's number."""
+    the proposal's number: the year's assignments, each joined to its proposal."""
     rows = ctx.session.exec(
         select(Assignment, Proposal)
         .join(Proposal, col(Proposal.id) == col(Assignment.proposal_id))
-        .where(_finished(ctx, col(Proposal.year) == year))
+        .where(_finished(ctx, _of_year(year)))
         .order_by(col(Proposal.number), col(Proposal.id))
         .offset(offset)
         .limit(limit)
@@ -112,6 +110,11 @@ def page(ctx: Ctx, *, year: int | None, offset: int, limit: int) -> list[Finishe
         )
         for assignment, proposal in rows
     ]
+
+
+def _of_year(year: int | None) -> ColumnElement[bool]:
+    """The assignments of ``year``; none when there is no year yet (nothing filed)."""
+    return col(Assignment.year) == year if year is not None else false()
 
 
 def finished_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
