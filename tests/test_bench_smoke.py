@@ -39,6 +39,7 @@ def test_a_quick_run_of_every_benchmark_writes_the_whole_report(tmp_path):
     text = out.read_text(encoding="utf-8")
     for label in ("date", "CPU", "cores", "RAM", "Python", "SQLite", "PostgreSQL"):
         assert re.search(rf"^\| {label} \| .+ \|$", text, re.M), label
+    assert re.search(r"^\| Python's pace: .+ \| \d+\.\d ms \|$", text, re.M)
     assert "This benchmark failed" not in text
     summary = re.search(r"<!-- summary -->\n(.*?)<!-- /summary -->", text, re.S)
     assert summary and all(TITLES[key] in summary.group(1) for key in BENCHMARKS)
