@@ -74,6 +74,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--members", type=int, help="members submitting, saturated phase (200)")
     g.add_argument("--concurrency", type=int, help="members at once, saturated phase (50)")
     g.add_argument("--paced", type=int, help="members typing at once (50)")
+    g.add_argument(
+        "--paced-proposals", type=int, help="proposals each typing member writes in turn (2)"
+    )
     g.add_argument("--think", type=float, help="mean seconds before each update when typing (1.0)")
     g.add_argument("--transports", help="inprocess,http (both)")
     g = p.add_argument_group("2. fan-out")
@@ -121,6 +124,7 @@ def sizes(args: argparse.Namespace):
         ("members", conv, "members"),
         ("concurrency", conv, "concurrency"),
         ("paced", conv, "paced"),
+        ("paced_proposals", conv, "paced_proposals"),
         ("think", conv, "think"),
         ("notices", fan, "notices"),
         ("fanout_scale", fan, "scale"),
