@@ -529,6 +529,7 @@ class Generator:
                     "state": state,
                     "invited_at": created,
                     "responded_at": submitted if state == "confirmed" else None,
+                    "year": year if status != "draft" else None,
                 },
             )
             signed[person] = signed.get(person, 0) + 1

@@ -7,7 +7,8 @@ event loop around it, so the conversation figures can be read against them:
   begins with: read the conversation and its person, write the conversation back, commit;
 - *SQLAlchemy Core* runs the same two statements (the engine's own, compiled once) on a
   connection of the product's engine (its pool, its hooks: SQLite's one-writer lock);
-- *SQLAlchemy Session* runs them in ``Database.session()``, as the engine does;
+- *SQLAlchemy Session* runs them in ``Database.session()`` on the session's connection, and
+  makes the person's columns into the ORM object, as the engine does;
 - *engine, an answer only*: ``Engine.handle`` of /help (the whole turn, no domain change);
 - *engine, the submission*: ``Engine.handle`` of every update of whole submissions (the
   conversation benchmark's script), called directly, its mean per update;
@@ -30,9 +31,10 @@ from bench.bots import make_app
 from bench.databases import Backend, fresh
 from bench.people import SIMILAR, content_for, make_roster, submission_steps
 from bench.stats import median
-from handlers.engine import _CONVERSATION, _WRITE_CONVERSATION
+from handlers.engine import _CONVERSATION, _PERSON_KEYS, _WRITE_CONVERSATION
 from handlers.messages import Event, Out, Sender
 from storage.clock import utcnow
+from storage.models import Person, attached
 
 LAYERS = (
     ("driver", "the driver alone ({driver}): read conversation + person, write it, commit"),
@@ -140,7 +142,7 @@ def measure(backend: Backend, sizes: Sizes, workdir: Path) -> Floor:
                 _WRITE_CONVERSATION,
                 {
                     "conv_id": row[0],
-                    "new_person_id": row[6].id if row[6] is not None else None,
+                    "new_person_id": row[6],
                     "new_flow": row[1],
                     "new_step": row[2],
                     "new_data": row[3],
@@ -151,13 +153,15 @@ def measure(backend: Backend, sizes: Sizes, workdir: Path) -> Floor:
 
         def session_turn() -> None:
             with db.session() as session:
-                write(session.execute, session.execute(_CONVERSATION, params).first())
-
-        core_read = _CONVERSATION.with_only_columns(*_CONVERSATION.selected_columns)
+                conn = session.connection()
+                row = conn.execute(_CONVERSATION, params).first()
+                assert row is not None and row[6] is not None
+                attached(session, Person, dict(zip(_PERSON_KEYS, row[6:], strict=True)))
+                write(conn.execute, row)
 
         def core_turn() -> None:
             with db.engine.begin() as conn:
-                row = conn.execute(core_read, params).first()
+                row = conn.execute(_CONVERSATION, params).first()
                 assert row is not None
                 conn.execute(
                     _WRITE_CONVERSATION,

@@ -116,6 +116,26 @@ def picked_id(value: str) -> int | None:
     return int(raw) if kind == "p" and ID_RE.match(raw) else None
 
 
+YEAR_PREFIX = "y:"  # the value of a button to a year of a year-by-year list: y:2025
+YEAR_BUTTONS = 6  # other years offered under such a list
+
+
+def year_choices(turn: Turn, years: Sequence[int], shown: int | None) -> list[Choice]:
+    """Buttons to the reader's other years (the newest six), for a list shown a year at a
+    time."""
+    return [
+        turn.choice(turn.t("{year}年度", year=year), f"{YEAR_PREFIX}{year}")
+        for year in years
+        if year != shown
+    ][:YEAR_BUTTONS]
+
+
+def picked_year(value: str) -> int | None:
+    """The year of a ``y:<year>`` button value."""
+    year = value.removeprefix(YEAR_PREFIX)
+    return int(year) if year != value and year.isascii() and year.isdigit() else None
+
+
 def on_pick(turn: Turn, value: str) -> str | None:
     """A list of proposals (``offer_page``): turns the page, or keeps the chosen proposal
     (``pid``) to open it."""
@@ -152,14 +172,14 @@ def chosen_record(turn: Turn, back: str) -> tuple[Proposal, str] | None:
 # ---------------------------------------------------------------- read-only queries
 
 
-def my_proposals(turn: Turn) -> Fetched[Proposal]:
-    """Submitted proposals the member leads or co-signs (drafts live in 我的草稿), newest
-    first, read a page at a time."""
+def my_proposals(turn: Turn, year: int) -> Fetched[Proposal]:
+    """Submitted proposals of a year the member leads or co-signs (drafts live in 我的草稿),
+    newest first, read a page at a time."""
     session, person_id = turn.session, my_id(turn)
     return Fetched(
-        lambda: repo.count_proposals_of(session, person_id=person_id),
+        lambda: repo.count_proposals_of(session, person_id=person_id, year=year),
         lambda offset, limit: repo.proposals_of(
-            session, person_id=person_id, offset=offset, limit=limit
+            session, person_id=person_id, year=year, offset=offset, limit=limit
         ),
     )
 
@@ -209,20 +229,44 @@ def rating_text(turn: Turn, rating: Rating) -> str:
 
 
 def ask_mine(turn: Turn) -> None:
-    """Lists the member's proposals, eight at a time."""
-    items = my_proposals(turn)
-    if not items:
+    """Lists the member's proposals a year at a time (their newest year first), eight at a
+    time, with buttons to their other years."""
+    years = repo.years_of_person(turn.session, person_id=my_id(turn))
+    view = turn.data.get("view")
+    year = view if view in years else (years[0] if years else None)
+    items = my_proposals(turn, year) if year is not None else None
+    others = year_choices(turn, years, year)
+    if not items and not others:
         turn.say(
             turn.t("您还没有已提交的提案（草稿在「我的草稿」里）。"),
             expects="none",
         )
         turn.start("menu")
         return
+    if not items:
+        turn.say(
+            turn.t("您{year}年度的提案都已撤回。", year=year)
+            + "\n"
+            + turn.t("可以查看其他年度的："),
+            others,
+        )
+        return
     offer_page(
         turn,
-        turn.t("您的提案（含联名的），点选一件查看记录和办理过程："),
+        turn.t("您{year}年度的提案（含联名的），点选一件查看记录和办理过程：", year=year),
         items.map(lambda p: (proposal_button(turn, p), f"p:{p.id}")),
+        others,
     )
+
+
+def on_mine(turn: Turn, value: str) -> str | None:
+    """Shows another year of the member's proposals, turns the page, or opens one."""
+    year = picked_year(value)
+    if year is None:
+        return on_pick(turn, value)
+    turn.data["view"] = year
+    turn.data[LIST_PAGER.key] = 0
+    return "page"
 
 
 def record_actions(turn: Turn, proposal: Proposal) -> list[tuple[str, str]]:
@@ -421,7 +465,7 @@ MINE_FLOW = Flow(
     start="list",
     roles=MEMBER,
     steps={
-        "list": Step(prompt=ask_mine, choice=on_pick, hint=N_("请点选一件提案。")),
+        "list": Step(prompt=ask_mine, choice=on_mine, hint=N_("请点选一件提案。")),
         "record": Step(
             prompt=show_record,
             choice=on_record,

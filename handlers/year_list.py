@@ -17,7 +17,14 @@ from typing import Any, Generic, TypeVar
 
 from handlers.engine import END, Flow, Step, Turn
 from handlers.i18n import N_
-from handlers.member import LIST_PAGER, chosen_record, on_pick, proposal_button
+from handlers.member import (
+    LIST_PAGER,
+    chosen_record,
+    on_pick,
+    picked_year,
+    proposal_button,
+    year_choices,
+)
 from handlers.messages import Choice
 from handlers.paging import Fetched
 from handlers.staff_common import TO_MENU
@@ -28,8 +35,6 @@ from workflow.roles import Role
 Item = TypeVar("Item")
 
 EVERY_YEAR = "open"  # the value of the button to the view of every year (year None)
-YEAR_BUTTONS = 6  # other years offered under the list
-YEAR_PREFIX = "y:"
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,7 @@ class YearList(Generic[Item]):
 
     def views(self, turn: Turn, shown: int | None, years: list[int]) -> list[Choice]:
         """Buttons to the other years, to the view of every year, and back to the menu."""
-        buttons = [
-            turn.choice(turn.t("{year}年度", year=year), f"{YEAR_PREFIX}{year}")
-            for year in years
-            if year != shown
-        ][:YEAR_BUTTONS]
+        buttons = year_choices(turn, years, shown)
         if shown is not None and self.every_year is not None:
             buttons.append(turn.choice(turn.t(self.every_year), EVERY_YEAR))
         buttons.append(turn.choice(turn.t(TO_MENU), "menu"))
@@ -108,10 +109,10 @@ class YearList(Generic[Item]):
         """Opens a proposal, turns the page or shows another year (or every year's view)."""
         if value == "menu":
             return "menu"
-        year = value.removeprefix(YEAR_PREFIX)
+        year = picked_year(value)
         every = value == EVERY_YEAR and self.every_year is not None
-        if every or (year != value and year.isascii() and year.isdigit()):
-            turn.data["view"] = EVERY_YEAR if every else int(year)
+        if every or year is not None:
+            turn.data["view"] = EVERY_YEAR if every else year
             turn.data[LIST_PAGER.key] = 0
             return "page"
         return on_pick(turn, value)

@@ -187,13 +187,31 @@ def lead_units(session: Session, *, proposal_ids: Sequence[int]) -> dict[int, in
     return dict(rows)
 
 
-def _of_person(person_id: int):
-    """A member's submitted proposals (as lead or co-signer, not withdrawn): ids as a query."""
+def _of_person(person_id: int, year: int):
+    """A member's submitted proposals of a year (as lead or co-signer, not withdrawn): ids as
+    a query, one range of ``ix_signer_person_year``."""
     return (
         select(Signer.proposal_id)
         .join(Proposal, col(Proposal.id) == Signer.proposal_id)
-        .where(Signer.person_id == person_id, col(Signer.state).in_(SIGNING))
+        .where(Signer.person_id == person_id, Signer.year == year)
+        .where(col(Signer.state).in_(SIGNING))
         .where(col(Proposal.status).not_in([WITHDRAWN, DRAFT]))
+    )
+
+
+def years_of_person(session: Session, *, person_id: int) -> list[int]:
+    """The years of a member's submitted proposals (as lead or co-signer), newest first: the
+    years of the member's signatures in the index, no proposal read. A year whose proposals
+    were all withdrawn is among them (its list says it has none)."""
+    year = cast("Mapped[int]", Signer.year)  # never NULL where it is read
+    return list(
+        session.exec(
+            select(year)
+            .where(Signer.person_id == person_id, col(year).is_not(None))
+            .where(col(Signer.state).in_(SIGNING))
+            .distinct()
+            .order_by(col(year).desc())
+        ).all()
     )
 
 
@@ -202,8 +220,8 @@ def _of_person(person_id: int):
 # wide row; SQLite, without statistics, prefers the row and is told (INDEXED BY).
 _COUNT_OF_PERSON = """
 SELECT count(*) FROM signer JOIN proposal {hint} ON proposal.id = signer.proposal_id
-WHERE signer.person_id = :person_id AND signer.state IN (:confirmed, :pending)
-AND proposal.status NOT IN (:withdrawn, :draft)
+WHERE signer.person_id = :person_id AND signer.year = :year
+AND signer.state IN (:confirmed, :pending) AND proposal.status NOT IN (:withdrawn, :draft)
 """
 
 
@@ -213,12 +231,13 @@ _COUNTS_OF_PERSON = {
 }
 
 
-def count_proposals_of(session: Session, *, person_id: int) -> int:
+def count_proposals_of(session: Session, *, person_id: int, year: int) -> int:
     """How many proposals ``proposals_of`` lists, counted from indexes alone."""
     statement = _COUNTS_OF_PERSON[session.get_bind().dialect.name]
     confirmed, pending = SIGNING
     params = {
         "person_id": person_id,
+        "year": year,
         "confirmed": confirmed,
         "pending": pending,
         "withdrawn": WITHDRAWN,
@@ -228,13 +247,13 @@ def count_proposals_of(session: Session, *, person_id: int) -> int:
 
 
 def proposals_of(
-    session: Session, *, person_id: int, offset: int = 0, limit: int | None = None
+    session: Session, *, person_id: int, year: int, offset: int = 0, limit: int | None = None
 ) -> list[Proposal]:
-    """A member's submitted proposals (as lead or co-signer), newest first; ``limit`` of
-    them from ``offset``, only those read (a member of twenty years has hundreds)."""
+    """A member's submitted proposals of a year (as lead or co-signer), newest first;
+    ``limit`` of them from ``offset``, only those read."""
     ids = list(
         session.exec(
-            _of_person(person_id)
+            _of_person(person_id, year)
             .order_by(col(Signer.proposal_id).desc())
             .offset(offset)
             .limit(limit)

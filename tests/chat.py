@@ -43,6 +43,11 @@ class Chat:
                     )
         raise AssertionError(f"no button {label!r}; buttons: {self.buttons}")
 
+    async def tap_year(self, year: int) -> list[Out]:
+        """Tap a year-by-year list's button to that year, not a proposal of that year's
+        (whose label starts the same)."""
+        return await self.press(self.payload_of(f"{year}年度", exactly=True))
+
     async def press(self, payload: str) -> list[Out]:
         """Send a raw button payload (a stale or forged one, or a notice's action)."""
         return await self._event(Event(kind="choice", payload=payload), f"<{payload}>")
@@ -55,10 +60,12 @@ class Chat:
             Event(kind="contact", phone=phone, contact_is_self=is_self), f"☎{phone}"
         )
 
-    def payload_of(self, label: str) -> str:
+    def payload_of(self, label: str, *, exactly: bool = False) -> str:
+        """The payload of the button with this label (or, unless ``exactly``, a label that
+        starts with it) in the last replies."""
         for out in reversed(self.last):
             for choice in out.choices:
-                if choice.label == label or choice.label.startswith(label):
+                if choice.label == label or (not exactly and choice.label.startswith(label)):
                     return choice.payload
         raise AssertionError(f"no button {label!r}; buttons: {self.buttons}")
 

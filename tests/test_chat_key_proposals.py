@@ -47,12 +47,6 @@ def conversation(db, chat: Chat) -> Conversation:
         ).one()
 
 
-async def tap_year(chat: Chat, year: int) -> None:
-    """The year's button, not a proposal of that year's (whose label starts the same)."""
-    [payload] = [c.payload for out in chat.last for c in out.choices if c.label == f"{year}年度"]
-    await chat.press(payload)
-
-
 async def open_list(chat: Chat) -> None:
     await chat.send("/menu")
     await chat.tap(ITEM)
@@ -212,7 +206,7 @@ async def test_this_years_first_then_another_year_or_the_open_ones(db, wf, world
     await open_list(chat)
     assert "2027年度您督办的重点提案共 1 件：" in chat.said and BIKES in chat.said
     assert SCHOOL not in chat.said
-    await tap_year(chat, 2026)
+    await chat.tap_year(2026)
     assert "2026年度您督办的重点提案共 2 件：" in chat.said
     assert f"《{SCHOOL}》 已办结" in chat.said and f"《{ELDERLY}》 办理中" in chat.said
     assert "主办：区教育局 · 已于2026年9月14日答复" in chat.said  # no due date once answered
@@ -221,7 +215,7 @@ async def test_this_years_first_then_another_year_or_the_open_ones(db, wf, world
     assert "您督办的未办结重点提案共 2 件（早的在前）：" in chat.said
     assert chat.said.index(ELDERLY) < chat.said.index(BIKES) and SCHOOL not in chat.said
     assert "未办结的（各年度）" not in chat.buttons
-    await tap_year(chat, 2027)
+    await chat.tap_year(2027)
     assert "2027年度您督办的重点提案共 1 件" in chat.said
 
 
@@ -238,7 +232,7 @@ async def test_no_key_proposals_at_all_or_none_this_year(db, wf, world, chat_as,
     await open_list(chat)
     assert "2027年度没有您督办的重点提案。" in chat.said
     assert chat.buttons == ["2026年度", "未办结的（各年度）", "🏠 返回菜单"]
-    await tap_year(chat, 2026)
+    await chat.tap_year(2026)
     assert SCHOOL in chat.said
 
 

@@ -84,7 +84,7 @@ async def test_my_proposals_list_and_record_with_timeline(db, wf, world, chat_as
 
     chat = chat_as(world.member)
     await open_mine(chat)
-    assert "您的提案" in chat.said
+    assert "您2026年度的提案（含联名的）" in chat.said
     assert chat.buttons == [
         "未编号 关于改善城区小学放学时段交通秩… · 待审查",
         "2026年度第1号 关于改善城区小学放学时段交通秩… · 已答复",
@@ -147,6 +147,71 @@ async def test_my_proposals_come_eight_at_a_time(db, wf, world, chat_as):
     assert "第 9–10 件" in chat.said  # the page is kept
     await chat.tap("回到第一页")
     assert "第 1–8 件" in chat.said
+
+
+async def test_my_proposals_a_year_at_a_time_newest_first(db, wf, world, chat_as, clock):
+    story = Story(db, wf, world)
+    clock.set_local(2024, 5, 13)
+    story.run(world.member, proposals.withdraw, story.submitted(title="关于已撤回的旧建议"))
+    clock.set_local(2025, 3, 10)
+    for i in range(9):
+        story.submitted(title=f"关于第{i + 1}个口袋公园建设的建议")
+    story.submitted(title="关于规范老旧小区停车管理的建议", cosigners=[world.cosigner])
+    # Begun on 30 December, submitted on 5 January: the new year's, as its number is.
+    clock.set_local(2025, 12, 30)
+    crossing = story.draft(title="关于跨年提交的增设助餐点的建议")
+    clock.set_local(2026, 1, 5)
+    story.run(world.member, proposals.submit, crossing)
+    story.draft(title="关于尚在起草的建议")  # no one's proposal of a year yet
+
+    chat = chat_as(world.member)
+    await open_mine(chat)
+    assert "您2026年度的提案（含联名的）" in chat.said
+    assert chat.buttons == [
+        "未编号 关于跨年提交的增设助餐点的建议 · 待审查",
+        "2025年度",
+        "2024年度",
+    ]
+
+    await chat.tap_year(2025)
+    assert "您2025年度的提案" in chat.said and "第 1–8 件，共 10 件" in chat.said
+    assert chat.buttons[-3:] == ["更多", "2026年度", "2024年度"]
+    await chat.tap("更多")
+    assert "第 9–10 件，共 10 件" in chat.said
+    await chat.tap("未编号 关于第1个")
+    assert "关于第1个口袋公园建设的建议" in chat.said
+    await chat.tap("返回列表")
+    assert "您2025年度的提案" in chat.said and "第 9–10 件" in chat.said  # year and page kept
+
+    await chat.tap_year(2024)  # only a withdrawn one: said so, the other years offered
+    assert "您2024年度的提案都已撤回" in chat.said and "可以查看其他年度的" in chat.said
+    assert chat.buttons == ["2026年度", "2025年度"]
+    await chat.tap_year(2026)
+    assert "您2026年度的提案" in chat.said and chat.buttons[0].startswith("未编号 关于跨年提交")
+
+    cosigner = chat_as(world.cosigner)  # a co-signer finds it under its year too
+    await open_mine(cosigner)
+    assert "您2025年度的提案" in cosigner.said
+    assert cosigner.buttons == ["未编号 关于规范老旧小区停车管理的建议 · 待审查"]
+
+
+async def test_a_stale_year_button_changes_nothing(db, wf, world, chat_as, clock):
+    story = Story(db, wf, world)
+    clock.set_local(2025, 3, 10)
+    story.submitted(title="关于规范老旧小区停车管理的建议")
+    clock.set_local(2026, 3, 9)
+    story.submitted(title="关于增设社区老年助餐点的建议")
+    chat = chat_as(world.member)
+    await open_mine(chat)
+    old = chat.payload_of("2025年度", exactly=True)
+    await chat.tap("未编号")
+    before = rows(db)
+    await chat.press(old)  # the list's button, tapped from the record
+    assert "已过期" in chat.said and rows(db) == before
+    forged = old.replace("y:2025", "y:2019")
+    await chat.press(forged)
+    assert "已过期" in chat.said or "无效" in chat.said
+    assert rows(db) == before and APOLOGY not in chat.said
 
 
 async def test_withdraw_before_review_with_a_reason(db, wf, world, chat_as):

@@ -33,12 +33,6 @@ async def open_list(chat: Chat) -> None:
     await chat.tap(ITEM)
 
 
-async def tap_year(chat: Chat, year: int) -> None:
-    """The year's button, not a proposal of that year's (whose label starts the same)."""
-    [payload] = [c.payload for out in chat.last for c in out.choices if c.label == f"{year}年度"]
-    await chat.press(payload)
-
-
 def approved_as(story: Story, reply_class: str, **kw) -> int:
     """A proposal whose reply the review approved in ``reply_class``; its id."""
     pid, _lead, reply_id = story.replied(**kw)
@@ -140,7 +134,7 @@ async def test_this_years_first_then_the_units_other_years(db, wf, world, chat_a
     await open_list(chat)
     assert "2027年度区教育局没有已办结的交办。" in chat.said
     assert chat.buttons == ["2026年度", "🏠 返回菜单"]
-    await tap_year(chat, 2026)
+    await chat.tap_year(2026)
     assert "2026年度区教育局已办结的交办共 2 件：" in chat.said
     assert SCHOOL in chat.said and ELDERLY in chat.said
     assert "2026年度" not in chat.buttons  # no button to the year shown
@@ -149,9 +143,9 @@ async def test_this_years_first_then_the_units_other_years(db, wf, world, chat_a
     await open_list(chat)
     assert "2027年度区教育局已办结的交办共 1 件：" in chat.said and BIKES in chat.said
     assert SCHOOL not in chat.said
-    await tap_year(chat, 2026)
+    await chat.tap_year(2026)
     assert "共 2 件" in chat.said and "2027年度" in chat.buttons
-    await tap_year(chat, 2027)
+    await chat.tap_year(2027)
     assert BIKES in chat.said
 
 

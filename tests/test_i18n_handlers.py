@@ -109,7 +109,8 @@ async def test_an_english_members_proposals_and_record(db, wf, world, chat_as):
     s.filed(title=TITLE_2)  # No. 2
     chat = await in_english(db, chat_as, world.member, "📋 My proposals")
     assert chat.said == (
-        "Your proposals (including those you co-signed). Tap one to see its record and progress:"
+        "Your proposals of 2026 (including those you co-signed). Tap one to see its record and "
+        "progress:"
     )
     assert chat.buttons == [
         f"No. 2 of 2026 {TITLE_2} · Filed",

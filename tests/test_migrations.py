@@ -383,6 +383,45 @@ def test_assignments_made_before_take_the_year_of_their_proposal(empty_db, wf):
     }
 
 
+def test_signatures_made_before_take_the_year_of_their_submitted_proposal(empty_db, wf):
+    """Revision 0016 keeps the proposal's year on each signature once it is submitted (a
+    member's proposals of a year, one range of an index): those made before it take their
+    proposal's; a draft's stay without one. Made at the head, taken down to 0015 (the column
+    dropped, the index it replaced given back) and up again."""
+    upgrade(empty_db.engine)
+    with empty_db.session() as session:
+        world = build_world(session)
+    story = Story(empty_db, wf, world)
+    earlier = story.submitted(cosigners=[world.cosigner])
+    later = story.submitted()
+    draft = story.draft(title="关于尚在起草中的建议")
+
+    downgrade(empty_db, "0015")
+    assert "year" not in {c["name"] for c in inspect(empty_db.engine).get_columns("signer")}
+    assert "ix_signer_person" in signer_indexes(empty_db)
+    with empty_db.engine.begin() as conn:
+        conn.execute(text("UPDATE proposal SET year = year - 1 WHERE id = :id"), {"id": earlier})
+
+    upgrade(empty_db.engine)
+    assert signer_indexes(empty_db) >= {"ix_signer_person_year"}
+    assert "ix_signer_person" not in signer_indexes(empty_db)
+    with empty_db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT signer.proposal_id, signer.year, proposal.year FROM signer"
+                " JOIN proposal ON proposal.id = signer.proposal_id ORDER BY signer.id"
+            )
+        ).all()
+    years = {(pid, year) for pid, year, _ in rows}
+    this_year = next(proposal_year for pid, _, proposal_year in rows if pid == later)
+    assert years == {(earlier, this_year - 1), (later, this_year), (draft, None)}
+    assert len([row for row in rows if row[0] == earlier]) == 2  # the lead and the co-signer
+
+
+def signer_indexes(db: Database) -> set[str]:
+    return {index["name"] for index in inspect(db.engine).get_indexes("signer")}
+
+
 def assignment_indexes(db: Database) -> set[str]:
     return {index["name"] for index in inspect(db.engine).get_indexes("assignment")}
 

@@ -10,11 +10,22 @@ from datetime import date, datetime
 
 from sqlalchemy import Table, bindparam, inspect
 from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage import repositories as repo
 from storage.clock import as_utc, utcnow
-from storage.models import Assignment, AuditEvent, Notice, Person, Proposal, pk, table_of
+from storage.models import (
+    Assignment,
+    AuditEvent,
+    Notice,
+    Person,
+    Proposal,
+    attached,
+    held,
+    pk,
+    table_of,
+)
 from workflow.calendar import WorkCalendar
 from workflow.errors import (
     AlreadyHandled,
@@ -114,6 +125,12 @@ _LOCK_PROPOSAL = (  # built once: nearly every step that changes a proposal runs
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+# The same on the session's connection, when the session does not hold the proposal yet:
+# its row made into the object the ORM would have loaded (``storage.models.attached``).
+_PROPOSALS = table_of(Proposal)
+_LOCK_PROPOSAL_ROW = (
+    sa_select(_PROPOSALS).where(_PROPOSALS.c.id == bindparam("id")).with_for_update()
+)
 
 
 _LOCKED = "locked_proposals"  # Session.info: (transaction, the proposals it locked, by id)
@@ -143,7 +160,13 @@ def lock_proposal(ctx: Ctx, proposal_id: int) -> Proposal:
     proposal = locked.get(proposal_id)
     if proposal is not None and proposal in ctx.session and not inspect(proposal).deleted:
         return proposal
-    proposal = ctx.session.exec(_LOCK_PROPOSAL, params={"id": proposal_id}).first()
+    session = ctx.session
+    if held(session, Proposal, proposal_id):  # loaded already: read again into that object
+        proposal = session.exec(_LOCK_PROPOSAL, params={"id": proposal_id}).first()
+    else:
+        session.flush()  # as the session's own select would: what it changed, first
+        row = session.connection().execute(_LOCK_PROPOSAL_ROW, {"id": proposal_id}).first()
+        proposal = None if row is None else attached(session, Proposal, row._mapping)
     if proposal is None:
         raise NotFound("找不到编号为 {proposal_id} 的提案。", proposal_id=proposal_id)
     locked[proposal_id] = proposal

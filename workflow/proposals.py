@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from storage.clock import as_utc
@@ -351,6 +352,10 @@ def submit(ctx: Ctx, proposal_id: int) -> Proposal:
     # A proposal belongs to the year and 会次 it is submitted in, not those its draft was
     # started in (begun on 30 December, submitted on 5 January: next year's).
     proposal.year = ctx.today.year
+    # Its signatures now count among the signers' proposals of that year (我的提案).
+    ctx.session.execute(
+        update(Signer).where(col(Signer.proposal_id) == proposal.id).values(year=proposal.year)
+    )
     proposal.session_label = ctx.rules.session_label
     proposal.submitted_at = ctx.now
     proposal.cosign_deadline = cosign_deadline(ctx)
