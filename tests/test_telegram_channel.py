@@ -403,6 +403,56 @@ async def test_a_tapped_prompt_keeps_its_text_and_says_what_was_chosen(bot, db, 
     assert [a.query_id for a in tg.callback_answers]  # the tap was answered
 
 
+async def test_a_tapped_prompt_keeps_its_entities_where_they_were(bot, db, wf, world):
+    """The choice is added after the tapped message's text as Telegram holds it, and the
+    entities Telegram found in it (a link the member typed in the title) stay where they
+    were: the edit is sent as text and entities, never as markup made again."""
+    tg, _ = bot
+    member = bind(db, wf, tg, world.member, 501, "林晓")
+    await member.send("/menu", expect="林晓，您好！")
+    await write_up_to_attachments(member, "关于完善 https://gov.example.cn 政务公开栏目的建议")
+    await disclose_and_invite_up_to_preview(member, "何平")
+    asked = member.user.last  # the preview, the title in it, 提交 under it
+    links = [e for e in asked.entities if e["type"] == "url"]
+    assert links and "提交" in " ".join(asked.buttons), (asked.text, asked.entities)
+    text, entities = asked.text, list(asked.entities)
+
+    await member.tap("📤 提交", expect="正在等待提案委审查")
+    edited = next(m for m in member.user.messages if m.message_id == asked.message_id)
+    assert edited.text == text + "\n\n✔ 已选择：📤 提交"
+    assert edited.entities == entities and edited.buttons == []
+    edit = [r for r in tg.requests if r.method == "editMessageText"][-1]
+    assert str(edit.params["message_id"]) == str(asked.message_id)
+    assert "parse_mode" not in edit.params
+
+
+def test_a_callback_querys_message_reaches_python_telegram_bot_cut_to_its_id():
+    """python-telegram-bot makes objects of the message a button was under from its id,
+    chat and date only; the update is kept whole, as Telegram sent it."""
+    message = {
+        "message_id": 7,
+        "date": 1765000000,
+        "chat": {"id": 501, "type": "private"},
+        "text": "请选择提案类别：",
+        "entities": [{"type": "bold", "offset": 0, "length": 2}],
+        "reply_markup": {"inline_keyboard": [[{"text": "委员提案", "callback_data": "3|member"}]]},
+    }
+    update = {
+        "update_id": 9,
+        "callback_query": {"id": "1", "data": "3|member", "message": message},
+    }
+    cut = inbox.lean(update)
+    assert cut["callback_query"]["message"] == {
+        "message_id": 7,
+        "date": 1765000000,
+        "chat": {"id": 501, "type": "private"},
+    }
+    assert cut["callback_query"]["data"] == "3|member" and cut["update_id"] == 9
+    assert update["callback_query"]["message"] is message and "text" in message  # untouched
+    text = {"update_id": 10, "message": message}
+    assert inbox.lean(text) is text  # a message of the person's own is given whole
+
+
 async def test_the_tapped_prompt_loses_its_buttons_before_the_next_question_arrives(
     bot, db, wf, world
 ):

@@ -276,7 +276,7 @@ class TelegramChannel:
         if update.callback_query is not None:
             # Before the next question: by the time it arrives, the tapped one has lost its
             # buttons (edited at the same time, a quick tap could still find them).
-            await self._mark_chosen(update.callback_query, handled.locale)
+            await self._mark_chosen(update.callback_query, payload, handled.locale)
         await self._update_menu(chat_id, handled)
         await self.send_outs(chat_id, outs, handled.locale, after_contact=event.kind == "contact")
 
@@ -469,35 +469,47 @@ class TelegramChannel:
         except (TelegramError, Unreachable):
             log.info("callback query %s could not be answered", query.id, exc_info=True)
 
-    async def _mark_chosen(self, query: CallbackQuery, locale: str) -> None:
-        """The tapped message keeps its text, loses its buttons and says what was chosen."""
+    async def _mark_chosen(self, query: CallbackQuery, payload: dict | None, locale: str) -> None:
+        """The tapped message keeps its text, loses its buttons and says what was chosen.
+
+        Read from the update as Telegram sent it (``payload``: a polled update's message is
+        given to python-telegram-bot cut to its id, see ``inbox.lean``): its text gets the
+        choice added after it, and its entities, as they came, keep their places in it."""
         message = query.message
         if not isinstance(message, Message):
             return
+        sent = (payload or {}).get("callback_query", {}).get("message")
+        if not isinstance(sent, dict):  # a webhook's update, or one queued again: made whole
+            sent = message.to_dict()
+        markup = sent.get("reply_markup")
+        rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
         label = next(
             (
-                button.text
-                for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
-                for button in row
-                if button.callback_data == query.data
+                button.get("text")
+                for row in (rows if isinstance(rows, list) else ())
+                for button in (row if isinstance(row, list) else ())
+                if isinstance(button, dict) and button.get("callback_data") == query.data
             ),
             None,
         )
+        text, entities = sent.get("text"), sent.get("entities")
         try:
-            if label is not None and message.text is not None:
-                text = message.text_html + "\n\n" + tr.escape(gettext(locale, CHOSEN, label=label))
-                if len(message.text) + len(label) + 20 <= 4096:
-                    await self._call(
-                        self._api,
-                        "editMessageText",
-                        chat_id=message.chat.id,
-                        message_id=message.message_id,
-                        text=text,
-                        parse_mode=ParseMode.HTML,
-                        link_preview_options=NO_PREVIEW,
-                    )
-                    return
-            if message.reply_markup is not None:
+            if (
+                isinstance(label, str)
+                and isinstance(text, str)
+                and len(text) + len(label) + 20 <= 4096
+            ):
+                await self._call(
+                    self._api,
+                    "editMessageText",
+                    chat_id=message.chat.id,
+                    message_id=message.message_id,
+                    text=text + "\n\n" + gettext(locale, CHOSEN, label=label),
+                    entities=entities if isinstance(entities, list) else None,
+                    link_preview_options=NO_PREVIEW,
+                )
+                return
+            if rows:
                 await self._call(
                     self._api,
                     "editMessageReplyMarkup",

